@@ -1,0 +1,198 @@
+//===- NNCost.cpp - CostOpInterface of the nn ops -------------------------===//
+//
+// Part of nnc. FLOP counts and saved-for-backward values of each layer; the
+// conventions are documented in NNOps.td and docs/dialect.md. All counts are
+// overflow-checked and std::nullopt for dynamic shapes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/NNOps.h"
+
+#include <initializer_list>
+
+using namespace mlir;
+using namespace mlir::nn;
+namespace shape = nnc::shape;
+
+namespace {
+
+/// Product of `factors`, or nullopt if one is missing, negative or the
+/// product overflows.
+std::optional<int64_t>
+product(std::initializer_list<std::optional<int64_t>> factors) {
+  int64_t result = 1;
+  for (std::optional<int64_t> f : factors)
+    if (!f || *f < 0 || llvm::MulOverflow(result, *f, result))
+      return std::nullopt;
+  return result;
+}
+
+/// Sum of `terms`, or nullopt if one is missing or the sum overflows.
+std::optional<int64_t>
+sum(std::initializer_list<std::optional<int64_t>> terms) {
+  int64_t result = 0;
+  for (std::optional<int64_t> t : terms)
+    if (!t || llvm::AddOverflow(result, *t, result))
+      return std::nullopt;
+  return result;
+}
+
+/// The static tensor type of `v`, or null if it is not fully static.
+RankedTensorType staticType(Value v) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return t && t.hasStaticShape() ? t : RankedTensorType();
+}
+
+/// Element count of `v`'s static tensor type.
+std::optional<int64_t> numElements(Value v) {
+  RankedTensorType t = staticType(v);
+  if (!t)
+    return std::nullopt;
+  return shape::checkedNumElements(t.getShape());
+}
+
+/// Dimension `i` of `v`'s static tensor type.
+std::optional<int64_t> dim(Value v, unsigned i) {
+  RankedTensorType t = staticType(v);
+  if (!t || i >= t.getRank())
+    return std::nullopt;
+  return t.getDimSize(i);
+}
+
+/// Pointwise FLOPs per hidden unit and step, and the saved state per hidden
+/// unit and step, of each recurrent kind.
+struct RecurrentCosts {
+  int64_t pointwise;
+  int64_t savedStates;
+};
+
+RecurrentCosts recurrentCosts(shape::RecurrentKind kind) {
+  switch (kind) {
+  case shape::RecurrentKind::RNN:
+    return {1, 1};
+  case shape::RecurrentKind::LSTM:
+    return {9, 6};
+  case shape::RecurrentKind::GRU:
+    return {10, 4};
+  }
+  return {1, 1};
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Helpers called by generated code
+//===----------------------------------------------------------------------===//
+
+std::optional<int64_t> nn::detail::flopsPerElement(Value value,
+                                                   int64_t perElement) {
+  return product({numElements(value), perElement});
+}
+
+std::optional<int64_t> nn::detail::pool2dFlops(Value result,
+                                               ArrayRef<int64_t> kernel) {
+  if (kernel.size() != 2)
+    return std::nullopt;
+  return product({numElements(result), kernel[0], kernel[1]});
+}
+
+std::optional<int64_t>
+nn::detail::recurrentFlops(Value input, const shape::RecurrentParams &p) {
+  std::optional<int64_t> n = dim(input, 0), t = dim(input, 1),
+                         f = dim(input, 2);
+  int64_t g = shape::recurrentGateCount(p.kind);
+  int64_t dirs = p.bidirectional ? 2 : 1;
+  std::optional<int64_t> h = p.hiddenSize;
+  std::optional<int64_t> hDirs = product({h, dirs});
+  std::optional<int64_t> total = 0;
+  for (int64_t l = 0; l < p.numLayers && total; ++l) {
+    std::optional<int64_t> in = l == 0 ? f : hDirs;
+    std::optional<int64_t> matmul = product({2, n, g, h, sum({in, h})});
+    std::optional<int64_t> bias =
+        p.hasBias ? product({2, n, g, h}) : std::optional<int64_t>(0);
+    std::optional<int64_t> pointwise =
+        product({recurrentCosts(p.kind).pointwise, n, h});
+    std::optional<int64_t> step = sum({matmul, bias, pointwise});
+    total = sum({total, product({step, t, dirs})});
+  }
+  return total;
+}
+
+std::optional<int64_t>
+nn::detail::recurrentExtraSavedBytes(Value input,
+                                     const shape::RecurrentParams &p) {
+  RankedTensorType t = staticType(input);
+  if (!t || t.getRank() != 3)
+    return std::nullopt;
+  int64_t bytes = (t.getElementTypeBitWidth() + 7) / 8;
+  return product({t.getDimSize(1), p.numLayers, p.bidirectional ? 2 : 1,
+                  t.getDimSize(0), recurrentCosts(p.kind).savedStates,
+                  p.hiddenSize, bytes});
+}
+
+//===----------------------------------------------------------------------===//
+// Layers with weights
+//===----------------------------------------------------------------------===//
+
+std::optional<int64_t> Conv2dOp::getForwardFlops() {
+  std::optional<int64_t> out = numElements(getResult());
+  std::optional<int64_t> macs = product(
+      {2, out, dim(getWeight(), 1), dim(getWeight(), 2), dim(getWeight(), 3)});
+  return sum({macs, getBias() ? out : std::optional<int64_t>(0)});
+}
+bool Conv2dOp::hasTrainableWeights() { return true; }
+SmallVector<Value> Conv2dOp::getSavedForBackward() { return {getInput()}; }
+
+std::optional<int64_t> LinearOp::getForwardFlops() {
+  std::optional<int64_t> out = numElements(getResult());
+  std::optional<int64_t> macs = product({2, out, dim(getWeight(), 1)});
+  return sum({macs, getBias() ? out : std::optional<int64_t>(0)});
+}
+bool LinearOp::hasTrainableWeights() { return true; }
+SmallVector<Value> LinearOp::getSavedForBackward() { return {getInput()}; }
+
+std::optional<int64_t> EmbeddingOp::getForwardFlops() { return 0; }
+bool EmbeddingOp::hasTrainableWeights() { return true; }
+SmallVector<Value> EmbeddingOp::getSavedForBackward() { return {getIds()}; }
+
+std::optional<int64_t> BatchNormOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getResult(), 4);
+}
+bool BatchNormOp::hasTrainableWeights() { return true; }
+SmallVector<Value> BatchNormOp::getSavedForBackward() { return {getInput()}; }
+
+//===----------------------------------------------------------------------===//
+// Elementwise, pooling and shape manipulation
+//===----------------------------------------------------------------------===//
+
+std::optional<int64_t> AddOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getResult(), 1);
+}
+
+SmallVector<Value> MaxPool2dOp::getSavedForBackward() { return {getInput()}; }
+
+std::optional<int64_t> GlobalAvgPoolOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getInput(), 1);
+}
+
+std::optional<int64_t> FlattenOp::getForwardFlops() { return 0; }
+std::optional<int64_t> ReshapeOp::getForwardFlops() { return 0; }
+std::optional<int64_t> ConcatOp::getForwardFlops() { return 0; }
+
+//===----------------------------------------------------------------------===//
+// Losses
+//===----------------------------------------------------------------------===//
+
+std::optional<int64_t> CrossEntropyOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getLogits(), 5);
+}
+SmallVector<Value> CrossEntropyOp::getSavedForBackward() {
+  return {getLogits(), getLabels()};
+}
+
+std::optional<int64_t> MseOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getPred(), 3);
+}
+SmallVector<Value> MseOp::getSavedForBackward() {
+  return {getPred(), getTarget()};
+}

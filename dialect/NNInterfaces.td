@@ -1,0 +1,62 @@
+//===- NNInterfaces.td - Interfaces of the nn dialect -----*- tablegen -*-===//
+//
+// Part of nnc. CostOpInterface: the FLOP and memory model of a layer, used by
+// the report (-nn-report) and the memory planner.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NNC_DIALECT_NNINTERFACES_TD
+#define NNC_DIALECT_NNINTERFACES_TD
+
+include "mlir/IR/OpBase.td"
+
+def NN_CostOpInterface : OpInterface<"CostOpInterface"> {
+  let cppNamespace = "::mlir::nn";
+  let description = [{
+    The cost model of an nn layer, evaluated on static shapes (run
+    `-nn-infer-shapes{batch=N}` first). Counts are `std::nullopt` when a
+    shape involved is dynamic or the count overflows int64.
+
+    FLOP convention: a multiply-add counts 2 FLOPs; each op documents its own
+    count in its description. Backward FLOPs default to 2x forward for ops
+    with trainable weights (gradients w.r.t. the input and the weights) and
+    1x forward otherwise.
+
+    Saved-for-backward values are the SSA values the backward pass keeps;
+    `getExtraSavedBytes` counts state kept beyond them (recurrent steps).
+    Results of `nn.param_ref` are weights and never count as activations.
+  }];
+
+  let methods = [
+    InterfaceMethod<
+      "Forward FLOPs of this op; nullopt for dynamic shapes or overflow.",
+      "std::optional<int64_t>", "getForwardFlops">,
+    InterfaceMethod<
+      "Whether the op has trainable weights (its backward computes weight "
+      "gradients as well as the input gradient).",
+      "bool", "hasTrainableWeights", (ins), [{}], [{ return false; }]>,
+    InterfaceMethod<
+      "Backward FLOPs: 2x forward with trainable weights, 1x otherwise.",
+      "std::optional<int64_t>", "getBackwardFlops", (ins), [{}], [{
+        std::optional<int64_t> fwd = $_op.getForwardFlops();
+        if (!fwd)
+          return std::nullopt;
+        if (!$_op.hasTrainableWeights())
+          return fwd;
+        int64_t result;
+        if (::llvm::MulOverflow(*fwd, int64_t(2), result))
+          return std::nullopt;
+        return result;
+      }]>,
+    InterfaceMethod<
+      "The SSA values (operands or results) the backward pass keeps.",
+      "::llvm::SmallVector<::mlir::Value>", "getSavedForBackward", (ins),
+      [{}], [{ return {}; }]>,
+    InterfaceMethod<
+      "Bytes of state kept for backward beyond the saved SSA values.",
+      "std::optional<int64_t>", "getExtraSavedBytes", (ins), [{}],
+      [{ return 0; }]>,
+  ];
+}
+
+#endif // NNC_DIALECT_NNINTERFACES_TD

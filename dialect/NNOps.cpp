@@ -1,0 +1,534 @@
+//===- NNOps.cpp - Ops of the nn dialect ----------------------------------===//
+//
+// Part of nnc. Type inference, verifiers and custom assembly of the nn ops.
+// Every shape check goes through dialect/ShapeRules.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/NNOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/STLExtras.h"
+
+using namespace mlir;
+using namespace mlir::nn;
+namespace shape = nnc::shape;
+
+//===----------------------------------------------------------------------===//
+// Inference helpers
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// What an inference error report needs: the op name, the location (absent
+/// when inference runs outside verification) and the layer name.
+class InferCtx {
+public:
+  InferCtx(StringRef opName, std::optional<Location> loc,
+           std::optional<StringRef> layer)
+      : opName(opName), loc(loc), layer(layer) {}
+
+  /// Reports "'nn.op' op [layer "x": ]msg" at the location, if any.
+  LogicalResult fail(const Twine &msg) const {
+    if (!loc)
+      return failure();
+    InFlightDiagnostic diag = emitError(*loc) << "'" << opName << "' op ";
+    if (layer)
+      diag << "layer \"" << *layer << "\": ";
+    return diag << msg;
+  }
+
+  /// The ranked tensor type of `v`, or an error naming the operand `what`.
+  FailureOr<RankedTensorType> tensor(Value v, StringRef what) const {
+    if (auto t =
+            dyn_cast_if_present<RankedTensorType>(v ? v.getType() : Type()))
+      return t;
+    (void)fail(Twine("expects ") + what + " to be a ranked tensor");
+    return failure();
+  }
+
+  /// Checks that `v` (if present) is a tensor of exactly `expected` shape.
+  LogicalResult expectShape(Value v, ArrayRef<int64_t> expected,
+                            StringRef what) const {
+    if (!v)
+      return success();
+    FailureOr<RankedTensorType> t = tensor(v, what);
+    if (failed(t))
+      return failure();
+    if (t->getShape() == expected)
+      return success();
+    return fail(Twine("expects ") + what + " of shape " +
+                shape::formatShape(expected) + ", got " +
+                shape::formatShape(t->getShape()));
+  }
+
+  /// Checks that every value in `others` has `elementType`.
+  LogicalResult sameElementType(Type elementType, ValueRange others) const {
+    for (Value v : others) {
+      auto t = dyn_cast<ShapedType>(v.getType());
+      if (!t || t.getElementType() != elementType)
+        return fail(Twine("expects all float operands to have element type ") +
+                    printToString(elementType) + ", got " +
+                    printToString(v.getType()));
+    }
+    return success();
+  }
+
+  /// Checks a `[h, w]` attribute (verified elsewhere; absent while parsing).
+  FailureOr<std::array<int64_t, 2>> pair(DenseI64ArrayAttr attr,
+                                         StringRef what) const {
+    if (attr && attr.size() == 2)
+      return std::array<int64_t, 2>{attr[0], attr[1]};
+    (void)fail(Twine("expects attribute '") + what + "' with 2 elements");
+    return failure();
+  }
+
+  /// Appends the tensor type `shape` x `elementType`, or reports `err`.
+  LogicalResult result(const FailureOr<shape::Shape> &shape,
+                       const std::string &err, Type elementType,
+                       SmallVectorImpl<Type> &types) const {
+    if (failed(shape))
+      return fail(err);
+    types.push_back(RankedTensorType::get(*shape, elementType));
+    return success();
+  }
+
+private:
+  static std::string printToString(Type t) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    os << t;
+    return s;
+  }
+
+  StringRef opName;
+  std::optional<Location> loc;
+  std::optional<StringRef> layer;
+};
+
+/// The context of an op class's inference from its adaptor.
+template <typename OpTy>
+InferCtx ctxFor(std::optional<Location> loc, typename OpTy::Adaptor adaptor) {
+  return InferCtx(OpTy::getOperationName(), loc, adaptor.getName());
+}
+
+} // namespace
+
+LogicalResult nn::detail::inferPool2dTypes(
+    StringRef opName, std::optional<Location> loc, Value input,
+    DenseI64ArrayAttr kernel, DenseI64ArrayAttr stride,
+    DenseI64ArrayAttr padding, std::optional<StringRef> layer,
+    SmallVectorImpl<Type> &types) {
+  InferCtx ctx(opName, loc, layer);
+  FailureOr<RankedTensorType> in = ctx.tensor(input, "input");
+  FailureOr<std::array<int64_t, 2>> k = ctx.pair(kernel, "kernel");
+  FailureOr<std::array<int64_t, 2>> s = ctx.pair(stride, "stride");
+  FailureOr<std::array<int64_t, 2>> p = ctx.pair(padding, "padding");
+  if (failed(in) || failed(k) || failed(s) || failed(p))
+    return failure();
+  std::string err;
+  shape::Pool2dParams params{*k, *s, *p};
+  return ctx.result(shape::inferPool2d(in->getShape(), params, err), err,
+                    in->getElementType(), types);
+}
+
+LogicalResult nn::detail::inferRecurrentTypes(
+    StringRef opName, std::optional<Location> loc, Value input,
+    ValueRange weights, const shape::RecurrentParams &params,
+    std::optional<StringRef> layer, SmallVectorImpl<Type> &types) {
+  InferCtx ctx(opName, loc, layer);
+  FailureOr<RankedTensorType> in = ctx.tensor(input, "input");
+  if (failed(in))
+    return failure();
+  std::string err;
+  FailureOr<shape::Shape> out =
+      shape::inferRecurrent(in->getShape(), params, err);
+  if (failed(out))
+    return ctx.fail(err);
+  auto expected = shape::recurrentParamShapes(
+      params.kind, in->getDimSize(2), params.hiddenSize, params.numLayers,
+      params.bidirectional, params.hasBias);
+  if (weights.size() != expected.size()) {
+    std::string names;
+    llvm::raw_string_ostream os(names);
+    llvm::interleaveComma(expected, os,
+                          [&](const auto &entry) { os << entry.first; });
+    return ctx.fail(Twine("expects ") + Twine(expected.size()) + " weights (" +
+                    names + "), got " + Twine(weights.size()));
+  }
+  for (auto [w, entry] : llvm::zip_equal(weights, expected))
+    if (failed(ctx.expectShape(w, entry.second, entry.first)))
+      return failure();
+  if (failed(ctx.sameElementType(in->getElementType(), weights)))
+    return failure();
+  types.push_back(RankedTensorType::get(*out, in->getElementType()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+/// Parses `zeros`, `ones`, `uniform(0.2)` or `normal(1.0)`.
+static ParseResult parseParamInit(OpAsmParser &parser, NNInitAttr &init,
+                                  FloatAttr &scale) {
+  StringRef keyword;
+  SMLoc loc = parser.getCurrentLocation();
+  if (parser.parseKeyword(&keyword))
+    return failure();
+  std::optional<NNInit> kind = symbolizeNNInit(keyword);
+  if (!kind)
+    return parser.emitError(loc, "unknown initializer '")
+           << keyword << "' (expected zeros, ones, uniform or normal)";
+  init = NNInitAttr::get(parser.getContext(), *kind);
+  if (succeeded(parser.parseOptionalLParen())) {
+    double value;
+    if (parser.parseFloat(value) || parser.parseRParen())
+      return failure();
+    scale = parser.getBuilder().getF64FloatAttr(value);
+  }
+  return success();
+}
+
+/// Prints the initializer as parsed by parseParamInit.
+static void printParamInit(OpAsmPrinter &p, ParamOp, NNInitAttr init,
+                           FloatAttr scale) {
+  p << stringifyNNInit(init.getValue());
+  if (scale) {
+    p << '(';
+    p.printFloat(scale.getValue());
+    p << ')';
+  }
+}
+
+LogicalResult ParamOp::verify() {
+  bool needsScale = getInit() == NNInit::uniform || getInit() == NNInit::normal;
+  std::optional<double> scale;
+  if (getScaleAttr())
+    scale = getScaleAttr().getValueAsDouble();
+  if (needsScale && !scale)
+    return emitOpError("initializer '")
+           << stringifyNNInit(getInit()) << "' needs a scale";
+  if (!needsScale && scale)
+    return emitOpError("initializer '")
+           << stringifyNNInit(getInit()) << "' takes no scale";
+  if (scale && !(*scale >= 0.0 && std::isfinite(*scale)))
+    return emitOpError("initializer scale must be finite and non-negative, "
+                       "got ")
+           << *scale;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ParamRefOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+  Operation *symbol =
+      symbolTable.lookupNearestSymbolFrom(getOperation(), getSymAttr());
+  if (!symbol)
+    return emitOpError("refers to unknown parameter ") << getSymAttr();
+  auto param = dyn_cast<ParamOp>(symbol);
+  if (!param)
+    return emitOpError("refers to ")
+           << getSymAttr() << ", which is not an nn.param";
+  if (param.getType() != getType())
+    return emitOpError("type ")
+           << getType() << " does not match the type " << param.getType()
+           << " of parameter " << getSymAttr();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Layers with weights
+//===----------------------------------------------------------------------===//
+
+LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<Conv2dOp>(loc, adaptor);
+  FailureOr<RankedTensorType> in = ctx.tensor(adaptor.getInput(), "input");
+  FailureOr<RankedTensorType> w = ctx.tensor(adaptor.getWeight(), "weight");
+  if (failed(in) || failed(w))
+    return failure();
+  FailureOr<std::array<int64_t, 2>> stride =
+      ctx.pair(adaptor.getStrideAttr(), "stride");
+  FailureOr<std::array<int64_t, 2>> padding =
+      ctx.pair(adaptor.getPaddingAttr(), "padding");
+  FailureOr<std::array<int64_t, 2>> dilation =
+      ctx.pair(adaptor.getDilationAttr(), "dilation");
+  if (failed(stride) || failed(padding) || failed(dilation))
+    return failure();
+  ArrayRef<int64_t> ws = w->getShape();
+  if (ws.size() != 4)
+    return ctx.fail("expects a 4-d weight [O, C/groups, KH, KW], got " +
+                    shape::formatShape(ws));
+  shape::Conv2dParams params;
+  params.outChannels = ws[0];
+  params.kernel = {ws[2], ws[3]};
+  params.stride = *stride;
+  params.padding = *padding;
+  params.dilation = *dilation;
+  params.groups = static_cast<int64_t>(adaptor.getGroups());
+  std::string err;
+  FailureOr<shape::Shape> out = shape::inferConv2d(in->getShape(), params, err);
+  if (failed(out))
+    return ctx.fail(err);
+  if (failed(ctx.expectShape(
+          adaptor.getWeight(),
+          shape::conv2dWeightShape(in->getDimSize(1), params), "weight")) ||
+      failed(ctx.expectShape(adaptor.getBias(), {ws[0]}, "bias")) ||
+      failed(ctx.sameElementType(in->getElementType(), adaptor.getOperands())))
+    return failure();
+  return ctx.result(out, err, in->getElementType(), types);
+}
+
+LogicalResult LinearOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<LinearOp>(loc, adaptor);
+  FailureOr<RankedTensorType> in = ctx.tensor(adaptor.getInput(), "input");
+  FailureOr<RankedTensorType> w = ctx.tensor(adaptor.getWeight(), "weight");
+  if (failed(in) || failed(w))
+    return failure();
+  ArrayRef<int64_t> ws = w->getShape();
+  if (ws.size() != 2)
+    return ctx.fail("expects a 2-d weight [out, in], got " +
+                    shape::formatShape(ws));
+  std::string err;
+  FailureOr<shape::Shape> out =
+      shape::inferLinear(in->getShape(), ws[1], ws[0], err);
+  if (failed(out))
+    return ctx.fail(err);
+  if (failed(ctx.expectShape(adaptor.getBias(), {ws[0]}, "bias")) ||
+      failed(ctx.sameElementType(in->getElementType(), adaptor.getOperands())))
+    return failure();
+  return ctx.result(out, err, in->getElementType(), types);
+}
+
+LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<EmbeddingOp>(loc, adaptor);
+  FailureOr<RankedTensorType> ids = ctx.tensor(adaptor.getIds(), "ids");
+  FailureOr<RankedTensorType> table = ctx.tensor(adaptor.getTable(), "table");
+  if (failed(ids) || failed(table))
+    return failure();
+  if (table->getRank() != 2)
+    return ctx.fail("expects a 2-d table [num, dim], got " +
+                    shape::formatShape(table->getShape()));
+  std::string err;
+  return ctx.result(shape::inferEmbedding(ids->getShape(), table->getDimSize(0),
+                                          table->getDimSize(1), err),
+                    err, table->getElementType(), types);
+}
+
+LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<BatchNormOp>(loc, adaptor);
+  FailureOr<RankedTensorType> in = ctx.tensor(adaptor.getInput(), "input");
+  if (failed(in))
+    return failure();
+  std::string err;
+  FailureOr<shape::Shape> out = shape::inferBatchNorm(in->getShape(), err);
+  if (failed(out))
+    return ctx.fail(err);
+  int64_t c = in->getDimSize(1);
+  if (failed(ctx.expectShape(adaptor.getWeight(), {c}, "weight")) ||
+      failed(ctx.expectShape(adaptor.getBias(), {c}, "bias")) ||
+      failed(ctx.expectShape(adaptor.getRunningMean(), {c}, "running_mean")) ||
+      failed(ctx.expectShape(adaptor.getRunningVar(), {c}, "running_var")) ||
+      failed(ctx.sameElementType(in->getElementType(), adaptor.getOperands())))
+    return failure();
+  return ctx.result(out, err, in->getElementType(), types);
+}
+
+LogicalResult BatchNormOp::verify() {
+  double eps = getEps().convertToDouble();
+  double momentum = getMomentum().convertToDouble();
+  if (!(eps > 0.0 && std::isfinite(eps)))
+    return emitOpError("eps must be positive, got ") << eps;
+  if (!(momentum >= 0.0 && momentum <= 1.0))
+    return emitOpError("momentum must be in [0, 1], got ") << momentum;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+LogicalResult DropoutOp::verify() {
+  double p = getP().convertToDouble();
+  if (!(p >= 0.0 && p < 1.0))
+    return emitOpError("probability p must be in [0, 1), got ") << p;
+  return success();
+}
+
+/// Checks 0 <= dim < rank for softmax-like ops.
+static LogicalResult verifyDim(Operation *op, int64_t dim, Value input) {
+  int64_t rank = cast<RankedTensorType>(input.getType()).getRank();
+  if (dim >= rank)
+    return op->emitOpError("dim ")
+           << dim << " is out of range for a " << rank << "-d input";
+  return success();
+}
+
+LogicalResult SoftmaxOp::verify() {
+  return verifyDim(*this, getDim(), getInput());
+}
+
+LogicalResult LogSoftmaxOp::verify() {
+  return verifyDim(*this, getDim(), getInput());
+}
+
+LogicalResult AddOp::inferReturnTypes(MLIRContext *,
+                                      std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<AddOp>(loc, adaptor);
+  FailureOr<RankedTensorType> lhs = ctx.tensor(adaptor.getLhs(), "lhs");
+  FailureOr<RankedTensorType> rhs = ctx.tensor(adaptor.getRhs(), "rhs");
+  if (failed(lhs) || failed(rhs) ||
+      failed(ctx.sameElementType(lhs->getElementType(), adaptor.getRhs())))
+    return failure();
+  std::string err;
+  return ctx.result(
+      shape::inferSameShape(lhs->getShape(), rhs->getShape(), err), err,
+      lhs->getElementType(), types);
+}
+
+//===----------------------------------------------------------------------===//
+// Shape manipulation
+//===----------------------------------------------------------------------===//
+
+/// Inference of an op with one input whose shape rule is `rule`.
+template <typename OpTy, typename Rule>
+static LogicalResult inferFromInput(std::optional<Location> loc,
+                                    typename OpTy::Adaptor adaptor,
+                                    SmallVectorImpl<Type> &types, Rule rule) {
+  InferCtx ctx = ctxFor<OpTy>(loc, adaptor);
+  FailureOr<RankedTensorType> in = ctx.tensor(adaptor.getInput(), "input");
+  if (failed(in))
+    return failure();
+  std::string err;
+  return ctx.result(rule(in->getShape(), err), err, in->getElementType(),
+                    types);
+}
+
+LogicalResult GlobalAvgPoolOp::inferReturnTypes(MLIRContext *,
+                                                std::optional<Location> loc,
+                                                Adaptor adaptor,
+                                                SmallVectorImpl<Type> &types) {
+  return inferFromInput<GlobalAvgPoolOp>(loc, adaptor, types,
+                                         shape::inferGlobalAvgPool);
+}
+
+LogicalResult FlattenOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &types) {
+  return inferFromInput<FlattenOp>(loc, adaptor, types, shape::inferFlatten);
+}
+
+LogicalResult ReshapeOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &types) {
+  DenseI64ArrayAttr target = adaptor.getShapeAttr();
+  return inferFromInput<ReshapeOp>(
+      loc, adaptor, types,
+      [&](ArrayRef<int64_t> input,
+          std::string &err) -> FailureOr<shape::Shape> {
+        if (!target || llvm::is_contained(target.asArrayRef(), -1)) {
+          err = "expects a fully resolved target shape (no -1)";
+          return failure();
+        }
+        return shape::inferReshape(input, target.asArrayRef(), err);
+      });
+}
+
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<ConcatOp>(loc, adaptor);
+  SmallVector<shape::Shape> shapes;
+  Type elementType;
+  for (Value v : adaptor.getInputs()) {
+    FailureOr<RankedTensorType> t = ctx.tensor(v, "inputs");
+    if (failed(t))
+      return failure();
+    shapes.emplace_back(t->getShape());
+    elementType = t->getElementType();
+  }
+  if (elementType &&
+      failed(ctx.sameElementType(elementType, adaptor.getInputs())))
+    return failure();
+  std::string err;
+  int64_t dim =
+      adaptor.getDimAttr() ? adaptor.getDimAttr().getValue().getSExtValue() : 0;
+  return ctx.result(shape::inferConcat(shapes, dim, err), err, elementType,
+                    types);
+}
+
+//===----------------------------------------------------------------------===//
+// Recurrent layers
+//===----------------------------------------------------------------------===//
+
+LogicalResult RNNOp::verify() {
+  if (getNonlinearity() != "tanh" && getNonlinearity() != "relu")
+    return emitOpError("nonlinearity must be \"tanh\" or \"relu\", got \"")
+           << getNonlinearity() << "\"";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Losses
+//===----------------------------------------------------------------------===//
+
+LogicalResult CrossEntropyOp::inferReturnTypes(MLIRContext *context,
+                                               std::optional<Location> loc,
+                                               Adaptor adaptor,
+                                               SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<CrossEntropyOp>(loc, adaptor);
+  FailureOr<RankedTensorType> logits =
+      ctx.tensor(adaptor.getLogits(), "logits");
+  FailureOr<RankedTensorType> labels =
+      ctx.tensor(adaptor.getLabels(), "labels");
+  if (failed(logits) || failed(labels))
+    return failure();
+  std::string err;
+  return ctx.result(
+      shape::inferCrossEntropy(logits->getShape(), labels->getShape(), err),
+      err, Float32Type::get(context), types);
+}
+
+LogicalResult MseOp::inferReturnTypes(MLIRContext *context,
+                                      std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<MseOp>(loc, adaptor);
+  FailureOr<RankedTensorType> pred = ctx.tensor(adaptor.getPred(), "pred");
+  FailureOr<RankedTensorType> target =
+      ctx.tensor(adaptor.getTarget(), "target");
+  if (failed(pred) || failed(target))
+    return failure();
+  std::string err;
+  return ctx.result(shape::inferMse(pred->getShape(), target->getShape(), err),
+                    err, Float32Type::get(context), types);
+}
+
+//===----------------------------------------------------------------------===//
+// Generated definitions
+//===----------------------------------------------------------------------===//
+
+#include "dialect/NNInterfaces.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "dialect/NNOps.cpp.inc"

@@ -1,0 +1,29 @@
+//===- Passes.h - nnc passes ------------------------------------*- C++ -*-===//
+//
+// Part of nnc. Declares the pass constructors and options generated from
+// Passes.td (e.g. nnc::createNNInferShapes()) and nnc::registerNNPasses().
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NNC_PASSES_PASSES_H
+#define NNC_PASSES_PASSES_H
+
+#include "dialect/NNDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+#include <memory>
+
+namespace nnc {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+} // namespace nnc
+
+#endif // NNC_PASSES_PASSES_H

@@ -1,0 +1,195 @@
+//===- Safetensors.cpp - The safetensors checkpoint layout ----------------===//
+//
+// Part of nnc's runtime (plain C++17, no LLVM/MLIR).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Safetensors.h"
+
+#include <cstdio>
+#include <limits>
+#include <set>
+
+namespace nnc {
+
+namespace {
+struct DTypeInfo {
+  TensorDType dtype;
+  const char *name;
+  unsigned size;
+};
+constexpr DTypeInfo kDTypes[] = {
+    {TensorDType::F64, "F64", 8},  {TensorDType::F32, "F32", 4},
+    {TensorDType::F16, "F16", 2},  {TensorDType::BF16, "BF16", 2},
+    {TensorDType::I64, "I64", 8},  {TensorDType::I32, "I32", 4},
+    {TensorDType::I16, "I16", 2},  {TensorDType::I8, "I8", 1},
+    {TensorDType::U8, "U8", 1},    {TensorDType::Bool, "BOOL", 1},
+};
+
+const DTypeInfo &info(TensorDType dtype) {
+  for (const DTypeInfo &i : kDTypes)
+    if (i.dtype == dtype)
+      return i;
+  return kDTypes[1]; // Unreachable: every enumerator is listed.
+}
+
+/// Appends `s` as a JSON string literal (RFC 8259 escaping).
+void appendJSONString(std::string &out, const std::string &s) {
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    case '\b':
+      out += "\\b";
+      break;
+    case '\f':
+      out += "\\f";
+      break;
+    default:
+      if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+        out += buf;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+  }
+  out += '"';
+}
+
+bool checkedMul(uint64_t a, uint64_t b, uint64_t &out) {
+  if (a != 0 && b > std::numeric_limits<uint64_t>::max() / a)
+    return false;
+  out = a * b;
+  return true;
+}
+
+bool checkedAdd(uint64_t a, uint64_t b, uint64_t &out) {
+  if (b > std::numeric_limits<uint64_t>::max() - a)
+    return false;
+  out = a + b;
+  return true;
+}
+} // namespace
+
+const char *safetensorsDTypeName(TensorDType dtype) { return info(dtype).name; }
+
+unsigned tensorDTypeSize(TensorDType dtype) { return info(dtype).size; }
+
+std::optional<TensorDType> parseSafetensorsDType(const std::string &name) {
+  for (const DTypeInfo &i : kDTypes)
+    if (name == i.name)
+      return i.dtype;
+  return std::nullopt;
+}
+
+std::optional<SafetensorsLayout>
+layoutSafetensors(const std::vector<TensorEntry> &entries,
+                  const SafetensorsMetadata &metadata, std::string &error) {
+  SafetensorsLayout layout;
+  std::string &h = layout.header;
+  h += '{';
+  bool first = true;
+  if (!metadata.empty()) {
+    h += "\"__metadata__\":{";
+    for (size_t i = 0; i < metadata.size(); ++i) {
+      if (i)
+        h += ',';
+      appendJSONString(h, metadata[i].first);
+      h += ':';
+      appendJSONString(h, metadata[i].second);
+    }
+    h += '}';
+    first = false;
+  }
+
+  std::set<std::string> seen;
+  layout.offsets.reserve(entries.size() + 1);
+  layout.offsets.push_back(0);
+  for (const TensorEntry &e : entries) {
+    if (e.name == "__metadata__") {
+      error = "tensor name '__metadata__' is reserved by the safetensors format";
+      return std::nullopt;
+    }
+    if (!seen.insert(e.name).second) {
+      error = "tensor '" + e.name + "' appears twice";
+      return std::nullopt;
+    }
+    uint64_t bytes = tensorDTypeSize(e.dtype);
+    for (uint64_t d : e.shape) {
+      if (!checkedMul(bytes, d, bytes)) {
+        error = "tensor '" + e.name + "' is too large (its byte size "
+                "overflows 64 bits)";
+        return std::nullopt;
+      }
+    }
+    uint64_t begin = layout.offsets.back(), end;
+    if (!checkedAdd(begin, bytes, end)) {
+      error = "the checkpoint is too large (its byte size overflows 64 bits)";
+      return std::nullopt;
+    }
+    layout.offsets.push_back(end);
+
+    if (!first)
+      h += ',';
+    first = false;
+    appendJSONString(h, e.name);
+    h += ":{\"dtype\":\"";
+    h += safetensorsDTypeName(e.dtype);
+    h += "\",\"shape\":[";
+    for (size_t i = 0; i < e.shape.size(); ++i) {
+      if (i)
+        h += ',';
+      h += std::to_string(e.shape[i]);
+    }
+    h += "],\"data_offsets\":[";
+    h += std::to_string(begin);
+    h += ',';
+    h += std::to_string(end);
+    h += "]}";
+    if (h.size() > kSafetensorsMaxHeaderSize)
+      break;
+  }
+  h += '}';
+  h.append((8 - h.size() % 8) % 8, ' ');
+  if (h.size() > kSafetensorsMaxHeaderSize) {
+    error = "the safetensors header would exceed " +
+            std::to_string(kSafetensorsMaxHeaderSize) +
+            " bytes (too many tensors)";
+    return std::nullopt;
+  }
+  // 8 + header + data must fit as well.
+  uint64_t total;
+  if (!checkedAdd(8 + h.size(), layout.dataBytes(), total)) {
+    error = "the checkpoint is too large (its byte size overflows 64 bits)";
+    return std::nullopt;
+  }
+  return layout;
+}
+
+std::optional<uint64_t>
+safetensorsFileSize(const std::vector<TensorEntry> &entries,
+                    const SafetensorsMetadata &metadata, std::string &error) {
+  std::optional<SafetensorsLayout> layout =
+      layoutSafetensors(entries, metadata, error);
+  if (!layout)
+    return std::nullopt;
+  return layout->fileSize();
+}
+
+} // namespace nnc
