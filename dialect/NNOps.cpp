@@ -146,17 +146,17 @@ LogicalResult nn::detail::inferRecurrentTypes(
       shape::inferRecurrent(in->getShape(), params, err);
   if (failed(out))
     return ctx.fail(err);
+  int64_t perDirection = params.hasBias ? 4 : 2;
+  int64_t count =
+      params.numLayers * (params.bidirectional ? 2 : 1) * perDirection;
+  if (static_cast<int64_t>(weights.size()) != count)
+    return ctx.fail(Twine("expects ") + Twine(count) + " weights (" +
+                    (params.hasBias ? "weight_ih, weight_hh, bias_ih, bias_hh"
+                                    : "weight_ih, weight_hh") +
+                    " per layer and direction), got " + Twine(weights.size()));
   auto expected = shape::recurrentParamShapes(
       params.kind, in->getDimSize(2), params.hiddenSize, params.numLayers,
       params.bidirectional, params.hasBias);
-  if (weights.size() != expected.size()) {
-    std::string names;
-    llvm::raw_string_ostream os(names);
-    llvm::interleaveComma(expected, os,
-                          [&](const auto &entry) { os << entry.first; });
-    return ctx.fail(Twine("expects ") + Twine(expected.size()) + " weights (" +
-                    names + "), got " + Twine(weights.size()));
-  }
   for (auto [w, entry] : llvm::zip_equal(weights, expected))
     if (failed(ctx.expectShape(w, entry.second, entry.first)))
       return failure();

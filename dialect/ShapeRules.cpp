@@ -76,30 +76,35 @@ std::optional<int64_t> padded(int64_t in, int64_t pad) {
   return twoPad ? add(in, *twoPad) : std::nullopt;
 }
 
-/// Prints the padded spatial size `HxW` of `input` [N, C, H, W].
-std::string formatPadded(ArrayRef<int64_t> input, std::array<int64_t, 2> pad) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
+/// Computes the padded spatial size [H + 2ph, W + 2pw] of `input`
+/// [N, C, H, W]; fails if it overflows.
+FailureOr<std::array<int64_t, 2>> paddedSize(ArrayRef<int64_t> input,
+                                             std::array<int64_t, 2> pad,
+                                             std::string &err) {
+  std::array<int64_t, 2> result;
   for (int i = 0; i < 2; ++i) {
-    if (i)
-      os << 'x';
-    if (std::optional<int64_t> p = padded(input[2 + i], pad[i]))
-      os << *p;
-    else
-      os << "(overflow)";
+    std::optional<int64_t> p = padded(input[2 + i], pad[i]);
+    if (!p) {
+      (void)fail(err, "padding ", pad[0], "x", pad[1], " is too large");
+      return failure();
+    }
+    result[i] = *p;
   }
-  return s;
+  return result;
 }
 
-/// Output size of a sliding window: (in + 2p - eff) / s + 1, where eff is the
-/// (dilated) window size; fails if the window is larger than the padded input
-/// or the padded size overflows.
-FailureOr<int64_t> windowOutput(int64_t in, int64_t pad, int64_t eff,
-                                int64_t stride) {
-  std::optional<int64_t> p = padded(in, pad);
-  if (!p || *p < eff)
-    return failure();
-  return (*p - eff) / stride + 1;
+/// Output sizes of a sliding window over the padded size `padded`:
+/// (padded - eff) / s + 1, or failure if the window does not fit.
+FailureOr<std::array<int64_t, 2>> windowOutput(std::array<int64_t, 2> padded,
+                                               std::array<int64_t, 2> eff,
+                                               std::array<int64_t, 2> stride) {
+  std::array<int64_t, 2> out;
+  for (int i = 0; i < 2; ++i) {
+    if (padded[i] < eff[i])
+      return failure();
+    out[i] = (padded[i] - eff[i]) / stride[i] + 1;
+  }
+  return out;
 }
 
 /// Merges two dims of which either may be the dynamic batch.
@@ -206,7 +211,7 @@ FailureOr<Shape> nnc::shape::inferConv2d(ArrayRef<int64_t> input,
     return fail(err, "output channels ", p.outChannels,
                 " are not divisible by groups ", p.groups);
 
-  std::array<int64_t, 2> eff, out;
+  std::array<int64_t, 2> eff;
   for (int i = 0; i < 2; ++i) {
     std::optional<int64_t> span = mul(p.dilation[i], p.kernel[i] - 1);
     std::optional<int64_t> e = span ? add(*span, 1) : std::nullopt;
@@ -214,19 +219,21 @@ FailureOr<Shape> nnc::shape::inferConv2d(ArrayRef<int64_t> input,
       return fail(err, "dilated kernel size overflows int64");
     eff[i] = *e;
   }
-  for (int i = 0; i < 2; ++i) {
-    FailureOr<int64_t> o =
-        windowOutput(input[2 + i], p.padding[i], eff[i], p.stride[i]);
-    if (failed(o))
-      return fail(err, "kernel ", p.kernel[0], "x", p.kernel[1], " (dilated ",
-                  eff[0], "x", eff[1], ") is larger than the padded input ",
-                  formatPadded(input, p.padding));
-    out[i] = *o;
-  }
-  Shape result = {input[0], p.outChannels, out[0], out[1]};
-  if (!checkedNumElements(result) ||
-      !checkedNumElements(conv2dWeightShape(c, p)))
+  FailureOr<std::array<int64_t, 2>> pad = paddedSize(input, p.padding, err);
+  if (failed(pad))
+    return failure();
+  FailureOr<std::array<int64_t, 2>> out = windowOutput(*pad, eff, p.stride);
+  if (failed(out))
+    return fail(err, "kernel ", p.kernel[0], "x", p.kernel[1], " (dilated ",
+                eff[0], "x", eff[1], ") is larger than the padded input ",
+                (*pad)[0], "x", (*pad)[1]);
+  Shape result = {input[0], p.outChannels, (*out)[0], (*out)[1]};
+  if (!checkedNumElements(result))
     return fail(err, "output ", formatShape(result),
+                " has too many elements (overflows int64)");
+  Shape weight = conv2dWeightShape(c, p);
+  if (!checkedNumElements(weight))
+    return fail(err, "weight ", formatShape(weight),
                 " has too many elements (overflows int64)");
   return result;
 }
@@ -275,17 +282,15 @@ FailureOr<Shape> nnc::shape::inferPool2d(ArrayRef<int64_t> input,
       return fail(err, "padding ", p.padding[0], "x", p.padding[1],
                   " must be at most half the kernel ", p.kernel[0], "x",
                   p.kernel[1]);
-  Shape result = {input[0], input[1], 0, 0};
-  for (int i = 0; i < 2; ++i) {
-    FailureOr<int64_t> o =
-        windowOutput(input[2 + i], p.padding[i], p.kernel[i], p.stride[i]);
-    if (failed(o))
-      return fail(err, "kernel ", p.kernel[0], "x", p.kernel[1],
-                  " is larger than the padded input ",
-                  formatPadded(input, p.padding));
-    result[2 + i] = *o;
-  }
-  return result;
+  FailureOr<std::array<int64_t, 2>> pad = paddedSize(input, p.padding, err);
+  if (failed(pad))
+    return failure();
+  FailureOr<std::array<int64_t, 2>> out =
+      windowOutput(*pad, p.kernel, p.stride);
+  if (failed(out))
+    return fail(err, "kernel ", p.kernel[0], "x", p.kernel[1],
+                " is larger than the padded input ", (*pad)[0], "x", (*pad)[1]);
+  return Shape{input[0], input[1], (*out)[0], (*out)[1]};
 }
 
 FailureOr<Shape> nnc::shape::inferGlobalAvgPool(ArrayRef<int64_t> input,
@@ -501,8 +506,9 @@ FailureOr<Shape> nnc::shape::inferRecurrent(ArrayRef<int64_t> input,
     return failure();
   if (p.hiddenSize <= 0)
     return fail(err, "hidden size must be positive, got ", p.hiddenSize);
-  if (p.numLayers <= 0)
-    return fail(err, "number of layers must be positive, got ", p.numLayers);
+  if (p.numLayers <= 0 || p.numLayers > kMaxRecurrentLayers)
+    return fail(err, "number of layers must be in [1, ", kMaxRecurrentLayers,
+                "], got ", p.numLayers);
   int64_t dirs = p.bidirectional ? 2 : 1;
   // Every weight must be addressable: G*H*max(F, H*dirs, H) elements.
   std::optional<int64_t> out = mul(p.hiddenSize, dirs);

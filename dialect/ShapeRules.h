@@ -179,8 +179,12 @@ struct RecurrentParams {
   bool hasBias = true;
 };
 
+/// The largest accepted number of stacked recurrent layers (the language's
+/// `repeat` limit), which keeps the weight list small.
+inline constexpr int64_t kMaxRecurrentLayers = 10000;
+
 /// rnn/lstm/gru: input [N, T, F] -> [N, T, H*dirs] (returnSequences) or
-/// [N, H*dirs].
+/// [N, H*dirs]. Checks hidden size > 0 and 1 <= layers <= kMaxRecurrentLayers.
 llvm::FailureOr<Shape> inferRecurrent(llvm::ArrayRef<int64_t> input,
                                       const RecurrentParams &params,
                                       std::string &err);
@@ -189,8 +193,8 @@ llvm::FailureOr<Shape> inferRecurrent(llvm::ArrayRef<int64_t> input,
 /// PyTorch's names ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
 /// "bias_hh_l0", then "..._reverse" for the reverse direction, then layer 1):
 /// weight_ih [G*H, in_l], weight_hh [G*H, H], bias_ih/bias_hh [G*H], with
-/// in_0 = inputSize and in_l = H*dirs. Sizes must be valid (see
-/// inferRecurrent); no overflow checking beyond it.
+/// in_0 = inputSize and in_l = H*dirs. Call only with sizes accepted by
+/// inferRecurrent (which checks them for overflow).
 llvm::SmallVector<std::pair<std::string, Shape>>
 recurrentParamShapes(RecurrentKind kind, int64_t inputSize, int64_t hidden,
                      int64_t layers, bool bidirectional, bool bias);

@@ -1,31 +1,37 @@
 //===- ASTDump.cpp - Print the AST as an indented tree --------------------===//
 //
 // The format of `nnc compile -emit=ast`: one node per line, children indented
-// by two spaces, each node followed by `@line:col`. Named nodes print the
-// location of their name. Examples:
+// by two spaces, each node followed by `@line:col` (named nodes: the location
+// of the name). For examples/lenet.nn:
 //
-//   Model 'lenet' @2:7
-//     Param 'classes' @2:13
+//   Model 'lenet' @2:7                    (or Block)
+//     Param 'classes' @2:13               (child: the default, if any)
 //       Int 10 @2:23
-//     Input 'image' @3:9 f32 @3:16
+//     Input 'image' @3:9 f32 @3:16        (children: the dims; untyped: none)
 //       Ident 'N' @3:20
+//       ...
 //     Assign 'x' @4:3
-//       Call 'maxpool2d' piped @4:54
-//         Call 'relu' piped @4:49
-//           ...
-//         Int 2 @4:64
-//     Output 'logits' @7:10
-//       Call 'linear' @7:19 as 'fc' @7:40
-//         Ident 'x' @7:26
-//         Kwarg 'out' @7:29
-//           Ident 'classes' @7:33
-//     Repeat 'i' @8:10          (first child: the count; then the body)
+//       Call 'maxpool2d' piped @4:60      (a |> f(b) is f(a, b), marked piped)
+//         Call 'relu' piped @4:52
+//           Call 'conv2d' @4:7
+//             Ident 'image' @4:14
+//             Kwarg 'out' @4:21           (child: the value)
+//               Int 6 @4:25
+//             ...
+//         Int 2 @4:70
+//     Output 'logits' @7:10               (unnamed: `Output @<stmt loc>`)
+//       Call 'linear' @7:19
+//       ...
 //     Train @9:3
-//       Setting 'loss' @9:11
-//         Ident 'cross_entropy' @9:18
+//       Setting 'lr' @9:51
+//         Float 0.001 @9:56
 //
+// Other nodes: `Call 'f' @L:C as 'name' @L:C`, `Repeat @L:C` or
+// `Repeat 'i' @L:C` (first child: the count, then the body), `Binary '+'`,
+// `Unary '-'` (at the operator), `List`, `Bool true`, `String "..."`.
 // Strings are printed double-quoted with `\"`, `\\`, `\t` and other control
-// bytes (`\xNN`) escaped; floats with the fewest digits that read back to the same double.
+// bytes (`\xNN`) escaped; floats with the fewest digits that read back to the
+// same double.
 //
 //===----------------------------------------------------------------------===//
 
@@ -103,7 +109,8 @@ private:
     unsigned lineNo = srcMgr.FindLineNumber(loc, bufferId);
     const char *&lineStart = lineStarts[lineNo];
     if (!lineStart) {
-      const char *bufferStart = srcMgr.getMemoryBuffer(bufferId)->getBufferStart();
+      const char *bufferStart =
+          srcMgr.getMemoryBuffer(bufferId)->getBufferStart();
       lineStart = loc.getPointer();
       while (lineStart > bufferStart && lineStart[-1] != '\n')
         --lineStart;
@@ -199,7 +206,8 @@ private:
       os << "Float " << formatFloat(llvm::cast<FloatExpr>(expr).getValue());
       break;
     case Expr::Kind::Bool:
-      os << "Bool " << (llvm::cast<BoolExpr>(expr).getValue() ? "true" : "false");
+      os << "Bool "
+         << (llvm::cast<BoolExpr>(expr).getValue() ? "true" : "false");
       break;
     case Expr::Kind::String:
       os << "String ";

@@ -120,7 +120,8 @@ static bool isIdentChar(char c) { return llvm::isAlnum(c) || c == '_'; }
 static std::string formatCodePoint(uint32_t cp) {
   std::string s;
   llvm::raw_string_ostream os(s);
-  os << "U+" << llvm::format_hex_no_prefix(cp, cp > 0xFFFF ? 6 : 4, /*Upper=*/true);
+  os << "U+"
+     << llvm::format_hex_no_prefix(cp, cp > 0xFFFF ? 6 : 4, /*Upper=*/true);
   return s;
 }
 
@@ -133,8 +134,8 @@ static unsigned decodeUTF8(const char *p, const char *end, uint32_t &cp) {
     return 0;
   const llvm::UTF8 *next = src;
   llvm::UTF32 value = 0;
-  if (llvm::convertUTF8Sequence(&next, srcEnd, &value, llvm::strictConversion) !=
-      llvm::conversionOK)
+  if (llvm::convertUTF8Sequence(&next, srcEnd, &value,
+                                llvm::strictConversion) != llvm::conversionOK)
     return 0;
   cp = value;
   return static_cast<unsigned>(next - src);
@@ -190,7 +191,8 @@ bool Lexer::validateTextChar() {
 bool Lexer::skipTrivia() {
   while (cur < end) {
     char c = *cur;
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+        c == '\v') {
       ++cur;
       continue;
     }
@@ -271,11 +273,13 @@ Token Lexer::lex() {
       ++cur;
       return makeToken(K::Pipe, start);
     }
-    return error(start, "unexpected character '|' (the pipeline operator is '|>')");
+    return error(start,
+                 "unexpected character '|' (the pipeline operator is '|>')");
   case '.':
     if (cur < end && llvm::isDigit(*cur))
-      return error(start, "a float literal needs a digit before '.' (write 0.5, "
-                          "not .5)");
+      return error(start,
+                   "a float literal needs a digit before '.' (write 0.5, "
+                   "not .5)");
     return error(start, "unexpected character '.'");
   default:
     break;
@@ -364,10 +368,11 @@ Token Lexer::lexNumber(const char *start) {
   }
   // `12abc` or `3.5x` is one malformed word, not a number and a name.
   if (cur < end && isIdentChar(*cur))
-    return error(cur, Twine("invalid character '") + Twine(*cur) +
-                          "' in a number");
+    return error(cur,
+                 Twine("invalid character '") + Twine(*cur) + "' in a number");
 
-  Token tok = makeToken(isFloat ? Token::Kind::Float : Token::Kind::Integer, start);
+  Token tok =
+      makeToken(isFloat ? Token::Kind::Float : Token::Kind::Integer, start);
   if (isFloat) {
     double value = 0.0;
     if (StringRef(digits).getAsDouble(value, /*AllowInexact=*/true) ||
@@ -394,15 +399,17 @@ Token Lexer::lexString(const char *start) {
     if (c == '"')
       break;
     if (c == '\n' || c == '\r')
-      return error(start, "unterminated string literal (a string cannot span lines)");
+      return error(start,
+                   "unterminated string literal (a string cannot span lines)");
     if (c == '\\') {
       if (cur + 1 < end && (cur[1] == '"' || cur[1] == '\\')) {
         value.push_back(cur[1]);
         cur += 2;
         continue;
       }
-      return error(cur, "invalid escape sequence in string (only \\\" and \\\\ are "
-                        "allowed)");
+      return error(cur,
+                   "invalid escape sequence in string (only \\\" and \\\\ are "
+                   "allowed)");
     }
     unsigned char b = static_cast<unsigned char>(c);
     if (b != 0 && b < 0x80) {

@@ -76,7 +76,9 @@ struct Token {
   /// True for identifiers and keywords (words that could name something).
   bool isWord() const;
   /// The location of the token's first character.
-  llvm::SMLoc getLoc() const { return llvm::SMLoc::getFromPointer(spelling.data()); }
+  llvm::SMLoc getLoc() const {
+    return llvm::SMLoc::getFromPointer(spelling.data());
+  }
 };
 
 /// Returns the fixed spelling of a keyword or punctuation kind (`model`, `|>`),

@@ -12,8 +12,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "frontend/Lexer.h"
 #include "frontend/Parser.h"
+#include "frontend/Lexer.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringMap.h"
@@ -126,8 +126,9 @@ private:
     if (tok.is(K::Eof) && !openBrackets.empty()) {
       auto [bracket, loc] = openBrackets.back();
       unsigned line = diag.getSourceMgr().getLineAndColumn(loc).first;
-      emitError(tok.getLoc(), Twine("unexpected end of file: '") + Twine(bracket) +
-                                  "' at line " + Twine(line) + " is not closed");
+      emitError(tok.getLoc(), Twine("unexpected end of file: '") +
+                                  Twine(bracket) + "' at line " + Twine(line) +
+                                  " is not closed");
       return;
     }
     emitError(tok.getLoc(),
@@ -143,7 +144,8 @@ private:
 
   /// Consumes an opening bracket and remembers it for end-of-file errors.
   void openBracket() {
-    openBrackets.push_back({tok.spelling.empty() ? '?' : tok.spelling[0], tok.getLoc()});
+    openBrackets.push_back(
+        {tok.spelling.empty() ? '?' : tok.spelling[0], tok.getLoc()});
     consume();
   }
   /// Consumes the closing bracket `kind` or reports `expected <what>`.
@@ -159,7 +161,8 @@ private:
   public:
     NestingScope(Parser &parser, SMLoc loc) : parser(parser) {
       if (++parser.nesting > kMaxNesting)
-        parser.emitError(loc, "nesting is too deep (limit " + Twine(kMaxNesting) + ")");
+        parser.emitError(loc, "nesting is too deep (limit " +
+                                  Twine(kMaxNesting) + ")");
     }
     ~NestingScope() { --parser.nesting; }
     bool tooDeep() const { return parser.nesting > kMaxNesting; }
@@ -383,7 +386,8 @@ StmtPtr Parser::parseInput() {
     if (failed(closeBracket(K::RSquare, "']' to close the shape")))
       return nullptr;
   }
-  return std::make_unique<InputStmt>(loc, std::move(name), nameLoc, std::move(type));
+  return std::make_unique<InputStmt>(loc, std::move(name), nameLoc,
+                                     std::move(type));
 }
 
 StmtPtr Parser::parseOutput() {
@@ -400,7 +404,8 @@ StmtPtr Parser::parseOutput() {
   ExprPtr value = parseExpr();
   if (!value)
     return nullptr;
-  return std::make_unique<OutputStmt>(loc, std::move(name), nameLoc, std::move(value));
+  return std::make_unique<OutputStmt>(loc, std::move(name), nameLoc,
+                                      std::move(value));
 }
 
 StmtPtr Parser::parseAssign() {
@@ -461,7 +466,8 @@ StmtPtr Parser::parseTrain() {
     setting.key = tok.spelling.str();
     setting.keyLoc = tok.getLoc();
     consume();
-    if (failed(expect(K::Equal, "'=' after train setting " + quote(setting.key))))
+    if (failed(
+            expect(K::Equal, "'=' after train setting " + quote(setting.key))))
       return nullptr;
     setting.value = parseExpr();
     if (!setting.value)
@@ -519,7 +525,8 @@ ExprPtr Parser::parseAdditive(unsigned &height) {
     height = std::max(height, rhsHeight) + 1;
     if (failed(checkHeight(height, opLoc)))
       return nullptr;
-    lhs = std::make_unique<BinaryExpr>(opLoc, op, std::move(lhs), std::move(rhs));
+    lhs =
+        std::make_unique<BinaryExpr>(opLoc, op, std::move(lhs), std::move(rhs));
   }
   return lhs;
 }
@@ -537,7 +544,8 @@ ExprPtr Parser::parseTerm(unsigned &height) {
     height = std::max(height, rhsHeight) + 1;
     if (failed(checkHeight(height, opLoc)))
       return nullptr;
-    lhs = std::make_unique<BinaryExpr>(opLoc, op, std::move(lhs), std::move(rhs));
+    lhs =
+        std::make_unique<BinaryExpr>(opLoc, op, std::move(lhs), std::move(rhs));
   }
   return lhs;
 }
@@ -595,7 +603,8 @@ ExprPtr Parser::parsePrimary(unsigned &height) {
     height = argsHeight + 1;
     if (failed(checkHeight(height, loc)))
       return nullptr;
-    auto call = std::make_unique<CallExpr>(loc, std::move(name), std::move(args));
+    auto call =
+        std::make_unique<CallExpr>(loc, std::move(name), std::move(args));
     if (failed(parseOptionalAs(*call)))
       return nullptr;
     result = std::move(call);
@@ -607,8 +616,8 @@ ExprPtr Parser::parsePrimary(unsigned &height) {
       return nullptr;
     openBracket();
     result = parseExpr(height);
-    if (!result ||
-        failed(closeBracket(K::RParen, "')' to close the parenthesized expression")))
+    if (!result || failed(closeBracket(
+                       K::RParen, "')' to close the parenthesized expression")))
       return nullptr;
     break;
   }
@@ -663,7 +672,8 @@ LogicalResult Parser::parseArgs(std::vector<Arg> &args, unsigned &height) {
         arg.keywordLoc = tok.getLoc();
         auto [it, inserted] = keywords.try_emplace(arg.keyword, arg.keywordLoc);
         if (!inserted) {
-          emitError(arg.keywordLoc, "duplicate keyword argument " + quote(arg.keyword));
+          emitError(arg.keywordLoc,
+                    "duplicate keyword argument " + quote(arg.keyword));
           diag.note(it->second, quote(arg.keyword) + " was first given here");
           return failure();
         }
@@ -677,8 +687,8 @@ LogicalResult Parser::parseArgs(std::vector<Arg> &args, unsigned &height) {
       if (!arg.value)
         return failure();
       if (arg.keyword.empty() && !lastKeyword.empty()) {
-        emitError(argLoc,
-                  "positional argument follows keyword argument " + quote(lastKeyword));
+        emitError(argLoc, "positional argument follows keyword argument " +
+                              quote(lastKeyword));
         return failure();
       }
       height = std::max(height, argHeight);
@@ -703,8 +713,9 @@ LogicalResult Parser::parseOptionalAs(CallExpr &call) {
 LogicalResult Parser::rejectStrayAs() {
   if (tok.isNot(K::KwAs))
     return success();
-  emitError(tok.getLoc(), "'as' must directly follow a layer or block call, as in "
-                          "'conv2d(x, 8, 3) as c1'");
+  emitError(tok.getLoc(),
+            "'as' must directly follow a layer or block call, as in "
+            "'conv2d(x, 8, 3) as c1'");
   return failure();
 }
 
@@ -714,7 +725,8 @@ std::unique_ptr<Module> nnc::parseModelFile(DiagEngine &diag) {
     diag.error(SMLoc(), "no input file");
     return nullptr;
   }
-  StringRef buffer = srcMgr.getMemoryBuffer(srcMgr.getMainFileID())->getBuffer();
+  StringRef buffer =
+      srcMgr.getMemoryBuffer(srcMgr.getMainFileID())->getBuffer();
   Parser parser(diag, buffer);
   return parser.parseFile();
 }

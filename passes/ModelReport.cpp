@@ -96,8 +96,7 @@ private:
   /// `acc += x`, or a "too large" error at `loc`.
   LogicalResult add(int64_t &acc, int64_t x, Location loc, const Twine &what);
   /// `a * b`, or a "too large" error at `loc`.
-  FailureOr<int64_t> mul(int64_t a, int64_t b, Location loc,
-                         const Twine &what);
+  FailureOr<int64_t> mul(int64_t a, int64_t b, Location loc, const Twine &what);
 
   /// Bytes of a value in the report dtype: floating-point tensors at
   /// `dtypeBytes` per element, integer tensors at their own width; fails on
@@ -192,10 +191,10 @@ LogicalResult ReportBuilder::collectParams() {
     ParamInfo info;
     info.elements = *elements;
     info.isBuffer = param.getBuffer();
-    int64_t size = isa<FloatType>(type.getElementType())
-                       ? report.dtypeBytes
-                       : std::max<int64_t>(
-                             1, type.getElementTypeBitWidth() / 8);
+    int64_t size =
+        isa<FloatType>(type.getElementType())
+            ? report.dtypeBytes
+            : std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
     FailureOr<int64_t> bytes = mul(*elements, size, loc, "size in bytes");
     if (failed(bytes))
       return failure();
@@ -209,8 +208,8 @@ LogicalResult ReportBuilder::collectParams() {
       ++report.bufferTensors;
     } else {
       if (failed(add(report.parameters, *elements, loc, "parameter count")) ||
-          failed(add(report.parameterBytes, info.bytes, loc,
-                     "parameter bytes")))
+          failed(
+              add(report.parameterBytes, info.bytes, loc, "parameter bytes")))
         return failure();
       ++report.parameterTensors;
     }
@@ -285,13 +284,12 @@ LogicalResult ReportBuilder::walkFunction(func::FuncOp func,
     else
       row.name = "-";
     StringRef opName = op.getName().getStringRef();
-    row.op = opName.starts_with("nn.") ? opName.drop_front(3).str()
-                                       : opName.str();
+    row.op =
+        opName.starts_with("nn.") ? opName.drop_front(3).str() : opName.str();
     row.function = function.str();
     if (op.getNumResults() > 0) {
       if (auto type = dyn_cast<RankedTensorType>(op.getResult(0).getType()))
-        row.outputShape.assign(type.getShape().begin(),
-                               type.getShape().end());
+        row.outputShape.assign(type.getShape().begin(), type.getShape().end());
     }
 
     // Parameters read by this op for the first time.
@@ -438,8 +436,8 @@ LogicalResult ReportBuilder::computeTotals() {
 
   if (failed(add(report.trainingStepFlops, report.forwardFlops, loc,
                  "FLOP count")) ||
-      failed(add(report.trainingStepFlops, report.lossFlops, loc,
-                 "FLOP count")) ||
+      failed(
+          add(report.trainingStepFlops, report.lossFlops, loc, "FLOP count")) ||
       failed(add(report.trainingStepFlops, report.backwardFlops, loc,
                  "FLOP count")))
     return failure();
@@ -454,8 +452,8 @@ LogicalResult ReportBuilder::computeTotals() {
   t.weights = report.parameterBytes;
   if (failed(add(t.weights, report.bufferBytes, loc, "weight bytes")))
     return failure();
-  FailureOr<int64_t> grads = mul(report.trainableParameters,
-                                 report.dtypeBytes, loc, "gradient bytes");
+  FailureOr<int64_t> grads =
+      mul(report.trainableParameters, report.dtypeBytes, loc, "gradient bytes");
   if (failed(grads))
     return failure();
   t.gradients = *grads;
@@ -573,7 +571,8 @@ std::string formatBytes(int64_t bytes) {
   if (bytes < 1024)
     return formatCount(bytes) + " B";
   return formatCount(bytes) + " B (" +
-         scaled(bytes, 1024.0, {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}) +
+         scaled(bytes, 1024.0,
+                {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}) +
          ")";
 }
 
@@ -581,9 +580,9 @@ std::string formatFlops(int64_t flops) {
   if (flops < 1000)
     return formatCount(flops);
   return formatCount(flops) + " (" +
-         scaled(flops, 1000.0,
-                {"FLOP", "KFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP",
-                 "EFLOP"}) +
+         scaled(
+             flops, 1000.0,
+             {"FLOP", "KFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP", "EFLOP"}) +
          ")";
 }
 
@@ -598,8 +597,8 @@ void printReportTable(const ModelReport &r, llvm::raw_ostream &os) {
      << ", optimizer " << o.optimizer << "\n";
 
   std::vector<std::array<std::string, 6>> rows;
-  rows.push_back({"layer", "op", "output", "params",
-                  "bytes(" + o.dtype + ")", "fwd FLOPs"});
+  rows.push_back({"layer", "op", "output", "params", "bytes(" + o.dtype + ")",
+                  "fwd FLOPs"});
   for (const LayerReport &l : r.layers)
     rows.push_back({l.name, l.op, formatShapeCompact(l.outputShape),
                     formatCount(l.params), formatCount(l.paramBytes),
@@ -620,13 +619,13 @@ void printReportTable(const ModelReport &r, llvm::raw_ostream &os) {
   }
 
   os << "total parameters: " << formatCount(r.parameters) << " (trainable "
-     << formatCount(r.trainableParameters) << ") = "
-     << formatCount(r.parameterBytesF32) << " B f32 / "
+     << formatCount(r.trainableParameters)
+     << ") = " << formatCount(r.parameterBytesF32) << " B f32 / "
      << formatCount(r.parameterBytesF16) << " B f16 / "
      << formatCount(r.parameterBytesInt8) << " B int8\n";
   os << "buffers (not parameters): " << formatCount(r.bufferElements)
-     << " elements in " << r.bufferTensors << " tensors = "
-     << formatBytes(r.bufferBytes) << " " << o.dtype << "\n";
+     << " elements in " << r.bufferTensors
+     << " tensors = " << formatBytes(r.bufferBytes) << " " << o.dtype << "\n";
   os << "FLOPs: forward " << formatFlops(r.forwardFlops)
      << "; training step (forward + loss + backward) "
      << formatFlops(r.trainingStepFlops) << "\n";
@@ -686,15 +685,14 @@ llvm::json::Value reportToJSON(const ModelReport &r) {
       {"dtype", r.options.dtype},
       {"dtype_bytes", r.dtypeBytes},
       {"layers", std::move(layers)},
-      {"parameters",
-       Object{{"total", r.parameters},
-              {"trainable", r.trainableParameters},
-              {"tensors", r.parameterTensors},
-              {"bytes", r.parameterBytes},
-              {"bytes_f32", r.parameterBytesF32},
-              {"bytes_f16", r.parameterBytesF16},
-              {"bytes_bf16", r.parameterBytesF16},
-              {"bytes_int8", r.parameterBytesInt8}}},
+      {"parameters", Object{{"total", r.parameters},
+                            {"trainable", r.trainableParameters},
+                            {"tensors", r.parameterTensors},
+                            {"bytes", r.parameterBytes},
+                            {"bytes_f32", r.parameterBytesF32},
+                            {"bytes_f16", r.parameterBytesF16},
+                            {"bytes_bf16", r.parameterBytesF16},
+                            {"bytes_int8", r.parameterBytesInt8}}},
       {"buffers", Object{{"elements", r.bufferElements},
                          {"tensors", r.bufferTensors},
                          {"bytes", r.bufferBytes}}},
@@ -702,8 +700,8 @@ llvm::json::Value reportToJSON(const ModelReport &r) {
                        {"loss", r.lossFlops},
                        {"backward", r.backwardFlops},
                        {"training_step", r.trainingStepFlops}}},
-      {"checkpoint", Object{{"format", "safetensors"},
-                            {"bytes", r.checkpointBytes}}},
+      {"checkpoint",
+       Object{{"format", "safetensors"}, {"bytes", r.checkpointBytes}}},
       {"training_memory",
        Object{{"weights", t.weights},
               {"gradients", t.gradients},

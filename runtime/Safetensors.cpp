@@ -19,11 +19,11 @@ struct DTypeInfo {
   unsigned size;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {TensorDType::F64, "F64", 8},  {TensorDType::F32, "F32", 4},
-    {TensorDType::F16, "F16", 2},  {TensorDType::BF16, "BF16", 2},
-    {TensorDType::I64, "I64", 8},  {TensorDType::I32, "I32", 4},
-    {TensorDType::I16, "I16", 2},  {TensorDType::I8, "I8", 1},
-    {TensorDType::U8, "U8", 1},    {TensorDType::Bool, "BOOL", 1},
+    {TensorDType::F64, "F64", 8}, {TensorDType::F32, "F32", 4},
+    {TensorDType::F16, "F16", 2}, {TensorDType::BF16, "BF16", 2},
+    {TensorDType::I64, "I64", 8}, {TensorDType::I32, "I32", 4},
+    {TensorDType::I16, "I16", 2}, {TensorDType::I8, "I8", 1},
+    {TensorDType::U8, "U8", 1},   {TensorDType::Bool, "BOOL", 1},
 };
 
 const DTypeInfo &info(TensorDType dtype) {
@@ -123,7 +123,8 @@ layoutSafetensors(const std::vector<TensorEntry> &entries,
   layout.offsets.push_back(0);
   for (const TensorEntry &e : entries) {
     if (e.name == "__metadata__") {
-      error = "tensor name '__metadata__' is reserved by the safetensors format";
+      error =
+          "tensor name '__metadata__' is reserved by the safetensors format";
       return std::nullopt;
     }
     if (!seen.insert(e.name).second) {
@@ -133,7 +134,8 @@ layoutSafetensors(const std::vector<TensorEntry> &entries,
     uint64_t bytes = tensorDTypeSize(e.dtype);
     for (uint64_t d : e.shape) {
       if (!checkedMul(bytes, d, bytes)) {
-        error = "tensor '" + e.name + "' is too large (its byte size "
+        error = "tensor '" + e.name +
+                "' is too large (its byte size "
                 "overflows 64 bits)";
         return std::nullopt;
       }

@@ -390,7 +390,7 @@ func.func @f(%x: tensor<?x7x10xf32>, %ih: tensor<20x10xf32>, %hh: tensor<20x20xf
 // -----
 
 func.func @f(%x: tensor<?x7x10xf32>, %ih: tensor<80x10xf32>, %hh: tensor<80x20xf32>) {
-  // expected-error @+1 {{'nn.lstm' op layer "lstm1": expects 4 weights (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0), got 2}}
+  // expected-error @+1 {{'nn.lstm' op layer "lstm1": expects 4 weights (weight_ih, weight_hh, bias_ih, bias_hh per layer and direction), got 2}}
   %0 = nn.lstm %x, %ih, %hh {name = "lstm1", hidden_size = 20} : (tensor<?x7x10xf32>, tensor<80x10xf32>, tensor<80x20xf32>) -> tensor<?x20xf32>
   return
 }

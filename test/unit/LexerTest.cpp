@@ -48,17 +48,18 @@ struct LexResult {
 
 LexResult lex(llvm::StringRef text) {
   llvm::SourceMgr srcMgr;
-  srcMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, "test.nn"),
-                            llvm::SMLoc());
+  srcMgr.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(text, "test.nn"), llvm::SMLoc());
   LexResult result;
   llvm::raw_string_ostream os(result.diags);
   DiagEngine diag(srcMgr, os);
-  Lexer lexer(diag, srcMgr.getMemoryBuffer(srcMgr.getMainFileID())->getBuffer());
+  Lexer lexer(diag,
+              srcMgr.getMemoryBuffer(srcMgr.getMainFileID())->getBuffer());
   while (true) {
     Token tok = lexer.lex();
     auto [line, col] = srcMgr.getLineAndColumn(tok.getLoc());
-    result.tokens.push_back({tok.kind, tok.spelling.str(), line, col, tok.intValue,
-                             tok.floatValue, tok.stringValue});
+    result.tokens.push_back({tok.kind, tok.spelling.str(), line, col,
+                             tok.intValue, tok.floatValue, tok.stringValue});
     if (tok.is(K::Eof) || tok.is(K::Error))
       break;
   }
@@ -89,7 +90,8 @@ TEST(LexerTest, EmptyAndTrivia) {
   EXPECT_EQ(lex("# c1\n# c2\n").kinds(), std::vector<K>{K::Eof});
   // A comment ends at the newline.
   LexResult result = lex("# comment\nx # more\ny");
-  ASSERT_EQ(result.kinds(), (std::vector<K>{K::Identifier, K::Identifier, K::Eof}));
+  ASSERT_EQ(result.kinds(),
+            (std::vector<K>{K::Identifier, K::Identifier, K::Eof}));
   EXPECT_EQ(result.tokens[0].line, 2u);
   EXPECT_EQ(result.tokens[1].line, 3u);
   EXPECT_EQ(result.diags, "");
@@ -99,11 +101,12 @@ TEST(LexerTest, KeywordsAndIdentifiers) {
   LexResult result =
       lex("model block input output repeat in train as true false "
           "models _x x_1 In f32 inx");
-  EXPECT_EQ(result.kinds(),
-            (std::vector<K>{K::KwModel, K::KwBlock, K::KwInput, K::KwOutput,
-                            K::KwRepeat, K::KwIn, K::KwTrain, K::KwAs, K::KwTrue,
-                            K::KwFalse, K::Identifier, K::Identifier, K::Identifier,
-                            K::Identifier, K::Identifier, K::Identifier, K::Eof}));
+  EXPECT_EQ(
+      result.kinds(),
+      (std::vector<K>{K::KwModel, K::KwBlock, K::KwInput, K::KwOutput,
+                      K::KwRepeat, K::KwIn, K::KwTrain, K::KwAs, K::KwTrue,
+                      K::KwFalse, K::Identifier, K::Identifier, K::Identifier,
+                      K::Identifier, K::Identifier, K::Identifier, K::Eof}));
   EXPECT_EQ(result.tokens[10].spelling, "models");
   EXPECT_EQ(result.tokens[11].spelling, "_x");
   EXPECT_EQ(result.tokens[12].spelling, "x_1");
@@ -112,15 +115,15 @@ TEST(LexerTest, KeywordsAndIdentifiers) {
 TEST(LexerTest, Punctuation) {
   LexResult result = lex("( ) { } [ ] , : ; = |> + - * / %");
   EXPECT_EQ(result.kinds(),
-            (std::vector<K>{K::LParen, K::RParen, K::LBrace, K::RBrace, K::LSquare,
-                            K::RSquare, K::Comma, K::Colon, K::Semicolon, K::Equal,
-                            K::Pipe, K::Plus, K::Minus, K::Star, K::Slash, K::Percent,
-                            K::Eof}));
+            (std::vector<K>{K::LParen, K::RParen, K::LBrace, K::RBrace,
+                            K::LSquare, K::RSquare, K::Comma, K::Colon,
+                            K::Semicolon, K::Equal, K::Pipe, K::Plus, K::Minus,
+                            K::Star, K::Slash, K::Percent, K::Eof}));
   // No whitespace is needed between tokens.
   EXPECT_EQ(lex("x|>f(a,b=-1)").kinds(),
             (std::vector<K>{K::Identifier, K::Pipe, K::Identifier, K::LParen,
-                            K::Identifier, K::Comma, K::Identifier, K::Equal, K::Minus,
-                            K::Integer, K::RParen, K::Eof}));
+                            K::Identifier, K::Comma, K::Identifier, K::Equal,
+                            K::Minus, K::Integer, K::RParen, K::Eof}));
 }
 
 TEST(LexerTest, Locations) {
@@ -131,7 +134,7 @@ TEST(LexerTest, Locations) {
   EXPECT_EQ(result.tokens[1].col, 7u);
   EXPECT_EQ(result.tokens[3].line, 2u); // x
   EXPECT_EQ(result.tokens[3].col, 3u);
-  EXPECT_EQ(result.tokens[5].col, 7u); // 1
+  EXPECT_EQ(result.tokens[5].col, 7u);  // 1
   EXPECT_EQ(result.tokens[6].line, 3u); // } after a tab
   EXPECT_EQ(result.tokens[6].col, 2u);
 }
@@ -152,12 +155,16 @@ TEST(LexerTest, IntegerErrors) {
               "test.nn:1:5: error: integer literal is too large");
   expectError("x = 99999999999999999999999999999",
               "test.nn:1:5: error: integer literal is too large");
-  expectError("x = 1__000",
-              "test.nn:1:6: error: '_' in a number must stand between two digits");
-  expectError("x = 1000_",
-              "test.nn:1:9: error: '_' in a number must stand between two digits");
-  expectError("x = 12abc", "test.nn:1:7: error: invalid character 'a' in a number");
-  expectError("x = 3x", "test.nn:1:6: error: invalid character 'x' in a number");
+  expectError(
+      "x = 1__000",
+      "test.nn:1:6: error: '_' in a number must stand between two digits");
+  expectError(
+      "x = 1000_",
+      "test.nn:1:9: error: '_' in a number must stand between two digits");
+  expectError("x = 12abc",
+              "test.nn:1:7: error: invalid character 'a' in a number");
+  expectError("x = 3x",
+              "test.nn:1:6: error: invalid character 'x' in a number");
 }
 
 TEST(LexerTest, Floats) {
@@ -171,18 +178,24 @@ TEST(LexerTest, Floats) {
 }
 
 TEST(LexerTest, FloatErrors) {
-  expectError("x = 1.", "test.nn:1:7: error: expected a digit after '.' in a float "
-                        "literal");
-  expectError("x = 1.e3", "test.nn:1:7: error: expected a digit after '.' in a float "
-                          "literal");
-  expectError("x = 1e", "test.nn:1:7: error: expected a digit in the exponent of a "
-                        "float literal");
-  expectError("x = 1e+", "test.nn:1:8: error: expected a digit in the exponent of a "
-                         "float literal");
+  expectError("x = 1.",
+              "test.nn:1:7: error: expected a digit after '.' in a float "
+              "literal");
+  expectError("x = 1.e3",
+              "test.nn:1:7: error: expected a digit after '.' in a float "
+              "literal");
+  expectError("x = 1e",
+              "test.nn:1:7: error: expected a digit in the exponent of a "
+              "float literal");
+  expectError("x = 1e+",
+              "test.nn:1:8: error: expected a digit in the exponent of a "
+              "float literal");
   expectError("x = 1e999", "test.nn:1:5: error: float literal is out of range");
-  expectError("x = .5", "test.nn:1:5: error: a float literal needs a digit before "
-                        "'.' (write 0.5, not .5)");
-  expectError("x = 2.5x", "test.nn:1:8: error: invalid character 'x' in a number");
+  expectError("x = .5",
+              "test.nn:1:5: error: a float literal needs a digit before "
+              "'.' (write 0.5, not .5)");
+  expectError("x = 2.5x",
+              "test.nn:1:8: error: invalid character 'x' in a number");
 }
 
 TEST(LexerTest, Strings) {
@@ -201,12 +214,15 @@ TEST(LexerTest, Strings) {
 
 TEST(LexerTest, StringErrors) {
   expectError("p = \"same", "test.nn:1:5: error: unterminated string literal");
-  expectError("p = \"same\nx", "test.nn:1:5: error: unterminated string literal (a "
-                               "string cannot span lines)");
-  expectError("p = \"a\\nb\"", "test.nn:1:7: error: invalid escape sequence in string "
-                               "(only \\\" and \\\\ are allowed)");
-  expectError("p = \"a\\", "test.nn:1:7: error: invalid escape sequence in string "
-                           "(only \\\" and \\\\ are allowed)");
+  expectError("p = \"same\nx",
+              "test.nn:1:5: error: unterminated string literal (a "
+              "string cannot span lines)");
+  expectError("p = \"a\\nb\"",
+              "test.nn:1:7: error: invalid escape sequence in string "
+              "(only \\\" and \\\\ are allowed)");
+  expectError("p = \"a\\",
+              "test.nn:1:7: error: invalid escape sequence in string "
+              "(only \\\" and \\\\ are allowed)");
 }
 
 TEST(LexerTest, CharacterErrors) {
@@ -239,14 +255,18 @@ TEST(LexerTest, NulBytes) {
 
 TEST(LexerTest, Utf8) {
   // Valid UTF-8 is fine in comments and strings.
-  LexResult ok = lex("# \xE2\x80\x94 \xF0\x9F\x98\x80 caf\xC3\xA9\nx = \"\xE4\xB8\xAD\"");
-  EXPECT_EQ(ok.kinds(), (std::vector<K>{K::Identifier, K::Equal, K::String, K::Eof}));
+  LexResult ok =
+      lex("# \xE2\x80\x94 \xF0\x9F\x98\x80 caf\xC3\xA9\nx = \"\xE4\xB8\xAD\"");
+  EXPECT_EQ(ok.kinds(),
+            (std::vector<K>{K::Identifier, K::Equal, K::String, K::Eof}));
   EXPECT_EQ(ok.diags, "");
   // A byte order mark at the start is skipped.
-  EXPECT_EQ(lex("\xEF\xBB\xBFx").kinds(), (std::vector<K>{K::Identifier, K::Eof}));
+  EXPECT_EQ(lex("\xEF\xBB\xBFx").kinds(),
+            (std::vector<K>{K::Identifier, K::Eof}));
 
   expectError("# \xFF", "test.nn:1:3: error: invalid UTF-8 byte 0xFF");
-  expectError("# ok\n# bad \xC3", "test.nn:2:7: error: invalid UTF-8 byte 0xC3");
+  expectError("# ok\n# bad \xC3",
+              "test.nn:2:7: error: invalid UTF-8 byte 0xC3");
   // A lone continuation byte, an overlong encoding, a surrogate.
   expectError("# \x80", "test.nn:1:3: error: invalid UTF-8 byte 0x80");
   expectError("# \xC0\xAF", "test.nn:1:3: error: invalid UTF-8 byte 0xC0");

@@ -169,7 +169,8 @@ TEST(ParserTest, LeNetTree) {
   auto &train = cast<TrainStmt>(*def.getBody()[5]);
   ASSERT_EQ(train.getSettings().size(), 5u);
   EXPECT_EQ(train.getSettings()[0].key, "loss");
-  EXPECT_EQ(cast<IdentExpr>(*train.getSettings()[0].value).getName(), "cross_entropy");
+  EXPECT_EQ(cast<IdentExpr>(*train.getSettings()[0].value).getName(),
+            "cross_entropy");
   EXPECT_EQ(cast<FloatExpr>(*train.getSettings()[2].value).getValue(), 0.001);
 }
 
@@ -301,7 +302,8 @@ Model 'net' @6:7
   auto &repeat = cast<RepeatStmt>(*model.getBody()[3]);
   EXPECT_EQ(repeat.getIndexVar(), "i");
   EXPECT_EQ(repeat.getBody().size(), 1u);
-  auto &call = cast<CallExpr>(cast<AssignStmt>(*repeat.getBody()[0]).getValue());
+  auto &call =
+      cast<CallExpr>(cast<AssignStmt>(*repeat.getBody()[0]).getValue());
   EXPECT_EQ(call.getAsName(), "b");
 }
 
@@ -371,7 +373,8 @@ TEST(ParserTest, Literals) {
   EXPECT_EQ(exprDump("0.1"), "Float 0.1 @2:7\n");
   EXPECT_EQ(exprDump("2.5E+2"), "Float 250.0 @2:7\n");
   EXPECT_EQ(exprDump("1e-5"), "Float 1e-05 @2:7\n");
-  EXPECT_EQ(exprDump("0.30000000000000004"), "Float 0.30000000000000004 @2:7\n");
+  EXPECT_EQ(exprDump("0.30000000000000004"),
+            "Float 0.30000000000000004 @2:7\n");
   EXPECT_EQ(exprDump("1e300"), "Float 1e+300 @2:7\n");
 }
 
@@ -408,36 +411,46 @@ TEST(ParserTest, Locations) {
 TEST(ParserTest, FullDiagnosticText) {
   auto result = parse("model m {\n  x = conv2d(image,, out=3)\n}\n");
   EXPECT_FALSE(result->module);
-  EXPECT_EQ(result->diags, "test.nn:2:20: error: expected an expression, found ','\n"
-                           "  x = conv2d(image,, out=3)\n"
-                           "                   ^\n");
+  EXPECT_EQ(result->diags,
+            "test.nn:2:20: error: expected an expression, found ','\n"
+            "  x = conv2d(image,, out=3)\n"
+            "                   ^\n");
 }
 
 TEST(ParserTest, TopLevelErrors) {
-  expectError("x = 1", "test.nn:1:1: error: expected 'model' or 'block', found 'x'");
-  expectError("model m {} }", "test.nn:1:12: error: expected 'model' or 'block', "
-                              "found '}'");
-  expectError("model { }", "test.nn:1:7: error: expected a model name after 'model', "
-                           "found '{'");
+  expectError("x = 1",
+              "test.nn:1:1: error: expected 'model' or 'block', found 'x'");
+  expectError("model m {} }",
+              "test.nn:1:12: error: expected 'model' or 'block', "
+              "found '}'");
+  expectError("model { }",
+              "test.nn:1:7: error: expected a model name after 'model', "
+              "found '{'");
   expectError("block 3 { }", "test.nn:1:7: error: expected a block name after "
                              "'block', found '3'");
-  expectError("model m x", "test.nn:1:9: error: expected '(' or '{' after model "
-                           "name 'm', found 'x'");
-  expectError("model m", "test.nn:1:8: error: expected '(' or '{' after model name "
-                         "'m', found end of file");
-  expectError("model m(a) x", "test.nn:1:12: error: expected '{' to begin the body "
-                              "of model 'm', found 'x'");
+  expectError("model m x",
+              "test.nn:1:9: error: expected '(' or '{' after model "
+              "name 'm', found 'x'");
+  expectError("model m",
+              "test.nn:1:8: error: expected '(' or '{' after model name "
+              "'m', found end of file");
+  expectError("model m(a) x",
+              "test.nn:1:12: error: expected '{' to begin the body "
+              "of model 'm', found 'x'");
 }
 
 TEST(ParserTest, ParameterErrors) {
   expectError("model m(3) {}", "test.nn:1:9: error: expected a parameter name, "
                                "found '3'");
-  expectError("model m(a b) {}", "test.nn:1:11: error: expected ')' to close the "
-                                 "parameter list, found 'b'");
-  expectError("model m(a,) {}", "test.nn:1:11: error: expected a parameter name, "
-                                "found ')'");
-  expectError("model m(a = ) {}", "test.nn:1:13: error: expected an expression, "
-                                  "found ')'");
+  expectError("model m(a b) {}",
+              "test.nn:1:11: error: expected ')' to close the "
+              "parameter list, found 'b'");
+  expectError("model m(a,) {}",
+              "test.nn:1:11: error: expected a parameter name, "
+              "found ')'");
+  expectError("model m(a = ) {}",
+              "test.nn:1:13: error: expected an expression, "
+              "found ')'");
 }
 
 TEST(ParserTest, DuplicateParameter) {
@@ -453,93 +466,118 @@ TEST(ParserTest, DuplicateParameter) {
 }
 
 TEST(ParserTest, StatementErrors) {
-  expectError("model m { 3 }",
-              "test.nn:1:11: error: expected a statement (input, output, repeat, "
-              "train or 'name = expression'), found '3'");
-  expectError("model m { as }",
-              "test.nn:1:11: error: expected a statement (input, output, repeat, "
-              "train or 'name = expression'), found 'as'");
-  expectError("model m { relu(x) }",
-              "test.nn:1:15: error: expected '=' after 'relu' (a statement is input, "
-              "output, repeat, train or 'name = expression'), found '('");
-  expectError("model m { x = 1 2 }",
-              "test.nn:1:17: error: expected a statement (input, output, repeat, "
-              "train or 'name = expression'), found '2'");
+  expectError(
+      "model m { 3 }",
+      "test.nn:1:11: error: expected a statement (input, output, repeat, "
+      "train or 'name = expression'), found '3'");
+  expectError(
+      "model m { as }",
+      "test.nn:1:11: error: expected a statement (input, output, repeat, "
+      "train or 'name = expression'), found 'as'");
+  expectError(
+      "model m { relu(x) }",
+      "test.nn:1:15: error: expected '=' after 'relu' (a statement is input, "
+      "output, repeat, train or 'name = expression'), found '('");
+  expectError(
+      "model m { x = 1 2 }",
+      "test.nn:1:17: error: expected a statement (input, output, repeat, "
+      "train or 'name = expression'), found '2'");
   expectError("model m { x = }", "test.nn:1:15: error: expected an expression, "
                                  "found '}'");
-  expectError("model m { output }", "test.nn:1:18: error: expected an expression, "
-                                    "found '}'");
+  expectError("model m { output }",
+              "test.nn:1:18: error: expected an expression, "
+              "found '}'");
   expectError("model m { output y = }", "test.nn:1:22: error: expected an "
                                         "expression, found '}'");
 }
 
 TEST(ParserTest, InputErrors) {
-  expectError("model m { input 3 }", "test.nn:1:17: error: expected an input name "
-                                     "after 'input', found '3'");
-  expectError("model m { input x: [1] }",
-              "test.nn:1:20: error: expected a dtype after ':' (f32, f16, bf16, i64 "
-              "or i32), found '['");
-  expectError("model m { input x: f32 }", "test.nn:1:24: error: expected '[' to "
-                                          "begin the shape of input 'x', found '}'");
-  expectError("model m { input x: f32[N 1] }", "test.nn:1:26: error: expected ']' "
-                                               "to close the shape, found '1'");
+  expectError("model m { input 3 }",
+              "test.nn:1:17: error: expected an input name "
+              "after 'input', found '3'");
+  expectError(
+      "model m { input x: [1] }",
+      "test.nn:1:20: error: expected a dtype after ':' (f32, f16, bf16, i64 "
+      "or i32), found '['");
+  expectError("model m { input x: f32 }",
+              "test.nn:1:24: error: expected '[' to "
+              "begin the shape of input 'x', found '}'");
+  expectError("model m { input x: f32[N 1] }",
+              "test.nn:1:26: error: expected ']' "
+              "to close the shape, found '1'");
 }
 
 TEST(ParserTest, RepeatAndTrainErrors) {
-  expectError("model m { repeat 3 x = 1 }", "test.nn:1:20: error: expected '{' to "
-                                            "begin the repeat body, found 'x'");
+  expectError("model m { repeat 3 x = 1 }",
+              "test.nn:1:20: error: expected '{' to "
+              "begin the repeat body, found 'x'");
   expectError("model m { repeat { } }", "test.nn:1:18: error: expected an "
                                         "expression, found '{'");
-  expectError("model m { train lr = 1 }", "test.nn:1:17: error: expected '{' after "
-                                          "'train', found 'lr'");
-  expectError("model m { train { lr 1 } }", "test.nn:1:22: error: expected '=' "
-                                            "after train setting 'lr', found '1'");
-  expectError("model m { train { 3 } }", "test.nn:1:19: error: expected a train "
-                                         "setting 'name = value' or '}', found '3'");
-  expectError("model m { train { lr = 1;; } }",
-              "test.nn:1:26: error: expected a train setting 'name = value' or '}', "
-              "found ';'");
+  expectError("model m { train lr = 1 }",
+              "test.nn:1:17: error: expected '{' after "
+              "'train', found 'lr'");
+  expectError("model m { train { lr 1 } }",
+              "test.nn:1:22: error: expected '=' "
+              "after train setting 'lr', found '1'");
+  expectError("model m { train { 3 } }",
+              "test.nn:1:19: error: expected a train "
+              "setting 'name = value' or '}', found '3'");
+  expectError(
+      "model m { train { lr = 1;; } }",
+      "test.nn:1:26: error: expected a train setting 'name = value' or '}', "
+      "found ';'");
 }
 
 TEST(ParserTest, ExpressionErrors) {
-  expectError("model m { x = f(a b) }", "test.nn:1:19: error: expected ')' to close "
-                                        "the argument list, found 'b'");
+  expectError("model m { x = f(a b) }",
+              "test.nn:1:19: error: expected ')' to close "
+              "the argument list, found 'b'");
   expectError("model m { x = f(a,) }", "test.nn:1:19: error: expected an "
                                        "expression, found ')'");
-  expectError("model m { x = (1 + 2 }", "test.nn:1:22: error: expected ')' to close "
-                                        "the parenthesized expression, found '}'");
-  expectError("model m { x = [1, 2 }", "test.nn:1:21: error: expected ']' to close "
-                                       "the list, found '}'");
-  expectError("model m { x = a |> 3 }", "test.nn:1:20: error: expected a layer or "
-                                        "block name after '|>', found '3'");
-  expectError("model m { x = a |> (f) }", "test.nn:1:20: error: expected a layer or "
-                                          "block name after '|>', found '('");
-  expectError("model m { x = f(a) as 3 }", "test.nn:1:23: error: expected a layer "
-                                           "name after 'as', found '3'");
+  expectError("model m { x = (1 + 2 }",
+              "test.nn:1:22: error: expected ')' to close "
+              "the parenthesized expression, found '}'");
+  expectError("model m { x = [1, 2 }",
+              "test.nn:1:21: error: expected ']' to close "
+              "the list, found '}'");
+  expectError("model m { x = a |> 3 }",
+              "test.nn:1:20: error: expected a layer or "
+              "block name after '|>', found '3'");
+  expectError("model m { x = a |> (f) }",
+              "test.nn:1:20: error: expected a layer or "
+              "block name after '|>', found '('");
+  expectError("model m { x = f(a) as 3 }",
+              "test.nn:1:23: error: expected a layer "
+              "name after 'as', found '3'");
   expectError("model m { x = 1 + * 2 }", "test.nn:1:19: error: expected an "
                                          "expression, found '*'");
-  expectError("model m { x = \"s\" \"t\" }",
-              "test.nn:1:19: error: expected a statement (input, output, repeat, "
-              "train or 'name = expression'), found string \"t\"");
+  expectError(
+      "model m { x = \"s\" \"t\" }",
+      "test.nn:1:19: error: expected a statement (input, output, repeat, "
+      "train or 'name = expression'), found string \"t\"");
 }
 
 TEST(ParserTest, LongTokensAreTruncatedInMessages) {
   std::string name(100, 'q');
-  expectError("model m { 3 " + name + " }", "test.nn:1:11: error: expected a statement "
-                                            "(input, output, repeat, train or 'name = "
-                                            "expression'), found '3'");
-  expectError("model m { x = 1 " + name + "(",
-              "test.nn:1:117: error: expected '=' after '" + std::string(32, 'q') +
-                  "...' (a statement is input, output, repeat, train or 'name = "
-                  "expression'), found '('");
-  expectError("model m { x = f(a " + name + ") }",
-              "test.nn:1:19: error: expected ')' to close the argument list, found '" +
-                  std::string(32, 'q') + "...'");
+  expectError("model m { 3 " + name + " }",
+              "test.nn:1:11: error: expected a statement "
+              "(input, output, repeat, train or 'name = "
+              "expression'), found '3'");
+  expectError(
+      "model m { x = 1 " + name + "(",
+      "test.nn:1:117: error: expected '=' after '" + std::string(32, 'q') +
+          "...' (a statement is input, output, repeat, train or 'name = "
+          "expression'), found '('");
+  expectError(
+      "model m { x = f(a " + name + ") }",
+      "test.nn:1:19: error: expected ')' to close the argument list, found '" +
+          std::string(32, 'q') + "...'");
 }
 
 TEST(ParserTest, StrayAs) {
-  const std::string msg = "error: 'as' must directly follow a layer or block call, "
-                          "as in 'conv2d(x, 8, 3) as c1'";
+  const std::string msg =
+      "error: 'as' must directly follow a layer or block call, "
+      "as in 'conv2d(x, 8, 3) as c1'";
   expectError("model m { x = a as b }", "test.nn:1:17: " + msg);
   expectError("model m { x = (f(a)) as b }", "test.nn:1:22: " + msg);
   expectError("model m { x = f(a) as b as c }", "test.nn:1:25: " + msg);
@@ -547,13 +585,15 @@ TEST(ParserTest, StrayAs) {
 }
 
 TEST(ParserTest, ArgumentErrors) {
-  expectError("model m { x = f(out=1, 2) }", "test.nn:1:24: error: positional "
-                                             "argument follows keyword argument 'out'");
+  expectError("model m { x = f(out=1, 2) }",
+              "test.nn:1:24: error: positional "
+              "argument follows keyword argument 'out'");
   // A piped input stays first and does not count as a positional after `k=`.
   EXPECT_TRUE(parse("model m { x = a |> f(k=1) }")->module);
-  expectError("model m { x = a |> f(k=1, b) }", "test.nn:1:27: error: positional "
-                                                "argument follows keyword argument "
-                                                "'k'");
+  expectError("model m { x = a |> f(k=1, b) }",
+              "test.nn:1:27: error: positional "
+              "argument follows keyword argument "
+              "'k'");
   auto result = parse("model m { x = f(out=1, out=2) }");
   EXPECT_FALSE(result->module);
   EXPECT_EQ(result->numErrors, 1u);
@@ -568,18 +608,23 @@ TEST(ParserTest, ArgumentErrors) {
 
 TEST(ParserTest, UnexpectedEndOfFile) {
   expectError("model m {\n  x = f(a,\n",
-              "test.nn:3:1: error: unexpected end of file: '(' at line 2 is not closed");
-  expectError("model m {\n  x = 1\n",
-              "test.nn:3:1: error: unexpected end of file: '{' at line 1 is not closed");
-  expectError("model m {\n  repeat 2 {\n    x = [1,",
-              "test.nn:3:12: error: unexpected end of file: '[' at line 3 is not "
-              "closed");
-  expectError("model m(a,", "test.nn:1:11: error: unexpected end of file: '(' at "
-                            "line 1 is not closed");
-  expectError("model m { train {", "test.nn:1:18: error: unexpected end of file: '{' "
-                                   "at line 1 is not closed");
-  expectError("model m { input x: f32[N", "test.nn:1:25: error: unexpected end of "
-                                          "file: '[' at line 1 is not closed");
+              "test.nn:3:1: error: unexpected end of file: '(' at line 2 is "
+              "not closed");
+  expectError("model m {\n  x = 1\n", "test.nn:3:1: error: unexpected end of "
+                                      "file: '{' at line 1 is not closed");
+  expectError(
+      "model m {\n  repeat 2 {\n    x = [1,",
+      "test.nn:3:12: error: unexpected end of file: '[' at line 3 is not "
+      "closed");
+  expectError("model m(a,",
+              "test.nn:1:11: error: unexpected end of file: '(' at "
+              "line 1 is not closed");
+  expectError("model m { train {",
+              "test.nn:1:18: error: unexpected end of file: '{' "
+              "at line 1 is not closed");
+  expectError("model m { input x: f32[N",
+              "test.nn:1:25: error: unexpected end of "
+              "file: '[' at line 1 is not closed");
 }
 
 TEST(ParserTest, LexerErrorStopsTheParser) {
@@ -607,28 +652,36 @@ std::string repeatStr(llvm::StringRef s, unsigned n) {
 
 TEST(ParserTest, NestingLimit) {
   const std::string tooDeep = "error: nesting is too deep (limit 256)";
-  auto wrap = [](const std::string &expr) { return "model m { x = " + expr + " }"; };
+  auto wrap = [](const std::string &expr) {
+    return "model m { x = " + expr + " }";
+  };
   // 256 levels are accepted.
-  EXPECT_TRUE(parse(wrap(repeatStr("(", 256) + "1" + repeatStr(")", 256)))->module);
+  EXPECT_TRUE(
+      parse(wrap(repeatStr("(", 256) + "1" + repeatStr(")", 256)))->module);
   EXPECT_TRUE(parse(wrap(repeatStr("[", 255) + repeatStr("]", 255)))->module);
   // 257 are not, whatever builds them, and huge depths fail cleanly.
   for (unsigned n : {257u, 100000u}) {
     expectError(wrap(repeatStr("(", n) + "1" + repeatStr(")", n)),
                 "test.nn:1:271: " + tooDeep);
-    expectError(wrap(repeatStr("[", n) + repeatStr("]", n)), "test.nn:1:271: " + tooDeep);
+    expectError(wrap(repeatStr("[", n) + repeatStr("]", n)),
+                "test.nn:1:271: " + tooDeep);
     expectError(wrap(repeatStr("-", n) + "1"), "test.nn:1:271: " + tooDeep);
     expectError(wrap(repeatStr("f(", n) + repeatStr(")", n)),
                 "test.nn:1:528: " + tooDeep);
-    expectError("model m { " + repeatStr("repeat 2 { ", n) + repeatStr("}", n) + " }",
+    expectError("model m { " + repeatStr("repeat 2 { ", n) + repeatStr("}", n) +
+                    " }",
                 "test.nn:1:2827: " + tooDeep);
   }
   // Long operator chains and pipelines build deep trees without recursion in
   // the parser; their height is limited too.
   EXPECT_TRUE(parse(wrap("1" + repeatStr(" + 1", 255)))->module);
-  expectError(wrap("1" + repeatStr(" + 1", 300000)), "test.nn:1:1037: " + tooDeep);
-  expectError(wrap("1" + repeatStr(" * 1", 300000)), "test.nn:1:1037: " + tooDeep);
+  expectError(wrap("1" + repeatStr(" + 1", 300000)),
+              "test.nn:1:1037: " + tooDeep);
+  expectError(wrap("1" + repeatStr(" * 1", 300000)),
+              "test.nn:1:1037: " + tooDeep);
   EXPECT_TRUE(parse(wrap("x" + repeatStr(" |> f", 255)))->module);
-  expectError(wrap("x" + repeatStr(" |> f", 300000)), "test.nn:1:1295: " + tooDeep);
+  expectError(wrap("x" + repeatStr(" |> f", 300000)),
+              "test.nn:1:1295: " + tooDeep);
   // Height adds up across kinds of nesting.
   expectError(wrap(repeatStr("(1 + ", 200) + "1" + repeatStr(")", 200) +
                    repeatStr(" |> f", 60)),
@@ -642,12 +695,14 @@ TEST(ParserTest, WideInputs) {
   ASSERT_TRUE(result->module);
   auto &value = cast<AssignStmt>(*result->module->definitions[0]->getBody()[0]);
   EXPECT_EQ(cast<ListExpr>(value.getValue()).getElements().size(), 100001u);
-  EXPECT_TRUE(parse("model m { " + repeatStr("x = 1; ", 100000) + " }")->module);
+  EXPECT_TRUE(
+      parse("model m { " + repeatStr("x = 1; ", 100000) + " }")->module);
   std::string name(1 << 20, 'n');
   result = parse("model m { " + name + " = 1 }");
   ASSERT_TRUE(result->module);
-  EXPECT_EQ(cast<AssignStmt>(*result->module->definitions[0]->getBody()[0]).getName(),
-            name);
+  EXPECT_EQ(
+      cast<AssignStmt>(*result->module->definitions[0]->getBody()[0]).getName(),
+      name);
 }
 
 TEST(ParserTest, EveryPrefixFailsCleanly) {
@@ -668,8 +723,9 @@ TEST(ParserTest, MutatedInputsFailCleanly) {
   // Random byte edits (including NUL, non-ASCII and punctuation) never crash
   // and never report more than one error.
   std::string base = std::string(kLeNet) + kResNetPart;
-  static const char kAlphabet[] = "(){}[],:;=|>+-*/%#\"\\._aZ09 \n\0\x80\xC3\xFF"
-                                  "as in";
+  static const char kAlphabet[] =
+      "(){}[],:;=|>+-*/%#\"\\._aZ09 \n\0\x80\xC3\xFF"
+      "as in";
   const std::string alphabet(kAlphabet, sizeof(kAlphabet) - 1);
   std::mt19937 rng(1234);
   for (int iter = 0; iter < 3000; ++iter) {

@@ -76,9 +76,9 @@ TEST(SafetensorsTest, Errors) {
   EXPECT_FALSE(
       safetensorsFileSize({f32("big", {1ull << 31, 1ull << 31})}, {}, error));
   EXPECT_NE(error.find("too large"), std::string::npos);
-  // Two tensors of 2^62 bytes each overflow the data section.
+  // Two tensors of 2^63 bytes each overflow the data section.
   EXPECT_FALSE(safetensorsFileSize(
-      {f32("a", {1ull << 60}), f32("b", {1ull << 60})}, {}, error));
+      {f32("a", {1ull << 61}), f32("b", {1ull << 61})}, {}, error));
   EXPECT_NE(error.find("too large"), std::string::npos);
 }
 
@@ -93,7 +93,7 @@ TEST(SafetensorsTest, DTypes) {
 // torch-reference.txt: lenet safetensors_file_bytes 247568.
 TEST(SafetensorsTest, LeNetMatchesTorchReference) {
   std::vector<TensorEntry> entries = {
-      f32("conv1.weight", {6, 1, 5, 5}), f32("conv1.bias", {6}),
+      f32("conv1.weight", {6, 1, 5, 5}),  f32("conv1.bias", {6}),
       f32("conv2.weight", {16, 6, 5, 5}), f32("conv2.bias", {16}),
       f32("fc1.weight", {120, 400}),      f32("fc1.bias", {120}),
       f32("fc2.weight", {84, 120}),       f32("fc2.bias", {84}),
@@ -109,8 +109,8 @@ void addConvBn(std::vector<TensorEntry> &entries, const std::string &prefix,
   entries.push_back(f32(prefix + conv + ".weight", {out, in, k, k}));
   for (const char *name : {".weight", ".bias", ".running_mean", ".running_var"})
     entries.push_back(f32(prefix + bn + name, {out}));
-  entries.push_back({prefix + bn + ".num_batches_tracked", TensorDType::I64,
-                     {}});
+  entries.push_back(
+      {prefix + bn + ".num_batches_tracked", TensorDType::I64, {}});
 }
 
 /// The state_dict of examples/resnet.nn in PyTorch's order.

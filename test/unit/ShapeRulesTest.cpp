@@ -138,13 +138,15 @@ TEST(ShapeRulesConv2d, HugeSizesAreErrorsNotUB) {
   expectError(inferConv2d({N, 1, 8, 8}, conv(6, kMax, 1, 0, 2), err), err,
               "dilated kernel size overflows");
   expectError(inferConv2d({N, 1, 8, 8}, conv(6, 3, 1, kMax), err), err,
-              "larger than the padded input (overflow)x(overflow)");
+              "padding 9223372036854775807x9223372036854775807 is too large");
   expectError(inferConv2d({N, 1, 8, 8}, conv(6, 3, 1, 0, kMax / 2 + 1), err),
               err, "dilated kernel size overflows");
   expectError(inferConv2d({N, 1, 8, 8}, conv(kMax, 1), err), err,
               "too many elements");
   expectError(inferConv2d({N, kMax, 8, 8}, conv(4, 1), err), err,
               "too many elements");
+  expectError(inferConv2d({N, 1 << 30, 8, 8}, conv(1 << 30, 8), err), err,
+              "weight [1073741824, 1073741824, 8, 8] has too many elements");
 }
 
 TEST(ShapeRulesConv2d, SamePadding) {
@@ -174,7 +176,7 @@ TEST(ShapeRulesPool, Pool2d) {
               "expects a 4-d input [N, C, H, W], got [N, 6]");
   expectError(inferPool2d({N, 6, 8, 8},
                           {{kMax, kMax}, {1, 1}, {kMax / 2, kMax / 2}}, err),
-              err, "(overflow)");
+              err, "is too large");
 }
 
 TEST(ShapeRulesPool, GlobalAvgPool) {
@@ -281,7 +283,10 @@ TEST(ShapeRulesRecurrent, Shapes) {
   p.hiddenSize = 4;
   p.numLayers = 0;
   expectError(inferRecurrent({N, 28, 28}, p, err), err,
-              "number of layers must be positive");
+              "number of layers must be in [1, 10000], got 0");
+  p.numLayers = kMax;
+  expectError(inferRecurrent({N, 28, 28}, p, err), err,
+              "number of layers must be in [1, 10000]");
 }
 
 TEST(ShapeRulesRecurrent, ParamShapesMatchPyTorch) {
