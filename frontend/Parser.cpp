@@ -199,6 +199,10 @@ private:
   //===--------------------------------------------------------------------===//
 
   ExprPtr parseExpr(unsigned &height);
+  /// Parses `operand (op operand)*`, left-associative, for the binary
+  /// operators `ops` of one precedence level.
+  ExprPtr parseBinaryChain(unsigned &height, llvm::ArrayRef<K> ops,
+                           ExprPtr (Parser::*parseOperand)(unsigned &));
   ExprPtr parseAdditive(unsigned &height);
   ExprPtr parseTerm(unsigned &height);
   ExprPtr parseUnary(unsigned &height);
@@ -512,14 +516,15 @@ ExprPtr Parser::parseExpr(unsigned &height) {
   return lhs;
 }
 
-ExprPtr Parser::parseAdditive(unsigned &height) {
-  ExprPtr lhs = parseTerm(height);
-  while (lhs && (tok.is(K::Plus) || tok.is(K::Minus))) {
+ExprPtr Parser::parseBinaryChain(unsigned &height, llvm::ArrayRef<K> ops,
+                                 ExprPtr (Parser::*parseOperand)(unsigned &)) {
+  ExprPtr lhs = (this->*parseOperand)(height);
+  while (lhs && llvm::any_of(ops, [&](K kind) { return tok.is(kind); })) {
     char op = tok.spelling[0];
     SMLoc opLoc = tok.getLoc();
     consume();
     unsigned rhsHeight = 0;
-    ExprPtr rhs = parseTerm(rhsHeight);
+    ExprPtr rhs = (this->*parseOperand)(rhsHeight);
     if (!rhs)
       return nullptr;
     height = std::max(height, rhsHeight) + 1;
@@ -531,23 +536,13 @@ ExprPtr Parser::parseAdditive(unsigned &height) {
   return lhs;
 }
 
+ExprPtr Parser::parseAdditive(unsigned &height) {
+  return parseBinaryChain(height, {K::Plus, K::Minus}, &Parser::parseTerm);
+}
+
 ExprPtr Parser::parseTerm(unsigned &height) {
-  ExprPtr lhs = parseUnary(height);
-  while (lhs && (tok.is(K::Star) || tok.is(K::Slash) || tok.is(K::Percent))) {
-    char op = tok.spelling[0];
-    SMLoc opLoc = tok.getLoc();
-    consume();
-    unsigned rhsHeight = 0;
-    ExprPtr rhs = parseUnary(rhsHeight);
-    if (!rhs)
-      return nullptr;
-    height = std::max(height, rhsHeight) + 1;
-    if (failed(checkHeight(height, opLoc)))
-      return nullptr;
-    lhs =
-        std::make_unique<BinaryExpr>(opLoc, op, std::move(lhs), std::move(rhs));
-  }
-  return lhs;
+  return parseBinaryChain(height, {K::Star, K::Slash, K::Percent},
+                          &Parser::parseUnary);
 }
 
 ExprPtr Parser::parseUnary(unsigned &height) {
