@@ -1,7 +1,8 @@
 //===- NNInterfaces.td - Interfaces of the nn dialect -----*- tablegen -*-===//
 //
 // Part of nnc. CostOpInterface: the FLOP and memory model of a layer, used by
-// the report (-nn-report) and the memory planner.
+// the report (-nn-report) and the memory planner. GradientOpInterface: the
+// reverse-mode rule of a differentiable op, used by -nn-autodiff.
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,6 +57,39 @@ def NN_CostOpInterface : OpInterface<"CostOpInterface"> {
       "Bytes of state kept for backward beyond the saved SSA values.",
       "std::optional<int64_t>", "getExtraSavedBytes", (ins), [{}],
       [{ return 0; }]>,
+  ];
+}
+
+def NN_GradientOpInterface : OpInterface<"GradientOpInterface"> {
+  let cppNamespace = "::mlir::nn";
+  let description = [{
+    The reverse-mode (vector-Jacobian product) rule of a differentiable op.
+    `buildGradient` emits, at the builder's insertion point and with the
+    op's location, the ops that compute the gradients of the op's operands
+    from the gradients of its results.
+
+    `resultGrads` has one entry per result: the gradient of the loss with
+    respect to that result (same type), or null where the result does not
+    reach the loss (e.g. the mask of `nn.dropout_train`). `needOperandGrad`
+    has one entry per operand: whether the caller wants that gradient (false
+    for model inputs, labels, buffers and integer tensors).
+
+    Returns one entry per operand: the gradient, or null where it was not
+    wanted or the operand is not differentiable (integer ids, labels).
+    Implementations may compute a gradient that was not asked for when it
+    comes for free (a weight gradient). On failure, an error has been
+    reported at the op (e.g. the op has no gradient in inference mode).
+    Each op's rule lives in dialect/NNGradients.cpp.
+  }];
+
+  let methods = [
+    InterfaceMethod<
+      "Builds the gradients of the operands from those of the results.",
+      "::mlir::FailureOr<::llvm::SmallVector<::mlir::Value>>",
+      "buildGradient",
+      (ins "::mlir::OpBuilder &":$builder,
+           "::llvm::ArrayRef<::mlir::Value>":$resultGrads,
+           "::llvm::ArrayRef<bool>":$needOperandGrad)>,
   ];
 }
 

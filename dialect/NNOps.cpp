@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/NNOps.h"
+#include "dialect/NNInferCtx.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
@@ -14,106 +15,12 @@
 using namespace mlir;
 using namespace mlir::nn;
 namespace shape = nnc::shape;
+using nn::detail::ctxFor;
+using nn::detail::InferCtx;
 
 //===----------------------------------------------------------------------===//
 // Inference helpers
 //===----------------------------------------------------------------------===//
-
-namespace {
-
-/// What an inference error report needs: the op name, the location (absent
-/// when inference runs outside verification) and the layer name.
-class InferCtx {
-public:
-  InferCtx(StringRef opName, std::optional<Location> loc,
-           std::optional<StringRef> layer)
-      : opName(opName), loc(loc), layer(layer) {}
-
-  /// Reports "'nn.op' op [layer "x": ]msg" at the location, if any.
-  LogicalResult fail(const Twine &msg) const {
-    if (!loc)
-      return failure();
-    InFlightDiagnostic diag = emitError(*loc) << "'" << opName << "' op ";
-    if (layer)
-      diag << "layer \"" << *layer << "\": ";
-    return diag << msg;
-  }
-
-  /// The ranked tensor type of `v`, or an error naming the operand `what`.
-  FailureOr<RankedTensorType> tensor(Value v, StringRef what) const {
-    if (auto t =
-            dyn_cast_if_present<RankedTensorType>(v ? v.getType() : Type()))
-      return t;
-    (void)fail(Twine("expects ") + what + " to be a ranked tensor");
-    return failure();
-  }
-
-  /// Checks that `v` (if present) is a tensor of exactly `expected` shape.
-  LogicalResult expectShape(Value v, ArrayRef<int64_t> expected,
-                            StringRef what) const {
-    if (!v)
-      return success();
-    FailureOr<RankedTensorType> t = tensor(v, what);
-    if (failed(t))
-      return failure();
-    if (t->getShape() == expected)
-      return success();
-    return fail(Twine("expects ") + what + " of shape " +
-                shape::formatShape(expected) + ", got " +
-                shape::formatShape(t->getShape()));
-  }
-
-  /// Checks that every value in `others` has `elementType`.
-  LogicalResult sameElementType(Type elementType, ValueRange others) const {
-    for (Value v : others) {
-      auto t = dyn_cast<ShapedType>(v.getType());
-      if (!t || t.getElementType() != elementType)
-        return fail(Twine("expects all float operands to have element type ") +
-                    printToString(elementType) + ", got " +
-                    printToString(v.getType()));
-    }
-    return success();
-  }
-
-  /// Checks a `[h, w]` attribute (verified elsewhere; absent while parsing).
-  FailureOr<std::array<int64_t, 2>> pair(DenseI64ArrayAttr attr,
-                                         StringRef what) const {
-    if (attr && attr.size() == 2)
-      return std::array<int64_t, 2>{attr[0], attr[1]};
-    (void)fail(Twine("expects attribute '") + what + "' with 2 elements");
-    return failure();
-  }
-
-  /// Appends the tensor type `shape` x `elementType`, or reports `err`.
-  LogicalResult result(const FailureOr<shape::Shape> &shape,
-                       const std::string &err, Type elementType,
-                       SmallVectorImpl<Type> &types) const {
-    if (failed(shape))
-      return fail(err);
-    types.push_back(RankedTensorType::get(*shape, elementType));
-    return success();
-  }
-
-private:
-  static std::string printToString(Type t) {
-    std::string s;
-    llvm::raw_string_ostream os(s);
-    os << t;
-    return s;
-  }
-
-  StringRef opName;
-  std::optional<Location> loc;
-  std::optional<StringRef> layer;
-};
-
-/// The context of an op class's inference from its adaptor.
-template <typename OpTy>
-InferCtx ctxFor(std::optional<Location> loc, typename OpTy::Adaptor adaptor) {
-  return InferCtx(OpTy::getOperationName(), loc, adaptor.getName());
-}
-
-} // namespace
 
 LogicalResult nn::detail::inferPool2dTypes(
     StringRef opName, std::optional<Location> loc, Value input,
@@ -203,6 +110,8 @@ static void printParamInit(OpAsmPrinter &p, ParamOp, NNInitAttr init,
 }
 
 LogicalResult ParamOp::verify() {
+  if (getBuffer() && getState())
+    return emitOpError("is both a buffer and optimizer state");
   bool needsScale = getInit() == NNInit::uniform || getInit() == NNInit::normal;
   std::optional<double> scale;
   if (getScaleAttr())

@@ -1,7 +1,8 @@
 //===- NNOps.h - Ops of the nn dialect --------------------------*- C++ -*-===//
 //
-// Part of nnc. Declares the nn ops (mlir::nn::Conv2dOp, ...), the
-// CostOpInterface, and the helpers the generated op code calls.
+// Part of nnc. Declares the nn ops (mlir::nn::Conv2dOp, ...; the training ops
+// of NNTrainOps.td too), the CostOpInterface and GradientOpInterface, and the
+// helpers the generated op code calls.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,6 +13,7 @@
 #include "dialect/ShapeRules.h"
 
 #include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
@@ -82,6 +84,29 @@ recurrentFlops(Value input, const nnc::shape::RecurrentParams &params);
 std::optional<int64_t>
 recurrentExtraSavedBytes(Value input,
                          const nnc::shape::RecurrentParams &params);
+
+/// The shape-rule parameters of a recurrent op's attributes (as its adaptor
+/// returns them; hidden size 0 while the attribute is missing).
+nnc::shape::RecurrentParams recurrentParams(nnc::shape::RecurrentKind kind,
+                                            IntegerAttr hiddenSize,
+                                            int64_t numLayers,
+                                            bool bidirectional,
+                                            bool returnSequences, bool hasBias);
+
+/// Type inference of rnn_train/lstm_train/gru_train: (result, saved state).
+LogicalResult inferRecurrentTrainTypes(
+    StringRef opName, std::optional<Location> loc, Value input,
+    ValueRange weights, const nnc::shape::RecurrentParams &params,
+    std::optional<StringRef> layer, SmallVectorImpl<Type> &types);
+
+/// Type inference of rnn_backward/lstm_backward/gru_backward: checks the
+/// result gradient and saved state against the forward layer and returns
+/// ([dinput], dweights...).
+LogicalResult inferRecurrentBackwardTypes(
+    StringRef opName, std::optional<Location> loc, Value grad, Value input,
+    Value saved, ValueRange weights, const nnc::shape::RecurrentParams &params,
+    bool needsInputGrad, std::optional<StringRef> layer,
+    SmallVectorImpl<Type> &types);
 
 } // namespace mlir::nn::detail
 

@@ -30,13 +30,14 @@ def NN_VerifyInferredShape : NativeOpTrait<"VerifyInferredShape"> {
 }
 
 /// A layer: `args` plus the optional layer `name`, one ranked tensor result
-/// whose type is inferred, and a cost model. `costOverrides` lists the
+/// whose type is inferred, a cost model and a gradient rule. `costOverrides` lists the
 /// CostOpInterface methods with defaults that the op implements itself.
 class NN_LayerOp<string mnemonic, dag args, list<string> costOverrides = [],
                  list<Trait> traits = [Pure]>
     : NN_Op<mnemonic, !listconcat(traits, [NN_VerifyInferredShape,
           InferTypeOpAdaptor,
-          DeclareOpInterfaceMethods<NN_CostOpInterface, costOverrides>])> {
+          DeclareOpInterfaceMethods<NN_CostOpInterface, costOverrides>,
+          DeclareOpInterfaceMethods<NN_GradientOpInterface>])> {
   let arguments = !con(args, (ins OptionalAttr<StrAttr>:$name));
   let results = (outs AnyRankedTensor:$result);
 }
@@ -163,7 +164,11 @@ def NN_ParamOp : NN_Op<"param", [Symbol, HasParent<"::mlir::ModuleOp">]> {
   let summary = "a model parameter or buffer (one PyTorch state_dict entry)";
   let description = [{
     A module-level symbol named as PyTorch names the state_dict entry.
-    `buffer` marks a non-trainable buffer (batchnorm running statistics).
+    `buffer` marks a non-trainable buffer (batchnorm running statistics);
+    `state` marks optimizer state created by -nn-autodiff, named after its
+    parameter and PyTorch's optimizer state key (`conv1.weight.exp_avg`,
+    `conv1.weight.exp_avg_sq`, `conv1.weight.momentum_buffer`). A symbol is
+    at most one of the two.
     Initializers: `zeros`, `ones`, `uniform(b)` = U(-b, b), `normal(s)` =
     N(0, s^2); uniform and normal take a non-negative scale, zeros and ones
     none.
@@ -171,14 +176,15 @@ def NN_ParamOp : NN_Op<"param", [Symbol, HasParent<"::mlir::ModuleOp">]> {
     ```mlir
     nn.param @"conv1.weight" : tensor<6x1x5x5xf32> init uniform(0.2)
     nn.param buffer @"bn1.running_mean" : tensor<6xf32> init zeros
+    nn.param state @"conv1.weight.exp_avg" : tensor<6x1x5x5xf32> init zeros
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<AnyStaticShapeTensor>:$type,
                        UnitAttr:$buffer, NN_InitAttr:$init,
-                       OptionalAttr<F64Attr>:$scale);
+                       OptionalAttr<F64Attr>:$scale, UnitAttr:$state);
   let assemblyFormat = [{
-    (`buffer` $buffer^)? $sym_name `:` $type `init`
+    (`buffer` $buffer^)? (`state` $state^)? $sym_name `:` $type `init`
     custom<ParamInit>($init, $scale) attr-dict
   }];
   let hasVerifier = 1;
@@ -410,5 +416,9 @@ def NN_MseOp : NN_LayerOp<"mse", (ins NN_FloatTensor:$pred,
   }];
   let assemblyFormat = "$pred `,` $target attr-dict `:` type($pred)";
 }
+
+// Training-mode forward ops, backward ops, optimizer updates and parameter
+// writes (the ops -nn-autodiff emits).
+include "dialect/NNTrainOps.td"
 
 #endif // NNC_DIALECT_NNOPS_TD

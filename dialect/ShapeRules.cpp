@@ -548,6 +548,37 @@ nnc::shape::recurrentParamShapes(RecurrentKind kind, int64_t inputSize,
   return params;
 }
 
+int64_t nnc::shape::recurrentSavedValuesPerStep(RecurrentKind kind) {
+  switch (kind) {
+  case RecurrentKind::RNN:
+    return 1;
+  case RecurrentKind::LSTM:
+    return 6;
+  case RecurrentKind::GRU:
+    return 5;
+  }
+  return 1;
+}
+
+FailureOr<Shape>
+nnc::shape::recurrentSavedStateShape(ArrayRef<int64_t> input,
+                                     const RecurrentParams &p,
+                                     std::string &err) {
+  if (failed(inferRecurrent(input, p, err)))
+    return failure();
+  std::optional<int64_t> stacks = mul(p.numLayers, p.bidirectional ? 2 : 1);
+  std::optional<int64_t> width =
+      mul(recurrentSavedValuesPerStep(p.kind), p.hiddenSize);
+  if (!stacks || !width)
+    return fail(err, "saved state of hidden size ", p.hiddenSize,
+                " overflows int64");
+  Shape result{*stacks, input[1], input[0], *width};
+  if (!checkedNumElements(result))
+    return fail(err, "saved state ", formatShape(result),
+                " has too many elements (overflows int64)");
+  return result;
+}
+
 //===----------------------------------------------------------------------===//
 // Losses
 //===----------------------------------------------------------------------===//

@@ -199,6 +199,23 @@ llvm::SmallVector<std::pair<std::string, Shape>>
 recurrentParamShapes(RecurrentKind kind, int64_t inputSize, int64_t hidden,
                      int64_t layers, bool bidirectional, bool bias);
 
+/// Values per hidden unit, time step, layer and direction that a recurrent
+/// layer keeps for its backward in training (nn.rnn_train, lstm_train,
+/// gru_train): rnn 1 (h_t); lstm 6 (gates i, f, g, o after their
+/// activations, c_t, h_t); gru 5 (gates r, z, n after their activations,
+/// W_hn h_{t-1} + b_hn, h_t).
+int64_t recurrentSavedValuesPerStep(RecurrentKind kind);
+
+/// The shape of the saved state of a recurrent layer in training, on input
+/// [N, T, F]: [layers*dirs, T, N, S*H] with S = recurrentSavedValuesPerStep.
+/// Entry [l*dirs + d, t, n, s*H + j] is value s of hidden unit j at the
+/// input's time index t (the reverse direction fills t = T-1 down to 0); the
+/// final states are at t = T-1 (forward) and t = 0 (reverse). Fails as
+/// inferRecurrent does, or if the state overflows int64.
+llvm::FailureOr<Shape> recurrentSavedStateShape(llvm::ArrayRef<int64_t> input,
+                                                const RecurrentParams &params,
+                                                std::string &err);
+
 //===----------------------------------------------------------------------===//
 // Losses
 //===----------------------------------------------------------------------===//

@@ -36,13 +36,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontend/AST.h"
+#include "frontend/Diagnostics.h"
 
-#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Casting.h"
 
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 using namespace nnc;
 using namespace nnc::ast;
@@ -97,25 +98,17 @@ private:
 
   void printLoc(SMLoc loc) {
     os << " @";
-    if (!loc.isValid() || !srcMgr.FindBufferContainingLoc(loc)) {
+    // Not SourceMgr::getLineAndColumn (nor FindLineNumber, which calls it):
+    // O(line length) per call, quadratic on a hostile one-line file.
+    if (!locator && srcMgr.getNumBuffers())
+      locator.emplace(
+          srcMgr.getMemoryBuffer(srcMgr.getMainFileID())->getBuffer());
+    if (!loc.isValid() || !locator || !locator->contains(loc)) {
       os << "?";
       return;
     }
-    // SourceMgr::getLineAndColumn scans back to the line start on every call,
-    // which is quadratic on a hostile one-line file: find each line's start
-    // once. (Columns agree with diagnostics except after a lone carriage
-    // return inside a line, where SourceMgr restarts counting.)
-    unsigned bufferId = srcMgr.FindBufferContainingLoc(loc);
-    unsigned lineNo = srcMgr.FindLineNumber(loc, bufferId);
-    const char *&lineStart = lineStarts[lineNo];
-    if (!lineStart) {
-      const char *bufferStart =
-          srcMgr.getMemoryBuffer(bufferId)->getBufferStart();
-      lineStart = loc.getPointer();
-      while (lineStart > bufferStart && lineStart[-1] != '\n')
-        --lineStart;
-    }
-    os << lineNo << ":" << (loc.getPointer() - lineStart + 1);
+    auto [lineNo, col] = locator->getLineAndColumn(loc);
+    os << lineNo << ":" << col;
   }
 
   /// Prints `"text"` with `"` and `\\` escaped, `\t` for tabs and `\xNN` for
@@ -266,8 +259,8 @@ private:
 
   const llvm::SourceMgr &srcMgr;
   llvm::raw_ostream &os;
-  /// The first character of each line seen so far (one buffer only).
-  llvm::DenseMap<unsigned, const char *> lineStarts;
+  /// Lines of the main buffer, built on the first location printed.
+  std::optional<LineLocator> locator;
 };
 
 } // namespace

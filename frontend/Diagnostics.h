@@ -9,10 +9,15 @@
 #ifndef NNC_FRONTEND_DIAGNOSTICS_H
 #define NNC_FRONTEND_DIAGNOSTICS_H
 
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/SMLoc.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <utility>
+#include <vector>
 
 namespace nnc {
 
@@ -39,6 +44,38 @@ private:
   llvm::SourceMgr &srcMgr;
   llvm::raw_ostream &os;
   unsigned numErrors = 0;
+};
+
+/// Line and column of many locations in one buffer, O(log lines) each, for
+/// MLIRGen's op locations and the AST dump. SourceMgr::getLineAndColumn (and
+/// FindLineNumber, which calls it) scans back to the line start on every
+/// call: quadratic on a hostile one-line file of 100,000 layers. Lines end at
+/// '\n'; columns count bytes from 1 (SourceMgr also restarts them after a
+/// lone '\r' inside a line, the only difference).
+class LineLocator {
+public:
+  explicit LineLocator(llvm::StringRef buffer) : buffer(buffer) {
+    lineStarts.push_back(buffer.data());
+    for (size_t i = 0; i < buffer.size(); ++i)
+      if (buffer[i] == '\n')
+        lineStarts.push_back(buffer.data() + i + 1);
+  }
+  /// Whether `loc` points into the buffer (or one past its end).
+  bool contains(llvm::SMLoc loc) const {
+    const char *p = loc.getPointer();
+    return p && p >= buffer.begin() && p <= buffer.end();
+  }
+  /// The 1-based line and column of `loc`, which must be contained.
+  std::pair<unsigned, unsigned> getLineAndColumn(llvm::SMLoc loc) const {
+    const char *p = loc.getPointer();
+    // The last line start <= p.
+    auto it = llvm::upper_bound(lineStarts, p) - 1;
+    return {unsigned(it - lineStarts.begin()) + 1, unsigned(p - *it) + 1};
+  }
+
+private:
+  llvm::StringRef buffer;
+  std::vector<const char *> lineStarts;
 };
 
 } // namespace nnc

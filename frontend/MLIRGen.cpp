@@ -17,6 +17,8 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 
+#include "llvm/ADT/DenseMap.h"
+
 using namespace mlir;
 using namespace mlir::nn;
 using nnc::DType;
@@ -29,9 +31,13 @@ namespace {
 /// Builds the IR of one model.
 class ModelBuilder {
 public:
+  /// One LineLocator per buffer, shared by the models of a file.
+  using Locators = llvm::DenseMap<unsigned, std::unique_ptr<nnc::LineLocator>>;
+
   ModelBuilder(OpBuilder &builder, const ModelGraph &graph,
-               const llvm::SourceMgr &srcMgr)
-      : builder(builder), ctx(builder.getContext()), graph(graph), srcMgr(srcMgr) {}
+               const llvm::SourceMgr &srcMgr, Locators &locators)
+      : builder(builder), ctx(builder.getContext()), graph(graph), srcMgr(srcMgr),
+        locators(locators) {}
 
   void build();
 
@@ -53,6 +59,7 @@ private:
   const ModelGraph &graph;
   const llvm::SourceMgr &srcMgr;
   std::vector<Value> values;
+  Locators &locators;
 };
 
 } // namespace
@@ -63,7 +70,14 @@ Location ModelBuilder::loc(llvm::SMLoc l) const {
   unsigned buffer = srcMgr.FindBufferContainingLoc(l);
   if (!buffer)
     return UnknownLoc::get(ctx);
-  auto [line, col] = srcMgr.getLineAndColumn(l, buffer);
+  // Not SourceMgr::getLineAndColumn (nor FindLineNumber, which calls it): it
+  // scans back to the line start, O(line length) per op, which made one long
+  // line of 100,000 layers take minutes.
+  std::unique_ptr<nnc::LineLocator> &locator = locators[buffer];
+  if (!locator)
+    locator = std::make_unique<nnc::LineLocator>(
+        srcMgr.getMemoryBuffer(buffer)->getBuffer());
+  auto [line, col] = locator->getLineAndColumn(l);
   StringRef file = srcMgr.getMemoryBuffer(buffer)->getBufferIdentifier();
   return FileLineColLoc::get(ctx, file, line, col);
 }
@@ -334,8 +348,9 @@ OwningOpRef<ModuleOp> nnc::mlirGen(MLIRContext &context,
   OpBuilder builder(&context);
   OwningOpRef<ModuleOp> module = ModuleOp::create(builder.getUnknownLoc());
   builder.setInsertionPointToEnd(module->getBody());
+  ModelBuilder::Locators locators;
   for (const ModelGraph &graph : graphs)
-    ModelBuilder(builder, graph, srcMgr).build();
+    ModelBuilder(builder, graph, srcMgr, locators).build();
   if (failed(verify(*module))) {
     emitError(module->getLoc(), "internal error: the generated nn IR does not verify");
     return nullptr;

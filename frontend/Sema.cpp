@@ -152,6 +152,14 @@ unsigned Evaluator::addParam(StringRef layer, StringRef suffix, Shape shape,
   return graph.params.size() - 1;
 }
 
+LogicalResult Evaluator::step(SMLoc loc) {
+  if (++steps <= limits.maxSteps)
+    return success();
+  return error(loc, "model '" + graph.name + "' takes more than " +
+                        std::to_string(limits.maxSteps) +
+                        " evaluation steps, the limit of nnc (nested repeats?)");
+}
+
 LogicalResult Evaluator::addLayer(Layer layer) {
   if (int64_t(graph.layers.size()) >= limits.maxLayers)
     return error(layer.loc, "model '" + graph.name + "' has more than " +
@@ -199,6 +207,16 @@ FailureOr<int64_t> Evaluator::evalIntExpr(const ast::Expr &expr, StringRef what)
 FailureOr<Val> Evaluator::evalExpr(const ast::Expr &expr) {
   using K = ast::Expr::Kind;
   SMLoc loc = expr.getLoc();
+  if (failed(step(loc)))
+    return failure();
+  if (evalDepth >= limits.maxEvalDepth) {
+    (void)error(loc, "expressions and block calls are nested more than " +
+                         std::to_string(limits.maxEvalDepth) +
+                         " deep, the limit of nnc");
+    return failure();
+  }
+  ++evalDepth;
+  llvm::scope_exit leave([&] { --evalDepth; });
   switch (expr.getKind()) {
   case K::Int:
     return Val::makeInt(llvm::cast<ast::IntExpr>(expr).getValue(), loc);
@@ -596,6 +614,8 @@ LogicalResult Evaluator::evalInput(const ast::InputStmt &stmt) {
 }
 
 LogicalResult Evaluator::evalStmt(const ast::Stmt &stmt) {
+  if (failed(step(stmt.getLoc())))
+    return failure();
   switch (stmt.getKind()) {
   case ast::Stmt::Kind::Input:
     return evalInput(llvm::cast<ast::InputStmt>(stmt));
@@ -669,6 +689,8 @@ LogicalResult Evaluator::evalStmt(const ast::Stmt &stmt) {
       return error(r.getIndexLoc(), "loop index '" + var + "' is already defined");
     ++frame().repeatDepth;
     for (int64_t i = 0; i < *count; ++i) {
+      if (failed(step(r.getLoc())))
+        return failure();
       if (!var.empty()) {
         frame().vars[var] = Val::makeInt(i, r.getIndexLoc());
         frame().constants[var] = r.getIndexLoc();

@@ -147,6 +147,18 @@ struct SemaLimits {
   int64_t maxRepeat = 10000;
   int64_t maxLayers = 100000;
   unsigned maxBlockDepth = 64;
+  /// Parameter tensors (state_dict entries) per model: one recurrent layer
+  /// with layers=10000 has 80,000 of them, so the layer limit alone does not
+  /// bound memory.
+  int64_t maxParams = 500'000;
+  /// Evaluation steps per model (statements run, repeat iterations and
+  /// expression nodes evaluated): bounds the time of nested repeats whose
+  /// bodies add no layers, e.g. `repeat 10000 { repeat 10000 { a = 1 } }`.
+  int64_t maxSteps = 10'000'000;
+  /// Nesting of expression evaluation across block calls: each expression is
+  /// at most 256 deep (the parser's limit), but a block called at the bottom
+  /// of one adds its own, and 64 nested blocks overflowed the stack.
+  unsigned maxEvalDepth = 256;
 };
 
 /// Evaluates the models of `module`. `modelName` selects one (empty: all of

@@ -127,6 +127,9 @@ public:
                     DType dtype = DType::F32);
   llvm::LogicalResult addLayer(Layer layer);
 
+  /// Counts one evaluation step; fails (reporting at `loc`) past the limit.
+  llvm::LogicalResult step(llvm::SMLoc loc);
+
   /// Reports an error and returns failure, for `return error(loc, ...)`.
   llvm::LogicalResult error(llvm::SMLoc loc, const llvm::Twine &msg);
 
@@ -142,6 +145,8 @@ public:
   llvm::SMLoc batchLoc;
   const ast::TrainStmt *trainStmt = nullptr;
   const ast::OutputStmt *firstOutput = nullptr;
+  int64_t steps = 0;
+  unsigned evalDepth = 0; ///< Nesting of evalExpr calls.
 
   Frame &frame() { return frames.back(); }
 };

@@ -317,6 +317,9 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
     layer.inputs.push_back(t.tensor);
   LayerAttrs &at = layer.attrs;
   DType dtype = in.dtype;
+  // Parameters have the input's float type (PyTorch's model.half()): the nn
+  // ops require all float operands to share one element type.
+  DType pdt = isFloat(in.dtype) ? in.dtype : DType::F32;
   std::string origin;
   std::string err;
   Shape out;
@@ -367,9 +370,10 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
     double bnd = fanInBound(fanIn);
     layer.params.push_back(addParam(*name, "weight",
                                     shape::conv2dWeightShape(in.shape[1], p),
-                                    Init::Uniform, bnd));
+                                    Init::Uniform, bnd, false, pdt));
     if (at.hasBias)
-      layer.params.push_back(addParam(*name, "bias", {p.outChannels}, Init::Uniform, bnd));
+      layer.params.push_back(
+          addParam(*name, "bias", {p.outChannels}, Init::Uniform, bnd, false, pdt));
     break;
   }
   case LayerKind::Linear: {
@@ -387,9 +391,11 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
     at.hasBias = args.getBool("bias", true);
     int64_t inF = in.shape.back();
     double bnd = fanInBound(inF);
-    layer.params.push_back(addParam(*name, "weight", {outF, inF}, Init::Uniform, bnd));
+    layer.params.push_back(
+        addParam(*name, "weight", {outF, inF}, Init::Uniform, bnd, false, pdt));
     if (at.hasBias)
-      layer.params.push_back(addParam(*name, "bias", {outF}, Init::Uniform, bnd));
+      layer.params.push_back(
+          addParam(*name, "bias", {outF}, Init::Uniform, bnd, false, pdt));
     break;
   }
   case LayerKind::Embedding: {
@@ -466,10 +472,12 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
     if (!(at.eps > 0))
       return fail("needs eps > 0");
     int64_t c = in.shape[1];
-    layer.params.push_back(addParam(*name, "weight", {c}, Init::Ones, 0));
-    layer.params.push_back(addParam(*name, "bias", {c}, Init::Zeros, 0));
-    layer.params.push_back(addParam(*name, "running_mean", {c}, Init::Zeros, 0, true));
-    layer.params.push_back(addParam(*name, "running_var", {c}, Init::Ones, 0, true));
+    layer.params.push_back(addParam(*name, "weight", {c}, Init::Ones, 0, false, pdt));
+    layer.params.push_back(addParam(*name, "bias", {c}, Init::Zeros, 0, false, pdt));
+    layer.params.push_back(
+        addParam(*name, "running_mean", {c}, Init::Zeros, 0, true, pdt));
+    layer.params.push_back(
+        addParam(*name, "running_var", {c}, Init::Ones, 0, true, pdt));
     // Part of PyTorch's state_dict, not an operand of the op.
     addParam(*name, "num_batches_tracked", {}, Init::Zeros, 0, true, DType::I64);
     break;
@@ -548,7 +556,8 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
     for (auto &[suffix, pshape] :
          shape::recurrentParamShapes(p.kind, in.shape[2], p.hiddenSize, p.numLayers,
                                      p.bidirectional, p.hasBias))
-      layer.params.push_back(addParam(*name, suffix, pshape, Init::Uniform, bnd));
+      layer.params.push_back(
+          addParam(*name, suffix, pshape, Init::Uniform, bnd, false, pdt));
     break;
   }
   case LayerKind::CrossEntropy:
@@ -556,6 +565,12 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
     return fail("is a loss; name it in the train section");
   }
 
+  // One layer adds at most 80,000 tensors (a recurrent layer at its layers=
+  // limit), so checking after it bounds memory.
+  if (int64_t(graph.params.size()) > limits.maxParams)
+    return fail("makes model '" + graph.name + "' have more than " +
+                llvm::Twine(limits.maxParams) +
+                " parameter tensors, the limit of nnc");
   layer.result = addValue(out, dtype, origin);
   unsigned id = layer.result;
   if (failed(addLayer(std::move(layer))))
@@ -596,7 +611,8 @@ LogicalResult Evaluator::buildLoss() {
   }
   graph.labels = addValue(labelShape, labelType);
   loss.inputs = {out.value, graph.labels};
-  loss.result = addValue({}, value.dtype);
+  // A loss is an f32 scalar whatever the output's float type (as the ops infer).
+  loss.result = addValue({}, DType::F32);
   graph.loss = std::move(loss);
   return success();
 }

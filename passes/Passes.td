@@ -63,4 +63,67 @@ def NNReport : Pass<"nn-report", "::mlir::ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def NNAutodiff : Pass<"nn-autodiff", "::mlir::ModuleOp"> {
+  let summary = "Build @train_step: training-mode forward, loss, reverse-mode "
+                "gradients and the optimizer update of every parameter";
+  let description = [{
+    For every model module (`module @name attributes {nn.model}`; the
+    operation itself if it is one) with `@forward` and `@loss`, adds
+
+    ```
+    func.func @train_step(%inputs..., %labels, %lr: tensor<f32>,
+                          %step: tensor<i64>, %seed: tensor<i64>)
+        -> (tensor<f32> /*loss*/, tensor<i64> /*correct*/)
+    ```
+
+    1. a clone of @forward in training mode: nn.dropout becomes
+       nn.dropout_train (seeded by %seed, one `stream` per dropout),
+       nn.batchnorm nn.batchnorm_train, nn.rnn/lstm/gru their `_train`
+       variant;
+    2. @loss applied to the first output and the labels, and the number of
+       correct predictions (`nn.count_correct` for cross_entropy, 0 else);
+    3. reverse mode: the ops are visited backwards, each result's gradient
+       is the sum (nn.add) of its uses' contributions, and each op's
+       GradientOpInterface builds its operands' gradients. Only values that
+       depend on trainable parameters get gradients (never model inputs,
+       labels or buffers). An op on that path without a gradient is an
+       error located at the op;
+    4. for each trainable parameter with a gradient, the optimizer update
+       (nn.sgd_update, nn.momentum_update, nn.adam_update; optimizer state
+       is added as `nn.param state` symbols `<param>.momentum_buffer`,
+       `<param>.exp_avg`, `<param>.exp_avg_sq`, zero-initialized) and
+       nn.param_assign of the new values; the new batchnorm running
+       statistics and `num_batches_tracked + 1` are assigned as well.
+
+    @forward stays the inference entry. The optimizer and its
+    hyperparameters default to the model's `nn.train` attribute (optimizer,
+    momentum, weight_decay), else to plain SGD; options override them.
+
+    ```
+    nn-opt model.mlir -nn-autodiff="optimizer=adamw weight-decay=0.01"
+    ```
+  }];
+  let options = [
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"\"",
+           "sgd, momentum, adam or adamw (default: the model's nn.train "
+           "optimizer, else sgd)">,
+    Option<"momentum", "momentum", "double", /*default=*/"-1.0",
+           "Momentum of the momentum optimizer (default: nn.train's, else "
+           "0.9)">,
+    Option<"nesterov", "nesterov", "bool", /*default=*/"false",
+           "Nesterov momentum">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"-1.0",
+           "Weight decay (default: nn.train's, else 0); decoupled for adamw">,
+    Option<"beta1", "beta1", "double", /*default=*/"0.9",
+           "Adam's first-moment decay">,
+    Option<"beta2", "beta2", "double", /*default=*/"0.999",
+           "Adam's second-moment decay">,
+    Option<"eps", "eps", "double", /*default=*/"1.0e-8",
+           "Adam's denominator epsilon">,
+  ];
+  let dependentDialects = ["::mlir::nn::NNDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // NNC_PASSES_PASSES_TD

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(cmake ninja-build ccache g++ pkg-config python3 zlib1g-dev libpng-dev
-      libopenblas-dev libdnnl-dev
+      libopenblas-dev libdnnl-dev libomp-22-dev
       llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22
       libclang-rt-22-dev googletest libgtest-dev dataset-fashion-mnist)
 if [[ "${1:-}" == "--with-torch" ]]; then

@@ -7,23 +7,32 @@
 #include "tools/common/Registration.h"
 
 #include "dialect/NNDialect.h"
+#include "codegen/Passes.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Transforms/Passes.h"
 
 void nnc::registerAllDialects(mlir::DialectRegistry &registry) {
   registry.insert<mlir::nn::NNDialect, mlir::func::FuncDialect,
-                  mlir::arith::ArithDialect, mlir::tensor::TensorDialect>();
+                  mlir::arith::ArithDialect, mlir::tensor::TensorDialect,
+                  mlir::memref::MemRefDialect, mlir::linalg::LinalgDialect,
+                  mlir::math::MathDialect, mlir::LLVM::LLVMDialect>();
 }
 
 void nnc::registerAllPasses() {
   static const bool registered = [] {
-    mlir::registerTransformsPasses();
+    mlir::registerAllPasses();
     nnc::registerNNPasses();
+    nnc::registerNNCodegenPasses();
     return true;
   }();
   (void)registered;

@@ -1,6 +1,8 @@
 //===- nnc.cpp - The nnc compiler driver ----------------------------------===//
 //
-//   nnc compile model.nn -emit=ast|nn [-o out] [--model NAME] [-D name=value]
+//   nnc compile model.nn -emit=ast|nn|nn-autodiff|buffers|llvm [-o out]
+//               [--model NAME] [-D name=value] [--batch N] [--train]
+//   nnc build   model.nn -o model.so [--batch N] [--train]
 //   nnc report  model.nn [--batch N] [--optimizer O] [--dtype T]
 //                        [--format table|json] [--model NAME] [-D name=value]
 //
@@ -9,11 +11,15 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/CPUPipeline.h"
+#include "codegen/Passes.h"
 #include "frontend/MLIRGen.h"
 #include "frontend/Parser.h"
 #include "frontend/Sema.h"
 #include "passes/ModelReport.h"
 #include "passes/Passes.h"
+#include "runtime/Kernels.h"
+#include "runtime/Train.h"
 #include "tools/common/Registration.h"
 
 #include "mlir/IR/AsmState.h"
@@ -21,9 +27,13 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/WithColor.h"
@@ -33,6 +43,10 @@ using namespace llvm;
 
 namespace {
 cl::SubCommand compileCmd("compile", "Parse a model file and print a compiler stage");
+cl::SubCommand buildCmd("build", "Compile a model ahead of time into a shared library "
+                                 "that needs only nnc's runtime");
+cl::SubCommand trainCmd("train", "Compile a model and train it on the CPU");
+cl::SubCommand evalCmd("eval", "Evaluate trained weights on a dataset's test split");
 cl::SubCommand reportCmd("report", "Print what a model costs: parameters, bytes, "
                                    "FLOPs, training and inference memory");
 
@@ -40,23 +54,30 @@ cl::OptionCategory nncCategory("nnc options");
 
 cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<model.nn>"),
                                    cl::sub(compileCmd), cl::sub(reportCmd),
-                                   cl::cat(nncCategory));
+                                   cl::sub(buildCmd), cl::sub(trainCmd), cl::sub(evalCmd), cl::cat(nncCategory));
 cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"),
-                                    cl::sub(compileCmd), cl::sub(reportCmd),
+                                    cl::sub(compileCmd), cl::sub(reportCmd), cl::sub(buildCmd),
+                                    cl::sub(trainCmd),
                                     cl::cat(nncCategory));
 cl::opt<std::string> modelName("model", cl::desc("The model to compile (default: all)"),
                                cl::value_desc("name"), cl::sub(compileCmd),
-                               cl::sub(reportCmd), cl::cat(nncCategory));
+                               cl::sub(reportCmd), cl::sub(buildCmd), cl::sub(trainCmd), cl::sub(evalCmd), cl::cat(nncCategory));
 cl::list<std::string> defines("D", cl::desc("Override a hyperparameter: -D name=value"),
                               cl::value_desc("name=value"), cl::Prefix,
-                              cl::sub(compileCmd), cl::sub(reportCmd),
+                              cl::sub(compileCmd), cl::sub(reportCmd), cl::sub(buildCmd), cl::sub(trainCmd), cl::sub(evalCmd),
                               cl::cat(nncCategory));
 
-enum class Emit { AST, NN };
-cl::opt<Emit> emitAction("emit", cl::desc("The stage to print"), cl::init(Emit::NN),
-                         cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
-                                    clEnumValN(Emit::NN, "nn", "the nn dialect")),
+enum class Emit { AST, NN, NNAutodiff, Buffers, LLVM };
+cl::opt<Emit> emitAction(
+    "emit", cl::desc("The stage to print"), cl::init(Emit::NN),
+    cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
+               clEnumValN(Emit::NN, "nn", "the nn dialect"),
+               clEnumValN(Emit::NNAutodiff, "nn-autodiff",
+                          "nn with @train_step (-nn-autodiff)"),
+               clEnumValN(Emit::Buffers, "buffers",
+                          "memref code over one planned arena (static batch)"),
+               clEnumValN(Emit::LLVM, "llvm", "the LLVM dialect (static batch)")),
                          cl::sub(compileCmd), cl::cat(nncCategory));
 cl::opt<bool> printLocations("locations",
                              cl::desc("Print the model-file location of every op"),
@@ -64,10 +85,51 @@ cl::opt<bool> printLocations("locations",
 
 cl::opt<int64_t> batchSize("batch",
                            cl::desc("Batch size (default: the model's train section)"),
-                           cl::init(0), cl::sub(reportCmd), cl::cat(nncCategory));
+                           cl::init(0), cl::sub(reportCmd), cl::sub(compileCmd),
+                           cl::sub(buildCmd), cl::sub(trainCmd), cl::sub(evalCmd),
+                           cl::cat(nncCategory));
 cl::opt<std::string> optimizerName(
     "optimizer", cl::desc("sgd | momentum | adam | adamw (default: the model's)"),
-    cl::sub(reportCmd), cl::cat(nncCategory));
+    cl::sub(reportCmd), cl::sub(trainCmd), cl::sub(buildCmd), cl::sub(compileCmd),
+    cl::cat(nncCategory));
+cl::opt<bool> withTraining("train",
+                           cl::desc("Include @train_step (autodiff + optimizer update)"),
+                           cl::sub(compileCmd), cl::sub(buildCmd), cl::cat(nncCategory));
+cl::opt<double> weightDecay("weight-decay", cl::desc("Weight decay (default: the model's)"),
+                            cl::init(-1), cl::sub(trainCmd), cl::sub(buildCmd),
+                            cl::sub(compileCmd), cl::cat(nncCategory));
+cl::opt<double> momentumValue("momentum", cl::desc("Momentum (default: the model's)"),
+                              cl::init(-1), cl::sub(trainCmd), cl::sub(buildCmd),
+                              cl::sub(compileCmd), cl::cat(nncCategory));
+cl::opt<bool> nesterov("nesterov", cl::desc("Nesterov momentum"), cl::sub(trainCmd),
+                       cl::sub(buildCmd), cl::sub(compileCmd), cl::cat(nncCategory));
+// Training and evaluation.
+cl::opt<std::string> dataName("data", cl::desc("Dataset: fashion-mnist, synthetic, an IDX or "
+                                               "image-folder directory, a CSV or token file"),
+                              cl::init("fashion-mnist"), cl::sub(trainCmd), cl::sub(evalCmd),
+                              cl::cat(nncCategory));
+cl::opt<int64_t> epochs("epochs", cl::desc("Epochs (default: the model's)"), cl::init(0),
+                        cl::sub(trainCmd), cl::cat(nncCategory));
+cl::opt<double> learningRate("lr", cl::desc("Learning rate (default: the model's)"),
+                             cl::init(0), cl::sub(trainCmd), cl::cat(nncCategory));
+cl::opt<std::string> schedule("schedule", cl::desc("constant | step | cosine"),
+                              cl::init("constant"), cl::sub(trainCmd), cl::cat(nncCategory));
+cl::opt<int64_t> seed("seed", cl::desc("Seed for initialization, shuffling and dropout"),
+                      cl::init(1), cl::sub(trainCmd), cl::cat(nncCategory));
+cl::opt<int64_t> trainLimit("limit", cl::desc("Use only the first N training samples"),
+                            cl::init(0), cl::sub(trainCmd), cl::cat(nncCategory));
+cl::opt<int64_t> testLimit("test-limit", cl::desc("Use only the first N test samples"),
+                           cl::init(0), cl::sub(trainCmd), cl::sub(evalCmd),
+                           cl::cat(nncCategory));
+cl::opt<std::string> resumePath("resume", cl::desc("Continue training from a checkpoint"),
+                                cl::sub(trainCmd), cl::cat(nncCategory));
+cl::opt<std::string> weightsPath("weights", cl::desc("Weights (safetensors) to start from "
+                                                     "or to evaluate"),
+                                 cl::sub(trainCmd), cl::sub(evalCmd), cl::cat(nncCategory));
+cl::opt<std::string> metricsPath("metrics", cl::desc("Write metrics as JSON lines here"),
+                                 cl::sub(trainCmd), cl::cat(nncCategory));
+cl::opt<int> threads("threads", cl::desc("Kernel threads (default: all cores)"), cl::init(0),
+                     cl::sub(trainCmd), cl::sub(evalCmd), cl::cat(nncCategory));
 cl::opt<std::string> dtypeName("dtype", cl::desc("f32 | f16 | bf16 | int8"),
                                cl::init("f32"), cl::sub(reportCmd),
                                cl::cat(nncCategory));
@@ -100,6 +162,38 @@ lowerToNN(mlir::MLIRContext &context, nnc::DiagEngine &diag,
   return module;
 }
 
+/// Fixes the batch dimension of one model module: --batch, else the model's
+/// train section.
+static LogicalResult specializeBatch(mlir::ModuleOp model, const nnc::ModelGraph &graph) {
+  nnc::NNInferShapesOptions shapeOptions;
+  shapeOptions.batch = batchSize ? int64_t(batchSize) : graph.train.batch;
+  mlir::PassManager pm(model.getContext(), mlir::ModuleOp::getOperationName());
+  pm.addPass(nnc::createNNInferShapes(shapeOptions));
+  return pm.run(model);
+}
+
+/// The model modules of `module` with their graphs, in order.
+static SmallVector<std::pair<mlir::ModuleOp, const nnc::ModelGraph *>>
+modelsOf(mlir::ModuleOp module, const std::vector<nnc::ModelGraph> &graphs) {
+  SmallVector<std::pair<mlir::ModuleOp, const nnc::ModelGraph *>> result;
+  unsigned index = 0;
+  for (auto model : module.getBody()->getOps<mlir::ModuleOp>())
+    result.push_back({model, &graphs[index++]});
+  return result;
+}
+
+/// Adds @train_step to every model (-nn-autodiff with the optimizer flags).
+static LogicalResult addTrainStep(mlir::ModuleOp module) {
+  nnc::NNAutodiffOptions options;
+  options.optimizer = optimizerName;
+  options.weightDecay = weightDecay;
+  options.momentum = momentumValue;
+  options.nesterov = nesterov;
+  mlir::PassManager pm(module.getContext(), mlir::ModuleOp::getOperationName());
+  pm.addPass(nnc::createNNAutodiff(options));
+  return pm.run(module);
+}
+
 static int runCompile(nnc::DiagEngine &diag, mlir::MLIRContext &context,
                       raw_ostream &os) {
   if (emitAction == Emit::AST) {
@@ -109,12 +203,181 @@ static int runCompile(nnc::DiagEngine &diag, mlir::MLIRContext &context,
     nnc::ast::dumpAST(*ast, diag.getSourceMgr(), os);
     return 0;
   }
-  mlir::OwningOpRef<mlir::ModuleOp> module = lowerToNN(context, diag);
+  std::vector<nnc::ModelGraph> graphs;
+  mlir::OwningOpRef<mlir::ModuleOp> module = lowerToNN(context, diag, &graphs);
   if (!module)
     return 1;
-  module->print(os, mlir::OpPrintingFlags().enableDebugInfo(printLocations,
-                                                           /*prettyForm=*/false));
-  os << "\n";
+  auto flags = mlir::OpPrintingFlags().enableDebugInfo(printLocations, /*prettyForm=*/false);
+  if ((emitAction == Emit::NNAutodiff || withTraining) && failed(addTrainStep(*module)))
+    return 1;
+  if (emitAction == Emit::NN || emitAction == Emit::NNAutodiff) {
+    module->print(os, flags);
+    os << "\n";
+    return 0;
+  }
+  for (auto [model, graph] : modelsOf(*module, graphs)) {
+    if (failed(specializeBatch(model, *graph)))
+      return 1;
+    if (emitAction == Emit::LLVM) {
+      auto lowered = nnc::lowerModelToLLVM(model);
+      if (failed(lowered))
+        return 1;
+      (*lowered)->print(os, flags);
+      os << "\n";
+    }
+  }
+  if (emitAction == Emit::Buffers) {
+    mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
+    pm.addPass(nnc::createNNLowerToBuffers());
+    pm.addPass(nnc::createNNPlanMemory());
+    if (failed(pm.run(*module)))
+      return 1;
+    module->print(os, flags);
+    os << "\n";
+  }
+  return 0;
+}
+
+/// Compiles the (single selected) model to a shared library at `output`,
+/// written atomically; with `training`, including @train_step.
+static int buildModel(nnc::DiagEngine &diag, mlir::MLIRContext &context,
+                      StringRef argv0, StringRef output, bool training,
+                      nnc::ModelGraph *graphOut = nullptr) {
+  std::vector<nnc::ModelGraph> graphs;
+  mlir::OwningOpRef<mlir::ModuleOp> module = lowerToNN(context, diag, &graphs);
+  if (!module)
+    return 1;
+  auto models = modelsOf(*module, graphs);
+  if (models.size() != 1)
+    return fail("the file defines " + Twine(models.size()) +
+                " models; choose one with --model NAME");
+  if (training && failed(addTrainStep(*module)))
+    return 1;
+  auto [model, graph] = models.front();
+  if (graphOut)
+    *graphOut = *graph;
+  if (failed(specializeBatch(model, *graph)))
+    return 1;
+  std::string exe = sys::fs::getMainExecutable(argv0.data(), (void *)&fail);
+  SmallString<256> libDir(sys::path::parent_path(sys::path::parent_path(exe)));
+  sys::path::append(libDir, "lib");
+  nnc::ArtifactOptions options;
+  options.runtimeLibDir = std::string(libDir);
+  std::string temp = (output + ".tmp." + Twine(sys::Process::getProcessId())).str();
+  if (failed(nnc::buildArtifact(model, temp, options))) {
+    sys::fs::remove(temp);
+    return 1;
+  }
+  if (std::error_code ec = sys::fs::rename(temp, output)) {
+    sys::fs::remove(temp);
+    return fail("cannot write '" + output + "': " + ec.message());
+  }
+  return 0;
+}
+
+/// `nnc build`: one model to a shared library.
+static int runBuild(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
+  if (outputFilename == "-")
+    return fail("nnc build needs an output file: -o model.so");
+  return buildModel(diag, context, argv0, outputFilename, withTraining);
+}
+
+/// Builds the model into a temporary directory and loads it.
+static std::unique_ptr<nnc::rt::Model> buildAndLoad(nnc::DiagEngine &diag,
+                                                    mlir::MLIRContext &context,
+                                                    StringRef argv0, bool training,
+                                                    nnc::ModelGraph &graph,
+                                                    SmallString<128> &tempDir) {
+  if (std::error_code ec = sys::fs::createUniqueDirectory("nnc", tempDir)) {
+    fail("cannot create a temporary directory: " + ec.message());
+    return nullptr;
+  }
+  SmallString<128> lib(tempDir);
+  sys::path::append(lib, "model.so");
+  if (buildModel(diag, context, argv0, lib, training, &graph) != 0)
+    return nullptr;
+  auto model = nnc::rt::Model::load(std::string(lib));
+  if (!model) {
+    fail(model.message());
+    return nullptr;
+  }
+  return std::move(*model);
+}
+
+/// `nnc train`: compile with @train_step, train, evaluate, save.
+static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
+  nnc::ModelGraph graph;
+  SmallString<128> tempDir;
+  std::unique_ptr<nnc::rt::Model> model =
+      buildAndLoad(diag, context, argv0, /*training=*/true, graph, tempDir);
+  llvm::scope_exit cleanup([&] {
+    if (!tempDir.empty())
+      sys::fs::remove_directories(tempDir);
+  });
+  if (!model)
+    return 1;
+  nnc::rt::TrainOptions options;
+  options.data = dataName;
+  options.epochs = epochs ? int64_t(epochs) : graph.train.epochs;
+  options.lr = learningRate > 0 ? double(learningRate) : graph.train.lr;
+  options.schedule = schedule;
+  options.seed = uint64_t(seed);
+  options.trainLimit = trainLimit;
+  options.testLimit = testLimit;
+  options.checkpoint = outputFilename == "-" ? "" : std::string(outputFilename);
+  options.resume = resumePath;
+  options.weights = weightsPath;
+  options.metrics = metricsPath;
+  options.threads = threads;
+  if (options.schedule != "constant" && options.schedule != "step" &&
+      options.schedule != "cosine")
+    return fail("--schedule must be constant, step or cosine");
+  auto result = nnc::rt::train(*model, options);
+  if (!result)
+    return fail(result.message());
+  outs() << formatv("test accuracy {0:F1}%", 100 * result->testAccuracy);
+  if (!options.checkpoint.empty()) {
+    uint64_t size = 0;
+    sys::fs::file_size(options.checkpoint, size);
+    outs() << "   (saved " << options.checkpoint << ", " << nnc::formatCount(size) << " B)";
+  }
+  outs() << "\n";
+  return 0;
+}
+
+/// `nnc eval`: test-split accuracy of trained weights.
+static int runEval(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
+  if (weightsPath.empty())
+    return fail("nnc eval needs --weights FILE.safetensors");
+  nnc::ModelGraph graph;
+  SmallString<128> tempDir;
+  std::unique_ptr<nnc::rt::Model> model =
+      buildAndLoad(diag, context, argv0, /*training=*/false, graph, tempDir);
+  llvm::scope_exit cleanup([&] {
+    if (!tempDir.empty())
+      sys::fs::remove_directories(tempDir);
+  });
+  if (!model)
+    return 1;
+  nnc_set_num_threads(threads);
+  if (auto st = nnc::rt::loadWeights(*model, weightsPath); st.failed())
+    return fail(st.message());
+  auto spec = nnc::rt::sampleSpecOf(*model);
+  if (!spec)
+    return fail(spec.message());
+  auto data = nnc::rt::loadDataset(dataName, nnc::rt::Split::Test, *spec);
+  if (!data)
+    return fail(data.message());
+  if (testLimit > 0 && testLimit < data->count) {
+    data->count = testLimit;
+    data->labels.resize(testLimit);
+    data->inputs.resize(testLimit * data->sampleElements());
+  }
+  auto eval = nnc::rt::evaluate(*model, *data);
+  if (!eval)
+    return fail(eval.message());
+  outs() << formatv("test accuracy {0:F1}%  loss {1:F4}  ({2} samples)\n",
+                    100 * eval->accuracy, eval->loss, eval->samples);
   return 0;
 }
 
@@ -129,19 +392,16 @@ static int runReport(nnc::DiagEngine &diag, mlir::MLIRContext &context,
 
   json::Array jsonReports;
   unsigned index = 0;
-  for (auto model : module->getBody()->getOps<mlir::ModuleOp>()) {
-    const nnc::ModelGraph &graph = graphs[index++];
+  for (auto [model, graphPtr] : modelsOf(*module, graphs)) {
+    const nnc::ModelGraph &graph = *graphPtr;
+    ++index;
     nnc::ReportOptions options;
     options.batch = batchSize ? int64_t(batchSize) : graph.train.batch;
     options.optimizer =
         optimizerName.empty() ? graph.train.optimizer : std::string(optimizerName);
     options.dtype = dtypeName;
 
-    mlir::PassManager pm(&context, mlir::ModuleOp::getOperationName());
-    nnc::NNInferShapesOptions shapeOptions;
-    shapeOptions.batch = options.batch;
-    pm.addPass(nnc::createNNInferShapes(shapeOptions));
-    if (failed(pm.run(model)))
+    if (failed(specializeBatch(model, graph)))
       return 1;
     FailureOr<nnc::ModelReport> report = nnc::computeReport(model, options);
     if (failed(report))
@@ -172,8 +432,8 @@ int main(int argc, char **argv) {
       "nnc - a compiler for neural-net models\n\n"
       "  nnc compile model.nn -emit=ast|nn\n"
       "  nnc report model.nn --batch 64 --optimizer adam\n");
-  if (!compileCmd && !reportCmd)
-    return fail("expected a command: 'nnc compile FILE' or 'nnc report FILE' "
+  if (!compileCmd && !reportCmd && !buildCmd && !trainCmd && !evalCmd)
+    return fail("expected a command: compile, report, build, train or eval "
                 "(see nnc --help)");
   if (inputFilename.empty())
     return fail("no input file (see nnc --help)");
@@ -192,6 +452,14 @@ int main(int argc, char **argv) {
   context.loadAllAvailableDialects();
   // Errors from passes print like frontend errors: located, with a caret.
   mlir::SourceMgrDiagnosticHandler handler(srcMgr, &context);
+
+  nnc::registerAllPasses();
+  if (buildCmd)
+    return runBuild(diag, context, argv[0]);
+  if (trainCmd)
+    return runTrain(diag, context, argv[0]);
+  if (evalCmd)
+    return runEval(diag, context, argv[0]);
 
   // The output is built in memory and written (through a temporary file that
   // is renamed into place) only on success, so an error never clobbers it.

@@ -1,0 +1,220 @@
+//===- CPUPipeline.cpp - From a static nn model to a native artifact ------===//
+
+#include "codegen/CPUPipeline.h"
+
+#include "codegen/Passes.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+
+using namespace mlir;
+
+namespace {
+
+/// The pipeline (on a builtin.module) from buffers and linalg to the LLVM
+/// dialect.
+constexpr const char *kToLLVMPipeline =
+    "canonicalize,cse,func.func(convert-linalg-to-loops),"
+    "lower-affine,convert-scf-to-cf,expand-strided-metadata,"
+    "convert-math-to-llvm,convert-math-to-libm,finalize-memref-to-llvm,"
+    "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
+    "convert-cf-to-llvm,reconcile-unrealized-casts";
+
+llvm::json::Value toJSON(Attribute attr) {
+  if (auto i = dyn_cast<IntegerAttr>(attr))
+    return i.getType().isInteger(1) ? llvm::json::Value(i.getValue().getBoolValue())
+                                    : llvm::json::Value(i.getInt());
+  if (auto f = dyn_cast<FloatAttr>(attr))
+    return f.getValueAsDouble();
+  if (auto s = dyn_cast<StringAttr>(attr))
+    return s.str();
+  if (auto b = dyn_cast<BoolAttr>(attr))
+    return b.getValue();
+  if (auto a = dyn_cast<DenseI64ArrayAttr>(attr)) {
+    llvm::json::Array arr;
+    for (int64_t v : a.asArrayRef())
+      arr.push_back(v);
+    return arr;
+  }
+  if (auto a = dyn_cast<ArrayAttr>(attr)) {
+    llvm::json::Array arr;
+    for (Attribute e : a)
+      arr.push_back(toJSON(e));
+    return arr;
+  }
+  if (auto d = dyn_cast<DictionaryAttr>(attr)) {
+    llvm::json::Object obj;
+    for (NamedAttribute na : d)
+      obj[na.getName().str()] = toJSON(na.getValue());
+    return obj;
+  }
+  if (isa<UnitAttr>(attr))
+    return true;
+  return nullptr;
+}
+
+/// The model table the runtime reads (docs/abi.md).
+std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries) {
+  llvm::json::Object info;
+  info["format"] = "nnc-model";
+  info["version"] = 1;
+  info["model"] = model.getSymName() ? model.getSymName()->str() : "model";
+  for (StringRef key : {"nn.arena_bytes", "nn.persistent_bytes"})
+    if (Attribute a = model->getAttr(key))
+      info[key.drop_front(3).str()] = toJSON(a);
+  for (StringRef key : {"nn.hparams", "nn.train", "nn.layout"})
+    if (Attribute a = model->getAttr(key))
+      info[key == "nn.layout" ? "regions" : key.drop_front(3).str()] = toJSON(a);
+  llvm::json::Array entryArray;
+  for (const std::string &e : entries)
+    entryArray.push_back(e);
+  info["entries"] = std::move(entryArray);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::json::Value(std::move(info));
+  return text;
+}
+
+} // namespace
+
+FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model) {
+  MLIRContext *ctx = model.getContext();
+  OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
+  // The nested-module markers of nnc's multi-model files do not apply here.
+  PassManager pm(ctx, ModuleOp::getOperationName());
+  pm.addPass(nnc::createNNLowerToBuffers());
+  pm.addPass(nnc::createNNPlanMemory());
+  if (failed(pm.run(*standalone)))
+    return failure();
+
+  std::vector<std::string> entries;
+  for (auto fn : standalone->getOps<func::FuncOp>())
+    if (fn->hasAttr("llvm.emit_c_interface"))
+      entries.push_back(fn.getSymName().drop_front(4).str()); // strip "nnc_"
+  std::string info = modelInfoJSON(*standalone, entries);
+
+  PassManager llvmPM(ctx, ModuleOp::getOperationName());
+  if (failed(parsePassPipeline(kToLLVMPipeline, llvmPM))) {
+    emitError(model.getLoc(), "internal error: cannot parse the LLVM pipeline");
+    return failure();
+  }
+  if (failed(llvmPM.run(*standalone)))
+    return failure();
+
+  // The model table: a NUL-terminated JSON string.
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(standalone->getBody());
+  info.push_back('\0');
+  auto type = LLVM::LLVMArrayType::get(b.getI8Type(), info.size());
+  LLVM::GlobalOp::create(b, model.getLoc(), type, /*isConstant=*/true,
+                         LLVM::Linkage::External, "nnc_model_info",
+                         b.getStringAttr(info));
+  // Drop the attributes that only the nn passes understand.
+  for (StringRef key : {"nn.layout", "nn.hparams", "nn.train", "nn.model",
+                        "nn.arena_bytes", "nn.persistent_bytes"})
+    (*standalone)->removeAttr(key);
+  return standalone;
+}
+
+LogicalResult nnc::emitObjectFile(ModuleOp llvmModule, StringRef path) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  llvmModule.getContext()->appendDialectRegistry(registry);
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> module = translateModuleToLLVMIR(llvmModule, llvmContext);
+  if (!module)
+    return emitError(llvmModule.getLoc(), "cannot translate the model to LLVM IR");
+
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  std::string error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return emitError(llvmModule.getLoc(), "no LLVM target for the host: ") << error;
+  llvm::SubtargetFeatures features;
+  for (const auto &[name, enabled] : llvm::sys::getHostCPUFeatures())
+    features.AddFeature(name, enabled);
+  llvm::TargetOptions options;
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), features.getString(), options,
+      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  module->setDataLayout(machine->createDataLayout());
+  module->setTargetTriple(triple);
+
+  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0, machine.get());
+  if (llvm::Error err = optimize(module.get()))
+    return emitError(llvmModule.getLoc(), "LLVM optimization failed: ")
+           << llvm::toString(std::move(err));
+
+  std::error_code ec;
+  llvm::ToolOutputFile out(path, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return emitError(llvmModule.getLoc(), "cannot write '") << path << "': " << ec.message();
+  llvm::legacy::PassManager codegen;
+  if (machine->addPassesToEmitFile(codegen, out.os(), nullptr,
+                                   llvm::CodeGenFileType::ObjectFile))
+    return emitError(llvmModule.getLoc(), "the host target cannot emit objects");
+  codegen.run(*module);
+  out.keep();
+  return success();
+}
+
+LogicalResult nnc::linkSharedLibrary(StringRef objectPath, StringRef outputPath,
+                                     const ArtifactOptions &options, Location loc) {
+  std::string linker = options.linker;
+  if (linker.empty())
+    for (const char *name : {"clang-22", "clang", "cc"})
+      if (auto found = llvm::sys::findProgramByName(name)) {
+        linker = *found;
+        break;
+      }
+  if (linker.empty())
+    return emitError(loc, "no linker found (looked for clang-22, clang, cc)");
+  std::string libDir = "-L" + options.runtimeLibDir;
+  std::string rpath = "-Wl,-rpath," + options.runtimeLibDir;
+  SmallVector<StringRef> args = {linker,  "-shared",        "-o", outputPath,
+                                 objectPath, libDir, "-lnnc_runtime", rpath};
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(linker, args, std::nullopt, {}, 0, 0, &error);
+  if (rc != 0)
+    return emitError(loc, "linking '") << outputPath << "' failed"
+                                       << (error.empty() ? "" : ": ") << error;
+  return success();
+}
+
+LogicalResult nnc::buildArtifact(ModuleOp model, StringRef outputPath,
+                                 const ArtifactOptions &options) {
+  auto lowered = lowerModelToLLVM(model);
+  if (failed(lowered))
+    return failure();
+  SmallString<128> object;
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("nnc", "o", object))
+    return emitError(model.getLoc(), "cannot create a temporary file: ") << ec.message();
+  llvm::scope_exit removeObject([&] { llvm::sys::fs::remove(object); });
+  if (failed(emitObjectFile(**lowered, object)))
+    return failure();
+  return linkSharedLibrary(object, outputPath, options, model.getLoc());
+}

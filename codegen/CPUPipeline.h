@@ -1,0 +1,50 @@
+//===- CPUPipeline.h - From a static nn model to a native artifact -*- C++ -*-===//
+//
+// The CPU back end: -nn-lower-to-buffers, -nn-plan-memory, the upstream
+// conversions to the LLVM dialect, LLVM -O3 for the host CPU, an object file
+// and a shared library that depends only on libnnc_runtime.so.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NNC_CODEGEN_CPUPIPELINE_H
+#define NNC_CODEGEN_CPUPIPELINE_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <string>
+
+namespace nnc {
+
+/// Where the artifact is linked.
+struct ArtifactOptions {
+  /// Directory holding libnnc_runtime.so (also put in the artifact's rpath).
+  std::string runtimeLibDir;
+  /// The C/C++ compiler driver used as linker; empty: clang-22, clang, cc.
+  std::string linker;
+};
+
+/// Returns a standalone copy of the model module `model` (a nested
+/// `module @m attributes {nn.model}` with static shapes) lowered to the LLVM
+/// dialect, with the model table `nnc_model_info` (JSON, docs/abi.md) as a
+/// constant global. Errors are emitted at their locations.
+mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>> lowerModelToLLVM(mlir::ModuleOp model);
+
+/// Translates an LLVM-dialect module, optimizes it at -O3 for the host CPU and
+/// writes an object file.
+mlir::LogicalResult emitObjectFile(mlir::ModuleOp llvmModule, llvm::StringRef path);
+
+/// Links `objectPath` into the shared library `outputPath` against the
+/// runtime.
+mlir::LogicalResult linkSharedLibrary(llvm::StringRef objectPath,
+                                      llvm::StringRef outputPath,
+                                      const ArtifactOptions &options,
+                                      mlir::Location loc);
+
+/// Everything above: model module -> shared library at `outputPath`.
+mlir::LogicalResult buildArtifact(mlir::ModuleOp model, llvm::StringRef outputPath,
+                                  const ArtifactOptions &options);
+
+} // namespace nnc
+
+#endif // NNC_CODEGEN_CPUPIPELINE_H

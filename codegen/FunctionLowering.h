@@ -1,0 +1,121 @@
+//===- FunctionLowering.h - Lowering one nn function to buffers -*- C++ -*-===//
+//
+// Internal to codegen/: the builder that turns one nn function with static
+// shapes into memref code over the arena (see LowerToBuffers.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NNC_CODEGEN_FUNCTIONLOWERING_H
+#define NNC_CODEGEN_FUNCTIONLOWERING_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include "llvm/ADT/StringMap.h"
+
+namespace nnc::codegen {
+
+using namespace mlir;
+
+constexpr int64_t kAlign = 64;
+
+inline int64_t alignTo(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+/// Bytes of a static tensor or memref type.
+inline int64_t byteSize(ShapedType type) {
+  int64_t bits = type.getElementTypeBitWidth();
+  return type.getNumElements() * std::max<int64_t>(bits / 8, 1);
+}
+
+inline MemRefType toMemRef(Type type) {
+  auto t = cast<RankedTensorType>(type);
+  return MemRefType::get(t.getShape(), t.getElementType());
+}
+
+inline std::string dtypeString(Type elem) {
+  if (elem.isF32())
+    return "f32";
+  if (elem.isF16())
+    return "f16";
+  if (elem.isBF16())
+    return "bf16";
+  if (elem.isInteger(64))
+    return "i64";
+  if (elem.isInteger(32))
+    return "i32";
+  if (elem.isInteger(8))
+    return "u8";
+  return "unknown";
+}
+
+/// Builds the body of one entry function.
+class FunctionLowering {
+public:
+  FunctionLowering(ModuleOp model, func::FuncOp entry,
+                   const llvm::StringMap<int64_t> &paramOffsets)
+      : model(model), b(entry.getBody()), arena(entry.getArgument(0)),
+        paramOffsets(paramOffsets) {}
+
+  LogicalResult lowerBody(func::FuncOp source,
+                          ArrayRef<int64_t> inputOffsets,
+                          ArrayRef<int64_t> outputOffsets);
+
+  // Helpers shared by the forward (LowerToBuffers.cpp) and training
+  // (LowerTrainOps.cpp) lowerings.
+  Location loc() const { return currentLoc; }
+  Value view(int64_t offset, MemRefType type);
+  Value alloc(MemRefType type) {
+    return memref::AllocOp::create(b, loc(), type, b.getI64IntegerAttr(kAlign));
+  }
+  Value allocBytes(int64_t bytes);
+  Value ptr(Value memref);
+  Value nullPtr() {
+    return LLVM::ZeroOp::create(b, loc(), LLVM::LLVMPointerType::get(b.getContext()));
+  }
+  Value i64(int64_t v) { return arith::ConstantIntOp::create(b, loc(), v, 64); }
+  Value i32(int64_t v) { return arith::ConstantIntOp::create(b, loc(), v, 32); }
+  Value f32(double v) {
+    return arith::ConstantFloatOp::create(b, loc(), b.getF32Type(), APFloat(float(v)));
+  }
+  Value call(StringRef name, ArrayRef<Value> args, Type result = nullptr);
+  Value lookup(Value tensor) { return mapping.lookup(tensor); }
+  Value ptrOrNull(Value tensor) { return tensor ? ptr(lookup(tensor)) : nullPtr(); }
+
+  LogicalResult lowerOp(Operation *op);
+  /// Training-mode, backward and optimizer ops (LowerTrainOps.cpp).
+  LogicalResult lowerTrainOp(Operation *op);
+  /// The buffer of `tensor` for an op that overwrites it in place: the
+  /// buffer itself when `op` is its last reader, else a fresh copy.
+  Value updatable(Value tensor, Operation *op);
+  /// A scalar read from a rank-0 buffer.
+  Value loadScalar(Value tensor);
+  /// Multiplies `buffer` by the rank-0 gradient seed `seed` unless it is the
+  /// constant 1.
+  void scaleBySeed(Value buffer, Value seed);
+  Value lowerElementwise(Operation *op, ValueRange inputs,
+                         function_ref<Value(OpBuilder &, Location, ValueRange)> body);
+  Value lowerRecurrent(Operation *op, StringRef kind, Value input, ValueRange weights,
+                       int64_t hidden, int64_t layers, bool bidir, bool hasBias,
+                       bool sequences, int32_t relu, Value reserve = nullptr);
+
+  ModuleOp model;
+  OpBuilder b;
+  Value arena;
+  const llvm::StringMap<int64_t> &paramOffsets;
+  DenseMap<Value, Value> mapping;
+  /// Arena offsets of the parameter views handed out by param_ref.
+  DenseMap<Value, int64_t> paramViewOffset;
+  /// The argmax indices of each max-pooled input, for the backward.
+  DenseMap<Value, Value> poolIndices;
+  /// The correct-prediction count computed with each cross-entropy.
+  DenseMap<Value, Value> correctCounts;
+  Location currentLoc = UnknownLoc::get(model.getContext());
+};
+
+} // namespace nnc::codegen
+
+#endif // NNC_CODEGEN_FUNCTIONLOWERING_H

@@ -1,0 +1,483 @@
+//===- LowerToBuffers.cpp - nn models to memref code over one arena -------===//
+//
+// Each entry function of a model becomes `@nnc_<name>(%arena: memref<?xi8>)`.
+// Parameters, inputs and outputs are views of the arena at fixed offsets (the
+// layout is the artifact's ABI); every op writes a fresh memref.alloc that
+// -nn-plan-memory places in the arena. Heavy ops call the runtime's kernels
+// (runtime/Kernels.h); elementwise ops become linalg.generic.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/FunctionLowering.h"
+#include "codegen/Passes.h"
+
+#include "dialect/NNOps.h"
+#include "runtime/Kernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+#define DEBUG_TYPE "nn-lower-to-buffers"
+
+namespace nnc {
+#define GEN_PASS_DEF_NNLOWERTOBUFFERS
+#include "codegen/Passes.h.inc"
+} // namespace nnc
+
+using namespace mlir;
+using namespace mlir::nn;
+using namespace nnc::codegen;
+
+namespace {
+
+/// The persistent layout of one model's arena.
+class ArenaLayout {
+public:
+  explicit ArenaLayout(MLIRContext *ctx) : ctx(ctx) {}
+
+  /// Reserves a region and returns its offset.
+  int64_t add(StringRef name, StringRef kind, ShapedType type,
+              ArrayRef<NamedAttribute> extra = {}) {
+    int64_t offset = cursor;
+    cursor = alignTo(cursor + byteSize(type));
+    Builder b(ctx);
+    SmallVector<NamedAttribute> attrs(extra);
+    attrs.append({
+        b.getNamedAttr("name", b.getStringAttr(name)),
+        b.getNamedAttr("kind", b.getStringAttr(kind)),
+        b.getNamedAttr("offset", b.getI64IntegerAttr(offset)),
+        b.getNamedAttr("bytes", b.getI64IntegerAttr(byteSize(type))),
+        b.getNamedAttr("dtype", b.getStringAttr(dtypeString(type.getElementType()))),
+        b.getNamedAttr("shape", b.getDenseI64ArrayAttr(type.getShape())),
+    });
+    regions.push_back(b.getDictionaryAttr(attrs));
+    return offset;
+  }
+  int64_t size() const { return cursor; }
+  ArrayAttr attr() const { return ArrayAttr::get(ctx, regions); }
+
+private:
+  MLIRContext *ctx;
+  int64_t cursor = 0;
+  SmallVector<Attribute> regions;
+};
+
+} // namespace
+
+Value FunctionLowering::view(int64_t offset, MemRefType type) {
+  Value shift = arith::ConstantIndexOp::create(b, loc(), offset);
+  return memref::ViewOp::create(b, loc(), type, arena, shift, ValueRange{});
+}
+
+Value FunctionLowering::allocBytes(int64_t bytes) {
+  if (bytes <= 0)
+    return nullptr;
+  return alloc(MemRefType::get({bytes}, b.getI8Type()));
+}
+
+Value FunctionLowering::ptr(Value memref) {
+  if (!memref)
+    return nullPtr();
+  // base + offset * element size: views and reshapes keep offset 0, but
+  // computing it keeps this correct for any strided memref.
+  auto type = cast<MemRefType>(memref.getType());
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc(), memref);
+  auto meta = memref::ExtractStridedMetadataOp::create(b, loc(), memref);
+  int64_t elemBytes = std::max<int64_t>(type.getElementTypeBitWidth() / 8, 1);
+  Value scaled = arith::MulIOp::create(
+      b, loc(), meta.getOffset(), arith::ConstantIndexOp::create(b, loc(), elemBytes));
+  Value addr = arith::AddIOp::create(b, loc(), base, scaled);
+  Value asInt = arith::IndexCastOp::create(b, loc(), b.getI64Type(), addr);
+  return LLVM::IntToPtrOp::create(b, loc(), LLVM::LLVMPointerType::get(b.getContext()),
+                                  asInt);
+}
+
+Value FunctionLowering::call(StringRef name, ArrayRef<Value> args, Type result) {
+  SmallVector<Type> argTypes;
+  for (Value a : args)
+    argTypes.push_back(a.getType());
+  SmallVector<Type> results;
+  if (result)
+    results.push_back(result);
+  auto fnType = b.getFunctionType(argTypes, results);
+  auto fn = model.lookupSymbol<func::FuncOp>(name);
+  if (!fn) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(model.getBody());
+    fn = func::FuncOp::create(b, model.getLoc(), name, fnType);
+    fn.setPrivate();
+  }
+  auto callOp = func::CallOp::create(b, loc(), fn, args);
+  return result ? callOp.getResult(0) : Value();
+}
+
+Value FunctionLowering::lowerElementwise(
+    Operation *op, ValueRange inputs,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  auto outType = toMemRef(op->getResult(0).getType());
+  Value out = alloc(outType);
+  int64_t rank = outType.getRank();
+  SmallVector<AffineMap> maps(inputs.size() + 1, b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  SmallVector<Value> ins;
+  for (Value in : inputs)
+    ins.push_back(lookup(in));
+  linalg::GenericOp::create(
+      b, loc(), ins, ValueRange{out}, maps, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value r = body(nb, nl, args.drop_back());
+        linalg::YieldOp::create(nb, nl, r);
+      });
+  return out;
+}
+
+Value FunctionLowering::lowerRecurrent(Operation *op, StringRef kind, Value input,
+                                       ValueRange weights, int64_t hidden,
+                                       int64_t layers, bool bidir, bool hasBias,
+                                       bool sequences, int32_t relu, Value reserve) {
+  auto inType = cast<RankedTensorType>(input.getType());
+  int64_t n = inType.getDimSize(0), t = inType.getDimSize(1), f = inType.getDimSize(2);
+  Value out = alloc(toMemRef(op->getResult(0).getType()));
+  // The weights as an array of pointers, in state_dict order.
+  auto table = alloc(MemRefType::get({int64_t(weights.size())}, b.getI64Type()));
+  for (auto [i, w] : llvm::enumerate(weights)) {
+    Value asInt = LLVM::PtrToIntOp::create(b, loc(), b.getI64Type(), ptr(lookup(w)));
+    memref::StoreOp::create(b, loc(), asInt, table,
+                            ValueRange{arith::ConstantIndexOp::create(b, loc(), i)});
+  }
+  int64_t scratchBytes = 0;
+  if (kind == "lstm")
+    scratchBytes = nnc_lstm_fwd_scratch_bytes(n, t, f, hidden, layers, bidir);
+  else if (kind == "gru")
+    scratchBytes = nnc_gru_fwd_scratch_bytes(n, t, f, hidden, layers, bidir);
+  else
+    scratchBytes = nnc_rnn_fwd_scratch_bytes(n, t, f, hidden, layers, bidir);
+  SmallVector<Value> args = {ptr(lookup(input)), ptr(table), ptr(out),
+                             reserve ? ptr(reserve) : nullPtr(),
+                             ptr(allocBytes(scratchBytes)), i64(n), i64(t), i64(f),
+                             i64(hidden), i64(layers), i32(bidir), i32(hasBias),
+                             i32(sequences)};
+  if (kind == "rnn")
+    args.push_back(i32(relu));
+  call(("nnc_" + kind + "_fwd").str(), args);
+  return out;
+}
+
+LogicalResult FunctionLowering::lowerOp(Operation *op) {
+  currentLoc = op->getLoc();
+  for (Type t : op->getResultTypes())
+    if (auto st = dyn_cast<ShapedType>(t); st && !st.hasStaticShape())
+      return op->emitError("the CPU backend needs static shapes; run "
+                           "-nn-infer-shapes=batch=N first");
+  auto shapeOf = [](Value v) { return cast<RankedTensorType>(v.getType()).getShape(); };
+  auto numel = [](Value v) { return cast<RankedTensorType>(v.getType()).getNumElements(); };
+  auto setResult = [&](Value m) {
+    mapping[op->getResult(0)] = m;
+    return success();
+  };
+  auto unaryArith = [&](auto fn) {
+    return setResult(lowerElementwise(op, op->getOperands().take_front(1), fn));
+  };
+
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case<ParamRefOp>([&](ParamRefOp p) -> LogicalResult {
+        auto it = paramOffsets.find(p.getSym());
+        if (it == paramOffsets.end())
+          return p.emitError("unknown parameter @") << p.getSym();
+        Value v = view(it->second, toMemRef(p.getType()));
+        paramViewOffset[v] = it->second;
+        return setResult(v);
+      })
+      .Case<ReluOp>([&](auto) {
+        return unaryArith([](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          Value zero = arith::ConstantFloatOp::create(
+              nb, l, cast<FloatType>(a[0].getType()), APFloat(0.0f));
+          return arith::MaximumFOp::create(nb, l, a[0], zero);
+        });
+      })
+      .Case<SigmoidOp>([&](auto) {
+        return unaryArith([](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          auto ft = cast<FloatType>(a[0].getType());
+          Value one = arith::ConstantFloatOp::create(nb, l, ft, APFloat(1.0f));
+          Value e = math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, a[0]));
+          return arith::DivFOp::create(nb, l, one, arith::AddFOp::create(nb, l, one, e));
+        });
+      })
+      .Case<TanhOp>([&](auto) {
+        return unaryArith([](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          return math::TanhOp::create(nb, l, a[0]);
+        });
+      })
+      .Case<GeluOp>([&](auto) {
+        return unaryArith([](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          auto ft = cast<FloatType>(a[0].getType());
+          auto c = [&](float v) { return arith::ConstantFloatOp::create(nb, l, ft, APFloat(v)); };
+          Value e = math::ErfOp::create(nb, l, arith::MulFOp::create(nb, l, a[0], c(0.70710678118654752f)));
+          Value s = arith::AddFOp::create(nb, l, c(1.0f), e);
+          return arith::MulFOp::create(nb, l, arith::MulFOp::create(nb, l, a[0], c(0.5f)), s);
+        });
+      })
+      .Case<LeakyReluOp>([&](LeakyReluOp lr) {
+        float slope = lr.getSlope().convertToDouble();
+        return unaryArith([slope](OpBuilder &nb, Location l, ValueRange a) -> Value {
+          auto ft = cast<FloatType>(a[0].getType());
+          Value zero = arith::ConstantFloatOp::create(nb, l, ft, APFloat(0.0f));
+          Value s = arith::ConstantFloatOp::create(nb, l, ft, APFloat(slope));
+          Value pos = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, a[0], zero);
+          return arith::SelectOp::create(nb, l, pos, a[0],
+                                         arith::MulFOp::create(nb, l, a[0], s));
+        });
+      })
+      .Case<DropoutOp>([&](DropoutOp d) {
+        // Inference: the identity.
+        return setResult(lookup(d.getInput()));
+      })
+      .Case<AddOp>([&](AddOp a) {
+        return setResult(lowerElementwise(
+            op, {a.getLhs(), a.getRhs()},
+            [](OpBuilder &nb, Location l, ValueRange v) -> Value {
+              return arith::AddFOp::create(nb, l, v[0], v[1]);
+            }));
+      })
+      .Case<FlattenOp, ReshapeOp>([&](Operation *) {
+        // Buffers are contiguous: a reshape is a reinterpretation.
+        auto outType = toMemRef(op->getResult(0).getType());
+        SmallVector<int64_t> strides(outType.getRank(), 1);
+        for (int64_t i = outType.getRank() - 2; i >= 0; --i)
+          strides[i] = strides[i + 1] * outType.getDimSize(i + 1);
+        return setResult(memref::ReinterpretCastOp::create(
+            b, loc(), outType, lookup(op->getOperand(0)), 0, outType.getShape(), strides));
+      })
+      .Case<SoftmaxOp, LogSoftmaxOp>([&](Operation *) -> LogicalResult {
+        auto in = op->getOperand(0);
+        int64_t dim = cast<IntegerAttr>(op->getAttr("dim")).getInt();
+        auto shape = shapeOf(in);
+        if (dim != int64_t(shape.size()) - 1)
+          return op->emitError("the CPU backend supports softmax over the last "
+                               "dimension only");
+        Value out = alloc(toMemRef(op->getResult(0).getType()));
+        int64_t cols = shape.back();
+        call(isa<SoftmaxOp>(op) ? "nnc_softmax_fwd" : "nnc_log_softmax_fwd",
+             {ptr(lookup(in)), ptr(out), i64(numel(in) / cols), i64(cols)});
+        return setResult(out);
+      })
+      .Case<Conv2dOp>([&](Conv2dOp c) {
+        auto x = shapeOf(c.getInput()), w = shapeOf(c.getWeight());
+        auto st = c.getStride(), pd = c.getPadding(), dl = c.getDilation();
+        int64_t groups = c.getGroups();
+        int64_t scratch = nnc_conv2d_fwd_scratch_bytes(
+            x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0], st[1], pd[0], pd[1],
+            dl[0], dl[1], groups);
+        Value out = alloc(toMemRef(c.getType()));
+        call("nnc_conv2d_fwd",
+             {ptr(lookup(c.getInput())), ptr(lookup(c.getWeight())),
+              ptrOrNull(c.getBias()), ptr(out), ptr(allocBytes(scratch)), i64(x[0]),
+              i64(x[1]), i64(x[2]), i64(x[3]), i64(w[0]), i64(w[2]), i64(w[3]),
+              i64(st[0]), i64(st[1]), i64(pd[0]), i64(pd[1]), i64(dl[0]), i64(dl[1]),
+              i64(groups)});
+        return setResult(out);
+      })
+      .Case<LinearOp>([&](LinearOp l) {
+        auto w = shapeOf(l.getWeight());
+        Value out = alloc(toMemRef(l.getType()));
+        call("nnc_linear_fwd",
+             {ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())),
+              ptrOrNull(l.getBias()), ptr(out), i64(numel(l.getInput()) / w[1]),
+              i64(w[1]), i64(w[0])});
+        return setResult(out);
+      })
+      .Case<MaxPool2dOp, AvgPool2dOp>([&](Operation *) {
+        Value in = op->getOperand(0);
+        auto x = shapeOf(in);
+        auto k = cast<DenseI64ArrayAttr>(op->getAttr("kernel")).asArrayRef();
+        auto s = cast<DenseI64ArrayAttr>(op->getAttr("stride")).asArrayRef();
+        auto p = cast<DenseI64ArrayAttr>(op->getAttr("padding")).asArrayRef();
+        auto outType = toMemRef(op->getResult(0).getType());
+        Value out = alloc(outType);
+        SmallVector<Value> args = {ptr(lookup(in)), ptr(out)};
+        if (isa<MaxPool2dOp>(op)) {
+          Value indices = alloc(MemRefType::get(outType.getShape(), b.getI32Type()));
+          poolIndices[in] = indices;
+          args.push_back(ptr(indices));
+        }
+        for (int64_t v : {x[0], x[1], x[2], x[3], k[0], k[1], s[0], s[1], p[0], p[1]})
+          args.push_back(i64(v));
+        call(isa<MaxPool2dOp>(op) ? "nnc_maxpool2d_fwd" : "nnc_avgpool2d_fwd", args);
+        return setResult(out);
+      })
+      .Case<GlobalAvgPoolOp>([&](GlobalAvgPoolOp g) {
+        auto x = shapeOf(g.getInput());
+        Value out = alloc(toMemRef(g.getType()));
+        call("nnc_global_avgpool_fwd", {ptr(lookup(g.getInput())), ptr(out), i64(x[0]),
+                                        i64(x[1]), i64(x[2] * x[3])});
+        return setResult(out);
+      })
+      .Case<BatchNormOp>([&](BatchNormOp bn) {
+        auto x = shapeOf(bn.getInput());
+        int64_t spatial = 1;
+        for (size_t i = 2; i < x.size(); ++i)
+          spatial *= x[i];
+        Value out = alloc(toMemRef(bn.getType()));
+        call("nnc_batchnorm_infer_fwd",
+             {ptr(lookup(bn.getInput())), ptr(lookup(bn.getWeight())),
+              ptr(lookup(bn.getBias())), ptr(lookup(bn.getRunningMean())),
+              ptr(lookup(bn.getRunningVar())), ptr(out), i64(x[0]), i64(x[1]),
+              i64(spatial), f32(bn.getEps().convertToDouble())});
+        return setResult(out);
+      })
+      .Case<EmbeddingOp>([&](EmbeddingOp e) {
+        auto t = shapeOf(e.getTable());
+        Value out = alloc(toMemRef(e.getType()));
+        call("nnc_embedding_fwd",
+             {ptr(lookup(e.getIds())), ptr(lookup(e.getTable())), ptr(out),
+              i64(numel(e.getIds())), i64(t[0]), i64(t[1])},
+             b.getI64Type());
+        return setResult(out);
+      })
+      .Case<LSTMOp>([&](LSTMOp r) {
+        return setResult(lowerRecurrent(op, "lstm", r.getInput(), r.getWeights(),
+                                        r.getHiddenSize(), r.getNumLayers(),
+                                        r.getBidirectional(), r.getHasBias(),
+                                        r.getReturnSequences(), 0));
+      })
+      .Case<GRUOp>([&](GRUOp r) {
+        return setResult(lowerRecurrent(op, "gru", r.getInput(), r.getWeights(),
+                                        r.getHiddenSize(), r.getNumLayers(),
+                                        r.getBidirectional(), r.getHasBias(),
+                                        r.getReturnSequences(), 0));
+      })
+      .Case<RNNOp>([&](RNNOp r) {
+        return setResult(lowerRecurrent(op, "rnn", r.getInput(), r.getWeights(),
+                                        r.getHiddenSize(), r.getNumLayers(),
+                                        r.getBidirectional(), r.getHasBias(),
+                                        r.getReturnSequences(),
+                                        r.getNonlinearity() == "relu"));
+      })
+      .Case<CrossEntropyOp>([&](CrossEntropyOp ce) {
+        auto x = shapeOf(ce.getLogits());
+        Value out = alloc(toMemRef(ce.getType()));
+        Value correct = alloc(MemRefType::get({}, b.getI64Type()));
+        correctCounts[ce.getLogits()] = correct;
+        int64_t scratch = nnc_cross_entropy_fwd_scratch_bytes(x[0], x[1]);
+        call("nnc_cross_entropy_fwd",
+             {ptr(lookup(ce.getLogits())), ptr(lookup(ce.getLabels())), i64(x[0]),
+              i64(x[1]), ptr(out), ptr(correct), ptr(allocBytes(scratch))},
+             b.getI64Type());
+        return setResult(out);
+      })
+      .Case<MseOp>([&](MseOp m) {
+        Value out = alloc(toMemRef(m.getType()));
+        call("nnc_mse_fwd", {ptr(lookup(m.getPred())), ptr(lookup(m.getTarget())),
+                             i64(numel(m.getPred())), ptr(out)});
+        return setResult(out);
+      })
+      .Default([&](Operation *) { return lowerTrainOp(op); });
+}
+
+LogicalResult FunctionLowering::lowerBody(func::FuncOp source,
+                                          ArrayRef<int64_t> inputOffsets,
+                                          ArrayRef<int64_t> outputOffsets) {
+  currentLoc = source.getLoc();
+  for (auto [arg, offset] : llvm::zip(source.getArguments(), inputOffsets))
+    mapping[arg] = view(offset, toMemRef(arg.getType()));
+  for (Operation &op : source.getBody().front()) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      currentLoc = ret.getLoc();
+      for (auto [value, offset] : llvm::zip(ret.getOperands(), outputOffsets))
+        memref::CopyOp::create(b, loc(), lookup(value),
+                               view(offset, toMemRef(value.getType())));
+      func::ReturnOp::create(b, loc());
+      continue;
+    }
+    if (failed(lowerOp(&op)))
+      return failure();
+  }
+  return success();
+}
+
+namespace {
+
+/// The name of argument/result `i` of `fn` (its `nn.name`, else `arg<i>`).
+std::string ioName(func::FuncOp fn, unsigned i, bool result) {
+  auto name = result ? fn.getResultAttrOfType<StringAttr>(i, "nn.name")
+                     : fn.getArgAttrOfType<StringAttr>(i, "nn.name");
+  if (name)
+    return name.str();
+  return (result ? "result" : "arg") + std::to_string(i);
+}
+
+struct NNLowerToBuffersPass
+    : public nnc::impl::NNLowerToBuffersBase<NNLowerToBuffersPass> {
+  void runOnOperation() override {
+    SmallVector<ModuleOp> models;
+    getOperation()->walk([&](ModuleOp m) {
+      if (m->hasAttr("nn.model"))
+        models.push_back(m);
+    });
+    for (ModuleOp model : models)
+      if (failed(lowerModel(model)))
+        return signalPassFailure();
+  }
+
+  LogicalResult lowerModel(ModuleOp model) {
+    MLIRContext *ctx = model.getContext();
+    ArenaLayout layout(ctx);
+    llvm::StringMap<int64_t> paramOffsets;
+    for (ParamOp p : model.getOps<ParamOp>()) {
+      auto type = cast<RankedTensorType>(p.getType());
+      StringRef kind = p.getBuffer() ? "buffer" : p.getState() ? "state" : "param";
+      Builder b(ctx);
+      SmallVector<NamedAttribute> init = {
+          b.getNamedAttr("init", b.getStringAttr(stringifyNNInit(p.getInit())))};
+      if (p.getScale())
+        init.push_back(b.getNamedAttr("scale", p.getScaleAttr()));
+      paramOffsets[p.getSymName()] = layout.add(p.getSymName(), kind, type, init);
+    }
+
+    SmallVector<func::FuncOp> sources(model.getOps<func::FuncOp>());
+    for (func::FuncOp fn : sources) {
+      if (fn.isExternal())
+        continue;
+      for (Type t : llvm::concat<const Type>(fn.getArgumentTypes(), fn.getResultTypes()))
+        if (!cast<ShapedType>(t).hasStaticShape())
+          return fn.emitError("the CPU backend needs static shapes; run "
+                              "-nn-infer-shapes=batch=N first");
+      SmallVector<int64_t> inputOffsets, outputOffsets;
+      std::string prefix = fn.getSymName().str() + ".";
+      for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+        inputOffsets.push_back(layout.add(prefix + ioName(fn, i, false), "input",
+                                          cast<ShapedType>(fn.getArgumentTypes()[i])));
+      for (unsigned i = 0; i < fn.getNumResults(); ++i)
+        outputOffsets.push_back(layout.add(prefix + ioName(fn, i, true), "output",
+                                           cast<ShapedType>(fn.getResultTypes()[i])));
+
+      OpBuilder b(fn);
+      auto arenaType = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
+      auto entry = func::FuncOp::create(b, fn.getLoc(), ("nnc_" + fn.getSymName()).str(),
+                                        b.getFunctionType({arenaType}, {}));
+      entry->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+      entry.addEntryBlock();
+      FunctionLowering lowering(model, entry, paramOffsets);
+      if (failed(lowering.lowerBody(fn, inputOffsets, outputOffsets)))
+        return failure();
+      fn.erase();
+    }
+    // The nn.param symbols are now plain arena regions.
+    for (ParamOp p : llvm::make_early_inc_range(model.getOps<ParamOp>()))
+      p.erase();
+    model->setAttr("nn.layout", layout.attr());
+    model->setAttr("nn.persistent_bytes",
+                   IntegerAttr::get(IntegerType::get(ctx, 64), layout.size()));
+    return success();
+  }
+};
+
+} // namespace

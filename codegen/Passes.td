@@ -1,0 +1,53 @@
+//===- Passes.td - nnc code generation passes --------------*- tablegen -*-===//
+//
+// Part of nnc. Lowerings from the nn dialect towards LLVM.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NNC_CODEGEN_PASSES_TD
+#define NNC_CODEGEN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def NNLowerToBuffers : Pass<"nn-lower-to-buffers", "::mlir::ModuleOp"> {
+  let summary = "Lower static-shaped nn models to memref code over one arena";
+  let description = [{
+    For every model module (`module @m attributes {nn.model}`) whose functions
+    have static shapes (run `-nn-infer-shapes=batch=N` first), lays out the
+    persistent part of the model's arena: every `nn.param` (parameters,
+    buffers, optimizer state), then the inputs and outputs of each entry
+    function, each 64-byte aligned. Each function `@f` becomes
+    `func.func @nnc_f(%arena: memref<?xi8>)` with `llvm.emit_c_interface`:
+    inputs, parameters and outputs are `memref.view`s of the arena; every op
+    becomes a call into the runtime's kernels (runtime/Kernels.h: conv,
+    linear, pooling, batchnorm, embedding, recurrent layers, softmax, losses)
+    or generated code (`linalg.generic` for elementwise ops), writing a fresh
+    `memref.alloc` that `-nn-plan-memory` later places in the arena.
+
+    The layout is recorded in the module attribute `nn.layout` (one
+    dictionary per region: name, kind, offset, bytes, dtype, shape) for the
+    artifact's model table.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect"
+  ];
+}
+
+def NNPlanMemory : Pass<"nn-plan-memory", "::mlir::ModuleOp"> {
+  let summary = "Place every buffer of the generated code in the one arena";
+  let description = [{
+    Replaces every static `memref.alloc` in the entry functions of a lowered
+    model by a `memref.view` of the arena argument at a planned offset. A
+    buffer is live from its allocation to its last use, following views and
+    reshapes of it; buffers whose live ranges do not overlap share memory
+    (greedy best fit by decreasing size). Offsets start after the persistent
+    regions; the arena size (`nn.arena_bytes` on the model module) is the
+    largest end offset over all entry functions.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+#endif // NNC_CODEGEN_PASSES_TD

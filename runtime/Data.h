@@ -1,0 +1,272 @@
+//===- Data.h - Datasets, normalization and batching ------------*- C++ -*-===//
+//
+// Part of nnc's runtime (plain C++17, no LLVM/MLIR). Loads a dataset fully
+// into memory as float32 samples (images NCHW, CSV features) or int64 token
+// ids, with int64 class labels or float targets, then hands out batches:
+//
+//   IDX          MNIST/Fashion-MNIST files, plain or gzip (zlib)
+//   fashion-mnist  the name resolves to /usr/share/datasets/fashion-mnist
+//                (Debian's dataset-fashion-mnist), train or test split
+//   image folder one sub-folder per class (sorted names = class indices),
+//                PNG files decoded by libpng, converted to gray or RGB and
+//                resized (bilinear) to the model's H x W
+//   CSV          numeric features and one label column
+//   tokens       one sample per line: whitespace-separated integer ids, the
+//                last integer on the line is the label
+//   synthetic    seeded class prototypes plus noise (learnable)
+//
+// Every error names the file and what is wrong:
+//
+//   /x/train-images.gz: truncated: expected 47,040,000 image bytes, got 1,000
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NNC_RUNTIME_DATA_H
+#define NNC_RUNTIME_DATA_H
+
+#include "runtime/Random.h"
+#include "runtime/Status.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nnc::rt {
+
+/// What the model expects of one sample.
+struct SampleSpec {
+  /// The input shape without the batch dimension: {C, H, W} for images,
+  /// {features} for CSV, {sequence length} for tokens.
+  std::vector<int64_t> shape;
+  /// Number of classes; labels must lie in [0, numClasses). 0 means the
+  /// targets are real numbers (regression; CSV only) or are not checked.
+  int64_t numClasses = 0;
+};
+
+/// Pixel normalization: x = (pixel / 255 - mean[c]) / std[c] when scale01,
+/// x = (pixel - mean[c]) / std[c] otherwise. Empty mean/std mean 0 and 1; a
+/// single value applies to every channel.
+struct Normalization {
+  bool scale01 = true;
+  std::vector<float> mean;
+  std::vector<float> std;
+};
+
+/// A dataset held in memory.
+struct Dataset {
+  /// Where it came from, for messages ("/x/train-images-idx3-ubyte.gz").
+  std::string source;
+  /// One sample's shape (SampleSpec::shape).
+  std::vector<int64_t> sampleShape;
+  /// Float samples, size() * sampleElements() values (empty for tokens).
+  std::vector<float> inputs;
+  /// Token ids, size() * sampleElements() values (only for tokens).
+  std::vector<int64_t> tokens;
+  /// Class labels, one per sample (empty if the targets are floats).
+  std::vector<int64_t> labels;
+  /// Float targets, one per sample (regression; empty for class labels).
+  std::vector<float> targets;
+  /// Class names, index = label (image folders; empty otherwise).
+  std::vector<std::string> classNames;
+
+  /// Number of samples.
+  int64_t count = 0;
+  /// True if the samples are token ids (`tokens`) rather than floats.
+  bool tokenInputs = false;
+
+  /// Number of samples.
+  int64_t size() const { return count; }
+  /// Elements per sample (the product of sampleShape).
+  int64_t sampleElements() const;
+};
+
+/// Which part of a dataset with a fixed split.
+enum class Split { Train, Test };
+
+//===----------------------------------------------------------------------===//
+// IDX files
+//===----------------------------------------------------------------------===//
+
+/// The element types an IDX file can hold (the third magic byte).
+enum class IdxType : uint8_t {
+  U8 = 0x08,
+  I8 = 0x09,
+  I16 = 0x0B,
+  I32 = 0x0C,
+  F32 = 0x0D,
+  F64 = 0x0E
+};
+
+/// A decoded IDX file.
+struct IdxArray {
+  IdxType type = IdxType::U8;
+  std::vector<uint32_t> dims;
+  /// The elements as stored (big-endian for multi-byte types).
+  std::vector<uint8_t> bytes;
+
+  /// Element `i` converted to double.
+  double at(uint64_t i) const;
+  /// Number of elements.
+  uint64_t numElements() const;
+};
+
+/// Reads an IDX file, gzip-compressed or plain (detected from the content).
+/// `what` names the data in messages ("image", "label"). Checks the magic
+/// number, the element type, the dimensions, truncation, trailing data and
+/// gzip integrity.
+Result<IdxArray> readIdx(const std::string &path, const std::string &what);
+
+/// Writes `array` as an IDX file, gzip-compressed if `gzip` (for tests and
+/// tools).
+Status writeIdx(const std::string &path, const IdxArray &array, bool gzip);
+
+/// Loads an IDX image file (N x H x W, u8) and an IDX label file (N, u8) as a
+/// dataset: images must match spec.shape {1, H, W}, labels must lie in
+/// [0, spec.numClasses).
+Result<Dataset> loadIdx(const std::string &imagesPath,
+                        const std::string &labelsPath, const SampleSpec &spec,
+                        const Normalization &norm = {});
+
+/// The directory of Debian's Fashion-MNIST.
+inline constexpr const char *kFashionMnistDir =
+    "/usr/share/datasets/fashion-mnist";
+
+/// The image and label files of an MNIST-style directory for `split`:
+/// `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]` in `dir`.
+Result<std::pair<std::string, std::string>>
+resolveIdxFiles(const std::string &dir, Split split);
+
+//===----------------------------------------------------------------------===//
+// Other formats
+//===----------------------------------------------------------------------===//
+
+/// Loads an image folder: `root/<class>/*.png`, classes sorted by name. Each
+/// PNG is converted to spec.shape[0] channels (1: gray, 3: RGB) and resized
+/// bilinearly (half-pixel centres, like torch's interpolate with
+/// align_corners=False) to spec.shape[1] x spec.shape[2]. Files not ending in
+/// .png are ignored; a class folder without PNGs is an error.
+Result<Dataset> loadImageFolder(const std::string &root, const SampleSpec &spec,
+                                const Normalization &norm = {});
+
+/// How a CSV file is read.
+struct CsvOptions {
+  /// The label column: a header name, or a 0-based index as text; empty
+  /// means the last column.
+  std::string labelColumn;
+  /// Whether the first line is a header. Auto-detected (a first line with a
+  /// non-numeric field is a header) unless set.
+  std::optional<bool> hasHeader;
+  char separator = ',';
+};
+
+/// Loads a CSV file of numbers: every column but the label column is a
+/// feature (their count must equal spec.shape's product). The label is a
+/// class index in [0, spec.numClasses), or a float target if numClasses is 0.
+Result<Dataset> loadCsv(const std::string &path, const SampleSpec &spec,
+                        const CsvOptions &options = {});
+
+/// How a token file is read.
+struct TokenOptions {
+  /// The id that pads sequences shorter than spec.shape[0].
+  int64_t padId = 0;
+  /// Ids must lie in [0, vocabSize) if vocabSize > 0.
+  int64_t vocabSize = 0;
+  /// Longer sequences are an error unless truncate is set (then only their
+  /// first spec.shape[0] ids are kept).
+  bool truncate = false;
+};
+
+/// Loads token sequences: one sample per non-empty line, whitespace-separated
+/// integers, the last of which is the label; padded with padId to
+/// spec.shape[0].
+Result<Dataset> loadTokens(const std::string &path, const SampleSpec &spec,
+                           const TokenOptions &options = {});
+
+/// A learnable synthetic dataset of `count` samples: each class has a
+/// prototype drawn from N(0, 1) (the same for both splits of a seed); a
+/// sample is its class prototype plus N(0, noise^2), drawn from a stream
+/// that depends on the split. Labels are uniform. Same seed, same data.
+Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
+                              uint64_t seed, Split split = Split::Train,
+                              float noise = 0.5f);
+
+/// Loads a dataset by name: "fashion-mnist" (Debian's files), "synthetic"
+/// (syntheticCount samples from syntheticSeed), a directory holding IDX
+/// files (MNIST layout), a directory of class folders (PNG; if it has
+/// `train/` and `test/` sub-folders, the split picks one, else both splits
+/// are the whole folder), a *.csv file or a token file (any other file; both
+/// splits are the whole file).
+Result<Dataset> loadDataset(const std::string &name, Split split,
+                            const SampleSpec &spec,
+                            const Normalization &norm = {},
+                            uint64_t syntheticSeed = 0,
+                            int64_t syntheticCount = 1024);
+
+/// Applies `norm` to image samples with pixel values in [0, 255] (loaders do
+/// this; exposed for tests).
+Status normalizeImages(Dataset &data, const Normalization &norm);
+
+//===----------------------------------------------------------------------===//
+// Batching
+//===----------------------------------------------------------------------===//
+
+/// Label written for the padding rows of a partial batch: PyTorch's
+/// CrossEntropyLoss ignore_index default. Losses must skip it.
+inline constexpr int64_t kIgnoreLabel = -100;
+
+/// Caller-provided batch buffers (views into the arena), each sized for a
+/// full batch. Only the fields the dataset has are written: `inputs` (float
+/// samples) or `tokens`, and `labels` or `targets`.
+struct BatchBuffers {
+  float *inputs = nullptr;
+  int64_t *tokens = nullptr;
+  int64_t *labels = nullptr;
+  float *targets = nullptr;
+};
+
+/// Hands out the batches of an epoch. The sample order of epoch e is a
+/// shuffle by Pcg32(seed, e) (or the file order without shuffling), so it is
+/// the same on every machine and an epoch can be reproduced on its own (for
+/// --resume). The last batch holds the remaining samples; its true size is
+/// returned, never silently dropped.
+class Batcher {
+public:
+  /// A batcher over `data`, which must outlive it. Fails if batchSize < 1 or
+  /// the dataset is empty.
+  static Result<Batcher> create(const Dataset &data, int64_t batchSize,
+                                bool shuffle, uint64_t seed);
+
+  /// Fixes the sample order of epoch `epoch` (0-based).
+  void beginEpoch(uint64_t epoch);
+
+  /// Batches per epoch, the last one possibly partial.
+  int64_t numBatches() const { return (data_->size() + batch_ - 1) / batch_; }
+  /// The full batch size.
+  int64_t batchSize() const { return batch_; }
+  /// The true number of samples in batch `index`.
+  int64_t batchCount(int64_t index) const;
+  /// The sample order of the current epoch.
+  const std::vector<uint32_t> &order() const { return order_; }
+
+  /// Copies batch `index` of the current epoch into `out` and returns its
+  /// true size n. Rows n..batchSize-1 are zero-filled and their labels set
+  /// to kIgnoreLabel. Returns 0 (and copies nothing) if index is out of
+  /// range or a needed buffer is null.
+  int64_t copyBatch(int64_t index, const BatchBuffers &out) const;
+
+private:
+  Batcher(const Dataset &data, int64_t batchSize, bool shuffle, uint64_t seed)
+      : data_(&data), batch_(batchSize), shuffle_(shuffle), seed_(seed) {}
+
+  const Dataset *data_;
+  int64_t batch_;
+  bool shuffle_;
+  uint64_t seed_;
+  std::vector<uint32_t> order_;
+};
+
+} // namespace nnc::rt
+
+#endif // NNC_RUNTIME_DATA_H

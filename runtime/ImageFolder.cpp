@@ -1,0 +1,169 @@
+//===- ImageFolder.cpp - Image-folder datasets (PNG via libpng) -----------===//
+//
+// Part of nnc's runtime (plain C++17, no LLVM/MLIR). `root/<class>/*.png`:
+// classes are the sorted sub-folder names; each PNG is decoded by libpng's
+// simplified API (which converts any PNG colour type and bit depth to 8-bit
+// gray or RGB and composes alpha onto black), then resized bilinearly to the
+// model's H x W.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Data.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <dirent.h>
+#include <png.h>
+#include <sys/stat.h>
+
+namespace nnc::rt {
+
+namespace {
+/// The entries of directory `dir` (without "." and ".."), sorted bytewise,
+/// split into sub-directories and files.
+Status listDirectory(const std::string &dir, std::vector<std::string> &dirs,
+                     std::vector<std::string> &files) {
+  DIR *d = ::opendir(dir.c_str());
+  if (!d)
+    return Status::error(dir +
+                         ": cannot open the directory: " + errnoText(errno));
+  while (struct dirent *e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.empty() || name[0] == '.') // ".", "..", hidden files.
+      continue;
+    struct stat st;
+    if (::stat((dir + "/" + name).c_str(), &st) != 0)
+      continue;
+    if (S_ISDIR(st.st_mode))
+      dirs.push_back(name);
+    else if (S_ISREG(st.st_mode))
+      files.push_back(name);
+  }
+  ::closedir(d);
+  std::sort(dirs.begin(), dirs.end());
+  std::sort(files.begin(), files.end());
+  return Status::success();
+}
+
+bool isPngName(const std::string &name) {
+  if (name.size() < 4)
+    return false;
+  std::string ext = name.substr(name.size() - 4);
+  for (char &c : ext)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".png";
+}
+
+/// Decodes `path` into 8-bit `channels`-channel pixels (1: gray, 3: RGB).
+Status decodePng(const std::string &path, int64_t channels,
+                 std::vector<uint8_t> &pixels, uint32_t &width,
+                 uint32_t &height) {
+  png_image image;
+  std::memset(&image, 0, sizeof(image));
+  image.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_file(&image, path.c_str()))
+    return Status::error(path + ": cannot read the PNG: " + image.message);
+  image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+  width = image.width;
+  height = image.height;
+  // Refuse absurd sizes before allocating (a hostile header).
+  if (uint64_t(width) * height > (uint64_t(1) << 28)) {
+    png_image_free(&image);
+    return Status::error(path + ": the PNG is " + std::to_string(width) + "x" +
+                         std::to_string(height) +
+                         ", larger than the 268M-pixel limit");
+  }
+  pixels.resize(PNG_IMAGE_SIZE(image));
+  png_color black = {0, 0, 0};
+  if (!png_image_finish_read(&image, &black, pixels.data(), 0, nullptr)) {
+    std::string msg = image.message;
+    png_image_free(&image);
+    return Status::error(path + ": corrupt PNG: " + msg);
+  }
+  return Status::success();
+}
+
+/// Resizes `channels`-channel 8-bit pixels (inW x inH, interleaved) to
+/// outW x outH planar floats in [0, 255] (bilinear, half-pixel centres;
+/// align_corners=False).
+void resizeBilinear(const std::vector<uint8_t> &in, uint32_t inW, uint32_t inH,
+                    int64_t channels, int64_t outW, int64_t outH, float *out) {
+  double sx = double(inW) / double(outW), sy = double(inH) / double(outH);
+  for (int64_t y = 0; y < outH; ++y) {
+    double fy = std::max(0.0, (y + 0.5) * sy - 0.5);
+    int64_t y0 = std::min<int64_t>(int64_t(fy), inH - 1);
+    int64_t y1 = std::min<int64_t>(y0 + 1, inH - 1);
+    double wy = fy - double(y0);
+    for (int64_t x = 0; x < outW; ++x) {
+      double fx = std::max(0.0, (x + 0.5) * sx - 0.5);
+      int64_t x0 = std::min<int64_t>(int64_t(fx), inW - 1);
+      int64_t x1 = std::min<int64_t>(x0 + 1, inW - 1);
+      double wx = fx - double(x0);
+      for (int64_t c = 0; c < channels; ++c) {
+        auto px = [&](int64_t yy, int64_t xx) {
+          return double(in[size_t((yy * inW + xx) * channels + c)]);
+        };
+        double top = px(y0, x0) * (1 - wx) + px(y0, x1) * wx;
+        double bottom = px(y1, x0) * (1 - wx) + px(y1, x1) * wx;
+        out[(c * outH + y) * outW + x] =
+            static_cast<float>(top * (1 - wy) + bottom * wy);
+      }
+    }
+  }
+}
+} // namespace
+
+Result<Dataset> loadImageFolder(const std::string &root, const SampleSpec &spec,
+                                const Normalization &norm) {
+  if (spec.shape.size() != 3 || (spec.shape[0] != 1 && spec.shape[0] != 3) ||
+      spec.shape[1] < 1 || spec.shape[2] < 1)
+    return Status::error(root + ": image folders need a model input of shape "
+                                "[N, 1 or 3, H, W]");
+  int64_t channels = spec.shape[0], outH = spec.shape[1], outW = spec.shape[2];
+  std::vector<std::string> classes, ignored;
+  if (Status s = listDirectory(root, classes, ignored); s.failed())
+    return s;
+  if (classes.empty())
+    return Status::error(root + ": no class sub-folders (expected " + root +
+                         "/<class>/*.png)");
+  if (spec.numClasses > 0 && int64_t(classes.size()) != spec.numClasses)
+    return Status::error(root + ": has " + std::to_string(classes.size()) +
+                         " class folders, the model has " +
+                         std::to_string(spec.numClasses) + " classes");
+  Dataset data;
+  data.source = root;
+  data.sampleShape = spec.shape;
+  data.classNames = classes;
+  int64_t elems = data.sampleElements();
+  std::vector<uint8_t> pixels;
+  for (size_t label = 0; label < classes.size(); ++label) {
+    std::string dir = root + "/" + classes[label];
+    std::vector<std::string> subdirs, files;
+    if (Status s = listDirectory(dir, subdirs, files); s.failed())
+      return s;
+    size_t before = size_t(data.count);
+    for (const std::string &file : files) {
+      if (!isPngName(file))
+        continue;
+      uint32_t w = 0, h = 0;
+      if (Status s = decodePng(dir + "/" + file, channels, pixels, w, h);
+          s.failed())
+        return s;
+      data.inputs.resize(size_t((data.count + 1) * elems));
+      resizeBilinear(pixels, w, h, channels, outW, outH,
+                     data.inputs.data() + data.count * elems);
+      data.labels.push_back(int64_t(label));
+      ++data.count;
+    }
+    if (size_t(data.count) == before)
+      return Status::error(dir + ": the class folder has no .png files");
+  }
+  if (Status s = normalizeImages(data, norm); s.failed())
+    return s;
+  return data;
+}
+
+} // namespace nnc::rt

@@ -1,0 +1,75 @@
+//===- runtime/KernelsInternal.h - helpers shared by Kernels*.cpp -*- C++
+//-*-===//
+//
+// Part of nnc. Private to the kernel sources; not installed, not part of the
+// ABI.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NNC_RUNTIME_KERNELSINTERNAL_H
+#define NNC_RUNTIME_KERNELSINTERNAL_H
+
+#include <cstddef>
+#include <cstdint>
+
+namespace nnc::kernels {
+
+/// Rounds a byte count up to a multiple of 64 (keeps scratch sub-buffers
+/// cache-line aligned).
+constexpr int64_t alignUp(int64_t bytes) { return (bytes + 63) / 64 * 64; }
+
+/// Carves consecutive 64-byte-aligned float buffers out of a scratch block.
+class ScratchCursor {
+public:
+  explicit ScratchCursor(void *base) : cur(static_cast<char *>(base)) {}
+  float *take(int64_t floats) {
+    float *p = reinterpret_cast<float *>(cur);
+    cur += alignUp(floats * static_cast<int64_t>(sizeof(float)));
+    return p;
+  }
+
+private:
+  char *cur;
+};
+
+/// Row-major single-precision GEMM (the backend behind nnc_gemm), usable from
+/// inside or outside parallel regions.
+void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+          float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+          float beta, float *C, int64_t ldc);
+
+/// exp(x) for f32 written so loops over it auto-vectorize (Cephes' expf:
+/// range reduction by ln 2, degree-6 polynomial; relative error < 2e-7).
+/// Inputs are clamped to [-87.3, 88.3], so the result is finite and normal.
+inline float fastExp(float x) {
+  x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+  float t = x * 1.44269504088896341f + 0.5f;
+  int32_t k = static_cast<int32_t>(t);
+  k -= static_cast<float>(k) > t ? 1 : 0; // floor
+  float n = static_cast<float>(k);
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t bits = (k + 127) << 23;
+  float scale;
+  __builtin_memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+/// 1 / (1 + exp(-x)), vectorizable.
+inline float fastSigmoid(float x) { return 1.0f / (1.0f + fastExp(-x)); }
+/// tanh(x) = 1 - 2 / (exp(2x) + 1), vectorizable; absolute error < 3e-7.
+inline float fastTanh(float x) {
+  return 1.0f - 2.0f / (fastExp(2.0f * x) + 1.0f);
+}
+
+/// Elementwise loops below this many elements run on one thread.
+constexpr int64_t kParallelGrain = 1 << 15;
+
+} // namespace nnc::kernels
+
+#endif // NNC_RUNTIME_KERNELSINTERNAL_H

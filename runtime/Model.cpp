@@ -1,0 +1,198 @@
+//===- Model.cpp - Load and run a compiled nnc model ----------------------===//
+
+#include "runtime/Model.h"
+
+#include "runtime/Json.h"
+#include "runtime/Random.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace nnc::rt;
+
+namespace {
+
+/// The MLIR C-interface descriptor of a `memref<?xi8>`.
+struct MemRef1D {
+  char *allocated;
+  char *aligned;
+  int64_t offset;
+  int64_t size;
+  int64_t stride;
+};
+using EntryFn = void (*)(MemRef1D *);
+
+constexpr int64_t kArenaAlign = 64;
+
+Status bad(const std::string &path, const std::string &what) {
+  return Status::error(path + ": " + what);
+}
+
+std::optional<int64_t> asInt(const JsonValue *v) {
+  if (!v || v->kind != JsonValue::Kind::Number)
+    return std::nullopt;
+  if (!v->number.empty() && v->number[0] == '-')
+    return std::nullopt;
+  auto u = v->asUInt64();
+  if (!u || *u > uint64_t(INT64_MAX))
+    return std::nullopt;
+  return int64_t(*u);
+}
+
+std::string asString(const JsonValue *v) {
+  return v && v->kind == JsonValue::Kind::String ? v->string : std::string();
+}
+
+int64_t elementBytes(const std::string &dtype) {
+  if (dtype == "f32" || dtype == "i32")
+    return 4;
+  if (dtype == "f16" || dtype == "bf16")
+    return 2;
+  if (dtype == "i64")
+    return 8;
+  if (dtype == "u8")
+    return 1;
+  return 0;
+}
+
+} // namespace
+
+int64_t Region::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+Result<std::unique_ptr<Model>> Model::load(const std::string &path) {
+  std::unique_ptr<Model> m(new Model());
+  m->path_ = path;
+  m->handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!m->handle_) {
+    const char *why = dlerror();
+    return bad(path, std::string("cannot load the compiled model: ") +
+                         (why ? why : "unknown error"));
+  }
+  auto *info = static_cast<const char *>(dlsym(m->handle_, "nnc_model_info"));
+  if (!info)
+    return bad(path, "not an nnc model: it has no 'nnc_model_info' table");
+  m->info_ = info;
+  std::string error;
+  std::optional<JsonValue> root = parseJson(m->info_, error);
+  if (!root || root->kind != JsonValue::Kind::Object)
+    return bad(path, "corrupt model table: " + error);
+  if (asString(root->find("format")) != "nnc-model" ||
+      asInt(root->find("version")).value_or(0) != 1)
+    return bad(path, "unsupported model table (expected format nnc-model, version 1)");
+  m->name_ = asString(root->find("model"));
+  std::optional<int64_t> arenaBytes = asInt(root->find("arena_bytes"));
+  if (!arenaBytes || *arenaBytes <= 0)
+    return bad(path, "model table has no valid arena_bytes");
+  m->arenaBytes_ = *arenaBytes;
+
+  const JsonValue *regions = root->find("regions");
+  if (!regions || regions->kind != JsonValue::Kind::Array)
+    return bad(path, "model table has no regions");
+  for (const JsonValue &r : regions->elements) {
+    Region region;
+    region.name = asString(r.find("name"));
+    region.kind = asString(r.find("kind"));
+    region.dtype = asString(r.find("dtype"));
+    region.init = asString(r.find("init"));
+    if (const JsonValue *s = r.find("scale"))
+      region.scale = s->asDouble();
+    std::optional<int64_t> offset = asInt(r.find("offset")),
+                           bytes = asInt(r.find("bytes"));
+    const JsonValue *shape = r.find("shape");
+    if (region.name.empty() || !offset || !bytes || !shape ||
+        shape->kind != JsonValue::Kind::Array)
+      return bad(path, "corrupt region in the model table");
+    for (const JsonValue &d : shape->elements) {
+      std::optional<int64_t> dim = asInt(&d);
+      if (!dim)
+        return bad(path, "corrupt shape of region '" + region.name + "'");
+      region.shape.push_back(*dim);
+    }
+    int64_t eb = elementBytes(region.dtype);
+    if (eb == 0 || region.numElements() * eb != *bytes || *offset % 4 != 0 ||
+        *offset + *bytes > m->arenaBytes_)
+      return bad(path, "region '" + region.name + "' does not fit the arena");
+    region.offset = *offset;
+    region.bytes = *bytes;
+    m->regions_.push_back(std::move(region));
+  }
+
+  const JsonValue *entries = root->find("entries");
+  if (!entries || entries->kind != JsonValue::Kind::Array)
+    return bad(path, "model table has no entries");
+  for (const JsonValue &e : entries->elements) {
+    std::string entry = asString(&e);
+    void *fn = dlsym(m->handle_, ("_mlir_ciface_nnc_" + entry).c_str());
+    if (!fn)
+      return bad(path, "entry point '" + entry + "' is missing");
+    m->entryNames_.push_back(entry);
+    m->entryFns_.push_back(fn);
+  }
+
+  size_t size = (m->arenaBytes_ + kArenaAlign - 1) / kArenaAlign * kArenaAlign;
+  m->arena_ = static_cast<char *>(std::aligned_alloc(kArenaAlign, size));
+  if (!m->arena_)
+    return bad(path, "cannot allocate the " + groupDigits(m->arenaBytes_) + " B arena");
+  std::memset(m->arena_, 0, size);
+  return m;
+}
+
+Model::~Model() {
+  std::free(arena_);
+  if (handle_)
+    dlclose(handle_);
+}
+
+const Region *Model::region(std::string_view name) const {
+  for (const Region &r : regions_)
+    if (r.name == name)
+      return &r;
+  return nullptr;
+}
+
+bool Model::hasEntry(std::string_view entry) const {
+  for (const std::string &e : entryNames_)
+    if (e == entry)
+      return true;
+  return false;
+}
+
+void Model::initialize(uint64_t seed) {
+  Pcg32 rng(seed);
+  for (const Region &r : regions_) {
+    if (r.kind != "param" && r.kind != "buffer" && r.kind != "state")
+      continue;
+    if (r.dtype != "f32") {
+      std::memset(data(r), 0, r.bytes);
+      continue;
+    }
+    float *p = dataAs<float>(r);
+    int64_t n = r.numElements();
+    if (r.init == "ones")
+      initOnes(p, n);
+    else if (r.init == "uniform")
+      initUniform(p, n, float(r.scale), rng);
+    else if (r.init == "normal")
+      initNormal(p, n, 0.0f, float(r.scale), rng);
+    else
+      initZeros(p, n);
+  }
+}
+
+Status Model::run(std::string_view entry) {
+  for (size_t i = 0; i < entryNames_.size(); ++i) {
+    if (entryNames_[i] != entry)
+      continue;
+    MemRef1D arena{arena_, arena_, 0, arenaBytes_, 1};
+    reinterpret_cast<EntryFn>(entryFns_[i])(&arena);
+    return Status::success();
+  }
+  return bad(path_, "the model has no entry point '" + std::string(entry) + "'");
+}

@@ -1,0 +1,400 @@
+//===- Train.cpp - The training loop over a compiled model ----------------===//
+
+#include "runtime/Train.h"
+
+#include "runtime/Checkpoint.h"
+#include "runtime/Kernels.h"
+#include "runtime/Progress.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+using namespace nnc::rt;
+
+namespace {
+
+/// The arena regions one entry point reads and writes.
+struct EntryIO {
+  const Region *input = nullptr;  ///< The model input (images or token ids).
+  const Region *labels = nullptr; ///< train_step only.
+  const Region *lr = nullptr, *step = nullptr, *seed = nullptr;
+  const Region *loss = nullptr, *correct = nullptr;
+  const Region *output = nullptr; ///< forward only.
+};
+
+Result<EntryIO> entryIO(const Model &model, const std::string &entry) {
+  EntryIO io;
+  std::string prefix = entry + ".";
+  int inputs = 0;
+  for (const Region &r : model.regions()) {
+    if (r.name.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    std::string local = r.name.substr(prefix.size());
+    if (r.kind == "input") {
+      if (local == "labels")
+        io.labels = &r;
+      else if (local == "lr")
+        io.lr = &r;
+      else if (local == "step")
+        io.step = &r;
+      else if (local == "seed")
+        io.seed = &r;
+      else if (inputs++ == 0)
+        io.input = &r;
+    } else if (r.kind == "output") {
+      if (local == "loss")
+        io.loss = &r;
+      else if (local == "correct")
+        io.correct = &r;
+      else if (!io.output)
+        io.output = &r;
+    }
+  }
+  if (inputs != 1)
+    return Status::error("model '" + model.name() + "': nnc train and eval support "
+                         "models with exactly one input, '" + entry + "' has " +
+                         std::to_string(inputs));
+  if (entry == "train_step" &&
+      (!io.labels || !io.lr || !io.step || !io.seed || !io.loss || !io.correct))
+    return Status::error("model '" + model.name() +
+                         "': its train_step entry lacks labels, lr, step, seed, "
+                         "loss or correct");
+  if (entry == "forward" && !io.output)
+    return Status::error("model '" + model.name() + "': forward has no output");
+  return io;
+}
+
+nnc::TensorDType tensorDType(const std::string &dtype) {
+  if (dtype == "i64")
+    return nnc::TensorDType::I64;
+  if (dtype == "i32")
+    return nnc::TensorDType::I32;
+  if (dtype == "f16")
+    return nnc::TensorDType::F16;
+  if (dtype == "bf16")
+    return nnc::TensorDType::BF16;
+  if (dtype == "u8")
+    return nnc::TensorDType::U8;
+  return nnc::TensorDType::F32;
+}
+
+std::vector<uint64_t> shapeOf(const Region &r) {
+  return std::vector<uint64_t>(r.shape.begin(), r.shape.end());
+}
+
+/// The regions of `kinds` as checkpoint tensors / load targets.
+std::vector<const Region *> regionsOfKind(const Model &model,
+                                          std::initializer_list<const char *> kinds) {
+  std::vector<const Region *> out;
+  for (const Region &r : model.regions())
+    for (const char *k : kinds)
+      if (r.kind == k)
+        out.push_back(&r);
+  return out;
+}
+
+Result<int64_t> writeRegions(Model &model, const std::string &path,
+                             const std::vector<const Region *> &regions,
+                             const nnc::SafetensorsMetadata &metadata) {
+  std::vector<WriteTensor> tensors;
+  for (const Region *r : regions)
+    tensors.push_back({r->name, tensorDType(r->dtype), shapeOf(*r), model.data(*r), false});
+  if (Status st = writeCheckpoint(path, tensors, metadata); st.failed())
+    return st;
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0)
+    return Status::error(path + ": cannot read back the written checkpoint");
+  return int64_t(info.st_size);
+}
+
+Status readRegions(Model &model, const std::string &path,
+                   const std::vector<const Region *> &regions,
+                   nnc::SafetensorsMetadata *metadata = nullptr) {
+  Result<Checkpoint> ckpt = readCheckpoint(path);
+  if (!ckpt)
+    return ckpt.status();
+  std::vector<LoadTarget> targets;
+  for (const Region *r : regions)
+    targets.push_back({r->name, tensorDType(r->dtype), shapeOf(*r), model.data(*r)});
+  if (Status st = loadCheckpoint(*ckpt, targets); st.failed())
+    return st;
+  if (metadata)
+    *metadata = ckpt->metadata;
+  return Status::success();
+}
+
+std::string metadataValue(const nnc::SafetensorsMetadata &md, const std::string &key) {
+  for (const auto &[k, v] : md)
+    if (k == key)
+      return v;
+  return "";
+}
+
+void truncateDataset(Dataset &d, int64_t limit) {
+  if (limit <= 0 || limit >= d.count)
+    return;
+  int64_t per = d.sampleElements();
+  d.count = limit;
+  if (!d.inputs.empty())
+    d.inputs.resize(limit * per);
+  if (!d.tokens.empty())
+    d.tokens.resize(limit * per);
+  if (!d.labels.empty())
+    d.labels.resize(limit);
+  if (!d.targets.empty())
+    d.targets.resize(limit);
+}
+
+BatchBuffers buffersFor(Model &model, const Region &input, const Region *labels) {
+  BatchBuffers b;
+  if (input.dtype == "i64")
+    b.tokens = model.dataAs<int64_t>(input);
+  else
+    b.inputs = model.dataAs<float>(input);
+  if (labels && labels->dtype == "i64")
+    b.labels = model.dataAs<int64_t>(*labels);
+  else if (labels)
+    b.targets = model.dataAs<float>(*labels);
+  return b;
+}
+
+double now() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+} // namespace
+
+Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {
+  Result<EntryIO> io = entryIO(model, "forward");
+  if (!io)
+    return io.status();
+  SampleSpec spec;
+  spec.shape.assign(io->input->shape.begin() + 1, io->input->shape.end());
+  const Region &out = *io->output;
+  if (out.shape.size() == 2)
+    spec.numClasses = out.shape[1];
+  return spec;
+}
+
+Status nnc::rt::loadWeights(Model &model, const std::string &path) {
+  return readRegions(model, path, regionsOfKind(model, {"param", "buffer"}));
+}
+
+Result<int64_t> nnc::rt::saveWeights(Model &model, const std::string &path) {
+  return writeRegions(model, path, regionsOfKind(model, {"param", "buffer"}), {});
+}
+
+Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data) {
+  Result<EntryIO> io = entryIO(model, "forward");
+  if (!io)
+    return io.status();
+  const Region &out = *io->output;
+  if (out.shape.size() != 2 || data.labels.empty())
+    return Status::error("evaluation needs a classifier ([N, classes] output) and "
+                         "labelled data");
+  int64_t batch = io->input->shape[0], classes = out.shape[1];
+  Result<Batcher> batcher = Batcher::create(data, batch, /*shuffle=*/false, 0);
+  if (!batcher)
+    return batcher.status();
+  batcher->beginEpoch(0);
+  std::vector<int64_t> labels(batch);
+  BatchBuffers buffers = buffersFor(model, *io->input, nullptr);
+  buffers.labels = labels.data();
+  EvalResult result;
+  double lossSum = 0;
+  int64_t correct = 0;
+  for (int64_t i = 0; i < batcher->numBatches(); ++i) {
+    int64_t n = batcher->copyBatch(i, buffers);
+    if (Status st = model.run("forward"); st.failed())
+      return st;
+    const float *logits = model.dataAs<float>(out);
+    for (int64_t r = 0; r < n; ++r) {
+      const float *row = logits + r * classes;
+      int64_t best = 0;
+      double maxv = row[0];
+      for (int64_t c = 1; c < classes; ++c)
+        if (row[c] > row[best])
+          best = c;
+      for (int64_t c = 1; c < classes; ++c)
+        maxv = std::max<double>(maxv, row[c]);
+      double sum = 0;
+      for (int64_t c = 0; c < classes; ++c)
+        sum += std::exp(double(row[c]) - maxv);
+      if (labels[r] >= 0 && labels[r] < classes)
+        lossSum += std::log(sum) + maxv - row[labels[r]];
+      correct += best == labels[r];
+    }
+    result.samples += n;
+  }
+  result.accuracy = result.samples ? double(correct) / double(result.samples) : 0;
+  result.loss = result.samples ? lossSum / double(result.samples) : 0;
+  return result;
+}
+
+Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
+  if (!model.hasEntry("train_step"))
+    return Status::error("model '" + model.name() + "' was built without train_step");
+  Result<EntryIO> ioOr = entryIO(model, "train_step");
+  if (!ioOr)
+    return ioOr.status();
+  EntryIO io = *ioOr;
+  Result<SampleSpec> spec = sampleSpecOf(model);
+  if (!spec)
+    return spec.status();
+  nnc_set_num_threads(options.threads);
+
+  Result<Dataset> trainData = loadDataset(options.data, Split::Train, *spec, {},
+                                          options.seed);
+  if (!trainData)
+    return trainData.status();
+  Result<Dataset> testData = loadDataset(options.data, Split::Test, *spec, {},
+                                         options.seed);
+  if (!testData)
+    return testData.status();
+  truncateDataset(*trainData, options.trainLimit);
+  truncateDataset(*testData, options.testLimit);
+
+  int64_t batch = io.input->shape[0];
+  Result<Batcher> batcher = Batcher::create(*trainData, batch, /*shuffle=*/true,
+                                            options.seed);
+  if (!batcher)
+    return batcher.status();
+
+  // Start: resume, given weights, or fresh initialization.
+  int64_t startEpoch = 0, globalStep = 0;
+  std::vector<const Region *> weights = regionsOfKind(model, {"param", "buffer"});
+  std::vector<const Region *> state = regionsOfKind(model, {"state"});
+  if (!options.resume.empty()) {
+    nnc::SafetensorsMetadata weightsMd, md;
+    if (Status st = readRegions(model, options.resume, weights, &weightsMd); st.failed())
+      return st;
+    std::string statePath = options.resume + ".state";
+    if (Status st = readRegions(model, statePath, state, &md); st.failed())
+      return st;
+    startEpoch = std::atoll(metadataValue(md, "epoch").c_str());
+    globalStep = std::atoll(metadataValue(md, "step").c_str());
+    if (metadataValue(md, "format") != "nnc-train-state" || startEpoch < 0 ||
+        globalStep < 0)
+      return Status::error(statePath + ": not an nnc training state");
+    if (metadataValue(weightsMd, "epoch") != metadataValue(md, "epoch") ||
+        metadataValue(weightsMd, "step") != metadataValue(md, "step"))
+      return Status::error(options.resume + ": the weights (epoch " +
+                           metadataValue(weightsMd, "epoch") + ") and " + statePath +
+                           " (epoch " + metadataValue(md, "epoch") +
+                           ") are from different points of training");
+  } else if (!options.weights.empty()) {
+    if (Status st = loadWeights(model, options.weights); st.failed())
+      return st;
+  } else {
+    model.initialize(options.seed);
+  }
+
+  std::optional<MetricsLog> metrics;
+  if (!options.metrics.empty()) {
+    Result<MetricsLog> log = MetricsLog::open(options.metrics, !options.resume.empty());
+    if (!log)
+      return log.status();
+    metrics.emplace(std::move(*log));
+  }
+
+  int64_t stepsPerEpoch = batcher->numBatches();
+  int64_t totalSteps = stepsPerEpoch * options.epochs;
+  auto lrAt = [&](int64_t epoch, int64_t step) {
+    if (options.schedule == "step")
+      return options.lr * std::pow(options.gamma, double(epoch / std::max<int64_t>(
+                                                                   options.stepEpochs, 1)));
+    if (options.schedule == "cosine")
+      return options.lr * 0.5 * (1 + std::cos(M_PI * double(step) / double(totalSteps)));
+    return options.lr;
+  };
+
+  BatchBuffers buffers = buffersFor(model, *io.input, io.labels);
+  TrainResult result;
+  std::optional<ProgressBar> bar;
+  if (options.progress)
+    bar.emplace(options.progress);
+  for (int64_t epoch = startEpoch; epoch < options.epochs; ++epoch) {
+    batcher->beginEpoch(epoch);
+    if (bar)
+      bar->beginEpoch(epoch + 1, options.epochs, stepsPerEpoch);
+    double lossSum = 0, start = now();
+    int64_t correct = 0, seen = 0;
+    for (int64_t i = 0; i < stepsPerEpoch; ++i) {
+      int64_t n = batcher->copyBatch(i, buffers);
+      *model.dataAs<float>(*io.lr) = float(lrAt(epoch, globalStep));
+      *model.dataAs<int64_t>(*io.step) = globalStep + 1;
+      *model.dataAs<int64_t>(*io.seed) = int64_t(options.seed);
+      if (Status st = model.run("train_step"); st.failed())
+        return st;
+      double loss = *model.dataAs<float>(*io.loss);
+      if (!std::isfinite(loss))
+        return Status::error("training diverged: the loss is " + std::to_string(loss) +
+                             " at epoch " + std::to_string(epoch + 1) + ", step " +
+                             std::to_string(i + 1));
+      lossSum += loss * double(n);
+      correct += *model.dataAs<int64_t>(*io.correct);
+      seen += n;
+      ++globalStep;
+      if (bar)
+        bar->update(i + 1, seen, lossSum / double(seen), double(correct) / double(seen));
+    }
+    double elapsed = now() - start;
+    if (bar)
+      bar->endEpoch();
+    result.steps = globalStep;
+    result.lastEpochLoss = lossSum / double(seen);
+    result.trainAccuracy = double(correct) / double(seen);
+    result.samplesPerSecond = double(seen) / elapsed;
+    result.stepMs = 1000.0 * elapsed / double(stepsPerEpoch);
+
+    Result<EvalResult> eval = evaluate(model, *testData);
+    if (!eval)
+      return eval.status();
+    result.testAccuracy = eval->accuracy;
+    result.testLoss = eval->loss;
+    if (options.progress)
+      std::fprintf(options.progress,
+                   "epoch %lld/%lld: train loss %.4f acc %.1f%%  test loss %.4f acc "
+                   "%.1f%%  %.0f samples/s  %.2f ms/step\n",
+                   (long long)(epoch + 1), (long long)options.epochs, result.lastEpochLoss,
+                   100 * result.trainAccuracy, eval->loss, 100 * eval->accuracy,
+                   result.samplesPerSecond, result.stepMs);
+    if (metrics) {
+      MetricsRecord record;
+      record.add("epoch", epoch + 1)
+          .add("step", globalStep)
+          .add("loss", result.lastEpochLoss)
+          .add("train_accuracy", result.trainAccuracy)
+          .add("test_loss", eval->loss)
+          .add("test_accuracy", eval->accuracy)
+          .add("samples_per_second", result.samplesPerSecond)
+          .add("step_ms", result.stepMs);
+      if (Status st = metrics->write(record); st.failed())
+        return st;
+    }
+    if (!options.checkpoint.empty()) {
+      // Both files carry the epoch and step: a crash between the two atomic
+      // writes leaves files that disagree, which --resume refuses.
+      nnc::SafetensorsMetadata md = {{"format", "nnc-train-state"},
+                                     {"epoch", std::to_string(epoch + 1)},
+                                     {"step", std::to_string(globalStep)}};
+      Result<int64_t> bytes = writeRegions(model, options.checkpoint, weights,
+                                           {{"epoch", std::to_string(epoch + 1)},
+                                            {"step", std::to_string(globalStep)}});
+      if (!bytes)
+        return bytes.status();
+      Result<int64_t> stateBytes =
+          writeRegions(model, options.checkpoint + ".state", state, md);
+      if (!stateBytes)
+        return stateBytes.status();
+    }
+  }
+  if (metrics)
+    if (Status st = metrics->close(); st.failed())
+      return st;
+  return result;
+}

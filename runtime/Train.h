@@ -1,0 +1,86 @@
+//===- Train.h - The training loop over a compiled model --------*- C++ -*-===//
+//
+// Drives a compiled model (runtime/Model.h) through epochs of `train_step`,
+// evaluates it with `forward`, and reads and writes checkpoints. Everything is
+// deterministic for a seed: data order, initialization and dropout masks.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NNC_RUNTIME_TRAIN_H
+#define NNC_RUNTIME_TRAIN_H
+
+#include "runtime/Data.h"
+#include "runtime/Model.h"
+#include "runtime/Status.h"
+
+#include <cstdio>
+#include <string>
+
+namespace nnc::rt {
+
+struct TrainOptions {
+  /// Dataset name or path (runtime/Data.h loadDataset).
+  std::string data = "fashion-mnist";
+  int64_t epochs = 1;
+  /// Base learning rate; `schedule` scales it per step.
+  double lr = 1e-3;
+  /// constant | step (x gamma every stepEpochs epochs) | cosine (to 0 over
+  /// the run).
+  std::string schedule = "constant";
+  int64_t stepEpochs = 1;
+  double gamma = 0.1;
+  uint64_t seed = 1;
+  /// Use only the first N training / test samples (0: all).
+  int64_t trainLimit = 0, testLimit = 0;
+  /// Write the weights here after every epoch (atomically), and the
+  /// optimizer state to `<checkpoint>.state` for --resume. Empty: none.
+  std::string checkpoint;
+  /// Continue from this checkpoint (its `.state` file must exist).
+  std::string resume;
+  /// Start from these weights (no optimizer state).
+  std::string weights;
+  /// JSON-lines metrics file. Empty: none.
+  std::string metrics;
+  /// Kernel threads (0: all cores).
+  int threads = 0;
+  /// Print progress to this stream (null: quiet).
+  std::FILE *progress = stderr;
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  double lastEpochLoss = 0;
+  double trainAccuracy = 0;
+  double testAccuracy = -1;
+  double testLoss = 0;
+  double samplesPerSecond = 0;
+  /// Step time in milliseconds, averaged over the last epoch.
+  double stepMs = 0;
+};
+
+/// Trains `model` (which must have the `train_step` and `forward` entries).
+Result<TrainResult> train(Model &model, const TrainOptions &options);
+
+struct EvalResult {
+  int64_t samples = 0;
+  double accuracy = 0;
+  double loss = 0;
+};
+
+/// Evaluates the model's `forward` entry on `data` (classification).
+Result<EvalResult> evaluate(Model &model, const Dataset &data);
+
+/// The sample shape and class count the model's `forward` entry expects.
+Result<SampleSpec> sampleSpecOf(const Model &model);
+
+/// Loads weights (parameters and buffers) from a safetensors file, checking
+/// every name, shape and dtype against the model.
+Status loadWeights(Model &model, const std::string &path);
+
+/// Writes parameters and buffers (PyTorch state_dict names and layouts) to
+/// `path` atomically; returns the file size.
+Result<int64_t> saveWeights(Model &model, const std::string &path);
+
+} // namespace nnc::rt
+
+#endif // NNC_RUNTIME_TRAIN_H

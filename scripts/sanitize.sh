@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+#===- scripts/sanitize.sh - the whole test suite under ASan + UBSan --------===#
+# Configures build-asan/ with -DNNC_SANITIZE=ON (clang-22: -fsanitize=address,
+# undefined -fno-omit-frame-pointer -fno-sanitize-recover=all; vptr off because
+# LLVM/MLIR have no RTTI), builds everything and runs ctest (lit + GoogleTest).
+# Only nnc's own code is instrumented; the MLIR/LLVM dylibs are not.
+# Usage: scripts/sanitize.sh [build-dir] [ctest args...]  (default: ./build-asan)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${1:-$root/build-asan}
+shift || true
+bash "$root/scripts/install-deps.sh" >/dev/null
+if [[ ! -f "$build/build.ninja" ]]; then
+  cmake -G Ninja -S "$root" -B "$build" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
+    -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
+    -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit \
+    -DNNC_SANITIZE=ON >/dev/null
+fi
+ninja -C "$build"
+# Leak checking is on (ASan's default); a report fails the test that hit it.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cd "$build"
+ctest --output-on-failure -j "$(nproc)" "$@"
