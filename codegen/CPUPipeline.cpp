@@ -82,7 +82,7 @@ std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries) {
   for (StringRef key : {"nn.arena_bytes", "nn.persistent_bytes"})
     if (Attribute a = model->getAttr(key))
       info[key.drop_front(3).str()] = toJSON(a);
-  for (StringRef key : {"nn.hparams", "nn.train", "nn.layout"})
+  for (StringRef key : {"nn.hparams", "nn.train", "nn.layout", "nn.normalize"})
     if (Attribute a = model->getAttr(key))
       info[key == "nn.layout" ? "regions" : key.drop_front(3).str()] = toJSON(a);
   llvm::json::Array entryArray;
@@ -131,7 +131,7 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model) {
                          b.getStringAttr(info));
   // Drop the attributes that only the nn passes understand.
   for (StringRef key : {"nn.layout", "nn.hparams", "nn.train", "nn.model",
-                        "nn.arena_bytes", "nn.persistent_bytes"})
+                        "nn.arena_bytes", "nn.persistent_bytes", "nn.normalize"})
     (*standalone)->removeAttr(key);
   return standalone;
 }

@@ -83,11 +83,26 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<arith::ConstantOp>([&](arith::ConstantOp c) -> LogicalResult {
         auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
-        if (!dense || !dense.isSplat() || !isa<FloatType>(dense.getElementType()))
-          return c.emitError("the CPU backend supports only splat float tensor constants");
+        if (!dense || !dense.isSplat())
+          return c.emitError("the CPU backend supports only splat tensor constants");
         Value m = allocFor(c.getResult());
         Value v = arith::ConstantOp::create(b, loc(), dense.getSplatValue<TypedAttr>());
         linalg::FillOp::create(b, loc(), ValueRange{v}, ValueRange{m});
+        return success();
+      })
+      .Case<arith::AddIOp, arith::AddFOp>([&](Operation *) -> LogicalResult {
+        // Scalar bookkeeping on 0-d tensors (num_batches_tracked += 1).
+        auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+        if (!type || type.getRank() != 0)
+          return op->emitError("the CPU backend supports this op on 0-d tensors only");
+        Value sum = isa<arith::AddIOp>(op)
+                        ? arith::AddIOp::create(b, loc(), loadScalar(op->getOperand(0)),
+                                                loadScalar(op->getOperand(1)))
+                              .getResult()
+                        : arith::AddFOp::create(b, loc(), loadScalar(op->getOperand(0)),
+                                                loadScalar(op->getOperand(1)))
+                              .getResult();
+        memref::StoreOp::create(b, loc(), sum, allocFor(op->getResult(0)), ValueRange{});
         return success();
       })
       .Case<ParamAssignOp>([&](ParamAssignOp a) -> LogicalResult {

@@ -265,7 +265,13 @@ void ModelBuilder::build() {
                      attr("epochs", builder.getI64IntegerAttr(t.epochs)),
                      attr("momentum", builder.getF64FloatAttr(t.momentum)),
                      attr("weight_decay", builder.getF64FloatAttr(t.weightDecay)),
+                     attr("schedule", builder.getStringAttr(t.schedule)),
                  }));
+  if (!t.normMean.empty())
+    model->setAttr("nn.normalize",
+                   builder.getDictionaryAttr(
+                       {attr("mean", builder.getF64ArrayAttr(t.normMean)),
+                        attr("std", builder.getF64ArrayAttr(t.normStd))}));
 
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToEnd(model.getBody());

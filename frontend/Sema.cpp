@@ -732,22 +732,56 @@ LogicalResult Evaluator::evalTrain(const ast::TrainStmt &stmt) {
       diag.note(it->second, "first given here");
       return failure();
     }
+    if (key == "normalize") {
+      FailureOr<Val> v = evalExpr(*s.value);
+      if (failed(v))
+        return failure();
+      // [mean, std] or [[mean per channel], [std per channel]].
+      auto numbers = [](const Val &l, std::vector<double> &out) {
+        if (l.kind == Val::Kind::List) {
+          for (const Val &e : l.list) {
+            if (!e.isNumber())
+              return false;
+            out.push_back(e.asDouble());
+          }
+          return !out.empty();
+        }
+        if (!l.isNumber())
+          return false;
+        out.push_back(l.asDouble());
+        return true;
+      };
+      bool ok = v->kind == Val::Kind::List && v->list.size() == 2 &&
+                numbers(v->list[0], cfg.normMean) && numbers(v->list[1], cfg.normStd) &&
+                cfg.normMean.size() == cfg.normStd.size() &&
+                llvm::all_of(cfg.normStd, [](double x) { return x > 0; });
+      if (!ok)
+        return error(s.value->getLoc(),
+                     "normalize must be [mean, std] (numbers, or lists with one "
+                     "value per channel) with std > 0");
+      continue;
+    }
     // Word-valued settings: a bare identifier or a string.
-    if (key == "loss" || key == "optimizer") {
+    if (key == "loss" || key == "optimizer" || key == "schedule") {
       std::string word;
       if (const auto *id = llvm::dyn_cast<ast::IdentExpr>(s.value.get()))
         word = id->getName().str();
       else if (const auto *str = llvm::dyn_cast<ast::StringExpr>(s.value.get()))
         word = str->getValue().str();
-      bool ok = key == "loss" ? (word == "cross_entropy" || word == "mse")
-                              : (word == "sgd" || word == "momentum" ||
-                                 word == "adam" || word == "adamw");
+      bool ok = key == "loss"        ? (word == "cross_entropy" || word == "mse")
+                : key == "schedule" ? (word == "constant" || word == "step" ||
+                                       word == "cosine")
+                                    : (word == "sgd" || word == "momentum" ||
+                                       word == "adam" || word == "adamw");
       if (!ok)
         return error(s.value->getLoc(),
-                     key == "loss"
-                         ? "unknown loss; expected cross_entropy or mse"
-                         : "unknown optimizer; expected sgd, momentum, adam or adamw");
-      if (key == "loss") {
+                     key == "loss"       ? "unknown loss; expected cross_entropy or mse"
+                     : key == "schedule" ? "unknown schedule; expected constant, step or cosine"
+                                         : "unknown optimizer; expected sgd, momentum, "
+                                           "adam or adamw");
+      if (key == "schedule") {
+        cfg.schedule = word;
+      } else if (key == "loss") {
         cfg.loss = word;
         cfg.lossExplicit = true;
         cfg.lossLoc = s.value->getLoc();
@@ -786,7 +820,8 @@ LogicalResult Evaluator::evalTrain(const ast::TrainStmt &stmt) {
     else
       return error(s.keyLoc, "unknown train setting '" + key +
                                  "'; expected loss, optimizer, lr, batch, "
-                                 "epochs, momentum or weight_decay");
+                                 "epochs, momentum, weight_decay, schedule or "
+                                 "normalize");
     if (failed(x))
       return failure();
     if (key == "lr")

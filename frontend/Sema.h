@@ -122,6 +122,11 @@ struct TrainConfig {
   int64_t epochs = 1;
   double momentum = 0.9;
   double weightDecay = 0.0;
+  /// Learning-rate schedule: constant | step | cosine.
+  std::string schedule = "constant";
+  /// Input normalization x' = (x - mean) / std after scaling pixels to
+  /// [0, 1]; one value for all channels or one per channel. Empty: none.
+  std::vector<double> normMean, normStd;
 };
 
 /// A fully evaluated model.

@@ -64,6 +64,11 @@ public:
   /// Runs one entry point on the arena.
   Status run(std::string_view entry);
 
+  /// Input normalization the model was trained with (empty: none):
+  /// x' = (x - mean[c]) / std[c] after scaling pixels to [0, 1].
+  const std::vector<float> &normMean() const { return normMean_; }
+  const std::vector<float> &normStd() const { return normStd_; }
+
   /// The raw model table (JSON), for tools.
   const std::string &info() const { return info_; }
 
@@ -75,6 +80,7 @@ private:
   int64_t arenaBytes_ = 0;
   std::vector<Region> regions_;
   std::vector<std::string> entryNames_;
+  std::vector<float> normMean_, normStd_;
   std::vector<void *> entryFns_;
 };
 

@@ -180,6 +180,13 @@ Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {
   return spec;
 }
 
+Normalization nnc::rt::normalizationOf(const Model &model) {
+  Normalization norm;
+  norm.mean = model.normMean();
+  norm.std = model.normStd();
+  return norm;
+}
+
 Status nnc::rt::loadWeights(Model &model, const std::string &path) {
   return readRegions(model, path, regionsOfKind(model, {"param", "buffer"}));
 }
@@ -247,11 +254,12 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     return spec.status();
   nnc_set_num_threads(options.threads);
 
-  Result<Dataset> trainData = loadDataset(options.data, Split::Train, *spec, {},
+  Normalization norm = normalizationOf(model);
+  Result<Dataset> trainData = loadDataset(options.data, Split::Train, *spec, norm,
                                           options.seed);
   if (!trainData)
     return trainData.status();
-  Result<Dataset> testData = loadDataset(options.data, Split::Test, *spec, {},
+  Result<Dataset> testData = loadDataset(options.data, Split::Test, *spec, norm,
                                          options.seed);
   if (!testData)
     return testData.status();

@@ -52,7 +52,8 @@ while IFS= read -r -d '' f; do
   cp "$f" "$seeds/frontend/$((i++))-$(basename "$f")"
 done < <(find "$root/examples" "$root/test/frontend" -name '*.nn' -print0)
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+# allow_user_poisoning=0: see scripts/sanitize.sh.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allow_user_poisoning=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 total=0

@@ -18,6 +18,7 @@
 #include "frontend/Sema.h"
 #include "passes/ModelReport.h"
 #include "passes/Passes.h"
+#include "runtime/Checkpoint.h"
 #include "runtime/Kernels.h"
 #include "runtime/Train.h"
 #include "tools/common/Registration.h"
@@ -28,6 +29,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include <chrono>
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/FileSystem.h"
@@ -47,25 +49,22 @@ cl::SubCommand buildCmd("build", "Compile a model ahead of time into a shared li
                                  "that needs only nnc's runtime");
 cl::SubCommand trainCmd("train", "Compile a model and train it on the CPU");
 cl::SubCommand evalCmd("eval", "Evaluate trained weights on a dataset's test split");
+cl::SubCommand benchCmd("bench", "Time the compiled model's forward and training "
+                                 "step on synthetic data");
+cl::SubCommand runCmd("run", "Run the forward pass on inputs from a safetensors file");
 cl::SubCommand reportCmd("report", "Print what a model costs: parameters, bytes, "
                                    "FLOPs, training and inference memory");
 
 cl::OptionCategory nncCategory("nnc options");
 
-cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<model.nn>"),
-                                   cl::sub(compileCmd), cl::sub(reportCmd),
-                                   cl::sub(buildCmd), cl::sub(trainCmd), cl::sub(evalCmd), cl::cat(nncCategory));
+cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<model.nn>"), cl::sub(cl::SubCommand::getAll()), cl::cat(nncCategory));
 cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)"),
-                                    cl::value_desc("file"), cl::init("-"),
-                                    cl::sub(compileCmd), cl::sub(reportCmd), cl::sub(buildCmd),
-                                    cl::sub(trainCmd),
+                                    cl::value_desc("file"), cl::init("-"), cl::sub(cl::SubCommand::getAll()),
                                     cl::cat(nncCategory));
 cl::opt<std::string> modelName("model", cl::desc("The model to compile (default: all)"),
-                               cl::value_desc("name"), cl::sub(compileCmd),
-                               cl::sub(reportCmd), cl::sub(buildCmd), cl::sub(trainCmd), cl::sub(evalCmd), cl::cat(nncCategory));
+                               cl::value_desc("name"), cl::sub(cl::SubCommand::getAll()), cl::cat(nncCategory));
 cl::list<std::string> defines("D", cl::desc("Override a hyperparameter: -D name=value"),
-                              cl::value_desc("name=value"), cl::Prefix,
-                              cl::sub(compileCmd), cl::sub(reportCmd), cl::sub(buildCmd), cl::sub(trainCmd), cl::sub(evalCmd),
+                              cl::value_desc("name=value"), cl::Prefix, cl::sub(cl::SubCommand::getAll()),
                               cl::cat(nncCategory));
 
 enum class Emit { AST, NN, NNAutodiff, Buffers, LLVM };
@@ -85,51 +84,56 @@ cl::opt<bool> printLocations("locations",
 
 cl::opt<int64_t> batchSize("batch",
                            cl::desc("Batch size (default: the model's train section)"),
-                           cl::init(0), cl::sub(reportCmd), cl::sub(compileCmd),
-                           cl::sub(buildCmd), cl::sub(trainCmd), cl::sub(evalCmd),
-                           cl::cat(nncCategory));
+                           cl::init(0), cl::sub(cl::SubCommand::getAll()), cl::cat(nncCategory));
 cl::opt<std::string> optimizerName(
-    "optimizer", cl::desc("sgd | momentum | adam | adamw (default: the model's)"),
-    cl::sub(reportCmd), cl::sub(trainCmd), cl::sub(buildCmd), cl::sub(compileCmd),
+    "optimizer", cl::desc("sgd | momentum | adam | adamw (default: the model's)"), cl::sub(cl::SubCommand::getAll()),
     cl::cat(nncCategory));
 cl::opt<bool> withTraining("train",
                            cl::desc("Include @train_step (autodiff + optimizer update)"),
                            cl::sub(compileCmd), cl::sub(buildCmd), cl::cat(nncCategory));
 cl::opt<double> weightDecay("weight-decay", cl::desc("Weight decay (default: the model's)"),
-                            cl::init(-1), cl::sub(trainCmd), cl::sub(buildCmd),
-                            cl::sub(compileCmd), cl::cat(nncCategory));
+                            cl::init(-1), cl::sub(cl::SubCommand::getAll()), cl::cat(nncCategory));
 cl::opt<double> momentumValue("momentum", cl::desc("Momentum (default: the model's)"),
-                              cl::init(-1), cl::sub(trainCmd), cl::sub(buildCmd),
-                              cl::sub(compileCmd), cl::cat(nncCategory));
-cl::opt<bool> nesterov("nesterov", cl::desc("Nesterov momentum"), cl::sub(trainCmd),
-                       cl::sub(buildCmd), cl::sub(compileCmd), cl::cat(nncCategory));
+                              cl::init(-1), cl::sub(cl::SubCommand::getAll()), cl::cat(nncCategory));
+cl::opt<bool> nesterov("nesterov", cl::desc("Nesterov momentum"), cl::sub(cl::SubCommand::getAll()), cl::cat(nncCategory));
 // Training and evaluation.
 cl::opt<std::string> dataName("data", cl::desc("Dataset: fashion-mnist, synthetic, an IDX or "
                                                "image-folder directory, a CSV or token file"),
-                              cl::init("fashion-mnist"), cl::sub(trainCmd), cl::sub(evalCmd),
+                              cl::init("fashion-mnist"), cl::sub(cl::SubCommand::getAll()),
                               cl::cat(nncCategory));
 cl::opt<int64_t> epochs("epochs", cl::desc("Epochs (default: the model's)"), cl::init(0),
                         cl::sub(trainCmd), cl::cat(nncCategory));
 cl::opt<double> learningRate("lr", cl::desc("Learning rate (default: the model's)"),
                              cl::init(0), cl::sub(trainCmd), cl::cat(nncCategory));
-cl::opt<std::string> schedule("schedule", cl::desc("constant | step | cosine"),
-                              cl::init("constant"), cl::sub(trainCmd), cl::cat(nncCategory));
+cl::opt<std::string> schedule("schedule",
+                              cl::desc("constant | step | cosine (default: the model's)"),
+                              cl::sub(trainCmd), cl::cat(nncCategory));
 cl::opt<int64_t> seed("seed", cl::desc("Seed for initialization, shuffling and dropout"),
                       cl::init(1), cl::sub(trainCmd), cl::cat(nncCategory));
 cl::opt<int64_t> trainLimit("limit", cl::desc("Use only the first N training samples"),
                             cl::init(0), cl::sub(trainCmd), cl::cat(nncCategory));
 cl::opt<int64_t> testLimit("test-limit", cl::desc("Use only the first N test samples"),
-                           cl::init(0), cl::sub(trainCmd), cl::sub(evalCmd),
+                           cl::init(0), cl::sub(cl::SubCommand::getAll()),
                            cl::cat(nncCategory));
 cl::opt<std::string> resumePath("resume", cl::desc("Continue training from a checkpoint"),
                                 cl::sub(trainCmd), cl::cat(nncCategory));
 cl::opt<std::string> weightsPath("weights", cl::desc("Weights (safetensors) to start from "
-                                                     "or to evaluate"),
-                                 cl::sub(trainCmd), cl::sub(evalCmd), cl::cat(nncCategory));
+                                                     "or to evaluate"), cl::sub(cl::SubCommand::getAll()),
+                                 cl::cat(nncCategory));
+cl::opt<std::string> inputsPath("inputs",
+                                cl::desc("safetensors file whose '__input' tensor is the batch"),
+                                cl::sub(runCmd), cl::cat(nncCategory));
+cl::opt<bool> checkOutput("check",
+                          cl::desc("Compare the output with the inputs file's '__output'"),
+                          cl::sub(runCmd), cl::cat(nncCategory));
+cl::opt<double> tolerance("tolerance", cl::desc("--check: max |difference| / (1 + |expected|)"),
+                          cl::init(1e-4), cl::sub(runCmd), cl::cat(nncCategory));
 cl::opt<std::string> metricsPath("metrics", cl::desc("Write metrics as JSON lines here"),
                                  cl::sub(trainCmd), cl::cat(nncCategory));
-cl::opt<int> threads("threads", cl::desc("Kernel threads (default: all cores)"), cl::init(0),
-                     cl::sub(trainCmd), cl::sub(evalCmd), cl::cat(nncCategory));
+cl::opt<int> threads("threads", cl::desc("Kernel threads (default: all cores)"), cl::init(0), cl::sub(trainCmd), cl::sub(evalCmd), cl::sub(benchCmd), cl::sub(runCmd),
+                     cl::cat(nncCategory));
+cl::opt<int64_t> iterations("iterations", cl::desc("Timed iterations per entry point"),
+                            cl::init(50), cl::sub(benchCmd), cl::cat(nncCategory));
 cl::opt<std::string> dtypeName("dtype", cl::desc("f32 | f16 | bf16 | int8"),
                                cl::init("f32"), cl::sub(reportCmd),
                                cl::cat(nncCategory));
@@ -320,7 +324,7 @@ static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
   options.data = dataName;
   options.epochs = epochs ? int64_t(epochs) : graph.train.epochs;
   options.lr = learningRate > 0 ? double(learningRate) : graph.train.lr;
-  options.schedule = schedule;
+  options.schedule = schedule.empty() ? graph.train.schedule : std::string(schedule);
   options.seed = uint64_t(seed);
   options.trainLimit = trainLimit;
   options.testLimit = testLimit;
@@ -365,7 +369,8 @@ static int runEval(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef 
   auto spec = nnc::rt::sampleSpecOf(*model);
   if (!spec)
     return fail(spec.message());
-  auto data = nnc::rt::loadDataset(dataName, nnc::rt::Split::Test, *spec);
+  auto data = nnc::rt::loadDataset(dataName, nnc::rt::Split::Test, *spec,
+                                   nnc::rt::normalizationOf(*model));
   if (!data)
     return fail(data.message());
   if (testLimit > 0 && testLimit < data->count) {
@@ -378,6 +383,161 @@ static int runEval(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef 
     return fail(eval.message());
   outs() << formatv("test accuracy {0:F1}%  loss {1:F4}  ({2} samples)\n",
                     100 * eval->accuracy, eval->loss, eval->samples);
+  return 0;
+}
+
+/// `nnc bench`: milliseconds per forward and per training step, median of
+/// --iterations runs after warm-up, on seeded synthetic inputs.
+static int runBench(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
+  nnc::ModelGraph graph;
+  SmallString<128> tempDir;
+  std::unique_ptr<nnc::rt::Model> model =
+      buildAndLoad(diag, context, argv0, /*training=*/true, graph, tempDir);
+  llvm::scope_exit cleanup([&] {
+    if (!tempDir.empty())
+      sys::fs::remove_directories(tempDir);
+  });
+  if (!model)
+    return 1;
+  nnc_set_num_threads(threads);
+  model->initialize(1);
+  // Inputs in [0, 1), labels in range, lr tiny so the weights stay sane.
+  uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return double(state >> 11) * 0x1p-53;
+  };
+  int64_t classes = 1;
+  for (const nnc::rt::Region &r : model->regions())
+    if (r.kind == "output" && r.name.rfind("forward.", 0) == 0 && r.shape.size() == 2)
+      classes = r.shape[1];
+  int64_t batch = 0;
+  for (const nnc::rt::Region &r : model->regions()) {
+    if (r.kind != "input")
+      continue;
+    StringRef local = StringRef(r.name).split('.').second;
+    int64_t n = r.numElements();
+    if (local == "lr")
+      *model->dataAs<float>(r) = 1e-6f;
+    else if (local == "step" || local == "seed")
+      *model->dataAs<int64_t>(r) = 1;
+    else if (r.dtype == "i64")
+      for (int64_t i = 0; i < n; ++i)
+        model->dataAs<int64_t>(r)[i] = int64_t(next() * double(classes));
+    else if (r.dtype == "f32")
+      for (int64_t i = 0; i < n; ++i)
+        model->dataAs<float>(r)[i] = float(next());
+    if (local != "labels" && !r.shape.empty() && batch == 0)
+      batch = r.shape[0];
+  }
+  outs() << "model " << model->name() << ", batch " << batch << ", "
+         << nnc_get_num_threads() << " thread(s), arena " << nnc::formatBytes(model->arenaBytes())
+         << "\n";
+  for (StringRef entry : {"forward", "train_step"}) {
+    if (!model->hasEntry(entry))
+      continue;
+    std::vector<double> times;
+    for (int64_t i = 0; i < iterations + 3; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      if (auto st = model->run(entry); st.failed())
+        return fail(st.message());
+      double ms = std::chrono::duration<double, std::milli>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+      if (i >= 3)
+        times.push_back(ms);
+    }
+    std::sort(times.begin(), times.end());
+    double median = times[times.size() / 2];
+    outs() << formatv("{0,-11} {1,9:F3} ms   {2,10:F0} samples/s\n", entry, median,
+                      1000.0 * double(batch) / median);
+  }
+  return 0;
+}
+
+/// Copies tensor `name` of `ckpt` into `region`, checking dtype and shape.
+static LogicalResult copyTensor(const nnc::rt::Checkpoint &ckpt, StringRef name,
+                                nnc::rt::Model &model, const nnc::rt::Region &region) {
+  int64_t index = ckpt.find(name.str());
+  if (index < 0) {
+    fail(ckpt.path + ": has no tensor '" + name + "'");
+    return failure();
+  }
+  const nnc::TensorEntry &t = ckpt.tensors[index];
+  std::vector<uint64_t> shape(region.shape.begin(), region.shape.end());
+  bool dtypeOk = (region.dtype == "f32" && t.dtype == nnc::TensorDType::F32) ||
+                 (region.dtype == "i64" && t.dtype == nnc::TensorDType::I64);
+  if (!dtypeOk || t.shape != shape) {
+    fail(ckpt.path + ": tensor '" + name + "' is " +
+         nnc::safetensorsDTypeName(t.dtype) + " " + nnc::rt::formatShape(t.shape) +
+         ", the model expects " + region.dtype + " " + nnc::rt::formatShape(shape));
+    return failure();
+  }
+  std::memcpy(model.data(region), ckpt.tensorData(index), region.bytes);
+  return success();
+}
+
+/// `nnc run`: weights and an input batch from safetensors files, the forward
+/// output printed (or, with --check, compared with the file's `__output`).
+static int runRun(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
+  if (weightsPath.empty() || inputsPath.empty())
+    return fail("nnc run needs --weights FILE and --inputs FILE");
+  nnc::ModelGraph graph;
+  SmallString<128> tempDir;
+  std::unique_ptr<nnc::rt::Model> model =
+      buildAndLoad(diag, context, argv0, /*training=*/false, graph, tempDir);
+  llvm::scope_exit cleanup([&] {
+    if (!tempDir.empty())
+      sys::fs::remove_directories(tempDir);
+  });
+  if (!model)
+    return 1;
+  nnc_set_num_threads(threads);
+  auto weights = nnc::rt::readCheckpoint(weightsPath);
+  if (!weights)
+    return fail(weights.message());
+  auto inputs = nnc::rt::readCheckpoint(inputsPath);
+  if (!inputs)
+    return fail(inputs.message());
+  const nnc::rt::Region *in = nullptr, *out = nullptr;
+  for (const nnc::rt::Region &r : model->regions()) {
+    if (r.kind == "param" || r.kind == "buffer") {
+      if (failed(copyTensor(*weights, r.name, *model, r)))
+        return 1;
+    } else if (r.kind == "input" && StringRef(r.name).starts_with("forward.")) {
+      if (in)
+        return fail("nnc run supports models with one input");
+      in = &r;
+    } else if (r.kind == "output" && !out && StringRef(r.name).starts_with("forward.")) {
+      out = &r;
+    }
+  }
+  if (!in || !out || failed(copyTensor(*inputs, "__input", *model, *in)))
+    return 1;
+  if (auto st = model->run("forward"); st.failed())
+    return fail(st.message());
+  const float *y = model->dataAs<float>(*out);
+  int64_t n = out->numElements();
+  if (!checkOutput) {
+    for (int64_t i = 0; i < n; ++i)
+      outs() << formatv("{0:g}", y[i]) << (i + 1 == n ? "\n" : " ");
+    return 0;
+  }
+  int64_t index = inputs->find("__output");
+  if (index < 0 || inputs->sizes[index] != uint64_t(out->bytes))
+    return fail(inputsPath + ": no '__output' tensor of " + Twine(n) + " f32 values");
+  std::vector<float> expected(n);
+  std::memcpy(expected.data(), inputs->tensorData(index), out->bytes);
+  double worst = 0;
+  for (int64_t i = 0; i < n; ++i)
+    worst = std::max(worst, std::abs(double(y[i]) - expected[i]) / (1 + std::abs(expected[i])));
+  outs() << formatv("{0}: {1} outputs, max |difference| / (1 + |expected|) = {2:e}\n",
+                    model->name(), n, worst);
+  if (worst > tolerance)
+    return fail(formatv("the output differs from the expected one by {0:e} (tolerance {1:e})",
+                        worst, double(tolerance))
+                    .str());
+  outs() << "outputs match\n";
   return 0;
 }
 
@@ -432,8 +592,9 @@ int main(int argc, char **argv) {
       "nnc - a compiler for neural-net models\n\n"
       "  nnc compile model.nn -emit=ast|nn\n"
       "  nnc report model.nn --batch 64 --optimizer adam\n");
-  if (!compileCmd && !reportCmd && !buildCmd && !trainCmd && !evalCmd)
-    return fail("expected a command: compile, report, build, train or eval "
+  if (!compileCmd && !reportCmd && !buildCmd && !trainCmd && !evalCmd && !benchCmd &&
+      !runCmd)
+    return fail("expected a command: compile, report, build, train, eval, bench or run "
                 "(see nnc --help)");
   if (inputFilename.empty())
     return fail("no input file (see nnc --help)");
@@ -460,6 +621,10 @@ int main(int argc, char **argv) {
     return runTrain(diag, context, argv[0]);
   if (evalCmd)
     return runEval(diag, context, argv[0]);
+  if (benchCmd)
+    return runBench(diag, context, argv[0]);
+  if (runCmd)
+    return runRun(diag, context, argv[0]);
 
   // The output is built in memory and written (through a temporary file that
   // is renamed into place) only on success, so an error never clobbers it.

@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""Reference forward outputs for every example, computed by PyTorch.
+
+Run once with Debian's python3-torch; the outputs are committed:
+    /usr/bin/python3 scripts/torch_forward_reference.py
+For each example (at batch 2, with hyperparameters shrunk where the default
+model would make a large file) it writes test/runtime/Inputs/<name>.safetensors
+holding the model's weights under their state_dict names, plus `__input` (the
+batch) and `__output` (PyTorch's forward output). `nnc run --check` loads the
+weights, runs the compiled forward pass on `__input` and compares with
+`__output`.
+"""
+import json
+import os
+import struct
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "test", "runtime", "Inputs")
+
+
+def save(path, tensors):
+    header, blobs, off = {}, [], 0
+    for name, t in tensors.items():
+        a = t.detach().contiguous().numpy()
+        dtype = {"float32": "F32", "int64": "I64"}[str(a.dtype)]
+        data = a.tobytes()
+        header[name] = {"dtype": dtype, "shape": list(a.shape),
+                        "data_offsets": [off, off + len(data)]}
+        off += len(data)
+        blobs.append(data)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+class LeNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
+        self.fc1, self.fc2, self.fc3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x.flatten(1))))))
+
+
+class LstmRows(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm1, self.fc1 = nn.LSTM(28, 128, batch_first=True), nn.Linear(128, 10)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm1(x.view(-1, 28, 28))
+        return self.fc1(h[-1])
+
+
+class ImageCnn(nn.Module):  # examples/image_cnn.nn with -D channels=4 -D hidden=8
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.fc1, self.fc2 = nn.Conv2d(3, 4, 3, padding=1), nn.Linear(4 * 112 * 112, 8), nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+
+
+class SeqRnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn1, self.fc1 = nn.RNN(100, 128, batch_first=True), nn.Linear(128, 10)
+
+    def forward(self, x):
+        _, h = self.rnn1(x)
+        return self.fc1(h[-1])
+
+
+class Linear1000(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(1000, 10)
+
+    def forward(self, x):
+        return self.fc1(x)
+
+
+class Basic(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(x + self.bn2(self.conv2(y)))
+
+
+class Down(nn.Module):
+    def __init__(self, cin, c):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(cin, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.conv3, self.bn3 = nn.Conv2d(cin, c, 1, stride=2, bias=False), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(self.bn3(self.conv3(x)) + y)
+
+
+class ResNet(nn.Module):  # examples/resnet.nn, depth 2, width 16
+    def __init__(self, w=16):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(3, w, 3, padding=1, bias=False), nn.BatchNorm2d(w)
+        self.basic1, self.basic2 = Basic(w), Basic(w)
+        self.down1, self.basic3 = Down(w, 2 * w), Basic(2 * w)
+        self.down2, self.basic4 = Down(2 * w, 4 * w), Basic(4 * w)
+        self.fc1 = nn.Linear(4 * w, 10)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        for m in (self.basic1, self.basic2, self.down1, self.basic3, self.down2, self.basic4):
+            x = m(x)
+        return self.fc1(x.mean((2, 3)))
+
+
+class GruText(nn.Module):  # examples/gru_text.nn with -D vocab=1000
+    def __init__(self):
+        super().__init__()
+        self.embed1 = nn.Embedding(1000, 64)
+        self.gru1 = nn.GRU(64, 128, batch_first=True, bidirectional=True)
+        self.drop1, self.fc1 = nn.Dropout(0.2), nn.Linear(256, 4)
+
+    def forward(self, t):
+        _, h = self.gru1(self.embed1(t))
+        return self.fc1(self.drop1(torch.cat([h[-2], h[-1]], 1)))
+
+
+def main():
+    torch.manual_seed(1234)
+    os.makedirs(OUT, exist_ok=True)
+    cases = [("lenet", LeNet(), torch.rand(2, 1, 28, 28)),
+             ("lstm_rows", LstmRows(), torch.rand(2, 1, 28, 28)),
+             ("image_cnn", ImageCnn(), torch.rand(2, 3, 224, 224)),
+             ("seq_rnn", SeqRnn(), torch.randn(2, 50, 100)),
+             ("linear", Linear1000(), torch.randn(2, 1000)),
+             ("resnet", ResNet(), torch.randn(2, 3, 32, 32)),
+             ("gru_text", GruText(), torch.randint(0, 1000, (2, 100)))]
+    for name, model, x in cases:
+        # Non-trivial batchnorm statistics: a few training-mode batches first.
+        if name == "resnet":
+            model.train()
+            with torch.no_grad():
+                for _ in range(3):
+                    model(torch.randn(8, 3, 32, 32))
+        model.eval()
+        with torch.no_grad():
+            y = model(x)
+        tensors = dict(model.state_dict())
+        tensors["__input"], tensors["__output"] = x, y
+        save(os.path.join(OUT, name + ".safetensors"), tensors)
+        print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters, "
+              f"output {list(y.shape)}")
+
+
+if __name__ == "__main__":
+    main()
