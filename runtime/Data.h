@@ -204,6 +204,11 @@ Result<Dataset> loadDataset(const std::string &name, Split split,
                             uint64_t syntheticSeed = 0,
                             int64_t syntheticCount = 1024);
 
+/// Loads one PNG as a model input sample: converted to spec.shape[0] channels,
+/// resized to spec.shape[1] x spec.shape[2] (bilinear) and normalized.
+Result<std::vector<float>> loadImage(const std::string &path, const SampleSpec &spec,
+                                     const Normalization &norm = {});
+
 /// Applies `norm` to image samples with pixel values in [0, 255] (loaders do
 /// this; exposed for tests).
 Status normalizeImages(Dataset &data, const Normalization &norm);

@@ -166,4 +166,25 @@ Result<Dataset> loadImageFolder(const std::string &root, const SampleSpec &spec,
   return data;
 }
 
+
+Result<std::vector<float>> loadImage(const std::string &path, const SampleSpec &spec,
+                                     const Normalization &norm) {
+  if (spec.shape.size() != 3 || (spec.shape[0] != 1 && spec.shape[0] != 3))
+    return Status::error(path + ": images need a model input of shape [N, 1 or 3, H, W]");
+  Dataset one;
+  one.source = path;
+  one.sampleShape = spec.shape;
+  one.count = 1;
+  one.inputs.resize(spec.shape[0] * spec.shape[1] * spec.shape[2]);
+  std::vector<uint8_t> pixels;
+  uint32_t w = 0, h = 0;
+  if (Status s = decodePng(path, spec.shape[0], pixels, w, h); s.failed())
+    return s;
+  resizeBilinear(pixels, w, h, spec.shape[0], spec.shape[2], spec.shape[1],
+                 one.inputs.data());
+  if (Status s = normalizeImages(one, norm); s.failed())
+    return s;
+  return std::move(one.inputs);
+}
+
 } // namespace nnc::rt

@@ -325,7 +325,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   std::optional<ProgressBar> bar;
   if (options.progress)
     bar.emplace(options.progress);
-  for (int64_t epoch = startEpoch; epoch < options.epochs; ++epoch) {
+  int64_t lastEpoch = options.stopAfter > 0 ? std::min(options.stopAfter, options.epochs)
+                                            : options.epochs;
+  for (int64_t epoch = startEpoch; epoch < lastEpoch; ++epoch) {
     batcher->beginEpoch(epoch);
     if (bar)
       bar->beginEpoch(epoch + 1, options.epochs, stepsPerEpoch);

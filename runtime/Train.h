@@ -22,6 +22,9 @@ struct TrainOptions {
   /// Dataset name or path (runtime/Data.h loadDataset).
   std::string data = "fashion-mnist";
   int64_t epochs = 1;
+  /// Stop after this many epochs (0: all); the schedule still spans
+  /// `epochs`, so a later --resume continues the same run.
+  int64_t stopAfter = 0;
   /// Base learning rate; `schedule` scales it per step.
   double lr = 1e-3;
   /// constant | step (x gamma every stepEpochs epochs) | cosine (to 0 over

@@ -52,6 +52,7 @@ cl::SubCommand evalCmd("eval", "Evaluate trained weights on a dataset's test spl
 cl::SubCommand benchCmd("bench", "Time the compiled model's forward and training "
                                  "step on synthetic data");
 cl::SubCommand runCmd("run", "Run the forward pass on inputs from a safetensors file");
+cl::SubCommand predictCmd("predict", "Classify PNG images with trained weights");
 cl::SubCommand reportCmd("report", "Print what a model costs: parameters, bytes, "
                                    "FLOPs, training and inference memory");
 
@@ -103,6 +104,10 @@ cl::opt<std::string> dataName("data", cl::desc("Dataset: fashion-mnist, syntheti
                               cl::cat(nncCategory));
 cl::opt<int64_t> epochs("epochs", cl::desc("Epochs (default: the model's)"), cl::init(0),
                         cl::sub(trainCmd), cl::cat(nncCategory));
+cl::opt<int64_t> stopAfter("stop-after",
+                           cl::desc("Stop after epoch N of the --epochs schedule (resume "
+                                    "later with --resume)"),
+                           cl::init(0), cl::sub(trainCmd), cl::cat(nncCategory));
 cl::opt<double> learningRate("lr", cl::desc("Learning rate (default: the model's)"),
                              cl::init(0), cl::sub(trainCmd), cl::cat(nncCategory));
 cl::opt<std::string> schedule("schedule",
@@ -128,6 +133,12 @@ cl::opt<bool> checkOutput("check",
                           cl::sub(runCmd), cl::cat(nncCategory));
 cl::opt<double> tolerance("tolerance", cl::desc("--check: max |difference| / (1 + |expected|)"),
                           cl::init(1e-4), cl::sub(runCmd), cl::cat(nncCategory));
+cl::list<std::string> imagePaths(cl::Positional, cl::desc("<image.png>..."),
+                                 cl::sub(predictCmd), cl::cat(nncCategory));
+cl::opt<std::string> classNames("labels",
+                                cl::desc("Comma-separated class names for predict "
+                                         "(default: Fashion-MNIST's for 10 classes)"),
+                                cl::sub(predictCmd), cl::cat(nncCategory));
 cl::opt<std::string> metricsPath("metrics", cl::desc("Write metrics as JSON lines here"),
                                  cl::sub(trainCmd), cl::cat(nncCategory));
 cl::opt<int> threads("threads", cl::desc("Kernel threads (default: all cores)"), cl::init(0), cl::sub(trainCmd), cl::sub(evalCmd), cl::sub(benchCmd), cl::sub(runCmd),
@@ -323,6 +334,7 @@ static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
   nnc::rt::TrainOptions options;
   options.data = dataName;
   options.epochs = epochs ? int64_t(epochs) : graph.train.epochs;
+  options.stopAfter = stopAfter;
   options.lr = learningRate > 0 ? double(learningRate) : graph.train.lr;
   options.schedule = schedule.empty() ? graph.train.schedule : std::string(schedule);
   options.seed = uint64_t(seed);
@@ -541,6 +553,70 @@ static int runRun(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef a
   return 0;
 }
 
+/// `nnc predict`: the class of each PNG image.
+static int runPredict(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
+  if (weightsPath.empty() || imagePaths.empty())
+    return fail("nnc predict needs --weights FILE and at least one image");
+  // One batch holds all images.
+  if (!batchSize.getNumOccurrences())
+    batchSize = int64_t(imagePaths.size());
+  if (batchSize < int64_t(imagePaths.size()))
+    return fail("--batch must be at least the number of images");
+  nnc::ModelGraph graph;
+  SmallString<128> tempDir;
+  std::unique_ptr<nnc::rt::Model> model =
+      buildAndLoad(diag, context, argv0, /*training=*/false, graph, tempDir);
+  llvm::scope_exit cleanup([&] {
+    if (!tempDir.empty())
+      sys::fs::remove_directories(tempDir);
+  });
+  if (!model)
+    return 1;
+  if (auto st = nnc::rt::loadWeights(*model, weightsPath); st.failed())
+    return fail(st.message());
+  auto spec = nnc::rt::sampleSpecOf(*model);
+  if (!spec)
+    return fail(spec.message());
+  const nnc::rt::Region *in = nullptr, *out = nullptr;
+  for (const nnc::rt::Region &r : model->regions()) {
+    if (r.kind == "input" && StringRef(r.name).starts_with("forward.") && !in)
+      in = &r;
+    if (r.kind == "output" && StringRef(r.name).starts_with("forward.") && !out)
+      out = &r;
+  }
+  if (!in || !out || out->shape.size() != 2 || in->dtype != "f32")
+    return fail("nnc predict needs an image classifier (f32 images in, [N, classes] out)");
+  int64_t perImage = in->numElements() / in->shape[0], classes = out->shape[1];
+  for (auto [i, path] : llvm::enumerate(imagePaths)) {
+    auto pixels = nnc::rt::loadImage(path, *spec, nnc::rt::normalizationOf(*model));
+    if (!pixels)
+      return fail(pixels.message());
+    std::memcpy(model->dataAs<float>(*in) + i * perImage, pixels->data(),
+                perImage * sizeof(float));
+  }
+  if (auto st = model->run("forward"); st.failed())
+    return fail(st.message());
+  SmallVector<StringRef> names;
+  StringRef(classNames).split(names, ',');
+  static const char *const fashion[] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
+                                        "Coat",        "Sandal",  "Shirt",    "Sneaker",
+                                        "Bag",         "Ankle boot"};
+  if (classNames.empty() && classes == 10)
+    names.assign(std::begin(fashion), std::end(fashion));
+  for (auto [i, path] : llvm::enumerate(imagePaths)) {
+    const float *row = model->dataAs<float>(*out) + i * classes;
+    int64_t best = std::max_element(row, row + classes) - row;
+    double sum = 0;
+    for (int64_t c = 0; c < classes; ++c)
+      sum += std::exp(double(row[c]) - row[best]);
+    outs() << formatv("{0}: class {1}", path, best);
+    if (best < int64_t(names.size()) && !names[best].empty())
+      outs() << " (" << names[best] << ")";
+    outs() << formatv("  p = {0:F3}\n", 1.0 / sum);
+  }
+  return 0;
+}
+
 static int runReport(nnc::DiagEngine &diag, mlir::MLIRContext &context,
                      raw_ostream &os) {
   if (batchSize.getNumOccurrences() && batchSize < 1)
@@ -593,8 +669,9 @@ int main(int argc, char **argv) {
       "  nnc compile model.nn -emit=ast|nn\n"
       "  nnc report model.nn --batch 64 --optimizer adam\n");
   if (!compileCmd && !reportCmd && !buildCmd && !trainCmd && !evalCmd && !benchCmd &&
-      !runCmd)
-    return fail("expected a command: compile, report, build, train, eval, bench or run "
+      !runCmd && !predictCmd)
+    return fail("expected a command: compile, report, build, train, eval, predict, bench "
+                "or run "
                 "(see nnc --help)");
   if (inputFilename.empty())
     return fail("no input file (see nnc --help)");
@@ -625,6 +702,8 @@ int main(int argc, char **argv) {
     return runBench(diag, context, argv[0]);
   if (runCmd)
     return runRun(diag, context, argv[0]);
+  if (predictCmd)
+    return runPredict(diag, context, argv[0]);
 
   // The output is built in memory and written (through a temporary file that
   // is renamed into place) only on success, so an error never clobbers it.
