@@ -124,14 +124,22 @@ Value FunctionLowering::lowerElementwise(
     function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
   auto outType = toMemRef(op->getResult(0).getType());
   Value out = alloc(outType);
-  int64_t rank = outType.getRank();
-  SmallVector<AffineMap> maps(inputs.size() + 1, b.getMultiDimIdentityMap(rank));
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  // Every buffer is contiguous, so the op runs as one flat loop over all
+  // elements, which LLVM vectorizes for the host CPU.
+  int64_t n = outType.getNumElements();
+  auto flat = [&](Value m) -> Value {
+    auto type = cast<MemRefType>(m.getType());
+    auto flatType = MemRefType::get({n}, type.getElementType());
+    return memref::ReinterpretCastOp::create(b, loc(), flatType, m, 0, ArrayRef<int64_t>{n},
+                                             ArrayRef<int64_t>{1});
+  };
+  SmallVector<AffineMap> maps(inputs.size() + 1, b.getMultiDimIdentityMap(1));
+  SmallVector<utils::IteratorType> iters(1, utils::IteratorType::parallel);
   SmallVector<Value> ins;
   for (Value in : inputs)
-    ins.push_back(lookup(in));
+    ins.push_back(flat(lookup(in)));
   linalg::GenericOp::create(
-      b, loc(), ins, ValueRange{out}, maps, iters,
+      b, loc(), ins, ValueRange{flat(out)}, maps, iters,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
         Value r = body(nb, nl, args.drop_back());
         linalg::YieldOp::create(nb, nl, r);

@@ -729,8 +729,8 @@ std::unique_ptr<Module> nnc::parseModelFile(DiagEngine &diag) {
   if (buffer.size() > kMaxFileSize) {
     diag.error(SMLoc::getFromPointer(buffer.data()),
                "the model file has " + Twine(buffer.size()) +
-                   " bytes, more than the limit of nnc (" + Twine(kMaxFileSize) +
-                   " bytes, 16 MiB)");
+                   " bytes, more than the limit of nnc (" +
+                   Twine(kMaxFileSize) + " bytes, 16 MiB)");
     return nullptr;
   }
   Parser parser(diag, buffer);

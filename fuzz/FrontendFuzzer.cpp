@@ -159,7 +159,8 @@ void runOne(llvm::StringRef input) {
         bug("-nn-infer-shapes failed without an error");
       continue;
     }
-    llvm::FailureOr<nnc::ModelReport> report = nnc::computeReport(model, options);
+    llvm::FailureOr<nnc::ModelReport> report =
+        nnc::computeReport(model, options);
     if (mlir::succeeded(report)) {
       nnc::printReportTable(*report, llvm::nulls());
       llvm::json::Value json = nnc::reportToJSON(*report);

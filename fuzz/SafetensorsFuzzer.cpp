@@ -129,7 +129,8 @@ void checkLayout(const std::vector<TensorEntry> &entries,
   check(uint64_t(8 + layout->header.size()) + layout->dataBytes() >=
             layout->dataBytes(),
         "file size overflows");
-  check(*fileSize == layout->fileSize(), "safetensorsFileSize is not the layout's");
+  check(*fileSize == layout->fileSize(),
+        "safetensorsFileSize is not the layout's");
   check(layout->header.size() % 8 == 0, "header not padded to 8 bytes");
   check(layout->offsets.size() == entries.size() + 1 &&
             layout->offsets.front() == 0,
@@ -155,7 +156,8 @@ void checkLayout(const std::vector<TensorEntry> &entries,
   }
   if (!utf8)
     return;
-  llvm::Expected<llvm::json::Value> json = llvm::json::parse(h.substr(0, close + 1));
+  llvm::Expected<llvm::json::Value> json =
+      llvm::json::parse(h.substr(0, close + 1));
   if (!json)
     bug("header is not JSON: " + llvm::toString(json.takeError()));
   const llvm::json::Object *root = json->getAsObject();
@@ -175,7 +177,8 @@ void checkLayout(const std::vector<TensorEntry> &entries,
     const llvm::json::Object *t = root->getObject(e.name);
     check(t, "tensor missing from the header");
     check(t->size() == 3, "tensor has extra keys");
-    check(t->getString("dtype") == llvm::StringRef(safetensorsDTypeName(e.dtype)),
+    check(t->getString("dtype") ==
+              llvm::StringRef(safetensorsDTypeName(e.dtype)),
           "wrong dtype");
     const llvm::json::Array *shape = t->getArray("shape");
     check(shape && shape->size() == e.shape.size(), "wrong rank");

@@ -243,6 +243,39 @@ void nnc_maxpool2d_fwd(const float *x, float *y, int32_t *indices, int64_t N,
                        int64_t padW) {
   const int64_t OH = (H + 2 * padH - KH) / strideH + 1;
   const int64_t OW = (W + 2 * padW - KW) / strideW + 1;
+  if (KH == 2 && KW == 2 && strideH == 2 && strideW == 2 && padH == 0 && padW == 0) {
+    // The common 2x2/2 window without bounds checks; same result as below
+    // (first maximum in row-major order, the first NaN wins).
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < N * C; ++p) {
+      const float *xp = x + p * H * W;
+      float *yp = y + p * OH * OW;
+      int32_t *ip = indices + p * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const float v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+          const int32_t at[4] = {int32_t(2 * oh * W + 2 * ow), int32_t(2 * oh * W + 2 * ow + 1),
+                                 int32_t((2 * oh + 1) * W + 2 * ow),
+                                 int32_t((2 * oh + 1) * W + 2 * ow + 1)};
+          float best = v[0];
+          int k = 0;
+          if (best == best)
+            for (int j = 1; j < 4; ++j) {
+              if (v[j] > best || v[j] != v[j]) {
+                best = v[j];
+                k = j;
+                if (v[j] != v[j])
+                  break;
+              }
+            }
+          yp[oh * OW + ow] = best;
+          ip[oh * OW + ow] = at[k];
+        }
+      }
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < N * C; ++p) {
     const float *xp = x + p * H * W;
