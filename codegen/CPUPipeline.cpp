@@ -82,7 +82,8 @@ std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries) {
   for (StringRef key : {"nn.arena_bytes", "nn.persistent_bytes"})
     if (Attribute a = model->getAttr(key))
       info[key.drop_front(3).str()] = toJSON(a);
-  for (StringRef key : {"nn.hparams", "nn.train", "nn.layout", "nn.normalize"})
+  for (StringRef key : {"nn.hparams", "nn.train", "nn.layout", "nn.normalize",
+                        "nn.numerics_ops"})
     if (Attribute a = model->getAttr(key))
       info[key == "nn.layout" ? "regions" : key.drop_front(3).str()] = toJSON(a);
   llvm::json::Array entryArray;
@@ -97,12 +98,15 @@ std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries) {
 
 } // namespace
 
-FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model) {
+FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
+                                                      bool checkNumerics) {
   MLIRContext *ctx = model.getContext();
   OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
   // The nested-module markers of nnc's multi-model files do not apply here.
   PassManager pm(ctx, ModuleOp::getOperationName());
-  pm.addPass(nnc::createNNLowerToBuffers());
+  nnc::NNLowerToBuffersOptions bufferOptions;
+  bufferOptions.checkNumerics = checkNumerics;
+  pm.addPass(nnc::createNNLowerToBuffers(bufferOptions));
   pm.addPass(nnc::createNNPlanMemory());
   if (failed(pm.run(*standalone)))
     return failure();
@@ -131,7 +135,8 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model) {
                          b.getStringAttr(info));
   // Drop the attributes that only the nn passes understand.
   for (StringRef key : {"nn.layout", "nn.hparams", "nn.train", "nn.model",
-                        "nn.arena_bytes", "nn.persistent_bytes", "nn.normalize"})
+                        "nn.arena_bytes", "nn.persistent_bytes", "nn.normalize",
+                        "nn.numerics_ops"})
     (*standalone)->removeAttr(key);
   return standalone;
 }
@@ -207,7 +212,7 @@ LogicalResult nnc::linkSharedLibrary(StringRef objectPath, StringRef outputPath,
 
 LogicalResult nnc::buildArtifact(ModuleOp model, StringRef outputPath,
                                  const ArtifactOptions &options) {
-  auto lowered = lowerModelToLLVM(model);
+  auto lowered = lowerModelToLLVM(model, options.checkNumerics);
   if (failed(lowered))
     return failure();
   SmallString<128> object;

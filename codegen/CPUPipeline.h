@@ -22,13 +22,16 @@ struct ArtifactOptions {
   std::string runtimeLibDir;
   /// The C/C++ compiler driver used as linker; empty: clang-22, clang, cc.
   std::string linker;
+  /// Check every op result for NaN/Inf (nnc train --check-numerics).
+  bool checkNumerics = false;
 };
 
 /// Returns a standalone copy of the model module `model` (a nested
 /// `module @m attributes {nn.model}` with static shapes) lowered to the LLVM
 /// dialect, with the model table `nnc_model_info` (JSON, docs/abi.md) as a
 /// constant global. Errors are emitted at their locations.
-mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>> lowerModelToLLVM(mlir::ModuleOp model);
+mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>
+lowerModelToLLVM(mlir::ModuleOp model, bool checkNumerics = false);
 
 /// Translates an LLVM-dialect module, optimizes it at -O3 for the host CPU and
 /// writes an object file.

@@ -64,6 +64,12 @@ public:
                           ArrayRef<int64_t> inputOffsets,
                           ArrayRef<int64_t> outputOffsets);
 
+  /// With a non-null `ops`, every floating-point op result is checked for
+  /// NaN/Inf and the op's description appended to `ops` (its index is the
+  /// id passed to nnc_check_finite).
+  void setNumericsTable(std::vector<std::string> *ops) { numericsOps = ops; }
+  std::vector<std::string> *numericsOps = nullptr;
+
   // Helpers shared by the forward (LowerToBuffers.cpp) and training
   // (LowerTrainOps.cpp) lowerings.
   Location loc() const { return currentLoc; }

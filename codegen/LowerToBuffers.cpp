@@ -407,6 +407,19 @@ LogicalResult FunctionLowering::lowerBody(func::FuncOp source,
     }
     if (failed(lowerOp(&op)))
       return failure();
+    if (!numericsOps || isa<ParamRefOp>(op))
+      continue;
+    for (Value result : op.getResults()) {
+      Value buffer = lookup(result);
+      auto type = buffer ? dyn_cast<MemRefType>(buffer.getType()) : MemRefType();
+      if (!type || !type.getElementType().isF32())
+        continue;
+      auto name = op.getAttrOfType<StringAttr>("name");
+      numericsOps->push_back((name ? name.str() : std::string("-")) + " (" +
+                             op.getName().getStringRef().str() + ")");
+      call("nnc_check_finite",
+           {ptr(buffer), i64(type.getNumElements()), i64(int64_t(numericsOps->size()) - 1)});
+    }
   }
   return success();
 }
@@ -435,8 +448,11 @@ struct NNLowerToBuffersPass
         return signalPassFailure();
   }
 
+  using NNLowerToBuffersBase::NNLowerToBuffersBase;
+
   LogicalResult lowerModel(ModuleOp model) {
     MLIRContext *ctx = model.getContext();
+    std::vector<std::string> numericsOps;
     ArenaLayout layout(ctx);
     llvm::StringMap<int64_t> paramOffsets;
     for (ParamOp p : model.getOps<ParamOp>()) {
@@ -474,6 +490,8 @@ struct NNLowerToBuffersPass
       entry->setAttr("llvm.emit_c_interface", b.getUnitAttr());
       entry.addEntryBlock();
       FunctionLowering lowering(model, entry, paramOffsets);
+      if (checkNumerics)
+        lowering.setNumericsTable(&numericsOps);
       if (failed(lowering.lowerBody(fn, inputOffsets, outputOffsets)))
         return failure();
       fn.erase();
@@ -482,6 +500,12 @@ struct NNLowerToBuffersPass
     for (ParamOp p : llvm::make_early_inc_range(model.getOps<ParamOp>()))
       p.erase();
     model->setAttr("nn.layout", layout.attr());
+    if (checkNumerics) {
+      SmallVector<Attribute> ops;
+      for (const std::string &op : numericsOps)
+        ops.push_back(StringAttr::get(ctx, op));
+      model->setAttr("nn.numerics_ops", ArrayAttr::get(ctx, ops));
+    }
     model->setAttr("nn.persistent_bytes",
                    IntegerAttr::get(IntegerType::get(ctx, 64), layout.size()));
     return success();

@@ -27,7 +27,15 @@ def NNLowerToBuffers : Pass<"nn-lower-to-buffers", "::mlir::ModuleOp"> {
     The layout is recorded in the module attribute `nn.layout` (one
     dictionary per region: name, kind, offset, bytes, dtype, shape) for the
     artifact's model table.
+
+    With `check-numerics`, every floating-point op result is checked for NaN
+    and Inf (`nnc_check_finite`); the ops are listed in `nn.numerics_ops` so
+    the runtime can name the first one that produced a non-finite value.
   }];
+  let options = [
+    Option<"checkNumerics", "check-numerics", "bool", /*default=*/"false",
+           "Check every floating-point op result for NaN/Inf">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
     "::mlir::linalg::LinalgDialect", "::mlir::LLVM::LLVMDialect",

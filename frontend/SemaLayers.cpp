@@ -324,8 +324,9 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
   std::string err;
   Shape out;
 
-  bool needsFloat = spec.kind != LayerKind::Embedding && spec.kind != LayerKind::Flatten &&
-                    spec.kind != LayerKind::Reshape && spec.kind != LayerKind::Concat;
+  // Every layer but embedding takes floats: the nn ops (flatten, reshape and
+  // concat included) are defined on float tensors only.
+  bool needsFloat = spec.kind != LayerKind::Embedding;
   if (needsFloat && !isFloat(in.dtype))
     return fail("needs a floating-point input, got " + dtypeName(in.dtype).str() +
                 " tensor " + shape::formatShape(in.shape) +

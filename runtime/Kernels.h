@@ -359,6 +359,19 @@ void nnc_adam_update(float *param, const float *grad, float *m, float *v,
                      int64_t n, float lr, float beta1, float beta2, float eps,
                      float weightDecay, int32_t adamw, int64_t step);
 
+//===----------------------------------------------------------------------===//
+// Numerics checks (nnc train --check-numerics)
+//===----------------------------------------------------------------------===//
+
+/// Records `op` as the first op of this step with a NaN or Inf among the n
+/// values at p, unless an earlier op was already recorded. Code built with
+/// --check-numerics calls it after every floating-point op result.
+void nnc_check_finite(const float *p, int64_t n, int64_t op);
+/// Forgets the recorded op (call before each step).
+void nnc_numerics_reset(void);
+/// The first op recorded since the last reset, or -1.
+int64_t nnc_numerics_first(void);
+
 #ifdef __cplusplus
 } // extern "C"
 #endif

@@ -135,6 +135,10 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path) {
     }
   }
 
+  if (const JsonValue *ops = root->find("numerics_ops"))
+    for (const JsonValue &op : ops->elements)
+      m->numericsOps_.push_back(asString(&op));
+
   const JsonValue *entries = root->find("entries");
   if (!entries || entries->kind != JsonValue::Kind::Array)
     return bad(path, "model table has no entries");

@@ -69,6 +69,10 @@ public:
   const std::vector<float> &normMean() const { return normMean_; }
   const std::vector<float> &normStd() const { return normStd_; }
 
+  /// For models built with --check-numerics: the description of each
+  /// checked op ("conv1 (nn.conv2d)"), indexed by nnc_numerics_first().
+  const std::vector<std::string> &numericsOps() const { return numericsOps_; }
+
   /// The raw model table (JSON), for tools.
   const std::string &info() const { return info_; }
 
@@ -81,6 +85,7 @@ private:
   std::vector<Region> regions_;
   std::vector<std::string> entryNames_;
   std::vector<float> normMean_, normStd_;
+  std::vector<std::string> numericsOps_;
   std::vector<void *> entryFns_;
 };
 

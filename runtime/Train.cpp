@@ -338,8 +338,20 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       *model.dataAs<float>(*io.lr) = float(lrAt(epoch, globalStep));
       *model.dataAs<int64_t>(*io.step) = globalStep + 1;
       *model.dataAs<int64_t>(*io.seed) = int64_t(options.seed);
+      bool checking = !model.numericsOps().empty();
+      if (checking)
+        nnc_numerics_reset();
       if (Status st = model.run("train_step"); st.failed())
         return st;
+      if (checking) {
+        int64_t first = nnc_numerics_first();
+        if (first >= 0 && first < int64_t(model.numericsOps().size()))
+          return Status::error("numerics check: epoch " + std::to_string(epoch + 1) + ", step " +
+                               std::to_string(i + 1) + " (global step " +
+                               std::to_string(globalStep + 1) +
+                               "): NaN or Inf first appeared in the output of " +
+                               model.numericsOps()[first]);
+      }
       double loss = *model.dataAs<float>(*io.loss);
       if (!std::isfinite(loss))
         return Status::error("training diverged: the loss is " + std::to_string(loss) +

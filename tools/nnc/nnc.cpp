@@ -104,6 +104,10 @@ cl::opt<std::string> dataName("data", cl::desc("Dataset: fashion-mnist, syntheti
                               cl::cat(nncCategory));
 cl::opt<int64_t> epochs("epochs", cl::desc("Epochs (default: the model's)"), cl::init(0),
                         cl::sub(trainCmd), cl::cat(nncCategory));
+cl::opt<bool> checkNumerics("check-numerics",
+                            cl::desc("Check every op result for NaN/Inf and name the first "
+                                     "layer where one appears"),
+                            cl::sub(trainCmd), cl::sub(buildCmd), cl::cat(nncCategory));
 cl::opt<int64_t> stopAfter("stop-after",
                            cl::desc("Stop after epoch N of the --epochs schedule (resume "
                                     "later with --resume)"),
@@ -278,6 +282,7 @@ static int buildModel(nnc::DiagEngine &diag, mlir::MLIRContext &context,
   sys::path::append(libDir, "lib");
   nnc::ArtifactOptions options;
   options.runtimeLibDir = std::string(libDir);
+  options.checkNumerics = checkNumerics;
   std::string temp = (output + ".tmp." + Twine(sys::Process::getProcessId())).str();
   if (failed(nnc::buildArtifact(model, temp, options))) {
     sys::fs::remove(temp);
