@@ -182,6 +182,10 @@ bool ReportBuilder::hasGradient(Value v) {
 LogicalResult ReportBuilder::collectParams() {
   std::vector<TensorEntry> entries;
   for (nn::ParamOp param : model.getBody()->getOps<nn::ParamOp>()) {
+    // Optimizer state (after -nn-autodiff) is not a parameter: the report
+    // accounts for it through the optimizer's state slots.
+    if (param.getState())
+      continue;
     Location loc = param.getLoc();
     auto type = cast<RankedTensorType>(param.getType());
     std::optional<int64_t> elements =
