@@ -6,6 +6,8 @@
 
 #include "runtime/Safetensors.h"
 
+#include "runtime/Json.h"
+
 #include <cstdio>
 #include <limits>
 #include <set>
@@ -31,45 +33,6 @@ const DTypeInfo &info(TensorDType dtype) {
     if (i.dtype == dtype)
       return i;
   return kDTypes[1]; // Unreachable: every enumerator is listed.
-}
-
-/// Appends `s` as a JSON string literal (RFC 8259 escaping).
-void appendJSONString(std::string &out, const std::string &s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    case '\b':
-      out += "\\b";
-      break;
-    case '\f':
-      out += "\\f";
-      break;
-    default:
-      if (c < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-        out += buf;
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-  }
-  out += '"';
 }
 
 bool checkedMul(uint64_t a, uint64_t b, uint64_t &out) {
@@ -110,9 +73,9 @@ layoutSafetensors(const std::vector<TensorEntry> &entries,
     for (size_t i = 0; i < metadata.size(); ++i) {
       if (i)
         h += ',';
-      appendJSONString(h, metadata[i].first);
+      nnc::rt::appendJsonString(h, metadata[i].first);
       h += ':';
-      appendJSONString(h, metadata[i].second);
+      nnc::rt::appendJsonString(h, metadata[i].second);
     }
     h += '}';
     first = false;
@@ -150,7 +113,7 @@ layoutSafetensors(const std::vector<TensorEntry> &entries,
     if (!first)
       h += ',';
     first = false;
-    appendJSONString(h, e.name);
+    nnc::rt::appendJsonString(h, e.name);
     h += ":{\"dtype\":\"";
     h += safetensorsDTypeName(e.dtype);
     h += "\",\"shape\":[";

@@ -302,40 +302,75 @@ static int runBuild(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
   return buildModel(diag, context, argv0, outputFilename, withTraining);
 }
 
-/// Builds the model into a temporary directory and loads it.
-static std::unique_ptr<nnc::rt::Model> buildAndLoad(nnc::DiagEngine &diag,
-                                                    mlir::MLIRContext &context,
-                                                    StringRef argv0, bool training,
-                                                    nnc::ModelGraph &graph,
-                                                    SmallString<128> &tempDir) {
-  if (std::error_code ec = sys::fs::createUniqueDirectory("nnc", tempDir)) {
+/// A model compiled into a temporary directory and loaded; the directory is
+/// removed when this goes away.
+struct LoadedModel {
+  std::unique_ptr<nnc::rt::Model> model;
+  nnc::ModelGraph graph;
+  SmallString<128> tempDir;
+  ~LoadedModel() {
+    model.reset();
+    if (!tempDir.empty())
+      sys::fs::remove_directories(tempDir);
+  }
+};
+
+/// Builds the selected model (with @train_step if `training`) and loads it;
+/// null model after reporting an error.
+static std::unique_ptr<LoadedModel> buildAndLoad(nnc::DiagEngine &diag,
+                                                 mlir::MLIRContext &context,
+                                                 StringRef argv0, bool training) {
+  auto loaded = std::make_unique<LoadedModel>();
+  if (std::error_code ec = sys::fs::createUniqueDirectory("nnc", loaded->tempDir)) {
     fail("cannot create a temporary directory: " + ec.message());
     return nullptr;
   }
-  SmallString<128> lib(tempDir);
+  SmallString<128> lib(loaded->tempDir);
   sys::path::append(lib, "model.so");
-  if (buildModel(diag, context, argv0, lib, training, &graph) != 0)
+  if (buildModel(diag, context, argv0, lib, training, &loaded->graph) != 0)
     return nullptr;
   auto model = nnc::rt::Model::load(std::string(lib));
   if (!model) {
     fail(model.message());
     return nullptr;
   }
-  return std::move(*model);
+  loaded->model = std::move(*model);
+  return loaded;
+}
+
+/// The input and output regions of the forward pass of a one-input model.
+static LogicalResult forwardIO(const nnc::rt::Model &model, const nnc::rt::Region *&in,
+                               const nnc::rt::Region *&out) {
+  in = out = nullptr;
+  for (const nnc::rt::Region &r : model.regions()) {
+    if (!StringRef(r.name).starts_with("forward."))
+      continue;
+    if (r.kind == "input") {
+      if (in) {
+        fail("this command supports models with one input");
+        return failure();
+      }
+      in = &r;
+    } else if (r.kind == "output" && !out) {
+      out = &r;
+    }
+  }
+  if (!in || !out) {
+    fail("the model has no forward input or output");
+    return failure();
+  }
+  return success();
 }
 
 /// `nnc train`: compile with @train_step, train, evaluate, save.
 static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
-  nnc::ModelGraph graph;
-  SmallString<128> tempDir;
-  std::unique_ptr<nnc::rt::Model> model =
-      buildAndLoad(diag, context, argv0, /*training=*/true, graph, tempDir);
-  llvm::scope_exit cleanup([&] {
-    if (!tempDir.empty())
-      sys::fs::remove_directories(tempDir);
-  });
-  if (!model)
+  std::unique_ptr<LoadedModel> loaded =
+      buildAndLoad(diag, context, argv0, /*training=*/true);
+  if (!loaded)
     return 1;
+  nnc::rt::Model &model = *loaded->model;
+  const nnc::ModelGraph &graph = loaded->graph;
+  (void)graph;
   nnc::rt::TrainOptions options;
   options.data = dataName;
   options.epochs = epochs ? int64_t(epochs) : graph.train.epochs;
@@ -353,7 +388,7 @@ static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
   if (options.schedule != "constant" && options.schedule != "step" &&
       options.schedule != "cosine")
     return fail("--schedule must be constant, step or cosine");
-  auto result = nnc::rt::train(*model, options);
+  auto result = nnc::rt::train(model, options);
   if (!result)
     return fail(result.message());
   outs() << formatv("test accuracy {0:F1}%", 100 * result->testAccuracy);
@@ -370,24 +405,21 @@ static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
 static int runEval(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
   if (weightsPath.empty())
     return fail("nnc eval needs --weights FILE.safetensors");
-  nnc::ModelGraph graph;
-  SmallString<128> tempDir;
-  std::unique_ptr<nnc::rt::Model> model =
-      buildAndLoad(diag, context, argv0, /*training=*/false, graph, tempDir);
-  llvm::scope_exit cleanup([&] {
-    if (!tempDir.empty())
-      sys::fs::remove_directories(tempDir);
-  });
-  if (!model)
+  std::unique_ptr<LoadedModel> loaded =
+      buildAndLoad(diag, context, argv0, /*training=*/false);
+  if (!loaded)
     return 1;
+  nnc::rt::Model &model = *loaded->model;
+  const nnc::ModelGraph &graph = loaded->graph;
+  (void)graph;
   nnc_set_num_threads(threads);
-  if (auto st = nnc::rt::loadWeights(*model, weightsPath); st.failed())
+  if (auto st = nnc::rt::loadWeights(model, weightsPath); st.failed())
     return fail(st.message());
-  auto spec = nnc::rt::sampleSpecOf(*model);
+  auto spec = nnc::rt::sampleSpecOf(model);
   if (!spec)
     return fail(spec.message());
   auto data = nnc::rt::loadDataset(dataName, nnc::rt::Split::Test, *spec,
-                                   nnc::rt::normalizationOf(*model));
+                                   nnc::rt::normalizationOf(model));
   if (!data)
     return fail(data.message());
   if (testLimit > 0 && testLimit < data->count) {
@@ -395,7 +427,7 @@ static int runEval(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef 
     data->labels.resize(testLimit);
     data->inputs.resize(testLimit * data->sampleElements());
   }
-  auto eval = nnc::rt::evaluate(*model, *data);
+  auto eval = nnc::rt::evaluate(model, *data);
   if (!eval)
     return fail(eval.message());
   outs() << formatv("test accuracy {0:F1}%  loss {1:F4}  ({2} samples)\n",
@@ -406,18 +438,15 @@ static int runEval(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef 
 /// `nnc bench`: milliseconds per forward and per training step, median of
 /// --iterations runs after warm-up, on seeded synthetic inputs.
 static int runBench(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
-  nnc::ModelGraph graph;
-  SmallString<128> tempDir;
-  std::unique_ptr<nnc::rt::Model> model =
-      buildAndLoad(diag, context, argv0, /*training=*/true, graph, tempDir);
-  llvm::scope_exit cleanup([&] {
-    if (!tempDir.empty())
-      sys::fs::remove_directories(tempDir);
-  });
-  if (!model)
+  std::unique_ptr<LoadedModel> loaded =
+      buildAndLoad(diag, context, argv0, /*training=*/true);
+  if (!loaded)
     return 1;
+  nnc::rt::Model &model = *loaded->model;
+  const nnc::ModelGraph &graph = loaded->graph;
+  (void)graph;
   nnc_set_num_threads(threads);
-  model->initialize(1);
+  model.initialize(1);
   // Inputs in [0, 1), labels in range, lr tiny so the weights stay sane.
   uint64_t state = 12345;
   auto next = [&] {
@@ -425,38 +454,38 @@ static int runBench(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
     return double(state >> 11) * 0x1p-53;
   };
   int64_t classes = 1;
-  for (const nnc::rt::Region &r : model->regions())
+  for (const nnc::rt::Region &r : model.regions())
     if (r.kind == "output" && r.name.rfind("forward.", 0) == 0 && r.shape.size() == 2)
       classes = r.shape[1];
   int64_t batch = 0;
-  for (const nnc::rt::Region &r : model->regions()) {
+  for (const nnc::rt::Region &r : model.regions()) {
     if (r.kind != "input")
       continue;
     StringRef local = StringRef(r.name).split('.').second;
     int64_t n = r.numElements();
     if (local == "lr")
-      *model->dataAs<float>(r) = 1e-6f;
+      *model.dataAs<float>(r) = 1e-6f;
     else if (local == "step" || local == "seed")
-      *model->dataAs<int64_t>(r) = 1;
+      *model.dataAs<int64_t>(r) = 1;
     else if (r.dtype == "i64")
       for (int64_t i = 0; i < n; ++i)
-        model->dataAs<int64_t>(r)[i] = int64_t(next() * double(classes));
+        model.dataAs<int64_t>(r)[i] = int64_t(next() * double(classes));
     else if (r.dtype == "f32")
       for (int64_t i = 0; i < n; ++i)
-        model->dataAs<float>(r)[i] = float(next());
+        model.dataAs<float>(r)[i] = float(next());
     if (local != "labels" && !r.shape.empty() && batch == 0)
       batch = r.shape[0];
   }
-  outs() << "model " << model->name() << ", batch " << batch << ", "
-         << nnc_get_num_threads() << " thread(s), arena " << nnc::formatBytes(model->arenaBytes())
+  outs() << "model " << model.name() << ", batch " << batch << ", "
+         << nnc_get_num_threads() << " thread(s), arena " << nnc::formatBytes(model.arenaBytes())
          << "\n";
   for (StringRef entry : {"forward", "train_step"}) {
-    if (!model->hasEntry(entry))
+    if (!model.hasEntry(entry))
       continue;
     std::vector<double> times;
     for (int64_t i = 0; i < iterations + 3; ++i) {
       auto start = std::chrono::steady_clock::now();
-      if (auto st = model->run(entry); st.failed())
+      if (auto st = model.run(entry); st.failed())
         return fail(st.message());
       double ms = std::chrono::duration<double, std::milli>(
                       std::chrono::steady_clock::now() - start)
@@ -499,16 +528,13 @@ static LogicalResult copyTensor(const nnc::rt::Checkpoint &ckpt, StringRef name,
 static int runRun(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
   if (weightsPath.empty() || inputsPath.empty())
     return fail("nnc run needs --weights FILE and --inputs FILE");
-  nnc::ModelGraph graph;
-  SmallString<128> tempDir;
-  std::unique_ptr<nnc::rt::Model> model =
-      buildAndLoad(diag, context, argv0, /*training=*/false, graph, tempDir);
-  llvm::scope_exit cleanup([&] {
-    if (!tempDir.empty())
-      sys::fs::remove_directories(tempDir);
-  });
-  if (!model)
+  std::unique_ptr<LoadedModel> loaded =
+      buildAndLoad(diag, context, argv0, /*training=*/false);
+  if (!loaded)
     return 1;
+  nnc::rt::Model &model = *loaded->model;
+  const nnc::ModelGraph &graph = loaded->graph;
+  (void)graph;
   nnc_set_num_threads(threads);
   auto weights = nnc::rt::readCheckpoint(weightsPath);
   if (!weights)
@@ -516,24 +542,18 @@ static int runRun(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef a
   auto inputs = nnc::rt::readCheckpoint(inputsPath);
   if (!inputs)
     return fail(inputs.message());
-  const nnc::rt::Region *in = nullptr, *out = nullptr;
-  for (const nnc::rt::Region &r : model->regions()) {
-    if (r.kind == "param" || r.kind == "buffer") {
-      if (failed(copyTensor(*weights, r.name, *model, r)))
-        return 1;
-    } else if (r.kind == "input" && StringRef(r.name).starts_with("forward.")) {
-      if (in)
-        return fail("nnc run supports models with one input");
-      in = &r;
-    } else if (r.kind == "output" && !out && StringRef(r.name).starts_with("forward.")) {
-      out = &r;
-    }
-  }
-  if (!in || !out || failed(copyTensor(*inputs, "__input", *model, *in)))
+  const nnc::rt::Region *in, *out;
+  if (failed(forwardIO(model, in, out)))
     return 1;
-  if (auto st = model->run("forward"); st.failed())
+  for (const nnc::rt::Region &r : model.regions())
+    if ((r.kind == "param" || r.kind == "buffer") &&
+        failed(copyTensor(*weights, r.name, model, r)))
+      return 1;
+  if (failed(copyTensor(*inputs, "__input", model, *in)))
+    return 1;
+  if (auto st = model.run("forward"); st.failed())
     return fail(st.message());
-  const float *y = model->dataAs<float>(*out);
+  const float *y = model.dataAs<float>(*out);
   int64_t n = out->numElements();
   if (!checkOutput) {
     for (int64_t i = 0; i < n; ++i)
@@ -549,7 +569,7 @@ static int runRun(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef a
   for (int64_t i = 0; i < n; ++i)
     worst = std::max(worst, std::abs(double(y[i]) - expected[i]) / (1 + std::abs(expected[i])));
   outs() << formatv("{0}: {1} outputs, max |difference| / (1 + |expected|) = {2:e}\n",
-                    model->name(), n, worst);
+                    model.name(), n, worst);
   if (worst > tolerance)
     return fail(formatv("the output differs from the expected one by {0:e} (tolerance {1:e})",
                         worst, double(tolerance))
@@ -567,39 +587,32 @@ static int runPredict(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringR
     batchSize = int64_t(imagePaths.size());
   if (batchSize < int64_t(imagePaths.size()))
     return fail("--batch must be at least the number of images");
-  nnc::ModelGraph graph;
-  SmallString<128> tempDir;
-  std::unique_ptr<nnc::rt::Model> model =
-      buildAndLoad(diag, context, argv0, /*training=*/false, graph, tempDir);
-  llvm::scope_exit cleanup([&] {
-    if (!tempDir.empty())
-      sys::fs::remove_directories(tempDir);
-  });
-  if (!model)
+  std::unique_ptr<LoadedModel> loaded =
+      buildAndLoad(diag, context, argv0, /*training=*/false);
+  if (!loaded)
     return 1;
-  if (auto st = nnc::rt::loadWeights(*model, weightsPath); st.failed())
+  nnc::rt::Model &model = *loaded->model;
+  const nnc::ModelGraph &graph = loaded->graph;
+  (void)graph;
+  if (auto st = nnc::rt::loadWeights(model, weightsPath); st.failed())
     return fail(st.message());
-  auto spec = nnc::rt::sampleSpecOf(*model);
+  auto spec = nnc::rt::sampleSpecOf(model);
   if (!spec)
     return fail(spec.message());
-  const nnc::rt::Region *in = nullptr, *out = nullptr;
-  for (const nnc::rt::Region &r : model->regions()) {
-    if (r.kind == "input" && StringRef(r.name).starts_with("forward.") && !in)
-      in = &r;
-    if (r.kind == "output" && StringRef(r.name).starts_with("forward.") && !out)
-      out = &r;
-  }
-  if (!in || !out || out->shape.size() != 2 || in->dtype != "f32")
+  const nnc::rt::Region *in, *out;
+  if (failed(forwardIO(model, in, out)))
+    return 1;
+  if (out->shape.size() != 2 || in->dtype != "f32")
     return fail("nnc predict needs an image classifier (f32 images in, [N, classes] out)");
   int64_t perImage = in->numElements() / in->shape[0], classes = out->shape[1];
   for (auto [i, path] : llvm::enumerate(imagePaths)) {
-    auto pixels = nnc::rt::loadImage(path, *spec, nnc::rt::normalizationOf(*model));
+    auto pixels = nnc::rt::loadImage(path, *spec, nnc::rt::normalizationOf(model));
     if (!pixels)
       return fail(pixels.message());
-    std::memcpy(model->dataAs<float>(*in) + i * perImage, pixels->data(),
+    std::memcpy(model.dataAs<float>(*in) + i * perImage, pixels->data(),
                 perImage * sizeof(float));
   }
-  if (auto st = model->run("forward"); st.failed())
+  if (auto st = model.run("forward"); st.failed())
     return fail(st.message());
   SmallVector<StringRef> names;
   StringRef(classNames).split(names, ',');
@@ -609,7 +622,7 @@ static int runPredict(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringR
   if (classNames.empty() && classes == 10)
     names.assign(std::begin(fashion), std::end(fashion));
   for (auto [i, path] : llvm::enumerate(imagePaths)) {
-    const float *row = model->dataAs<float>(*out) + i * classes;
+    const float *row = model.dataAs<float>(*out) + i * classes;
     int64_t best = std::max_element(row, row + classes) - row;
     double sum = 0;
     for (int64_t c = 0; c < classes; ++c)
