@@ -335,6 +335,9 @@ static std::unique_ptr<LoadedModel> buildAndLoad(nnc::DiagEngine &diag,
     return nullptr;
   }
   loaded->model = std::move(*model);
+  // Kernel threads for every command that runs the model (0: all cores);
+  // train sets them again from its options.
+  nnc_set_num_threads(threads);
   return loaded;
 }
 
@@ -370,7 +373,6 @@ static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
     return 1;
   nnc::rt::Model &model = *loaded->model;
   const nnc::ModelGraph &graph = loaded->graph;
-  (void)graph;
   nnc::rt::TrainOptions options;
   options.data = dataName;
   options.epochs = epochs ? int64_t(epochs) : graph.train.epochs;
@@ -410,9 +412,6 @@ static int runEval(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef 
   if (!loaded)
     return 1;
   nnc::rt::Model &model = *loaded->model;
-  const nnc::ModelGraph &graph = loaded->graph;
-  (void)graph;
-  nnc_set_num_threads(threads);
   if (auto st = nnc::rt::loadWeights(model, weightsPath); st.failed())
     return fail(st.message());
   auto spec = nnc::rt::sampleSpecOf(model);
@@ -443,9 +442,6 @@ static int runBench(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
   if (!loaded)
     return 1;
   nnc::rt::Model &model = *loaded->model;
-  const nnc::ModelGraph &graph = loaded->graph;
-  (void)graph;
-  nnc_set_num_threads(threads);
   model.initialize(1);
   // Inputs in [0, 1), labels in range, lr tiny so the weights stay sane.
   uint64_t state = 12345;
@@ -533,9 +529,6 @@ static int runRun(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef a
   if (!loaded)
     return 1;
   nnc::rt::Model &model = *loaded->model;
-  const nnc::ModelGraph &graph = loaded->graph;
-  (void)graph;
-  nnc_set_num_threads(threads);
   auto weights = nnc::rt::readCheckpoint(weightsPath);
   if (!weights)
     return fail(weights.message());
@@ -592,8 +585,6 @@ static int runPredict(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringR
   if (!loaded)
     return 1;
   nnc::rt::Model &model = *loaded->model;
-  const nnc::ModelGraph &graph = loaded->graph;
-  (void)graph;
   if (auto st = nnc::rt::loadWeights(model, weightsPath); st.failed())
     return fail(st.message());
   auto spec = nnc::rt::sampleSpecOf(model);
