@@ -307,6 +307,8 @@ static int runBuild(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
 struct LoadedModel {
   std::unique_ptr<nnc::rt::Model> model;
   nnc::ModelGraph graph;
+  /// The sample the forward pass expects (set by buildWithWeights).
+  nnc::rt::SampleSpec spec;
   SmallString<128> tempDir;
   ~LoadedModel() {
     model.reset();
@@ -338,6 +340,28 @@ static std::unique_ptr<LoadedModel> buildAndLoad(nnc::DiagEngine &diag,
   // Kernel threads for every command that runs the model (0: all cores);
   // train sets them again from its options.
   nnc_set_num_threads(threads);
+  return loaded;
+}
+
+/// Builds the inference model, loads --weights into it and works out the
+/// sample it expects; null after reporting an error.
+static std::unique_ptr<LoadedModel> buildWithWeights(nnc::DiagEngine &diag,
+                                                     mlir::MLIRContext &context,
+                                                     StringRef argv0) {
+  std::unique_ptr<LoadedModel> loaded =
+      buildAndLoad(diag, context, argv0, /*training=*/false);
+  if (!loaded)
+    return nullptr;
+  if (auto st = nnc::rt::loadWeights(*loaded->model, weightsPath); st.failed()) {
+    fail(st.message());
+    return nullptr;
+  }
+  auto spec = nnc::rt::sampleSpecOf(*loaded->model);
+  if (!spec) {
+    fail(spec.message());
+    return nullptr;
+  }
+  loaded->spec = *spec;
   return loaded;
 }
 
@@ -407,16 +431,11 @@ static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
 static int runEval(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
   if (weightsPath.empty())
     return fail("nnc eval needs --weights FILE.safetensors");
-  std::unique_ptr<LoadedModel> loaded =
-      buildAndLoad(diag, context, argv0, /*training=*/false);
+  std::unique_ptr<LoadedModel> loaded = buildWithWeights(diag, context, argv0);
   if (!loaded)
     return 1;
   nnc::rt::Model &model = *loaded->model;
-  if (auto st = nnc::rt::loadWeights(model, weightsPath); st.failed())
-    return fail(st.message());
-  auto spec = nnc::rt::sampleSpecOf(model);
-  if (!spec)
-    return fail(spec.message());
+  const nnc::rt::SampleSpec *spec = &loaded->spec;
   auto data = nnc::rt::loadDataset(dataName, nnc::rt::Split::Test, *spec,
                                    nnc::rt::normalizationOf(model));
   if (!data)
@@ -580,16 +599,11 @@ static int runPredict(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringR
     batchSize = int64_t(imagePaths.size());
   if (batchSize < int64_t(imagePaths.size()))
     return fail("--batch must be at least the number of images");
-  std::unique_ptr<LoadedModel> loaded =
-      buildAndLoad(diag, context, argv0, /*training=*/false);
+  std::unique_ptr<LoadedModel> loaded = buildWithWeights(diag, context, argv0);
   if (!loaded)
     return 1;
   nnc::rt::Model &model = *loaded->model;
-  if (auto st = nnc::rt::loadWeights(model, weightsPath); st.failed())
-    return fail(st.message());
-  auto spec = nnc::rt::sampleSpecOf(model);
-  if (!spec)
-    return fail(spec.message());
+  const nnc::rt::SampleSpec *spec = &loaded->spec;
   const nnc::rt::Region *in, *out;
   if (failed(forwardIO(model, in, out)))
     return 1;
