@@ -2,7 +2,9 @@
 //
 // Every frontend error is printed as `file:line:col: error: message`, then the
 // source line and a caret, through llvm::SourceMgr (the same format MLIR's
-// SourceMgrDiagnosticHandler uses for errors raised by later passes).
+// SourceMgrDiagnosticHandler uses for errors raised by later passes, which the
+// DiagEngine routes through the same printer). Errors about the command line
+// print as `<command line>: error: message`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,26 +18,47 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <string>
 #include <utility>
 #include <vector>
 
 namespace nnc {
 
+/// The widest source line a diagnostic echoes whole; a longer one (a model
+/// file of one 50 MB line) is shown as a window of about this many columns
+/// around the caret, with `...` where it was cut.
+constexpr unsigned kMaxEchoedLineWidth = 120;
+
+/// Prints `diag` as SMDiagnostic::print does (`file:line:col: error: msg`, the
+/// source line and a caret), except that a source line wider than
+/// kMaxEchoedLineWidth is cut to a window around the caret.
+void printDiagnostic(const llvm::SMDiagnostic &diag, llvm::raw_ostream &os);
+
 /// Prints diagnostics against the buffers of one SourceMgr and counts errors.
+/// While it lives, every message printed through the SourceMgr (also those of
+/// MLIR's SourceMgrDiagnosticHandler, for errors raised by passes) goes
+/// through printDiagnostic to its stream.
 class DiagEngine {
 public:
-  explicit DiagEngine(llvm::SourceMgr &srcMgr, llvm::raw_ostream &os = llvm::errs())
-      : srcMgr(srcMgr), os(os) {}
+  explicit DiagEngine(llvm::SourceMgr &srcMgr, llvm::raw_ostream &os = llvm::errs());
+  ~DiagEngine();
+  DiagEngine(const DiagEngine &) = delete;
+  DiagEngine &operator=(const DiagEngine &) = delete;
 
-  /// Reports an error at `loc`.
-  void error(llvm::SMLoc loc, const llvm::Twine &msg) {
-    ++numErrors;
-    srcMgr.PrintMessage(os, loc, llvm::SourceMgr::DK_Error, msg);
-  }
+  /// Reports an error at `loc`, followed by a note for each enclosing context
+  /// (innermost first).
+  void error(llvm::SMLoc loc, const llvm::Twine &msg);
+  /// Reports an error about the command line (`<command line>: error: msg`).
+  void commandLineError(const llvm::Twine &msg);
   /// Attaches a note (e.g. "previous definition is here") to the last error.
-  void note(llvm::SMLoc loc, const llvm::Twine &msg) {
-    srcMgr.PrintMessage(os, loc, llvm::SourceMgr::DK_Note, msg);
+  void note(llvm::SMLoc loc, const llvm::Twine &msg);
+
+  /// Adds a context, e.g. a block instance, that every error reported until
+  /// the matching popContext() is noted with: `note: <msg>` at `loc`.
+  void pushContext(llvm::SMLoc loc, std::string msg) {
+    contexts.emplace_back(loc, std::move(msg));
   }
+  void popContext() { contexts.pop_back(); }
 
   unsigned getNumErrors() const { return numErrors; }
   llvm::SourceMgr &getSourceMgr() const { return srcMgr; }
@@ -44,6 +67,9 @@ private:
   llvm::SourceMgr &srcMgr;
   llvm::raw_ostream &os;
   unsigned numErrors = 0;
+  std::vector<std::pair<llvm::SMLoc, std::string>> contexts;
+  llvm::SourceMgr::DiagHandlerTy oldHandler;
+  void *oldContext;
 };
 
 /// Line and column of many locations in one buffer, O(log lines) each, for

@@ -721,7 +721,7 @@ LogicalResult Parser::rejectStrayAs() {
 std::unique_ptr<Module> nnc::parseModelFile(DiagEngine &diag) {
   llvm::SourceMgr &srcMgr = diag.getSourceMgr();
   if (srcMgr.getNumBuffers() == 0) {
-    diag.error(SMLoc(), "no input file");
+    diag.commandLineError("no input file");
     return nullptr;
   }
   StringRef buffer =

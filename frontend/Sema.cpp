@@ -13,6 +13,7 @@
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <cmath>
@@ -500,7 +501,10 @@ FailureOr<Val> Evaluator::evalBlockCall(const ast::CallExpr &call,
   f.blockInputs = std::move(tensors);
   frames.push_back(std::move(f));
   blockStack.push_back(&block);
+  // Every error inside the instance is noted with where it was instantiated.
+  diag.pushContext(call.getLoc(), ("in block '" + name + "' instantiated here").str());
   llvm::scope_exit popFrame([&] {
+    diag.popContext();
     frames.pop_back();
     blockStack.pop_back();
   });
@@ -732,6 +736,20 @@ LogicalResult Evaluator::evalTrain(const ast::TrainStmt &stmt) {
       diag.note(it->second, "first given here");
       return failure();
     }
+    // The key is checked before its value is evaluated: `optimiser = adamw`
+    // is a misspelt key, not a use of an undefined name `adamw`.
+    static constexpr StringRef kTrainKeys[] = {
+        "loss",     "optimizer",    "lr",       "batch",    "epochs",
+        "momentum", "weight_decay", "schedule", "normalize"};
+    if (!llvm::is_contained(kTrainKeys, key)) {
+      std::string msg = ("unknown train setting '" + key + "'").str();
+      if (std::optional<std::string> near = closestName(key, kTrainKeys))
+        msg += "; did you mean '" + *near + "'?";
+      else
+        msg += "; expected loss, optimizer, lr, batch, epochs, momentum, "
+               "weight_decay, schedule or normalize";
+      return error(s.keyLoc, msg);
+    }
     if (key == "normalize") {
       FailureOr<Val> v = evalExpr(*s.value);
       if (failed(v))
@@ -815,13 +833,8 @@ LogicalResult Evaluator::evalTrain(const ast::TrainStmt &stmt) {
       x = needNumber(true, 1, true, 1e9);
     else if (key == "momentum")
       x = needNumber(false, 0, true, 0.999999);
-    else if (key == "weight_decay")
+    else // weight_decay
       x = needNumber(false, 0, true, 1e6);
-    else
-      return error(s.keyLoc, "unknown train setting '" + key +
-                                 "'; expected loss, optimizer, lr, batch, "
-                                 "epochs, momentum, weight_decay, schedule or "
-                                 "normalize");
     if (failed(x))
       return failure();
     if (key == "lr")
@@ -865,9 +878,65 @@ static HParamValue toHParam(const Val &v) {
   return h;
 }
 
-LogicalResult
-Evaluator::evaluateModel(const ast::Definition &model,
-                         llvm::ArrayRef<std::pair<std::string, Val>> overrides) {
+/// Reads an override's value by the kind of the default `dv`: the value, or
+/// an error message saying what was expected.
+static FailureOr<Val> convertOverride(const Override &ov, const Val &dv,
+                                      std::string &problem) {
+  StringRef text = ov.value;
+  Val v;
+  v.kind = dv.kind;
+  int64_t i;
+  double d;
+  bool parsed = !text.getAsDouble(d), isNumber = parsed && std::isfinite(d);
+  switch (dv.kind) {
+  case Val::Kind::Int:
+    if (!text.getAsInteger(10, i))
+      return Val::makeInt(i, SMLoc());
+    problem = "'" + ov.value + "' is not " + (isNumber ? "an integer" : "a number");
+    return failure();
+  case Val::Kind::Float:
+    if (isNumber)
+      return Val::makeFloat(d, SMLoc());
+    problem = "'" + ov.value + "' is not a " + (parsed ? "finite number" : "number");
+    return failure();
+  case Val::Kind::Bool:
+    if (text == "true" || text == "false") {
+      v.b = text == "true";
+      return v;
+    }
+    problem = "'" + ov.value + "' is not true or false";
+    return failure();
+  case Val::Kind::String:
+    v.s = ov.value;
+    return v;
+  case Val::Kind::List:
+  case Val::Kind::Tensor:
+    break;
+  }
+  problem = "a hyperparameter must be a number, boolean or string";
+  return failure();
+}
+
+/// "an integer hyperparameter (default 64)" and the like, for override errors.
+static std::string describeHParam(const Val &dv) {
+  switch (dv.kind) {
+  case Val::Kind::Int:
+    return "an integer hyperparameter (default " + std::to_string(dv.i) + ")";
+  case Val::Kind::Float: {
+    std::string text;
+    llvm::raw_string_ostream(text) << llvm::format("%g", dv.f);
+    return "a number hyperparameter (default " + text + ")";
+  }
+  case Val::Kind::Bool:
+    return std::string("a boolean hyperparameter (default ") + (dv.b ? "true" : "false") +
+           ")";
+  default:
+    return "a string hyperparameter";
+  }
+}
+
+LogicalResult Evaluator::evaluateModel(const ast::Definition &model,
+                                       llvm::ArrayRef<Override> overrides) {
   graph.name = model.getName().str();
   graph.loc = model.getLoc();
   Frame f;
@@ -882,22 +951,24 @@ Evaluator::evaluateModel(const ast::Definition &model,
     if (failed(dv))
       return failure();
     Val v = *dv;
-    for (const auto &[name, ov] : overrides) {
-      if (name != p.name)
-        continue;
-      bool compatible = ov.kind == v.kind ||
-                        (v.kind == Val::Kind::Float && ov.kind == Val::Kind::Int);
-      if (!compatible || v.kind == Val::Kind::Tensor || v.kind == Val::Kind::List)
-        return error(p.loc, "-D " + p.name + ": expected a value of the kind of the "
-                                "default (" + describe(v, graph) + ")");
-      v = ov;
-      if (v.kind == Val::Kind::Int && dv->kind == Val::Kind::Float)
-        v = Val::makeFloat(double(ov.i), ov.loc);
-      v.loc = p.loc;
-    }
     if (v.kind == Val::Kind::Tensor || v.kind == Val::Kind::List)
       return error(p.defaultValue->getLoc(),
                    "a hyperparameter must be a number, boolean or string");
+    for (const Override &ov : overrides) {
+      if (ov.name != p.name)
+        continue;
+      std::string problem;
+      FailureOr<Val> converted = convertOverride(ov, *dv, problem);
+      if (failed(converted)) {
+        diag.commandLineError("-D " + ov.text + ": " + problem + "; '" + p.name +
+                              "' is " + describeHParam(*dv) + " of model '" +
+                              graph.name + "'");
+        diag.note(p.loc, "'" + p.name + "' is declared here");
+        return failure();
+      }
+      v = *converted;
+      v.loc = p.loc;
+    }
     frame().vars[p.name] = v;
     frame().constants[p.name] = p.loc;
     graph.hparams.emplace_back(p.name, toHParam(v));
@@ -912,28 +983,54 @@ Evaluator::evaluateModel(const ast::Definition &model,
   return buildLoss();
 }
 
-/// Parses a `-D name=value` string.
-static FailureOr<std::pair<std::string, Val>> parseOverride(StringRef text) {
+/// Splits a `-D name=value` string; failure if it has no name or value.
+static FailureOr<Override> splitOverride(StringRef text) {
   auto [name, value] = text.split('=');
   name = name.trim();
   value = value.trim();
   if (!text.contains('=') || name.empty() || value.empty())
     return failure();
-  Val v;
-  int64_t i;
-  double d;
-  if (!value.getAsInteger(10, i)) {
-    v = Val::makeInt(i, SMLoc());
-  } else if (!value.getAsDouble(d)) {
-    v = Val::makeFloat(d, SMLoc());
-  } else if (value == "true" || value == "false") {
-    v.kind = Val::Kind::Bool;
-    v.b = value == "true";
+  return Override{text.str(), name.str(), value.str()};
+}
+
+/// "model 'lenet' has no hyperparameter 'x'; its hyperparameters are: classes"
+/// (or the same for each selected model), with a suggestion when one is close.
+static std::string describeUnknownHParam(StringRef name,
+                                         llvm::ArrayRef<const ast::Definition *> models) {
+  std::string msg;
+  llvm::raw_string_ostream os(msg);
+  llvm::SmallVector<StringRef> all;
+  auto list = [&](const ast::Definition *m) {
+    if (m->getParams().empty()) {
+      os << "none";
+      return;
+    }
+    llvm::interleaveComma(m->getParams(), os, [&](const ast::Param &p) {
+      os << p.name;
+      all.push_back(p.name);
+    });
+  };
+  if (models.size() == 1) {
+    os << "model '" << models[0]->getName() << "' has no hyperparameter '" << name << "'";
+    if (models[0]->getParams().empty()) {
+      os << "; it has no hyperparameters";
+    } else {
+      os << "; its hyperparameters are: ";
+      list(models[0]);
+    }
   } else {
-    v.kind = Val::Kind::String;
-    v.s = value.str();
+    os << "no selected model has a hyperparameter '" << name << "'; hyperparameters: ";
+    llvm::interleave(
+        models, os,
+        [&](const ast::Definition *m) {
+          os << "model '" << m->getName() << "': ";
+          list(m);
+        },
+        "; ");
   }
-  return std::make_pair(name.str(), v);
+  if (std::optional<std::string> near = closestName(name, all))
+    os << "; did you mean '" << *near << "'?";
+  return msg;
 }
 
 std::optional<std::vector<ModelGraph>>
@@ -972,21 +1069,19 @@ nnc::analyzeModule(const ast::Module &module, StringRef modelName,
     return std::nullopt;
   }
 
-  std::vector<std::pair<std::string, Val>> parsed;
+  std::vector<Override> parsed;
   for (const std::string &text : overrides) {
-    FailureOr<std::pair<std::string, Val>> ov = parseOverride(text);
+    FailureOr<Override> ov = splitOverride(text);
     if (failed(ov)) {
-      diag.error(SMLoc(), "-D expects name=value, got '" + text + "'");
+      diag.commandLineError("-D expects name=value, got '" + text + "'");
       return std::nullopt;
     }
     bool known = llvm::any_of(selected, [&](const ast::Definition *m) {
       return llvm::any_of(m->getParams(),
-                          [&](const ast::Param &p) { return p.name == ov->first; });
+                          [&](const ast::Param &p) { return p.name == ov->name; });
     });
     if (!known) {
-      diag.error(SMLoc(), "-D " + ov->first + ": no selected model has a "
-                                              "hyperparameter named '" +
-                              ov->first + "'");
+      diag.commandLineError("-D " + text + ": " + describeUnknownHParam(ov->name, selected));
       return std::nullopt;
     }
     parsed.push_back(std::move(*ov));

@@ -87,6 +87,13 @@ struct BoundArgs {
   const Val &get(llvm::StringRef name) const { return named.find(name)->second; }
 };
 
+/// A `-D name=value` override, split but not yet converted: the value is read
+/// by the kind of the hyperparameter's default.
+struct Override {
+  std::string text; ///< As given, for errors.
+  std::string name, value;
+};
+
 /// Evaluates one model definition into a ModelGraph.
 class Evaluator {
 public:
@@ -94,7 +101,7 @@ public:
             ModelGraph &graph);
 
   llvm::LogicalResult evaluateModel(const ast::Definition &model,
-                                    llvm::ArrayRef<std::pair<std::string, Val>> overrides);
+                                    llvm::ArrayRef<Override> overrides);
 
   // Statements and expressions (Sema.cpp).
   llvm::LogicalResult evalStmts(const std::vector<ast::StmtPtr> &stmts);

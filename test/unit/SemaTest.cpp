@@ -101,7 +101,8 @@ TEST(SemaTest, HyperparameterOverride) {
 TEST(SemaTest, UnknownOverrideIsAnError) {
   Analyzed a(kLeNet, {"depth=3"});
   EXPECT_FALSE(a.graphs);
-  EXPECT_NE(a.diagText.find("no selected model has a hyperparameter named 'depth'"),
+  EXPECT_NE(a.diagText.find("<command line>: error: -D depth=3: model 'lenet' has no "
+                            "hyperparameter 'depth'; its hyperparameters are: classes"),
             std::string::npos)
       << a.diagText;
 }
