@@ -15,6 +15,7 @@ path = os.path.pathsep.join([config.nnc_tools_dir, config.llvm_tools_dir,
                              config.environment.get("PATH", "")])
 config.environment["PATH"] = path
 config.substitutions.append(("%examples", os.path.join(config.nnc_src_root, "examples")))
+config.substitutions.append(("%nnc_libdir", os.path.join(os.path.dirname(config.nnc_tools_dir), "lib")))
 config.substitutions.append(("%nnc", os.path.join(config.nnc_tools_dir, "nnc")))
 import sys
 config.substitutions.append(("%python", sys.executable))
