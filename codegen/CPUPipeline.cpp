@@ -82,8 +82,7 @@ std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries) {
   for (StringRef key : {"nn.arena_bytes", "nn.persistent_bytes"})
     if (Attribute a = model->getAttr(key))
       info[key.drop_front(3).str()] = toJSON(a);
-  for (StringRef key : {"nn.hparams", "nn.train", "nn.layout", "nn.normalize",
-                        "nn.numerics_ops"})
+  for (StringRef key : {"nn.hparams", "nn.train", "nn.layout", "nn.numerics_ops"})
     if (Attribute a = model->getAttr(key))
       info[key == "nn.layout" ? "regions" : key.drop_front(3).str()] = toJSON(a);
   llvm::json::Array entryArray;
@@ -135,8 +134,7 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
                          b.getStringAttr(info));
   // Drop the attributes that only the nn passes understand.
   for (StringRef key : {"nn.layout", "nn.hparams", "nn.train", "nn.model",
-                        "nn.arena_bytes", "nn.persistent_bytes", "nn.normalize",
-                        "nn.numerics_ops"})
+                        "nn.arena_bytes", "nn.persistent_bytes", "nn.numerics_ops"})
     (*standalone)->removeAttr(key);
   return standalone;
 }
@@ -199,9 +197,12 @@ LogicalResult nnc::linkSharedLibrary(StringRef objectPath, StringRef outputPath,
   if (linker.empty())
     return emitError(loc, "no linker found (looked for clang-22, clang, cc)");
   std::string libDir = "-L" + options.runtimeLibDir;
-  std::string rpath = "-Wl,-rpath," + options.runtimeLibDir;
-  SmallVector<StringRef> args = {linker,  "-shared",        "-o", outputPath,
-                                 objectPath, libDir, "-lnnc_runtime", rpath};
+  // RUNPATH: the artifact's own directory first (a shipped copy next to a
+  // copy of the runtime), then the runtime nnc was built with.
+  std::string rpath = "-Wl,-rpath,$ORIGIN:" + options.runtimeLibDir;
+  SmallVector<StringRef> args = {linker,     "-shared", "-o",
+                                 outputPath, objectPath, libDir,
+                                 "-lnnc_runtime", rpath, "-Wl,--enable-new-dtags"};
   std::string error;
   int rc = llvm::sys::ExecuteAndWait(linker, args, std::nullopt, {}, 0, 0, &error);
   if (rc != 0)

@@ -18,7 +18,8 @@ namespace nnc {
 
 /// Where the artifact is linked.
 struct ArtifactOptions {
-  /// Directory holding libnnc_runtime.so (also put in the artifact's rpath).
+  /// Directory holding libnnc_runtime.so (the artifact's RUNPATH is
+  /// `$ORIGIN:` followed by it).
   std::string runtimeLibDir;
   /// The C/C++ compiler driver used as linker; empty: clang-22, clang, cc.
   std::string linker;

@@ -102,6 +102,11 @@ public:
   /// Multiplies `buffer` by the rank-0 gradient seed `seed` unless it is the
   /// constant 1.
   void scaleBySeed(Value buffer, Value seed);
+  /// Generated code computing (x - mean[c]) / std[c] over channel
+  /// dimension 1 of the input buffer `input` (one value: every element), for
+  /// an entry argument carrying `nn.normalize = {mean = [...], std = [...]}`.
+  /// Returns the normalized copy; the caller's input region is left as is.
+  Value normalizeInput(Value input, DictionaryAttr normalize, StringRef name);
   Value lowerElementwise(Operation *op, ValueRange inputs,
                          function_ref<Value(OpBuilder &, Location, ValueRange)> body);
   Value lowerRecurrent(Operation *op, StringRef kind, Value input, ValueRange weights,

@@ -147,6 +147,90 @@ Value FunctionLowering::lowerElementwise(
   return out;
 }
 
+/// Checks an `nn.normalize` argument attribute: {mean = [f64...], std =
+/// [f64...]} of equal length, one value or one per channel (dimension 1),
+/// std > 0, on a floating-point argument.
+static LogicalResult verifyNormalize(func::FuncOp fn, unsigned i, Attribute attr) {
+  auto dict = dyn_cast<DictionaryAttr>(attr);
+  auto type = cast<ShapedType>(fn.getArgumentTypes()[i]);
+  ArrayAttr mean = dict ? dict.getAs<ArrayAttr>("mean") : ArrayAttr();
+  ArrayAttr stddev = dict ? dict.getAs<ArrayAttr>("std") : ArrayAttr();
+  auto isValue = [](Attribute a) { return isa<FloatAttr>(a); };
+  bool ok =
+      mean && stddev && !mean.empty() && mean.size() == stddev.size() &&
+      llvm::all_of(mean, isValue) && llvm::all_of(stddev, isValue) &&
+      llvm::all_of(stddev, [](Attribute a) { return cast<FloatAttr>(a).getValueAsDouble() > 0; });
+  if (!ok)
+    return fn.emitError("argument ")
+           << i << ": nn.normalize must be {mean = [f64...], std = [f64...]} of "
+           << "equal length with std > 0";
+  if (!isa<FloatType>(type.getElementType()))
+    return fn.emitError("argument ") << i << ": nn.normalize needs a floating-point input";
+  if (mean.size() > 1 && (type.getRank() < 2 || type.getDimSize(1) != int64_t(mean.size())))
+    return fn.emitError("argument ")
+           << i << ": nn.normalize has " << mean.size() << " values per channel but the input has "
+           << (type.getRank() < 2 ? 0 : type.getDimSize(1)) << " channels";
+  return success();
+}
+
+Value FunctionLowering::normalizeInput(Value input, DictionaryAttr normalize, StringRef name) {
+  auto type = cast<MemRefType>(input.getType());
+  auto elemType = cast<FloatType>(type.getElementType());
+  int64_t rank = type.getRank();
+  // x' = (x - mean) * (1 / std), the reciprocal rounded to the element type.
+  SmallVector<APFloat> mean, invStd;
+  auto convert = [&](double v) {
+    bool lost;
+    APFloat f(v);
+    f.convert(elemType.getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
+    return f;
+  };
+  for (auto [m, s] :
+       llvm::zip(normalize.getAs<ArrayAttr>("mean"), normalize.getAs<ArrayAttr>("std"))) {
+    mean.push_back(convert(cast<FloatAttr>(m).getValueAsDouble()));
+    APFloat inv = convert(1.0);
+    inv.divide(convert(cast<FloatAttr>(s).getValueAsDouble()), APFloat::rmNearestTiesToEven);
+    invStd.push_back(inv);
+  }
+  bool perChannel = llvm::any_of(mean, [&](const APFloat &v) { return v != mean[0]; }) ||
+                    llvm::any_of(invStd, [&](const APFloat &v) { return v != invStd[0]; });
+  Value out = alloc(type);
+  SmallVector<Value> ins = {input};
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  SmallVector<AffineMap> maps = {identity};
+  if (perChannel) {
+    // Per-channel constants: two read-only globals indexed by dimension 1.
+    auto table = [&](StringRef what, ArrayRef<APFloat> values) -> Value {
+      auto tableType = MemRefType::get({int64_t(values.size())}, elemType);
+      auto data =
+          DenseElementsAttr::get(RankedTensorType::get(tableType.getShape(), elemType), values);
+      std::string symbol = ("__nnc_normalize_" + name + "_" + what).str();
+      if (!model.lookupSymbol(symbol)) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(model.getBody());
+        memref::GlobalOp::create(b, loc(), symbol, b.getStringAttr("private"), tableType, data,
+                                 /*constant=*/true, IntegerAttr());
+      }
+      return memref::GetGlobalOp::create(b, loc(), tableType, symbol);
+    };
+    ins.push_back(table("mean", mean));
+    ins.push_back(table("inv_std", invStd));
+    AffineMap channel = AffineMap::get(rank, 0, b.getAffineDimExpr(1), b.getContext());
+    maps.append({channel, channel});
+  }
+  maps.push_back(identity);
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  linalg::GenericOp::create(
+      b, loc(), ins, ValueRange{out}, maps, iters, [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value m = perChannel ? args[1] : arith::ConstantFloatOp::create(nb, l, elemType, mean[0]);
+        Value inv =
+            perChannel ? args[2] : arith::ConstantFloatOp::create(nb, l, elemType, invStd[0]);
+        Value centered = arith::SubFOp::create(nb, l, args[0], m);
+        linalg::YieldOp::create(nb, l, arith::MulFOp::create(nb, l, centered, inv).getResult());
+      });
+  return out;
+}
+
 Value FunctionLowering::lowerRecurrent(Operation *op, StringRef kind, Value input,
                                        ValueRange weights, int64_t hidden,
                                        int64_t layers, bool bidir, bool hasBias,
@@ -394,8 +478,17 @@ LogicalResult FunctionLowering::lowerBody(func::FuncOp source,
                                           ArrayRef<int64_t> inputOffsets,
                                           ArrayRef<int64_t> outputOffsets) {
   currentLoc = source.getLoc();
-  for (auto [arg, offset] : llvm::zip(source.getArguments(), inputOffsets))
+  for (auto [arg, offset] : llvm::zip(source.getArguments(), inputOffsets)) {
     mapping[arg] = view(offset, toMemRef(arg.getType()));
+    unsigned i = arg.getArgNumber();
+    Attribute normalize = source.getArgAttr(i, "nn.normalize");
+    if (!normalize)
+      continue;
+    if (failed(verifyNormalize(source, i, normalize)))
+      return failure();
+    mapping[arg] = normalizeInput(mapping[arg], cast<DictionaryAttr>(normalize),
+                                  (source.getSymName() + "_" + std::to_string(i)).str());
+  }
   for (Operation &op : source.getBody().front()) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       currentLoc = ret.getLoc();

@@ -267,11 +267,6 @@ void ModelBuilder::build() {
                      attr("weight_decay", builder.getF64FloatAttr(t.weightDecay)),
                      attr("schedule", builder.getStringAttr(t.schedule)),
                  }));
-  if (!t.normMean.empty())
-    model->setAttr("nn.normalize",
-                   builder.getDictionaryAttr(
-                       {attr("mean", builder.getF64ArrayAttr(t.normMean)),
-                        attr("std", builder.getF64ArrayAttr(t.normStd))}));
 
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointToEnd(model.getBody());
@@ -309,8 +304,18 @@ void ModelBuilder::build() {
     resultTypes.push_back(tensorType(out.value));
   auto forward = func::FuncOp::create(builder, modelLoc, "forward",
                                       builder.getFunctionType(argTypes, resultTypes));
-  for (auto [i, in] : llvm::enumerate(graph.inputs))
+  // The train section's normalization belongs to every floating-point input:
+  // the lowering applies it on entry, so callers pass unnormalized data.
+  DictionaryAttr normalize;
+  if (!t.normMean.empty())
+    normalize = builder.getDictionaryAttr(
+        {attr("mean", builder.getF64ArrayAttr(t.normMean)),
+         attr("std", builder.getF64ArrayAttr(t.normStd))});
+  for (auto [i, in] : llvm::enumerate(graph.inputs)) {
     forward.setArgAttr(i, "nn.name", builder.getStringAttr(in.name));
+    if (normalize && nnc::isFloat(graph.values[in.value].dtype))
+      forward.setArgAttr(i, "nn.normalize", normalize);
+  }
   for (auto [i, out] : llvm::enumerate(graph.outputs))
     forward.setResultAttr(i, "nn.name", builder.getStringAttr(out.name));
   Block *entry = forward.addEntryBlock();

@@ -777,6 +777,7 @@ LogicalResult Evaluator::evalTrain(const ast::TrainStmt &stmt) {
         return error(s.value->getLoc(),
                      "normalize must be [mean, std] (numbers, or lists with one "
                      "value per channel) with std > 0");
+      cfg.normLoc = s.value->getLoc();
       continue;
     }
     // Word-valued settings: a bare identifier or a string.
@@ -980,7 +981,36 @@ LogicalResult Evaluator::evaluateModel(const ast::Definition &model,
     return error(model.getLoc(), "model '" + graph.name + "' has no input");
   if (graph.outputs.empty())
     return error(model.getLoc(), "model '" + graph.name + "' has no output");
+  if (failed(checkNormalize()))
+    return failure();
   return buildLoss();
+}
+
+LogicalResult Evaluator::checkNormalize() {
+  const TrainConfig &cfg = graph.train;
+  if (cfg.normMean.empty())
+    return success();
+  bool anyFloat = false;
+  for (const InputInfo &in : graph.inputs) {
+    const TensorValue &v = graph.values[in.value];
+    if (!isFloat(v.dtype))
+      continue;
+    anyFloat = true;
+    size_t n = cfg.normMean.size();
+    if (n > 1 && (v.shape.size() < 2 || v.shape[1] != int64_t(n))) {
+      std::string has = v.shape.size() < 2 ? "no channel dimension"
+                                           : std::to_string(v.shape[1]) + " channels";
+      return error(cfg.normLoc, "normalize has " + std::to_string(n) +
+                                    " values per channel, but input '" + in.name +
+                                    "' " + shape::formatShape(v.shape) + " has " + has +
+                                    " (dimension 1)");
+    }
+  }
+  if (!anyFloat)
+    return error(cfg.normLoc, "normalize needs a floating-point input, but input '" +
+                                  graph.inputs.front().name + "' is " +
+                                  dtypeName(graph.values[graph.inputs.front().value].dtype));
+  return success();
 }
 
 /// Splits a `-D name=value` string; failure if it has no name or value.

@@ -124,9 +124,11 @@ struct TrainConfig {
   double weightDecay = 0.0;
   /// Learning-rate schedule: constant | step | cosine.
   std::string schedule = "constant";
-  /// Input normalization x' = (x - mean) / std after scaling pixels to
-  /// [0, 1]; one value for all channels or one per channel. Empty: none.
+  /// Input normalization x' = (x - mean) / std, compiled into the model's
+  /// entry points for every floating-point input; one value for all channels
+  /// or one per channel (dimension 1). Empty: none.
   std::vector<double> normMean, normStd;
+  llvm::SMLoc normLoc;
 };
 
 /// A fully evaluated model.

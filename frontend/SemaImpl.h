@@ -122,6 +122,8 @@ public:
   llvm::LogicalResult checkArgType(const Val &v, const ArgSpec &spec,
                                    llvm::StringRef callee);
   llvm::LogicalResult buildLoss();
+  /// Checks the train section's `normalize` against the model's inputs.
+  llvm::LogicalResult checkNormalize();
 
   // Naming and graph construction.
   /// Names the layer of `call` (explicit `as` or the auto rule) and checks it

@@ -407,8 +407,8 @@ LogicalResult TrainStepBuilder::build() {
                                  b.getFunctionType(argTypes, {f32, i64}));
   unsigned numInputs = forward.getNumArguments();
   for (unsigned i = 0; i < numInputs; ++i)
-    if (Attribute name = forward.getArgAttr(i, "nn.name"))
-      fn.setArgAttr(i, "nn.name", name);
+    if (DictionaryAttr attrs = forward.getArgAttrDict(i))
+      fn.setArgAttrs(i, attrs); // nn.name, nn.normalize
   Attribute labelsName = lossFn.getArgAttr(1, "nn.name");
   fn.setArgAttr(numInputs, "nn.name",
                 labelsName ? labelsName : b.getStringAttr("labels"));

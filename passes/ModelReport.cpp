@@ -243,7 +243,10 @@ LogicalResult ReportBuilder::collectParams() {
   report.parameterBytesInt8 = *f32 / 4;
 
   std::string error;
-  std::optional<uint64_t> fileSize = safetensorsFileSize(entries, {}, error);
+  // The weights file `nnc train` writes: its progress metadata is laid out
+  // at its widest, whatever the epoch and step (runtime/Safetensors.h).
+  std::optional<uint64_t> fileSize =
+      safetensorsFileSize(entries, trainingProgressReserve(), error);
   if (!fileSize)
     return emitError(loc) << "nn-report: cannot lay out the checkpoint: "
                           << error;

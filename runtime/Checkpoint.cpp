@@ -188,7 +188,8 @@ void setCheckpointWriteFailureForTesting(uint64_t afterBytes, int errnum) {
 
 Status writeCheckpoint(const std::string &path,
                        const std::vector<WriteTensor> &tensors,
-                       const SafetensorsMetadata &metadata) {
+                       const SafetensorsMetadata &metadata,
+                       const SafetensorsMetadata &reserve) {
   std::vector<TensorEntry> entries;
   entries.reserve(tensors.size());
   for (const WriteTensor &t : tensors) {
@@ -202,7 +203,7 @@ Status writeCheckpoint(const std::string &path,
   }
   std::string error;
   std::optional<SafetensorsLayout> layout =
-      layoutSafetensors(entries, metadata, error);
+      layoutSafetensors(entries, metadata, error, reserve);
   if (!layout)
     return Status::error(path + ": cannot write the checkpoint: " + error);
   for (size_t i = 0; i < tensors.size(); ++i)

@@ -53,11 +53,12 @@ struct WriteTensor {
 };
 
 /// Writes `tensors` (in this order) and `metadata` to `path` atomically.
-/// The header is exactly `layoutSafetensors`'s, so the file size equals
-/// `safetensorsFileSize`.
+/// The header is exactly `layoutSafetensors`'s (with `reserve`), so the file
+/// size equals the layout's `fileSize()`.
 Status writeCheckpoint(const std::string &path,
                        const std::vector<WriteTensor> &tensors,
-                       const SafetensorsMetadata &metadata = {});
+                       const SafetensorsMetadata &metadata = {},
+                       const SafetensorsMetadata &reserve = {});
 
 /// A checkpoint read into memory.
 struct Checkpoint {

@@ -124,16 +124,11 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path) {
     m->regions_.push_back(std::move(region));
   }
 
-  if (const JsonValue *norm = root->find("normalize")) {
-    const JsonValue *mean = norm->find("mean"), *std = norm->find("std");
-    if (!mean || !std || mean->kind != JsonValue::Kind::Array ||
-        std->kind != JsonValue::Kind::Array || mean->elements.size() != std->elements.size())
-      return bad(path, "corrupt normalization in the model table");
-    for (size_t i = 0; i < mean->elements.size(); ++i) {
-      m->normMean_.push_back(float(mean->elements[i].asDouble()));
-      m->normStd_.push_back(float(std->elements[i].asDouble()));
-    }
-  }
+  // Older artifacts left input normalization to the runtime; feeding them
+  // what today's artifacts take would give silently wrong answers.
+  if (root->find("normalize"))
+    return bad(path, "built by an older nnc that leaves input normalization to "
+                     "the caller; rebuild it");
 
   if (const JsonValue *ops = root->find("numerics_ops"))
     for (const JsonValue &op : ops->elements)

@@ -64,11 +64,6 @@ public:
   /// Runs one entry point on the arena.
   Status run(std::string_view entry);
 
-  /// Input normalization the model was trained with (empty: none):
-  /// x' = (x - mean[c]) / std[c] after scaling pixels to [0, 1].
-  const std::vector<float> &normMean() const { return normMean_; }
-  const std::vector<float> &normStd() const { return normStd_; }
-
   /// For models built with --check-numerics: the description of each
   /// checked op ("conv1 (nn.conv2d)"), indexed by nnc_numerics_first().
   const std::vector<std::string> &numericsOps() const { return numericsOps_; }
@@ -84,7 +79,6 @@ private:
   int64_t arenaBytes_ = 0;
   std::vector<Region> regions_;
   std::vector<std::string> entryNames_;
-  std::vector<float> normMean_, normStd_;
   std::vector<std::string> numericsOps_;
   std::vector<void *> entryFns_;
 };

@@ -63,7 +63,16 @@ std::optional<TensorDType> parseSafetensorsDType(const std::string &name) {
 
 std::optional<SafetensorsLayout>
 layoutSafetensors(const std::vector<TensorEntry> &entries,
-                  const SafetensorsMetadata &metadata, std::string &error) {
+                  const SafetensorsMetadata &metadata, std::string &error,
+                  const SafetensorsMetadata &reserve) {
+  uint64_t minHeader = 0;
+  if (!reserve.empty()) {
+    std::optional<SafetensorsLayout> widest =
+        layoutSafetensors(entries, reserve, error);
+    if (!widest)
+      return std::nullopt;
+    minHeader = widest->header.size();
+  }
   SafetensorsLayout layout;
   std::string &h = layout.header;
   h += '{';
@@ -131,6 +140,8 @@ layoutSafetensors(const std::vector<TensorEntry> &entries,
       break;
   }
   h += '}';
+  if (h.size() < minHeader)
+    h.append(minHeader - h.size(), ' ');
   h.append((8 - h.size() % 8) % 8, ' ');
   if (h.size() > kSafetensorsMaxHeaderSize) {
     error = "the safetensors header would exceed " +
@@ -145,6 +156,15 @@ layoutSafetensors(const std::vector<TensorEntry> &entries,
     return std::nullopt;
   }
   return layout;
+}
+
+SafetensorsMetadata trainingProgress(int64_t epoch, int64_t step) {
+  return {{"epoch", std::to_string(epoch)}, {"step", std::to_string(step)}};
+}
+
+SafetensorsMetadata trainingProgressReserve() {
+  int64_t widest = std::numeric_limits<int64_t>::max();
+  return trainingProgress(widest, widest);
 }
 
 std::optional<uint64_t>

@@ -70,19 +70,32 @@ struct SafetensorsLayout {
 /// The largest header the reference implementation accepts (100 MB).
 inline constexpr uint64_t kSafetensorsMaxHeaderSize = 100'000'000;
 
-/// Computes the layout of a file holding `entries` in order. Returns
+/// Computes the layout of a file holding `entries` in order. With a
+/// non-empty `reserve`, the header is padded with spaces to at least the
+/// size it has with `reserve` in place of `metadata`, so files whose metadata
+/// values vary (an epoch count) have one size. Returns
 /// std::nullopt and sets `error` if a name repeats or is "__metadata__", a
 /// byte size overflows uint64_t, or the header exceeds
 /// kSafetensorsMaxHeaderSize.
 std::optional<SafetensorsLayout>
 layoutSafetensors(const std::vector<TensorEntry> &entries,
-                  const SafetensorsMetadata &metadata, std::string &error);
+                  const SafetensorsMetadata &metadata, std::string &error,
+                  const SafetensorsMetadata &reserve = {});
 
 /// The exact size in bytes of the safetensors file holding `entries` (and
 /// `metadata`), or std::nullopt with `error` set as for layoutSafetensors.
 std::optional<uint64_t>
 safetensorsFileSize(const std::vector<TensorEntry> &entries,
                     const SafetensorsMetadata &metadata, std::string &error);
+
+/// The `__metadata__` of the weights checkpoints `nnc train` writes: the
+/// epochs completed and the optimizer steps taken, as decimal strings.
+SafetensorsMetadata trainingProgress(int64_t epoch, int64_t step);
+
+/// The `reserve` nnc writes training checkpoints with: the progress metadata
+/// at its widest (19 digits each, any int64), so a weights checkpoint's size
+/// depends on the tensors only and the model report predicts it exactly.
+SafetensorsMetadata trainingProgressReserve();
 
 } // namespace nnc
 

@@ -98,11 +98,12 @@ std::vector<const Region *> regionsOfKind(const Model &model,
 
 Result<int64_t> writeRegions(Model &model, const std::string &path,
                              const std::vector<const Region *> &regions,
-                             const nnc::SafetensorsMetadata &metadata) {
+                             const nnc::SafetensorsMetadata &metadata,
+                             const nnc::SafetensorsMetadata &reserve = {}) {
   std::vector<WriteTensor> tensors;
   for (const Region *r : regions)
     tensors.push_back({r->name, tensorDType(r->dtype), shapeOf(*r), model.data(*r), false});
-  if (Status st = writeCheckpoint(path, tensors, metadata); st.failed())
+  if (Status st = writeCheckpoint(path, tensors, metadata, reserve); st.failed())
     return st;
   struct stat info;
   if (::stat(path.c_str(), &info) != 0)
@@ -180,13 +181,6 @@ Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {
   return spec;
 }
 
-Normalization nnc::rt::normalizationOf(const Model &model) {
-  Normalization norm;
-  norm.mean = model.normMean();
-  norm.std = model.normStd();
-  return norm;
-}
-
 Status nnc::rt::loadWeights(Model &model, const std::string &path) {
   return readRegions(model, path, regionsOfKind(model, {"param", "buffer"}));
 }
@@ -254,12 +248,13 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     return spec.status();
   nnc_set_num_threads(options.threads);
 
-  Normalization norm = normalizationOf(model);
-  Result<Dataset> trainData = loadDataset(options.data, Split::Train, *spec, norm,
+  // Pixels scaled to [0, 1]: the model's entry points apply its own
+  // normalization (docs/abi.md).
+  Result<Dataset> trainData = loadDataset(options.data, Split::Train, *spec, {},
                                           options.seed);
   if (!trainData)
     return trainData.status();
-  Result<Dataset> testData = loadDataset(options.data, Split::Test, *spec, norm,
+  Result<Dataset> testData = loadDataset(options.data, Split::Test, *spec, {},
                                          options.seed);
   if (!testData)
     return testData.status();
@@ -401,12 +396,14 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     if (!options.checkpoint.empty()) {
       // Both files carry the epoch and step: a crash between the two atomic
       // writes leaves files that disagree, which --resume refuses.
-      nnc::SafetensorsMetadata md = {{"format", "nnc-train-state"},
-                                     {"epoch", std::to_string(epoch + 1)},
-                                     {"step", std::to_string(globalStep)}};
+      // The weights' header has room for any epoch and step, so its size is
+      // the one `nnc report` predicts.
+      nnc::SafetensorsMetadata progress =
+          nnc::trainingProgress(epoch + 1, globalStep);
+      nnc::SafetensorsMetadata md = {{"format", "nnc-train-state"}};
+      md.insert(md.end(), progress.begin(), progress.end());
       Result<int64_t> bytes = writeRegions(model, options.checkpoint, weights,
-                                           {{"epoch", std::to_string(epoch + 1)},
-                                            {"step", std::to_string(globalStep)}});
+                                           progress, nnc::trainingProgressReserve());
       if (!bytes)
         return bytes.status();
       Result<int64_t> stateBytes =

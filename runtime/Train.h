@@ -70,9 +70,6 @@ struct EvalResult {
   double loss = 0;
 };
 
-/// The input normalization the model was compiled with (its train section).
-Normalization normalizationOf(const Model &model);
-
 /// Evaluates the model's `forward` entry on `data` (classification).
 Result<EvalResult> evaluate(Model &model, const Dataset &data);
 

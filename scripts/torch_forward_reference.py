@@ -6,7 +6,8 @@ Run once with Debian's python3-torch; the outputs are committed:
 For each example (at batch 2, with hyperparameters shrunk where the default
 model would make a large file) it writes test/runtime/Inputs/<name>.safetensors
 holding the model's weights under their state_dict names, plus `__input` (the
-batch) and `__output` (PyTorch's forward output). `nnc run --check` loads the
+batch) and `__output` (PyTorch's forward output, including the input normalization of
+the example's train section). `nnc run --check` loads the
 weights, runs the compiled forward pass on `__input` and compares with
 `__output`.
 """
@@ -39,6 +40,16 @@ def save(path, tensors):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
+# The train section's `normalize = [0.2860, 0.3530]` of lenet.nn and
+# lstm_rows.nn: compiled into nnc's forward pass, so the reference applies it
+# to the raw [0, 1] input too.
+FASHION_MEAN, FASHION_STD = 0.2860, 0.3530
+
+
+def fashion_normalize(x):
+    return (x - FASHION_MEAN) / FASHION_STD
+
+
 class LeNet(nn.Module):
     def __init__(self):
         super().__init__()
@@ -46,6 +57,7 @@ class LeNet(nn.Module):
         self.fc1, self.fc2, self.fc3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
 
     def forward(self, x):
+        x = fashion_normalize(x)
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x.flatten(1))))))
@@ -57,7 +69,7 @@ class LstmRows(nn.Module):
         self.lstm1, self.fc1 = nn.LSTM(28, 128, batch_first=True), nn.Linear(128, 10)
 
     def forward(self, x):
-        _, (h, _) = self.lstm1(x.view(-1, 28, 28))
+        _, (h, _) = self.lstm1(fashion_normalize(x).view(-1, 28, 28))
         return self.fc1(h[-1])
 
 

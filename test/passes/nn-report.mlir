@@ -9,7 +9,8 @@
 
 // LeNet-5 at batch 64. Reference totals from test/report/Inputs/torch-reference.txt
 // (scripts/torch_reference.py): parameters 61706, per layer conv1 156,
-// conv2 2416, fc1 48120, fc2 10164, fc3 850; safetensors file 247568 B.
+// conv2 2416, fc1 48120, fc2 10164, fc3 850; safetensors file 247568 B, plus
+// 72 B for the training-progress __metadata__ nnc writes: 247640 B.
 // FLOPs by the convention of docs/dialect.md, e.g. conv1:
 // 2*64*6*28*28*1*5*5 + 64*6*28*28 = 15,353,856.
 
@@ -31,7 +32,7 @@
 // CHECK-NEXT: total parameters: 61,706 (trainable 61,706) = 246,824 B f32 / 123,412 B f16 / 61,706 B int8
 // CHECK-NEXT: buffers (not parameters): 0 elements in 0 tensors = 0 B f32
 // CHECK-NEXT: FLOPs: forward 54,551,680 (54.6 MFLOP); training step (forward + loss + backward) 162,841,472 (162.8 MFLOP)
-// CHECK-NEXT: checkpoint: 247,568 B (241.8 KiB) safetensors
+// CHECK-NEXT: checkpoint: 247,640 B (241.8 KiB) safetensors
 // Saved: image + relu1 + pool1 out + relu2 + flatten + relu3 + relu4 + loss
 // inputs (logits f32 + labels i64) = 2,273,280 B. Largest temporary: relu1,
 // output-grad + input-grad = 2 * 1,204,224 B.
@@ -125,14 +126,14 @@ module {
 // conv 4*3*3*3 = 108 + bn weight/bias 8 = 116 parameters; buffers 4 + 4 + 1).
 // The checkpoint holds all six tensors, num_batches_tracked as I64: 936 B,
 // as safetensors_size() of scripts/torch_reference.py computes for this
-// state_dict.
+// state_dict, plus 80 B for the training-progress __metadata__ nnc writes.
 
 // CHECK-LABEL: model small @ batch 64, dtype f32, optimizer adam
 // CHECK: conv1 conv2d [64,4,8,8] 108 432 
 // CHECK-NEXT: bn1 batchnorm [64,4,8,8] 8 32 65,536
 // CHECK: total parameters: 116 (trainable 116) = 464 B f32 / 232 B f16 / 116 B int8
 // CHECK-NEXT: buffers (not parameters): 9 elements in 3 tensors = 40 B f32
-// CHECK: checkpoint: 936 B safetensors
+// CHECK: checkpoint: 1,016 B safetensors
 module @small attributes {nn.model} {
   nn.param @"conv1.weight" : tensor<4x3x3x3xf32> init uniform(0.2)
   nn.param @"bn1.weight" : tensor<4xf32> init ones

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,26 @@ TEST(SafetensorsTest, LeNetMatchesTorchReference) {
       f32("fc3.weight", {10, 84}),        f32("fc3.bias", {10})};
   std::string error;
   EXPECT_EQ(safetensorsFileSize(entries, {}, error), 247568u) << error;
+
+  // nnc's weights checkpoints: the training-progress metadata is laid out at
+  // its widest, so every epoch and step give the file size the report
+  // predicts (247568 + 72).
+  auto sizeWith = [&](int64_t epoch, int64_t step) -> uint64_t {
+    auto layout = layoutSafetensors(entries, trainingProgress(epoch, step), error,
+                                    trainingProgressReserve());
+    EXPECT_TRUE(layout) << error;
+    if (!layout)
+      return 0;
+    // The header is the JSON object followed by spaces only.
+    size_t close = layout->header.rfind('}');
+    EXPECT_EQ(layout->header.find_first_not_of(' ', close + 1), std::string::npos);
+    EXPECT_EQ(layout->header.size() % 8, 0u);
+    return layout->fileSize();
+  };
+  EXPECT_EQ(safetensorsFileSize(entries, trainingProgressReserve(), error), 247640u);
+  EXPECT_EQ(sizeWith(1, 4), 247640u);
+  EXPECT_EQ(sizeWith(5, 4690), 247640u);
+  EXPECT_EQ(sizeWith(INT64_MAX, INT64_MAX), 247640u);
 }
 
 /// Appends a bias-free conv and its batchnorm as PyTorch names them.

@@ -436,8 +436,7 @@ static int runEval(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef 
     return 1;
   nnc::rt::Model &model = *loaded->model;
   const nnc::rt::SampleSpec *spec = &loaded->spec;
-  auto data = nnc::rt::loadDataset(dataName, nnc::rt::Split::Test, *spec,
-                                   nnc::rt::normalizationOf(model));
+  auto data = nnc::rt::loadDataset(dataName, nnc::rt::Split::Test, *spec, {});
   if (!data)
     return fail(data.message());
   if (testLimit > 0 && testLimit < data->count) {
@@ -611,7 +610,7 @@ static int runPredict(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringR
     return fail("nnc predict needs an image classifier (f32 images in, [N, classes] out)");
   int64_t perImage = in->numElements() / in->shape[0], classes = out->shape[1];
   for (auto [i, path] : llvm::enumerate(imagePaths)) {
-    auto pixels = nnc::rt::loadImage(path, *spec, nnc::rt::normalizationOf(model));
+    auto pixels = nnc::rt::loadImage(path, *spec);
     if (!pixels)
       return fail(pixels.message());
     std::memcpy(model.dataAs<float>(*in) + i * perImage, pixels->data(),
