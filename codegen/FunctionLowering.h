@@ -102,6 +102,11 @@ public:
   /// Multiplies `buffer` by the rank-0 gradient seed `seed` unless it is the
   /// constant 1.
   void scaleBySeed(Value buffer, Value seed);
+  /// The part of `buffer` at `offset` along dimension `dim` with that
+  /// dimension's size `size` (a strided memref.subview).
+  Value sliceAlong(Value buffer, int64_t dim, int64_t offset, int64_t size);
+  /// Copies `from` into `to` (same shape, any strides) with generated loops.
+  void copyInto(Value from, Value to);
   Value lowerElementwise(Operation *op, ValueRange inputs,
                          function_ref<Value(OpBuilder &, Location, ValueRange)> body);
   Value lowerRecurrent(Operation *op, StringRef kind, Value input, ValueRange weights,
