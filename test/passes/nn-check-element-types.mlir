@@ -38,6 +38,23 @@ module @bf16_param attributes {nn.model} {
 
 // -----
 
+// With f32 inputs and parameters, the first op producing another float type
+// is refused.
+module @f16_op attributes {nn.model} {
+  func.func @forward(%arg0: tensor<4x16xf32> {nn.name = "x"}) -> (tensor<4x16xf16> {nn.name = "y"}) {
+    // expected-error @+1 {{'arith.constant' has type f16; nnc generates code for f32 models only}}
+    %0 = arith.constant dense<1.0> : tensor<4x16xf16>
+    %1 = nn.relu %0 {name = "relu1"} : tensor<4x16xf16>
+    return %1 : tensor<4x16xf16>
+  }
+  func.func @loss(%arg0: tensor<4x16xf32> {nn.name = "y"}, %arg1: tensor<4xi64> {nn.name = "labels"}) -> tensor<f32> {
+    %0 = nn.cross_entropy %arg0, %arg1 {name = "loss"} : tensor<4x16xf32>, tensor<4xi64>
+    return %0 : tensor<f32>
+  }
+}
+
+// -----
+
 // Integer inputs (token ids) are accepted.
 module @tokens attributes {nn.model} {
   nn.param @embed1.weight : tensor<20x8xf32> init normal(1.000000e+00)
