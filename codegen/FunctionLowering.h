@@ -107,6 +107,11 @@ public:
   /// an entry argument carrying `nn.normalize = {mean = [...], std = [...]}`.
   /// Returns the normalized copy; the caller's input region is left as is.
   Value normalizeInput(Value input, DictionaryAttr normalize, StringRef name);
+  /// The part of `buffer` at `offset` along dimension `dim` with that
+  /// dimension's size `size` (a strided memref.subview).
+  Value sliceAlong(Value buffer, int64_t dim, int64_t offset, int64_t size);
+  /// Copies `from` into `to` (same shape, any strides) with generated loops.
+  void copyInto(Value from, Value to);
   Value lowerElementwise(Operation *op, ValueRange inputs,
                          function_ref<Value(OpBuilder &, Location, ValueRange)> body);
   Value lowerRecurrent(Operation *op, StringRef kind, Value input, ValueRange weights,

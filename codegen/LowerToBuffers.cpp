@@ -4,7 +4,8 @@
 // Parameters, inputs and outputs are views of the arena at fixed offsets (the
 // layout is the artifact's ABI); every op writes a fresh memref.alloc that
 // -nn-plan-memory places in the arena. Heavy ops call the runtime's kernels
-// (runtime/Kernels.h); elementwise ops become linalg.generic.
+// (runtime/Kernels.h); elementwise ops become linalg.generic, concat copies
+// into subviews (linalg.copy).
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,6 +13,7 @@
 #include "codegen/Passes.h"
 
 #include "dialect/NNOps.h"
+#include "passes/Passes.h"
 #include "runtime/Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -117,6 +119,22 @@ Value FunctionLowering::call(StringRef name, ArrayRef<Value> args, Type result) 
   }
   auto callOp = func::CallOp::create(b, loc(), fn, args);
   return result ? callOp.getResult(0) : Value();
+}
+
+Value FunctionLowering::sliceAlong(Value buffer, int64_t dim, int64_t offset,
+                                   int64_t size) {
+  auto type = cast<MemRefType>(buffer.getType());
+  SmallVector<int64_t> offsets(type.getRank(), 0), sizes(type.getShape()),
+      strides(type.getRank(), 1);
+  offsets[dim] = offset;
+  sizes[dim] = size;
+  return memref::SubViewOp::create(b, loc(), buffer, offsets, sizes, strides);
+}
+
+void FunctionLowering::copyInto(Value from, Value to) {
+  // linalg.copy becomes loops (memref.copy of a strided view would need a
+  // library call).
+  linalg::CopyOp::create(b, loc(), ValueRange{from}, ValueRange{to});
 }
 
 Value FunctionLowering::lowerElementwise(
@@ -348,6 +366,17 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
         return setResult(memref::ReinterpretCastOp::create(
             b, loc(), outType, lookup(op->getOperand(0)), 0, outType.getShape(), strides));
       })
+      .Case<ConcatOp>([&](ConcatOp c) {
+        // Each input is copied into its slice of the result along `dim`.
+        Value out = alloc(toMemRef(c.getType()));
+        int64_t dim = c.getDim(), offset = 0;
+        for (Value in : c.getInputs()) {
+          int64_t size = shapeOf(in)[dim];
+          copyInto(lookup(in), sliceAlong(out, dim, offset, size));
+          offset += size;
+        }
+        return setResult(out);
+      })
       .Case<SoftmaxOp, LogSoftmaxOp>([&](Operation *) -> LogicalResult {
         auto in = op->getOperand(0);
         int64_t dim = cast<IntegerAttr>(op->getAttr("dim")).getInt();
@@ -531,6 +560,9 @@ std::string ioName(func::FuncOp fn, unsigned i, bool result) {
 struct NNLowerToBuffersPass
     : public nnc::impl::NNLowerToBuffersBase<NNLowerToBuffersPass> {
   void runOnOperation() override {
+    // Only f32 models: refuse others before lowering anything.
+    if (failed(nnc::checkCodegenElementTypes(getOperation())))
+      return signalPassFailure();
     SmallVector<ModuleOp> models;
     getOperation()->walk([&](ModuleOp m) {
       if (m->hasAttr("nn.model"))

@@ -117,6 +117,16 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
                                view(it->second, toMemRef(a.getValue().getType())));
         return success();
       })
+      .Case<ConcatBackwardOp>([&](ConcatBackwardOp c) {
+        // Each input's gradient is a copy of its slice of dL/dy.
+        Value grad = lookup(c.getGrad());
+        int64_t dim = c.getDim(), offset = 0;
+        for (auto [result, size] : llvm::zip(c.getResults(), c.getSizes())) {
+          copyInto(sliceAlong(grad, dim, offset, size), allocFor(result));
+          offset += size;
+        }
+        return success();
+      })
       .Case<CountCorrectOp>([&](CountCorrectOp c) {
         auto it = correctCounts.find(c.getLogits());
         if (it != correctCounts.end()) {

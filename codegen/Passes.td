@@ -21,8 +21,12 @@ def NNLowerToBuffers : Pass<"nn-lower-to-buffers", "::mlir::ModuleOp"> {
     inputs, parameters and outputs are `memref.view`s of the arena; every op
     becomes a call into the runtime's kernels (runtime/Kernels.h: conv,
     linear, pooling, batchnorm, embedding, recurrent layers, softmax, losses)
-    or generated code (`linalg.generic` for elementwise ops), writing a fresh
+    or generated code (`linalg.generic` for elementwise ops, `linalg.copy`
+    into `memref.subview` slices for concat), writing a fresh
     `memref.alloc` that `-nn-plan-memory` later places in the arena.
+
+    Models with floating-point types other than f32 are refused first (see
+    -nn-check-element-types).
 
     The layout is recorded in the module attribute `nn.layout` (one
     dictionary per region: name, kind, offset, bytes, dtype, shape) for the

@@ -322,8 +322,11 @@ void ModelBuilder::build() {
   {
     OpBuilder::InsertionGuard bodyGuard(builder);
     builder.setInsertionPointToStart(entry);
-    for (auto [i, in] : llvm::enumerate(graph.inputs))
+    for (auto [i, in] : llvm::enumerate(graph.inputs)) {
+      // Located at the declaration, for errors about an input.
+      entry->getArgument(i).setLoc(loc(in.loc));
       values[in.value] = entry->getArgument(i);
+    }
     for (const Layer &layer : graph.layers)
       emitLayer(layer);
     SmallVector<Value> results;

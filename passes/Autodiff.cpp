@@ -470,6 +470,9 @@ public:
 
   void runOnOperation() override {
     ModuleOp root = getOperation();
+    // @train_step is built only for models that nnc can compile.
+    if (failed(nnc::checkCodegenElementTypes(root)))
+      return signalPassFailure();
     SmallVector<ModuleOp> models;
     root->walk([&](ModuleOp m) {
       if (m->hasAttr("nn.model"))

@@ -25,6 +25,11 @@ namespace nnc {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
+/// Fails with an error located at the first model input, parameter or op of a
+/// model module in `root` whose floating-point element type is not f32: code
+/// generation supports f32 models only (-nn-check-element-types).
+mlir::LogicalResult checkCodegenElementTypes(mlir::ModuleOp root);
+
 } // namespace nnc
 
 #endif // NNC_PASSES_PASSES_H

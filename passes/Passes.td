@@ -63,6 +63,24 @@ def NNReport : Pass<"nn-report", "::mlir::ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def NNCheckElementTypes : Pass<"nn-check-element-types", "::mlir::ModuleOp"> {
+  let summary = "Refuse models with floating-point types other than f32";
+  let description = [{
+    Code generation supports f32 models only. For every model module
+    (`module @name attributes {nn.model}`), fails with an error located at
+    the first function argument (model input), `nn.param` or op whose
+    floating-point element type is not f32 (f16, bf16), naming it and the
+    type. Integer tensors (token ids, labels) are accepted. -nn-autodiff and
+    -nn-lower-to-buffers run this check first (nnc::checkCodegenElementTypes).
+
+    ```
+    nn-opt model.mlir -nn-check-element-types
+    ```
+  }];
+  let dependentDialects = ["::mlir::nn::NNDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def NNAutodiff : Pass<"nn-autodiff", "::mlir::ModuleOp"> {
   let summary = "Build @train_step: training-mode forward, loss, reverse-mode "
                 "gradients and the optimizer update of every parameter";

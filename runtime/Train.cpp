@@ -62,6 +62,13 @@ Result<EntryIO> entryIO(const Model &model, const std::string &entry) {
     return Status::error("model '" + model.name() +
                          "': its train_step entry lacks labels, lr, step, seed, "
                          "loss or correct");
+  // The training loop writes lr, step and seed and reads loss and correct
+  // through typed pointers.
+  for (auto [r, dtype] : {std::pair{io.lr, "f32"}, {io.step, "i64"}, {io.seed, "i64"},
+                          {io.loss, "f32"}, {io.correct, "i64"}})
+    if (r && (r->dtype != dtype || r->numElements() != 1))
+      return Status::error("model '" + model.name() + "': '" + r->name +
+                           "' must be one " + dtype + " value, it is " + r->dtype);
   if (entry == "forward" && !io.output)
     return Status::error("model '" + model.name() + "': forward has no output");
   return io;
@@ -149,13 +156,33 @@ void truncateDataset(Dataset &d, int64_t limit) {
     d.targets.resize(limit);
 }
 
-BatchBuffers buffersFor(Model &model, const Region &input, const Region *labels) {
+/// Checks that the arena region `r` holds `elements` values of `dtype`, so
+/// that the batcher's writes through a typed pointer stay inside it.
+Status checkRegion(const Region &r, const std::string &dtype, int64_t elements,
+                   const Dataset &data, const std::string &what) {
+  if (r.dtype != dtype)
+    return Status::error("'" + r.name + "' has type " + r.dtype + ", but " +
+                         data.source + " provides " + dtype + " " + what +
+                         " (nnc trains and evaluates f32 models with f32 or i64 "
+                         "inputs only)");
+  if (r.numElements() != elements)
+    return Status::error("'" + r.name + "' holds " + std::to_string(r.numElements()) +
+                         " values per batch, but " + data.source + " provides " +
+                         std::to_string(elements) + " " + what);
+  return Status::success();
+}
+
+/// Typed views of the batch regions (checked by checkBatchRegions).
+Result<BatchBuffers> buffersFor(Model &model, const Dataset &data, const Region &input,
+                                const Region *labels) {
+  if (Status st = checkBatchRegions(data, input, labels); st.failed())
+    return st;
   BatchBuffers b;
-  if (input.dtype == "i64")
+  if (data.tokenInputs)
     b.tokens = model.dataAs<int64_t>(input);
   else
     b.inputs = model.dataAs<float>(input);
-  if (labels && labels->dtype == "i64")
+  if (labels && !data.labels.empty())
     b.labels = model.dataAs<int64_t>(*labels);
   else if (labels)
     b.targets = model.dataAs<float>(*labels);
@@ -168,6 +195,21 @@ double now() {
 }
 
 } // namespace
+
+Status nnc::rt::checkBatchRegions(const Dataset &data, const Region &input,
+                                  const Region *labels) {
+  int64_t batch = input.shape.empty() ? 0 : input.shape[0];
+  bool tokens = data.tokenInputs;
+  if (Status st = checkRegion(input, tokens ? "i64" : "f32", batch * data.sampleElements(),
+                              data, tokens ? "token ids" : "samples");
+      st.failed())
+    return st;
+  if (!labels)
+    return Status::success();
+  bool classes = !data.labels.empty();
+  return checkRegion(*labels, classes ? "i64" : "f32", batch, data,
+                     classes ? "class labels" : "targets");
+}
 
 Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {
   Result<EntryIO> io = entryIO(model, "forward");
@@ -203,7 +245,13 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data) {
     return batcher.status();
   batcher->beginEpoch(0);
   std::vector<int64_t> labels(batch);
-  BatchBuffers buffers = buffersFor(model, *io->input, nullptr);
+  if (out.dtype != "f32")
+    return Status::error("model '" + model.name() + "': '" + out.name + "' has type " +
+                         out.dtype + "; evaluation reads f32 outputs only");
+  Result<BatchBuffers> buffersOr = buffersFor(model, data, *io->input, nullptr);
+  if (!buffersOr)
+    return buffersOr.status();
+  BatchBuffers buffers = *buffersOr;
   buffers.labels = labels.data();
   EvalResult result;
   double lossSum = 0;
@@ -266,6 +314,10 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
                                             options.seed);
   if (!batcher)
     return batcher.status();
+  Result<BatchBuffers> buffersOr = buffersFor(model, *trainData, *io.input, io.labels);
+  if (!buffersOr)
+    return buffersOr.status();
+  BatchBuffers buffers = *buffersOr;
 
   // Start: resume, given weights, or fresh initialization.
   int64_t startEpoch = 0, globalStep = 0;
@@ -315,7 +367,6 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     return options.lr;
   };
 
-  BatchBuffers buffers = buffersFor(model, *io.input, io.labels);
   TrainResult result;
   std::optional<ProgressBar> bar;
   if (options.progress)

@@ -2,18 +2,20 @@
 """Reference forward outputs for every example, computed by PyTorch.
 
 Run once with Debian's python3-torch; the outputs are committed:
-    /usr/bin/python3 scripts/torch_forward_reference.py
-For each example (at batch 2, with hyperparameters shrunk where the default
+    /usr/bin/python3 scripts/torch_forward_reference.py [NAME...]
+(names select cases; none: all). For each example (at batch 2, with hyperparameters shrunk where the default
 model would make a large file) it writes test/runtime/Inputs/<name>.safetensors
 holding the model's weights under their state_dict names, plus `__input` (the
 batch) and `__output` (PyTorch's forward output, including the input normalization of
 the example's train section). `nnc run --check` loads the
 weights, runs the compiled forward pass on `__input` and compares with
-`__output`.
+`__output`. The models of test/layers/Inputs/ (together they use every
+layer of docs/language.md) get their references next to them.
 """
 import json
 import os
 import struct
+import sys
 
 import numpy as np
 import torch
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "test", "runtime", "Inputs")
+LAYERS_OUT = os.path.join(ROOT, "test", "layers", "Inputs")
 
 
 def save(path, tensors):
@@ -154,6 +157,52 @@ class GruText(nn.Module):  # examples/gru_text.nn with -D vocab=1000
         return self.fc1(self.drop1(torch.cat([h[-2], h[-1]], 1)))
 
 
+class ConcatInception(nn.Module):  # test/layers/Inputs/concat_inception.nn
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(3, 4, 1), nn.Conv2d(3, 6, 3, padding=1)
+        self.conv3, self.bn1 = nn.Conv2d(3, 2, 1), nn.BatchNorm2d(12)
+        self.fc1, self.fc2, self.fc3 = nn.Linear(192, 16), nn.Linear(192, 8), nn.Linear(24, 10)
+
+    def forward(self, x):
+        a = F.relu(self.conv1(x))
+        b = torch.tanh(self.conv2(x))
+        c = torch.sigmoid(self.conv3(F.avg_pool2d(x, 3, stride=1, padding=1)))
+        y = F.max_pool2d(self.bn1(torch.cat([a, b, c], 1)), 2).flatten(1)
+        g, h = F.gelu(self.fc1(y)), F.leaky_relu(self.fc2(y), 0.1)
+        return self.fc3(torch.cat([g, h], -1))
+
+
+class LayerMix(nn.Module):  # test/layers/Inputs/layer_mix.nn
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.bn1 = nn.Linear(12, 48), nn.BatchNorm1d(48)
+        self.bn2, self.drop1, self.fc2 = nn.BatchNorm2d(3), nn.Dropout(0.25), nn.Linear(51, 5)
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.fc1(x)))
+        a = self.bn2(y.view(-1, 3, 4, 4)).mean((2, 3))
+        s = F.softmax(y.view(-1, 6, 8), -1).flatten(1)
+        t = F.log_softmax(y.view(-1, 6, 8), 2).flatten(1)
+        return self.fc2(torch.cat([a, self.drop1(s + t)], 1))
+
+
+class RecurrentMix(nn.Module):  # test/layers/Inputs/recurrent_mix.nn
+    def __init__(self):
+        super().__init__()
+        self.embed1 = nn.Embedding(20, 8)
+        self.rnn1 = nn.RNN(8, 8, nonlinearity="relu", batch_first=True)
+        self.lstm1 = nn.LSTM(8, 6, batch_first=True, bidirectional=True)
+        self.gru1 = nn.GRU(12, 8, num_layers=2, batch_first=True)
+        self.fc1 = nn.Linear(8, 4)
+
+    def forward(self, t):
+        x, _ = self.rnn1(self.embed1(t))
+        x, _ = self.lstm1(x)
+        _, h = self.gru1(x)
+        return self.fc1(h[-1])
+
+
 def main():
     torch.manual_seed(1234)
     os.makedirs(OUT, exist_ok=True)
@@ -164,21 +213,39 @@ def main():
              ("linear", Linear1000(), torch.randn(2, 1000)),
              ("resnet", ResNet(), torch.randn(2, 3, 32, 32)),
              ("gru_text", GruText(), torch.randint(0, 1000, (2, 100)))]
+    chosen = set(sys.argv[1:])
     for name, model, x in cases:
-        # Non-trivial batchnorm statistics: a few training-mode batches first.
-        if name == "resnet":
-            model.train()
-            with torch.no_grad():
-                for _ in range(3):
-                    model(torch.randn(8, 3, 32, 32))
-        model.eval()
+        if not chosen or name in chosen:
+            write(OUT, name, model, x,
+                  (lambda: torch.randn(8, 3, 32, 32)) if name == "resnet" else None)
+    # The layer models have their own seed, so adding one leaves the other
+    # references unchanged.
+    torch.manual_seed(4321)
+    layer_cases = [("concat_inception", ConcatInception(), torch.randn(2, 3, 8, 8),
+                    lambda: torch.randn(8, 3, 8, 8)),
+                   ("layer_mix", LayerMix(), torch.randn(2, 12), lambda: torch.randn(8, 12)),
+                   ("recurrent_mix", RecurrentMix(), torch.randint(0, 20, (2, 6)), None)]
+    for name, model, x, warm in layer_cases:
+        if not chosen or name in chosen:
+            write(LAYERS_OUT, name, model, x, warm)
+
+
+def write(out_dir, name, model, x, warm):
+    """Saves the weights, `__input` x and PyTorch's `__output` of `model`."""
+    # Non-trivial batchnorm statistics: a few training-mode batches first.
+    if warm:
+        model.train()
         with torch.no_grad():
-            y = model(x)
-        tensors = dict(model.state_dict())
-        tensors["__input"], tensors["__output"] = x, y
-        save(os.path.join(OUT, name + ".safetensors"), tensors)
-        print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters, "
-              f"output {list(y.shape)}")
+            for _ in range(3):
+                model(warm())
+    model.eval()
+    with torch.no_grad():
+        y = model(x)
+    tensors = dict(model.state_dict())
+    tensors["__input"], tensors["__output"] = x, y
+    save(os.path.join(out_dir, name + ".safetensors"), tensors)
+    print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters, "
+          f"output {list(y.shape)}")
 
 
 if __name__ == "__main__":

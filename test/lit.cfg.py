@@ -18,5 +18,17 @@ config.substitutions.append(("%examples", os.path.join(config.nnc_src_root, "exa
 config.substitutions.append(("%nnc_libdir", os.path.join(os.path.dirname(config.nnc_tools_dir), "lib")))
 config.substitutions.append(("%nnc", os.path.join(config.nnc_tools_dir, "nnc")))
 import sys
+# %python-model: Python that loads a compiled model (ctypes). Under the
+# sanitizers (scripts/sanitize.sh) the model's runtime is instrumented, so the
+# uninstrumented interpreter preloads clang's shared ASan+UBSan runtime (leak
+# checking is for nnc's own processes, not the interpreter).
+python_model = sys.executable
+if getattr(config, "nnc_sanitize", False):
+    import subprocess
+    asan_rt = subprocess.run(["clang-22", "-print-file-name=libclang_rt.asan-x86_64.so"],
+                             capture_output=True, text=True).stdout.strip()
+    python_model = "env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0:allow_user_poisoning=0 %s" % (
+        asan_rt, sys.executable)
+config.substitutions.append(("%python-model", python_model))
 config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%nn-opt", os.path.join(config.nnc_tools_dir, "nn-opt")))

@@ -1,0 +1,97 @@
+//===- CheckElementTypes.cpp - -nn-check-element-types --------------------===//
+//
+// Part of nnc. Code generation supports f32 models only: this check refuses
+// any other floating-point type (f16, bf16) with an error located at the
+// model input, parameter or layer that has it. The autodiff pass and
+// -nn-lower-to-buffers run it first, so every command that generates code
+// refuses such a model before lowering anything.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "dialect/NNOps.h"
+
+#define DEBUG_TYPE "nn-check-element-types"
+
+namespace nnc {
+#define GEN_PASS_DEF_NNCHECKELEMENTTYPES
+#include "passes/Passes.h.inc"
+} // namespace nnc
+
+using namespace mlir;
+
+namespace {
+
+/// The floating-point element type of `type` if it is not f32, else null.
+FloatType unsupportedFloat(Type type) {
+  auto shaped = dyn_cast<ShapedType>(type);
+  auto elem = dyn_cast<FloatType>(shaped ? shaped.getElementType() : type);
+  return elem && !elem.isF32() ? elem : FloatType();
+}
+
+/// Reports `what` (e.g. "input 'x'") having element type `elem` at `loc`.
+LogicalResult refuse(Location loc, const Twine &what, FloatType elem) {
+  std::string name;
+  llvm::raw_string_ostream(name) << elem;
+  return emitError(loc) << what << " has type " << name
+                        << "; nnc generates code for f32 models only (reduced "
+                           "precision is not implemented yet)";
+}
+
+/// Checks one model module: the arguments of its functions (model inputs
+/// first), then its parameters and ops in order.
+LogicalResult checkModel(ModuleOp model) {
+  for (auto fn : model.getOps<func::FuncOp>()) {
+    if (fn.isExternal())
+      continue;
+    for (BlockArgument arg : fn.getArguments())
+      if (FloatType elem = unsupportedFloat(arg.getType())) {
+        auto name = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "nn.name");
+        return refuse(arg.getLoc(),
+                      "input '" + (name ? name.getValue() : StringRef("?")) + "'", elem);
+      }
+  }
+  WalkResult result = model.walk([&](Operation *op) {
+    if (auto param = dyn_cast<nn::ParamOp>(op)) {
+      if (FloatType elem = unsupportedFloat(param.getType())) {
+        (void)refuse(op->getLoc(), "parameter '" + param.getSymName() + "'", elem);
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    }
+    for (Type t : op->getResultTypes())
+      if (FloatType elem = unsupportedFloat(t)) {
+        auto name = op->getAttrOfType<StringAttr>("name");
+        std::string what = name ? "layer '" + name.str() + "' (" +
+                                      op->getName().getStringRef().str() + ")"
+                                : "'" + op->getName().getStringRef().str() + "'";
+        (void)refuse(op->getLoc(), what, elem);
+        return WalkResult::interrupt();
+      }
+    return WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}
+
+struct CheckElementTypesPass
+    : public nnc::impl::NNCheckElementTypesBase<CheckElementTypesPass> {
+  void runOnOperation() override {
+    if (failed(nnc::checkCodegenElementTypes(getOperation())))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+LogicalResult nnc::checkCodegenElementTypes(ModuleOp root) {
+  SmallVector<ModuleOp> models;
+  root->walk([&](ModuleOp m) {
+    if (m->hasAttr("nn.model"))
+      models.push_back(m);
+  });
+  for (ModuleOp model : models)
+    if (failed(checkModel(model)))
+      return failure();
+  return success();
+}

@@ -1,0 +1,96 @@
+//===- TrainTest.cpp - Tests of the training loop's batch-region checks ---===//
+//
+// Part of nnc. The batcher writes f32 samples or i64 token ids and labels
+// through typed pointers into the model's arena; checkBatchRegions refuses
+// every region whose element type or size does not match what the data set
+// provides (an f16 input once received f32 samples and corrupted the heap).
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Train.h"
+
+#include <gtest/gtest.h>
+
+using namespace nnc::rt;
+
+namespace {
+
+Region region(const std::string &name, const std::string &dtype,
+              std::vector<int64_t> shape) {
+  Region r;
+  r.name = name;
+  r.kind = "input";
+  r.dtype = dtype;
+  r.shape = std::move(shape);
+  return r;
+}
+
+::testing::AssertionResult failsWith(const Status &s, const std::string &needle) {
+  if (s.ok())
+    return ::testing::AssertionFailure()
+           << "expected an error containing '" << needle << "', got success";
+  if (s.message().find(needle) == std::string::npos)
+    return ::testing::AssertionFailure() << "error '" << s.message()
+                                         << "' lacks '" << needle << "'";
+  return ::testing::AssertionSuccess();
+}
+
+Dataset synthetic() {
+  Result<Dataset> d = makeSynthetic(SampleSpec{{3, 8, 8}, 10}, 16, /*seed=*/1);
+  EXPECT_TRUE(d.ok()) << d.message();
+  return std::move(*d);
+}
+
+TEST(CheckBatchRegions, AcceptsMatchingRegions) {
+  Dataset data = synthetic();
+  Region input = region("train_step.x", "f32", {4, 3, 8, 8});
+  Region labels = region("train_step.labels", "i64", {4});
+  EXPECT_TRUE(checkBatchRegions(data, input, &labels).ok());
+  EXPECT_TRUE(checkBatchRegions(data, input, nullptr).ok());
+}
+
+TEST(CheckBatchRegions, RefusesReducedPrecisionInputs) {
+  Dataset data = synthetic();
+  Region labels = region("train_step.labels", "i64", {4});
+  for (const char *dtype : {"f16", "bf16", "i32", "i64"}) {
+    Region input = region("train_step.x", dtype, {4, 3, 8, 8});
+    EXPECT_TRUE(failsWith(checkBatchRegions(data, input, &labels),
+                          "'train_step.x' has type " + std::string(dtype) +
+                              ", but synthetic(seed=1) provides f32 samples"));
+  }
+}
+
+TEST(CheckBatchRegions, RefusesWrongSizesAndLabelTypes) {
+  Dataset data = synthetic();
+  Region small = region("forward.x", "f32", {4, 3, 8, 4});
+  EXPECT_TRUE(failsWith(checkBatchRegions(data, small, nullptr),
+                        "'forward.x' holds 384 values per batch, but synthetic(seed=1) "
+                        "provides 768 samples"));
+  Region input = region("train_step.x", "f32", {4, 3, 8, 8});
+  Region f32Labels = region("train_step.labels", "f32", {4});
+  EXPECT_TRUE(failsWith(checkBatchRegions(data, input, &f32Labels),
+                        "has type f32, but synthetic(seed=1) provides i64 class labels"));
+  Region i32Labels = region("train_step.labels", "i32", {4});
+  EXPECT_TRUE(failsWith(checkBatchRegions(data, input, &i32Labels),
+                        "has type i32, but synthetic(seed=1) provides i64 class labels"));
+  Region wide = region("train_step.labels", "i64", {4, 2});
+  EXPECT_TRUE(failsWith(checkBatchRegions(data, input, &wide),
+                        "holds 8 values per batch, but synthetic(seed=1) provides 4"));
+}
+
+TEST(CheckBatchRegions, TokensNeedI64Inputs) {
+  Dataset data;
+  data.source = "tokens.txt";
+  data.sampleShape = {5};
+  data.tokenInputs = true;
+  data.count = 1;
+  data.tokens.assign(5, 1);
+  data.labels = {0};
+  Region ids = region("forward.t", "i64", {2, 5});
+  EXPECT_TRUE(checkBatchRegions(data, ids, nullptr).ok());
+  Region floats = region("forward.t", "f32", {2, 5});
+  EXPECT_TRUE(failsWith(checkBatchRegions(data, floats, nullptr),
+                        "'forward.t' has type f32, but tokens.txt provides i64 token ids"));
+}
+
+} // namespace
