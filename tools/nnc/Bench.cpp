@@ -24,7 +24,7 @@ cl::SubCommand benchCmd("bench", "Time the compiled model's forward and training
 ModelOptions model(benchCmd);
 OptimizerOptions optimizer(benchCmd);
 ThreadsOption threads(benchCmd);
-cl::opt<int64_t> iterations("iterations", cl::desc("Timed iterations per entry point"),
+cl::opt<int64_t> iterations("iterations", cl::desc("Timed iterations per entry point, 1 to 1000000"),
                             cl::init(50), cl::sub(benchCmd), cl::cat(category()));
 } // namespace
 
@@ -65,6 +65,9 @@ static int64_t fillSyntheticInputs(nnc::rt::Model &m) {
 /// `nnc bench`: milliseconds per forward and per training step, median of
 /// --iterations runs after warm-up, on seeded synthetic inputs.
 static int runBench() {
+  if (!model.check() || !optimizer.check() || !threads.check() ||
+      !checkRange(iterations, 1, 1000000))
+    return 1;
   std::unique_ptr<Session> session = Session::open(model);
   if (!session)
     return 1;

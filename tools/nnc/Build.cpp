@@ -28,6 +28,8 @@ cl::opt<bool> checkNumerics("check-numerics",
 } // namespace
 
 static int runBuild() {
+  if (!model.check() || !optimizer.check())
+    return 1;
   if (outputFilename.empty() || outputFilename == "-")
     return fail("nnc build needs an output file: -o model.so");
   std::unique_ptr<Session> session = Session::open(model);

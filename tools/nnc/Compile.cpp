@@ -91,6 +91,8 @@ static int printStage(Session &session, raw_ostream &os) {
 }
 
 static int runCompile() {
+  if (!model.check() || !optimizer.check())
+    return 1;
   std::unique_ptr<Session> session = Session::open(model);
   if (!session)
     return 1;

@@ -20,7 +20,11 @@
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include "llvm/Support/Signals.h"
+
 #include <cmath>
+#include <cstdio>
+#include <unistd.h>
 
 using namespace llvm;
 using namespace nnc::driver;
@@ -75,17 +79,25 @@ bool nnc::driver::checkRange(const cl::opt<int> &flag, int min, int max) {
   return false;
 }
 
+/// A real number as the user would write it (%g).
+static std::string formatReal(double v) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", v);
+  return text;
+}
+
 bool nnc::driver::checkReal(const cl::opt<double> &flag, double min, bool strict,
                             double max) {
   double v = flag;
   if (!flag.getNumOccurrences() ||
       (std::isfinite(v) && (strict ? v > min : v >= min) && v < max))
     return true;
-  std::string range = (strict ? "> " : ">= ") + formatv("{0}", min).str();
+  std::string range = (strict ? "> " : ">= ") + formatReal(min);
   if (std::isfinite(max))
-    range = formatv("in {0}{1}, {2})", strict ? "(" : "[", min, max).str();
-  fail(formatv("--{0} must be a finite number {1} (got {2})", flag.ArgStr, range,
-               formatv("{0}", v).str()));
+    range = "in " + std::string(strict ? "(" : "[") + formatReal(min) + ", " + formatReal(max) +
+            ")";
+  fail("--" + flag.ArgStr + " must be a finite number " + range + " (got " + formatReal(v) +
+       ")");
   return false;
 }
 
@@ -271,6 +283,7 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
 
 std::unique_ptr<LoadedModel> Session::buildAndLoad(const BuildRequest &request,
                                                    int threads) {
+  stopOnInterrupt();
   auto loaded = std::make_unique<LoadedModel>();
   if (std::error_code ec = sys::fs::createUniqueDirectory("nnc", loaded->tempDir)) {
     fail("cannot create a temporary directory: " + ec.message());
@@ -279,6 +292,8 @@ std::unique_ptr<LoadedModel> Session::buildAndLoad(const BuildRequest &request,
   SmallString<128> lib(loaded->tempDir);
   sys::path::append(lib, "model.so");
   if (buildModel(lib, request, &loaded->graph) != 0)
+    return nullptr;
+  if (interrupted())
     return nullptr;
   auto model = nnc::rt::Model::load(std::string(lib));
   if (!model) {
@@ -341,4 +356,29 @@ int nnc::driver::writeOutput(StringRef path, StringRef text) {
       }))
     return fail("cannot write '" + path + "': " + toString(std::move(err)));
   return 0;
+}
+
+//===----------------------------------------------------------------------===//
+// Ctrl-C
+//===----------------------------------------------------------------------===//
+
+static volatile std::sig_atomic_t interruptSignal = 0;
+
+/// Runs in the signal handler: only async-signal-safe calls. LLVM's handler
+/// has already restored the default action, so a second Ctrl-C kills nnc.
+static void onInterrupt() {
+  interruptSignal = 1;
+  static const char message[] =
+      "\nnnc: stopping (press Ctrl-C again to quit at once, leaving temporary files)\n";
+  ssize_t ignored = ::write(STDERR_FILENO, message, sizeof(message) - 1);
+  (void)ignored;
+}
+
+void nnc::driver::stopOnInterrupt() { sys::SetInterruptFunction(onInterrupt); }
+
+const volatile std::sig_atomic_t *nnc::driver::interruptFlag() { return &interruptSignal; }
+
+bool &nnc::driver::interruptReported() {
+  static bool reported = false;
+  return reported;
 }

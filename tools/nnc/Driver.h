@@ -30,6 +30,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <csignal>
 #include <memory>
 #include <optional>
 #include <string>
@@ -179,7 +180,7 @@ public:
                  nnc::ModelGraph *graphOut = nullptr);
 
   /// Builds into a temporary directory and loads the library; null after
-  /// reporting.
+  /// reporting or after Ctrl-C (see stopOnInterrupt).
   std::unique_ptr<LoadedModel> buildAndLoad(const BuildRequest &request,
                                             int threads);
 
@@ -216,6 +217,33 @@ mlir::LogicalResult forwardIO(const nnc::rt::Model &model,
 /// into place, so an error never leaves a partial file. Returns the exit
 /// status.
 int writeOutput(llvm::StringRef path, llvm::StringRef text);
+
+//===----------------------------------------------------------------------===//
+// Ctrl-C
+//===----------------------------------------------------------------------===//
+
+/// From now on SIGINT/SIGTERM set a flag instead of killing nnc, so that the
+/// command stops at its next check (the training loop polls between steps),
+/// removes its temporary directory and exits with status 130. A second
+/// signal kills nnc at once.
+void stopOnInterrupt();
+
+/// The flag SIGINT/SIGTERM set after stopOnInterrupt.
+const volatile std::sig_atomic_t *interruptFlag();
+
+/// Whether SIGINT/SIGTERM arrived since stopOnInterrupt.
+inline bool interrupted() { return *interruptFlag() != 0; }
+
+/// Set by a command that has said what an interrupt left behind; otherwise
+/// main prints a plain "interrupted".
+bool &interruptReported();
+
+/// The exit status after an interrupt (128 + SIGINT, as shells report it).
+constexpr int interruptedExitCode = 130;
+
+/// Draws the metrics file `metrics` as an SVG chart at `output`, titled
+/// "nnc training: <name>" (Plot.cpp). Returns the exit status.
+int writePlot(llvm::StringRef metrics, llvm::StringRef output, llvm::StringRef name);
 
 } // namespace nnc::driver
 

@@ -9,6 +9,7 @@
 #include "runtime/Train.h"
 
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 
 using namespace llvm;
 using namespace nnc::driver;
@@ -20,6 +21,11 @@ ModelOptions model(evalCmd);
 ThreadsOption threads(evalCmd);
 cl::opt<std::string> weightsPath("weights", cl::desc("The weights (safetensors) to evaluate"),
                                  cl::sub(evalCmd), cl::cat(category()));
+cl::opt<std::string> outputFilename(
+    "o",
+    cl::desc("Also write the result as JSON: model, weights, data, samples, accuracy (0..1), "
+             "loss (- for stdout)"),
+    cl::value_desc("result.json"), cl::sub(evalCmd), cl::cat(category()));
 
 // Evaluation flags.
 cl::opt<std::string> dataName("data", cl::desc("Dataset: fashion-mnist, synthetic, an IDX or "
@@ -32,6 +38,8 @@ cl::opt<int64_t> testLimit("test-limit", cl::desc("Use only the first N test sam
 
 /// `nnc eval`: test-split accuracy of trained weights.
 static int runEval() {
+  if (!model.check() || !threads.check() || !checkRange(testLimit, 1))
+    return 1;
   if (weightsPath.empty())
     return fail("nnc eval needs --weights FILE.safetensors");
   std::unique_ptr<Session> session = Session::open(model);
@@ -56,7 +64,16 @@ static int runEval() {
     return fail(eval.message());
   outs() << formatv("test accuracy {0:F1}%  loss {1:F4}  ({2} samples)\n",
                     100 * eval->accuracy, eval->loss, eval->samples);
-  return 0;
+  if (!outputFilename.getNumOccurrences())
+    return 0;
+  json::Object result{{"model", m.name()},
+                      {"weights", std::string(weightsPath)},
+                      {"data", std::string(dataName)},
+                      {"samples", eval->samples},
+                      {"accuracy", eval->accuracy},
+                      {"loss", eval->loss}};
+  return writeOutput(outputFilename,
+                     formatv("{0:2}\n", json::Value(std::move(result))).str());
 }
 
 static Command registration(evalCmd, runEval);

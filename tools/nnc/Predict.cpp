@@ -34,6 +34,8 @@ cl::opt<std::string> classNames("labels",
 
 /// `nnc predict`: the class of each PNG image.
 static int runPredict() {
+  if (!model.check() || !threads.check())
+    return 1;
   if (weightsPath.empty() || imagePaths.empty())
     return fail("nnc predict needs --weights FILE and at least one image");
   // One batch holds all images.

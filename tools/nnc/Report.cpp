@@ -77,8 +77,9 @@ static int printReports(Session &session, raw_ostream &os) {
 }
 
 static int runReport() {
-  if (model.batch.getNumOccurrences() && model.batch < 1)
-    return fail("--batch must be at least 1");
+  if (!model.check() || !checkChoice(optimizerName, optimizerNames()) ||
+      !checkChoice(dtypeName, {"f32", "f16", "bf16", "int8"}))
+    return 1;
   std::unique_ptr<Session> session = Session::open(model);
   if (!session)
     return 1;

@@ -11,7 +11,9 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 using namespace llvm;
@@ -30,7 +32,13 @@ cl::opt<std::string> inputsPath("inputs",
 cl::opt<bool> checkOutput("check",
                           cl::desc("Compare the output with the inputs file's '__output'"),
                           cl::sub(runCmd), cl::cat(category()));
-cl::opt<double> tolerance("tolerance", cl::desc("--check: max |difference| / (1 + |expected|)"),
+cl::opt<std::string> outputFilename(
+    "o",
+    cl::desc("Write the output batch as the '__output' tensor of a safetensors file "
+             "(instead of printing it)"),
+    cl::value_desc("out.safetensors"), cl::sub(runCmd), cl::cat(category()));
+cl::opt<double> tolerance("tolerance",
+                          cl::desc("--check: max |difference| / (1 + |expected|), >= 0"),
                           cl::init(1e-4), cl::sub(runCmd), cl::cat(category()));
 } // namespace
 
@@ -47,20 +55,55 @@ static LogicalResult copyTensor(const nnc::rt::Checkpoint &ckpt, StringRef name,
   bool dtypeOk = (region.dtype == "f32" && t.dtype == nnc::TensorDType::F32) ||
                  (region.dtype == "i64" && t.dtype == nnc::TensorDType::I64);
   if (!dtypeOk || t.shape != shape) {
+    std::string hint;
+    // Only the batch differs: say which --batch fits the file.
+    if (dtypeOk && !shape.empty() && t.shape.size() == shape.size() &&
+        std::equal(shape.begin() + 1, shape.end(), t.shape.begin() + 1))
+      hint = formatv("; run with --batch {0}", t.shape[0]).str();
     fail(ckpt.path + ": tensor '" + name + "' is " + nnc::safetensorsDTypeName(t.dtype) +
          " " + nnc::rt::formatShape(t.shape) + ", the model expects " + region.dtype + " " +
-         nnc::rt::formatShape(shape));
+         nnc::rt::formatShape(shape) + hint);
     return failure();
   }
   std::memcpy(m.data(region), ckpt.tensorData(index), region.bytes);
   return success();
 }
 
+/// Prints one row per sample with every value (%.9g: the float exactly), and
+/// the argmax of a classifier's row.
+static void printRows(const float *y, const nnc::rt::Region &out) {
+  int64_t rows = out.shape.empty() ? 1 : out.shape[0];
+  int64_t perRow = rows ? out.numElements() / rows : 0;
+  bool classifier = out.shape.size() == 2 && perRow > 1;
+  char value[32];
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = y + r * perRow;
+    outs() << r << ":";
+    for (int64_t i = 0; i < perRow; ++i) {
+      std::snprintf(value, sizeof(value), " %.9g", double(row[i]));
+      outs() << value;
+    }
+    if (classifier)
+      outs() << "  (argmax " << (std::max_element(row, row + perRow) - row) << ")";
+    outs() << "\n";
+  }
+}
+
 /// `nnc run`: weights and an input batch from safetensors files, the forward
-/// output printed (or, with --check, compared with the file's `__output`).
+/// output printed (or, with --check, compared with the file's `__output`; with
+/// -o, written as the `__output` tensor of a safetensors file).
 static int runRun() {
+  if (!model.check() || !threads.check() || !checkReal(tolerance, 0, /*strict=*/false))
+    return 1;
   if (weightsPath.empty() || inputsPath.empty())
     return fail("nnc run needs --weights FILE and --inputs FILE");
+  auto inputs = nnc::rt::readCheckpoint(inputsPath);
+  if (!inputs)
+    return fail(inputs.message());
+  // Without --batch, the batch is the input file's.
+  int64_t inputIndex = inputs->find("__input");
+  if (inputIndex >= 0 && !inputs->tensors[inputIndex].shape.empty())
+    model.impliedBatch = int64_t(inputs->tensors[inputIndex].shape[0]);
   std::unique_ptr<Session> session = Session::open(model);
   if (!session)
     return 1;
@@ -71,12 +114,11 @@ static int runRun() {
   auto weights = nnc::rt::readCheckpoint(weightsPath);
   if (!weights)
     return fail(weights.message());
-  auto inputs = nnc::rt::readCheckpoint(inputsPath);
-  if (!inputs)
-    return fail(inputs.message());
   const nnc::rt::Region *in, *out;
   if (failed(forwardIO(m, in, out)))
     return 1;
+  if (out->dtype != "f32")
+    return fail("nnc run prints f32 outputs; the model's output is " + out->dtype);
   for (const nnc::rt::Region &r : m.regions())
     if ((r.kind == "param" || r.kind == "buffer") &&
         failed(copyTensor(*weights, r.name, m, r)))
@@ -87,9 +129,16 @@ static int runRun() {
     return fail(st.message());
   const float *y = m.dataAs<float>(*out);
   int64_t n = out->numElements();
+  if (outputFilename.getNumOccurrences()) {
+    std::vector<uint64_t> shape(out->shape.begin(), out->shape.end());
+    if (auto st = nnc::rt::writeCheckpoint(outputFilename,
+                                           {{"__output", nnc::TensorDType::F32, shape, y}});
+        st.failed())
+      return fail(st.message());
+  }
   if (!checkOutput) {
-    for (int64_t i = 0; i < n; ++i)
-      outs() << formatv("{0:g}", y[i]) << (i + 1 == n ? "\n" : " ");
+    if (!outputFilename.getNumOccurrences())
+      printRows(y, *out);
     return 0;
   }
   int64_t index = inputs->find("__output");

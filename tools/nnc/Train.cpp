@@ -12,8 +12,10 @@
 #include "passes/ModelReport.h"
 #include "runtime/Train.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
 
 using namespace llvm;
 using namespace nnc::driver;
@@ -25,7 +27,9 @@ ModelOptions model(trainCmd);
 OptimizerOptions optimizer(trainCmd);
 ThreadsOption threads(trainCmd);
 cl::opt<std::string> outputFilename("o",
-                                    cl::desc("Write the weights here after every epoch"),
+                                    cl::desc("Write the weights here after every epoch, and "
+                                             "the optimizer state to <file>.state for "
+                                             "--resume (default: <model>.safetensors, here)"),
                                     cl::value_desc("W.safetensors"), cl::sub(trainCmd),
                                     cl::cat(category()));
 cl::opt<bool> checkNumerics("check-numerics",
@@ -38,13 +42,13 @@ cl::opt<std::string> dataName("data", cl::desc("Dataset: fashion-mnist, syntheti
                                                "image-folder directory, a CSV or token file"),
                               cl::init("fashion-mnist"), cl::sub(trainCmd),
                               cl::cat(category()));
-cl::opt<int64_t> epochs("epochs", cl::desc("Epochs (default: the model's)"), cl::init(0),
+cl::opt<int64_t> epochs("epochs", cl::desc("Epochs, >= 1 (default: the model's)"), cl::init(0),
                         cl::sub(trainCmd), cl::cat(category()));
 cl::opt<int64_t> stopAfter("stop-after",
                            cl::desc("Stop after epoch N of the --epochs schedule (resume "
                                     "later with --resume)"),
                            cl::init(0), cl::sub(trainCmd), cl::cat(category()));
-cl::opt<double> learningRate("lr", cl::desc("Learning rate (default: the model's)"),
+cl::opt<double> learningRate("lr", cl::desc("Learning rate, > 0 (default: the model's)"),
                              cl::init(0), cl::sub(trainCmd), cl::cat(category()));
 cl::opt<std::string> schedule("schedule",
                               cl::desc("constant | step | cosine (default: the model's)"),
@@ -64,10 +68,48 @@ cl::opt<std::string> weightsPath("weights", cl::desc("Weights (safetensors) to s
                                  cl::sub(trainCmd), cl::cat(category()));
 cl::opt<std::string> metricsPath("metrics", cl::desc("Write metrics as JSON lines here"),
                                  cl::sub(trainCmd), cl::cat(category()));
+cl::opt<std::string> plotPath("plot",
+                              cl::desc("After training, draw the loss and accuracy curves "
+                                       "as an SVG chart here (as nnc plot)"),
+                              cl::value_desc("loss.svg"), cl::sub(trainCmd),
+                              cl::cat(category()));
 } // namespace
+
+/// Checks the training flags given (before anything is compiled); false after
+/// reporting one line.
+static bool checkFlags() {
+  return model.check() && optimizer.check() && threads.check() && checkRange(epochs, 1) &&
+         checkRange(stopAfter, 1) && checkReal(learningRate, 0, /*strict=*/true) &&
+         checkChoice(schedule, {"constant", "step", "cosine"}) && checkRange(seed, 0) &&
+         checkRange(trainLimit, 1) && checkRange(testLimit, 1);
+}
+
+/// Where the weights go: -o, else `<model-file stem>.safetensors` here.
+static std::string checkpointPath() {
+  if (outputFilename.getNumOccurrences())
+    return outputFilename;
+  StringRef stem = sys::path::stem(model.input);
+  return ((stem.empty() || stem == "-" ? StringRef("model") : stem) + ".safetensors").str();
+}
+
+/// Says on stderr what a Ctrl-C left: the last complete checkpoint.
+static void reportStop(const nnc::rt::TrainResult &result, int64_t epochs) {
+  errs() << "nnc: interrupted after " << result.steps << " training steps; ";
+  if (result.lastCheckpoint.empty())
+    errs() << "no checkpoint was written (no epoch finished)\n";
+  else
+    errs() << "the last checkpoint is " << result.lastCheckpoint << " (epoch "
+           << result.lastCheckpointEpoch << " of " << epochs << "; continue with --resume "
+           << result.lastCheckpoint << ")\n";
+  interruptReported() = true;
+}
 
 /// `nnc train`: compile with @train_step, train, evaluate, save.
 static int runTrain() {
+  if (!checkFlags())
+    return 1;
+  if (outputFilename == "-" || (outputFilename.getNumOccurrences() && outputFilename.empty()))
+    return fail("-o must name a file: the weights are written as safetensors");
   std::unique_ptr<Session> session = Session::open(model);
   if (!session)
     return 1;
@@ -78,31 +120,58 @@ static int runTrain() {
   const nnc::ModelGraph &graph = loaded->graph;
   nnc::rt::TrainOptions options;
   options.data = dataName;
-  options.epochs = epochs ? int64_t(epochs) : graph.train.epochs;
+  options.epochs = epochs.getNumOccurrences() ? int64_t(epochs) : graph.train.epochs;
   options.stopAfter = stopAfter;
-  options.lr = learningRate > 0 ? double(learningRate) : graph.train.lr;
-  options.schedule = schedule.empty() ? graph.train.schedule : std::string(schedule);
+  options.lr = learningRate.getNumOccurrences() ? double(learningRate) : graph.train.lr;
+  options.schedule = schedule.getNumOccurrences() ? std::string(schedule) : graph.train.schedule;
   options.seed = uint64_t(seed);
   options.trainLimit = trainLimit;
   options.testLimit = testLimit;
-  options.checkpoint = outputFilename == "-" ? "" : std::string(outputFilename);
+  options.checkpoint = checkpointPath();
   options.resume = resumePath;
   options.weights = weightsPath;
   options.metrics = metricsPath;
   options.threads = threads.value();
-  if (options.schedule != "constant" && options.schedule != "step" &&
-      options.schedule != "cosine")
-    return fail("--schedule must be constant, step or cosine");
+  options.stop = interruptFlag();
+  if (stopAfter > options.epochs)
+    return fail(formatv("--stop-after must be an integer from 1 to the number of epochs, {0} "
+                        "(got {1})",
+                        options.epochs, int64_t(stopAfter)));
+  if (!outputFilename.getNumOccurrences())
+    errs() << "nnc: no -o given: writing the weights to " << options.checkpoint << "\n";
+
+  // --plot draws the metrics, kept in a temporary file if --metrics is not
+  // given.
+  SmallString<128> tempMetrics;
+  llvm::scope_exit removeTempMetrics([&] {
+    if (!tempMetrics.empty())
+      sys::fs::remove(tempMetrics);
+  });
+  if (!plotPath.empty() && options.metrics.empty()) {
+    if (std::error_code ec = sys::fs::createTemporaryFile("nnc-metrics", "jsonl", tempMetrics))
+      return fail("cannot create a temporary file: " + ec.message());
+    options.metrics = std::string(tempMetrics);
+  }
+
   auto result = nnc::rt::train(*loaded->model, options);
   if (!result)
     return fail(result.message());
-  outs() << formatv("test accuracy {0:F1}%", 100 * result->testAccuracy);
-  if (!options.checkpoint.empty()) {
-    uint64_t size = 0;
-    sys::fs::file_size(options.checkpoint, size);
-    outs() << "   (saved " << options.checkpoint << ", " << nnc::formatCount(size) << " B)";
+  if (!plotPath.empty() && (!result->stopped || result->steps > 0)) {
+    std::string name = loaded->model->name();
+    if (!options.data.empty())
+      name += " on " + sys::path::filename(options.data).str();
+    if (int rc = writePlot(options.metrics, plotPath, name))
+      return rc;
+    errs() << "nnc: wrote " << plotPath << "\n";
   }
-  outs() << "\n";
+  if (result->stopped) {
+    reportStop(*result, options.epochs);
+    return interruptedExitCode;
+  }
+  outs() << formatv("test accuracy {0:F1}%", 100 * result->testAccuracy);
+  uint64_t size = 0;
+  sys::fs::file_size(options.checkpoint, size);
+  outs() << "   (saved " << options.checkpoint << ", " << nnc::formatCount(size) << " B)\n";
   return 0;
 }
 

@@ -2,32 +2,96 @@
 //
 // `nnc COMMAND model.nn [options]`. Each command lives in its own file of
 // this directory with its own options (Compile.cpp, Report.cpp, Build.cpp,
-// Train.cpp, Eval.cpp, Run.cpp, Predict.cpp, Bench.cpp); Driver.h holds what
-// they share. Every error makes nnc exit with status 1; errors in the model
-// file are located.
+// Train.cpp, Eval.cpp, Run.cpp, Predict.cpp, Bench.cpp, Plot.cpp); Driver.h
+// holds what they share. Every error makes nnc exit with status 1; errors in
+// the model file are located.
 //
 //===----------------------------------------------------------------------===//
 
 #include "tools/nnc/Driver.h"
 
+#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
 
 using namespace llvm;
 using namespace nnc::driver;
 
+#ifndef NNC_VERSION
+#define NNC_VERSION "unknown"
+#endif
+
+static void printVersion(raw_ostream &os) {
+  os << "nnc " NNC_VERSION "\n  built with LLVM/MLIR " LLVM_VERSION_STRING "\n";
+}
+
+/// The command named `name`, or null.
+static Command *findCommand(StringRef name) {
+  for (Command *command : Command::all())
+    if (command->sub.getName() == name)
+      return command;
+  return nullptr;
+}
+
+/// Checks argv[1] before LLVM parses the line: `nnc help [CMD]` becomes
+/// `nnc [CMD] --help`, and a word that is no command is refused with the
+/// closest command. Returns false after reporting.
+static bool checkCommandWord(SmallVectorImpl<const char *> &args) {
+  if (args.size() < 2 || StringRef(args[1]).starts_with("-"))
+    return true;
+  StringRef word = args[1];
+  if (word == "help") {
+    args.erase(args.begin() + 1);
+    if (args.size() > 2)
+      args.resize(2);
+    args.push_back("--help");
+    if (args.size() == 2 || findCommand(args[1]) || StringRef(args[1]) == "--help")
+      return true;
+    word = args[1];
+  } else if (findCommand(word)) {
+    return true;
+  }
+  std::string names, best;
+  unsigned bestDistance = ~0u;
+  for (Command *command : Command::all()) {
+    StringRef name = command->sub.getName();
+    names += (names.empty() ? "" : ", ") + name.str();
+    unsigned d = word.edit_distance(name, /*AllowReplacements=*/true);
+    if (d < bestDistance)
+      bestDistance = d, best = name.str();
+  }
+  if (bestDistance <= std::max<size_t>(2, word.size() / 3))
+    fail("unknown command '" + word + "'; did you mean '" + best + "'?");
+  else
+    fail("unknown command '" + word + "' (commands: " + names + "; see nnc help)");
+  return false;
+}
+
 int main(int argc, char **argv) {
   InitLLVM y(argc, argv);
   programPath() = argv[0];
+  SmallVector<const char *> args(argv, argv + argc);
+  if (!checkCommandWord(args))
+    return 1;
+  cl::SetVersionPrinter(printVersion);
   cl::HideUnrelatedOptions(category());
   for (Command *command : Command::all())
     cl::HideUnrelatedOptions(category(), command->sub);
-  cl::ParseCommandLineOptions(argc, argv,
+  cl::ParseCommandLineOptions(int(args.size()), args.data(),
                               "nnc - a compiler for neural-net models\n\n"
-                              "  nnc compile model.nn -emit=ast|nn\n"
-                              "  nnc report model.nn --batch 64 --optimizer adam\n");
-  for (Command *command : Command::all())
-    if (command->sub)
-      return command->run();
-  return fail("expected a command: compile, report, build, train, eval, predict, bench "
-              "or run (see nnc --help)");
+                              "  nnc COMMAND model.nn [options]; nnc help COMMAND lists a "
+                              "command's options\n");
+  for (Command *command : Command::all()) {
+    if (!command->sub)
+      continue;
+    int rc = command->run();
+    if (!interrupted())
+      return rc;
+    // The command stopped early and removed its temporary files.
+    if (!interruptReported())
+      errs() << "nnc: interrupted\n";
+    return interruptedExitCode;
+  }
+  return fail("expected a command: compile, report, build, train, eval, predict, run, bench "
+              "or plot (see nnc help)");
 }
