@@ -68,11 +68,7 @@ static int runBench() {
   if (!model.check() || !optimizer.check() || !threads.check() ||
       !checkRange(iterations, 1, 1000000))
     return 1;
-  std::unique_ptr<Session> session = Session::open(model);
-  if (!session)
-    return 1;
-  std::unique_ptr<LoadedModel> loaded =
-      session->buildAndLoad({model, &optimizer}, threads.value());
+  std::unique_ptr<LoadedModel> loaded = loadModel({model, &optimizer}, threads.value());
   if (!loaded)
     return 1;
   nnc::rt::Model &m = *loaded->model;
@@ -85,6 +81,8 @@ static int runBench() {
       continue;
     std::vector<double> times;
     for (int64_t i = 0; i < iterations + 3; ++i) {
+      if (interrupted())
+        return interruptedExitCode;
       auto start = std::chrono::steady_clock::now();
       if (auto st = m.run(entry); st.failed())
         return fail(st.message());

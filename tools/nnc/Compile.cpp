@@ -93,15 +93,7 @@ static int printStage(Session &session, raw_ostream &os) {
 static int runCompile() {
   if (!model.check() || !optimizer.check())
     return 1;
-  std::unique_ptr<Session> session = Session::open(model);
-  if (!session)
-    return 1;
-  // Built in memory, written only on success.
-  std::string buffer;
-  raw_string_ostream os(buffer);
-  if (int rc = printStage(*session, os))
-    return rc;
-  return writeOutput(outputFilename, buffer);
+  return printToOutput(model, outputFilename, printStage);
 }
 
 static Command registration(compileCmd, runCompile);

@@ -325,6 +325,32 @@ std::unique_ptr<LoadedModel> Session::buildWithWeights(const ModelOptions &model
   return loaded;
 }
 
+std::unique_ptr<LoadedModel> nnc::driver::loadModel(const BuildRequest &request,
+                                                   int threads) {
+  std::unique_ptr<Session> session = Session::open(request.model);
+  return session ? session->buildAndLoad(request, threads) : nullptr;
+}
+
+std::unique_ptr<LoadedModel> nnc::driver::loadModelWithWeights(const ModelOptions &model,
+                                                               StringRef weights,
+                                                               int threads) {
+  std::unique_ptr<Session> session = Session::open(model);
+  return session ? session->buildWithWeights(model, weights, threads) : nullptr;
+}
+
+int nnc::driver::printToOutput(const ModelOptions &model, StringRef output,
+                               function_ref<int(Session &, raw_ostream &)> print) {
+  std::unique_ptr<Session> session = Session::open(model);
+  if (!session)
+    return 1;
+  // Built in memory, written only on success.
+  std::string buffer;
+  raw_string_ostream os(buffer);
+  if (int rc = print(*session, os))
+    return rc;
+  return writeOutput(output, buffer);
+}
+
 mlir::LogicalResult nnc::driver::forwardIO(const nnc::rt::Model &model,
                                            const nnc::rt::Region *&in,
                                            const nnc::rt::Region *&out) {

@@ -25,6 +25,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/CommandLine.h"
@@ -202,6 +203,21 @@ private:
   mlir::MLIRContext mlirContext;
   std::unique_ptr<mlir::SourceMgrDiagnosticHandler> handler;
 };
+
+/// Opens the model file and builds and loads the model
+/// (Session::buildAndLoad); null after reporting.
+std::unique_ptr<LoadedModel> loadModel(const BuildRequest &request, int threads);
+
+/// Opens the model file, builds the inference model and loads `weights`
+/// into it (Session::buildWithWeights); null after reporting.
+std::unique_ptr<LoadedModel> loadModelWithWeights(const ModelOptions &model,
+                                                  llvm::StringRef weights, int threads);
+
+/// Opens the model file, has `print` write the command's text and writes it
+/// to `output` (`-`: stdout) only if `print` succeeded. Returns the exit
+/// status.
+int printToOutput(const ModelOptions &model, llvm::StringRef output,
+                  llvm::function_ref<int(Session &, llvm::raw_ostream &)> print);
 
 /// The model modules of `module` with their graphs, in order.
 llvm::SmallVector<std::pair<mlir::ModuleOp, const nnc::ModelGraph *>>

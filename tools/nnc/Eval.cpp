@@ -42,11 +42,8 @@ static int runEval() {
     return 1;
   if (weightsPath.empty())
     return fail("nnc eval needs --weights FILE.safetensors");
-  std::unique_ptr<Session> session = Session::open(model);
-  if (!session)
-    return 1;
   std::unique_ptr<LoadedModel> loaded =
-      session->buildWithWeights(model, weightsPath, threads.value());
+      loadModelWithWeights(model, weightsPath, threads.value());
   if (!loaded)
     return 1;
   nnc::rt::Model &m = *loaded->model;

@@ -42,11 +42,8 @@ static int runPredict() {
   model.impliedBatch = int64_t(imagePaths.size());
   if (model.batchFor(0) < int64_t(imagePaths.size()))
     return fail("--batch must be at least the number of images");
-  std::unique_ptr<Session> session = Session::open(model);
-  if (!session)
-    return 1;
   std::unique_ptr<LoadedModel> loaded =
-      session->buildWithWeights(model, weightsPath, threads.value());
+      loadModelWithWeights(model, weightsPath, threads.value());
   if (!loaded)
     return 1;
   nnc::rt::Model &m = *loaded->model;

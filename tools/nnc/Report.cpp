@@ -80,15 +80,7 @@ static int runReport() {
   if (!model.check() || !checkChoice(optimizerName, optimizerNames()) ||
       !checkChoice(dtypeName, {"f32", "f16", "bf16", "int8"}))
     return 1;
-  std::unique_ptr<Session> session = Session::open(model);
-  if (!session)
-    return 1;
-  // Built in memory, written only on success.
-  std::string buffer;
-  raw_string_ostream os(buffer);
-  if (int rc = printReports(*session, os))
-    return rc;
-  return writeOutput(outputFilename, buffer);
+  return printToOutput(model, outputFilename, printReports);
 }
 
 static Command registration(reportCmd, runReport);

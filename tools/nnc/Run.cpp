@@ -104,10 +104,7 @@ static int runRun() {
   int64_t inputIndex = inputs->find("__input");
   if (inputIndex >= 0 && !inputs->tensors[inputIndex].shape.empty())
     model.impliedBatch = int64_t(inputs->tensors[inputIndex].shape[0]);
-  std::unique_ptr<Session> session = Session::open(model);
-  if (!session)
-    return 1;
-  std::unique_ptr<LoadedModel> loaded = session->buildAndLoad({model}, threads.value());
+  std::unique_ptr<LoadedModel> loaded = loadModel({model}, threads.value());
   if (!loaded)
     return 1;
   nnc::rt::Model &m = *loaded->model;

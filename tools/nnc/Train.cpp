@@ -110,11 +110,8 @@ static int runTrain() {
     return 1;
   if (outputFilename == "-" || (outputFilename.getNumOccurrences() && outputFilename.empty()))
     return fail("-o must name a file: the weights are written as safetensors");
-  std::unique_ptr<Session> session = Session::open(model);
-  if (!session)
-    return 1;
   std::unique_ptr<LoadedModel> loaded =
-      session->buildAndLoad({model, &optimizer, checkNumerics}, threads.value());
+      loadModel({model, &optimizer, checkNumerics}, threads.value());
   if (!loaded)
     return 1;
   const nnc::ModelGraph &graph = loaded->graph;
