@@ -122,7 +122,7 @@ ModelOptions::ModelOptions(cl::SubCommand &sub)
                 cl::value_desc("name"), cl::sub(sub), cl::cat(category())),
       defines("D", cl::desc("Override a hyperparameter: -D name=value"),
               cl::value_desc("name=value"), cl::Prefix, cl::sub(sub), cl::cat(category())),
-      batch("batch", cl::desc("Batch size (default: the model's train section)"),
+      batch("batch", cl::desc("Batch size, >= 1 (default: the model's train section)"),
             cl::init(0), cl::sub(sub), cl::cat(category())) {}
 
 bool ModelOptions::check() const { return checkRange(batch, 1); }

@@ -32,7 +32,7 @@ cl::opt<std::string> dataName("data", cl::desc("Dataset: fashion-mnist, syntheti
                                                "image-folder directory, a CSV or token file"),
                               cl::init("fashion-mnist"), cl::sub(evalCmd),
                               cl::cat(category()));
-cl::opt<int64_t> testLimit("test-limit", cl::desc("Use only the first N test samples"),
+cl::opt<int64_t> testLimit("test-limit", cl::desc("Use only the first N test samples (N >= 1)"),
                            cl::init(0), cl::sub(evalCmd), cl::cat(category()));
 } // namespace
 

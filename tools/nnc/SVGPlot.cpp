@@ -66,21 +66,32 @@ namespace {
 struct Axis {
   double lo = 0, hi = 1, tick = 0.2;
 
-  static Axis fit(double lo, double hi, int targetTicks = 6) {
+  /// The range covering [lo, hi] with 4 to 8 ticks that wastes the least
+  /// space.
+  static Axis fit(double lo, double hi) {
     if (!(hi > lo)) {
       double pad = lo == 0 ? 1 : std::abs(lo) * 0.1;
       lo -= pad;
       hi += pad;
     }
-    double raw = (hi - lo) / targetTicks;
-    double magnitude = std::pow(10, std::floor(std::log10(raw)));
-    double tick = magnitude;
-    for (double f : {1.0, 2.0, 5.0, 10.0})
-      if (f * magnitude >= raw) {
-        tick = f * magnitude;
-        break;
+    Axis best;
+    double bestSpan = INFINITY;
+    for (int targetTicks = 4; targetTicks <= 8; ++targetTicks) {
+      double raw = (hi - lo) / targetTicks;
+      double magnitude = std::pow(10, std::floor(std::log10(raw)));
+      double tick = magnitude;
+      for (double f : {1.0, 2.0, 5.0, 10.0})
+        if (f * magnitude >= raw) {
+          tick = f * magnitude;
+          break;
+        }
+      Axis axis{std::floor(lo / tick) * tick, std::ceil(hi / tick) * tick, tick};
+      if (axis.hi - axis.lo < bestSpan * (1 - 1e-9)) {
+        best = axis;
+        bestSpan = axis.hi - axis.lo;
       }
-    return {std::floor(lo / tick) * tick, std::ceil(hi / tick) * tick, tick};
+    }
+    return best;
   }
 
   /// The tick values from lo to hi.
@@ -149,6 +160,22 @@ void drawSeries(raw_ostream &os, const Frame &f, const Series &series, const Axi
     for (auto [step, value] : series)
       os << formatv("<circle cx=\"{0:F1}\" cy=\"{1:F1}\" r=\"3.5\" fill=\"{2}\"/>\n",
                     f.px(step), f.py(value * scale, axis), color);
+}
+
+/// The centered moving average of `series` over 2 * `half` + 1 points.
+Series movingAverage(const Series &series, size_t half) {
+  Series out;
+  double sum = 0;
+  size_t begin = 0, end = 0; // the window [begin, end)
+  for (size_t i = 0; i < series.size(); ++i) {
+    size_t lo = i >= half ? i - half : 0, hi = std::min(series.size(), i + half + 1);
+    for (; end < hi; ++end)
+      sum += series[end].second;
+    for (; begin < lo; ++begin)
+      sum -= series[begin].second;
+    out.push_back({series[i].first, sum / double(end - begin)});
+  }
+  return out;
 }
 
 } // namespace
@@ -227,12 +254,20 @@ std::string nnc::plot::renderSVG(const TrainingCurves &curves, StringRef title) 
     StringRef name, color, dash;
   };
   SmallVector<Entry> legend;
-  drawSeries(os, f, trainLoss, f.y, "train-loss", "#1f77b4", /*markers=*/!perStep);
-  legend.push_back({perStep ? "train loss (per step)" : "train loss (per epoch)", "#1f77b4",
-                    ""});
+  // Many noisy steps: the raw curve light, a moving average on top.
+  bool smooth = trainLoss.size() > 100;
+  drawSeries(os, f, trainLoss, f.y, "train-loss", smooth ? "#aec7e8" : "#1f77b4",
+             /*markers=*/!perStep);
+  legend.push_back({perStep ? "train loss (per step)" : "train loss (per epoch)",
+                    smooth ? "#aec7e8" : "#1f77b4", ""});
+  if (smooth) {
+    drawSeries(os, f, movingAverage(trainLoss, trainLoss.size() / 50), f.y,
+               "train-loss-average", "#1f77b4", /*markers=*/false);
+    legend.push_back({"moving average", "#1f77b4", ""});
+  }
   if (!curves.testLoss.empty()) {
     drawSeries(os, f, curves.testLoss, f.y, "test-loss", "#ff7f0e", /*markers=*/true);
-    legend.push_back({"test loss (per epoch)", "#ff7f0e", ""});
+    legend.push_back({"test loss", "#ff7f0e", ""});
   }
   if (accuracy) {
     drawSeries(os, f, curves.testAccuracy, f.y2, "test-accuracy", "#2ca02c",
@@ -242,7 +277,7 @@ std::string nnc::plot::renderSVG(const TrainingCurves &curves, StringRef title) 
 
   // The legend: one row between the title and the plot area, where no
   // curve can hide it.
-  auto entryWidth = [](const Entry &e) { return 48 + 7.2 * double(e.name.size()) + 24; };
+  auto entryWidth = [](const Entry &e) { return 38 + 7.4 * double(e.name.size()) + 18; };
   double total = 0;
   for (const Entry &e : legend)
     total += entryWidth(e);

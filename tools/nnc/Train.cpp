@@ -55,9 +55,9 @@ cl::opt<std::string> schedule("schedule",
                               cl::sub(trainCmd), cl::cat(category()));
 cl::opt<int64_t> seed("seed", cl::desc("Seed for initialization, shuffling and dropout"),
                       cl::init(1), cl::sub(trainCmd), cl::cat(category()));
-cl::opt<int64_t> trainLimit("limit", cl::desc("Use only the first N training samples"),
+cl::opt<int64_t> trainLimit("limit", cl::desc("Use only the first N training samples (N >= 1)"),
                             cl::init(0), cl::sub(trainCmd), cl::cat(category()));
-cl::opt<int64_t> testLimit("test-limit", cl::desc("Use only the first N test samples"),
+cl::opt<int64_t> testLimit("test-limit", cl::desc("Use only the first N test samples (N >= 1)"),
                            cl::init(0), cl::sub(trainCmd), cl::cat(category()));
 cl::opt<std::string> resumePath("resume",
                                 cl::desc("Continue training from a checkpoint (and its "
