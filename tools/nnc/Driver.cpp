@@ -270,7 +270,10 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
   artifact.runtimeLibDir = std::string(libDir);
   artifact.checkNumerics = request.checkNumerics;
   std::string temp = (output + ".tmp." + Twine(sys::Process::getProcessId())).str();
-  if (failed(nnc::buildArtifact(model, temp, artifact))) {
+  // Ctrl-C from here on lets the build finish its temporary files and
+  // remove them; nothing is written.
+  stopOnInterrupt();
+  if (failed(nnc::buildArtifact(model, temp, artifact)) || interrupted()) {
     sys::fs::remove(temp);
     return 1;
   }
@@ -400,7 +403,14 @@ static void onInterrupt() {
   (void)ignored;
 }
 
-void nnc::driver::stopOnInterrupt() { sys::SetInterruptFunction(onInterrupt); }
+void nnc::driver::stopOnInterrupt() {
+  // Once: after the first signal LLVM has restored the default action, which
+  // must stay so that a second Ctrl-C kills nnc.
+  static bool installed = false;
+  if (!installed)
+    sys::SetInterruptFunction(onInterrupt);
+  installed = true;
+}
 
 const volatile std::sig_atomic_t *nnc::driver::interruptFlag() { return &interruptSignal; }
 

@@ -5,7 +5,8 @@ Runs `nnc train --data synthetic` with a private TMPDIR three times and
 signals it: SIGINT once the first epoch checkpoint exists, SIGTERM likewise,
 and SIGINT as soon as nnc has created its temporary build directory. Each run
 must exit with status 130, leave no nnc-* file or directory in TMPDIR, and
-say where the last checkpoint is (or that none was written).
+say where the last checkpoint is (or that none was written). Also SIGINT to
+`nnc build` while it compiles: exit 130, no output and no temporary file.
 """
 import glob
 import os
@@ -58,7 +59,37 @@ def build_dir_created(tmp, out):
     return any(os.path.isdir(d) for d in glob.glob(os.path.join(tmp, "nnc-*")))
 
 
+def build_interrupted():
+    """nnc build, signalled while it compiles: nothing written, no leftovers."""
+    tmp = os.path.join(work, "build-tmp")
+    os.makedirs(tmp)
+    out = os.path.join(work, "model.so")
+    env = dict(os.environ, TMPDIR=tmp)
+    for attempt in range(5):  # the signal must land while the object file exists
+        p = subprocess.Popen([nnc, "build", model, "-o", out], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while (not glob.glob(os.path.join(tmp, "nnc-*.o")) and time.time() < deadline
+               and p.poll() is None):
+            time.sleep(0.001)
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+            _, stderr = p.communicate(timeout=60)
+            break
+        p.communicate()
+        for f in glob.glob(out + "*"):
+            os.remove(f)
+    else:
+        failures.append("build: could not signal nnc build while it compiled")
+        return
+    left = glob.glob(os.path.join(tmp, "nnc*")) + glob.glob(out + "*")
+    if p.returncode != 130 or left:
+        failures.append(f"build: exit status {p.returncode}, left {left}: {stderr[-300:]}")
+    print(f"build: exit {p.returncode}, {len(left)} files left; {stderr.splitlines()[-1]}")
+
+
 os.makedirs(work, exist_ok=True)
+build_interrupted()
 run("sigint", signal.SIGINT, checkpoint_written)
 run("sigterm", signal.SIGTERM, checkpoint_written)
 run("early", signal.SIGINT, build_dir_created)
