@@ -90,12 +90,12 @@ bool nnc::driver::checkReal(const cl::opt<double> &flag, double min, bool strict
                             double max) {
   double v = flag;
   if (!flag.getNumOccurrences() ||
-      (std::isfinite(v) && (strict ? v > min : v >= min) && v < max))
+      (std::isfinite(v) && (strict ? v > min : v >= min) && v <= max))
     return true;
   std::string range = (strict ? "> " : ">= ") + formatReal(min);
   if (std::isfinite(max))
     range = "in " + std::string(strict ? "(" : "[") + formatReal(min) + ", " + formatReal(max) +
-            ")";
+            "]";
   fail("--" + flag.ArgStr + " must be a finite number " + range + " (got " + formatReal(v) +
        ")");
   return false;
@@ -142,16 +142,16 @@ OptimizerOptions::OptimizerOptions(cl::SubCommand &sub)
     : optimizer("optimizer", cl::desc("sgd | momentum | adam | adamw (default: the model's)"),
                 cl::sub(sub), cl::cat(category())),
       weightDecay("weight-decay", cl::desc("Weight decay, >= 0 (default: the model's)"),
-                  cl::init(-1), cl::sub(sub), cl::cat(category())),
-      momentum("momentum", cl::desc("Momentum, in [0, 1) (default: the model's)"),
-               cl::init(-1), cl::sub(sub), cl::cat(category())),
+                  cl::sub(sub), cl::cat(category())),
+      momentum("momentum", cl::desc("Momentum, in (0, 1] (default: the model's)"),
+               cl::sub(sub), cl::cat(category())),
       nesterov("nesterov", cl::desc("Nesterov momentum"), cl::sub(sub),
                cl::cat(category())) {}
 
 bool OptimizerOptions::check() const {
   return checkChoice(optimizer, optimizerNames()) &&
          checkReal(weightDecay, 0, /*strict=*/false) &&
-         checkReal(momentum, 0, /*strict=*/false, 1);
+         checkReal(momentum, 0, /*strict=*/true, 1);
 }
 
 ThreadsOption::ThreadsOption(cl::SubCommand &sub)
@@ -236,10 +236,14 @@ mlir::LogicalResult Session::specializeBatch(mlir::ModuleOp model,
 
 mlir::LogicalResult Session::addTrainStep(mlir::ModuleOp module,
                                           const OptimizerOptions &optimizer) {
+  // Flags not given keep the pass's "the model's train section" values.
   nnc::NNAutodiffOptions autodiff;
-  autodiff.optimizer = optimizer.optimizer;
-  autodiff.weightDecay = optimizer.weightDecay;
-  autodiff.momentum = optimizer.momentum;
+  if (optimizer.optimizer.getNumOccurrences())
+    autodiff.optimizer = optimizer.optimizer;
+  if (optimizer.weightDecay.getNumOccurrences())
+    autodiff.weightDecay = optimizer.weightDecay;
+  if (optimizer.momentum.getNumOccurrences())
+    autodiff.momentum = optimizer.momentum;
   autodiff.nesterov = optimizer.nesterov;
   mlir::PassManager pm(&mlirContext, mlir::ModuleOp::getOperationName());
   pm.addPass(nnc::createNNAutodiff(autodiff));

@@ -77,7 +77,7 @@ std::string &programPath();
 bool checkRange(const llvm::cl::opt<int64_t> &flag, int64_t min,
                 int64_t max = INT64_MAX);
 bool checkRange(const llvm::cl::opt<int> &flag, int min, int max);
-/// A finite real flag that must be > min (`strict`) or >= min, and < max.
+/// A finite real flag that must be > min (`strict`) or >= min, and <= max.
 bool checkReal(const llvm::cl::opt<double> &flag, double min, bool strict,
                double max = INFINITY);
 /// A string flag that must be one of `choices`.
