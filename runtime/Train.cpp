@@ -320,6 +320,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   BatchBuffers buffers = *buffersOr;
 
   // Start: resume, given weights, or fresh initialization.
+  TrainResult result;
   int64_t startEpoch = 0, globalStep = 0;
   std::vector<const Region *> weights = regionsOfKind(model, {"param", "buffer"});
   std::vector<const Region *> state = regionsOfKind(model, {"state"});
@@ -331,6 +332,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     if (Status st = readRegions(model, statePath, state, &md); st.failed())
       return st;
     startEpoch = std::atoll(metadataValue(md, "epoch").c_str());
+    result.lastCheckpoint = options.resume;
+    result.lastCheckpointEpoch = startEpoch;
     globalStep = std::atoll(metadataValue(md, "step").c_str());
     if (metadataValue(md, "format") != "nnc-train-state" || startEpoch < 0 ||
         globalStep < 0)
@@ -367,7 +370,6 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     return options.lr;
   };
 
-  TrainResult result;
   std::optional<ProgressBar> bar;
   if (options.progress)
     bar.emplace(options.progress);
@@ -380,6 +382,14 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     double lossSum = 0, start = now();
     int64_t correct = 0, seen = 0;
     for (int64_t i = 0; i < stepsPerEpoch; ++i) {
+      if (options.stop && *options.stop) {
+        // Ctrl-C: keep the last complete checkpoint, write nothing partial.
+        if (bar)
+          bar->endEpoch();
+        result.stopped = true;
+        result.steps = globalStep;
+        return result;
+      }
       int64_t n = batcher->copyBatch(i, buffers);
       *model.dataAs<float>(*io.lr) = float(lrAt(epoch, globalStep));
       *model.dataAs<int64_t>(*io.step) = globalStep + 1;
@@ -461,6 +471,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
           writeRegions(model, options.checkpoint + ".state", state, md);
       if (!stateBytes)
         return stateBytes.status();
+      result.lastCheckpoint = options.checkpoint;
+      result.lastCheckpointEpoch = epoch + 1;
     }
   }
   if (metrics)

@@ -13,6 +13,7 @@
 #include "runtime/Model.h"
 #include "runtime/Status.h"
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -48,6 +49,10 @@ struct TrainOptions {
   int threads = 0;
   /// Print progress to this stream (null: quiet).
   std::FILE *progress = stderr;
+  /// Polled between steps; when it becomes non-zero (a signal handler sets
+  /// it on Ctrl-C) training stops without writing a partial epoch and
+  /// returns with `stopped` set. Null: never.
+  const volatile std::sig_atomic_t *stop = nullptr;
 };
 
 struct TrainResult {
@@ -59,6 +64,12 @@ struct TrainResult {
   double samplesPerSecond = 0;
   /// Step time in milliseconds, averaged over the last epoch.
   double stepMs = 0;
+  /// Whether `TrainOptions::stop` ended training early.
+  bool stopped = false;
+  /// The newest complete checkpoint (written by this run, else the one it
+  /// resumed from; empty: none) and the epoch it holds.
+  std::string lastCheckpoint;
+  int64_t lastCheckpointEpoch = 0;
 };
 
 /// Trains `model` (which must have the `train_step` and `forward` entries).

@@ -1,0 +1,42 @@
+//===- Build.cpp - nnc build: an ahead-of-time shared library -------------===//
+//
+//   nnc build model.nn -o model.so [--batch N] [--train] [--check-numerics]
+//
+//===----------------------------------------------------------------------===//
+
+#include "tools/nnc/Driver.h"
+
+using namespace llvm;
+using namespace nnc::driver;
+
+namespace {
+cl::SubCommand buildCmd("build", "Compile a model ahead of time into a shared library "
+                                 "that needs only nnc's runtime");
+
+ModelOptions model(buildCmd);
+OptimizerOptions optimizer(buildCmd);
+cl::opt<std::string> outputFilename("o", cl::desc("The shared library to write"),
+                                    cl::value_desc("model.so"), cl::sub(buildCmd),
+                                    cl::cat(category()));
+cl::opt<bool> withTraining("train",
+                           cl::desc("Include @train_step (autodiff + optimizer update)"),
+                           cl::sub(buildCmd), cl::cat(category()));
+cl::opt<bool> checkNumerics("check-numerics",
+                            cl::desc("Check every op result for NaN/Inf and name the first "
+                                     "layer where one appears"),
+                            cl::sub(buildCmd), cl::cat(category()));
+} // namespace
+
+static int runBuild() {
+  if (!model.check() || !optimizer.check())
+    return 1;
+  if (outputFilename.empty() || outputFilename == "-")
+    return fail("nnc build needs an output file: -o model.so");
+  std::unique_ptr<Session> session = Session::open(model);
+  if (!session)
+    return 1;
+  BuildRequest request{model, withTraining ? &optimizer : nullptr, checkNumerics};
+  return session->buildModel(outputFilename, request);
+}
+
+static Command registration(buildCmd, runBuild);

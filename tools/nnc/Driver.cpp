@@ -1,0 +1,424 @@
+//===- Driver.cpp - What nnc's subcommands share ---------------------------===//
+
+#include "tools/nnc/Driver.h"
+
+#include "codegen/CPUPipeline.h"
+#include "frontend/MLIRGen.h"
+#include "frontend/Parser.h"
+#include "passes/Passes.h"
+#include "runtime/Kernels.h"
+#include "runtime/Train.h"
+#include "tools/common/Registration.h"
+
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include "llvm/Support/Signals.h"
+
+#include <cmath>
+#include <cstdio>
+#include <unistd.h>
+
+using namespace llvm;
+using namespace nnc::driver;
+
+cl::OptionCategory &nnc::driver::category() {
+  static cl::OptionCategory nncCategory("nnc options");
+  return nncCategory;
+}
+
+int nnc::driver::fail(const Twine &msg) {
+  WithColor::error(errs(), "nnc") << msg << "\n";
+  return 1;
+}
+
+static std::vector<Command *> &registry() {
+  static std::vector<Command *> commands;
+  return commands;
+}
+
+Command::Command(cl::SubCommand &sub, RunFn run) : sub(sub), run(run) {
+  registry().push_back(this);
+}
+
+ArrayRef<Command *> Command::all() { return registry(); }
+
+std::string &nnc::driver::programPath() {
+  static std::string path;
+  return path;
+}
+
+//===----------------------------------------------------------------------===//
+// Checks of numeric flags
+//===----------------------------------------------------------------------===//
+
+bool nnc::driver::checkRange(const cl::opt<int64_t> &flag, int64_t min, int64_t max) {
+  if (!flag.getNumOccurrences() || (flag >= min && flag <= max))
+    return true;
+  if (max == INT64_MAX)
+    fail(formatv("--{0} must be an integer >= {1} (got {2})", flag.ArgStr, min,
+                 int64_t(flag)));
+  else
+    fail(formatv("--{0} must be an integer from {1} to {2} (got {3})", flag.ArgStr, min,
+                 max, int64_t(flag)));
+  return false;
+}
+
+bool nnc::driver::checkRange(const cl::opt<int> &flag, int min, int max) {
+  if (!flag.getNumOccurrences() || (flag >= min && flag <= max))
+    return true;
+  fail(formatv("--{0} must be an integer from {1} to {2} (got {3})", flag.ArgStr, min, max,
+               int(flag)));
+  return false;
+}
+
+/// A real number as the user would write it (%g).
+static std::string formatReal(double v) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", v);
+  return text;
+}
+
+bool nnc::driver::checkReal(const cl::opt<double> &flag, double min, bool strict,
+                            double max) {
+  double v = flag;
+  if (!flag.getNumOccurrences() ||
+      (std::isfinite(v) && (strict ? v > min : v >= min) && v <= max))
+    return true;
+  std::string range = (strict ? "> " : ">= ") + formatReal(min);
+  if (std::isfinite(max))
+    range = "in " + std::string(strict ? "(" : "[") + formatReal(min) + ", " + formatReal(max) +
+            "]";
+  fail("--" + flag.ArgStr + " must be a finite number " + range + " (got " + formatReal(v) +
+       ")");
+  return false;
+}
+
+bool nnc::driver::checkChoice(const cl::opt<std::string> &flag,
+                              ArrayRef<StringRef> choices) {
+  if (!flag.getNumOccurrences() || llvm::is_contained(choices, StringRef(flag)))
+    return true;
+  std::string list;
+  for (auto [i, c] : llvm::enumerate(choices))
+    list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + c.str();
+  fail(formatv("--{0} must be {1} (got '{2}')", flag.ArgStr, list, StringRef(flag)));
+  return false;
+}
+
+//===----------------------------------------------------------------------===//
+// Option groups
+//===----------------------------------------------------------------------===//
+
+ModelOptions::ModelOptions(cl::SubCommand &sub)
+    : input(cl::Positional, cl::desc("<model.nn>"), cl::sub(sub), cl::cat(category())),
+      modelName("model", cl::desc("The model to compile (default: the only one)"),
+                cl::value_desc("name"), cl::sub(sub), cl::cat(category())),
+      defines("D", cl::desc("Override a hyperparameter: -D name=value"),
+              cl::value_desc("name=value"), cl::Prefix, cl::sub(sub), cl::cat(category())),
+      batch("batch", cl::desc("Batch size, >= 1 (default: the model's train section)"),
+            cl::init(0), cl::sub(sub), cl::cat(category())) {}
+
+bool ModelOptions::check() const { return checkRange(batch, 1); }
+
+int64_t ModelOptions::batchFor(int64_t modelBatch) const {
+  if (batch.getNumOccurrences())
+    return batch;
+  return impliedBatch ? *impliedBatch : modelBatch;
+}
+
+ArrayRef<StringRef> nnc::driver::optimizerNames() {
+  static const StringRef names[] = {"sgd", "momentum", "adam", "adamw"};
+  return names;
+}
+
+OptimizerOptions::OptimizerOptions(cl::SubCommand &sub)
+    : optimizer("optimizer", cl::desc("sgd | momentum | adam | adamw (default: the model's)"),
+                cl::sub(sub), cl::cat(category())),
+      weightDecay("weight-decay", cl::desc("Weight decay, >= 0 (default: the model's)"),
+                  cl::sub(sub), cl::cat(category())),
+      momentum("momentum", cl::desc("Momentum, in (0, 1] (default: the model's)"),
+               cl::sub(sub), cl::cat(category())),
+      nesterov("nesterov", cl::desc("Nesterov momentum"), cl::sub(sub),
+               cl::cat(category())) {}
+
+bool OptimizerOptions::check() const {
+  return checkChoice(optimizer, optimizerNames()) &&
+         checkReal(weightDecay, 0, /*strict=*/false) &&
+         checkReal(momentum, 0, /*strict=*/true, 1);
+}
+
+ThreadsOption::ThreadsOption(cl::SubCommand &sub)
+    : threads("threads", cl::desc("Kernel threads, 1 to 1024 (default: all cores)"),
+              cl::init(0), cl::sub(sub), cl::cat(category())) {}
+
+bool ThreadsOption::check() const { return checkRange(threads, 1, 1024); }
+
+//===----------------------------------------------------------------------===//
+// Compiling, building and loading
+//===----------------------------------------------------------------------===//
+
+LoadedModel::~LoadedModel() {
+  model.reset();
+  if (!tempDir.empty())
+    sys::fs::remove_directories(tempDir);
+}
+
+SmallVector<std::pair<mlir::ModuleOp, const nnc::ModelGraph *>>
+nnc::driver::modelsOf(mlir::ModuleOp module, const std::vector<nnc::ModelGraph> &graphs) {
+  SmallVector<std::pair<mlir::ModuleOp, const nnc::ModelGraph *>> result;
+  unsigned index = 0;
+  for (auto model : module.getBody()->getOps<mlir::ModuleOp>())
+    result.push_back({model, &graphs[index++]});
+  return result;
+}
+
+static mlir::DialectRegistry &dialects() {
+  static mlir::DialectRegistry registry = [] {
+    mlir::DialectRegistry r;
+    nnc::registerAllDialects(r);
+    return r;
+  }();
+  return registry;
+}
+
+Session::Session(const ModelOptions &options)
+    : options(options), diagEngine(srcMgr), mlirContext(dialects()) {}
+
+std::unique_ptr<Session> Session::open(const ModelOptions &options) {
+  if (options.input.empty()) {
+    fail("no input file (see nnc --help)");
+    return nullptr;
+  }
+  auto fileOrErr = MemoryBuffer::getFileOrSTDIN(options.input, /*IsText=*/true);
+  if (std::error_code ec = fileOrErr.getError()) {
+    fail("cannot open '" + options.input + "': " + ec.message());
+    return nullptr;
+  }
+  std::unique_ptr<Session> session(new Session(options));
+  session->srcMgr.AddNewSourceBuffer(std::move(*fileOrErr), SMLoc());
+  session->mlirContext.loadAllAvailableDialects();
+  // Errors from passes print like frontend errors: located, with a caret.
+  session->handler = std::make_unique<mlir::SourceMgrDiagnosticHandler>(
+      session->srcMgr, &session->mlirContext);
+  nnc::registerAllPasses();
+  return session;
+}
+
+mlir::OwningOpRef<mlir::ModuleOp>
+Session::lowerToNN(std::vector<nnc::ModelGraph> *graphsOut) {
+  std::unique_ptr<nnc::ast::Module> ast = nnc::parseModelFile(diagEngine);
+  if (!ast)
+    return nullptr;
+  auto graphs = nnc::analyzeModule(*ast, options.modelName, options.defines, diagEngine);
+  if (!graphs)
+    return nullptr;
+  auto module = nnc::mlirGen(mlirContext, *graphs, srcMgr);
+  if (graphsOut)
+    *graphsOut = std::move(*graphs);
+  return module;
+}
+
+mlir::LogicalResult Session::specializeBatch(mlir::ModuleOp model,
+                                             const nnc::ModelGraph &graph) {
+  nnc::NNInferShapesOptions shapeOptions;
+  shapeOptions.batch = options.batchFor(graph.train.batch);
+  mlir::PassManager pm(&mlirContext, mlir::ModuleOp::getOperationName());
+  pm.addPass(nnc::createNNInferShapes(shapeOptions));
+  return pm.run(model);
+}
+
+mlir::LogicalResult Session::addTrainStep(mlir::ModuleOp module,
+                                          const OptimizerOptions &optimizer) {
+  // Flags not given keep the pass's "the model's train section" values.
+  nnc::NNAutodiffOptions autodiff;
+  if (optimizer.optimizer.getNumOccurrences())
+    autodiff.optimizer = optimizer.optimizer;
+  if (optimizer.weightDecay.getNumOccurrences())
+    autodiff.weightDecay = optimizer.weightDecay;
+  if (optimizer.momentum.getNumOccurrences())
+    autodiff.momentum = optimizer.momentum;
+  autodiff.nesterov = optimizer.nesterov;
+  mlir::PassManager pm(&mlirContext, mlir::ModuleOp::getOperationName());
+  pm.addPass(nnc::createNNAutodiff(autodiff));
+  return pm.run(module);
+}
+
+int Session::buildModel(StringRef output, const BuildRequest &request,
+                        nnc::ModelGraph *graphOut) {
+  std::vector<nnc::ModelGraph> graphs;
+  mlir::OwningOpRef<mlir::ModuleOp> module = lowerToNN(&graphs);
+  if (!module)
+    return 1;
+  auto models = modelsOf(*module, graphs);
+  if (models.size() != 1)
+    return fail("the file defines " + Twine(models.size()) +
+                " models; choose one with --model NAME");
+  if (request.optimizer && failed(addTrainStep(*module, *request.optimizer)))
+    return 1;
+  auto [model, graph] = models.front();
+  if (graphOut)
+    *graphOut = *graph;
+  if (failed(specializeBatch(model, *graph)))
+    return 1;
+  std::string exe = sys::fs::getMainExecutable(programPath().c_str(), (void *)&fail);
+  SmallString<256> libDir(sys::path::parent_path(sys::path::parent_path(exe)));
+  sys::path::append(libDir, "lib");
+  nnc::ArtifactOptions artifact;
+  artifact.runtimeLibDir = std::string(libDir);
+  artifact.checkNumerics = request.checkNumerics;
+  std::string temp = (output + ".tmp." + Twine(sys::Process::getProcessId())).str();
+  // Ctrl-C from here on lets the build finish its temporary files and
+  // remove them; nothing is written.
+  stopOnInterrupt();
+  if (failed(nnc::buildArtifact(model, temp, artifact)) || interrupted()) {
+    sys::fs::remove(temp);
+    return 1;
+  }
+  if (std::error_code ec = sys::fs::rename(temp, output)) {
+    sys::fs::remove(temp);
+    return fail("cannot write '" + output + "': " + ec.message());
+  }
+  return 0;
+}
+
+std::unique_ptr<LoadedModel> Session::buildAndLoad(const BuildRequest &request,
+                                                   int threads) {
+  stopOnInterrupt();
+  auto loaded = std::make_unique<LoadedModel>();
+  if (std::error_code ec = sys::fs::createUniqueDirectory("nnc", loaded->tempDir)) {
+    fail("cannot create a temporary directory: " + ec.message());
+    return nullptr;
+  }
+  SmallString<128> lib(loaded->tempDir);
+  sys::path::append(lib, "model.so");
+  if (buildModel(lib, request, &loaded->graph) != 0)
+    return nullptr;
+  if (interrupted())
+    return nullptr;
+  auto model = nnc::rt::Model::load(std::string(lib));
+  if (!model) {
+    fail(model.message());
+    return nullptr;
+  }
+  loaded->model = std::move(*model);
+  // Kernel threads for every command that runs the model (0: all cores);
+  // train sets them again from its options.
+  nnc_set_num_threads(threads);
+  return loaded;
+}
+
+std::unique_ptr<LoadedModel> Session::buildWithWeights(const ModelOptions &model,
+                                                       StringRef weights, int threads) {
+  std::unique_ptr<LoadedModel> loaded = buildAndLoad({model}, threads);
+  if (!loaded)
+    return nullptr;
+  if (auto st = nnc::rt::loadWeights(*loaded->model, weights.str()); st.failed()) {
+    fail(st.message());
+    return nullptr;
+  }
+  auto spec = nnc::rt::sampleSpecOf(*loaded->model);
+  if (!spec) {
+    fail(spec.message());
+    return nullptr;
+  }
+  loaded->spec = *spec;
+  return loaded;
+}
+
+std::unique_ptr<LoadedModel> nnc::driver::loadModel(const BuildRequest &request,
+                                                   int threads) {
+  std::unique_ptr<Session> session = Session::open(request.model);
+  return session ? session->buildAndLoad(request, threads) : nullptr;
+}
+
+std::unique_ptr<LoadedModel> nnc::driver::loadModelWithWeights(const ModelOptions &model,
+                                                               StringRef weights,
+                                                               int threads) {
+  std::unique_ptr<Session> session = Session::open(model);
+  return session ? session->buildWithWeights(model, weights, threads) : nullptr;
+}
+
+int nnc::driver::printToOutput(const ModelOptions &model, StringRef output,
+                               function_ref<int(Session &, raw_ostream &)> print) {
+  std::unique_ptr<Session> session = Session::open(model);
+  if (!session)
+    return 1;
+  // Built in memory, written only on success.
+  std::string buffer;
+  raw_string_ostream os(buffer);
+  if (int rc = print(*session, os))
+    return rc;
+  return writeOutput(output, buffer);
+}
+
+mlir::LogicalResult nnc::driver::forwardIO(const nnc::rt::Model &model,
+                                           const nnc::rt::Region *&in,
+                                           const nnc::rt::Region *&out) {
+  in = out = nullptr;
+  for (const nnc::rt::Region &r : model.regions()) {
+    if (!StringRef(r.name).starts_with("forward."))
+      continue;
+    if (r.kind == "input") {
+      if (in) {
+        fail("this command supports models with one input");
+        return mlir::failure();
+      }
+      in = &r;
+    } else if (r.kind == "output" && !out) {
+      out = &r;
+    }
+  }
+  if (!in || !out) {
+    fail("the model has no forward input or output");
+    return mlir::failure();
+  }
+  return mlir::success();
+}
+
+int nnc::driver::writeOutput(StringRef path, StringRef text) {
+  if (Error err = writeToOutput(path, [&](raw_ostream &out) {
+        out << text;
+        return Error::success();
+      }))
+    return fail("cannot write '" + path + "': " + toString(std::move(err)));
+  return 0;
+}
+
+//===----------------------------------------------------------------------===//
+// Ctrl-C
+//===----------------------------------------------------------------------===//
+
+static volatile std::sig_atomic_t interruptSignal = 0;
+
+/// Runs in the signal handler: only async-signal-safe calls. LLVM's handler
+/// has already restored the default action, so a second Ctrl-C kills nnc.
+static void onInterrupt() {
+  interruptSignal = 1;
+  static const char message[] =
+      "\nnnc: stopping (press Ctrl-C again to quit at once, leaving temporary files)\n";
+  ssize_t ignored = ::write(STDERR_FILENO, message, sizeof(message) - 1);
+  (void)ignored;
+}
+
+void nnc::driver::stopOnInterrupt() {
+  // Once: after the first signal LLVM has restored the default action, which
+  // must stay so that a second Ctrl-C kills nnc.
+  static bool installed = false;
+  if (!installed)
+    sys::SetInterruptFunction(onInterrupt);
+  installed = true;
+}
+
+const volatile std::sig_atomic_t *nnc::driver::interruptFlag() { return &interruptSignal; }
+
+bool &nnc::driver::interruptReported() {
+  static bool reported = false;
+  return reported;
+}

@@ -1,0 +1,266 @@
+//===- Driver.h - What nnc's subcommands share ------------------*- C++ -*-===//
+//
+// Each subcommand of nnc lives in its own file (Compile.cpp, Train.cpp, ...)
+// with its own `cl::SubCommand` and options. This header holds what several
+// of them need: the option groups they instantiate for their subcommand, the
+// checks of numeric flags, the compile-build-load helpers and the handling of
+// Ctrl-C.
+//
+// Static initialization order: a subcommand file defines its `cl::SubCommand`
+// before any option that names it, and registers its entry point with a
+// `Command` object.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NNC_TOOLS_NNC_DRIVER_H
+#define NNC_TOOLS_NNC_DRIVER_H
+
+#include "frontend/Diagnostics.h"
+#include "frontend/Sema.h"
+#include "runtime/Data.h"
+#include "runtime/Model.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <csignal>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nnc::driver {
+
+/// The option category of every nnc option; `--help` shows only these.
+llvm::cl::OptionCategory &category();
+
+/// Prints `nnc: error: <msg>` (an error with no place in the model file) and
+/// returns 1, the exit status of every error.
+int fail(const llvm::Twine &msg);
+
+//===----------------------------------------------------------------------===//
+// Subcommands
+//===----------------------------------------------------------------------===//
+
+/// A subcommand's entry point, registered by its file: `static Command
+/// registration(trainCmd, runTrain);`. Returns the exit status.
+class Command {
+public:
+  using RunFn = int (*)();
+  Command(llvm::cl::SubCommand &sub, RunFn run);
+
+  llvm::cl::SubCommand &sub;
+  RunFn run;
+
+  /// Every registered command, in registration order.
+  static llvm::ArrayRef<Command *> all();
+};
+
+/// The path nnc was started as (argv[0]); finds the runtime library.
+std::string &programPath();
+
+//===----------------------------------------------------------------------===//
+// Checks of numeric flags
+//===----------------------------------------------------------------------===//
+// Each check applies only to a flag the user gave (getNumOccurrences), prints
+// one line naming the flag and the accepted range, and returns false.
+
+/// An integer flag that must lie in [min, max].
+bool checkRange(const llvm::cl::opt<int64_t> &flag, int64_t min,
+                int64_t max = INT64_MAX);
+bool checkRange(const llvm::cl::opt<int> &flag, int min, int max);
+/// A finite real flag that must be > min (`strict`) or >= min, and <= max.
+bool checkReal(const llvm::cl::opt<double> &flag, double min, bool strict,
+               double max = INFINITY);
+/// A string flag that must be one of `choices`.
+bool checkChoice(const llvm::cl::opt<std::string> &flag,
+                 llvm::ArrayRef<llvm::StringRef> choices);
+
+//===----------------------------------------------------------------------===//
+// Option groups
+//===----------------------------------------------------------------------===//
+
+/// The model file and what selects and shapes the model: `<model.nn>`,
+/// --model, -D, --batch.
+struct ModelOptions {
+  explicit ModelOptions(llvm::cl::SubCommand &sub);
+  /// Checks the flags given; false after reporting.
+  bool check() const;
+  /// The batch to compile for: --batch if given, else `impliedBatch` if
+  /// set, else the model's train section (`modelBatch`).
+  int64_t batchFor(int64_t modelBatch) const;
+
+  /// A batch the command derives from its inputs (predict: the number of
+  /// images), used when --batch is not given.
+  std::optional<int64_t> impliedBatch;
+
+  llvm::cl::opt<std::string> input;
+  llvm::cl::opt<std::string> modelName;
+  llvm::cl::list<std::string> defines;
+  llvm::cl::opt<int64_t> batch;
+};
+
+/// The optimizer flags of commands that add @train_step: --optimizer,
+/// --weight-decay, --momentum, --nesterov.
+struct OptimizerOptions {
+  explicit OptimizerOptions(llvm::cl::SubCommand &sub);
+  bool check() const;
+
+  llvm::cl::opt<std::string> optimizer;
+  llvm::cl::opt<double> weightDecay;
+  llvm::cl::opt<double> momentum;
+  llvm::cl::opt<bool> nesterov;
+};
+
+/// The optimizers nnc knows (--optimizer).
+llvm::ArrayRef<llvm::StringRef> optimizerNames();
+
+/// --threads: kernel threads of commands that run the model.
+struct ThreadsOption {
+  explicit ThreadsOption(llvm::cl::SubCommand &sub);
+  bool check() const;
+  /// The thread count for the runtime (0: all cores).
+  int value() const { return threads.getNumOccurrences() ? int(threads) : 0; }
+
+  llvm::cl::opt<int> threads;
+};
+
+//===----------------------------------------------------------------------===//
+// Compiling, building and loading
+//===----------------------------------------------------------------------===//
+
+/// A model compiled into a temporary `nnc-*` directory and loaded; the
+/// directory is removed when this goes away.
+struct LoadedModel {
+  std::unique_ptr<nnc::rt::Model> model;
+  nnc::ModelGraph graph;
+  /// The sample the forward pass expects (set by buildWithWeights).
+  nnc::rt::SampleSpec spec;
+  llvm::SmallString<128> tempDir;
+  ~LoadedModel();
+};
+
+/// What to build: the model, and with `optimizer` non-null, its @train_step.
+struct BuildRequest {
+  const ModelOptions &model;
+  const OptimizerOptions *optimizer = nullptr;
+  bool checkNumerics = false;
+};
+
+/// The model file read into a source manager, with an MLIR context whose
+/// errors print located like the frontend's.
+class Session {
+public:
+  /// Opens `options.input` (`-` for stdin); null after reporting.
+  static std::unique_ptr<Session> open(const ModelOptions &options);
+
+  /// Parses, checks and lowers the file to nn; null after reporting.
+  mlir::OwningOpRef<mlir::ModuleOp>
+  lowerToNN(std::vector<nnc::ModelGraph> *graphsOut = nullptr);
+
+  /// Fixes the batch dimension of one model module: --batch, else the
+  /// model's train section.
+  mlir::LogicalResult specializeBatch(mlir::ModuleOp model,
+                                      const nnc::ModelGraph &graph);
+
+  /// Adds @train_step to every model (-nn-autodiff with the optimizer flags).
+  mlir::LogicalResult addTrainStep(mlir::ModuleOp module,
+                                   const OptimizerOptions &optimizer);
+
+  /// Compiles the single selected model to a shared library at `output`,
+  /// written atomically. Returns the exit status.
+  int buildModel(llvm::StringRef output, const BuildRequest &request,
+                 nnc::ModelGraph *graphOut = nullptr);
+
+  /// Builds into a temporary directory and loads the library; null after
+  /// reporting or after Ctrl-C (see stopOnInterrupt).
+  std::unique_ptr<LoadedModel> buildAndLoad(const BuildRequest &request,
+                                            int threads);
+
+  /// Builds the inference model, loads `weights` into it and works out the
+  /// sample it expects; null after reporting.
+  std::unique_ptr<LoadedModel> buildWithWeights(const ModelOptions &model,
+                                                llvm::StringRef weights,
+                                                int threads);
+
+  nnc::DiagEngine &diag() { return diagEngine; }
+  mlir::MLIRContext &context() { return mlirContext; }
+
+private:
+  Session(const ModelOptions &options);
+
+  const ModelOptions &options;
+  llvm::SourceMgr srcMgr;
+  nnc::DiagEngine diagEngine;
+  mlir::MLIRContext mlirContext;
+  std::unique_ptr<mlir::SourceMgrDiagnosticHandler> handler;
+};
+
+/// Opens the model file and builds and loads the model
+/// (Session::buildAndLoad); null after reporting.
+std::unique_ptr<LoadedModel> loadModel(const BuildRequest &request, int threads);
+
+/// Opens the model file, builds the inference model and loads `weights`
+/// into it (Session::buildWithWeights); null after reporting.
+std::unique_ptr<LoadedModel> loadModelWithWeights(const ModelOptions &model,
+                                                  llvm::StringRef weights, int threads);
+
+/// Opens the model file, has `print` write the command's text and writes it
+/// to `output` (`-`: stdout) only if `print` succeeded. Returns the exit
+/// status.
+int printToOutput(const ModelOptions &model, llvm::StringRef output,
+                  llvm::function_ref<int(Session &, llvm::raw_ostream &)> print);
+
+/// The model modules of `module` with their graphs, in order.
+llvm::SmallVector<std::pair<mlir::ModuleOp, const nnc::ModelGraph *>>
+modelsOf(mlir::ModuleOp module, const std::vector<nnc::ModelGraph> &graphs);
+
+/// The input and output regions of the forward pass of a one-input model;
+/// failure after reporting.
+mlir::LogicalResult forwardIO(const nnc::rt::Model &model,
+                              const nnc::rt::Region *&in,
+                              const nnc::rt::Region *&out);
+
+/// Writes `text` to `path` (`-`: stdout) through a temporary file renamed
+/// into place, so an error never leaves a partial file. Returns the exit
+/// status.
+int writeOutput(llvm::StringRef path, llvm::StringRef text);
+
+//===----------------------------------------------------------------------===//
+// Ctrl-C
+//===----------------------------------------------------------------------===//
+
+/// From now on SIGINT/SIGTERM set a flag instead of killing nnc, so that the
+/// command stops at its next check (the training loop polls between steps),
+/// removes its temporary directory and exits with status 130. A second
+/// signal kills nnc at once.
+void stopOnInterrupt();
+
+/// The flag SIGINT/SIGTERM set after stopOnInterrupt.
+const volatile std::sig_atomic_t *interruptFlag();
+
+/// Whether SIGINT/SIGTERM arrived since stopOnInterrupt.
+inline bool interrupted() { return *interruptFlag() != 0; }
+
+/// Set by a command that has said what an interrupt left behind; otherwise
+/// main prints a plain "interrupted".
+bool &interruptReported();
+
+/// The exit status after an interrupt (128 + SIGINT, as shells report it).
+constexpr int interruptedExitCode = 130;
+
+/// Draws the metrics file `metrics` as an SVG chart at `output`, titled
+/// "nnc training: <name>" (Plot.cpp). Returns the exit status.
+int writePlot(llvm::StringRef metrics, llvm::StringRef output, llvm::StringRef name);
+
+} // namespace nnc::driver
+
+#endif // NNC_TOOLS_NNC_DRIVER_H

@@ -1,0 +1,86 @@
+//===- Report.cpp - nnc report: what a model costs ------------------------===//
+//
+//   nnc report model.nn [--batch N] [--optimizer O] [--dtype T]
+//                       [--format table|json] [--model NAME] [-D name=value]
+//
+//===----------------------------------------------------------------------===//
+
+#include "tools/nnc/Driver.h"
+
+#include "passes/ModelReport.h"
+
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+
+using namespace llvm;
+using namespace nnc::driver;
+
+namespace {
+cl::SubCommand reportCmd("report", "Print what a model costs: parameters, bytes, "
+                                   "FLOPs, training and inference memory");
+
+ModelOptions model(reportCmd);
+cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)"),
+                                    cl::value_desc("file"), cl::init("-"),
+                                    cl::sub(reportCmd), cl::cat(category()));
+cl::opt<std::string> optimizerName(
+    "optimizer",
+    cl::desc("Optimizer whose state counts in training memory: sgd | momentum | adam | "
+             "adamw (default: the model's)"),
+    cl::sub(reportCmd), cl::cat(category()));
+cl::opt<std::string> dtypeName("dtype", cl::desc("f32 | f16 | bf16 | int8"), cl::init("f32"),
+                               cl::sub(reportCmd), cl::cat(category()));
+enum class Format { Table, JSON };
+cl::opt<Format> reportFormat("format", cl::desc("Report format"), cl::init(Format::Table),
+                             cl::values(clEnumValN(Format::Table, "table", "a table"),
+                                        clEnumValN(Format::JSON, "json", "JSON")),
+                             cl::sub(reportCmd), cl::cat(category()));
+} // namespace
+
+/// Prints the report of every model to `os`; returns the exit status.
+static int printReports(Session &session, raw_ostream &os) {
+  std::vector<nnc::ModelGraph> graphs;
+  mlir::OwningOpRef<mlir::ModuleOp> module = session.lowerToNN(&graphs);
+  if (!module)
+    return 1;
+  json::Array jsonReports;
+  unsigned index = 0;
+  for (auto [m, graphPtr] : modelsOf(*module, graphs)) {
+    const nnc::ModelGraph &graph = *graphPtr;
+    ++index;
+    nnc::ReportOptions options;
+    options.batch = model.batchFor(graph.train.batch);
+    options.optimizer =
+        optimizerName.empty() ? graph.train.optimizer : std::string(optimizerName);
+    options.dtype = dtypeName;
+    if (failed(session.specializeBatch(m, graph)))
+      return 1;
+    FailureOr<nnc::ModelReport> report = nnc::computeReport(m, options);
+    if (failed(report))
+      return 1;
+    if (reportFormat == Format::JSON) {
+      jsonReports.push_back(nnc::reportToJSON(*report));
+    } else {
+      if (index > 1)
+        os << "\n";
+      nnc::printReportTable(*report, os);
+    }
+  }
+  if (reportFormat == Format::JSON) {
+    // One model: its report object; several: an array of them.
+    if (jsonReports.size() == 1)
+      os << formatv("{0:2}", json::Value(std::move(jsonReports[0]))) << "\n";
+    else
+      os << formatv("{0:2}", json::Value(std::move(jsonReports))) << "\n";
+  }
+  return 0;
+}
+
+static int runReport() {
+  if (!model.check() || !checkChoice(optimizerName, optimizerNames()) ||
+      !checkChoice(dtypeName, {"f32", "f16", "bf16", "int8"}))
+    return 1;
+  return printToOutput(model, outputFilename, printReports);
+}
+
+static Command registration(reportCmd, runReport);

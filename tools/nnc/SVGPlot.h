@@ -1,0 +1,48 @@
+//===- SVGPlot.h - Training curves from a metrics file as SVG ---*- C++ -*-===//
+//
+// Reads the JSON-lines metrics that `nnc train --metrics` writes and draws
+// them as one self-contained SVG (no scripts, fonts or other files): the
+// training loss against the global step, and per epoch the test loss and
+// (on a right-hand axis) the test accuracy.
+//
+// Records: `{"kind":"step","step":G,"loss":L,...}` per training step and
+// `{"kind":"epoch","step":G,"loss":L,"test_loss":T,"test_accuracy":A,...}`
+// per epoch (a record without "kind" is an epoch record).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NNC_TOOLS_NNC_SVGPLOT_H
+#define NNC_TOOLS_NNC_SVGPLOT_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nnc::plot {
+
+/// One curve: (global step, value) points in file order.
+using Series = std::vector<std::pair<double, double>>;
+
+/// The curves of one metrics file.
+struct TrainingCurves {
+  /// Training loss of every step record.
+  Series stepLoss;
+  /// Mean training loss of every epoch record (drawn when there are no step
+  /// records).
+  Series epochLoss;
+  /// Test loss and accuracy (0..1) of the epoch records that have them.
+  Series testLoss, testAccuracy;
+};
+
+/// Reads a metrics file; the error names the file and line.
+llvm::Expected<TrainingCurves> readMetrics(llvm::StringRef path);
+
+/// The SVG document of `curves` with `title` on top.
+std::string renderSVG(const TrainingCurves &curves, llvm::StringRef title);
+
+} // namespace nnc::plot
+
+#endif // NNC_TOOLS_NNC_SVGPLOT_H
