@@ -11,7 +11,7 @@
 // printed every `plainIntervalSeconds` and at the end of each epoch. Metrics
 // go to a JSON-lines file, one object per record:
 //
-//   {"epoch":1,"step":612,"loss":0.412,"acc":0.851}
+//   {"kind":"step","epoch":1,"step":612,"loss":0.412,"lr":0.001,"time_s":3.2}
 //
 //===----------------------------------------------------------------------===//
 

@@ -117,8 +117,10 @@ cl::opt<double> learningRate("lr", cl::desc("Learning rate (default: the model's
 cl::opt<std::string> schedule("schedule",
                               cl::desc("constant | step | cosine (default: the model's)"),
                               cl::sub(trainCmd), cl::cat(nncCategory));
-cl::opt<int64_t> seed("seed", cl::desc("Seed for initialization, shuffling and dropout"),
-                      cl::init(1), cl::sub(trainCmd), cl::cat(nncCategory));
+cl::opt<int64_t> seed("seed", cl::desc("Seed for initialization, shuffling, dropout and "
+                                       "the --holdout split"),
+                      cl::init(1), cl::sub(trainCmd), cl::sub(evalCmd), // data-options
+                      cl::cat(nncCategory));
 cl::opt<int64_t> trainLimit("limit", cl::desc("Use only the first N training samples"),
                             cl::init(0), cl::sub(trainCmd), cl::cat(nncCategory));
 cl::opt<int64_t> testLimit("test-limit", cl::desc("Use only the first N test samples"),
@@ -152,6 +154,68 @@ cl::opt<int64_t> iterations("iterations", cl::desc("Timed iterations per entry p
 cl::opt<std::string> dtypeName("dtype", cl::desc("f32 | f16 | bf16 | int8"),
                                cl::init("f32"), cl::sub(reportCmd),
                                cl::cat(nncCategory));
+// data-options: the train/test split, image conversion, CSV targets and
+// per-step metrics (runtime/Data.h DataOptions, runtime/Train.h TrainOptions).
+cl::opt<std::string> testDataName("test-data",
+                                  cl::desc("A separate test set (same formats as --data)"),
+                                  cl::value_desc("path"), cl::sub(trainCmd), cl::sub(evalCmd),
+                                  cl::cat(nncCategory));
+cl::opt<double> holdoutFraction("holdout",
+                                cl::desc("Fraction of a dataset without a test split held "
+                                         "out as the test split, in (0, 1) (default 0.1)"),
+                                cl::init(0.1), cl::sub(trainCmd), cl::sub(evalCmd),
+                                cl::cat(nncCategory));
+cl::opt<bool> resizeImages("resize",
+                           cl::desc("Convert and resize PNGs of another size or colour "
+                                    "type to the model's"),
+                           cl::sub(trainCmd), cl::sub(evalCmd), cl::sub(predictCmd),
+                           cl::cat(nncCategory));
+cl::opt<std::string> targetColumns("target",
+                                   cl::desc("CSV label/target column(s) by header name or "
+                                            "0-based index (default: the last one(s))"),
+                                   cl::value_desc("col[,col...]"), cl::sub(trainCmd),
+                                   cl::sub(evalCmd), cl::cat(nncCategory));
+cl::opt<int64_t> metricsEvery("metrics-every",
+                              cl::desc("Write a --metrics step record every K steps "
+                                       "(default 1)"),
+                              cl::value_desc("K"), cl::init(1), cl::sub(trainCmd),
+                              cl::cat(nncCategory));
+
+/// The data flags as DataOptions; a one-line error (and false) for a bad
+/// value.
+bool dataOptionsFromFlags(nnc::rt::DataOptions &options) {
+  options.data = dataName;
+  options.testData = testDataName;
+  if (holdoutFraction.getNumOccurrences()) {
+    if (!(holdoutFraction > 0 && holdoutFraction < 1)) {
+      WithColor::error(errs(), "nnc")
+          << "--holdout must be a fraction in (0, 1), got " << holdoutFraction << "\n";
+      return false;
+    }
+    options.holdout = holdoutFraction;
+  }
+  options.seed = uint64_t(seed);
+  options.image.resize = resizeImages;
+  SmallVector<StringRef> columns;
+  if (!targetColumns.empty())
+    StringRef(targetColumns).split(columns, ',');
+  for (StringRef c : columns) {
+    if (c.trim().empty()) {
+      WithColor::error(errs(), "nnc") << "--target: empty column name in '"
+                                      << targetColumns << "'\n";
+      return false;
+    }
+    options.csv.targetColumns.push_back(c.trim().str());
+  }
+  if (metricsEvery < 1) {
+    WithColor::error(errs(), "nnc")
+        << "--metrics-every must be an integer >= 1, got " << metricsEvery << "\n";
+    return false;
+  }
+  return true;
+}
+// end data-options
+
 enum class Format { Table, JSON };
 cl::opt<Format> reportFormat("format", cl::desc("Report format"), cl::init(Format::Table),
                        cl::values(clEnumValN(Format::Table, "table", "a table"),
@@ -398,7 +462,9 @@ static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
   nnc::rt::Model &model = *loaded->model;
   const nnc::ModelGraph &graph = loaded->graph;
   nnc::rt::TrainOptions options;
-  options.data = dataName;
+  if (!dataOptionsFromFlags(options.dataset)) // data-options
+    return 1;
+  options.metricsEvery = metricsEvery; // data-options
   options.epochs = epochs ? int64_t(epochs) : graph.train.epochs;
   options.stopAfter = stopAfter;
   options.lr = learningRate > 0 ? double(learningRate) : graph.train.lr;
@@ -417,7 +483,11 @@ static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
   auto result = nnc::rt::train(model, options);
   if (!result)
     return fail(result.message());
-  outs() << formatv("test accuracy {0:F1}%", 100 * result->testAccuracy);
+  if (result->test.regression) // data-options
+    outs() << formatv("test loss (mse) {0:F4}  rmse {1:F4}", result->test.loss,
+                      result->test.rmse);
+  else
+    outs() << formatv("test accuracy {0:F1}%", 100 * result->testAccuracy);
   if (!options.checkpoint.empty()) {
     uint64_t size = 0;
     sys::fs::file_size(options.checkpoint, size);
@@ -436,20 +506,20 @@ static int runEval(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef 
     return 1;
   nnc::rt::Model &model = *loaded->model;
   const nnc::rt::SampleSpec *spec = &loaded->spec;
-  auto data = nnc::rt::loadDataset(dataName, nnc::rt::Split::Test, *spec,
-                                   nnc::rt::normalizationOf(model));
-  if (!data)
-    return fail(data.message());
-  if (testLimit > 0 && testLimit < data->count) {
-    data->count = testLimit;
-    data->labels.resize(testLimit);
-    data->inputs.resize(testLimit * data->sampleElements());
-  }
-  auto eval = nnc::rt::evaluate(model, *data);
+  nnc::rt::DataOptions dataOptions; // data-options
+  if (!dataOptionsFromFlags(dataOptions))
+    return 1;
+  auto splits = nnc::rt::loadSplits(dataOptions, *spec, nnc::rt::normalizationOf(model));
+  if (!splits)
+    return fail(splits.message());
+  for (const std::string &note : splits->notes)
+    errs() << note << "\n";
+  nnc::rt::truncateDataset(splits->test, testLimit);
+  auto eval = nnc::rt::evaluate(model, splits->test);
   if (!eval)
     return fail(eval.message());
-  outs() << formatv("test accuracy {0:F1}%  loss {1:F4}  ({2} samples)\n",
-                    100 * eval->accuracy, eval->loss, eval->samples);
+  outs() << nnc::rt::formatTestFigures(*eval)
+         << formatv("  ({0} samples)\n", eval->samples);
   return 0;
 }
 
@@ -611,7 +681,10 @@ static int runPredict(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringR
     return fail("nnc predict needs an image classifier (f32 images in, [N, classes] out)");
   int64_t perImage = in->numElements() / in->shape[0], classes = out->shape[1];
   for (auto [i, path] : llvm::enumerate(imagePaths)) {
-    auto pixels = nnc::rt::loadImage(path, *spec, nnc::rt::normalizationOf(model));
+    nnc::rt::ImageOptions imageOptions; // data-options
+    imageOptions.resize = resizeImages;
+    auto pixels =
+        nnc::rt::loadImage(path, *spec, nnc::rt::normalizationOf(model), imageOptions);
     if (!pixels)
       return fail(pixels.message());
     std::memcpy(model.dataAs<float>(*in) + i * perImage, pixels->data(),
