@@ -507,21 +507,26 @@ Result<Dataset> loadCsv(const std::string &path, const SampleSpec &spec,
       const char *p = want.c_str();
       int64_t idx;
       if (!parseInt(p, idx) || *p != 0 || idx < 0 || size_t(idx) >= columns)
-        return Status::error(path + ": no column '" + want + "' (the file has " +
-                             std::to_string(columns) + " columns" +
-                             (header ? ", named in its header line" : ", no header") +
-                             "; give a name or a 0-based index)");
+        return Status::error(
+            path + ": no column '" + want + "' (the file has " +
+            std::to_string(columns) + " columns" +
+            (header ? ", named in its header line" : ", no header") +
+            "; give a name or a 0-based index)");
       col = static_cast<size_t>(idx);
     }
-    if (std::find(targetCols.begin(), targetCols.end(), *col) != targetCols.end())
-      return Status::error(path + ": target column '" + want + "' is given twice");
+    if (std::find(targetCols.begin(), targetCols.end(), *col) !=
+        targetCols.end())
+      return Status::error(path + ": target column '" + want +
+                           "' is given twice");
     targetCols.push_back(*col);
   }
   if (targetCols.size() != width)
-    return Status::error(path + ": " + std::to_string(targetCols.size()) +
-                         " target columns given, the model " +
-                         (regression ? "predicts " + std::to_string(width) + " value(s) per sample"
-                                     : std::string("takes one class label per sample")));
+    return Status::error(
+        path + ": " + std::to_string(targetCols.size()) +
+        " target columns given, the model " +
+        (regression
+             ? "predicts " + std::to_string(width) + " value(s) per sample"
+             : std::string("takes one class label per sample")));
   Dataset data;
   data.source = path;
   data.sampleShape = spec.shape;
@@ -532,7 +537,8 @@ Result<Dataset> loadCsv(const std::string &path, const SampleSpec &spec,
                          " feature columns (plus " +
                          (width == 1 ? std::string("the label")
                                      : std::to_string(width) + " targets") +
-                         "), the model expects " + std::to_string(features) + " features");
+                         "), the model expects " + std::to_string(features) +
+                         " features");
   // slot[c]: the target index of column c, or -1 for a feature.
   std::vector<int64_t> slot(columns, -1);
   for (size_t t = 0; t < targetCols.size(); ++t)
@@ -563,12 +569,14 @@ Result<Dataset> loadCsv(const std::string &path, const SampleSpec &spec,
         return Status::error(where + "label " + fields[c] +
                              " is out of range for a model with " +
                              std::to_string(spec.numClasses) + " classes" +
-                             (v != std::floor(v) ? " (a regression model needs loss = mse)"
-                                                 : ""));
+                             (v != std::floor(v)
+                                  ? " (a regression model needs loss = mse)"
+                                  : ""));
       data.labels.push_back(static_cast<int64_t>(v));
     }
     if (regression)
-      data.targets.insert(data.targets.end(), rowTargets.begin(), rowTargets.end());
+      data.targets.insert(data.targets.end(), rowTargets.begin(),
+                          rowTargets.end());
     ++data.count;
   }
   if (data.count == 0)
@@ -655,8 +663,9 @@ Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
   if (classes < 1)
     return Status::error("synthetic: needs a model with at least one class");
   if (spec.tokenInputs && spec.vocabSize < 1)
-    return Status::error("synthetic: the model takes token ids but its vocabulary "
-                         "size is unknown (no embedding layer found)");
+    return Status::error(
+        "synthetic: the model takes token ids but its vocabulary "
+        "size is unknown (no embedding layer found)");
   Dataset data;
   data.source = "synthetic(seed=" + std::to_string(seed) + ")";
   data.sampleShape = spec.shape;
@@ -673,12 +682,14 @@ Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
     for (int64_t &id : tokenPrototypes)
       id = protoRng.bounded(static_cast<uint32_t>(spec.vocabSize));
   } else {
-    initNormal(prototypes.data(), int64_t(prototypes.size()), 0.0f, 1.0f, protoRng);
-  }
-  std::vector<float> targetPrototypes(static_cast<size_t>(classes * data.targetWidth));
-  if (regression)
-    initNormal(targetPrototypes.data(), int64_t(targetPrototypes.size()), 0.0f, 1.0f,
+    initNormal(prototypes.data(), int64_t(prototypes.size()), 0.0f, 1.0f,
                protoRng);
+  }
+  std::vector<float> targetPrototypes(
+      static_cast<size_t>(classes * data.targetWidth));
+  if (regression)
+    initNormal(targetPrototypes.data(), int64_t(targetPrototypes.size()), 0.0f,
+               1.0f, protoRng);
   Pcg32 rng(seed, split == Split::Train ? 1 : 2);
   if (spec.tokenInputs)
     data.tokens.resize(static_cast<size_t>(count * elems));
@@ -686,13 +697,15 @@ Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
     data.inputs.resize(static_cast<size_t>(count * elems));
   if (!regression)
     data.labels.resize(static_cast<size_t>(count));
-  uint32_t replaceBelow = static_cast<uint32_t>(std::min(1.0f, noise / 2) * 1000);
+  uint32_t replaceBelow =
+      static_cast<uint32_t>(std::min(1.0f, noise / 2) * 1000);
   for (int64_t i = 0; i < count; ++i) {
     int64_t label = rng.bounded(static_cast<uint32_t>(classes));
     if (regression)
       data.targets.insert(data.targets.end(),
                           targetPrototypes.begin() + label * data.targetWidth,
-                          targetPrototypes.begin() + (label + 1) * data.targetWidth);
+                          targetPrototypes.begin() +
+                              (label + 1) * data.targetWidth);
     else
       data.labels[size_t(i)] = label;
     if (spec.tokenInputs) {
@@ -763,7 +776,8 @@ bool hasOwnTestSplit(const std::string &name) {
   return isDirectory(name + "/train") && isDirectory(name + "/test");
 }
 
-Dataset selectSamples(const Dataset &data, const std::vector<uint32_t> &indices) {
+Dataset selectSamples(const Dataset &data,
+                      const std::vector<uint32_t> &indices) {
   Dataset out;
   out.source = data.source;
   out.sampleShape = data.sampleShape;
@@ -803,19 +817,21 @@ void truncateDataset(Dataset &data, int64_t limit) {
     data.targets.resize(n * size_t(data.targetWidth));
 }
 
-Result<DataSplits> loadSplits(const DataOptions &options, const SampleSpec &spec,
+Result<DataSplits> loadSplits(const DataOptions &options,
+                              const SampleSpec &spec,
                               const Normalization &norm) {
   auto load = [&](const std::string &name, Split split) {
-    return loadDataset(name, split, spec, norm, options.seed, options.syntheticCount,
-                       options.image, options.csv);
+    return loadDataset(name, split, spec, norm, options.seed,
+                       options.syntheticCount, options.image, options.csv);
   };
   bool ownSplit = hasOwnTestSplit(options.data);
   if (options.holdout && (ownSplit || !options.testData.empty()))
-    return Status::error("--holdout: " +
-                         (options.testData.empty()
-                              ? options.data + " has its own test split"
-                              : std::string("--test-data gives the test split")) +
-                         "; --holdout applies only to data without one");
+    return Status::error(
+        "--holdout: " +
+        (options.testData.empty()
+             ? options.data + " has its own test split"
+             : std::string("--test-data gives the test split")) +
+        "; --holdout applies only to data without one");
   DataSplits splits;
   auto keepNotes = [&](Dataset &d) {
     splits.notes.insert(splits.notes.end(), d.notes.begin(), d.notes.end());
@@ -824,8 +840,9 @@ Result<DataSplits> loadSplits(const DataOptions &options, const SampleSpec &spec
     Result<Dataset> train = load(options.data, Split::Train);
     if (!train)
       return train.status();
-    Result<Dataset> test = load(options.testData.empty() ? options.data : options.testData,
-                                Split::Test);
+    Result<Dataset> test =
+        load(options.testData.empty() ? options.data : options.testData,
+             Split::Test);
     if (!test)
       return test.status();
     keepNotes(*train);
@@ -843,9 +860,11 @@ Result<DataSplits> loadSplits(const DataOptions &options, const SampleSpec &spec
   keepNotes(*all);
   int64_t n = all->size();
   if (n < 2)
-    return Status::error(options.data + ": has " + std::to_string(n) +
-                         " sample, too few to hold out a test split; use --test-data");
-  int64_t held = std::clamp<int64_t>(std::llround(fraction * double(n)), 1, n - 1);
+    return Status::error(
+        options.data + ": has " + std::to_string(n) +
+        " sample, too few to hold out a test split; use --test-data");
+  int64_t held =
+      std::clamp<int64_t>(std::llround(fraction * double(n)), 1, n - 1);
   // A stream of its own: the split does not change with the shuffling.
   std::vector<uint32_t> order(static_cast<size_t>(n));
   for (size_t i = 0; i < order.size(); ++i)
@@ -860,10 +879,11 @@ Result<DataSplits> loadSplits(const DataOptions &options, const SampleSpec &spec
   splits.train = selectSamples(*all, train);
   char percent[32];
   std::snprintf(percent, sizeof(percent), "%g%%", 100 * fraction);
-  splits.notes.push_back("holding out " + std::string(percent) + " (" + groupDigits(held) +
-                         " of " + groupDigits(n) + " samples, seed " +
-                         std::to_string(options.seed) + ") of " + options.data +
-                         " as the test split; use --test-data for a separate test set");
+  splits.notes.push_back(
+      "holding out " + std::string(percent) + " (" + groupDigits(held) +
+      " of " + groupDigits(n) + " samples, seed " +
+      std::to_string(options.seed) + ") of " + options.data +
+      " as the test split; use --test-data for a separate test set");
   return splits;
 }
 

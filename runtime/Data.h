@@ -234,18 +234,17 @@ Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
 /// are the whole folder), a *.csv file or a token file (any other file; both
 /// splits are the whole file). Use loadSplits to train and test: it never
 /// tests on the training samples.
-Result<Dataset> loadDataset(const std::string &name, Split split,
-                            const SampleSpec &spec,
-                            const Normalization &norm = {},
-                            uint64_t syntheticSeed = 0,
-                            int64_t syntheticCount = 1024,
-                            const ImageOptions &image = {},
-                            const CsvOptions &csv = {});
+Result<Dataset>
+loadDataset(const std::string &name, Split split, const SampleSpec &spec,
+            const Normalization &norm = {}, uint64_t syntheticSeed = 0,
+            int64_t syntheticCount = 1024, const ImageOptions &image = {},
+            const CsvOptions &csv = {});
 
 /// Loads one PNG as a model input sample, normalized; its channels and size
 /// must be the model's unless options.resize (then converted and resized as
 /// loadImageFolder does).
-Result<std::vector<float>> loadImage(const std::string &path, const SampleSpec &spec,
+Result<std::vector<float>> loadImage(const std::string &path,
+                                     const SampleSpec &spec,
                                      const Normalization &norm = {},
                                      const ImageOptions &options = {});
 
@@ -284,11 +283,13 @@ bool hasOwnTestSplit(const std::string &name);
 /// one; else options.testData is the test split and all of data trains; else
 /// a seeded fraction options.holdout (0.1) of the samples is the test split
 /// (the same for every command given the same seed).
-Result<DataSplits> loadSplits(const DataOptions &options, const SampleSpec &spec,
+Result<DataSplits> loadSplits(const DataOptions &options,
+                              const SampleSpec &spec,
                               const Normalization &norm = {});
 
 /// The samples of `data` at `indices`, in that order.
-Dataset selectSamples(const Dataset &data, const std::vector<uint32_t> &indices);
+Dataset selectSamples(const Dataset &data,
+                      const std::vector<uint32_t> &indices);
 
 /// Keeps only the first `limit` samples (limit <= 0: all).
 void truncateDataset(Dataset &data, int64_t limit);

@@ -118,7 +118,9 @@ void resizeBilinear(const std::vector<uint8_t> &in, uint32_t inW, uint32_t inH,
   }
 }
 
-const char *colourName(int64_t channels) { return channels == 1 ? "gray" : "RGB"; }
+const char *colourName(int64_t channels) {
+  return channels == 1 ? "gray" : "RGB";
+}
 
 /// Decodes `path` into `out` (the model's channels x H x W floats in
 /// [0, 255]). Another size or channel count is an error unless
@@ -129,9 +131,11 @@ Status readImage(const std::string &path, const SampleSpec &spec,
   int64_t channels = spec.shape[0], outH = spec.shape[1], outW = spec.shape[2];
   uint32_t w = 0, h = 0;
   int64_t fileChannels = 0;
-  if (Status s = decodePng(path, channels, pixels, w, h, fileChannels); s.failed())
+  if (Status s = decodePng(path, channels, pixels, w, h, fileChannels);
+      s.failed())
     return s;
-  converted = int64_t(w) != outW || int64_t(h) != outH || fileChannels != channels;
+  converted =
+      int64_t(w) != outW || int64_t(h) != outH || fileChannels != channels;
   if (converted && !options.resize)
     return Status::error(path + ": the image is " + std::to_string(w) + "x" +
                          std::to_string(h) + " " + colourName(fileChannels) +
@@ -190,8 +194,9 @@ Result<Dataset> loadImageFolder(const std::string &root, const SampleSpec &spec,
       }
       data.inputs.resize(size_t((data.count + 1) * elems));
       bool converted = false;
-      if (Status s = readImage(dir + "/" + file, spec, options, pixels,
-                               data.inputs.data() + data.count * elems, converted);
+      if (Status s =
+              readImage(dir + "/" + file, spec, options, pixels,
+                        data.inputs.data() + data.count * elems, converted);
           s.failed())
         return s;
       convertedCount += converted;
@@ -202,21 +207,22 @@ Result<Dataset> loadImageFolder(const std::string &root, const SampleSpec &spec,
       return Status::error(dir + ": the class folder has no .png files");
   }
   if (skipped)
-    data.notes.push_back("skipped " + groupDigits(uint64_t(skipped)) + " non-PNG " +
-                         (skipped == 1 ? "entry" : "entries") + " in " + root +
-                         "/ (first: " + firstSkipped + ")");
+    data.notes.push_back("skipped " + groupDigits(uint64_t(skipped)) +
+                         " non-PNG " + (skipped == 1 ? "entry" : "entries") +
+                         " in " + root + "/ (first: " + firstSkipped + ")");
   if (convertedCount)
-    data.notes.push_back("resized or converted " + groupDigits(uint64_t(convertedCount)) +
-                         " of " + groupDigits(uint64_t(data.count)) + " images in " + root +
-                         "/ to the model's " + std::to_string(outW) + "x" +
-                         std::to_string(outH) + " " + colourName(channels));
+    data.notes.push_back(
+        "resized or converted " + groupDigits(uint64_t(convertedCount)) +
+        " of " + groupDigits(uint64_t(data.count)) + " images in " + root +
+        "/ to the model's " + std::to_string(outW) + "x" +
+        std::to_string(outH) + " " + colourName(channels));
   if (Status s = normalizeImages(data, norm); s.failed())
     return s;
   return data;
 }
 
-
-Result<std::vector<float>> loadImage(const std::string &path, const SampleSpec &spec,
+Result<std::vector<float>> loadImage(const std::string &path,
+                                     const SampleSpec &spec,
                                      const Normalization &norm,
                                      const ImageOptions &options) {
   if (spec.shape.size() != 3 || (spec.shape[0] != 1 && spec.shape[0] != 3))
@@ -228,7 +234,8 @@ Result<std::vector<float>> loadImage(const std::string &path, const SampleSpec &
   one.inputs.resize(spec.shape[0] * spec.shape[1] * spec.shape[2]);
   std::vector<uint8_t> pixels;
   bool converted = false;
-  if (Status s = readImage(path, spec, options, pixels, one.inputs.data(), converted);
+  if (Status s =
+          readImage(path, spec, options, pixels, one.inputs.data(), converted);
       s.failed())
     return s;
   if (Status s = normalizeImages(one, norm); s.failed())

@@ -154,7 +154,6 @@ double now() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-
 /// The model's training loss ("cross_entropy", "mse") from its model table.
 std::string lossOf(const Model &model) {
   std::string error;
@@ -187,8 +186,8 @@ std::string whereInTraining(int64_t epoch, int64_t step, int64_t globalStep) {
 Status checkFinite(double value, const std::string &what, const std::string &where) {
   if (std::isfinite(value))
     return Status::success();
-  return Status::error("training diverged: " + what + " is " +
-                       (std::isnan(value) ? "NaN" : "Inf") + " at " + where +
+  return Status::error("training diverged: " + what + " is " + (std::isnan(value) ? "NaN" : "Inf") +
+                       " at " + where +
                        "; stopped, the last checkpoint is kept (try a lower --lr)");
 }
 
@@ -287,8 +286,7 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data) {
   int64_t width = batch ? out.numElements() / batch : 0;
   EvalResult result;
   result.regression = data.targetWidth > 0;
-  if (result.regression ? width != data.targetWidth
-                        : out.shape.size() != 2 || data.labels.empty())
+  if (result.regression ? width != data.targetWidth : out.shape.size() != 2 || data.labels.empty())
     return Status::error(data.source + ": evaluation needs a classifier ([N, classes] "
                                        "output) and labelled data, or a regression "
                                        "model (loss = mse) with one target per output");
@@ -449,9 +447,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
         return Status::error(trainData->source + ": its samples (" +
                              (trainData->tokenInputs ? "token ids" : "floats") + ", " +
                              (trainData->labels.empty() ? "float targets" : "class labels") +
-                             ") do not fit the model's input '" + io.input->name +
-                             "' (" + io.input->dtype + ") and labels (" + io.labels->dtype +
-                             ")");
+                             ") do not fit the model's input '" + io.input->name + "' (" +
+                             io.input->dtype + ") and labels (" + io.labels->dtype + ")");
       double lr = lrAt(epoch, globalStep);
       *model.dataAs<float>(*io.lr) = float(lr);
       *model.dataAs<int64_t>(*io.step) = globalStep + 1;
@@ -464,15 +461,13 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       if (checking) {
         int64_t first = nnc_numerics_first();
         if (first >= 0 && first < int64_t(model.numericsOps().size()))
-          return Status::error("numerics check: epoch " + std::to_string(epoch + 1) + ", step " +
-                               std::to_string(i + 1) + " (global step " +
-                               std::to_string(globalStep + 1) +
-                               "): NaN or Inf first appeared in the output of " +
+          return Status::error("numerics check: " +
+                               whereInTraining(epoch, i + 1, globalStep + 1) +
+                               ": NaN or Inf first appeared in the output of " +
                                model.numericsOps()[first]);
       }
       double loss = *model.dataAs<float>(*io.loss);
-      if (Status st = checkFinite(loss, "the loss",
-                                  whereInTraining(epoch, i + 1, globalStep + 1));
+      if (Status st = checkFinite(loss, "the loss", whereInTraining(epoch, i + 1, globalStep + 1));
           st.failed())
         return st;
       lossSum += loss * double(n);
@@ -539,8 +534,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
         record.add("train_accuracy", result.trainAccuracy)
             .add("test_loss", eval->loss)
             .add("test_accuracy", eval->accuracy);
-      record.add("samples_per_second", result.samplesPerSecond)
-          .add("step_ms", result.stepMs);
+      record.add("samples_per_second", result.samplesPerSecond).add("step_ms", result.stepMs);
       if (Status st = metrics->write(record); st.failed())
         return st;
     }

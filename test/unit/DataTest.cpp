@@ -254,22 +254,25 @@ TEST(DataTest, ImageFolder) {
   raw.scale01 = false;
   // Without resizing, another size or colour type is an error naming the
   // file, its size and colour and the model's.
-  EXPECT_TRUE(failsWith(loadImageFolder(root, imageSpec(1, 2, 2, 2), raw).status(),
-                        root + "/cat/x.PNG: the image is 4x2 RGB, the model "
-                               "expects 2x2 gray (pass --resize"));
-  EXPECT_TRUE(failsWith(loadImageFolder(root, imageSpec(3, 4, 4, 2), raw).status(),
-                        root + "/ant/a.png: the image is 2x2 gray, the model "
-                               "expects 4x4 RGB"));
+  EXPECT_TRUE(
+      failsWith(loadImageFolder(root, imageSpec(1, 2, 2, 2), raw).status(),
+                root + "/cat/x.PNG: the image is 4x2 RGB, the model "
+                       "expects 2x2 gray (pass --resize"));
+  EXPECT_TRUE(
+      failsWith(loadImageFolder(root, imageSpec(3, 4, 4, 2), raw).status(),
+                root + "/ant/a.png: the image is 2x2 gray, the model "
+                       "expects 4x4 RGB"));
   ImageOptions resize;
   resize.resize = true;
-  Result<Dataset> same = loadImageFolder(root, imageSpec(1, 2, 2, 2), raw, resize);
+  Result<Dataset> same =
+      loadImageFolder(root, imageSpec(1, 2, 2, 2), raw, resize);
   ASSERT_TRUE(same) << same.message();
   // Skipped files and converted images are counted.
   EXPECT_EQ(same->notes,
-            (std::vector<std::string>{
-                "skipped 1 non-PNG entry in " + root + "/ (first: " + root + "/cat/README)",
-                "resized or converted 1 of 2 images in " + root +
-                    "/ to the model's 2x2 gray"}));
+            (std::vector<std::string>{"skipped 1 non-PNG entry in " + root +
+                                          "/ (first: " + root + "/cat/README)",
+                                      "resized or converted 1 of 2 images in " +
+                                          root + "/ to the model's 2x2 gray"}));
   EXPECT_EQ(same->classNames, (std::vector<std::string>{"ant", "cat"}));
   EXPECT_EQ(same->labels, (std::vector<int64_t>{0, 1}));
   // 2x2 -> 2x2 is the identity.
@@ -278,7 +281,8 @@ TEST(DataTest, ImageFolder) {
 
   // Upscale 2x2 -> 4x4 (bilinear, half-pixel centres): the first row is
   // 0, 25, 75, 100 as torch.nn.functional.interpolate gives.
-  Result<Dataset> up = loadImageFolder(root, imageSpec(3, 4, 4, 2), raw, resize);
+  Result<Dataset> up =
+      loadImageFolder(root, imageSpec(3, 4, 4, 2), raw, resize);
   ASSERT_TRUE(up) << up.message();
   ASSERT_EQ(up->inputs.size(), 2u * 48u);
   for (int c = 0; c < 3; ++c) { // Gray replicated into R, G and B.
@@ -300,8 +304,9 @@ TEST(DataTest, ImageFolder) {
                         root + "/cat/broken.png: "));
   std::remove((root + "/cat/broken.png").c_str());
   ASSERT_EQ(::mkdir((root + "/dog").c_str(), 0755), 0);
-  EXPECT_TRUE(failsWith(loadImageFolder(root, imageSpec(1, 2, 2, 0), {}, resize).status(),
-                        root + "/dog: the class folder has no .png files"));
+  EXPECT_TRUE(failsWith(
+      loadImageFolder(root, imageSpec(1, 2, 2, 0), {}, resize).status(),
+      root + "/dog: the class folder has no .png files"));
   EXPECT_TRUE(
       failsWith(loadImageFolder(root + "/ant", imageSpec(1, 2, 2, 0)).status(),
                 "no class sub-folders"));
@@ -367,18 +372,22 @@ TEST(DataTest, CsvTargets) {
   EXPECT_EQ(f->targets, (std::vector<float>{0.5f, -0.25f}));
   EXPECT_TRUE(f->labels.empty());
   EXPECT_TRUE(failsWith(loadCsv(path, SampleSpec{{3}, 1}, opts).status(),
-                        path + ":2: label 0.5 is out of range for a model with 1 "
-                               "classes (a regression model needs loss = mse)"));
+                        path +
+                            ":2: label 0.5 is out of range for a model with 1 "
+                            "classes (a regression model needs loss = mse)"));
   opts.targetColumns = {"nosuch"};
-  EXPECT_TRUE(failsWith(loadCsv(path, one, opts).status(), path + ": no column 'nosuch'"));
+  EXPECT_TRUE(failsWith(loadCsv(path, one, opts).status(),
+                        path + ": no column 'nosuch'"));
   opts.targetColumns = {"y"};
-  EXPECT_TRUE(failsWith(loadCsv(path, two, opts).status(),
-                        "1 target columns given, the model predicts 2 value(s)"));
+  EXPECT_TRUE(
+      failsWith(loadCsv(path, two, opts).status(),
+                "1 target columns given, the model predicts 2 value(s)"));
   // Batches copy targetWidth values per row.
   Result<Batcher> b = Batcher::create(*d, 3, false, 0);
   ASSERT_TRUE(b);
   std::vector<float> inputs(6), targets(6, -1);
-  EXPECT_EQ(b->copyBatch(0, BatchBuffers{inputs.data(), nullptr, nullptr, targets.data()}),
+  EXPECT_EQ(b->copyBatch(0, BatchBuffers{inputs.data(), nullptr, nullptr,
+                                         targets.data()}),
             2);
   EXPECT_EQ(targets, (std::vector<float>{0.5f, 7, -0.25f, 8, 0, 0}));
 }
@@ -397,9 +406,11 @@ TEST(DataTest, HoldoutSplit) {
   ASSERT_TRUE(s) << s.message();
   EXPECT_EQ(s->test.size(), 5);
   EXPECT_EQ(s->train.size(), 45);
-  EXPECT_EQ(s->notes, (std::vector<std::string>{
-                          "holding out 10% (5 of 50 samples, seed 1) of " + path +
-                          " as the test split; use --test-data for a separate test set"}));
+  EXPECT_EQ(
+      s->notes,
+      (std::vector<std::string>{
+          "holding out 10% (5 of 50 samples, seed 1) of " + path +
+          " as the test split; use --test-data for a separate test set"}));
   // Disjoint and together every sample (the feature is the row number).
   std::set<float> all(s->train.inputs.begin(), s->train.inputs.end());
   for (float x : s->test.inputs)
@@ -416,7 +427,8 @@ TEST(DataTest, HoldoutSplit) {
   Result<DataSplits> other = loadSplits(options, spec);
   ASSERT_TRUE(other);
   EXPECT_EQ(other->test.size(), 25);
-  EXPECT_NE(std::vector<float>(other->test.inputs.begin(), other->test.inputs.begin() + 5),
+  EXPECT_NE(std::vector<float>(other->test.inputs.begin(),
+                               other->test.inputs.begin() + 5),
             s->test.inputs);
   // A separate test set: nothing held out.
   options.holdout.reset();
@@ -428,7 +440,8 @@ TEST(DataTest, HoldoutSplit) {
   EXPECT_TRUE(separate->notes.empty());
   // --holdout where there is a test split.
   options.holdout = 0.2;
-  EXPECT_TRUE(failsWith(loadSplits(options, spec).status(), "--test-data gives the test split"));
+  EXPECT_TRUE(failsWith(loadSplits(options, spec).status(),
+                        "--test-data gives the test split"));
   options.testData.clear();
   options.data = "synthetic";
   EXPECT_TRUE(failsWith(loadSplits(options, spec).status(),
@@ -451,7 +464,8 @@ TEST(DataTest, SyntheticSuitsTheModel) {
     EXPECT_TRUE(id >= 0 && id < 50) << id;
   EXPECT_EQ(t->labels.size(), 40u);
   tokens.vocabSize = 0;
-  EXPECT_TRUE(failsWith(makeSynthetic(tokens, 4, 3).status(), "vocabulary size is unknown"));
+  EXPECT_TRUE(failsWith(makeSynthetic(tokens, 4, 3).status(),
+                        "vocabulary size is unknown"));
   // Regression: float targets of the output's width, no labels, finite.
   SampleSpec regression{{3}, 0, 2};
   Result<Dataset> r = makeSynthetic(regression, 10, 3);
@@ -464,7 +478,8 @@ TEST(DataTest, SyntheticSuitsTheModel) {
   Result<Batcher> b = Batcher::create(*r, 4, true, 1);
   ASSERT_TRUE(b);
   std::vector<float> inputs(12), targets(8);
-  EXPECT_EQ(b->copyBatch(0, BatchBuffers{inputs.data(), nullptr, nullptr, targets.data()}),
+  EXPECT_EQ(b->copyBatch(0, BatchBuffers{inputs.data(), nullptr, nullptr,
+                                         targets.data()}),
             4);
 }
 

@@ -117,8 +117,9 @@ cl::opt<double> learningRate("lr", cl::desc("Learning rate (default: the model's
 cl::opt<std::string> schedule("schedule",
                               cl::desc("constant | step | cosine (default: the model's)"),
                               cl::sub(trainCmd), cl::cat(nncCategory));
-cl::opt<int64_t> seed("seed", cl::desc("Seed for initialization, shuffling, dropout and "
-                                       "the --holdout split"),
+cl::opt<int64_t> seed("seed",
+                      cl::desc("Seed for initialization, shuffling, dropout and "
+                               "the --holdout split"),
                       cl::init(1), cl::sub(trainCmd), cl::sub(evalCmd), // data-options
                       cl::cat(nncCategory));
 cl::opt<int64_t> trainLimit("limit", cl::desc("Use only the first N training samples"),
@@ -201,8 +202,8 @@ bool dataOptionsFromFlags(nnc::rt::DataOptions &options) {
     StringRef(targetColumns).split(columns, ',');
   for (StringRef c : columns) {
     if (c.trim().empty()) {
-      WithColor::error(errs(), "nnc") << "--target: empty column name in '"
-                                      << targetColumns << "'\n";
+      WithColor::error(errs(), "nnc")
+          << "--target: empty column name in '" << targetColumns << "'\n";
       return false;
     }
     options.csv.targetColumns.push_back(c.trim().str());
@@ -484,8 +485,7 @@ static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
   if (!result)
     return fail(result.message());
   if (result->test.regression) // data-options
-    outs() << formatv("test loss (mse) {0:F4}  rmse {1:F4}", result->test.loss,
-                      result->test.rmse);
+    outs() << formatv("test loss (mse) {0:F4}  rmse {1:F4}", result->test.loss, result->test.rmse);
   else
     outs() << formatv("test accuracy {0:F1}%", 100 * result->testAccuracy);
   if (!options.checkpoint.empty()) {
@@ -518,8 +518,7 @@ static int runEval(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef 
   auto eval = nnc::rt::evaluate(model, splits->test);
   if (!eval)
     return fail(eval.message());
-  outs() << nnc::rt::formatTestFigures(*eval)
-         << formatv("  ({0} samples)\n", eval->samples);
+  outs() << nnc::rt::formatTestFigures(*eval) << formatv("  ({0} samples)\n", eval->samples);
   return 0;
 }
 
@@ -683,8 +682,7 @@ static int runPredict(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringR
   for (auto [i, path] : llvm::enumerate(imagePaths)) {
     nnc::rt::ImageOptions imageOptions; // data-options
     imageOptions.resize = resizeImages;
-    auto pixels =
-        nnc::rt::loadImage(path, *spec, nnc::rt::normalizationOf(model), imageOptions);
+    auto pixels = nnc::rt::loadImage(path, *spec, nnc::rt::normalizationOf(model), imageOptions);
     if (!pixels)
       return fail(pixels.message());
     std::memcpy(model.dataAs<float>(*in) + i * perImage, pixels->data(),
