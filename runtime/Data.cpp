@@ -824,6 +824,10 @@ Result<DataSplits> loadSplits(const DataOptions &options,
     return loadDataset(name, split, spec, norm, options.seed,
                        options.syntheticCount, options.image, options.csv);
   };
+  if (!options.csv.targetColumns.empty() && !endsWith(options.data, ".csv") &&
+      !endsWith(options.testData, ".csv"))
+    return Status::error("--target: " + options.data +
+                         " is not a CSV file; --target picks CSV columns");
   bool ownSplit = hasOwnTestSplit(options.data);
   if (options.holdout && (ownSplit || !options.testData.empty()))
     return Status::error(

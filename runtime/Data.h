@@ -279,10 +279,10 @@ struct DataSplits {
 /// an IDX directory with both splits, an image folder with train/ and test/.
 bool hasOwnTestSplit(const std::string &name);
 
-/// Loads the train and test splits of options.data: its own split if it has
-/// one; else options.testData is the test split and all of data trains; else
-/// a seeded fraction options.holdout (0.1) of the samples is the test split
-/// (the same for every command given the same seed).
+/// Loads the train and test splits of options.data: options.testData (its
+/// test part) is the test split if given; else the data's own split if it has
+/// one; else a seeded fraction options.holdout (0.1) of the samples is the
+/// test split (the same for every command given the same seed).
 Result<DataSplits> loadSplits(const DataOptions &options,
                               const SampleSpec &spec,
                               const Normalization &norm = {});
