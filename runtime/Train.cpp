@@ -13,7 +13,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 using namespace nnc::rt;
 

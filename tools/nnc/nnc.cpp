@@ -456,6 +456,9 @@ static LogicalResult forwardIO(const nnc::rt::Model &model, const nnc::rt::Regio
 
 /// `nnc train`: compile with @train_step, train, evaluate, save.
 static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
+  nnc::rt::DataOptions dataOptions; // data-options
+  if (!dataOptionsFromFlags(dataOptions))
+    return 1;
   std::unique_ptr<LoadedModel> loaded =
       buildAndLoad(diag, context, argv0, /*training=*/true);
   if (!loaded)
@@ -463,8 +466,7 @@ static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
   nnc::rt::Model &model = *loaded->model;
   const nnc::ModelGraph &graph = loaded->graph;
   nnc::rt::TrainOptions options;
-  if (!dataOptionsFromFlags(options.dataset)) // data-options
-    return 1;
+  options.dataset = dataOptions;       // data-options
   options.metricsEvery = metricsEvery; // data-options
   options.epochs = epochs ? int64_t(epochs) : graph.train.epochs;
   options.stopAfter = stopAfter;
@@ -501,14 +503,14 @@ static int runTrain(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef
 static int runEval(nnc::DiagEngine &diag, mlir::MLIRContext &context, StringRef argv0) {
   if (weightsPath.empty())
     return fail("nnc eval needs --weights FILE.safetensors");
+  nnc::rt::DataOptions dataOptions; // data-options
+  if (!dataOptionsFromFlags(dataOptions))
+    return 1;
   std::unique_ptr<LoadedModel> loaded = buildWithWeights(diag, context, argv0);
   if (!loaded)
     return 1;
   nnc::rt::Model &model = *loaded->model;
   const nnc::rt::SampleSpec *spec = &loaded->spec;
-  nnc::rt::DataOptions dataOptions; // data-options
-  if (!dataOptionsFromFlags(dataOptions))
-    return 1;
   auto splits = nnc::rt::loadSplits(dataOptions, *spec, nnc::rt::normalizationOf(model));
   if (!splits)
     return fail(splits.message());
