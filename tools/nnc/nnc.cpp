@@ -189,8 +189,10 @@ bool dataOptionsFromFlags(nnc::rt::DataOptions &options) {
   options.testData = testDataName;
   if (holdoutFraction.getNumOccurrences()) {
     if (!(holdoutFraction > 0 && holdoutFraction < 1)) {
-      WithColor::error(errs(), "nnc")
-          << "--holdout must be a fraction in (0, 1), got " << holdoutFraction << "\n";
+      char got[32];
+      std::snprintf(got, sizeof(got), "%g", double(holdoutFraction));
+      WithColor::error(errs(), "nnc") << "--holdout must be a fraction in (0, 1), got " << got
+                                      << "\n";
       return false;
     }
     options.holdout = holdoutFraction;
