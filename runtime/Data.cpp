@@ -934,8 +934,11 @@ int64_t Batcher::copyBatch(int64_t index, const BatchBuffers &out) const {
     return 0;
   size_t elems = static_cast<size_t>(d.sampleElements());
   for (int64_t r = 0; r < batch_; ++r) {
-    bool real = r < n;
-    size_t s = real ? order_[size_t(index * batch_ + r)] : 0;
+    // Float targets have no ignore value: their padding rows repeat the
+    // batch's samples, so an mse batch holds real data only.
+    bool repeat = r >= n && !useLabels;
+    bool real = r < n || repeat;
+    size_t s = real ? order_[size_t(index * batch_ + r % n)] : 0;
     if (useTokens) {
       int64_t *dst = out.tokens + r * elems;
       if (real)

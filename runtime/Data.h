@@ -342,8 +342,9 @@ public:
 
   /// Copies batch `index` of the current epoch into `out` and returns its
   /// true size n. Rows n..batchSize-1 are zero-filled and their labels set
-  /// to kIgnoreLabel. Returns 0 (and copies nothing) if index is out of
-  /// range or a needed buffer is null.
+  /// to kIgnoreLabel; with float targets (mse, which has no ignore value)
+  /// they repeat the batch's rows 0, 1, ... instead. Returns 0 (and copies
+  /// nothing) if index is out of range or a needed buffer is null.
   int64_t copyBatch(int64_t index, const BatchBuffers &out) const;
 
 private:

@@ -389,7 +389,9 @@ TEST(DataTest, CsvTargets) {
   EXPECT_EQ(b->copyBatch(0, BatchBuffers{inputs.data(), nullptr, nullptr,
                                          targets.data()}),
             2);
-  EXPECT_EQ(targets, (std::vector<float>{0.5f, 7, -0.25f, 8, 0, 0}));
+  // The padding row repeats the first sample: mse has no ignore label.
+  EXPECT_EQ(targets, (std::vector<float>{0.5f, 7, -0.25f, 8, 0.5f, 7}));
+  EXPECT_EQ(inputs, (std::vector<float>{1, 2, 3, 4, 1, 2}));
 }
 
 TEST(DataTest, HoldoutSplit) {
