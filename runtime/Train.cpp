@@ -460,8 +460,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       if (checking) {
         int64_t first = nnc_numerics_first();
         if (first >= 0 && first < int64_t(model.numericsOps().size()))
-          return Status::error("numerics check: " +
-                               whereInTraining(epoch, i + 1, globalStep + 1) +
+          return Status::error("numerics check: " + whereInTraining(epoch, i + 1, globalStep + 1) +
                                ": NaN or Inf first appeared in the output of " +
                                model.numericsOps()[first]);
       }

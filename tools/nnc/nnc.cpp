@@ -191,8 +191,8 @@ bool dataOptionsFromFlags(nnc::rt::DataOptions &options) {
     if (!(holdoutFraction > 0 && holdoutFraction < 1)) {
       char got[32];
       std::snprintf(got, sizeof(got), "%g", double(holdoutFraction));
-      WithColor::error(errs(), "nnc") << "--holdout must be a fraction in (0, 1), got " << got
-                                      << "\n";
+      WithColor::error(errs(), "nnc")
+          << "--holdout must be a fraction in (0, 1), got " << got << "\n";
       return false;
     }
     options.holdout = holdoutFraction;
