@@ -481,38 +481,69 @@ Result<Dataset> loadCsv(const std::string &path, const SampleSpec &spec,
       header |= !parseDouble(f, d);
   }
   size_t columns = first.size();
-  size_t labelCol = columns - 1;
-  if (!options.labelColumn.empty()) {
-    bool found = false;
+  bool regression = spec.targetWidth > 0 || spec.numClasses == 0;
+  size_t width = size_t(std::max<int64_t>(spec.targetWidth, 1));
+  // The target columns: named, or the last `width`.
+  std::vector<size_t> targetCols;
+  if (options.targetColumns.empty()) {
+    if (columns <= width)
+      return Status::error(path + ": has " + std::to_string(columns) +
+                           " columns, too few for " + std::to_string(width) +
+                           " target column(s) and the features");
+    for (size_t i = columns - width; i < columns; ++i)
+      targetCols.push_back(i);
+  }
+  for (const std::string &want : options.targetColumns) {
+    std::optional<size_t> col;
     if (header)
-      for (size_t i = 0; i < columns && !found; ++i) {
+      for (size_t i = 0; i < columns && !col; ++i) {
         std::string name = first[i];
         if (name.size() >= 2 && name.front() == '"' && name.back() == '"')
           name = name.substr(1, name.size() - 2);
-        if (name == options.labelColumn) {
-          labelCol = i;
-          found = true;
-        }
+        if (name == want)
+          col = i;
       }
-    if (!found) {
-      const char *p = options.labelColumn.c_str();
+    if (!col) {
+      const char *p = want.c_str();
       int64_t idx;
       if (!parseInt(p, idx) || *p != 0 || idx < 0 || size_t(idx) >= columns)
-        return Status::error(path + ": no label column '" +
-                             options.labelColumn + "' (the file has " +
-                             std::to_string(columns) + " columns)");
-      labelCol = static_cast<size_t>(idx);
+        return Status::error(
+            path + ": no column '" + want + "' (the file has " +
+            std::to_string(columns) + " columns" +
+            (header ? ", named in its header line" : ", no header") +
+            "; give a name or a 0-based index)");
+      col = static_cast<size_t>(idx);
     }
+    if (std::find(targetCols.begin(), targetCols.end(), *col) !=
+        targetCols.end())
+      return Status::error(path + ": target column '" + want +
+                           "' is given twice");
+    targetCols.push_back(*col);
   }
+  if (targetCols.size() != width)
+    return Status::error(
+        path + ": " + std::to_string(targetCols.size()) +
+        " target columns given, the model " +
+        (regression
+             ? "predicts " + std::to_string(width) + " value(s) per sample"
+             : std::string("takes one class label per sample")));
   Dataset data;
   data.source = path;
   data.sampleShape = spec.shape;
+  data.targetWidth = regression ? int64_t(width) : 0;
   int64_t features = data.sampleElements();
-  if (int64_t(columns) - 1 != features)
-    return Status::error(path + ": has " + std::to_string(columns - 1) +
-                         " feature columns (plus the label), the model "
-                         "expects " +
-                         std::to_string(features) + " features");
+  if (int64_t(columns - width) != features)
+    return Status::error(path + ": has " + std::to_string(columns - width) +
+                         " feature columns (plus " +
+                         (width == 1 ? std::string("the label")
+                                     : std::to_string(width) + " targets") +
+                         "), the model expects " + std::to_string(features) +
+                         " features");
+  // slot[c]: the target index of column c, or -1 for a feature.
+  std::vector<int64_t> slot(columns, -1);
+  for (size_t t = 0; t < targetCols.size(); ++t)
+    slot[targetCols[t]] = int64_t(t);
+  std::vector<float> rowTargets(width);
   for (size_t l = header ? 1 : 0; l < lines.size(); ++l) {
     std::string where = path + ":" + std::to_string(l + 1) + ": ";
     if (trim(lines[l]).empty())
@@ -526,20 +557,26 @@ Result<Dataset> loadCsv(const std::string &path, const SampleSpec &spec,
       if (!parseDouble(fields[c], v))
         return Status::error(where + "field " + std::to_string(c + 1) + " '" +
                              fields[c] + "' is not a number");
-      if (c != labelCol) {
+      if (slot[c] < 0) {
         data.inputs.push_back(static_cast<float>(v));
         continue;
       }
-      if (spec.numClasses == 0) {
-        data.targets.push_back(static_cast<float>(v));
+      if (regression) {
+        rowTargets[size_t(slot[c])] = static_cast<float>(v);
         continue;
       }
       if (v != std::floor(v) || v < 0 || v >= double(spec.numClasses))
         return Status::error(where + "label " + fields[c] +
                              " is out of range for a model with " +
-                             std::to_string(spec.numClasses) + " classes");
+                             std::to_string(spec.numClasses) + " classes" +
+                             (v != std::floor(v)
+                                  ? " (a regression model needs loss = mse)"
+                                  : ""));
       data.labels.push_back(static_cast<int64_t>(v));
     }
+    if (regression)
+      data.targets.insert(data.targets.end(), rowTargets.begin(),
+                          rowTargets.end());
     ++data.count;
   }
   if (data.count == 0)
@@ -618,24 +655,68 @@ Result<Dataset> loadTokens(const std::string &path, const SampleSpec &spec,
 
 Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
                               uint64_t seed, Split split, float noise) {
-  if (spec.numClasses < 1 || count < 1)
-    return Status::error("synthetic: needs at least one class and one "
-                         "sample");
+  if (count < 1)
+    return Status::error("synthetic: needs at least one sample");
+  bool regression = spec.targetWidth > 0;
+  // Regression samples still come from hidden classes (learnable targets).
+  int64_t classes = regression ? 8 : spec.numClasses;
+  if (classes < 1)
+    return Status::error("synthetic: needs a model with at least one class");
+  if (spec.tokenInputs && spec.vocabSize < 1)
+    return Status::error(
+        "synthetic: the model takes token ids but its vocabulary "
+        "size is unknown (no embedding layer found)");
   Dataset data;
   data.source = "synthetic(seed=" + std::to_string(seed) + ")";
   data.sampleShape = spec.shape;
   data.count = count;
+  data.tokenInputs = spec.tokenInputs;
+  data.targetWidth = regression ? spec.targetWidth : 0;
   int64_t elems = data.sampleElements();
-  std::vector<float> prototypes(static_cast<size_t>(spec.numClasses * elems));
+  // Prototypes depend on the seed only, so both splits share them.
   Pcg32 protoRng(seed, 0);
-  initNormal(prototypes.data(), int64_t(prototypes.size()), 0.0f, 1.0f,
-             protoRng);
+  std::vector<float> prototypes(static_cast<size_t>(classes * elems));
+  std::vector<int64_t> tokenPrototypes;
+  if (spec.tokenInputs) {
+    tokenPrototypes.resize(prototypes.size());
+    for (int64_t &id : tokenPrototypes)
+      id = protoRng.bounded(static_cast<uint32_t>(spec.vocabSize));
+  } else {
+    initNormal(prototypes.data(), int64_t(prototypes.size()), 0.0f, 1.0f,
+               protoRng);
+  }
+  std::vector<float> targetPrototypes(
+      static_cast<size_t>(classes * data.targetWidth));
+  if (regression)
+    initNormal(targetPrototypes.data(), int64_t(targetPrototypes.size()), 0.0f,
+               1.0f, protoRng);
   Pcg32 rng(seed, split == Split::Train ? 1 : 2);
-  data.inputs.resize(static_cast<size_t>(count * elems));
-  data.labels.resize(static_cast<size_t>(count));
+  if (spec.tokenInputs)
+    data.tokens.resize(static_cast<size_t>(count * elems));
+  else
+    data.inputs.resize(static_cast<size_t>(count * elems));
+  if (!regression)
+    data.labels.resize(static_cast<size_t>(count));
+  uint32_t replaceBelow =
+      static_cast<uint32_t>(std::min(1.0f, noise / 2) * 1000);
   for (int64_t i = 0; i < count; ++i) {
-    int64_t label = rng.bounded(static_cast<uint32_t>(spec.numClasses));
-    data.labels[size_t(i)] = label;
+    int64_t label = rng.bounded(static_cast<uint32_t>(classes));
+    if (regression)
+      data.targets.insert(data.targets.end(),
+                          targetPrototypes.begin() + label * data.targetWidth,
+                          targetPrototypes.begin() +
+                              (label + 1) * data.targetWidth);
+    else
+      data.labels[size_t(i)] = label;
+    if (spec.tokenInputs) {
+      int64_t *dst = data.tokens.data() + i * elems;
+      const int64_t *proto = tokenPrototypes.data() + label * elems;
+      for (int64_t k = 0; k < elems; ++k)
+        dst[k] = rng.bounded(1000) < replaceBelow
+                     ? rng.bounded(static_cast<uint32_t>(spec.vocabSize))
+                     : proto[k];
+      continue;
+    }
     float *dst = data.inputs.data() + i * elems;
     const float *proto = prototypes.data() + label * elems;
     for (int64_t k = 0; k < elems; ++k)
@@ -651,7 +732,8 @@ static bool endsWith(const std::string &s, const std::string &suffix) {
 
 Result<Dataset> loadDataset(const std::string &name, Split split,
                             const SampleSpec &spec, const Normalization &norm,
-                            uint64_t syntheticSeed, int64_t syntheticCount) {
+                            uint64_t syntheticSeed, int64_t syntheticCount,
+                            const ImageOptions &image, const CsvOptions &csv) {
   if (name == "fashion-mnist" || name == "fashion_mnist") {
     auto files = resolveIdxFiles(kFashionMnistDir, split);
     if (!files)
@@ -663,17 +745,150 @@ Result<Dataset> loadDataset(const std::string &name, Split split,
   if (isDirectory(name)) {
     if (auto files = resolveIdxFiles(name, split))
       return loadIdx(files->first, files->second, spec, norm);
+    // An IDX directory with a train split only.
+    if (auto files = resolveIdxFiles(name, Split::Train))
+      return loadIdx(files->first, files->second, spec, norm);
     std::string sub = name + (split == Split::Train ? "/train" : "/test");
     if (isDirectory(name + "/train") && isDirectory(name + "/test"))
-      return loadImageFolder(sub, spec, norm);
-    return loadImageFolder(name, spec, norm);
+      return loadImageFolder(sub, spec, norm, image);
+    return loadImageFolder(name, spec, norm, image);
   }
   if (!fileExists(name))
     return Status::error(name + ": no such dataset (expected fashion-mnist, "
                                 "synthetic, a directory or a file)");
   if (endsWith(name, ".csv"))
-    return loadCsv(name, spec);
-  return loadTokens(name, spec);
+    return loadCsv(name, spec, csv);
+  if (spec.targetWidth > 0)
+    return Status::error(name + ": token files hold class labels; a regression "
+                                "(mse) model needs a .csv file");
+  TokenOptions tokens;
+  tokens.vocabSize = spec.vocabSize;
+  return loadTokens(name, spec, tokens);
+}
+
+bool hasOwnTestSplit(const std::string &name) {
+  if (name == "fashion-mnist" || name == "fashion_mnist" || name == "synthetic")
+    return true;
+  if (!isDirectory(name))
+    return false;
+  if (resolveIdxFiles(name, Split::Train) && resolveIdxFiles(name, Split::Test))
+    return true;
+  return isDirectory(name + "/train") && isDirectory(name + "/test");
+}
+
+Dataset selectSamples(const Dataset &data,
+                      const std::vector<uint32_t> &indices) {
+  Dataset out;
+  out.source = data.source;
+  out.sampleShape = data.sampleShape;
+  out.classNames = data.classNames;
+  out.tokenInputs = data.tokenInputs;
+  out.targetWidth = data.targetWidth;
+  out.count = int64_t(indices.size());
+  size_t per = size_t(data.sampleElements()), width = size_t(data.targetWidth);
+  for (uint32_t i : indices) {
+    if (!data.inputs.empty())
+      out.inputs.insert(out.inputs.end(), data.inputs.begin() + i * per,
+                        data.inputs.begin() + (i + 1) * per);
+    if (!data.tokens.empty())
+      out.tokens.insert(out.tokens.end(), data.tokens.begin() + i * per,
+                        data.tokens.begin() + (i + 1) * per);
+    if (!data.labels.empty())
+      out.labels.push_back(data.labels[i]);
+    if (!data.targets.empty())
+      out.targets.insert(out.targets.end(), data.targets.begin() + i * width,
+                         data.targets.begin() + (i + 1) * width);
+  }
+  return out;
+}
+
+void truncateDataset(Dataset &data, int64_t limit) {
+  if (limit <= 0 || limit >= data.count)
+    return;
+  size_t per = size_t(data.sampleElements()), n = size_t(limit);
+  data.count = limit;
+  if (!data.inputs.empty())
+    data.inputs.resize(n * per);
+  if (!data.tokens.empty())
+    data.tokens.resize(n * per);
+  if (!data.labels.empty())
+    data.labels.resize(n);
+  if (!data.targets.empty())
+    data.targets.resize(n * size_t(data.targetWidth));
+}
+
+Result<DataSplits> loadSplits(const DataOptions &options,
+                              const SampleSpec &spec,
+                              const Normalization &norm) {
+  auto load = [&](const std::string &name, Split split) {
+    return loadDataset(name, split, spec, norm, options.seed,
+                       options.syntheticCount, options.image, options.csv);
+  };
+  if (!options.csv.targetColumns.empty() && !endsWith(options.data, ".csv") &&
+      !endsWith(options.testData, ".csv"))
+    return Status::error("--target: " + options.data +
+                         " is not a CSV file; --target picks CSV columns");
+  bool ownSplit = hasOwnTestSplit(options.data);
+  if (options.holdout && (ownSplit || !options.testData.empty()))
+    return Status::error(
+        "--holdout: " +
+        (options.testData.empty()
+             ? options.data + " has its own test split"
+             : std::string("--test-data gives the test split")) +
+        "; --holdout applies only to data without one");
+  DataSplits splits;
+  auto keepNotes = [&](Dataset &d) {
+    splits.notes.insert(splits.notes.end(), d.notes.begin(), d.notes.end());
+  };
+  if (ownSplit || !options.testData.empty()) {
+    Result<Dataset> train = load(options.data, Split::Train);
+    if (!train)
+      return train.status();
+    Result<Dataset> test =
+        load(options.testData.empty() ? options.data : options.testData,
+             Split::Test);
+    if (!test)
+      return test.status();
+    keepNotes(*train);
+    keepNotes(*test);
+    splits.train = std::move(*train);
+    splits.test = std::move(*test);
+    return splits;
+  }
+  double fraction = options.holdout.value_or(0.1);
+  if (!(fraction > 0 && fraction < 1))
+    return Status::error("--holdout must be a fraction in (0, 1)");
+  Result<Dataset> all = load(options.data, Split::Train);
+  if (!all)
+    return all.status();
+  keepNotes(*all);
+  int64_t n = all->size();
+  if (n < 2)
+    return Status::error(
+        options.data + ": has " + std::to_string(n) +
+        " sample, too few to hold out a test split; use --test-data");
+  int64_t held =
+      std::clamp<int64_t>(std::llround(fraction * double(n)), 1, n - 1);
+  // A stream of its own: the split does not change with the shuffling.
+  std::vector<uint32_t> order(static_cast<size_t>(n));
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = static_cast<uint32_t>(i);
+  Pcg32 rng(options.seed, 0x686f6c646f7574ULL);
+  shuffle(order, rng);
+  std::vector<uint32_t> test(order.begin(), order.begin() + held),
+      train(order.begin() + held, order.end());
+  std::sort(test.begin(), test.end());
+  std::sort(train.begin(), train.end());
+  splits.test = selectSamples(*all, test);
+  splits.train = selectSamples(*all, train);
+  char percent[32];
+  std::snprintf(percent, sizeof(percent), "%g%%", 100 * fraction);
+  splits.notes.push_back(
+      "holding out " + std::string(percent) + " (" + groupDigits(held) +
+      " of " + groupDigits(n) + " samples, seed " +
+      std::to_string(options.seed) + ") of " + options.data +
+      " as the test split; use --test-data for a separate test set");
+  return splits;
 }
 
 //===----------------------------------------------------------------------===//
@@ -719,8 +934,11 @@ int64_t Batcher::copyBatch(int64_t index, const BatchBuffers &out) const {
     return 0;
   size_t elems = static_cast<size_t>(d.sampleElements());
   for (int64_t r = 0; r < batch_; ++r) {
-    bool real = r < n;
-    size_t s = real ? order_[size_t(index * batch_ + r)] : 0;
+    // Float targets have no ignore value: their padding rows repeat the
+    // batch's samples, so an mse batch holds real data only.
+    bool repeat = r >= n && !useLabels;
+    bool real = r < n || repeat;
+    size_t s = real ? order_[size_t(index * batch_ + r % n)] : 0;
     if (useTokens) {
       int64_t *dst = out.tokens + r * elems;
       if (real)
@@ -734,10 +952,16 @@ int64_t Batcher::copyBatch(int64_t index, const BatchBuffers &out) const {
       else
         std::fill_n(dst, elems, 0.0f);
     }
-    if (useLabels)
+    if (useLabels) {
       out.labels[r] = real ? d.labels[s] : kIgnoreLabel;
+      continue;
+    }
+    size_t width = size_t(std::max<int64_t>(d.targetWidth, 1));
+    float *dst = out.targets + r * width;
+    if (real)
+      std::copy_n(d.targets.data() + s * width, width, dst);
     else
-      out.targets[r] = real ? d.targets[s] : 0.0f;
+      std::fill_n(dst, width, 0.0f);
   }
   return n;
 }

@@ -8,12 +8,16 @@
 //   fashion-mnist  the name resolves to /usr/share/datasets/fashion-mnist
 //                (Debian's dataset-fashion-mnist), train or test split
 //   image folder one sub-folder per class (sorted names = class indices),
-//                PNG files decoded by libpng, converted to gray or RGB and
-//                resized (bilinear) to the model's H x W
-//   CSV          numeric features and one label column
+//                PNG files decoded by libpng; another size or colour type
+//                than the model's is an error unless resizing is asked for
+//   CSV          numeric features and the label or target column(s)
 //   tokens       one sample per line: whitespace-separated integer ids, the
 //                last integer on the line is the label
-//   synthetic    seeded class prototypes plus noise (learnable)
+//   synthetic    seeded class prototypes plus noise (learnable), suited to
+//                the model's input (floats or token ids) and loss
+//
+// loadSplits picks the train and test splits: a dataset's own split, a
+// separate test set, or a seeded held-out fraction (docs/data.md).
 //
 // Every error names the file and what is wrong:
 //
@@ -43,6 +47,14 @@ struct SampleSpec {
   /// Number of classes; labels must lie in [0, numClasses). 0 means the
   /// targets are real numbers (regression; CSV only) or are not checked.
   int64_t numClasses = 0;
+  /// Regression (mse): the float targets per sample (the model's output
+  /// width). 0: class labels.
+  int64_t targetWidth = 0;
+  /// Whether the input is integer token ids (an i64 input).
+  bool tokenInputs = false;
+  /// Token ids must lie in [0, vocabSize) (the embedding's size; 0: not
+  /// known).
+  int64_t vocabSize = 0;
 };
 
 /// Pixel normalization: x = (pixel / 255 - mean[c]) / std[c] when scale01,
@@ -66,8 +78,11 @@ struct Dataset {
   std::vector<int64_t> tokens;
   /// Class labels, one per sample (empty if the targets are floats).
   std::vector<int64_t> labels;
-  /// Float targets, one per sample (regression; empty for class labels).
+  /// Float targets, targetWidth per sample (regression; empty for class
+  /// labels).
   std::vector<float> targets;
+  /// Float targets per sample (0 for class labels).
+  int64_t targetWidth = 0;
   /// Class names, index = label (image folders; empty otherwise).
   std::vector<std::string> classNames;
 
@@ -75,6 +90,9 @@ struct Dataset {
   int64_t count = 0;
   /// True if the samples are token ids (`tokens`) rather than floats.
   bool tokenInputs = false;
+  /// What the loader wants the user told ("skipped 3 non-PNG files in
+  /// data/"), one line each.
+  std::vector<std::string> notes;
 
   /// Number of samples.
   int64_t size() const { return count; }
@@ -142,28 +160,41 @@ resolveIdxFiles(const std::string &dir, Split split);
 // Other formats
 //===----------------------------------------------------------------------===//
 
-/// Loads an image folder: `root/<class>/*.png`, classes sorted by name. Each
-/// PNG is converted to spec.shape[0] channels (1: gray, 3: RGB) and resized
-/// bilinearly (half-pixel centres, like torch's interpolate with
-/// align_corners=False) to spec.shape[1] x spec.shape[2]. Files not ending in
-/// .png are ignored; a class folder without PNGs is an error.
+/// How PNG images are read.
+struct ImageOptions {
+  /// Convert images with another channel count (gray/RGB) and resize images
+  /// of another size (bilinear) to the model's; otherwise such an image is
+  /// an error naming the file.
+  bool resize = false;
+};
+
+/// Loads an image folder: `root/<class>/*.png`, classes sorted by name. An
+/// image must have spec.shape[0] channels (1: gray, 3: RGB; alpha is
+/// composed onto black) and size spec.shape[1] x spec.shape[2], unless
+/// options.resize: then it is converted and resized bilinearly (half-pixel
+/// centres, like torch's interpolate with align_corners=False), and a note
+/// counts them. Files not ending in .png are skipped and counted in a note;
+/// a class folder without PNGs is an error.
 Result<Dataset> loadImageFolder(const std::string &root, const SampleSpec &spec,
-                                const Normalization &norm = {});
+                                const Normalization &norm = {},
+                                const ImageOptions &options = {});
 
 /// How a CSV file is read.
 struct CsvOptions {
-  /// The label column: a header name, or a 0-based index as text; empty
-  /// means the last column.
-  std::string labelColumn;
+  /// The label or target columns: header names or 0-based indices as text.
+  /// Empty: the last column (classification) or the last spec.targetWidth
+  /// columns (regression).
+  std::vector<std::string> targetColumns;
   /// Whether the first line is a header. Auto-detected (a first line with a
   /// non-numeric field is a header) unless set.
   std::optional<bool> hasHeader;
   char separator = ',';
 };
 
-/// Loads a CSV file of numbers: every column but the label column is a
+/// Loads a CSV file of numbers: every column but the target columns is a
 /// feature (their count must equal spec.shape's product). The label is a
-/// class index in [0, spec.numClasses), or a float target if numClasses is 0.
+/// class index in [0, spec.numClasses); for regression (spec.targetWidth >
+/// 0, or numClasses 0: one column) the targets are floats.
 Result<Dataset> loadCsv(const std::string &path, const SampleSpec &spec,
                         const CsvOptions &options = {});
 
@@ -188,6 +219,10 @@ Result<Dataset> loadTokens(const std::string &path, const SampleSpec &spec,
 /// prototype drawn from N(0, 1) (the same for both splits of a seed); a
 /// sample is its class prototype plus N(0, noise^2), drawn from a stream
 /// that depends on the split. Labels are uniform. Same seed, same data.
+/// Token inputs (spec.tokenInputs): a class prototype is a sequence of ids in
+/// [0, spec.vocabSize), and each id of a sample is replaced by a random one
+/// with probability noise / 2. Regression (spec.targetWidth > 0): the
+/// targets of a sample are its hidden class's target prototype (N(0, 1)).
 Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
                               uint64_t seed, Split split = Split::Train,
                               float noise = 0.5f);
@@ -197,17 +232,67 @@ Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
 /// files (MNIST layout), a directory of class folders (PNG; if it has
 /// `train/` and `test/` sub-folders, the split picks one, else both splits
 /// are the whole folder), a *.csv file or a token file (any other file; both
-/// splits are the whole file).
-Result<Dataset> loadDataset(const std::string &name, Split split,
-                            const SampleSpec &spec,
-                            const Normalization &norm = {},
-                            uint64_t syntheticSeed = 0,
-                            int64_t syntheticCount = 1024);
+/// splits are the whole file). Use loadSplits to train and test: it never
+/// tests on the training samples.
+Result<Dataset>
+loadDataset(const std::string &name, Split split, const SampleSpec &spec,
+            const Normalization &norm = {}, uint64_t syntheticSeed = 0,
+            int64_t syntheticCount = 1024, const ImageOptions &image = {},
+            const CsvOptions &csv = {});
 
-/// Loads one PNG as a model input sample: converted to spec.shape[0] channels,
-/// resized to spec.shape[1] x spec.shape[2] (bilinear) and normalized.
-Result<std::vector<float>> loadImage(const std::string &path, const SampleSpec &spec,
-                                     const Normalization &norm = {});
+/// Loads one PNG as a model input sample, normalized; its channels and size
+/// must be the model's unless options.resize (then converted and resized as
+/// loadImageFolder does).
+Result<std::vector<float>> loadImage(const std::string &path,
+                                     const SampleSpec &spec,
+                                     const Normalization &norm = {},
+                                     const ImageOptions &options = {});
+
+/// Which data a run trains and tests on.
+struct DataOptions {
+  /// Dataset name or path (loadDataset).
+  std::string data = "fashion-mnist";
+  /// A separate test set (name or path); empty: the dataset's own test split
+  /// or a held-out fraction.
+  std::string testData;
+  /// The fraction of a dataset without a test split that is held out as the
+  /// test split, in (0, 1); unset: 0.1. Setting it for a dataset that has a
+  /// test split (or with testData) is an error.
+  std::optional<double> holdout;
+  /// The seed of the held-out selection and of synthetic data.
+  uint64_t seed = 1;
+  /// Number of synthetic samples per split.
+  int64_t syntheticCount = 1024;
+  ImageOptions image;
+  CsvOptions csv;
+};
+
+/// A train and a test split, and what the user should be told about them.
+struct DataSplits {
+  Dataset train, test;
+  /// One line each ("holding out 10% (6 of 60 samples, seed 1) of d.csv as
+  /// the test split; ..."), plus the loaders' notes.
+  std::vector<std::string> notes;
+};
+
+/// Whether `name` has its own train/test split: fashion-mnist, synthetic,
+/// an IDX directory with both splits, an image folder with train/ and test/.
+bool hasOwnTestSplit(const std::string &name);
+
+/// Loads the train and test splits of options.data: options.testData (its
+/// test part) is the test split if given; else the data's own split if it has
+/// one; else a seeded fraction options.holdout (0.1) of the samples is the
+/// test split (the same for every command given the same seed).
+Result<DataSplits> loadSplits(const DataOptions &options,
+                              const SampleSpec &spec,
+                              const Normalization &norm = {});
+
+/// The samples of `data` at `indices`, in that order.
+Dataset selectSamples(const Dataset &data,
+                      const std::vector<uint32_t> &indices);
+
+/// Keeps only the first `limit` samples (limit <= 0: all).
+void truncateDataset(Dataset &data, int64_t limit);
 
 /// Applies `norm` to image samples with pixel values in [0, 255] (loaders do
 /// this; exposed for tests).
@@ -223,7 +308,7 @@ inline constexpr int64_t kIgnoreLabel = -100;
 
 /// Caller-provided batch buffers (views into the arena), each sized for a
 /// full batch. Only the fields the dataset has are written: `inputs` (float
-/// samples) or `tokens`, and `labels` or `targets`.
+/// samples) or `tokens`, and `labels` or `targets` (targetWidth per row).
 struct BatchBuffers {
   float *inputs = nullptr;
   int64_t *tokens = nullptr;
@@ -257,8 +342,9 @@ public:
 
   /// Copies batch `index` of the current epoch into `out` and returns its
   /// true size n. Rows n..batchSize-1 are zero-filled and their labels set
-  /// to kIgnoreLabel. Returns 0 (and copies nothing) if index is out of
-  /// range or a needed buffer is null.
+  /// to kIgnoreLabel; with float targets (mse, which has no ignore value)
+  /// they repeat the batch's rows 0, 1, ... instead. Returns 0 (and copies
+  /// nothing) if index is out of range or a needed buffer is null.
   int64_t copyBatch(int64_t index, const BatchBuffers &out) const;
 
 private:

@@ -2,9 +2,10 @@
 //
 // Part of nnc's runtime (plain C++17, no LLVM/MLIR). `root/<class>/*.png`:
 // classes are the sorted sub-folder names; each PNG is decoded by libpng's
-// simplified API (which converts any PNG colour type and bit depth to 8-bit
-// gray or RGB and composes alpha onto black), then resized bilinearly to the
-// model's H x W.
+// simplified API (which converts any PNG bit depth to 8 bits and composes
+// alpha onto black). An image of another size or colour type than the
+// model's is an error unless resizing was asked for: then it is converted to
+// gray or RGB and resized bilinearly to the model's H x W.
 //
 //===----------------------------------------------------------------------===//
 
@@ -57,15 +58,17 @@ bool isPngName(const std::string &name) {
   return ext == ".png";
 }
 
-/// Decodes `path` into 8-bit `channels`-channel pixels (1: gray, 3: RGB).
+/// Decodes `path` into 8-bit `channels`-channel pixels (1: gray, 3: RGB);
+/// `fileChannels` is the file's own (1 or 3, alpha not counted).
 Status decodePng(const std::string &path, int64_t channels,
                  std::vector<uint8_t> &pixels, uint32_t &width,
-                 uint32_t &height) {
+                 uint32_t &height, int64_t &fileChannels) {
   png_image image;
   std::memset(&image, 0, sizeof(image));
   image.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_file(&image, path.c_str()))
     return Status::error(path + ": cannot read the PNG: " + image.message);
+  fileChannels = (image.format & PNG_FORMAT_FLAG_COLOR) ? 3 : 1;
   image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
   width = image.width;
   height = image.height;
@@ -114,10 +117,39 @@ void resizeBilinear(const std::vector<uint8_t> &in, uint32_t inW, uint32_t inH,
     }
   }
 }
+
+const char *colourName(int64_t channels) {
+  return channels == 1 ? "gray" : "RGB";
+}
+
+/// Decodes `path` into `out` (the model's channels x H x W floats in
+/// [0, 255]). Another size or channel count is an error unless
+/// options.resize; `converted` is set if the image was resized or converted.
+Status readImage(const std::string &path, const SampleSpec &spec,
+                 const ImageOptions &options, std::vector<uint8_t> &pixels,
+                 float *out, bool &converted) {
+  int64_t channels = spec.shape[0], outH = spec.shape[1], outW = spec.shape[2];
+  uint32_t w = 0, h = 0;
+  int64_t fileChannels = 0;
+  if (Status s = decodePng(path, channels, pixels, w, h, fileChannels);
+      s.failed())
+    return s;
+  converted =
+      int64_t(w) != outW || int64_t(h) != outH || fileChannels != channels;
+  if (converted && !options.resize)
+    return Status::error(path + ": the image is " + std::to_string(w) + "x" +
+                         std::to_string(h) + " " + colourName(fileChannels) +
+                         ", the model expects " + std::to_string(outW) + "x" +
+                         std::to_string(outH) + " " + colourName(channels) +
+                         " (pass --resize to convert and resize images)");
+  resizeBilinear(pixels, w, h, channels, outW, outH, out);
+  return Status::success();
+}
 } // namespace
 
 Result<Dataset> loadImageFolder(const std::string &root, const SampleSpec &spec,
-                                const Normalization &norm) {
+                                const Normalization &norm,
+                                const ImageOptions &options) {
   if (spec.shape.size() != 3 || (spec.shape[0] != 1 && spec.shape[0] != 3) ||
       spec.shape[1] < 1 || spec.shape[2] < 1)
     return Status::error(root + ": image folders need a model input of shape "
@@ -139,36 +171,60 @@ Result<Dataset> loadImageFolder(const std::string &root, const SampleSpec &spec,
   data.classNames = classes;
   int64_t elems = data.sampleElements();
   std::vector<uint8_t> pixels;
+  int64_t skipped = 0, convertedCount = 0;
+  std::string firstSkipped;
+  auto skip = [&](const std::string &path) {
+    if (skipped++ == 0)
+      firstSkipped = path;
+  };
+  for (const std::string &file : ignored)
+    skip(root + "/" + file);
   for (size_t label = 0; label < classes.size(); ++label) {
     std::string dir = root + "/" + classes[label];
     std::vector<std::string> subdirs, files;
     if (Status s = listDirectory(dir, subdirs, files); s.failed())
       return s;
     size_t before = size_t(data.count);
+    for (const std::string &sub : subdirs)
+      skip(dir + "/" + sub + "/");
     for (const std::string &file : files) {
-      if (!isPngName(file))
+      if (!isPngName(file)) {
+        skip(dir + "/" + file);
         continue;
-      uint32_t w = 0, h = 0;
-      if (Status s = decodePng(dir + "/" + file, channels, pixels, w, h);
+      }
+      data.inputs.resize(size_t((data.count + 1) * elems));
+      bool converted = false;
+      if (Status s =
+              readImage(dir + "/" + file, spec, options, pixels,
+                        data.inputs.data() + data.count * elems, converted);
           s.failed())
         return s;
-      data.inputs.resize(size_t((data.count + 1) * elems));
-      resizeBilinear(pixels, w, h, channels, outW, outH,
-                     data.inputs.data() + data.count * elems);
+      convertedCount += converted;
       data.labels.push_back(int64_t(label));
       ++data.count;
     }
     if (size_t(data.count) == before)
       return Status::error(dir + ": the class folder has no .png files");
   }
+  if (skipped)
+    data.notes.push_back("skipped " + groupDigits(uint64_t(skipped)) +
+                         " non-PNG " + (skipped == 1 ? "entry" : "entries") +
+                         " in " + root + "/ (first: " + firstSkipped + ")");
+  if (convertedCount)
+    data.notes.push_back(
+        "resized or converted " + groupDigits(uint64_t(convertedCount)) +
+        " of " + groupDigits(uint64_t(data.count)) + " images in " + root +
+        "/ to the model's " + std::to_string(outW) + "x" +
+        std::to_string(outH) + " " + colourName(channels));
   if (Status s = normalizeImages(data, norm); s.failed())
     return s;
   return data;
 }
 
-
-Result<std::vector<float>> loadImage(const std::string &path, const SampleSpec &spec,
-                                     const Normalization &norm) {
+Result<std::vector<float>> loadImage(const std::string &path,
+                                     const SampleSpec &spec,
+                                     const Normalization &norm,
+                                     const ImageOptions &options) {
   if (spec.shape.size() != 3 || (spec.shape[0] != 1 && spec.shape[0] != 3))
     return Status::error(path + ": images need a model input of shape [N, 1 or 3, H, W]");
   Dataset one;
@@ -177,11 +233,11 @@ Result<std::vector<float>> loadImage(const std::string &path, const SampleSpec &
   one.count = 1;
   one.inputs.resize(spec.shape[0] * spec.shape[1] * spec.shape[2]);
   std::vector<uint8_t> pixels;
-  uint32_t w = 0, h = 0;
-  if (Status s = decodePng(path, spec.shape[0], pixels, w, h); s.failed())
+  bool converted = false;
+  if (Status s =
+          readImage(path, spec, options, pixels, one.inputs.data(), converted);
+      s.failed())
     return s;
-  resizeBilinear(pixels, w, h, spec.shape[0], spec.shape[2], spec.shape[1],
-                 one.inputs.data());
   if (Status s = normalizeImages(one, norm); s.failed())
     return s;
   return std::move(one.inputs);

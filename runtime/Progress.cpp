@@ -65,6 +65,13 @@ ProgressBar::ProgressBar(std::FILE *out, std::optional<bool> tty,
     : out_(out), tty_(tty ? *tty : ::isatty(::fileno(out)) != 0),
       plainInterval_(plainIntervalSeconds) {}
 
+ProgressBar::~ProgressBar() {
+  if (lineOpen_) {
+    std::fputc('\n', out_);
+    std::fflush(out_);
+  }
+}
+
 double ProgressBar::clockSeconds() {
   using namespace std::chrono;
   return duration<double>(steady_clock::now().time_since_epoch()).count();
@@ -125,6 +132,7 @@ void ProgressBar::draw(bool final, double now) {
     if (final)
       text += '\n';
     std::fputs(text.c_str(), out_);
+    lineOpen_ = !final;
   } else {
     std::fputs((line + "\n").c_str(), out_);
   }

@@ -11,7 +11,7 @@
 // printed every `plainIntervalSeconds` and at the end of each epoch. Metrics
 // go to a JSON-lines file, one object per record:
 //
-//   {"epoch":1,"step":612,"loss":0.412,"acc":0.851}
+//   {"kind":"step","epoch":1,"step":612,"loss":0.412,"lr":0.001,"time_s":3.2}
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,6 +67,10 @@ public:
   /// Draws the final line of the epoch and ends it with a newline.
   void endEpoch(double now = -1);
 
+  /// Ends a line left open on a terminal (a run stopped by an error mid
+  /// epoch), so that the error starts a line of its own.
+  ~ProgressBar();
+
   /// Whether the bar redraws in place.
   bool isTty() const { return tty_; }
 
@@ -81,6 +85,7 @@ private:
   int64_t samples_ = 0;
   double epochStart_ = 0, lastDraw_ = -1e300;
   size_t lastLength_ = 0;
+  bool lineOpen_ = false;
 };
 
 /// One JSON object of the metrics log, built field by field in order.

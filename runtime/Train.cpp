@@ -3,6 +3,7 @@
 #include "runtime/Train.h"
 
 #include "runtime/Checkpoint.h"
+#include "runtime/Json.h"
 #include "runtime/Kernels.h"
 #include "runtime/Progress.h"
 
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 
 using namespace nnc::rt;
 
@@ -141,21 +143,6 @@ std::string metadataValue(const nnc::SafetensorsMetadata &md, const std::string 
   return "";
 }
 
-void truncateDataset(Dataset &d, int64_t limit) {
-  if (limit <= 0 || limit >= d.count)
-    return;
-  int64_t per = d.sampleElements();
-  d.count = limit;
-  if (!d.inputs.empty())
-    d.inputs.resize(limit * per);
-  if (!d.tokens.empty())
-    d.tokens.resize(limit * per);
-  if (!d.labels.empty())
-    d.labels.resize(limit);
-  if (!d.targets.empty())
-    d.targets.resize(limit);
-}
-
 /// Checks that the arena region `r` holds `elements` values of `dtype`, so
 /// that the batcher's writes through a typed pointer stay inside it.
 Status checkRegion(const Region &r, const std::string &dtype, int64_t elements,
@@ -194,6 +181,82 @@ double now() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
+/// The model's training loss ("cross_entropy", "mse") from its model table.
+std::string lossOf(const Model &model) {
+  std::string error;
+  std::optional<JsonValue> info = parseJson(model.info(), error);
+  const JsonValue *train = info ? info->find("train") : nullptr;
+  const JsonValue *loss = train ? train->find("loss") : nullptr;
+  return loss && loss->kind == JsonValue::Kind::String ? loss->string : "cross_entropy";
+}
+
+/// The vocabulary of the model's embedding: the rows of its embedding
+/// weights (2-D parameters initialized N(0, 1), as PyTorch's nn.Embedding);
+/// the smallest if there are several. 0 if there is none.
+int64_t vocabularyOf(const Model &model) {
+  int64_t vocab = 0;
+  for (const Region &r : model.regions())
+    if (r.kind == "param" && r.init == "normal" && r.scale == 1.0 && r.shape.size() == 2 &&
+        (vocab == 0 || r.shape[0] < vocab))
+      vocab = r.shape[0];
+  return vocab;
+}
+
+/// Where in training something happened, for messages.
+std::string whereInTraining(int64_t epoch, int64_t step, int64_t globalStep) {
+  return "epoch " + std::to_string(epoch + 1) + ", step " + std::to_string(step) +
+         " (global step " + std::to_string(globalStep) + ")";
+}
+
+/// The one divergence check of every training path: `value` (a loss) must be
+/// finite.
+Status checkFinite(double value, const std::string &what, const std::string &where) {
+  if (std::isfinite(value))
+    return Status::success();
+  return Status::error("training diverged: " + what + " is " + (std::isnan(value) ? "NaN" : "Inf") +
+                       " at " + where +
+                       "; stopped, the last checkpoint is kept (try a lower --lr)");
+}
+
+/// Checks that every f32 parameter is finite (before a checkpoint is written).
+Status checkParameters(Model &model, const std::string &where) {
+  for (const Region &r : model.regions()) {
+    if (r.kind != "param" || r.dtype != "f32")
+      continue;
+    const float *p = model.dataAs<float>(r);
+    for (int64_t i = 0, n = r.numElements(); i < n; ++i)
+      if (!std::isfinite(p[i]))
+        return checkFinite(p[i], "parameter '" + r.name + "'", where);
+  }
+  return Status::success();
+}
+
+/// Drops the records of a metrics file after global step `step` (and any
+/// cut-off last line), so that a resumed run continues it without
+/// duplicates.
+Status trimMetrics(const std::string &path, int64_t step) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::success(); // Nothing written yet.
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (in.eof())
+      break; // No newline: cut off by a kill.
+    std::string error;
+    std::optional<JsonValue> record = parseJson(line, error);
+    const JsonValue *s = record ? record->find("step") : nullptr;
+    std::optional<uint64_t> at = s ? s->asUInt64() : std::nullopt;
+    if (at && int64_t(*at) <= step)
+      kept += line + "\n";
+  }
+  in.close();
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << kept;
+  out.close();
+  if (!out)
+    return Status::error(path + ": cannot rewrite the metrics file");
+  return Status::success();
+}
 } // namespace
 
 Status nnc::rt::checkBatchRegions(const Dataset &data, const Region &input,
@@ -207,7 +270,8 @@ Status nnc::rt::checkBatchRegions(const Dataset &data, const Region &input,
   if (!labels)
     return Status::success();
   bool classes = !data.labels.empty();
-  return checkRegion(*labels, classes ? "i64" : "f32", batch, data,
+  return checkRegion(*labels, classes ? "i64" : "f32",
+                     classes ? batch : batch * std::max<int64_t>(data.targetWidth, 1), data,
                      classes ? "class labels" : "targets");
 }
 
@@ -217,9 +281,17 @@ Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {
     return io.status();
   SampleSpec spec;
   spec.shape.assign(io->input->shape.begin() + 1, io->input->shape.end());
+  spec.tokenInputs = io->input->dtype == "i64";
+  if (spec.tokenInputs)
+    spec.vocabSize = vocabularyOf(model);
   const Region &out = *io->output;
-  if (out.shape.size() == 2)
+  if (lossOf(model) == "mse") {
+    spec.targetWidth = 1;
+    for (size_t d = 1; d < out.shape.size(); ++d)
+      spec.targetWidth *= out.shape[d];
+  } else if (out.shape.size() == 2) {
     spec.numClasses = out.shape[1];
+  }
   return spec;
 }
 
@@ -231,15 +303,29 @@ Result<int64_t> nnc::rt::saveWeights(Model &model, const std::string &path) {
   return writeRegions(model, path, regionsOfKind(model, {"param", "buffer"}), {});
 }
 
+std::string nnc::rt::formatTestFigures(const EvalResult &test) {
+  char buf[128];
+  if (test.regression)
+    std::snprintf(buf, sizeof(buf), "test loss (mse) %.4f  rmse %.4f", test.loss, test.rmse);
+  else
+    std::snprintf(buf, sizeof(buf), "test accuracy %.1f%%  loss %.4f", 100 * test.accuracy,
+                  test.loss);
+  return buf;
+}
+
 Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data) {
   Result<EntryIO> io = entryIO(model, "forward");
   if (!io)
     return io.status();
   const Region &out = *io->output;
-  if (out.shape.size() != 2 || data.labels.empty())
-    return Status::error("evaluation needs a classifier ([N, classes] output) and "
-                         "labelled data");
-  int64_t batch = io->input->shape[0], classes = out.shape[1];
+  int64_t batch = io->input->shape[0];
+  int64_t width = batch ? out.numElements() / batch : 0;
+  EvalResult result;
+  result.regression = data.targetWidth > 0;
+  if (result.regression ? width != data.targetWidth : out.shape.size() != 2 || data.labels.empty())
+    return Status::error(data.source + ": evaluation needs a classifier ([N, classes] "
+                                       "output) and labelled data, or a regression "
+                                       "model (loss = mse) with one target per output");
   Result<Batcher> batcher = Batcher::create(data, batch, /*shuffle=*/false, 0);
   if (!batcher)
     return batcher.status();
@@ -252,17 +338,25 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data) {
   if (!buffersOr)
     return buffersOr.status();
   BatchBuffers buffers = *buffersOr;
+  std::vector<float> targets(batch * std::max<int64_t>(width, 1));
   buffers.labels = labels.data();
-  EvalResult result;
+  buffers.targets = targets.data();
   double lossSum = 0;
   int64_t correct = 0;
   for (int64_t i = 0; i < batcher->numBatches(); ++i) {
     int64_t n = batcher->copyBatch(i, buffers);
     if (Status st = model.run("forward"); st.failed())
       return st;
-    const float *logits = model.dataAs<float>(out);
+    const float *y = model.dataAs<float>(out);
+    if (result.regression) {
+      for (int64_t k = 0; k < n * width; ++k)
+        lossSum += (double(y[k]) - targets[k]) * (double(y[k]) - targets[k]);
+      result.samples += n;
+      continue;
+    }
+    int64_t classes = width;
     for (int64_t r = 0; r < n; ++r) {
-      const float *row = logits + r * classes;
+      const float *row = y + r * classes;
       int64_t best = 0;
       double maxv = row[0];
       for (int64_t c = 1; c < classes; ++c)
@@ -278,6 +372,12 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data) {
       correct += best == labels[r];
     }
     result.samples += n;
+  }
+  if (result.regression) {
+    double count = double(result.samples * width);
+    result.loss = count ? lossSum / count : 0;
+    result.rmse = std::sqrt(result.loss);
+    return result;
   }
   result.accuracy = result.samples ? double(correct) / double(result.samples) : 0;
   result.loss = result.samples ? lossSum / double(result.samples) : 0;
@@ -298,17 +398,21 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
 
   // Pixels scaled to [0, 1]: the model's entry points apply its own
   // normalization (docs/abi.md).
-  Result<Dataset> trainData = loadDataset(options.data, Split::Train, *spec, {},
-                                          options.seed);
-  if (!trainData)
-    return trainData.status();
-  Result<Dataset> testData = loadDataset(options.data, Split::Test, *spec, {},
-                                         options.seed);
-  if (!testData)
-    return testData.status();
+  DataOptions dataOptions = options.dataset;
+  dataOptions.seed = options.seed;
+  Result<DataSplits> splits = loadSplits(dataOptions, *spec, {});
+  if (!splits)
+    return splits.status();
+  if (options.progress)
+    for (const std::string &note : splits->notes)
+      std::fprintf(options.progress, "%s\n", note.c_str());
+  Dataset *trainData = &splits->train, *testData = &splits->test;
   truncateDataset(*trainData, options.trainLimit);
   truncateDataset(*testData, options.testLimit);
+  if (options.metricsEvery < 1)
+    return Status::error("--metrics-every must be at least 1");
 
+  bool regression = spec->targetWidth > 0;
   int64_t batch = io.input->shape[0];
   Result<Batcher> batcher = Batcher::create(*trainData, batch, /*shuffle=*/true,
                                             options.seed);
@@ -353,6 +457,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
 
   std::optional<MetricsLog> metrics;
   if (!options.metrics.empty()) {
+    if (!options.resume.empty())
+      if (Status st = trimMetrics(options.metrics, globalStep); st.failed())
+        return st;
     Result<MetricsLog> log = MetricsLog::open(options.metrics, !options.resume.empty());
     if (!log)
       return log.status();
@@ -370,6 +477,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     return options.lr;
   };
 
+  double trainStart = now();
   std::optional<ProgressBar> bar;
   if (options.progress)
     bar.emplace(options.progress);
@@ -391,7 +499,14 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
         return result;
       }
       int64_t n = batcher->copyBatch(i, buffers);
-      *model.dataAs<float>(*io.lr) = float(lrAt(epoch, globalStep));
+      if (n == 0)
+        return Status::error(trainData->source + ": its samples (" +
+                             (trainData->tokenInputs ? "token ids" : "floats") + ", " +
+                             (trainData->labels.empty() ? "float targets" : "class labels") +
+                             ") do not fit the model's input '" + io.input->name + "' (" +
+                             io.input->dtype + ") and labels (" + io.labels->dtype + ")");
+      double lr = lrAt(epoch, globalStep);
+      *model.dataAs<float>(*io.lr) = float(lr);
       *model.dataAs<int64_t>(*io.step) = globalStep + 1;
       *model.dataAs<int64_t>(*io.seed) = int64_t(options.seed);
       bool checking = !model.numericsOps().empty();
@@ -402,23 +517,32 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       if (checking) {
         int64_t first = nnc_numerics_first();
         if (first >= 0 && first < int64_t(model.numericsOps().size()))
-          return Status::error("numerics check: epoch " + std::to_string(epoch + 1) + ", step " +
-                               std::to_string(i + 1) + " (global step " +
-                               std::to_string(globalStep + 1) +
-                               "): NaN or Inf first appeared in the output of " +
+          return Status::error("numerics check: " + whereInTraining(epoch, i + 1, globalStep + 1) +
+                               ": NaN or Inf first appeared in the output of " +
                                model.numericsOps()[first]);
       }
       double loss = *model.dataAs<float>(*io.loss);
-      if (!std::isfinite(loss))
-        return Status::error("training diverged: the loss is " + std::to_string(loss) +
-                             " at epoch " + std::to_string(epoch + 1) + ", step " +
-                             std::to_string(i + 1));
+      if (Status st = checkFinite(loss, "the loss", whereInTraining(epoch, i + 1, globalStep + 1));
+          st.failed())
+        return st;
       lossSum += loss * double(n);
       correct += *model.dataAs<int64_t>(*io.correct);
       seen += n;
       ++globalStep;
+      if (metrics && globalStep % options.metricsEvery == 0) {
+        MetricsRecord record;
+        record.add("kind", std::string("step"))
+            .add("epoch", epoch + 1)
+            .add("step", globalStep)
+            .add("loss", loss)
+            .add("lr", lr)
+            .add("time_s", now() - trainStart);
+        if (Status st = metrics->write(record); st.failed())
+          return st;
+      }
       if (bar)
-        bar->update(i + 1, seen, lossSum / double(seen), double(correct) / double(seen));
+        bar->update(i + 1, seen, lossSum / double(seen),
+                    regression ? -1.0 : double(correct) / double(seen));
     }
     double elapsed = now() - start;
     if (bar)
@@ -429,12 +553,24 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     result.samplesPerSecond = double(seen) / elapsed;
     result.stepMs = 1000.0 * elapsed / double(stepsPerEpoch);
 
+    std::string endOfEpoch = whereInTraining(epoch, stepsPerEpoch, globalStep);
+    if (Status st = checkParameters(model, endOfEpoch); st.failed())
+      return st;
     Result<EvalResult> eval = evaluate(model, *testData);
     if (!eval)
       return eval.status();
+    if (Status st = checkFinite(eval->loss, "the test loss", endOfEpoch); st.failed())
+      return st;
+    result.test = *eval;
     result.testAccuracy = eval->accuracy;
     result.testLoss = eval->loss;
-    if (options.progress)
+    if (options.progress && eval->regression)
+      std::fprintf(options.progress,
+                   "epoch %lld/%lld: train loss (mse) %.4f  %s  %.0f samples/s  %.2f "
+                   "ms/step\n",
+                   (long long)(epoch + 1), (long long)options.epochs, result.lastEpochLoss,
+                   formatTestFigures(*eval).c_str(), result.samplesPerSecond, result.stepMs);
+    else if (options.progress)
       std::fprintf(options.progress,
                    "epoch %lld/%lld: train loss %.4f acc %.1f%%  test loss %.4f acc "
                    "%.1f%%  %.0f samples/s  %.2f ms/step\n",
@@ -443,14 +579,17 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
                    result.samplesPerSecond, result.stepMs);
     if (metrics) {
       MetricsRecord record;
-      record.add("epoch", epoch + 1)
+      record.add("kind", std::string("epoch"))
+          .add("epoch", epoch + 1)
           .add("step", globalStep)
-          .add("loss", result.lastEpochLoss)
-          .add("train_accuracy", result.trainAccuracy)
-          .add("test_loss", eval->loss)
-          .add("test_accuracy", eval->accuracy)
-          .add("samples_per_second", result.samplesPerSecond)
-          .add("step_ms", result.stepMs);
+          .add("loss", result.lastEpochLoss);
+      if (eval->regression)
+        record.add("test_loss", eval->loss).add("test_rmse", eval->rmse);
+      else
+        record.add("train_accuracy", result.trainAccuracy)
+            .add("test_loss", eval->loss)
+            .add("test_accuracy", eval->accuracy);
+      record.add("samples_per_second", result.samplesPerSecond).add("step_ms", result.stepMs);
       if (Status st = metrics->write(record); st.failed())
         return st;
     }

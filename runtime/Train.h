@@ -20,8 +20,9 @@
 namespace nnc::rt {
 
 struct TrainOptions {
-  /// Dataset name or path (runtime/Data.h loadDataset).
-  std::string data = "fashion-mnist";
+  /// The data and its train/test split (runtime/Data.h loadSplits); the
+  /// split's seed is `seed`.
+  DataOptions dataset;
   int64_t epochs = 1;
   /// Stop after this many epochs (0: all); the schedule still spans
   /// `epochs`, so a later --resume continues the same run.
@@ -43,8 +44,10 @@ struct TrainOptions {
   std::string resume;
   /// Start from these weights (no optimizer state).
   std::string weights;
-  /// JSON-lines metrics file. Empty: none.
+  /// JSON-lines metrics file (docs/training.md): a "step" record every
+  /// metricsEvery steps and an "epoch" record per epoch. Empty: none.
   std::string metrics;
+  int64_t metricsEvery = 1;
   /// Kernel threads (0: all cores).
   int threads = 0;
   /// Print progress to this stream (null: quiet).
@@ -55,12 +58,27 @@ struct TrainOptions {
   const volatile std::sig_atomic_t *stop = nullptr;
 };
 
+struct EvalResult {
+  int64_t samples = 0;
+  double accuracy = 0;
+  double loss = 0;
+  /// Regression (mse): accuracy is meaningless; rmse is the root of loss.
+  bool regression = false;
+  double rmse = 0;
+};
+
+/// The test figures as one line: "test accuracy 85.1%  loss 0.4123" or, for
+/// regression, "test loss (mse) 0.0123  rmse 0.1109".
+std::string formatTestFigures(const EvalResult &test);
+
 struct TrainResult {
   int64_t steps = 0;
   double lastEpochLoss = 0;
   double trainAccuracy = 0;
   double testAccuracy = -1;
   double testLoss = 0;
+  /// The last epoch's test evaluation.
+  EvalResult test;
   double samplesPerSecond = 0;
   /// Step time in milliseconds, averaged over the last epoch.
   double stepMs = 0;
@@ -75,14 +93,10 @@ struct TrainResult {
 /// Trains `model` (which must have the `train_step` and `forward` entries).
 Result<TrainResult> train(Model &model, const TrainOptions &options);
 
-struct EvalResult {
-  int64_t samples = 0;
-  double accuracy = 0;
-  double loss = 0;
-};
-
-/// Evaluates the model's `forward` entry on `data` (classification).
+/// Evaluates the model's `forward` entry on `data`: cross-entropy loss and
+/// accuracy for class labels, mse and RMSE for float targets.
 Result<EvalResult> evaluate(Model &model, const Dataset &data);
+
 
 /// Checks that the batch regions of an entry point can take what `data`
 /// provides: `input` (batch dimension first) holds one batch of f32 samples
@@ -94,7 +108,8 @@ Result<EvalResult> evaluate(Model &model, const Dataset &data);
 Status checkBatchRegions(const Dataset &data, const Region &input,
                          const Region *labels);
 
-/// The sample shape and class count the model's `forward` entry expects.
+/// The sample the model's `forward` entry expects: its shape, class count
+/// or (loss = mse) target width, token inputs and vocabulary size.
 Result<SampleSpec> sampleSpecOf(const Model &model);
 
 /// Loads weights (parameters and buffers) from a safetensors file, checking

@@ -41,7 +41,7 @@ if not killed or not os.path.exists(b):
 done = [json.loads(l) for l in open(b + ".jsonl")]
 if train(b, ["--resume", b]) != 0:
     sys.exit("the resumed run failed")
-strip = lambda r: {k: v for k, v in r.items() if k not in ("samples_per_second", "step_ms")}
+strip = lambda r: {k: v for k, v in r.items() if k not in ("samples_per_second", "step_ms", "time_s")}
 ra = [strip(json.loads(l)) for l in open(a + ".jsonl")]
 rb = [strip(json.loads(l)) for l in open(b + ".jsonl")]
 if ra != rb:

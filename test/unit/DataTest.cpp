@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <png.h>
 
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <set>
@@ -251,8 +252,27 @@ TEST(DataTest, ImageFolder) {
 
   Normalization raw;
   raw.scale01 = false;
-  Result<Dataset> same = loadImageFolder(root, imageSpec(1, 2, 2, 2), raw);
+  // Without resizing, another size or colour type is an error naming the
+  // file, its size and colour and the model's.
+  EXPECT_TRUE(
+      failsWith(loadImageFolder(root, imageSpec(1, 2, 2, 2), raw).status(),
+                root + "/cat/x.PNG: the image is 4x2 RGB, the model "
+                       "expects 2x2 gray (pass --resize"));
+  EXPECT_TRUE(
+      failsWith(loadImageFolder(root, imageSpec(3, 4, 4, 2), raw).status(),
+                root + "/ant/a.png: the image is 2x2 gray, the model "
+                       "expects 4x4 RGB"));
+  ImageOptions resize;
+  resize.resize = true;
+  Result<Dataset> same =
+      loadImageFolder(root, imageSpec(1, 2, 2, 2), raw, resize);
   ASSERT_TRUE(same) << same.message();
+  // Skipped files and converted images are counted.
+  EXPECT_EQ(same->notes,
+            (std::vector<std::string>{"skipped 1 non-PNG entry in " + root +
+                                          "/ (first: " + root + "/cat/README)",
+                                      "resized or converted 1 of 2 images in " +
+                                          root + "/ to the model's 2x2 gray"}));
   EXPECT_EQ(same->classNames, (std::vector<std::string>{"ant", "cat"}));
   EXPECT_EQ(same->labels, (std::vector<int64_t>{0, 1}));
   // 2x2 -> 2x2 is the identity.
@@ -261,7 +281,8 @@ TEST(DataTest, ImageFolder) {
 
   // Upscale 2x2 -> 4x4 (bilinear, half-pixel centres): the first row is
   // 0, 25, 75, 100 as torch.nn.functional.interpolate gives.
-  Result<Dataset> up = loadImageFolder(root, imageSpec(3, 4, 4, 2), raw);
+  Result<Dataset> up =
+      loadImageFolder(root, imageSpec(3, 4, 4, 2), raw, resize);
   ASSERT_TRUE(up) << up.message();
   ASSERT_EQ(up->inputs.size(), 2u * 48u);
   for (int c = 0; c < 3; ++c) { // Gray replicated into R, G and B.
@@ -283,8 +304,9 @@ TEST(DataTest, ImageFolder) {
                         root + "/cat/broken.png: "));
   std::remove((root + "/cat/broken.png").c_str());
   ASSERT_EQ(::mkdir((root + "/dog").c_str(), 0755), 0);
-  EXPECT_TRUE(failsWith(loadImageFolder(root, imageSpec(1, 2, 2, 0)).status(),
-                        root + "/dog: the class folder has no .png files"));
+  EXPECT_TRUE(failsWith(
+      loadImageFolder(root, imageSpec(1, 2, 2, 0), {}, resize).status(),
+      root + "/dog: the class folder has no .png files"));
   EXPECT_TRUE(
       failsWith(loadImageFolder(root + "/ant", imageSpec(1, 2, 2, 0)).status(),
                 "no class sub-folders"));
@@ -296,7 +318,7 @@ TEST(DataTest, Csv) {
   writeFile(path, "x1,label,x2\n1.5,2,-3\n0,0,1e2\r\n\n");
   SampleSpec spec{{2}, 3};
   CsvOptions opts;
-  opts.labelColumn = "label";
+  opts.targetColumns = {"label"};
   Result<Dataset> d = loadCsv(path, spec, opts);
   ASSERT_TRUE(d) << d.message();
   EXPECT_EQ(d->size(), 2);
@@ -322,6 +344,145 @@ TEST(DataTest, Csv) {
   EXPECT_TRUE(failsWith(loadCsv(path, SampleSpec{{5}, 10}).status(),
                         "has 2 feature columns (plus the label), the model "
                         "expects 5 features"));
+}
+
+TEST(DataTest, CsvTargets) {
+  ScratchDir dir;
+  std::string path = dir.file("r.csv");
+  writeFile(path, "a,b,y,z\n1,2,0.5,7\n3,4,-0.25,8\n");
+  // Regression: the last targetWidth columns by default.
+  SampleSpec two{{2}, 0, 2};
+  Result<Dataset> d = loadCsv(path, two);
+  ASSERT_TRUE(d) << d.message();
+  EXPECT_EQ(d->targetWidth, 2);
+  EXPECT_EQ(d->inputs, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(d->targets, (std::vector<float>{0.5f, 7, -0.25f, 8}));
+  // By name and by index, in the order given.
+  CsvOptions opts;
+  opts.targetColumns = {"z", "0"};
+  Result<Dataset> e = loadCsv(path, two, opts);
+  ASSERT_TRUE(e) << e.message();
+  EXPECT_EQ(e->inputs, (std::vector<float>{2, 0.5f, 4, -0.25f}));
+  EXPECT_EQ(e->targets, (std::vector<float>{7, 1, 8, 3}));
+  // A float target for a one-output mse model; never a class label.
+  SampleSpec one{{3}, 0, 1};
+  opts.targetColumns = {"y"};
+  Result<Dataset> f = loadCsv(path, one, opts);
+  ASSERT_TRUE(f) << f.message();
+  EXPECT_EQ(f->targets, (std::vector<float>{0.5f, -0.25f}));
+  EXPECT_TRUE(f->labels.empty());
+  EXPECT_TRUE(failsWith(loadCsv(path, SampleSpec{{3}, 1}, opts).status(),
+                        path +
+                            ":2: label 0.5 is out of range for a model with 1 "
+                            "classes (a regression model needs loss = mse)"));
+  opts.targetColumns = {"nosuch"};
+  EXPECT_TRUE(failsWith(loadCsv(path, one, opts).status(),
+                        path + ": no column 'nosuch'"));
+  opts.targetColumns = {"y"};
+  EXPECT_TRUE(
+      failsWith(loadCsv(path, two, opts).status(),
+                "1 target columns given, the model predicts 2 value(s)"));
+  // Batches copy targetWidth values per row.
+  Result<Batcher> b = Batcher::create(*d, 3, false, 0);
+  ASSERT_TRUE(b);
+  std::vector<float> inputs(6), targets(6, -1);
+  EXPECT_EQ(b->copyBatch(0, BatchBuffers{inputs.data(), nullptr, nullptr,
+                                         targets.data()}),
+            2);
+  // The padding row repeats the first sample: mse has no ignore label.
+  EXPECT_EQ(targets, (std::vector<float>{0.5f, 7, -0.25f, 8, 0.5f, 7}));
+  EXPECT_EQ(inputs, (std::vector<float>{1, 2, 3, 4, 1, 2}));
+}
+
+TEST(DataTest, HoldoutSplit) {
+  ScratchDir dir;
+  std::string path = dir.file("c.csv");
+  std::string text;
+  for (int i = 0; i < 50; ++i)
+    text += std::to_string(i) + "," + std::to_string(i % 2) + "\n";
+  writeFile(path, text);
+  DataOptions options;
+  options.data = path;
+  SampleSpec spec{{1}, 2};
+  Result<DataSplits> s = loadSplits(options, spec);
+  ASSERT_TRUE(s) << s.message();
+  EXPECT_EQ(s->test.size(), 5);
+  EXPECT_EQ(s->train.size(), 45);
+  EXPECT_EQ(
+      s->notes,
+      (std::vector<std::string>{
+          "holding out 10% (5 of 50 samples, seed 1) of " + path +
+          " as the test split; use --test-data for a separate test set"}));
+  // Disjoint and together every sample (the feature is the row number).
+  std::set<float> all(s->train.inputs.begin(), s->train.inputs.end());
+  for (float x : s->test.inputs)
+    EXPECT_TRUE(all.insert(x).second) << "sample " << x << " is in both splits";
+  EXPECT_EQ(all.size(), 50u);
+  for (int64_t i = 0; i < s->test.size(); ++i)
+    EXPECT_EQ(s->test.labels[i], int64_t(s->test.inputs[i]) % 2);
+  // Same seed, same split; another seed, another one.
+  Result<DataSplits> again = loadSplits(options, spec);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->test.inputs, s->test.inputs);
+  options.seed = 2;
+  options.holdout = 0.5;
+  Result<DataSplits> other = loadSplits(options, spec);
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->test.size(), 25);
+  EXPECT_NE(std::vector<float>(other->test.inputs.begin(),
+                               other->test.inputs.begin() + 5),
+            s->test.inputs);
+  // A separate test set: nothing held out.
+  options.holdout.reset();
+  options.testData = path;
+  Result<DataSplits> separate = loadSplits(options, spec);
+  ASSERT_TRUE(separate);
+  EXPECT_EQ(separate->train.size(), 50);
+  EXPECT_EQ(separate->test.size(), 50);
+  EXPECT_TRUE(separate->notes.empty());
+  // --holdout where there is a test split.
+  options.holdout = 0.2;
+  EXPECT_TRUE(failsWith(loadSplits(options, spec).status(),
+                        "--test-data gives the test split"));
+  options.testData.clear();
+  options.data = "synthetic";
+  EXPECT_TRUE(failsWith(loadSplits(options, spec).status(),
+                        "--holdout: synthetic has its own test split"));
+  EXPECT_TRUE(hasOwnTestSplit("synthetic"));
+  EXPECT_FALSE(hasOwnTestSplit(path));
+}
+
+TEST(DataTest, SyntheticSuitsTheModel) {
+  // Token inputs: ids within the vocabulary, class labels.
+  SampleSpec tokens{{6}, 4};
+  tokens.tokenInputs = true;
+  tokens.vocabSize = 50;
+  Result<Dataset> t = makeSynthetic(tokens, 40, 3);
+  ASSERT_TRUE(t) << t.message();
+  EXPECT_TRUE(t->tokenInputs);
+  EXPECT_TRUE(t->inputs.empty());
+  ASSERT_EQ(t->tokens.size(), 240u);
+  for (int64_t id : t->tokens)
+    EXPECT_TRUE(id >= 0 && id < 50) << id;
+  EXPECT_EQ(t->labels.size(), 40u);
+  tokens.vocabSize = 0;
+  EXPECT_TRUE(failsWith(makeSynthetic(tokens, 4, 3).status(),
+                        "vocabulary size is unknown"));
+  // Regression: float targets of the output's width, no labels, finite.
+  SampleSpec regression{{3}, 0, 2};
+  Result<Dataset> r = makeSynthetic(regression, 10, 3);
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(r->targetWidth, 2);
+  EXPECT_EQ(r->targets.size(), 20u);
+  EXPECT_TRUE(r->labels.empty());
+  for (float y : r->targets)
+    EXPECT_TRUE(std::isfinite(y));
+  Result<Batcher> b = Batcher::create(*r, 4, true, 1);
+  ASSERT_TRUE(b);
+  std::vector<float> inputs(12), targets(8);
+  EXPECT_EQ(b->copyBatch(0, BatchBuffers{inputs.data(), nullptr, nullptr,
+                                         targets.data()}),
+            4);
 }
 
 TEST(DataTest, Tokens) {

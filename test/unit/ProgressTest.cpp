@@ -80,6 +80,22 @@ TEST(ProgressTest, RedrawsInPlaceOnATerminal) {
   EXPECT_EQ(out.back(), '\n');
 }
 
+TEST(ProgressTest, EndsAnOpenLineWhenStoppedMidEpoch) {
+  std::FILE *f = std::tmpfile();
+  {
+    ProgressBar bar(f, /*tty=*/true);
+    bar.beginEpoch(1, 1, 10, /*now=*/0.0);
+    bar.update(3, 96, 0.5, 0.5, 1.0);
+  } // An error stops the run here.
+  std::fputs("nnc: error: stopped\n", f);
+  std::rewind(f);
+  char buf[512] = {};
+  size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  std::string out(buf, n);
+  EXPECT_NE(out.find("\nnnc: error: stopped\n"), std::string::npos) << out;
+}
+
 TEST(ProgressTest, MetricsJsonLines) {
   ScratchDir dir;
   std::string path = dir.file("metrics.jsonl");

@@ -154,6 +154,56 @@ bool OptimizerOptions::check() const {
          checkReal(momentum, 0, /*strict=*/true, 1);
 }
 
+DataFlags::DataFlags(cl::SubCommand &sub)
+    : data("data",
+           cl::desc("Dataset: fashion-mnist, synthetic, an IDX or image-folder directory, a "
+                    "CSV or token file (docs/data.md)"),
+           cl::init("fashion-mnist"), cl::sub(sub), cl::cat(category())),
+      testData("test-data", cl::desc("A separate test set (same formats as --data)"),
+               cl::value_desc("path"), cl::sub(sub), cl::cat(category())),
+      holdout("holdout",
+              cl::desc("Fraction of a dataset without a test split held out as the test "
+                       "split, in (0, 1) (default 0.1)"),
+              cl::init(0.1), cl::sub(sub), cl::cat(category())),
+      resize("resize",
+             cl::desc("Convert and resize PNGs of another size or colour type to the "
+                      "model's"),
+             cl::sub(sub), cl::cat(category())),
+      target("target",
+             cl::desc("CSV label/target column(s) by header name or 0-based index "
+                      "(default: the last one(s))"),
+             cl::value_desc("col[,col...]"), cl::sub(sub), cl::cat(category())),
+      seed("seed",
+           cl::desc("Seed, >= 0, of the --holdout split and synthetic data (train: also of "
+                    "initialization, shuffling and dropout)"),
+           cl::init(1), cl::sub(sub), cl::cat(category())) {}
+
+bool DataFlags::toOptions(nnc::rt::DataOptions &options) const {
+  if (!checkRange(seed, 0))
+    return false;
+  if (holdout.getNumOccurrences() && !(holdout > 0 && holdout < 1)) {
+    fail("--holdout must be a fraction in (0, 1) (got " + formatReal(holdout) + ")");
+    return false;
+  }
+  options.data = data;
+  options.testData = testData;
+  if (holdout.getNumOccurrences())
+    options.holdout = holdout;
+  options.seed = uint64_t(int64_t(seed));
+  options.image.resize = resize;
+  SmallVector<StringRef> columns;
+  if (!target.empty())
+    StringRef(target).split(columns, ',');
+  for (StringRef c : columns) {
+    if (c.trim().empty()) {
+      fail("--target: empty column name in '" + target + "'");
+      return false;
+    }
+    options.csv.targetColumns.push_back(c.trim().str());
+  }
+  return true;
+}
+
 ThreadsOption::ThreadsOption(cl::SubCommand &sub)
     : threads("threads", cl::desc("Kernel threads, 1 to 1024 (default: all cores)"),
               cl::init(0), cl::sub(sub), cl::cat(category())) {}

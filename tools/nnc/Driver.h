@@ -123,6 +123,24 @@ struct OptimizerOptions {
 /// The optimizers nnc knows (--optimizer).
 llvm::ArrayRef<llvm::StringRef> optimizerNames();
 
+/// The data flags of commands that load a dataset (train, eval): --data,
+/// --test-data, --holdout, --resize, --target and --seed (the held-out split
+/// and synthetic data; train also seeds initialization, shuffling and
+/// dropout with it). runtime/Data.h DataOptions; docs/data.md.
+struct DataFlags {
+  explicit DataFlags(llvm::cl::SubCommand &sub);
+  /// Checks the flags given and fills `options`; false after reporting one
+  /// line.
+  bool toOptions(nnc::rt::DataOptions &options) const;
+
+  llvm::cl::opt<std::string> data;
+  llvm::cl::opt<std::string> testData;
+  llvm::cl::opt<double> holdout;
+  llvm::cl::opt<bool> resize;
+  llvm::cl::opt<std::string> target;
+  llvm::cl::opt<int64_t> seed;
+};
+
 /// --threads: kernel threads of commands that run the model.
 struct ThreadsOption {
   explicit ThreadsOption(llvm::cl::SubCommand &sub);

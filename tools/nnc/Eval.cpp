@@ -28,17 +28,16 @@ cl::opt<std::string> outputFilename(
     cl::value_desc("result.json"), cl::sub(evalCmd), cl::cat(category()));
 
 // Evaluation flags.
-cl::opt<std::string> dataName("data", cl::desc("Dataset: fashion-mnist, synthetic, an IDX or "
-                                               "image-folder directory, a CSV or token file"),
-                              cl::init("fashion-mnist"), cl::sub(evalCmd),
-                              cl::cat(category()));
+DataFlags dataFlags(evalCmd);
 cl::opt<int64_t> testLimit("test-limit", cl::desc("Use only the first N test samples (N >= 1)"),
                            cl::init(0), cl::sub(evalCmd), cl::cat(category()));
 } // namespace
 
 /// `nnc eval`: test-split accuracy of trained weights.
 static int runEval() {
-  if (!model.check() || !threads.check() || !checkRange(testLimit, 1))
+  nnc::rt::DataOptions dataOptions;
+  if (!model.check() || !threads.check() || !checkRange(testLimit, 1) ||
+      !dataFlags.toOptions(dataOptions))
     return 1;
   if (weightsPath.empty())
     return fail("nnc eval needs --weights FILE.safetensors");
@@ -47,27 +46,29 @@ static int runEval() {
   if (!loaded)
     return 1;
   nnc::rt::Model &m = *loaded->model;
-  auto data = nnc::rt::loadDataset(dataName, nnc::rt::Split::Test, loaded->spec, {});
-  if (!data)
-    return fail(data.message());
-  if (testLimit > 0 && testLimit < data->count) {
-    data->count = testLimit;
-    data->labels.resize(testLimit);
-    data->inputs.resize(testLimit * data->sampleElements());
-  }
-  auto eval = nnc::rt::evaluate(m, *data);
+  // The same split as nnc train (same data flags and --seed): test figures
+  // are never computed on training samples.
+  auto splits = nnc::rt::loadSplits(dataOptions, loaded->spec, {});
+  if (!splits)
+    return fail(splits.message());
+  for (const std::string &note : splits->notes)
+    errs() << note << "\n";
+  nnc::rt::truncateDataset(splits->test, testLimit);
+  auto eval = nnc::rt::evaluate(m, splits->test);
   if (!eval)
     return fail(eval.message());
-  outs() << formatv("test accuracy {0:F1}%  loss {1:F4}  ({2} samples)\n",
-                    100 * eval->accuracy, eval->loss, eval->samples);
+  outs() << nnc::rt::formatTestFigures(*eval) << formatv("  ({0} samples)\n", eval->samples);
   if (!outputFilename.getNumOccurrences())
     return 0;
   json::Object result{{"model", m.name()},
                       {"weights", std::string(weightsPath)},
-                      {"data", std::string(dataName)},
+                      {"data", std::string(dataFlags.data)},
                       {"samples", eval->samples},
-                      {"accuracy", eval->accuracy},
                       {"loss", eval->loss}};
+  if (eval->regression)
+    result["rmse"] = eval->rmse;
+  else
+    result["accuracy"] = eval->accuracy;
   return writeOutput(outputFilename,
                      formatv("{0:2}\n", json::Value(std::move(result))).str());
 }

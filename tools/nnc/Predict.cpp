@@ -26,6 +26,10 @@ cl::list<std::string> imagePaths(cl::Positional, cl::desc("<image.png>..."),
                                  cl::sub(predictCmd), cl::cat(category()));
 cl::opt<std::string> weightsPath("weights", cl::desc("The trained weights (safetensors)"),
                                  cl::sub(predictCmd), cl::cat(category()));
+cl::opt<bool> resizeImages("resize",
+                           cl::desc("Convert and resize PNGs of another size or colour "
+                                    "type to the model's"),
+                           cl::sub(predictCmd), cl::cat(category()));
 cl::opt<std::string> classNames("labels",
                                 cl::desc("Comma-separated class names "
                                          "(default: Fashion-MNIST's for 10 classes)"),
@@ -54,7 +58,7 @@ static int runPredict() {
     return fail("nnc predict needs an image classifier (f32 images in, [N, classes] out)");
   int64_t perImage = in->numElements() / in->shape[0], classes = out->shape[1];
   for (auto [i, path] : llvm::enumerate(imagePaths)) {
-    auto pixels = nnc::rt::loadImage(path, loaded->spec);
+    auto pixels = nnc::rt::loadImage(path, loaded->spec, {}, {resizeImages});
     if (!pixels)
       return fail(pixels.message());
     std::memcpy(m.dataAs<float>(*in) + i * perImage, pixels->data(),

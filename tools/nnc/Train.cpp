@@ -38,10 +38,7 @@ cl::opt<bool> checkNumerics("check-numerics",
                             cl::sub(trainCmd), cl::cat(category()));
 
 // Training flags.
-cl::opt<std::string> dataName("data", cl::desc("Dataset: fashion-mnist, synthetic, an IDX or "
-                                               "image-folder directory, a CSV or token file"),
-                              cl::init("fashion-mnist"), cl::sub(trainCmd),
-                              cl::cat(category()));
+DataFlags dataFlags(trainCmd);
 cl::opt<int64_t> epochs("epochs", cl::desc("Epochs, >= 1 (default: the model's)"), cl::init(0),
                         cl::sub(trainCmd), cl::cat(category()));
 cl::opt<int64_t> stopAfter("stop-after",
@@ -53,8 +50,6 @@ cl::opt<double> learningRate("lr", cl::desc("Learning rate, > 0 (default: the mo
 cl::opt<std::string> schedule("schedule",
                               cl::desc("constant | step | cosine (default: the model's)"),
                               cl::sub(trainCmd), cl::cat(category()));
-cl::opt<int64_t> seed("seed", cl::desc("Seed for initialization, shuffling and dropout"),
-                      cl::init(1), cl::sub(trainCmd), cl::cat(category()));
 cl::opt<int64_t> trainLimit("limit", cl::desc("Use only the first N training samples (N >= 1)"),
                             cl::init(0), cl::sub(trainCmd), cl::cat(category()));
 cl::opt<int64_t> testLimit("test-limit", cl::desc("Use only the first N test samples (N >= 1)"),
@@ -68,6 +63,11 @@ cl::opt<std::string> weightsPath("weights", cl::desc("Weights (safetensors) to s
                                  cl::sub(trainCmd), cl::cat(category()));
 cl::opt<std::string> metricsPath("metrics", cl::desc("Write metrics as JSON lines here"),
                                  cl::sub(trainCmd), cl::cat(category()));
+cl::opt<int64_t> metricsEvery("metrics-every",
+                              cl::desc("Write a --metrics step record every K steps, K >= 1 "
+                                       "(default 1)"),
+                              cl::value_desc("K"), cl::init(1), cl::sub(trainCmd),
+                              cl::cat(category()));
 cl::opt<std::string> plotPath("plot",
                               cl::desc("After training, draw the loss and accuracy curves "
                                        "as an SVG chart here (as nnc plot)"),
@@ -80,8 +80,8 @@ cl::opt<std::string> plotPath("plot",
 static bool checkFlags() {
   return model.check() && optimizer.check() && threads.check() && checkRange(epochs, 1) &&
          checkRange(stopAfter, 1) && checkReal(learningRate, 0, /*strict=*/true) &&
-         checkChoice(schedule, {"constant", "step", "cosine"}) && checkRange(seed, 0) &&
-         checkRange(trainLimit, 1) && checkRange(testLimit, 1);
+         checkChoice(schedule, {"constant", "step", "cosine"}) && checkRange(trainLimit, 1) &&
+         checkRange(testLimit, 1) && checkRange(metricsEvery, 1);
 }
 
 /// Where the weights go: -o, else `<model-file stem>.safetensors` here.
@@ -106,7 +106,8 @@ static void reportStop(const nnc::rt::TrainResult &result, int64_t epochs) {
 
 /// `nnc train`: compile with @train_step, train, evaluate, save.
 static int runTrain() {
-  if (!checkFlags())
+  nnc::rt::DataOptions dataOptions;
+  if (!checkFlags() || !dataFlags.toOptions(dataOptions))
     return 1;
   if (outputFilename == "-" || (outputFilename.getNumOccurrences() && outputFilename.empty()))
     return fail("-o must name a file: the weights are written as safetensors");
@@ -116,12 +117,13 @@ static int runTrain() {
     return 1;
   const nnc::ModelGraph &graph = loaded->graph;
   nnc::rt::TrainOptions options;
-  options.data = dataName;
+  options.dataset = dataOptions;
+  options.metricsEvery = metricsEvery;
   options.epochs = epochs.getNumOccurrences() ? int64_t(epochs) : graph.train.epochs;
   options.stopAfter = stopAfter;
   options.lr = learningRate.getNumOccurrences() ? double(learningRate) : graph.train.lr;
   options.schedule = schedule.getNumOccurrences() ? std::string(schedule) : graph.train.schedule;
-  options.seed = uint64_t(seed);
+  options.seed = dataOptions.seed;
   options.trainLimit = trainLimit;
   options.testLimit = testLimit;
   options.checkpoint = checkpointPath();
@@ -155,8 +157,8 @@ static int runTrain() {
     return fail(result.message());
   if (!plotPath.empty() && (!result->stopped || result->steps > 0)) {
     std::string name = loaded->model->name();
-    if (!options.data.empty())
-      name += " on " + sys::path::filename(options.data).str();
+    if (!options.dataset.data.empty())
+      name += " on " + sys::path::filename(options.dataset.data).str();
     if (int rc = writePlot(options.metrics, plotPath, name))
       return rc;
     errs() << "nnc: wrote " << plotPath << "\n";
@@ -165,7 +167,10 @@ static int runTrain() {
     reportStop(*result, options.epochs);
     return interruptedExitCode;
   }
-  outs() << formatv("test accuracy {0:F1}%", 100 * result->testAccuracy);
+  if (result->test.regression)
+    outs() << formatv("test loss (mse) {0:F4}  rmse {1:F4}", result->test.loss, result->test.rmse);
+  else
+    outs() << formatv("test accuracy {0:F1}%", 100 * result->testAccuracy);
   uint64_t size = 0;
   sys::fs::file_size(options.checkpoint, size);
   outs() << "   (saved " << options.checkpoint << ", " << nnc::formatCount(size) << " B)\n";
