@@ -275,6 +275,15 @@ Status nnc::rt::checkBatchRegions(const Dataset &data, const Region &input,
                      classes ? "class labels" : "targets");
 }
 
+int64_t nnc::rt::dropoutSeedForStep(uint64_t seed, int64_t step) {
+  // SplitMix64's finalizer over (seed, step): distinct steps of one run, and
+  // the same step of different seeds, get unrelated values.
+  uint64_t z = seed * 0x9e3779b97f4a7c15ULL + uint64_t(step);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return int64_t(z ^ (z >> 31));
+}
+
 Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {
   Result<EntryIO> io = entryIO(model, "forward");
   if (!io)
@@ -508,7 +517,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       double lr = lrAt(epoch, globalStep);
       *model.dataAs<float>(*io.lr) = float(lr);
       *model.dataAs<int64_t>(*io.step) = globalStep + 1;
-      *model.dataAs<int64_t>(*io.seed) = int64_t(options.seed);
+      *model.dataAs<int64_t>(*io.seed) = dropoutSeedForStep(options.seed, globalStep + 1);
       bool checking = !model.numericsOps().empty();
       if (checking)
         nnc_numerics_reset();

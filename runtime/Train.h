@@ -112,6 +112,13 @@ Status checkBatchRegions(const Dataset &data, const Region &input,
 /// or (loss = mse) target width, token inputs and vocabulary size.
 Result<SampleSpec> sampleSpecOf(const Model &model);
 
+/// The `seed` nnc train gives `train_step` at global step `step` (1-based):
+/// a mix of the run's seed and the step, so that every step draws new dropout
+/// masks (a mask is a pure function of the seed, the layer and the element;
+/// docs/abi.md) while a resumed run repeats the masks of an uninterrupted
+/// one.
+int64_t dropoutSeedForStep(uint64_t seed, int64_t step);
+
 /// Loads weights (parameters and buffers) from a safetensors file, checking
 /// every name, shape and dtype against the model.
 Status loadWeights(Model &model, const std::string &path);

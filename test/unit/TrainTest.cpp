@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 using namespace nnc::rt;
 
 namespace {
@@ -91,6 +93,18 @@ TEST(CheckBatchRegions, TokensNeedI64Inputs) {
   Region floats = region("forward.t", "f32", {2, 5});
   EXPECT_TRUE(failsWith(checkBatchRegions(data, floats, nullptr),
                         "'forward.t' has type f32, but tokens.txt provides i64 token ids"));
+}
+
+TEST(DropoutSeed, NewMasksEveryStep) {
+  // nnc train passed the run's seed unchanged to every train_step, so every
+  // step drew the same dropout masks. Each step of a run must get its own
+  // seed, and the same (seed, step) the same one (resume is bit-identical).
+  std::set<int64_t> seen;
+  for (uint64_t seed : {0ULL, 1ULL, 2ULL})
+    for (int64_t step = 1; step <= 1000; ++step)
+      EXPECT_TRUE(seen.insert(dropoutSeedForStep(seed, step)).second)
+          << "seed " << seed << " step " << step;
+  EXPECT_EQ(dropoutSeedForStep(7, 42), dropoutSeedForStep(7, 42));
 }
 
 } // namespace
