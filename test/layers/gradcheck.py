@@ -13,20 +13,13 @@ gradient does). Error: |g - numeric| / max(1, |numeric|); fails above the
 tolerance. Uses only ctypes and the model table (docs/abi.md).
 """
 import argparse
-import ctypes
-import json
+import os
 import random
 import struct
 import sys
 
-
-class MemRef1D(ctypes.Structure):
-    _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
-                ("offset", ctypes.c_int64), ("size", ctypes.c_int64),
-                ("stride", ctypes.c_int64)]
-
-
-FORMATS = {"f32": "f", "i64": "q", "i32": "i"}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runtime"))
+from nnc_abi import Artifact  # noqa: E402
 
 
 def f32(x):
@@ -34,41 +27,15 @@ def f32(x):
     return struct.unpack("<f", struct.pack("<f", x))[0]
 
 
-class Model:
-    def __init__(self, path):
-        self.lib = ctypes.CDLL(path)
-        info = ctypes.c_char.in_dll(self.lib, "nnc_model_info")
-        self.info = json.loads(ctypes.string_at(ctypes.addressof(info)).decode())
-        size = self.info["arena_bytes"]
-        self.raw = ctypes.create_string_buffer(size + 64)
-        base = ctypes.addressof(self.raw)
-        self.base = base + (-base % 64)
-        self.memref = MemRef1D(self.base, self.base, 0, size, 1)
-        self.regions = {r["name"]: r for r in self.info["regions"]}
-        self.step = getattr(self.lib, "_mlir_ciface_nnc_train_step")
-        self.step.argtypes = [ctypes.POINTER(MemRef1D)]
+class Model(Artifact):
+    """The artifact with its train_step entry; get/put read and write regions."""
 
-    def count(self, r):
-        n = 1
-        for d in r["shape"]:
-            n *= d
-        return n
-
-    def get(self, name):
-        r = self.regions[name]
-        fmt = FORMATS[r["dtype"]]
-        raw = ctypes.string_at(self.base + r["offset"], r["bytes"])
-        return list(struct.unpack("<%d%s" % (self.count(r), fmt), raw))
-
-    def put(self, name, values):
-        r = self.regions[name]
-        data = struct.pack("<%d%s" % (len(values), FORMATS[r["dtype"]]), *values)
-        assert len(data) == r["bytes"], name
-        ctypes.memmove(self.base + r["offset"], data, len(data))
+    get = Artifact.read
+    put = Artifact.write
 
     def train_step(self):
-        self.step(ctypes.byref(self.memref))
-        return self.get("train_step.loss")[0]
+        self.run("train_step")
+        return self.read("train_step.loss")[0]
 
 
 def main():

@@ -11,6 +11,10 @@ class MemRef1D(ctypes.Structure):
                 ("stride", ctypes.c_int64)]
 
 
+# struct formats of the region dtypes (docs/abi.md).
+FORMATS = {"f32": "f", "i64": "q", "i32": "i"}
+
+
 class Artifact:
     """One loaded model.so with its own 64-byte aligned arena."""
 
@@ -25,16 +29,25 @@ class Artifact:
         self.memref = MemRef1D(self.arena, self.arena, 0, size, 1)
         self.regions = {r["name"]: r for r in self.info["regions"]}
 
+    def count(self, region):
+        """The number of elements of a region (of the model table)."""
+        n = 1
+        for d in region["shape"]:
+            n *= d
+        return n
+
     def write(self, name, values):
+        """Writes `values` into region `name`, in the region's dtype."""
         r = self.regions[name]
-        data = struct.pack(f"<{len(values)}f", *values)
+        data = struct.pack("<%d%s" % (len(values), FORMATS[r["dtype"]]), *values)
         assert len(data) == r["bytes"], name
         ctypes.memmove(self.arena + r["offset"], data, len(data))
 
     def read(self, name):
+        """The values of region `name`, in the region's dtype."""
         r = self.regions[name]
-        return list(struct.unpack(f"<{r['bytes'] // 4}f",
-                                  ctypes.string_at(self.arena + r["offset"], r["bytes"])))
+        raw = ctypes.string_at(self.arena + r["offset"], r["bytes"])
+        return list(struct.unpack("<%d%s" % (self.count(r), FORMATS[r["dtype"]]), raw))
 
     def run(self, entry):
         fn = getattr(self.lib, "_mlir_ciface_nnc_" + entry)

@@ -174,6 +174,14 @@ static int runTrain() {
   uint64_t size = 0;
   sys::fs::file_size(options.checkpoint, size);
   outs() << "   (saved " << options.checkpoint << ", " << nnc::formatCount(size) << " B)\n";
+  if (interrupted()) {
+    // Ctrl-C after the last step: the run finished, its checkpoint is whole.
+    errs() << "nnc: interrupted after the last epoch; training finished and the last "
+              "checkpoint is "
+           << options.checkpoint << " (epoch " << options.epochs << " of " << options.epochs
+           << ")\n";
+    interruptReported() = true;
+  }
   return 0;
 }
 

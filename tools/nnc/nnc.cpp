@@ -67,11 +67,58 @@ static bool checkCommandWord(SmallVectorImpl<const char *> &args) {
   return false;
 }
 
+/// Whether `sub` (or every command) has an option spelled `name`, directly
+/// or as a prefix option (`-Dname=value`).
+static bool hasOption(cl::SubCommand &sub, StringRef name) {
+  for (cl::SubCommand *s : {&sub, &cl::SubCommand::getTopLevel(), &cl::SubCommand::getAll()}) {
+    if (s->OptionsMap.count(name))
+      return true;
+    for (size_t n = 1; n < name.size(); ++n) {
+      auto it = s->OptionsMap.find(name.take_front(n));
+      if (it != s->OptionsMap.end() && it->second->getFormattingFlag() == cl::Prefix)
+        return true;
+    }
+  }
+  return false;
+}
+
+/// Refuses, in one line, an option that belongs to other commands than the
+/// one given (`nnc report --weights W`): LLVM's own message would send the
+/// user to the top-level help and guess a spelling. Options no command has
+/// are left to LLVM. Returns false after reporting.
+static bool checkOptionsBelong(ArrayRef<const char *> args) {
+  if (args.size() < 2)
+    return true;
+  Command *command = findCommand(args[1]);
+  if (!command)
+    return true;
+  for (StringRef arg : args.drop_front(2)) {
+    if (arg == "--")
+      break;
+    if (!arg.starts_with("-") || arg == "-")
+      continue;
+    StringRef name = arg.drop_while([](char c) { return c == '-'; }).split('=').first;
+    if (name.empty() || hasOption(command->sub, name))
+      continue;
+    std::string owners;
+    for (Command *other : Command::all())
+      if (other != command && other->sub.OptionsMap.count(name))
+        owners += (owners.empty() ? "" : ", ") + other->sub.getName().str();
+    if (owners.empty())
+      continue;
+    std::string dashes = arg.starts_with("--") ? "--" : "-";
+    fail("nnc " + command->sub.getName() + " has no option " + dashes + name +
+         " (it is an option of " + owners + "; see nnc help " + command->sub.getName() + ")");
+    return false;
+  }
+  return true;
+}
+
 int main(int argc, char **argv) {
   InitLLVM y(argc, argv);
   programPath() = argv[0];
   SmallVector<const char *> args(argv, argv + argc);
-  if (!checkCommandWord(args))
+  if (!checkCommandWord(args) || !checkOptionsBelong(args))
     return 1;
   cl::SetVersionPrinter(printVersion);
   cl::HideUnrelatedOptions(category());
