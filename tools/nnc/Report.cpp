@@ -28,7 +28,7 @@ cl::opt<std::string> optimizerName(
     cl::desc("Optimizer whose state counts in training memory: sgd | momentum | adam | "
              "adamw (default: the model's)"),
     cl::sub(reportCmd), cl::cat(category()));
-cl::opt<std::string> dtypeName("dtype", cl::desc("f32 | f16 | bf16 | int8"), cl::init("f32"),
+cl::opt<std::string> dtypeName("dtype", cl::desc("f32 | f16 | bf16 | int8 (default: the model's)"), cl::init("f32"),
                                cl::sub(reportCmd), cl::cat(category()));
 enum class Format { Table, JSON };
 cl::opt<Format> reportFormat("format", cl::desc("Report format"), cl::init(Format::Table),
@@ -52,7 +52,15 @@ static int printReports(Session &session, raw_ostream &os) {
     options.batch = model.batchFor(graph.train.batch);
     options.optimizer =
         optimizerName.empty() ? graph.train.optimizer : std::string(optimizerName);
+    // Without --dtype, the model's own floating-point type (its first float
+    // input's): an f16 model's bytes are f16 bytes.
     options.dtype = dtypeName;
+    if (!dtypeName.getNumOccurrences())
+      for (const nnc::InputInfo &in : graph.inputs)
+        if (nnc::isFloat(graph.values[in.value].dtype)) {
+          options.dtype = nnc::dtypeName(graph.values[in.value].dtype).str();
+          break;
+        }
     if (failed(session.specializeBatch(m, graph)))
       return 1;
     FailureOr<nnc::ModelReport> report = nnc::computeReport(m, options);
