@@ -100,7 +100,7 @@ Result<EvalResult> evaluate(Model &model, const Dataset &data);
 
 /// Checks that the batch regions of an entry point can take what `data`
 /// provides: `input` (batch dimension first) holds one batch of f32 samples
-/// (or i64 token ids) of the data's sample shape, and `labels`, if given, one
+/// (or i64 or i32 token ids) of the data's sample shape, and `labels`, if given, one
 /// i64 class label (or f32 target) per sample. train and evaluate check this
 /// before the batcher writes into the arena, so data never goes through a
 /// view of the wrong element type or size (e.g. f32 samples into an f16
