@@ -208,9 +208,8 @@ Status checkLastBatch(const Model &model, const Dataset &data, int64_t batch, bo
                       (last == 1 ? " sample" : " samples") + " (" +
                       std::to_string(data.size()) + " samples, batch " + std::to_string(batch) +
                       "); ";
-  const JsonValue *coupled = info ? info->find("batch_coupled") : nullptr;
-  if (coupled && coupled->kind == JsonValue::Kind::String)
-    return Status::error(holds + "layer '" + coupled->string +
+  if (std::string coupled = batchCoupledLayer(model); !coupled.empty())
+    return Status::error(holds + "layer '" + coupled +
                          "' normalizes over the batch dimension, so the padding rows of a "
                          "partial batch would change its results; choose a --batch that "
                          "divides the sample count (or --limit)");
@@ -317,6 +316,13 @@ Status nnc::rt::checkBatchRegions(const Dataset &data, const Region &input,
   return checkRegion(*labels, classes ? "i64" : "f32",
                      classes ? batch : batch * std::max<int64_t>(data.targetWidth, 1), data,
                      classes ? "class labels" : "targets");
+}
+
+std::string nnc::rt::batchCoupledLayer(const Model &model) {
+  std::string error;
+  std::optional<JsonValue> info = parseJson(model.info(), error);
+  const JsonValue *coupled = info ? info->find("batch_coupled") : nullptr;
+  return coupled && coupled->kind == JsonValue::Kind::String ? coupled->string : "";
 }
 
 Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {

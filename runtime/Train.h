@@ -108,6 +108,11 @@ Result<EvalResult> evaluate(Model &model, const Dataset &data);
 Status checkBatchRegions(const Dataset &data, const Region &input,
                          const Region *labels);
 
+/// The layer of `model` that normalizes over the batch dimension (the model
+/// table's `batch_coupled`, docs/abi.md), or "" if none: its results for a
+/// row depend on every row of the batch, padding rows included.
+std::string batchCoupledLayer(const Model &model);
+
 /// The sample the model's `forward` entry expects: its shape, class count
 /// or (loss = mse) target width, token inputs and vocabulary size.
 Result<SampleSpec> sampleSpecOf(const Model &model);
