@@ -95,10 +95,12 @@ llvm::json::Object batchLimits(ModuleOp model) {
       for (size_t i = 2; i < shape.size(); ++i)
         perSample *= shape[i];
       if (perSample == 1 && !limits.get("min_train_batch"))
-        limits["min_train_batch"] = llvm::json::Object{{"batch", 2}, {"layer", layerName(op)}};
+        limits["min_train_batch"] =
+            llvm::json::Object{{"batch", 2}, {"layer", layerName(op)}};
     }
     if (isa<nn::SoftmaxOp, nn::LogSoftmaxOp>(op) &&
-        cast<IntegerAttr>(op->getAttr("dim")).getInt() == 0 && !limits.get("batch_coupled"))
+        cast<IntegerAttr>(op->getAttr("dim")).getInt() == 0 &&
+        !limits.get("batch_coupled"))
       limits["batch_coupled"] = layerName(op);
   });
   return limits;

@@ -145,12 +145,16 @@ Value FunctionLowering::idsAsI64(Value ids) {
     return buffer;
   Value wide = alloc(MemRefType::get(type.getShape(), b.getI64Type()));
   AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
-  SmallVector<utils::IteratorType> iters(type.getRank(), utils::IteratorType::parallel);
+  SmallVector<utils::IteratorType> iters(type.getRank(),
+                                         utils::IteratorType::parallel);
   linalg::GenericOp::create(
-      b, loc(), ValueRange{buffer}, ValueRange{wide}, SmallVector<AffineMap>{identity, identity},
-      iters, [&](OpBuilder &nb, Location l, ValueRange args) {
-        linalg::YieldOp::create(nb, l,
-                                arith::ExtSIOp::create(nb, l, nb.getI64Type(), args[0]).getResult());
+      b, loc(), ValueRange{buffer}, ValueRange{wide},
+      SmallVector<AffineMap>{identity, identity}, iters,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+            nb, l,
+            arith::ExtSIOp::create(nb, l, nb.getI64Type(), args[0])
+                .getResult());
       });
   return wide;
 }
@@ -397,7 +401,8 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
       })
       .Case<SoftmaxOp, LogSoftmaxOp>([&](Operation *) -> LogicalResult {
         int64_t dim = cast<IntegerAttr>(op->getAttr("dim")).getInt();
-        return setResult(lowerSoftmax(op->getOperand(0), dim, isa<LogSoftmaxOp>(op),
+        return setResult(lowerSoftmax(op->getOperand(0), dim,
+                                      isa<LogSoftmaxOp>(op),
                                       toMemRef(op->getResult(0).getType())));
       })
       .Case<Conv2dOp>([&](Conv2dOp c) {

@@ -223,12 +223,14 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
               i64(numel(g.getGrad())), f32(g.getSlope().convertToDouble())});
         return success();
       })
-      .Case<SoftmaxBackwardOp, LogSoftmaxBackwardOp>([&](Operation *) -> LogicalResult {
-        int64_t dim = cast<IntegerAttr>(op->getAttr("dim")).getInt();
-        lowerSoftmaxBackward(op->getOperand(0), op->getOperand(1), dim,
-                             isa<LogSoftmaxBackwardOp>(op), allocFor(op->getResult(0)));
-        return success();
-      })
+      .Case<SoftmaxBackwardOp, LogSoftmaxBackwardOp>(
+          [&](Operation *) -> LogicalResult {
+            int64_t dim = cast<IntegerAttr>(op->getAttr("dim")).getInt();
+            lowerSoftmaxBackward(op->getOperand(0), op->getOperand(1), dim,
+                                 isa<LogSoftmaxBackwardOp>(op),
+                                 allocFor(op->getResult(0)));
+            return success();
+          })
       .Case<MaxPool2dBackwardOp>([&](MaxPool2dBackwardOp p) {
         auto x = shapeOf(p.getInput());
         auto y = shapeOf(p.getGrad());
@@ -274,9 +276,11 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
         if (x[0] * spatial(x) == 1) {
           auto name = bn->getAttrOfType<StringAttr>("name");
           return bn.emitError("batchnorm '")
-                 << (name ? name.getValue() : "batchnorm") << "' has one value per channel at batch "
-                 << x[0] << " (input " << nnc::shape::formatShape(x)
-                 << "); training needs more than one (use a batch of at least 2)";
+                 << (name ? name.getValue() : "batchnorm")
+                 << "' has one value per channel at batch " << x[0]
+                 << " (input " << nnc::shape::formatShape(x)
+                 << "); training needs more than one (use a batch of at least "
+                    "2)";
         }
         // The running statistics are updated in place (on a copy if they
         // are read again later).
@@ -321,8 +325,9 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
       .Case<EmbeddingBackwardOp>([&](EmbeddingBackwardOp e) {
         auto t = shapeOf(e.getResult());
         call("nnc_embedding_bwd",
-             {ptr(idsAsI64(e.getIds())), ptr(lookup(e.getGrad())), ptr(allocFor(e.getResult())),
-              i64(numel(e.getIds())), i64(t[0]), i64(t[1])},
+             {ptr(idsAsI64(e.getIds())), ptr(lookup(e.getGrad())),
+              ptr(allocFor(e.getResult())), i64(numel(e.getIds())), i64(t[0]),
+              i64(t[1])},
              b.getI64Type());
         return success();
       })

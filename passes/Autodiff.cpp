@@ -495,8 +495,8 @@ private:
     NamedAttrList train;
     if (auto old = model->getAttrOfType<DictionaryAttr>("nn.train"))
       for (NamedAttribute a : old)
-        if (!llvm::is_contained({"optimizer", "momentum", "nesterov", "weight_decay", "beta1",
-                                 "beta2", "eps"},
+        if (!llvm::is_contained({"optimizer", "momentum", "nesterov",
+                                 "weight_decay", "beta1", "beta2", "eps"},
                                 a.getName().getValue()))
           train.push_back(a);
     using Kind = OptimizerConfig::Kind;

@@ -54,8 +54,9 @@ public:
       getOperation().walk([&](ModuleOp m) {
         if (auto train = m->getAttrOfType<DictionaryAttr>("nn.train")) {
           NamedAttrList attrs(train);
-          attrs.set("batch", IntegerAttr::get(IntegerType::get(m.getContext(), 64),
-                                              static_cast<int64_t>(batch)));
+          attrs.set("batch",
+                    IntegerAttr::get(IntegerType::get(m.getContext(), 64),
+                                     static_cast<int64_t>(batch)));
           m->setAttr("nn.train", attrs.getDictionary(m.getContext()));
         }
       });

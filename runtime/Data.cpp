@@ -949,7 +949,8 @@ int64_t Batcher::copyBatch(int64_t index, const BatchBuffers &out) const {
       // Ids are checked against the vocabulary when loaded, so they fit.
       int32_t *dst = out.tokens32 + r * elems;
       if (real)
-        std::transform(d.tokens.data() + s * elems, d.tokens.data() + (s + 1) * elems, dst,
+        std::transform(d.tokens.data() + s * elems,
+                       d.tokens.data() + (s + 1) * elems, dst,
                        [](int64_t id) { return int32_t(id); });
       else
         std::fill_n(dst, elems, int32_t(0));

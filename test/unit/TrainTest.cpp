@@ -95,9 +95,10 @@ TEST(CheckBatchRegions, TokensNeedIntegerInputs) {
   EXPECT_TRUE(failsWith(checkBatchRegions(data, floats, nullptr),
                         "'forward.t' has type f32, but tokens.txt provides i64 token ids"));
   data.tokens[2] = int64_t(1) << 31;
-  EXPECT_TRUE(failsWith(checkBatchRegions(data, narrow, nullptr),
-                        "tokens.txt: token id 2147483648 does not fit the i32 input "
-                        "'forward.t'"));
+  EXPECT_TRUE(
+      failsWith(checkBatchRegions(data, narrow, nullptr),
+                "tokens.txt: token id 2147483648 does not fit the i32 input "
+                "'forward.t'"));
 }
 
 } // namespace

@@ -53,7 +53,8 @@ static LogicalResult copyTensor(const nnc::rt::Checkpoint &ckpt, StringRef name,
   const nnc::TensorEntry &t = ckpt.tensors[index];
   std::vector<uint64_t> shape(region.shape.begin(), region.shape.end());
   // Region dtypes ("f32", "i32", ...) are the safetensors names in lower case.
-  bool dtypeOk = StringRef(nnc::safetensorsDTypeName(t.dtype)).lower() == region.dtype;
+  bool dtypeOk =
+      StringRef(nnc::safetensorsDTypeName(t.dtype)).lower() == region.dtype;
   if (!dtypeOk || t.shape != shape) {
     std::string hint;
     // Only the batch differs: say which --batch fits the file.
