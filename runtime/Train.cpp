@@ -327,14 +327,6 @@ Status nnc::rt::checkBatchRegions(const Dataset &data, const Region &input,
                      classes ? "class labels" : "targets");
 }
 
-std::string nnc::rt::batchCoupledLayer(const Model &model) {
-  std::string error;
-  std::optional<JsonValue> info = parseJson(model.info(), error);
-  const JsonValue *coupled = info ? info->find("batch_coupled") : nullptr;
-  return coupled && coupled->kind == JsonValue::Kind::String ? coupled->string
-                                                             : "";
-}
-
 Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {
   Result<EntryIO> io = entryIO(model, "forward");
   if (!io)
@@ -353,6 +345,14 @@ Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {
     spec.numClasses = out.shape[1];
   }
   return spec;
+}
+
+std::string nnc::rt::batchCoupledLayer(const Model &model) {
+  std::string error;
+  std::optional<JsonValue> info = parseJson(model.info(), error);
+  const JsonValue *coupled = info ? info->find("batch_coupled") : nullptr;
+  return coupled && coupled->kind == JsonValue::Kind::String ? coupled->string
+                                                             : "";
 }
 
 Status nnc::rt::loadWeights(Model &model, const std::string &path) {
