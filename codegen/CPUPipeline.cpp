@@ -4,6 +4,8 @@
 
 #include "codegen/Passes.h"
 
+#include "dialect/NNOps.h"
+
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Builders.h"
@@ -73,9 +75,41 @@ llvm::json::Value toJSON(Attribute attr) {
   return nullptr;
 }
 
+/// The layer name of `op` (its `name` attribute), for messages.
+std::string layerName(Operation *op) {
+  auto name = op->getAttrOfType<StringAttr>("name");
+  return name ? name.str() : op->getName().stripDialect().str();
+}
+
+/// The batches the training loop must not hand to `model` (docs/abi.md):
+/// `min_train_batch` when a training-mode batchnorm has one value per
+/// channel at a batch of 1 ([N, C] input), `batch_coupled` when a layer
+/// normalizes over the batch dimension (the padding rows of a partial batch
+/// would change the real rows' results).
+llvm::json::Object batchLimits(ModuleOp model) {
+  llvm::json::Object limits;
+  model.walk([&](Operation *op) {
+    if (auto bn = dyn_cast<nn::BatchNormTrainOp>(op)) {
+      auto shape = cast<ShapedType>(bn.getInput().getType()).getShape();
+      int64_t perSample = 1;
+      for (size_t i = 2; i < shape.size(); ++i)
+        perSample *= shape[i];
+      if (perSample == 1 && !limits.get("min_train_batch"))
+        limits["min_train_batch"] =
+            llvm::json::Object{{"batch", 2}, {"layer", layerName(op)}};
+    }
+    if (isa<nn::SoftmaxOp, nn::LogSoftmaxOp>(op) &&
+        cast<IntegerAttr>(op->getAttr("dim")).getInt() == 0 &&
+        !limits.get("batch_coupled"))
+      limits["batch_coupled"] = layerName(op);
+  });
+  return limits;
+}
+
 /// The model table the runtime reads (docs/abi.md).
-std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries) {
-  llvm::json::Object info;
+std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries,
+                          llvm::json::Object limits) {
+  llvm::json::Object info = std::move(limits);
   info["format"] = "nnc-model";
   info["version"] = 1;
   info["model"] = model.getSymName() ? model.getSymName()->str() : "model";
@@ -100,6 +134,7 @@ std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries) {
 FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
                                                       bool checkNumerics) {
   MLIRContext *ctx = model.getContext();
+  llvm::json::Object limits = batchLimits(model);
   OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
   // The nested-module markers of nnc's multi-model files do not apply here.
   PassManager pm(ctx, ModuleOp::getOperationName());
@@ -114,7 +149,7 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
   for (auto fn : standalone->getOps<func::FuncOp>())
     if (fn->hasAttr("llvm.emit_c_interface"))
       entries.push_back(fn.getSymName().drop_front(4).str()); // strip "nnc_"
-  std::string info = modelInfoJSON(*standalone, entries);
+  std::string info = modelInfoJSON(*standalone, entries, std::move(limits));
 
   PassManager llvmPM(ctx, ModuleOp::getOperationName());
   if (failed(parsePassPipeline(kToLLVMPipeline, llvmPM))) {

@@ -112,6 +112,16 @@ public:
   Value sliceAlong(Value buffer, int64_t dim, int64_t offset, int64_t size);
   /// Copies `from` into `to` (same shape, any strides) with generated loops.
   void copyInto(Value from, Value to);
+  /// The buffer of the integer token ids `ids` as i64, as the embedding
+  /// kernels read them: the buffer itself for i64 ids, else a sign-extended
+  /// copy made by a generated loop (i32 ids).
+  Value idsAsI64(Value ids);
+  /// Softmax (or, with `log`, log_softmax) of `x` along `dim` into a fresh
+  /// buffer of `outType`, as generated loops (LowerSoftmax.cpp).
+  Value lowerSoftmax(Value x, int64_t dim, bool log, MemRefType outType);
+  /// Writes into `dx` the gradient of softmax (log_softmax with `log`) along
+  /// `dim`, given the output gradient `dy` and the forward output `y`.
+  void lowerSoftmaxBackward(Value dy, Value y, int64_t dim, bool log, Value dx);
   Value lowerElementwise(Operation *op, ValueRange inputs,
                          function_ref<Value(OpBuilder &, Location, ValueRange)> body);
   Value lowerRecurrent(Operation *op, StringRef kind, Value input, ValueRange weights,

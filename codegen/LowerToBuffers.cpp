@@ -4,8 +4,9 @@
 // Parameters, inputs and outputs are views of the arena at fixed offsets (the
 // layout is the artifact's ABI); every op writes a fresh memref.alloc that
 // -nn-plan-memory places in the arena. Heavy ops call the runtime's kernels
-// (runtime/Kernels.h); elementwise ops become linalg.generic, concat copies
-// into subviews (linalg.copy).
+// (runtime/Kernels.h); elementwise ops become linalg.generic, softmax
+// generated reductions (LowerSoftmax.cpp), concat copies into subviews
+// (linalg.copy).
 //
 //===----------------------------------------------------------------------===//
 
@@ -135,6 +136,27 @@ void FunctionLowering::copyInto(Value from, Value to) {
   // linalg.copy becomes loops (memref.copy of a strided view would need a
   // library call).
   linalg::CopyOp::create(b, loc(), ValueRange{from}, ValueRange{to});
+}
+
+Value FunctionLowering::idsAsI64(Value ids) {
+  Value buffer = lookup(ids);
+  auto type = cast<MemRefType>(buffer.getType());
+  if (type.getElementType().isInteger(64))
+    return buffer;
+  Value wide = alloc(MemRefType::get(type.getShape(), b.getI64Type()));
+  AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> iters(type.getRank(),
+                                         utils::IteratorType::parallel);
+  linalg::GenericOp::create(
+      b, loc(), ValueRange{buffer}, ValueRange{wide},
+      SmallVector<AffineMap>{identity, identity}, iters,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+            nb, l,
+            arith::ExtSIOp::create(nb, l, nb.getI64Type(), args[0])
+                .getResult());
+      });
+  return wide;
 }
 
 Value FunctionLowering::lowerElementwise(
@@ -378,17 +400,10 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
         return setResult(out);
       })
       .Case<SoftmaxOp, LogSoftmaxOp>([&](Operation *) -> LogicalResult {
-        auto in = op->getOperand(0);
         int64_t dim = cast<IntegerAttr>(op->getAttr("dim")).getInt();
-        auto shape = shapeOf(in);
-        if (dim != int64_t(shape.size()) - 1)
-          return op->emitError("the CPU backend supports softmax over the last "
-                               "dimension only");
-        Value out = alloc(toMemRef(op->getResult(0).getType()));
-        int64_t cols = shape.back();
-        call(isa<SoftmaxOp>(op) ? "nnc_softmax_fwd" : "nnc_log_softmax_fwd",
-             {ptr(lookup(in)), ptr(out), i64(numel(in) / cols), i64(cols)});
-        return setResult(out);
+        return setResult(lowerSoftmax(op->getOperand(0), dim,
+                                      isa<LogSoftmaxOp>(op),
+                                      toMemRef(op->getResult(0).getType())));
       })
       .Case<Conv2dOp>([&](Conv2dOp c) {
         auto x = shapeOf(c.getInput()), w = shapeOf(c.getWeight());
@@ -458,7 +473,7 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
         auto t = shapeOf(e.getTable());
         Value out = alloc(toMemRef(e.getType()));
         call("nnc_embedding_fwd",
-             {ptr(lookup(e.getIds())), ptr(lookup(e.getTable())), ptr(out),
+             {ptr(idsAsI64(e.getIds())), ptr(lookup(e.getTable())), ptr(out),
               i64(numel(e.getIds())), i64(t[0]), i64(t[1])},
              b.getI64Type());
         return setResult(out);

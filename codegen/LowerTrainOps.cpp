@@ -11,6 +11,7 @@
 #include "codegen/FunctionLowering.h"
 
 #include "dialect/NNOps.h"
+#include "dialect/ShapeRules.h"
 #include "runtime/Kernels.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -222,19 +223,14 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
               i64(numel(g.getGrad())), f32(g.getSlope().convertToDouble())});
         return success();
       })
-      .Case<SoftmaxBackwardOp, LogSoftmaxBackwardOp>([&](Operation *) -> LogicalResult {
-        Value dy = op->getOperand(0), y = op->getOperand(1);
-        auto shape = shapeOf(dy);
-        int64_t dim = cast<IntegerAttr>(op->getAttr("dim")).getInt();
-        if (dim != int64_t(shape.size()) - 1)
-          return op->emitError("the CPU backend supports softmax over the last "
-                               "dimension only");
-        Value d = allocFor(op->getResult(0));
-        call(isa<SoftmaxBackwardOp>(op) ? "nnc_softmax_bwd" : "nnc_log_softmax_bwd",
-             {ptr(lookup(dy)), ptr(lookup(y)), ptr(d), i64(numel(dy) / shape.back()),
-              i64(shape.back())});
-        return success();
-      })
+      .Case<SoftmaxBackwardOp, LogSoftmaxBackwardOp>(
+          [&](Operation *) -> LogicalResult {
+            int64_t dim = cast<IntegerAttr>(op->getAttr("dim")).getInt();
+            lowerSoftmaxBackward(op->getOperand(0), op->getOperand(1), dim,
+                                 isa<LogSoftmaxBackwardOp>(op),
+                                 allocFor(op->getResult(0)));
+            return success();
+          })
       .Case<MaxPool2dBackwardOp>([&](MaxPool2dBackwardOp p) {
         auto x = shapeOf(p.getInput());
         auto y = shapeOf(p.getGrad());
@@ -273,8 +269,19 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
                                         i64(spatial(x))});
         return success();
       })
-      .Case<BatchNormTrainOp>([&](BatchNormTrainOp bn) {
+      .Case<BatchNormTrainOp>([&](BatchNormTrainOp bn) -> LogicalResult {
         auto x = shapeOf(bn.getInput());
+        // Batch statistics of one value per channel: a variance of 0 and a
+        // meaningless update (PyTorch refuses this too).
+        if (x[0] * spatial(x) == 1) {
+          auto name = bn->getAttrOfType<StringAttr>("name");
+          return bn.emitError("batchnorm '")
+                 << (name ? name.getValue() : "batchnorm")
+                 << "' has one value per channel at batch " << x[0]
+                 << " (input " << nnc::shape::formatShape(x)
+                 << "); training needs more than one (use a batch of at least "
+                    "2)";
+        }
         // The running statistics are updated in place (on a copy if they
         // are read again later).
         Value runningMean = updatable(bn.getRunningMean(), op);
@@ -318,8 +325,9 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
       .Case<EmbeddingBackwardOp>([&](EmbeddingBackwardOp e) {
         auto t = shapeOf(e.getResult());
         call("nnc_embedding_bwd",
-             {ptr(lookup(e.getIds())), ptr(lookup(e.getGrad())), ptr(allocFor(e.getResult())),
-              i64(numel(e.getIds())), i64(t[0]), i64(t[1])},
+             {ptr(idsAsI64(e.getIds())), ptr(lookup(e.getGrad())),
+              ptr(allocFor(e.getResult())), i64(numel(e.getIds())), i64(t[0]),
+              i64(t[1])},
              b.getI64Type());
         return success();
       })

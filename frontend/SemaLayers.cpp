@@ -432,8 +432,6 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
     auto d = shape::normalizeDim(args.getInt("dim", -1), in.shape.size(), err);
     if (failed(d))
       return fail(err);
-    if (*d == 0)
-      return fail("cannot normalize over the batch dimension");
     at.dim = *d;
     out = in.shape;
     break;

@@ -482,10 +482,39 @@ public:
       FailureOr<OptimizerConfig> config = resolveConfig(model);
       if (failed(config) || failed(TrainStepBuilder(model, *config).build()))
         return signalPassFailure();
+      recordConfig(model, *config);
     }
   }
 
 private:
+  /// Rewrites the optimizer entries of `model`'s nn.train attribute (which
+  /// becomes the artifact's `train` table) to what @train_step was built
+  /// with: the optimizer and exactly its hyperparameters.
+  static void recordConfig(ModuleOp model, const OptimizerConfig &c) {
+    Builder b(model.getContext());
+    NamedAttrList train;
+    if (auto old = model->getAttrOfType<DictionaryAttr>("nn.train"))
+      for (NamedAttribute a : old)
+        if (!llvm::is_contained({"optimizer", "momentum", "nesterov",
+                                 "weight_decay", "beta1", "beta2", "eps"},
+                                a.getName().getValue()))
+          train.push_back(a);
+    using Kind = OptimizerConfig::Kind;
+    const char *names[] = {"sgd", "momentum", "adam", "adamw"};
+    train.set("optimizer", b.getStringAttr(names[int(c.kind)]));
+    train.set("weight_decay", b.getF64FloatAttr(c.weightDecay));
+    if (c.kind == Kind::Momentum) {
+      train.set("momentum", b.getF64FloatAttr(c.momentum));
+      train.set("nesterov", b.getBoolAttr(c.nesterov));
+    }
+    if (c.kind == Kind::Adam || c.kind == Kind::AdamW) {
+      train.set("beta1", b.getF64FloatAttr(c.beta1));
+      train.set("beta2", b.getF64FloatAttr(c.beta2));
+      train.set("eps", b.getF64FloatAttr(c.eps));
+    }
+    model->setAttr("nn.train", train.getDictionary(model.getContext()));
+  }
+
   /// The optimizer of `model`: the pass options over its nn.train attribute
   /// over the defaults.
   FailureOr<OptimizerConfig> resolveConfig(ModuleOp model) {

@@ -48,7 +48,18 @@ public:
                                          : WalkResult::advance();
     });
     if (result.wasInterrupted())
-      signalPassFailure();
+      return signalPassFailure();
+    // The train table records the batch the model is specialized to.
+    if (batch > 0)
+      getOperation().walk([&](ModuleOp m) {
+        if (auto train = m->getAttrOfType<DictionaryAttr>("nn.train")) {
+          NamedAttrList attrs(train);
+          attrs.set("batch",
+                    IntegerAttr::get(IntegerType::get(m.getContext(), 64),
+                                     static_cast<int64_t>(batch)));
+          m->setAttr("nn.train", attrs.getDictionary(m.getContext()));
+        }
+      });
   }
 
 private:

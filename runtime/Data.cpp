@@ -929,7 +929,7 @@ int64_t Batcher::copyBatch(int64_t index, const BatchBuffers &out) const {
   int64_t n = batchCount(index);
   const Dataset &d = *data_;
   bool useTokens = d.tokenInputs, useLabels = !d.labels.empty();
-  if (n == 0 || (useTokens ? !out.tokens : !out.inputs) ||
+  if (n == 0 || (useTokens ? !out.tokens && !out.tokens32 : !out.inputs) ||
       (useLabels ? !out.labels : !out.targets))
     return 0;
   size_t elems = static_cast<size_t>(d.sampleElements());
@@ -939,12 +939,21 @@ int64_t Batcher::copyBatch(int64_t index, const BatchBuffers &out) const {
     bool repeat = r >= n && !useLabels;
     bool real = r < n || repeat;
     size_t s = real ? order_[size_t(index * batch_ + r % n)] : 0;
-    if (useTokens) {
+    if (useTokens && out.tokens) {
       int64_t *dst = out.tokens + r * elems;
       if (real)
         std::copy_n(d.tokens.data() + s * elems, elems, dst);
       else
         std::fill_n(dst, elems, int64_t(0));
+    } else if (useTokens) {
+      // Ids are checked against the vocabulary when loaded, so they fit.
+      int32_t *dst = out.tokens32 + r * elems;
+      if (real)
+        std::transform(d.tokens.data() + s * elems,
+                       d.tokens.data() + (s + 1) * elems, dst,
+                       [](int64_t id) { return int32_t(id); });
+      else
+        std::fill_n(dst, elems, int32_t(0));
     } else {
       float *dst = out.inputs + r * elems;
       if (real)

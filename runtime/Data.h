@@ -308,12 +308,14 @@ inline constexpr int64_t kIgnoreLabel = -100;
 
 /// Caller-provided batch buffers (views into the arena), each sized for a
 /// full batch. Only the fields the dataset has are written: `inputs` (float
-/// samples) or `tokens`, and `labels` or `targets` (targetWidth per row).
+/// samples) or token ids (`tokens` for an i64 input, else `tokens32` for an
+/// i32 one), and `labels` or `targets` (targetWidth per row).
 struct BatchBuffers {
   float *inputs = nullptr;
   int64_t *tokens = nullptr;
   int64_t *labels = nullptr;
   float *targets = nullptr;
+  int32_t *tokens32 = nullptr;
 };
 
 /// Hands out the batches of an epoch. The sample order of epoch e is a

@@ -307,7 +307,9 @@ void nnc_gelu_bwd(const float *dy, const float *x, float *dx, int64_t n);
 void nnc_leaky_relu_fwd(const float *x, float *y, int64_t n, float slope);
 void nnc_leaky_relu_bwd(const float *dy, const float *x, float *dx, int64_t n,
                         float slope);
-/// Softmax over the last dim of [rows, cols].
+/// Softmax over the last dim of [rows, cols]. (Models do not call the
+/// softmax kernels: codegen/LowerSoftmax.cpp generates softmax over any
+/// dimension; these remain as the unit tests' reference.)
 void nnc_softmax_fwd(const float *x, float *y, int64_t rows, int64_t cols);
 /// From the output: dx = y * (dy - sum(dy * y)).
 void nnc_softmax_bwd(const float *dy, const float *y, float *dx, int64_t rows,

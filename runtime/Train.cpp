@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -148,10 +149,11 @@ std::string metadataValue(const nnc::SafetensorsMetadata &md, const std::string 
 Status checkRegion(const Region &r, const std::string &dtype, int64_t elements,
                    const Dataset &data, const std::string &what) {
   if (r.dtype != dtype)
-    return Status::error("'" + r.name + "' has type " + r.dtype + ", but " +
-                         data.source + " provides " + dtype + " " + what +
-                         " (nnc trains and evaluates f32 models with f32 or i64 "
-                         "inputs only)");
+    return Status::error(
+        "'" + r.name + "' has type " + r.dtype + ", but " + data.source +
+        " provides " + dtype + " " + what +
+        " (nnc trains and evaluates f32 models with f32 inputs or "
+        "i64/i32 token ids only)");
   if (r.numElements() != elements)
     return Status::error("'" + r.name + "' holds " + std::to_string(r.numElements()) +
                          " values per batch, but " + data.source + " provides " +
@@ -165,7 +167,9 @@ Result<BatchBuffers> buffersFor(Model &model, const Dataset &data, const Region 
   if (Status st = checkBatchRegions(data, input, labels); st.failed())
     return st;
   BatchBuffers b;
-  if (data.tokenInputs)
+  if (data.tokenInputs && input.dtype == "i32")
+    b.tokens32 = model.dataAs<int32_t>(input);
+  else if (data.tokenInputs)
     b.tokens = model.dataAs<int64_t>(input);
   else
     b.inputs = model.dataAs<float>(input);
@@ -188,6 +192,44 @@ std::string lossOf(const Model &model) {
   const JsonValue *train = info ? info->find("train") : nullptr;
   const JsonValue *loss = train ? train->find("loss") : nullptr;
   return loss && loss->kind == JsonValue::Kind::String ? loss->string : "cross_entropy";
+}
+
+/// Refuses a data set whose last, partial batch the model cannot take (the
+/// artifact's batch limits, docs/abi.md): any partial batch when a layer
+/// normalizes over the batch dimension (the padding rows would change the
+/// real rows' results), and in training a batch of fewer samples than
+/// `min_train_batch` (a batchnorm with one value per channel).
+Status checkLastBatch(const Model &model, const Dataset &data, int64_t batch,
+                      bool training) {
+  int64_t last = batch > 0 ? data.size() % batch : 0;
+  if (last == 0)
+    return Status::success();
+  std::string error;
+  std::optional<JsonValue> info = parseJson(model.info(), error);
+  std::string holds = data.source + ": the last batch holds " +
+                      std::to_string(last) +
+                      (last == 1 ? " sample" : " samples") + " (" +
+                      std::to_string(data.size()) + " samples, batch " +
+                      std::to_string(batch) + "); ";
+  if (std::string coupled = batchCoupledLayer(model); !coupled.empty())
+    return Status::error(
+        holds + "layer '" + coupled +
+        "' normalizes over the batch dimension, so the padding rows of a "
+        "partial batch would change its results; choose a --batch that "
+        "divides the sample count (or --limit)");
+  const JsonValue *limit =
+      info && training ? info->find("min_train_batch") : nullptr;
+  const JsonValue *min = limit ? limit->find("batch") : nullptr;
+  const JsonValue *layer = limit ? limit->find("layer") : nullptr;
+  std::optional<uint64_t> minBatch = min ? min->asUInt64() : std::nullopt;
+  if (minBatch && uint64_t(last) < *minBatch)
+    return Status::error(
+        holds + "batchnorm '" +
+        (layer && layer->kind == JsonValue::Kind::String ? layer->string
+                                                         : std::string("?")) +
+        "' needs more than one value per channel in training; choose "
+        "another --batch (or --limit)");
+  return Status::success();
 }
 
 /// The vocabulary of the model's embedding: the rows of its embedding
@@ -263,10 +305,20 @@ Status nnc::rt::checkBatchRegions(const Dataset &data, const Region &input,
                                   const Region *labels) {
   int64_t batch = input.shape.empty() ? 0 : input.shape[0];
   bool tokens = data.tokenInputs;
-  if (Status st = checkRegion(input, tokens ? "i64" : "f32", batch * data.sampleElements(),
+  // Token ids go into an i64 or an i32 input, as the model declares.
+  std::string inputType = !tokens                ? "f32"
+                          : input.dtype == "i32" ? "i32"
+                                                 : "i64";
+  if (Status st = checkRegion(input, inputType, batch * data.sampleElements(),
                               data, tokens ? "token ids" : "samples");
       st.failed())
     return st;
+  if (inputType == "i32")
+    for (int64_t id : data.tokens)
+      if (id < INT32_MIN || id > INT32_MAX)
+        return Status::error(data.source + ": token id " + std::to_string(id) +
+                             " does not fit the i32 input '" + input.name +
+                             "'");
   if (!labels)
     return Status::success();
   bool classes = !data.labels.empty();
@@ -290,7 +342,7 @@ Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {
     return io.status();
   SampleSpec spec;
   spec.shape.assign(io->input->shape.begin() + 1, io->input->shape.end());
-  spec.tokenInputs = io->input->dtype == "i64";
+  spec.tokenInputs = io->input->dtype == "i64" || io->input->dtype == "i32";
   if (spec.tokenInputs)
     spec.vocabSize = vocabularyOf(model);
   const Region &out = *io->output;
@@ -302,6 +354,14 @@ Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {
     spec.numClasses = out.shape[1];
   }
   return spec;
+}
+
+std::string nnc::rt::batchCoupledLayer(const Model &model) {
+  std::string error;
+  std::optional<JsonValue> info = parseJson(model.info(), error);
+  const JsonValue *coupled = info ? info->find("batch_coupled") : nullptr;
+  return coupled && coupled->kind == JsonValue::Kind::String ? coupled->string
+                                                             : "";
 }
 
 Status nnc::rt::loadWeights(Model &model, const std::string &path) {
@@ -335,6 +395,9 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data) {
     return Status::error(data.source + ": evaluation needs a classifier ([N, classes] "
                                        "output) and labelled data, or a regression "
                                        "model (loss = mse) with one target per output");
+  if (Status st = checkLastBatch(model, data, batch, /*training=*/false);
+      st.failed())
+    return st;
   Result<Batcher> batcher = Batcher::create(data, batch, /*shuffle=*/false, 0);
   if (!batcher)
     return batcher.status();
@@ -423,6 +486,12 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
 
   bool regression = spec->targetWidth > 0;
   int64_t batch = io.input->shape[0];
+  if (Status st = checkLastBatch(model, *trainData, batch, /*training=*/true);
+      st.failed())
+    return st;
+  if (Status st = checkLastBatch(model, *testData, batch, /*training=*/false);
+      st.failed())
+    return st;
   Result<Batcher> batcher = Batcher::create(*trainData, batch, /*shuffle=*/true,
                                             options.seed);
   if (!batcher)

@@ -97,16 +97,20 @@ Result<TrainResult> train(Model &model, const TrainOptions &options);
 /// accuracy for class labels, mse and RMSE for float targets.
 Result<EvalResult> evaluate(Model &model, const Dataset &data);
 
-
 /// Checks that the batch regions of an entry point can take what `data`
 /// provides: `input` (batch dimension first) holds one batch of f32 samples
-/// (or i64 token ids) of the data's sample shape, and `labels`, if given, one
-/// i64 class label (or f32 target) per sample. train and evaluate check this
-/// before the batcher writes into the arena, so data never goes through a
-/// view of the wrong element type or size (e.g. f32 samples into an f16
-/// input).
+/// (or i64 or i32 token ids) of the data's sample shape, and `labels`, if
+/// given, one i64 class label (or f32 target) per sample. train and evaluate
+/// check this before the batcher writes into the arena, so data never goes
+/// through a view of the wrong element type or size (e.g. f32 samples into an
+/// f16 input).
 Status checkBatchRegions(const Dataset &data, const Region &input,
                          const Region *labels);
+
+/// The layer of `model` that normalizes over the batch dimension (the model
+/// table's `batch_coupled`, docs/abi.md), or "" if none: its results for a
+/// row depend on every row of the batch, padding rows included.
+std::string batchCoupledLayer(const Model &model);
 
 /// The sample the model's `forward` entry expects: its shape, class count
 /// or (loss = mse) target width, token inputs and vocabulary size.

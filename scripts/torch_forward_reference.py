@@ -31,7 +31,7 @@ def save(path, tensors):
     header, blobs, off = {}, [], 0
     for name, t in tensors.items():
         a = t.detach().contiguous().numpy()
-        dtype = {"float32": "F32", "int64": "I64"}[str(a.dtype)]
+        dtype = {"float32": "F32", "int64": "I64", "int32": "I32"}[str(a.dtype)]
         data = a.tobytes()
         header[name] = {"dtype": dtype, "shape": list(a.shape),
                         "data_offsets": [off, off + len(data)]}
@@ -203,6 +203,29 @@ class RecurrentMix(nn.Module):  # test/layers/Inputs/recurrent_mix.nn
         return self.fc1(h[-1])
 
 
+class EmbeddingI32(nn.Module):  # test/layers/Inputs/embedding_i32.nn
+    def __init__(self):
+        super().__init__()
+        self.embed1, self.fc1 = nn.Embedding(20, 5), nn.Linear(30, 4)
+
+    def forward(self, t):
+        return self.fc1(self.embed1(t).flatten(1))
+
+
+class SoftmaxDims(nn.Module):  # test/layers/Inputs/softmax_dims.nn
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(5, 5), nn.Linear(60, 4)
+
+    def forward(self, x):
+        h = self.fc1(x)
+        a = F.softmax(h, 1).flatten(1)
+        b = F.log_softmax(h, 2).flatten(1)
+        c = F.softmax(h, 0).flatten(1)
+        d = F.log_softmax(h, 3).flatten(1)
+        return self.fc2(a + b + c + d)
+
+
 def main():
     torch.manual_seed(1234)
     os.makedirs(OUT, exist_ok=True)
@@ -228,6 +251,14 @@ def main():
     for name, model, x, warm in layer_cases:
         if not chosen or name in chosen:
             write(LAYERS_OUT, name, model, x, warm)
+    # Regression models of the differential-testing issue, one seed each.
+    regression_cases = [("embedding_i32", EmbeddingI32,
+                         lambda: torch.randint(0, 20, (2, 6), dtype=torch.int32)),
+                        ("softmax_dims", SoftmaxDims, lambda: torch.randn(3, 3, 4, 5))]
+    for seed, (name, make, x) in enumerate(regression_cases):
+        if not chosen or name in chosen:
+            torch.manual_seed(8000 + seed)
+            write(LAYERS_OUT, name, make(), x(), None)
 
 
 def write(out_dir, name, model, x, warm):

@@ -80,7 +80,7 @@ def main():
             out = [o for o in m.info["regions"] if o["name"].startswith("forward.")
                    and o["kind"] == "output"][0]
             inputs[name] = [rng.randrange(out["shape"][-1]) for _ in range(n)]
-        elif r["dtype"] == "i64":
+        elif r["dtype"] in ("i64", "i32"):
             vocab = int(m.info.get("hparams", {}).get("vocab", 10))
             inputs[name] = [rng.randrange(vocab) for _ in range(n)]
         else:

@@ -601,6 +601,11 @@ TEST(DataTest, TokenBatches) {
             1);
   EXPECT_EQ(tokens, (std::vector<int64_t>{4, 5, 6, 0, 0, 0}));
   EXPECT_EQ(labels, (std::vector<int64_t>{1, kIgnoreLabel}));
+  // An i32 input takes the same ids.
+  std::vector<int32_t> narrow(6, -1);
+  BatchBuffers out32{nullptr, nullptr, labels.data(), nullptr, narrow.data()};
+  EXPECT_EQ(b->copyBatch(0, out32), 2);
+  EXPECT_EQ(narrow, (std::vector<int32_t>{1, 2, 0, 3, 0, 0}));
 }
 
 TEST(DataTest, LoadDatasetByName) {

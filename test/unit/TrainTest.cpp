@@ -1,6 +1,6 @@
 //===- TrainTest.cpp - Tests of the training loop's batch-region checks ---===//
 //
-// Part of nnc. The batcher writes f32 samples or i64 token ids and labels
+// Part of nnc. The batcher writes f32 samples or i64/i32 token ids and labels
 // through typed pointers into the model's arena; checkBatchRegions refuses
 // every region whose element type or size does not match what the data set
 // provides (an f16 input once received f32 samples and corrupted the heap).
@@ -80,7 +80,7 @@ TEST(CheckBatchRegions, RefusesWrongSizesAndLabelTypes) {
                         "holds 8 values per batch, but synthetic(seed=1) provides 4"));
 }
 
-TEST(CheckBatchRegions, TokensNeedI64Inputs) {
+TEST(CheckBatchRegions, TokensNeedIntegerInputs) {
   Dataset data;
   data.source = "tokens.txt";
   data.sampleShape = {5};
@@ -90,9 +90,17 @@ TEST(CheckBatchRegions, TokensNeedI64Inputs) {
   data.labels = {0};
   Region ids = region("forward.t", "i64", {2, 5});
   EXPECT_TRUE(checkBatchRegions(data, ids, nullptr).ok());
+  // i32 ids: the batcher writes them narrowed, if they fit.
+  Region narrow = region("forward.t", "i32", {2, 5});
+  EXPECT_TRUE(checkBatchRegions(data, narrow, nullptr).ok());
   Region floats = region("forward.t", "f32", {2, 5});
   EXPECT_TRUE(failsWith(checkBatchRegions(data, floats, nullptr),
                         "'forward.t' has type f32, but tokens.txt provides i64 token ids"));
+  data.tokens[2] = int64_t(1) << 31;
+  EXPECT_TRUE(
+      failsWith(checkBatchRegions(data, narrow, nullptr),
+                "tokens.txt: token id 2147483648 does not fit the i32 input "
+                "'forward.t'"));
 }
 
 TEST(DropoutSeed, NewMasksEveryStep) {

@@ -53,6 +53,9 @@ static int64_t fillSyntheticInputs(nnc::rt::Model &m) {
     else if (r.dtype == "i64")
       for (int64_t i = 0; i < n; ++i)
         m.dataAs<int64_t>(r)[i] = int64_t(next() * double(classes));
+    else if (r.dtype == "i32")
+      for (int64_t i = 0; i < n; ++i)
+        m.dataAs<int32_t>(r)[i] = int32_t(next() * double(classes));
     else if (r.dtype == "f32")
       for (int64_t i = 0; i < n; ++i)
         m.dataAs<float>(r)[i] = float(next());

@@ -254,7 +254,9 @@ std::unique_ptr<Session> Session::open(const ModelOptions &options) {
   std::unique_ptr<Session> session(new Session(options));
   session->srcMgr.AddNewSourceBuffer(std::move(*fileOrErr), SMLoc());
   session->mlirContext.loadAllAvailableDialects();
-  // Errors from passes print like frontend errors: located, with a caret.
+  // Errors from passes print like frontend errors: located, with a caret
+  // (without a note dumping the op's IR).
+  session->mlirContext.printOpOnDiagnostic(false);
   session->handler = std::make_unique<mlir::SourceMgrDiagnosticHandler>(
       session->srcMgr, &session->mlirContext);
   nnc::registerAllPasses();

@@ -56,6 +56,12 @@ static int runPredict() {
     return 1;
   if (out->shape.size() != 2 || in->dtype != "f32")
     return fail("nnc predict needs an image classifier (f32 images in, [N, classes] out)");
+  // Rows beyond the images would take part in a softmax over the batch.
+  if (std::string layer = nnc::rt::batchCoupledLayer(m);
+      !layer.empty() && in->shape[0] != int64_t(imagePaths.size()))
+    return fail("layer '" + layer +
+                "' normalizes over the batch dimension; run with --batch " +
+                Twine(imagePaths.size()) + " (the number of images)");
   int64_t perImage = in->numElements() / in->shape[0], classes = out->shape[1];
   for (auto [i, path] : llvm::enumerate(imagePaths)) {
     auto pixels = nnc::rt::loadImage(path, loaded->spec, {}, {resizeImages});

@@ -52,8 +52,9 @@ static LogicalResult copyTensor(const nnc::rt::Checkpoint &ckpt, StringRef name,
   }
   const nnc::TensorEntry &t = ckpt.tensors[index];
   std::vector<uint64_t> shape(region.shape.begin(), region.shape.end());
-  bool dtypeOk = (region.dtype == "f32" && t.dtype == nnc::TensorDType::F32) ||
-                 (region.dtype == "i64" && t.dtype == nnc::TensorDType::I64);
+  // Region dtypes ("f32", "i32", ...) are the safetensors names in lower case.
+  bool dtypeOk =
+      StringRef(nnc::safetensorsDTypeName(t.dtype)).lower() == region.dtype;
   if (!dtypeOk || t.shape != shape) {
     std::string hint;
     // Only the batch differs: say which --batch fits the file.
