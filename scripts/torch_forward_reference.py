@@ -31,7 +31,7 @@ def save(path, tensors):
     header, blobs, off = {}, [], 0
     for name, t in tensors.items():
         a = t.detach().contiguous().numpy()
-        dtype = {"float32": "F32", "int64": "I64"}[str(a.dtype)]
+        dtype = {"float32": "F32", "int64": "I64", "int32": "I32"}[str(a.dtype)]
         data = a.tobytes()
         header[name] = {"dtype": dtype, "shape": list(a.shape),
                         "data_offsets": [off, off + len(data)]}
