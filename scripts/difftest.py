@@ -113,6 +113,7 @@ POSITIONAL = {
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "gelu", "leaky_relu"]
 
 
+
 class Sym(str):
     """A block parameter used as a layer argument."""
 
@@ -622,7 +623,7 @@ class Gen:
             return self.repeat_block(cur, "cnn", v)
         if rank == 2:  # [T, F] or [C, L]
             t, f = shape
-            if choice < 0.3 and family in ("seq", "tokens"):
+            if choice < 0.4 and family in ("seq", "tokens"):
                 cell = r.choice(["rnn", "lstm", "gru"])
                 pairs = [("hidden", r.randint(1, 6))]
                 if r.random() < 0.4:
@@ -766,6 +767,32 @@ class Gen:
         return spec
 
 
+def features(spec):
+    """What a model uses, for the run summary: layers, layer.option (with the
+    value for options that are not sizes), statement kinds, batch, input."""
+    found = {"batch=%d" % spec["batch"], "input " + spec["inputs"][0][1],
+             "optimizer " + spec["train"]["opt"], "loss " + spec["train"]["loss"]}
+    if spec.get("normalize"):
+        found.add("normalize")
+    bodies = [spec["stmts"]] + [b for _, b in spec["blocks"].values()]
+    for body in bodies:
+        for s in walk(body):
+            if s[0] == "chain":
+                for layer, args, _ in s[3]:
+                    found.add(layer)
+                    for k, v in args:
+                        sized = k in ("out", "hidden", "num", "dim", "kernel", "shape")
+                        found.add("%s.%s" % (layer, k) if sized or isinstance(v, Sym) else
+                                  "%s.%s=%s" % (layer, k, render_value(v)))
+            elif s[0] == "concat":
+                found.add("concat dim=%d" % s[3])
+            elif s[0] in ("add", "call"):
+                found.add(s[0])
+            elif s[0] == "repeat":
+                found.add("repeat")
+    return found
+
+
 def has_single_value_batchnorm(spec, net, x):
     """True when some batchnorm sees one value per channel in training."""
     found = []
@@ -854,6 +881,8 @@ def add_train_step(spec, net, x, tensors, rng):
     else:
         labels = f32(torch.rand(out_shape, dtype=torch.float64) * 2 - 1)
     params = dict(net.named_parameters())
+    if not params:
+        return False
     lr, wd = t["lr"], t["wd"]
     if t["opt"] in ("sgd", "momentum"):
         mom = t["momentum"] if t["opt"] == "momentum" else 0
@@ -882,7 +911,11 @@ def add_train_step(spec, net, x, tensors, rng):
         elif t["opt"] in ("adam", "adamw"):
             st["step"] = torch.tensor(float(step - 1))
             opt.state[p] = st
-    y = net(x)
+    try:
+        y = net(x)
+    except ValueError as e:  # e.g. batchnorm with one value per channel
+        tensors["__refused"] = torch.tensor(0)
+        return "refused: " + str(e)
     if t["loss"] == "cross_entropy":
         loss = F.cross_entropy(y, labels)
     else:
@@ -949,7 +982,7 @@ def check(spec, seed, nnc, work, trace=None):
     except RuntimeError as e:
         return ("pytorch", "PyTorch refused the model: %s" % e), {}
     save(ref, tensors)
-    stats = {"train": train_ok}
+    stats = {"train": train_ok is True}
     flags = build_flags(spec)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     # 1. counts
@@ -973,36 +1006,35 @@ def check(spec, seed, nnc, work, trace=None):
         # 2, 3. the artifact: forward and train_step
         so = os.path.join(work, "m-%s.so" % cname)
         st, out = run_cmd([nnc, "build", model, "--train", "-o", so] + flags + extra, env)
+        if isinstance(train_ok, str):
+            # PyTorch refuses to train the model: nnc must refuse it too.
+            if st == "ok":
+                return ("train-accepted[%s]" % cname, "PyTorch refuses one training step (%s); "
+                        "nnc build --train accepts it" % train_ok[9:]), stats
+            if st != "error":
+                return ("build-" + st + "[%s]" % cname, out), stats
+            st, out = run_cmd([nnc, "build", model, "-o", so] + flags + extra, env)
         if st != "ok":
             return ("build-" + st + "[%s]" % cname, out), stats
-        if "info-optimizer" not in KNOWN_BUGS_ACTIVE:
-            info = artifact_info(so)
-            if info.get("train", {}).get("optimizer") != spec["train"]["opt"]:
-                return ("info-optimizer", "nnc_model_info says optimizer %r, built with %r" % (
-                    info.get("train", {}).get("optimizer"), spec["train"]["opt"])), stats
-        cmd = [sys.executable, CHECKER, so, ref, "--tolerance", str(FORWARD_TOLERANCE),
-               "--train-tolerance", str(TRAIN_TOLERANCE)]
-        if not train_ok:
-            cmd.append("--forward-only")
-        st, out = run_cmd(cmd, env)
+        st, out = run_cmd([sys.executable, CHECKER, so, ref] + checker_flags(spec, train_ok), env)
         if st != "ok":
             kind = "artifact-" + st
             if "MISMATCH" in out:
-                kind = "train" if "train_step" in out.split("MISMATCH", 1)[1][:40] else \
-                    "artifact-forward"
+                what = out.split("MISMATCH ", 1)[1]
+                kind = "info-optimizer" if what.startswith("info") else "train" if \
+                    "train_step" in what[:40] else "artifact-forward"
             return (kind + "[%s]" % cname, out), stats
     return None, stats
 
 
-def artifact_info(so):
-    script = ("import ctypes,sys;l=ctypes.CDLL(sys.argv[1]);"
-              "print(ctypes.string_at(ctypes.addressof(ctypes.c_char.in_dll(l,"
-              "'nnc_model_info'))).decode())")
-    p = subprocess.run([sys.executable, "-c", script, so], capture_output=True, text=True)
-    try:
-        return json.loads(p.stdout)
-    except ValueError:
-        return {}
+def checker_flags(spec, train_ok):
+    """The flags of test/difftest/check_artifact.py for this model."""
+    flags = ["--tolerance", "%g" % FORWARD_TOLERANCE, "--train-tolerance", "%g" % TRAIN_TOLERANCE]
+    if train_ok is not True:
+        flags.append("--forward-only")
+    elif "info-optimizer" not in KNOWN_BUGS_ACTIVE:
+        flags += ["--optimizer", spec["train"]["opt"]]
+    return flags
 
 
 # ---------------------------------------------------------------------------
@@ -1149,34 +1181,43 @@ def minimize(spec, seed, nnc, work, oracle, deadline):
     return best, best_failure
 
 
-def write_regression(spec, seed, failure, work):
-    """Writes test/difftest/regress/{Inputs/<name>.nn, Inputs/<name>.safetensors,
-    <name>.test}."""
+def write_regression(spec, seed, failure, out_dir=REGRESS):
+    """Writes <out_dir>/{Inputs/<name>.nn, Inputs/<name>.safetensors, <name>.test}."""
     name = "seed%d" % seed
-    os.makedirs(os.path.join(REGRESS, "Inputs"), exist_ok=True)
-    model = os.path.join(REGRESS, "Inputs", name + ".nn")
+    os.makedirs(os.path.join(out_dir, "Inputs"), exist_ok=True)
+    model = os.path.join(out_dir, "Inputs", name + ".nn")
     with open(model, "w") as f:
         f.write(render(spec))
     _, tensors, train_ok = make_reference(spec, seed)
-    save(os.path.join(REGRESS, "Inputs", name + ".safetensors"), tensors)
+    save(os.path.join(out_dir, "Inputs", name + ".safetensors"), tensors)
     flags = " ".join(build_flags(spec))
-    lines = ["# difftest seed %d (scripts/difftest.py --replay %d), minimized: %s." % (
-        seed, seed, failure[0]),
+    header = ("# difftest seed %d (scripts/difftest.py --replay %d), minimized: %s." % (
+        seed, seed, failure[0]) if failure[0] != "sample" else
+        "# difftest seed %d (scripts/difftest.py --write-test %d): a random model checked "
+        "without PyTorch." % (seed, seed))
+    lines = [header,
         "# Reference from PyTorch (float64); see test/difftest/check_artifact.py.",
         "# RUN: %%nnc run %%S/Inputs/%s.nn --threads 1 --weights %%S/Inputs/%s.safetensors "
         "--inputs %%S/Inputs/%s.safetensors --check --tolerance %g | FileCheck %%s" % (
             name, name, name, FORWARD_TOLERANCE),
-        "# CHECK: outputs match",
-        "# RUN: %%nnc build %%S/Inputs/%s.nn --train %s -o %%t.so" % (name, flags),
+        "# CHECK: outputs match"]
+    train = "--train " if train_ok is True else ""
+    if isinstance(train_ok, str):
+        lines += ["# PyTorch refuses one training step: %s" % train_ok[9:],
+                  "# RUN: not %%nnc build %%S/Inputs/%s.nn --train %s -o %%t.so 2>&1 | "
+                  "FileCheck %%s --check-prefix=REFUSE" % (name, flags),
+                  "# REFUSE: error:"]
+    lines += [
+        "# RUN: %%nnc build %%S/Inputs/%s.nn %s%s -o %%t.so" % (name, train, flags),
         "# RUN: %%python-model %%S/../check_artifact.py %%t.so %%S/Inputs/%s.safetensors "
-        "--tolerance %g --train-tolerance %g%s | FileCheck %%s --check-prefix=ABI" % (
-            name, FORWARD_TOLERANCE, TRAIN_TOLERANCE, "" if train_ok else " --forward-only"),
+        "%s | FileCheck %%s --check-prefix=ABI" % (name, " ".join(checker_flags(spec, train_ok))),
         "# ABI: forward: {{[0-9]+}} outputs match"]
-    if train_ok:
+    if train_ok is True:
         lines.append("# ABI: train_step: loss and {{[0-9]+}} tensors match")
-    with open(os.path.join(REGRESS, name + ".test"), "w") as f:
+    path = os.path.join(out_dir, name + ".test")
+    with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
-    return os.path.join(REGRESS, name + ".test")
+    return path
 
 
 KNOWN_BUGS_ACTIVE = set(KNOWN_BUGS)
@@ -1196,10 +1237,20 @@ def main():
     ap.add_argument("--no-regression", action="store_true",
                     help="do not write regression tests for failures")
     ap.add_argument("--minimize-seconds", type=float, default=120)
+    ap.add_argument("--max-failures", type=int, default=10,
+                    help="stop after this many failing models")
+    ap.add_argument("--write-test", type=int, metavar="SEED",
+                    help="write SEED's model and reference as a test under --test-dir")
+    ap.add_argument("--test-dir", default=REGRESS)
     args = ap.parse_args()
     if args.enable_known_bugs:
         KNOWN_BUGS_ACTIVE = set()
     torch.set_num_threads(1)
+    if args.write_test is not None:
+        spec = Gen(args.write_test, KNOWN_BUGS_ACTIVE).generate()
+        print(render(spec))
+        print(write_regression(spec, args.write_test, ("sample", ""), args.test_dir))
+        return 0
     work = tempfile.mkdtemp(prefix="nnc-difftest-")
     start = time.time()
     seed = args.seed_start
@@ -1207,10 +1258,13 @@ def main():
         seed = args.replay
     n_models = n_train = n_fail = 0
     families = {}
+    coverage = {}
     failures = []
     try:
         while True:
             if args.replay is not None and n_models == 1:
+                break
+            if len(failures) >= args.max_failures:
                 break
             if args.replay is None and (args.count and n_models >= args.count or
                                         not args.count and time.time() - start > args.seconds):
@@ -1224,6 +1278,8 @@ def main():
             failure, stats = check(spec, seed, args.nnc, work)
             n_models += 1
             families[spec["family"]] = families.get(spec["family"], 0) + 1
+            for feature in features(spec):
+                coverage[feature] = coverage.get(feature, 0) + 1
             if stats.get("train") and (not failure or failure[0].startswith("train")):
                 n_train += 1
             if failure:
@@ -1243,6 +1299,7 @@ def main():
     print("difftest: seeds %d..%d: %d models (%s), %d training steps, %d failed, %.0f s" % (
         args.seed_start if args.replay is None else args.replay, seed - 1, n_models,
         ", ".join("%s %d" % kv for kv in sorted(families.items())), n_train, n_fail, took))
+    print("models using: " + ", ".join("%s %d" % kv for kv in sorted(coverage.items())))
     for s, kind in failures:
         print("  FAILED seed %d: %s (replay: scripts/difftest.sh --replay %d)" % (s, kind, s))
     return 1 if n_fail else 0
@@ -1264,7 +1321,7 @@ def report_failure(spec, seed, failure, args, work):
                                                            render(small)))
     print(small_failure[1].rstrip())
     if not args.no_regression:
-        print("regression test: " + write_regression(small, seed, small_failure, work))
+        print("regression test: " + write_regression(small, seed, small_failure))
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
         with open(os.path.join(args.keep, "seed%d.nn" % seed), "w") as f:

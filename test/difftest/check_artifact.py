@@ -3,7 +3,7 @@
 neither PyTorch nor numpy.
 
 check_artifact.py MODEL.so REF.safetensors [--tolerance T] [--train-tolerance T]
-                  [--forward-only]
+                  [--forward-only] [--optimizer NAME]
 
 REF holds the model's parameters and buffers under their state_dict names,
 `__input` (the batch) and `__output` (PyTorch's eval-mode output). When it
@@ -13,6 +13,7 @@ step (`__state.<param>.exp_avg`, ...) and PyTorch's values after it
 (`__after.<name>` for every parameter, buffer and state region, `__loss`).
 
 Oracles, in order (the first that fails is printed, exit 1):
+  info:    with --optimizer, the model table's train.optimizer names it;
   names:   the artifact's param and buffer regions are exactly the reference's
            state_dict names;
   forward: max |nnc - pytorch| / (1 + |pytorch|) over the output <= tolerance;
@@ -73,8 +74,14 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--train-tolerance", type=float, default=1e-4)
     ap.add_argument("--forward-only", action="store_true")
+    ap.add_argument("--optimizer", help="the optimizer the artifact was built with")
     args = ap.parse_args()
     m = Artifact(args.model)
+    said = m.info.get("train", {}).get("optimizer")
+    if args.optimizer and said != args.optimizer:
+        print(f"MISMATCH info optimizer: nnc_model_info says {said!r}, "
+              f"the artifact was built with {args.optimizer!r}")
+        return 1
     ref = read_safetensors(args.reference, ("F32", "I64"))
     persistent = [r["name"] for r in m.info["regions"] if r["kind"] in ("param", "buffer")]
     expected = sorted(n for n in ref if not n.startswith("__"))
