@@ -956,6 +956,9 @@ def run_cmd(cmd, env=None):
     except subprocess.TimeoutExpired:
         return "hang", "timed out after %d s: %s" % (TIMEOUT, " ".join(cmd))
     out = p.stdout + p.stderr
+    if "ERROR: AddressSanitizer" in out or "ERROR: LeakSanitizer" in out or \
+            ": runtime error: " in out:
+        return "sanitizer", "sanitizer report: %s\n%s" % (" ".join(cmd), out)
     if p.returncode == 0:
         return "ok", out
     if p.returncode == 1:
@@ -985,6 +988,7 @@ def check(spec, seed, nnc, work, trace=None):
     stats = {"train": train_ok is True}
     flags = build_flags(spec)
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    checker_env = dict(env, **ASAN_PRELOAD)
     # 1. counts
     st, out = run_cmd([nnc, "report", model, "--format", "json", "--batch",
                        str(spec["batch"])], env)
@@ -1002,6 +1006,11 @@ def check(spec, seed, nnc, work, trace=None):
                            "--threads", "1", "--tolerance", str(FORWARD_TOLERANCE)] + extra, env)
         if st != "ok":
             kind = "forward" if "differs from the expected" in out else "run-" + st
+            if kind == "forward":  # show both outputs
+                so = os.path.join(work, "m-%s.so" % cname)
+                if run_cmd([nnc, "build", model, "-o", so] + flags + extra, env)[0] == "ok":
+                    out += run_cmd([sys.executable, CHECKER, so, ref, "--forward-only"],
+                                   checker_env)[1]
             return (kind + "[%s]" % cname, out), stats
         # 2, 3. the artifact: forward and train_step
         so = os.path.join(work, "m-%s.so" % cname)
@@ -1016,7 +1025,8 @@ def check(spec, seed, nnc, work, trace=None):
             st, out = run_cmd([nnc, "build", model, "-o", so] + flags + extra, env)
         if st != "ok":
             return ("build-" + st + "[%s]" % cname, out), stats
-        st, out = run_cmd([sys.executable, CHECKER, so, ref] + checker_flags(spec, train_ok), env)
+        st, out = run_cmd([sys.executable, CHECKER, so, ref] + checker_flags(spec, train_ok),
+                          checker_env)
         if st != "ok":
             kind = "artifact-" + st
             if "MISMATCH" in out:
@@ -1221,6 +1231,10 @@ def write_regression(spec, seed, failure, out_dir=REGRESS):
 
 
 KNOWN_BUGS_ACTIVE = set(KNOWN_BUGS)
+# With --asan (nnc from an ASan+UBSan build, e.g. build-asan/bin/nnc): the
+# uninstrumented Python that loads an artifact preloads clang's ASan runtime,
+# as test/lit.cfg.py does for %python-model.
+ASAN_PRELOAD = {}
 
 
 def main():
@@ -1233,6 +1247,8 @@ def main():
     ap.add_argument("--nnc", default=os.path.join(ROOT, "build", "bin", "nnc"))
     ap.add_argument("--keep", help="directory for the failing models' files")
     ap.add_argument("--enable-known-bugs", action="store_true")
+    ap.add_argument("--asan", action="store_true",
+                    help="--nnc is an ASan+UBSan build: preload the ASan runtime for artifacts")
     ap.add_argument("--no-minimize", action="store_true")
     ap.add_argument("--no-regression", action="store_true",
                     help="do not write regression tests for failures")
@@ -1245,6 +1261,10 @@ def main():
     args = ap.parse_args()
     if args.enable_known_bugs:
         KNOWN_BUGS_ACTIVE = set()
+    if args.asan:
+        rt = subprocess.run(["clang-22", "-print-file-name=libclang_rt.asan-x86_64.so"],
+                            capture_output=True, text=True).stdout.strip()
+        ASAN_PRELOAD.update(LD_PRELOAD=rt, ASAN_OPTIONS="detect_leaks=0:allow_user_poisoning=0")
     torch.set_num_threads(1)
     if args.write_test is not None:
         spec = Gen(args.write_test, KNOWN_BUGS_ACTIVE).generate()
