@@ -190,7 +190,9 @@ class Net(nn.Module):
         outs = self.run(spec["stmts"], env, scope, {})
         return outs[0]
 
-    def name(self, scope, kind):
+    def name(self, scope, kind, alias=None):
+        if alias:  # `as alias`: no counter is used
+            return scope["prefix"] + alias
         p = PREFIX.get(kind, kind)
         scope["counters"][p] = scope["counters"].get(p, 0) + 1
         return scope["prefix"] + p + str(scope["counters"][p])
@@ -202,19 +204,20 @@ class Net(nn.Module):
             if kind == "chain":
                 _, out, inp, ops, _ = s
                 v = env[inp]
-                for layer, args, _ in ops:
-                    v = self.layer(layer, {k: resolve(a, bind) for k, a in args}, v, scope)
+                for op in ops:
+                    v = self.layer(op[0], {k: resolve(a, bind) for k, a in op[1]}, v, scope,
+                                   alias(op))
                 env[out] = v
             elif kind == "add":
                 env[s[1]] = env[s[2]] + env[s[3]]
             elif kind == "concat":
                 env[s[1]] = torch.cat([env[v] for v in s[2]], s[3])
             elif kind == "call":
-                _, out, block, inp, args, _ = s
+                out, block, inp, args = s[1:5]
                 params, body = self.spec["blocks"][block]
                 inner = dict(params)
                 inner.update({k: resolve(a, bind) for k, a in args})
-                name = self.name(scope, block)
+                name = self.name(scope, block, call_alias(s))
                 sub = {"prefix": name + ".", "counters": {}}
                 env[out] = self.run(body, {"x": env[inp]}, sub, inner)[0]
             elif kind == "repeat":
@@ -224,7 +227,7 @@ class Net(nn.Module):
                 outs.append(env[s[2]])
         return outs
 
-    def layer(self, layer, a, x, scope):
+    def layer(self, layer, a, x, scope, alias=None):
         if layer in ("relu", "sigmoid", "tanh", "gelu"):
             return getattr(torch, layer)(x) if layer != "gelu" else F.gelu(x)
         if layer == "leaky_relu":
@@ -237,7 +240,7 @@ class Net(nn.Module):
             return x.reshape(x.shape[0], *a["shape"])
         if layer == "global_avgpool":
             return x.mean((2, 3))
-        name = self.name(scope, layer)
+        name = self.name(scope, layer, alias)
         if layer == "conv2d":
             pad = a.get("padding", 0)
             pad = 0 if pad == "valid" else pad
@@ -284,13 +287,26 @@ class Net(nn.Module):
 # ---------------------------------------------------------------------------
 
 
-def render_call(layer, args, npos, first=None):
+def alias(op):
+    """The `as` name of an op (layer, args, npos[, alias]), else None."""
+    return op[3] if len(op) > 3 else None
+
+
+def call_alias(s):
+    """The `as` name of a call statement (..., npos[, alias]), else None."""
+    return s[6] if len(s) > 6 else None
+
+
+def render_call(layer, args, npos, first=None, name=None):
     parts = [first] if first is not None else []
     for i, (k, v) in enumerate(args):
         parts.append(render_value(v) if i < npos else "%s=%s" % (k, render_value(v)))
-    if not parts:
-        return layer
-    return "%s(%s)" % (layer, ", ".join(parts))
+    text = "%s(%s)" % (layer, ", ".join(parts)) if parts else layer
+    return text + (" as " + name if name else "")
+
+
+def render_op(op, first=None):
+    return render_call(op[0], op[1], op[2], first, alias(op))
 
 
 def render_stmts(stmts, indent):
@@ -301,19 +317,18 @@ def render_stmts(stmts, indent):
         if kind == "chain":
             _, out, inp, ops, piped = s
             if piped:
-                text = inp + "".join(" |> " + render_call(l, a, n) for l, a, n in ops)
+                text = inp + "".join(" |> " + render_op(op) for op in ops)
             else:
-                l, a, n = ops[0]
-                text = render_call(l, a, n, inp)
-                text += "".join(" |> " + render_call(l, a, n) for l, a, n in ops[1:])
+                text = render_op(ops[0], inp) + "".join(" |> " + render_op(op) for op in ops[1:])
             lines.append("%s%s = %s" % (pad, out, text))
         elif kind == "add":
             lines.append("%s%s = add(%s, %s)" % (pad, s[1], s[2], s[3]))
         elif kind == "concat":
             lines.append("%s%s = concat(%s, dim=%d)" % (pad, s[1], ", ".join(s[2]), s[3]))
         elif kind == "call":
-            _, out, block, inp, args, npos = s
-            lines.append("%s%s = %s" % (pad, out, render_call(block, args, npos, inp)))
+            out, block, inp, args, npos = s[1:6]
+            lines.append("%s%s = %s" % (pad, out, render_call(block, args, npos, inp,
+                                                               call_alias(s))))
         elif kind == "repeat":
             lines.append("%srepeat %d {" % (pad, s[1]))
             lines += render_stmts(s[2], indent + 1)
@@ -378,6 +393,7 @@ class Gen:
         self.seed = seed
         self.avoid = known_bugs
         self.var = 0
+        self.named = 0
 
     def fresh(self):
         self.var += 1
@@ -419,6 +435,9 @@ class Gen:
 
     def op(self, layer, pairs):
         args, npos = self.kw(layer, pairs)
+        if layer in PREFIX and self.rng.random() < 0.08:
+            self.named += 1
+            return (layer, args, npos, "named%d" % self.named)
         return (layer, args, npos)
 
     def chain(self, out, inp, ops):
@@ -426,6 +445,9 @@ class Gen:
 
     def activation(self):
         r = self.rng
+        if r.random() < 0.05:
+            return self.op(r.choice(["softmax", "log_softmax"]),
+                           [("dim", -1)] if r.random() < 0.5 else [])
         act = r.choice(ACTIVATIONS)
         if act == "leaky_relu" and r.random() < 0.6:
             return self.op(act, [("slope", r.choice([0.1, 0.2, 0.01, 0.3]))])
@@ -598,7 +620,9 @@ class Gen:
             if choice < 0.5:
                 return v if self.try_stmt([self.chain(v, cur, [self.pool(h, w)])]) else None
             if choice < 0.6:
-                ops = [self.batchnorm(4)] if r.random() < 0.5 else [self.dropout()]
+                pick = r.random()
+                ops = [self.batchnorm(4)] if pick < 0.4 else [self.dropout()] if pick < 0.7 \
+                    else [self.op("linear", [("out", r.randint(1, 6))])]  # on W
                 return v if self.try_stmt([self.chain(v, cur, ops)]) else None
             if choice < 0.72:  # residual
                 op = self.conv(c, h, w, out=c, same=True)
@@ -618,8 +642,12 @@ class Gen:
                         return None
                 else:
                     sa, sb = self.activation(), self.activation()
-                return v if self.try_stmt([self.chain(a, cur, [sa]), self.chain(b, cur, [sb]),
-                                           ("concat", v, [a, b], dim)]) else None
+                branches = [self.chain(a, cur, [sa]), self.chain(b, cur, [sb])]
+                if r.random() < 0.3:  # a third input: the value itself
+                    branches.append(("concat", v, [a, b, cur], dim))
+                else:
+                    branches.append(("concat", v, [a, b], dim))
+                return v if self.try_stmt(branches) else None
             return self.repeat_block(cur, "cnn", v)
         if rank == 2:  # [T, F] or [C, L]
             t, f = shape
@@ -703,6 +731,9 @@ class Gen:
         npos = r.randint(0, len(args))
         n = r.randint(0, 3)
         call = ("call", cur, name, cur, args, npos)
+        if r.random() < 0.15 and n == 1:
+            self.named += 1
+            call += ("stem%d" % self.named,)
         old = self.spec["blocks"].get(name)
         self.spec["blocks"][name] = (params, body)
         if n != 1 or r.random() < 0.5:
@@ -778,8 +809,11 @@ def features(spec):
     for body in bodies:
         for s in walk(body):
             if s[0] == "chain":
-                for layer, args, _ in s[3]:
+                for op in s[3]:
+                    layer, args = op[0], op[1]
                     found.add(layer)
+                    if alias(op):
+                        found.add("as")
                     for k, v in args:
                         sized = k in ("out", "hidden", "num", "dim", "kernel", "shape")
                         found.add("%s.%s" % (layer, k) if sized or isinstance(v, Sym) else
@@ -1125,7 +1159,8 @@ def candidates(spec):
     for i, s in enumerate(stmts):
         if s[0] != "chain":
             continue
-        for j, (layer, args, npos) in enumerate(s[3]):
+        for j, op in enumerate(s[3]):
+            args = op[1]
             for a, (k, v) in enumerate(args):
                 if isinstance(v, int) and not isinstance(v, bool) and v > 1 and \
                         k in ("out", "hidden", "dim", "num", "layers"):
