@@ -1023,10 +1023,16 @@ def add_train_step(spec, net, x, tensors, rng):
 def run_cmd(cmd, env=None):
     """(status, output): status 'ok', 'error' (exit 1), 'crash' (signal or
     other status) or 'hang'."""
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
-    except subprocess.TimeoutExpired:
-        return "hang", "timed out after %d s: %s" % (TIMEOUT, " ".join(cmd))
+    for attempt in range(3):
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
+            break
+        except subprocess.TimeoutExpired:
+            return "hang", "timed out after %d s: %s" % (TIMEOUT, " ".join(cmd))
+        except OSError as e:  # e.g. nnc being relinked by a build right now
+            if attempt == 2:
+                return "crash", "cannot run %s: %s" % (cmd[0], e)
+            time.sleep(2)
     out = p.stdout + p.stderr
     if "ERROR: AddressSanitizer" in out or "ERROR: LeakSanitizer" in out or \
             ": runtime error: " in out:
