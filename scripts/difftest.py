@@ -65,6 +65,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 import torch
 import torch.nn as nn
@@ -115,19 +116,25 @@ ACTIVATIONS = ["relu", "sigmoid", "tanh", "gelu", "leaky_relu"]
 
 
 class Sym(str):
-    """A block parameter used as a layer argument."""
+    """A block or model parameter used as a layer argument."""
+
+
+class Expr(str):
+    """An integer expression over the names in scope (e.g. `2 * i + 1`)."""
 
 
 def resolve(v, bind):
     if isinstance(v, Sym):
         return bind[v]
+    if isinstance(v, Expr):
+        return eval(v, {"__builtins__": {}}, dict(bind))
     if isinstance(v, list):
         return [resolve(e, bind) for e in v]
     return v
 
 
 def render_value(v):
-    if isinstance(v, Sym):
+    if isinstance(v, (Sym, Expr)):
         return str(v)
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -187,7 +194,7 @@ class Net(nn.Module):
             x = (x - m) / s
         env = {spec["inputs"][0][0]: x}
         scope = {"prefix": "", "counters": {}}
-        outs = self.run(spec["stmts"], env, scope, {})
+        outs = self.run(spec["stmts"], env, scope, dict(spec.get("hparams", [])))
         return outs[0]
 
     def name(self, scope, kind, alias=None):
@@ -221,8 +228,9 @@ class Net(nn.Module):
                 sub = {"prefix": name + ".", "counters": {}}
                 env[out] = self.run(body, {"x": env[inp]}, sub, inner)[0]
             elif kind == "repeat":
-                for _ in range(s[1]):
-                    self.run(s[2], env, scope, bind)
+                for i in range(s[1]):
+                    inner = dict(bind, **{s[3]: i}) if len(s) > 3 else bind
+                    self.run(s[2], env, scope, inner)
             elif kind == "output":
                 outs.append(env[s[2]])
         return outs
@@ -330,7 +338,8 @@ def render_stmts(stmts, indent):
             lines.append("%s%s = %s" % (pad, out, render_call(block, args, npos, inp,
                                                                call_alias(s))))
         elif kind == "repeat":
-            lines.append("%srepeat %d {" % (pad, s[1]))
+            index = (s[3] + " in ") if len(s) > 3 else ""
+            lines.append("%srepeat %s%d {" % (pad, index, s[1]))
             lines += render_stmts(s[2], indent + 1)
             lines.append(pad + "}")
         elif kind == "output":
@@ -346,7 +355,8 @@ def render(spec):
         lines.append("  input x")
         lines += render_stmts(body, 1)
         lines.append("}")
-    lines.append("model m {")
+    hparams = ", ".join("%s = %s" % (k, render_value(v)) for k, v in spec.get("hparams", []))
+    lines.append("model m%s {" % ("(%s)" % hparams if hparams else ""))
     for name, dtype, dims in spec["inputs"]:
         lines.append("  input %s: %s[N%s]" % (name, dtype, "".join(", %d" % d for d in dims)))
     lines += render_stmts(spec["stmts"], 1)
@@ -419,7 +429,7 @@ class Gen:
                 x = self.sample
                 env[trial["inputs"][0][0]] = x
                 scope = {"prefix": "", "counters": {}}
-                net.run(trial["stmts"], env, scope, {})
+                net.run(trial["stmts"], env, scope, dict(trial.get("hparams", [])))
         except (RuntimeError, ValueError, IndexError):
             return False
         for s in stmts:
@@ -502,6 +512,8 @@ class Gen:
             return None
         elif r.random() < 0.15:
             pairs.append(("padding", "valid"))
+        elif r.random() < 0.15:
+            pairs.append(("padding", [r.randint(0, ks[0] // 2), r.randint(0, ks[1] // 2)]))
         else:
             p = r.randint(0, max(ks) // 2)
             pairs.append(("padding", p if p else None))
@@ -511,11 +523,18 @@ class Gen:
             pairs.append(("groups", groups))
         if r.random() < 0.25:
             pairs.append(("bias", r.random() < 0.5))
+        if r.random() < 0.1:
+            pairs.append(("in", cin))  # checked against the inferred size
         return self.op("conv2d", pairs)
 
     def pool(self, h, w):
         r = self.rng
         layer = r.choice(["maxpool2d", "avgpool2d"])
+        if r.random() < 0.25:  # [kh, kw] kernel, stride and padding
+            ks = [r.randint(1, 3), r.randint(1, 3)]
+            pairs = [("kernel", ks), ("stride", [r.randint(1, k) for k in ks]),
+                     ("padding", [r.randint(0, k // 2) for k in ks])]
+            return self.op(layer, pairs[:r.randint(1, 3)])
         k = r.randint(1, 3)
         pairs = [("kernel", k)]
         if r.random() < 0.4:
@@ -553,7 +572,7 @@ class Gen:
             body.append(("add", "y", "x", "y"))
         body.append(("output", None, "y"))
         uses_k = any(isinstance(v, Sym) and v == "k" for s in body if s[0] == "chain"
-                     for _, args, _ in s[3] for _, v in args)
+                     for op in s[3] for _, v in op[1])
         params = [("c", None)] + ([("k", 3)] if uses_k else [])
         return params, body
 
@@ -579,7 +598,7 @@ class Gen:
         vocab = r.randint(2, 12)
         self.vocab = vocab
         self.spec = {"batch": batch, "inputs": inputs, "blocks": {}, "stmts": [],
-                     "family": family}
+                     "family": family, "hparams": [("width", self.size(2, 8))]}
         if family != "tokens" and r.random() < 0.2:
             if family == "cnn" and r.random() < 0.5:
                 self.spec["normalize"] = ([round(r.uniform(-0.5, 0.5), 3) for _ in range(dims[0])],
@@ -697,8 +716,12 @@ class Gen:
         # rank 1: [F]
         f = shape[0]
         if choice < 0.4:
-            ops = [self.op("linear", [("out", self.size(1, 10)),
-                                      ("bias", None if r.random() < 0.8 else False)])]
+            pick = r.random()
+            out = Sym("width") if pick < 0.15 else Expr("width - 1") if pick < 0.2 else \
+                self.size(1, 10)
+            ops = [self.op("linear", [("out", out),
+                                      ("bias", None if r.random() < 0.8 else False),
+                                      ("in", f if r.random() < 0.1 else None)])]
             if r.random() < 0.4:
                 ops.append(self.batchnorm(2))
             if r.random() < 0.7:
@@ -744,7 +767,11 @@ class Gen:
             call += ("stem%d" % self.named,)
         old = self.spec["blocks"].get(name)
         self.spec["blocks"][name] = (params, body)
-        if n != 1 or r.random() < 0.5:
+        if len(params) > 1 and r.random() < 0.4:
+            # `repeat i in n`: the kernel grows with i (1, 3, 5, ...)
+            call = call[:4] + ([("c", c), ("k", Expr("2 * i + 1"))],) + call[5:]
+            stmts = [("repeat", n, [call], "i")]
+        elif n != 1 or r.random() < 0.5:
             stmts = [("repeat", n, [call])]
         else:
             stmts = [call]
@@ -825,7 +852,9 @@ def features(spec):
                     if alias(op):
                         found.add("as")
                     for k, v in args:
-                        sized = k in ("out", "hidden", "num", "dim", "kernel", "shape")
+                        sized = k in ("out", "hidden", "num", "dim", "kernel", "shape", "in")
+                        if isinstance(v, (Sym, Expr)):
+                            found.add("parameter argument")
                         found.add("%s.%s" % (layer, k) if sized or isinstance(v, Sym) else
                                   "%s.%s=%s" % (layer, k, render_value(v)))
             elif s[0] == "concat":
@@ -833,7 +862,7 @@ def features(spec):
             elif s[0] in ("add", "call"):
                 found.add(s[0])
             elif s[0] == "repeat":
-                found.add("repeat")
+                found.add("repeat" if len(s) == 3 else "repeat i in")
     return found
 
 
@@ -1180,7 +1209,7 @@ def candidates(spec):
                 out.append(c)
         if s[0] == "repeat" and s[1] > 1:
             c = copy.deepcopy(spec)
-            c["stmts"][i] = ("repeat", 1, s[2])
+            c["stmts"][i] = ("repeat", 1) + tuple(s[2:])
             out.append(c)
             c = copy.deepcopy(spec)
             c["stmts"][i:i + 1] = s[2]
@@ -1369,7 +1398,14 @@ def main():
             if args.replay is None and (args.count and n_models >= args.count or
                                         not args.count and time.time() - start > args.seconds):
                 break
-            spec = Gen(seed, KNOWN_BUGS_ACTIVE).generate()
+            try:
+                spec = Gen(seed, KNOWN_BUGS_ACTIVE).generate()
+            except Exception:  # a bug of this script: report it, go on
+                traceback.print_exc()
+                print("difftest: seed %d: the generator failed (a bug of difftest.py)" % seed)
+                failures.append((seed, "generator"))
+                seed += 1
+                continue
             if spec is None:
                 seed += 1
                 continue
@@ -1405,7 +1441,7 @@ def main():
     print("models using: " + ", ".join("%s %d" % kv for kv in sorted(coverage.items())))
     for s, kind in failures:
         print("  FAILED seed %d: %s (replay: scripts/difftest.sh --replay %d)" % (s, kind, s))
-    return 1 if n_fail else 0
+    return 1 if failures else 0
 
 
 def report_failure(spec, seed, failure, args, work):
