@@ -12,9 +12,11 @@ layer and option (conv2d stride/padding incl. "same"/"valid"/dilation/groups/
 bias, max/avg/global pooling, batchnorm 1d/2d, the activations, softmax/
 log_softmax, dropout, flatten/reshape, linear, add and concat branches,
 embedding, rnn/lstm/gru with layers/bidirectional/sequence/nonlinearity/bias),
-blocks with parameters called under `repeat`, optional `normalize`, random
-small shapes and batch sizes 1, 2, 3, 5. The same description builds the
-PyTorch module (float64) with the same state_dict names, layer by layer.
+blocks with parameters called under `repeat` (also `repeat i in n`), `as`
+names, a model hyperparameter used as a size, optional `normalize`, random
+small shapes (one model in five wide), batch sizes 1, 2, 3, 5, 1 or 2
+threads. The same description builds the PyTorch module (float64) with the
+same state_dict names, layer by layer. Details: docs/difftest.md.
 
 Oracles, for each model (the first failure stops the model):
   1. `nnc report --format json`: parameter and buffer counts equal PyTorch's.
@@ -28,7 +30,9 @@ Oracles, for each model (the first failure stops the model):
      sometimes; random initial optimizer state and step, so Adam is not a
      sign function) gives the loss, the updated parameters, buffers and
      optimizer state of PyTorch (float64; PyTorch's f32 RNN gradients were
-     not always finite on this machine).
+     not always finite on this machine). A step where PyTorch in f32 already
+     differs from PyTorch in f64 by more than TRAIN_TOLERANCE / 4 is
+     ill-conditioned (e.g. batchnorm over nearly equal values) and skipped.
   4. every nnc configuration of NNC_CONFIGS gives the same (one line adds
      `--no-fuse` once fusion exists).
   5. no crash, hang (60 s per command) or error: an error on a model that
@@ -57,7 +61,6 @@ both outputs; exit status 1 when any model failed.
 import argparse
 import copy
 import json
-import math
 import os
 import random
 import shutil
