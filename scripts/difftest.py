@@ -1426,6 +1426,9 @@ def main():
                 n_fail += 1
                 report_failure(spec, seed, failure, args, work)
                 failures.append((seed, failure[0]))
+            if n_models % 250 == 0:
+                print("difftest: %d models, %d training steps, %d failed, %.0f s" % (
+                    n_models, n_train, n_fail, time.time() - start), flush=True)
             if args.replay is not None and not failure:
                 print("seed %d: all oracles pass (train step %s)" % (
                     seed, "checked" if stats.get("train") else "not checked"))
