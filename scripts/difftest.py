@@ -503,7 +503,7 @@ class Gen:
         else:
             kernel = r.randint(1, 4)
         ks = kernel if isinstance(kernel, list) else [kernel, kernel]
-        dilation = 1 if r.random() < 0.7 else r.choice([2, [1, 2]])
+        dilation = 1 if r.random() < 0.7 else r.choice([2, [1, 2], 3])
         ds = dilation if isinstance(dilation, list) else [dilation, dilation]
         eff = [(k - 1) * d + 1 for k, d in zip(ks, ds)]
         stride = 1 if same or r.random() < 0.6 else r.choice([2, [1, 2], 3])
@@ -518,7 +518,7 @@ class Gen:
         elif r.random() < 0.15:
             pairs.append(("padding", [r.randint(0, ks[0] // 2), r.randint(0, ks[1] // 2)]))
         else:
-            p = r.randint(0, max(ks) // 2)
+            p = r.randint(0, max(ks) // 2 if r.random() < 0.9 else max(ks))
             pairs.append(("padding", p if p else None))
         if dilation != 1:
             pairs.append(("dilation", dilation))
@@ -541,7 +541,7 @@ class Gen:
         k = r.randint(1, 3)
         pairs = [("kernel", k)]
         if r.random() < 0.4:
-            pairs.append(("stride", r.randint(1, k)))
+            pairs.append(("stride", r.randint(1, k + 1)))  # may skip inputs
         if r.random() < 0.3 and k >= 2:
             if len(pairs) == 1:
                 pairs.append(("stride", k))
