@@ -35,9 +35,11 @@ static const std::vector<LayerSpec> &layerTable() {
       {"hidden", A::Int, true},         {"layers", A::Int, false},
       {"bidirectional", A::Bool, false}, {"sequence", A::Bool, false},
       {"bias", A::Bool, false}};
+  // rnn's positional order is docs/language.md's (and torch.nn.RNN's):
+  // nonlinearity before bias.
   static const std::vector<ArgSpec> rnnArgs = [] {
     std::vector<ArgSpec> args = recurrentArgs;
-    args.push_back({"nonlinearity", A::String, false});
+    args.insert(args.end() - 1, {"nonlinearity", A::String, false});
     return args;
   }();
   static const std::vector<ArgSpec> poolArgs = {{"kernel", A::IntPair, true},

@@ -4,15 +4,15 @@ import ctypes
 import json
 import struct
 
+# struct formats of the region dtypes (docs/abi.md) and safetensors dtypes.
+REGION_FORMATS = {"f32": "f", "i64": "q", "i32": "i"}
+SAFETENSORS_FORMATS = {"F32": "f", "I64": "q", "I32": "i"}
+
 
 class MemRef1D(ctypes.Structure):
     _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
                 ("offset", ctypes.c_int64), ("size", ctypes.c_int64),
                 ("stride", ctypes.c_int64)]
-
-
-# struct formats of the region dtypes (docs/abi.md).
-FORMATS = {"f32": "f", "i64": "q", "i32": "i"}
 
 
 class Artifact:
@@ -37,17 +37,21 @@ class Artifact:
         return n
 
     def write(self, name, values):
-        """Writes `values` into region `name`, in the region's dtype."""
+        """Writes `values` (in the region's dtype) into region `name`."""
         r = self.regions[name]
-        data = struct.pack("<%d%s" % (len(values), FORMATS[r["dtype"]]), *values)
-        assert len(data) == r["bytes"], name
+        data = struct.pack(f"<{len(values)}{REGION_FORMATS[r['dtype']]}", *values)
+        if len(data) != r["bytes"]:
+            raise ValueError(f"region '{name}' holds {r['bytes']} bytes, "
+                             f"{len(values)} values make {len(data)}")
         ctypes.memmove(self.arena + r["offset"], data, len(data))
 
     def read(self, name):
-        """The values of region `name`, in the region's dtype."""
+        """The values of region `name` (floats or ints by its dtype)."""
         r = self.regions[name]
-        raw = ctypes.string_at(self.arena + r["offset"], r["bytes"])
-        return list(struct.unpack("<%d%s" % (self.count(r), FORMATS[r["dtype"]]), raw))
+        fmt = REGION_FORMATS[r["dtype"]]
+        count = r["bytes"] // struct.calcsize(fmt)
+        return list(struct.unpack(f"<{count}{fmt}",
+                                  ctypes.string_at(self.arena + r["offset"], r["bytes"])))
 
     def run(self, entry):
         fn = getattr(self.lib, "_mlir_ciface_nnc_" + entry)
@@ -55,17 +59,19 @@ class Artifact:
         fn(ctypes.byref(self.memref))
 
 
-def read_safetensors(path):
-    """{name: list of floats} of the F32 tensors of a safetensors file."""
+def read_safetensors(path, dtypes=("F32",)):
+    """{name: list of values} of the tensors of a safetensors file whose dtype
+    is one of `dtypes` (F32, I64, I32)."""
     data = open(path, "rb").read()
     n = struct.unpack("<Q", data[:8])[0]
     header = json.loads(data[8:8 + n])
     out = {}
     for name, t in header.items():
-        if name == "__metadata__" or t["dtype"] != "F32":
+        if name == "__metadata__" or t["dtype"] not in dtypes:
             continue
+        fmt = SAFETENSORS_FORMATS[t["dtype"]]
         begin, end = t["data_offsets"]
-        out[name] = list(struct.unpack(f"<{(end - begin) // 4}f",
+        out[name] = list(struct.unpack(f"<{(end - begin) // struct.calcsize(fmt)}{fmt}",
                                        data[8 + n + begin:8 + n + end]))
     return out
 
