@@ -84,12 +84,7 @@ REGRESS = os.path.join(ROOT, "test", "difftest", "regress")
 
 # Known bugs (issue 8) fixed on another branch; the generator avoids each one
 # listed here. Remove a name when its fix is merged.
-KNOWN_BUGS = {
-    "i32-ids",            # embedding ids of dtype i32 read as i64
-    "softmax-dim",        # softmax/log_softmax over a dim other than the last, or dim=0
-    "bn-single-value",    # batchnorm training with one value per channel (PyTorch refuses)
-    "info-optimizer",     # nnc_model_info names the train section's optimizer, not the built one
-}
+KNOWN_BUGS = set()  # i32-ids, softmax-dim, bn-single-value, info-optimizer: fixed
 
 # The nnc configurations every model is compared under: (name, extra build/run flags).
 # Once fusion exists: ("no-fuse", ["--no-fuse"]).
@@ -948,9 +943,14 @@ def make_reference(spec, seed):
         x.int() if dtype == "i32" else x.long()
     tensors["__output"] = y.float()
     train_ok = spec["train_ok"]
-    if "bn-single-value" in KNOWN_BUGS_ACTIVE and has_single_value_batchnorm(
-            spec, copy.deepcopy(net), x):
-        train_ok = False
+    if has_single_value_batchnorm(spec, copy.deepcopy(net), x):
+        if "bn-single-value" in KNOWN_BUGS_ACTIVE:
+            train_ok = False
+        else:
+            # PyTorch refuses to train it (also when this model's step would
+            # not be compared, e.g. with dropout on): nnc must refuse too.
+            return net, tensors, ("refused: Expected more than 1 value per channel "
+                                  "when training (batchnorm)")
     if train_ok:
         train_ok = add_train_step(spec, net, x, tensors, rng)
     return net, tensors, train_ok

@@ -82,7 +82,7 @@ def main():
         print(f"MISMATCH info optimizer: nnc_model_info says {said!r}, "
               f"the artifact was built with {args.optimizer!r}")
         return 1
-    ref = read_safetensors(args.reference, ("F32", "I64"))
+    ref = read_safetensors(args.reference, ("F32", "I64", "I32"))
     persistent = [r["name"] for r in m.info["regions"] if r["kind"] in ("param", "buffer")]
     expected = sorted(n for n in ref if not n.startswith("__"))
     if sorted(persistent) != expected:
