@@ -105,7 +105,8 @@ int64_t nnc_conv2d_fwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
                                      int64_t padH, int64_t padW, int64_t dilH,
                                      int64_t dilW, int64_t groups);
 /// y = conv2d(x, w) + b, then the epilogue: 0 none, 1 relu (a oneDNN
-/// post-op). `b` may be null.
+/// post-op, which maps NaN to 0 where a separate relu keeps NaN). `b` may be
+/// null.
 void nnc_conv2d_fwd(const float *x, const float *w, const float *b, float *y,
                     void *scratch, int64_t scratchBytes, int64_t N, int64_t C,
                     int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW,
