@@ -66,13 +66,14 @@ struct Conv {
               16);
   }
   void fwd() {
-    nnc_conv2d_fwd(x.data(), w.data(), b.data(), y.data(), fs.data(), N, C, H,
-                   W, O, K, K, 1, 1, pad, pad, 1, 1, 1);
+    nnc_conv2d_fwd(x.data(), w.data(), b.data(), y.data(), fs.data(),
+                   int64_t(fs.size() * 4), N, C, H, W, O, K, K, 1, 1, pad, pad,
+                   1, 1, 1, 0);
   }
   void bwd(bool needDx) {
     nnc_conv2d_bwd(dy.data(), x.data(), w.data(), needDx ? dx.data() : nullptr,
-                   dw.data(), db.data(), bs.data(), N, C, H, W, O, K, K, 1, 1,
-                   pad, pad, 1, 1, 1);
+                   dw.data(), db.data(), bs.data(), int64_t(bs.size() * 4), N,
+                   C, H, W, O, K, K, 1, 1, pad, pad, 1, 1, 1);
   }
 };
 
@@ -114,11 +115,11 @@ int main(int argc, char **argv) {
     nnc_relu_fwd(c2.y.data(), a2.data(), a2.size());
     nnc_maxpool2d_fwd(a2.data(), p2.data(), i2.data(), N, 16, 10, 10, 2, 2, 2,
                       2, 0, 0);
-    nnc_linear_fwd(p2.data(), w3.data(), b3.data(), f1.data(), N, 400, 120);
+    nnc_linear_fwd(p2.data(), w3.data(), b3.data(), f1.data(), N, 400, 120, 0);
     nnc_relu_fwd(f1.data(), f1.data(), f1.size());
-    nnc_linear_fwd(f1.data(), w4.data(), b4.data(), f2.data(), N, 120, 84);
+    nnc_linear_fwd(f1.data(), w4.data(), b4.data(), f2.data(), N, 120, 84, 0);
     nnc_relu_fwd(f2.data(), f2.data(), f2.size());
-    nnc_linear_fwd(f2.data(), w5.data(), b5.data(), lo.data(), N, 84, 10);
+    nnc_linear_fwd(f2.data(), w5.data(), b5.data(), lo.data(), N, 84, 10, 0);
     float loss;
     int64_t correct;
     nnc_cross_entropy_fwd(lo.data(), labels.data(), N, 10, &loss, &correct,

@@ -379,6 +379,18 @@ LogicalResult FunctionLowering::lowerTensorReshape(Operation *op) {
   return success();
 }
 
+/// The runtime code of a library op's `nn.epilogue` (set by -nn-fuse): 0
+/// without one, 1 for "relu"; anything else is an error.
+static FailureOr<int32_t> libraryEpilogue(Operation *op) {
+  Attribute attr = op->getAttr("nn.epilogue");
+  if (!attr)
+    return 0;
+  auto kind = dyn_cast<StringAttr>(attr);
+  if (kind && kind.getValue() == "relu")
+    return 1;
+  return op->emitOpError("has an unsupported nn.epilogue ") << attr << " (supported: \"relu\")";
+}
+
 LogicalResult FunctionLowering::lowerOp(Operation *op) {
   currentLoc = op->getLoc();
   for (Type t : op->getResultTypes())
@@ -445,7 +457,10 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
                                       isa<LogSoftmaxOp>(op),
                                       toMemRef(op->getResult(0).getType())));
       })
-      .Case<Conv2dOp>([&](Conv2dOp c) {
+      .Case<Conv2dOp>([&](Conv2dOp c) -> LogicalResult {
+        FailureOr<int32_t> epilogue = libraryEpilogue(op);
+        if (failed(epilogue))
+          return failure();
         auto x = shapeOf(c.getInput()), w = shapeOf(c.getWeight());
         auto st = c.getStride(), pd = c.getPadding(), dl = c.getDilation();
         int64_t groups = c.getGroups();
@@ -455,19 +470,22 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
         Value out = alloc(toMemRef(c.getType()));
         call("nnc_conv2d_fwd",
              {ptr(lookup(c.getInput())), ptr(lookup(c.getWeight())),
-              ptrOrNull(c.getBias()), ptr(out), ptr(allocBytes(scratch)), i64(x[0]),
-              i64(x[1]), i64(x[2]), i64(x[3]), i64(w[0]), i64(w[2]), i64(w[3]),
-              i64(st[0]), i64(st[1]), i64(pd[0]), i64(pd[1]), i64(dl[0]), i64(dl[1]),
-              i64(groups)});
+              ptrOrNull(c.getBias()), ptr(out), ptr(allocBytes(scratch)), i64(scratch),
+              i64(x[0]), i64(x[1]), i64(x[2]), i64(x[3]), i64(w[0]), i64(w[2]),
+              i64(w[3]), i64(st[0]), i64(st[1]), i64(pd[0]), i64(pd[1]), i64(dl[0]),
+              i64(dl[1]), i64(groups), i32(*epilogue)});
         return setResult(out);
       })
-      .Case<LinearOp>([&](LinearOp l) {
+      .Case<LinearOp>([&](LinearOp l) -> LogicalResult {
+        FailureOr<int32_t> epilogue = libraryEpilogue(op);
+        if (failed(epilogue))
+          return failure();
         auto w = shapeOf(l.getWeight());
         Value out = alloc(toMemRef(l.getType()));
         call("nnc_linear_fwd",
              {ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())),
               ptrOrNull(l.getBias()), ptr(out), i64(numel(l.getInput()) / w[1]),
-              i64(w[1]), i64(w[0])});
+              i64(w[1]), i64(w[0]), i32(*epilogue)});
         return setResult(out);
       })
       .Case<MaxPool2dOp, AvgPool2dOp>([&](Operation *) {

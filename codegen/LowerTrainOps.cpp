@@ -178,7 +178,7 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
         SmallVector<Value> args = {ptr(lookup(c.getGrad())), ptr(lookup(c.getInput())),
                                    ptr(lookup(c.getWeight())), orNull(c.getInputGrad()),
                                    orNull(c.getWeightGrad()), orNull(c.getBiasGrad()),
-                                   ptr(allocBytes(scratch))};
+                                   ptr(allocBytes(scratch)), i64(scratch)};
         for (int64_t v : {x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0], st[1], pd[0],
                           pd[1], dl[0], dl[1], groups})
           args.push_back(i64(v));

@@ -18,8 +18,8 @@
 ///   (64-byte aligned is best; 16 is enough). The compiler calls the same
 ///   function at compile time to reserve the scratch in the arena. The one
 ///   exception is the convolution backend's per-shape primitive cache (see
-///   nnc_conv2d_fwd): it is created at the first call with a new shape and
-///   lives until nnc_kernels_release().
+///   nnc_conv2d_fwd): small objects created at the first call with a new
+///   shape, kept until nnc_kernels_release(); their workspace is the scratch.
 /// - Outputs never alias inputs unless the function says so. Optional outputs
 ///   (documented `|null`) may be null when not needed (e.g. dx of the first
 ///   layer). Gradients are OVERWRITTEN, never accumulated: the caller sums
@@ -50,9 +50,17 @@ extern "C" {
 void nnc_set_num_threads(int32_t n);
 /// The thread count kernels use now.
 int32_t nnc_get_num_threads(void);
-/// Frees the conv backend's primitive cache (optional; a later call rebuilds
-/// what it needs).
+/// Frees the conv backend's primitive cache of the calling thread (optional;
+/// a later call rebuilds what it needs).
 void nnc_kernels_release(void);
+/// The first error a kernel reported since the last nnc_kernels_clear_error(),
+/// or NULL. A kernel reports what it cannot compute on this machine (a
+/// convolution whose oneDNN primitive needs more scratch than the compiler
+/// planned: see nnc_conv2d_fwd) and fills its outputs with NaN instead;
+/// Model::run turns the report into an error.
+const char *nnc_kernels_error(void);
+/// Forgets the recorded error.
+void nnc_kernels_clear_error(void);
 
 //===----------------------------------------------------------------------===//
 // GEMM and linear
@@ -66,9 +74,10 @@ void nnc_gemm(int32_t transA, int32_t transB, int64_t M, int64_t N, int64_t K,
               float alpha, const float *A, int64_t lda, const float *B,
               int64_t ldb, float beta, float *C, int64_t ldc);
 
-/// y[M,out] = x[M,in] * w[out,in]^T + b[out]. `b` may be null.
+/// y[M,out] = x[M,in] * w[out,in]^T + b[out], then the epilogue: 0 none,
+/// 1 relu (y = max(y, 0); NaN stays NaN). `b` may be null.
 void nnc_linear_fwd(const float *x, const float *w, const float *b, float *y,
-                    int64_t M, int64_t in, int64_t out);
+                    int64_t M, int64_t in, int64_t out, int32_t epilogue);
 /// dx[M,in] = dy * w; dw[out,in] = dy^T * x; db[out] = sum over rows of dy.
 /// dx, dw and db may each be null; dw and db are overwritten.
 void nnc_linear_bwd(const float *dy, const float *x, const float *w, float *dx,
@@ -80,19 +89,30 @@ void nnc_linear_bwd(const float *dy, const float *x, const float *w, float *dx,
 // Shapes: x [N,C,H,W], w [O,C/groups,KH,KW], b [O], y [N,O,OH,OW] with
 // OH = (H + 2*padH - dilH*(KH-1) - 1) / strideH + 1 (floor), same for OW.
 // The same 14 shape arguments follow the tensors in every conv function.
+// The backend is oneDNN's convolution primitives (created at the first call
+// with a shape and thread count, cached per thread). Their workspace is the
+// caller's scratch of `scratchBytes` bytes, which the compiler sizes with
+// nnc_conv2d_*_scratch_bytes on the building machine for the larger of the
+// current thread count and the number of online cores. If the primitive
+// needs more on the running machine (another CPU, more threads), the call
+// computes nothing: it reports the error (nnc_kernels_error) and fills its
+// outputs with NaN. It never allocates scratch itself.
 
-/// Scratch bytes nnc_conv2d_fwd needs for this shape.
+/// Scratch bytes nnc_conv2d_fwd needs for this shape (any bias, epilogue).
 int64_t nnc_conv2d_fwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
                                      int64_t O, int64_t KH, int64_t KW,
                                      int64_t strideH, int64_t strideW,
                                      int64_t padH, int64_t padW, int64_t dilH,
                                      int64_t dilW, int64_t groups);
-/// y = conv2d(x, w) + b. `b` may be null.
+/// y = conv2d(x, w) + b, then the epilogue: 0 none, 1 relu (a oneDNN
+/// post-op, which maps NaN to 0 where a separate relu keeps NaN). `b` may be
+/// null.
 void nnc_conv2d_fwd(const float *x, const float *w, const float *b, float *y,
-                    void *scratch, int64_t N, int64_t C, int64_t H, int64_t W,
-                    int64_t O, int64_t KH, int64_t KW, int64_t strideH,
-                    int64_t strideW, int64_t padH, int64_t padW, int64_t dilH,
-                    int64_t dilW, int64_t groups);
+                    void *scratch, int64_t scratchBytes, int64_t N, int64_t C,
+                    int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW,
+                    int64_t strideH, int64_t strideW, int64_t padH, int64_t padW,
+                    int64_t dilH, int64_t dilW, int64_t groups,
+                    int32_t epilogue);
 /// Scratch bytes nnc_conv2d_bwd needs for this shape (enough for any choice of
 /// null outputs).
 int64_t nnc_conv2d_bwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
@@ -103,10 +123,11 @@ int64_t nnc_conv2d_bwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
 /// Input gradient dx [N,C,H,W] (null: not needed), weight gradient dw (null:
 /// not needed) and bias gradient db [O] (null: no bias) from dy [N,O,OH,OW].
 void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
-                    float *dw, float *db, void *scratch, int64_t N, int64_t C,
-                    int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW,
-                    int64_t strideH, int64_t strideW, int64_t padH, int64_t padW,
-                    int64_t dilH, int64_t dilW, int64_t groups);
+                    float *dw, float *db, void *scratch, int64_t scratchBytes,
+                    int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
+                    int64_t KH, int64_t KW, int64_t strideH, int64_t strideW,
+                    int64_t padH, int64_t padW, int64_t dilH, int64_t dilW,
+                    int64_t groups);
 
 //===----------------------------------------------------------------------===//
 // Pooling (floor mode; x [N,C,H,W] -> y [N,C,OH,OW],

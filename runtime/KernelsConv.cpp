@@ -1,170 +1,507 @@
 //===- runtime/KernelsConv.cpp - conv2d and pooling kernels ---------------===//
 //
-// Part of nnc. Conv2d is im2col + GEMM over a chunk of images at a time:
-//   forward:  per image and group, y = W_g * col_n          (images in
-//   parallel) backward: dyT = dy regrouped as [O, nb*OH*OW]; dW_g += dyT_g *
-//   col^T (one
-//             GEMM per chunk, chunks in order); dcol_n = W_g^T * dy_n (images
-//             in parallel), then col2im per (n, c) plane.
-// Every reduction has a fixed order, so results do not depend on scheduling.
+// Part of nnc. Conv2d forward, backward-data and backward-weights (with the
+// bias gradient) are oneDNN convolution primitives on the arena's plain
+// layouts: x and y NCHW, w OIHW (read as GOIHW with groups). A primitive is
+// created at the first call with a shape and thread count and cached per
+// thread (nnc_kernels_release frees the calling thread's cache). Its
+// scratchpad is the caller's scratch (dnnl_scratchpad_mode_user): the
+// compiler sizes it with the same primitive descriptors, so a call never
+// allocates workspace. The forward's relu epilogue is a oneDNN eltwise
+// post-op. For a fixed thread count oneDNN's reductions run in a fixed
+// order, so results do not depend on scheduling.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Kernels.h"
 #include "runtime/KernelsInternal.h"
 
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <unistd.h>
+#include <utility>
+#include <vector>
 
 using namespace nnc::kernels;
 
 namespace {
 
-/// The shape arguments of every conv function, with derived sizes.
-struct ConvShape {
-  int64_t N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, groups;
-  int64_t OH, OW, Cg, Og, Kg; // Kg = Cg*KH*KW (rows of one group's col)
-  int64_t nb;                 // images per chunk
+/// The 14 shape arguments every conv function takes, in ABI order.
+using ConvShape = std::array<int64_t, 14>;
+enum ShapeIndex { N_, C_, H_, W_, O_, KH_, KW_, SH_, SW_, PH_, PW_, DH_, DW_, G_ };
 
-  ConvShape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t KH,
-            int64_t KW, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
-            int64_t dh, int64_t dw, int64_t groups)
-      : N(N), C(C), H(H), W(W), O(O), KH(KH), KW(KW), sh(sh), sw(sw), ph(ph),
-        pw(pw), dh(dh), dw(dw), groups(groups > 0 ? groups : 1) {
-    OH = (H + 2 * ph - dh * (KH - 1) - 1) / sh + 1;
-    OW = (W + 2 * pw - dw * (KW - 1) - 1) / sw + 1;
-    Cg = C / this->groups;
-    Og = O / this->groups;
-    Kg = Cg * KH * KW;
-    // Keep the col buffer near 16 MiB: large enough for one GEMM per chunk
-    // at small shapes, bounded at large ones.
-    int64_t perImage = std::max<int64_t>(1, C * KH * KW * OH * OW * 4);
-    nb = std::clamp<int64_t>((int64_t{16} << 20) / perImage, 1,
-                             std::max<int64_t>(N, 1));
+/// Output height and width of a conv shape (PyTorch's floor formula).
+std::pair<int64_t, int64_t> outputSize(const ConvShape &s) {
+  int64_t oh = (s[H_] + 2 * s[PH_] - s[DH_] * (s[KH_] - 1) - 1) / s[SH_] + 1;
+  int64_t ow = (s[W_] + 2 * s[PW_] - s[DW_] * (s[KW_] - 1) - 1) / s[SW_] + 1;
+  return {oh, ow};
+}
+
+/// "conv2d [64,6,14,14] * [16,6,5,5] (stride 1x1, ...)" for error messages.
+std::string describe(const ConvShape &s) {
+  auto ll = [](int64_t v) { return static_cast<long long>(v); };
+  char buf[256];
+  std::snprintf(buf, sizeof(buf),
+                "conv2d [%lld,%lld,%lld,%lld] * [%lld,%lld,%lld,%lld] (stride "
+                "%lldx%lld, padding %lldx%lld, dilation %lldx%lld, groups %lld)",
+                ll(s[N_]), ll(s[C_]), ll(s[H_]), ll(s[W_]), ll(s[O_]),
+                ll(s[C_] / s[G_]), ll(s[KH_]), ll(s[KW_]), ll(s[SH_]),
+                ll(s[SW_]), ll(s[PH_]), ll(s[PW_]), ll(s[DH_]), ll(s[DW_]),
+                ll(s[G_]));
+  return buf;
+}
+
+/// The CPU engine, created once (engines are thread-safe).
+dnnl_engine_t engine() {
+  static dnnl_engine_t e = [] {
+    dnnl_engine_t created = nullptr;
+    if (dnnl_engine_create(&created, dnnl_cpu, 0) != dnnl_success)
+      created = nullptr;
+    return created;
+  }();
+  return e;
+}
+
+/// A primitive descriptor attribute: user scratchpad and, if `relu`, a relu
+/// post-op.
+dnnl_primitive_attr_t createAttr(bool relu) {
+  dnnl_primitive_attr_t attr = nullptr;
+  if (dnnl_primitive_attr_create(&attr) != dnnl_success)
+    return nullptr;
+  dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+  if (relu) {
+    dnnl_post_ops_t ops = nullptr;
+    dnnl_post_ops_create(&ops);
+    dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+    dnnl_primitive_attr_set_post_ops(attr, ops);
+    dnnl_post_ops_destroy(ops);
   }
-  int64_t ohw() const { return OH * OW; }
-  int64_t colFloats() const { return C * KH * KW * nb * ohw(); }
-  int64_t dyTFloats() const { return O * nb * ohw(); }
+  return attr;
+}
+
+/// The scratchpad bytes a primitive descriptor asks for.
+int64_t scratchpadBytes(const_dnnl_primitive_desc_t pd) {
+  const dnnl_memory_desc_t *md =
+      dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+  return md ? static_cast<int64_t>(dnnl_memory_desc_get_size(md)) : 0;
+}
+
+/// A oneDNN primitive on the caller's plain tensors. Where the primitive
+/// works on another (blocked) layout, the tensor is reordered into a buffer
+/// in the scratch before (inputs) or out of it after (outputs). The scratch
+/// is [scratchpad | one buffer per reordered tensor], every part 64-byte
+/// aligned; the scratchpad is shared by the primitive and its reorders,
+/// which run one after another.
+class Primitive {
+public:
+  Primitive() = default;
+  Primitive(const Primitive &) = delete;
+  Primitive &operator=(const Primitive &) = delete;
+  ~Primitive() {
+    for (Operand &o : operands) {
+      dnnl_memory_destroy(o.user);
+      if (o.inner)
+        dnnl_memory_destroy(o.inner);
+      if (o.reorder)
+        dnnl_primitive_destroy(o.reorder);
+    }
+    if (pad)
+      dnnl_memory_destroy(pad);
+    if (prim)
+      dnnl_primitive_destroy(prim);
+  }
+
+  /// One tensor argument: its DNNL_ARG_* id, its plain layout, whether the
+  /// primitive writes it.
+  struct Arg {
+    int id;
+    const dnnl_memory_desc_t *plain;
+    bool output;
+  };
+
+  /// Creates the primitive of `pd` (destroying pd) and the reorders its
+  /// layouts need. False if oneDNN refused.
+  bool init(dnnl_primitive_desc_t pd, std::initializer_list<Arg> args) {
+    if (!pd)
+      return false;
+    int64_t padBytes = scratchpadBytes(pd), offset = 0;
+    bool ok = true;
+    for (const Arg &a : args) {
+      Operand o{a.id, a.output};
+      const dnnl_memory_desc_t *md =
+          dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, a.id);
+      ok = ok && md && createMemory(&o.user, a.plain);
+      if (ok && !dnnl_memory_desc_equal(md, a.plain)) {
+        ok = createMemory(&o.inner, md);
+        dnnl_primitive_desc_t rpd = nullptr;
+        dnnl_primitive_attr_t attr = createAttr(false);
+        ok = ok && attr &&
+             dnnl_reorder_primitive_desc_create(
+                 &rpd, a.output ? md : a.plain, engine(),
+                 a.output ? a.plain : md, engine(), attr) == dnnl_success;
+        if (attr)
+          dnnl_primitive_attr_destroy(attr);
+        if (ok) {
+          padBytes = std::max(padBytes, scratchpadBytes(rpd));
+          ok = dnnl_primitive_create(&o.reorder, rpd) == dnnl_success;
+          dnnl_primitive_desc_destroy(rpd);
+        }
+        o.offset = offset;
+        offset += alignUp(static_cast<int64_t>(dnnl_memory_desc_get_size(md)));
+      }
+      operands.push_back(o);
+    }
+    if (ok && padBytes > 0) {
+      // One byte buffer large enough for every user of the scratchpad.
+      dnnl_dims_t dims = {padBytes};
+      dnnl_memory_desc_t bytes;
+      ok = dnnl_memory_desc_init_by_tag(&bytes, 1, dims, dnnl_u8, dnnl_a) ==
+               dnnl_success &&
+           createMemory(&pad, &bytes);
+    }
+    padRegion = alignUp(padBytes);
+    for (Operand &o : operands)
+      o.offset += padRegion;
+    scratchBytes = padRegion + offset;
+    ok = ok && dnnl_primitive_create(&prim, pd) == dnnl_success;
+    dnnl_primitive_desc_destroy(pd);
+    return ok;
+  }
+
+  /// Runs the primitive on `ptrs` (the caller's tensors, in init's order)
+  /// with `scratch` (at least scratchBytes), and waits for it.
+  bool execute(dnnl_stream_t stream, std::initializer_list<const void *> ptrs,
+               void *scratch) {
+    char *base = static_cast<char *>(scratch);
+    std::array<dnnl_exec_arg_t, 8> exec;
+    int n = 0;
+    size_t i = 0;
+    for (const void *p : ptrs) {
+      Operand &o = operands[i++];
+      dnnl_memory_set_data_handle(o.user, const_cast<void *>(p));
+      if (o.inner)
+        dnnl_memory_set_data_handle(o.inner, base + o.offset);
+      exec[n++] = {o.id, o.inner ? o.inner : o.user};
+    }
+    if (pad) {
+      dnnl_memory_set_data_handle(pad, base);
+      exec[n++] = {DNNL_ARG_SCRATCHPAD, pad};
+    }
+    bool ok = true;
+    for (Operand &o : operands)
+      if (o.inner && !o.output)
+        ok = ok && reorder(stream, o.reorder, o.user, o.inner);
+    ok = ok && dnnl_primitive_execute(prim, stream, n, exec.data()) == dnnl_success;
+    for (Operand &o : operands)
+      if (o.inner && o.output)
+        ok = ok && reorder(stream, o.reorder, o.inner, o.user);
+    return ok && dnnl_stream_wait(stream) == dnnl_success;
+  }
+
+  /// Bytes of scratch execute needs: the scratchpad and the reorder buffers.
+  int64_t scratchBytes = 0;
+
+private:
+  struct Operand {
+    int id;
+    bool output;
+    dnnl_memory_t user = nullptr;   ///< the caller's tensor, plain layout
+    dnnl_memory_t inner = nullptr;  ///< the primitive's layout (null: plain)
+    dnnl_primitive_t reorder = nullptr; ///< user -> inner, or inner -> user
+    int64_t offset = 0;             ///< inner's place in the scratch
+  };
+
+  static bool createMemory(dnnl_memory_t *mem, const dnnl_memory_desc_t *md) {
+    return dnnl_memory_create(mem, md, engine(), DNNL_MEMORY_NONE) ==
+           dnnl_success;
+  }
+
+  bool reorder(dnnl_stream_t stream, dnnl_primitive_t r, dnnl_memory_t from,
+               dnnl_memory_t to) {
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    int n = 2;
+    if (pad)
+      args[n++] = {DNNL_ARG_SCRATCHPAD, pad};
+    return dnnl_primitive_execute(r, stream, n, args) == dnnl_success;
+  }
+
+  dnnl_primitive_t prim = nullptr;
+  dnnl_memory_t pad = nullptr;
+  int64_t padRegion = 0;
+  std::vector<Operand> operands;
 };
 
-/// The output columns [lo, hi) whose input column ow*stride + off is inside
-/// [0, W).
-inline void validRange(int64_t off, int64_t stride, int64_t W, int64_t OW,
-                       int64_t &lo, int64_t &hi) {
-  lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-  hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / stride + 1;
-  lo = std::min(lo, OW);
-  hi = std::clamp(hi, lo, OW);
+/// The oneDNN description of a conv shape on the plain layouts.
+struct ConvDescs {
+  dnnl_memory_desc_t x, w, b, y;
+  dnnl_dims_t strides, dilates, padL, padR;
+
+  explicit ConvDescs(const ConvShape &s) {
+    auto [oh, ow] = outputSize(s);
+    const int64_t g = s[G_];
+    dnnl_dims_t xd = {s[N_], s[C_], s[H_], s[W_]};
+    dnnl_dims_t yd = {s[N_], s[O_], oh, ow};
+    dnnl_dims_t bd = {s[O_]};
+    dnnl_memory_desc_init_by_tag(&x, 4, xd, dnnl_f32, dnnl_nchw);
+    dnnl_memory_desc_init_by_tag(&y, 4, yd, dnnl_f32, dnnl_nchw);
+    dnnl_memory_desc_init_by_tag(&b, 1, bd, dnnl_f32, dnnl_a);
+    if (g > 1) {
+      dnnl_dims_t wd = {g, s[O_] / g, s[C_] / g, s[KH_], s[KW_]};
+      dnnl_memory_desc_init_by_tag(&w, 5, wd, dnnl_f32, dnnl_goihw);
+    } else {
+      dnnl_dims_t wd = {s[O_], s[C_], s[KH_], s[KW_]};
+      dnnl_memory_desc_init_by_tag(&w, 4, wd, dnnl_f32, dnnl_oihw);
+    }
+    // oneDNN counts dilation from 0; the right padding is how far the last
+    // output row/column reaches past the input (negative if it stops short).
+    const int64_t out[2] = {oh, ow}, in[2] = {s[H_], s[W_]};
+    for (int d = 0; d < 2; ++d) {
+      int64_t k = s[KH_ + d], st = s[SH_ + d], p = s[PH_ + d], dil = s[DH_ + d];
+      strides[d] = st;
+      dilates[d] = dil - 1;
+      padL[d] = p;
+      padR[d] = (out[d] - 1) * st + (k - 1) * dil + 1 - in[d] - p;
+    }
+  }
+};
+
+/// A primitive descriptor with the attributes of createAttr; null if oneDNN
+/// has no implementation.
+dnnl_primitive_desc_t createPd(const_dnnl_op_desc_t desc, bool relu,
+                               const_dnnl_primitive_desc_t hint) {
+  dnnl_primitive_attr_t attr = createAttr(relu);
+  dnnl_primitive_desc_t pd = nullptr;
+  if (!attr ||
+      dnnl_primitive_desc_create(&pd, desc, attr, engine(), hint) != dnnl_success)
+    pd = nullptr;
+  if (attr)
+    dnnl_primitive_attr_destroy(attr);
+  return pd;
 }
 
-/// col[(c*KH+kh)*KW+kw, (n-n0)*OHW + oh*OW + ow] for images [n0, n0+nb).
-void im2col(const ConvShape &s, const float *x, float *col, int64_t n0,
-            int64_t nb) {
-  const int64_t ohw = s.ohw(), ld = nb * ohw;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < nb; ++n)
-    for (int64_t c = 0; c < s.C; ++c) {
-      const float *xp = x + ((n0 + n) * s.C + c) * s.H * s.W;
-      for (int64_t kh = 0; kh < s.KH; ++kh)
-        for (int64_t kw = 0; kw < s.KW; ++kw) {
-          float *row = col + ((c * s.KH + kh) * s.KW + kw) * ld + n * ohw;
-          const int64_t off = kw * s.dw - s.pw;
-          int64_t lo, hi;
-          validRange(off, s.sw, s.W, s.OW, lo, hi);
-          for (int64_t oh = 0; oh < s.OH; ++oh) {
-            int64_t ih = oh * s.sh - s.ph + kh * s.dh;
-            float *out = row + oh * s.OW;
-            if (ih < 0 || ih >= s.H) {
-              std::memset(out, 0, sizeof(float) * s.OW);
-              continue;
-            }
-            const float *xr = xp + ih * s.W + off;
-            for (int64_t ow = 0; ow < lo; ++ow)
-              out[ow] = 0.0f;
-            if (s.sw == 1)
-              std::memcpy(out + lo, xr + lo, sizeof(float) * (hi - lo));
-            else
-              for (int64_t ow = lo; ow < hi; ++ow)
-                out[ow] = xr[ow * s.sw];
-            for (int64_t ow = hi; ow < s.OW; ++ow)
-              out[ow] = 0.0f;
-          }
-        }
+enum class Direction : int64_t { Forward, Backward };
+
+/// The primitives of one (shape, direction, bias, epilogue, thread count):
+/// the forward, or backward-data and backward-weights. They may pick blocked
+/// layouts (nChw16c, OIhw16i16o, ...): oneDNN's direct convolutions on them
+/// were 2-5x faster than its im2col+GEMM on the plain ones at the LeNet and
+/// ResNet shapes, reorders included (docs/training.md).
+struct ConvEntry {
+  bool ok = false;
+  Primitive fwd, bwdData, bwdWeights;
+  /// The scratch bytes the entry needs (its primitives run one at a time).
+  int64_t scratchBytes = 0;
+
+  ConvEntry(const ConvShape &s, Direction dir, bool bias, bool relu) {
+    ConvDescs d(s);
+    dnnl_memory_desc_t x, w, y; // any layout
+    dnnl_memory_desc_init_by_tag(&x, d.x.ndims, d.x.dims, dnnl_f32,
+                                 dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&w, d.w.ndims, d.w.dims, dnnl_f32,
+                                 dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&y, d.y.ndims, d.y.dims, dnnl_f32,
+                                 dnnl_format_tag_any);
+    dnnl_convolution_desc_t fwdDesc;
+    if (dnnl_dilated_convolution_forward_desc_init(
+            &fwdDesc, dnnl_forward_training, dnnl_convolution_direct, &x, &w,
+            bias ? &d.b : nullptr, &y, d.strides, d.dilates, d.padL,
+            d.padR) != dnnl_success)
+      return;
+    using Arg = Primitive::Arg;
+    if (dir == Direction::Forward) {
+      dnnl_primitive_desc_t pd = createPd(&fwdDesc, relu, nullptr);
+      ok = bias ? fwd.init(pd, {Arg{DNNL_ARG_SRC, &d.x, false},
+                                Arg{DNNL_ARG_WEIGHTS, &d.w, false},
+                                Arg{DNNL_ARG_BIAS, &d.b, false},
+                                Arg{DNNL_ARG_DST, &d.y, true}})
+                : fwd.init(pd, {Arg{DNNL_ARG_SRC, &d.x, false},
+                                Arg{DNNL_ARG_WEIGHTS, &d.w, false},
+                                Arg{DNNL_ARG_DST, &d.y, true}});
+      scratchBytes = fwd.scratchBytes;
+      return;
     }
+    // The backward descriptors need the forward's as a hint.
+    dnnl_primitive_desc_t hint = createPd(&fwdDesc, false, nullptr);
+    dnnl_convolution_desc_t dataDesc, weightsDesc;
+    ok = hint &&
+         dnnl_dilated_convolution_backward_data_desc_init(
+             &dataDesc, dnnl_convolution_direct, &x, &w, &y, d.strides,
+             d.dilates, d.padL, d.padR) == dnnl_success &&
+         dnnl_dilated_convolution_backward_weights_desc_init(
+             &weightsDesc, dnnl_convolution_direct, &x, &w,
+             bias ? &d.b : nullptr, &y, d.strides, d.dilates, d.padL,
+             d.padR) == dnnl_success;
+    ok = ok && bwdData.init(createPd(&dataDesc, false, hint),
+                            {Arg{DNNL_ARG_DIFF_DST, &d.y, false},
+                             Arg{DNNL_ARG_WEIGHTS, &d.w, false},
+                             Arg{DNNL_ARG_DIFF_SRC, &d.x, true}});
+    dnnl_primitive_desc_t weightsPd =
+        ok ? createPd(&weightsDesc, false, hint) : nullptr;
+    ok = ok && (bias ? bwdWeights.init(weightsPd,
+                                       {Arg{DNNL_ARG_DIFF_DST, &d.y, false},
+                                        Arg{DNNL_ARG_SRC, &d.x, false},
+                                        Arg{DNNL_ARG_DIFF_WEIGHTS, &d.w, true},
+                                        Arg{DNNL_ARG_DIFF_BIAS, &d.b, true}})
+                     : bwdWeights.init(weightsPd,
+                                       {Arg{DNNL_ARG_DIFF_DST, &d.y, false},
+                                        Arg{DNNL_ARG_SRC, &d.x, false},
+                                        Arg{DNNL_ARG_DIFF_WEIGHTS, &d.w, true}}));
+    if (hint)
+      dnnl_primitive_desc_destroy(hint);
+    scratchBytes = std::max(bwdData.scratchBytes, bwdWeights.scratchBytes);
+  }
+};
+
+/// A thread's stream and primitives, keyed by shape, direction, bias,
+/// epilogue and thread count.
+struct ConvCache {
+  dnnl_stream_t stream = nullptr;
+  std::map<std::array<int64_t, 18>, std::unique_ptr<ConvEntry>> entries;
+
+  ConvCache() {
+    if (dnnl_stream_create(&stream, engine(), dnnl_stream_default_flags) !=
+        dnnl_success)
+      stream = nullptr;
+  }
+  ~ConvCache() {
+    entries.clear();
+    if (stream)
+      dnnl_stream_destroy(stream);
+  }
+
+  /// The entry for this call, created at its first use.
+  ConvEntry &get(const ConvShape &s, Direction dir, bool bias, bool relu) {
+    std::array<int64_t, 18> key;
+    std::copy(s.begin(), s.end(), key.begin());
+    key[14] = static_cast<int64_t>(dir);
+    key[15] = bias;
+    key[16] = relu;
+    key[17] = omp_get_max_threads();
+    std::unique_ptr<ConvEntry> &e = entries[key];
+    if (!e)
+      e = std::make_unique<ConvEntry>(s, dir, bias, relu);
+    return *e;
+  }
+};
+
+thread_local std::unique_ptr<ConvCache> convCache;
+
+ConvCache &cache() {
+  if (!convCache)
+    convCache = std::make_unique<ConvCache>();
+  return *convCache;
 }
 
-/// dx planes of images [n0, n0+nb) from dcol (layout as im2col's).
-void col2im(const ConvShape &s, const float *col, float *dx, int64_t n0,
-            int64_t nb) {
-  const int64_t ohw = s.ohw(), ld = nb * ohw;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < nb; ++n)
-    for (int64_t c = 0; c < s.C; ++c) {
-      float *xp = dx + ((n0 + n) * s.C + c) * s.H * s.W;
-      std::memset(xp, 0, sizeof(float) * s.H * s.W);
-      for (int64_t kh = 0; kh < s.KH; ++kh)
-        for (int64_t kw = 0; kw < s.KW; ++kw) {
-          const float *row = col + ((c * s.KH + kh) * s.KW + kw) * ld + n * ohw;
-          const int64_t off = kw * s.dw - s.pw;
-          int64_t lo, hi;
-          validRange(off, s.sw, s.W, s.OW, lo, hi);
-          for (int64_t oh = 0; oh < s.OH; ++oh) {
-            int64_t ih = oh * s.sh - s.ph + kh * s.dh;
-            if (ih < 0 || ih >= s.H)
-              continue;
-            float *xr = xp + ih * s.W + off;
-            const float *in = row + oh * s.OW;
-            for (int64_t ow = lo; ow < hi; ++ow)
-              xr[ow * s.sw] += in[ow];
-          }
-        }
+/// The scratch an entry needs for the thread count of a run on this machine:
+/// the larger of the current thread count's and the online core count's (a
+/// compiled model is usually run with at most one thread per core).
+int64_t plannedScratch(const ConvShape &s, Direction dir, bool bias, bool relu) {
+  int64_t bytes = cache().get(s, dir, bias, relu).scratchBytes;
+  const int current = omp_get_max_threads();
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores > current) {
+    omp_set_num_threads(static_cast<int>(cores));
+    bytes = std::max(bytes, cache().get(s, dir, bias, relu).scratchBytes);
+    omp_set_num_threads(current);
+  }
+  return alignUp(bytes);
+}
+
+/// The entry for a call, or null after reporting why it cannot run: oneDNN
+/// has no implementation, or it needs more scratch than the compiler planned
+/// (the artifact was built on another CPU, or the thread count is higher).
+ConvEntry *entryFor(const char *fn, const ConvShape &s, Direction dir,
+                    bool bias, bool relu, int64_t scratchBytes) {
+  ConvEntry &e = cache().get(s, dir, bias, relu);
+  if (!e.ok || !cache().stream) {
+    reportError(std::string(fn) + ": oneDNN has no implementation of " +
+                describe(s));
+    return nullptr;
+  }
+  if (e.scratchBytes > scratchBytes) {
+    reportError(std::string(fn) + ": " + describe(s) + " needs " +
+                std::to_string(e.scratchBytes) + " scratch bytes with " +
+                std::to_string(omp_get_max_threads()) +
+                " threads on this CPU, but the model planned " +
+                std::to_string(scratchBytes) +
+                " (it was built on another CPU or for fewer threads): rebuild "
+                "it on this machine or run it with fewer threads");
+    return nullptr;
+  }
+  return &e;
+}
+
+/// db[o] = the sum of dy over images and positions (f64 accumulation in a
+/// fixed order).
+void biasGradient(const float *dy, float *db, int64_t N, int64_t O,
+                  int64_t ohw) {
+#pragma omp parallel for schedule(static)
+  for (int64_t o = 0; o < O; ++o) {
+    double acc = 0.0;
+    for (int64_t n = 0; n < N; ++n) {
+      const float *p = dy + (n * O + o) * ohw;
+      for (int64_t i = 0; i < ohw; ++i)
+        acc += p[i];
     }
+    db[o] = static_cast<float>(acc);
+  }
+}
+
+/// Fills a tensor the kernel could not compute with NaN (never stale data).
+void poison(float *p, int64_t n) {
+  if (p)
+    std::fill(p, p + n, std::numeric_limits<float>::quiet_NaN());
 }
 
 } // namespace
 
 extern "C" {
 
+void nnc_kernels_release(void) { convCache.reset(); }
+
 int64_t nnc_conv2d_fwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
                                      int64_t O, int64_t KH, int64_t KW,
                                      int64_t strideH, int64_t strideW,
                                      int64_t padH, int64_t padW, int64_t dilH,
                                      int64_t dilW, int64_t groups) {
-  ConvShape s(N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
-              groups);
-  return alignUp(s.colFloats() * 4);
+  ConvShape s = {N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
+                 std::max<int64_t>(groups, 1)};
+  int64_t bytes = 0;
+  for (bool bias : {false, true})
+    for (bool relu : {false, true})
+      bytes = std::max(bytes, plannedScratch(s, Direction::Forward, bias, relu));
+  return bytes;
 }
 
 void nnc_conv2d_fwd(const float *x, const float *w, const float *b, float *y,
-                    void *scratch, int64_t N, int64_t C, int64_t H, int64_t W,
-                    int64_t O, int64_t KH, int64_t KW, int64_t strideH,
-                    int64_t strideW, int64_t padH, int64_t padW, int64_t dilH,
-                    int64_t dilW, int64_t groups) {
-  ConvShape s(N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
-              groups);
-  float *col = ScratchCursor(scratch).take(s.colFloats());
-  const int64_t ohw = s.ohw();
-  for (int64_t n0 = 0; n0 < N; n0 += s.nb) {
-    int64_t nb = std::min(s.nb, N - n0);
-    im2col(s, x, col, n0, nb);
-    const int64_t ld = nb * ohw;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t n = 0; n < nb; ++n)
-      for (int64_t g = 0; g < s.groups; ++g) {
-        float *yp = y + ((n0 + n) * O + g * s.Og) * ohw;
-        gemm(false, false, s.Og, ohw, s.Kg, 1.0f, w + g * s.Og * s.Kg, s.Kg,
-             col + g * s.Kg * ld + n * ohw, ld, 0.0f, yp, ohw);
-        if (b)
-          for (int64_t o = 0; o < s.Og; ++o) {
-            float bv = b[g * s.Og + o];
-            float *row = yp + o * ohw;
-            for (int64_t i = 0; i < ohw; ++i)
-              row[i] += bv;
-          }
-      }
-  }
+                    void *scratch, int64_t scratchBytes, int64_t N, int64_t C,
+                    int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW,
+                    int64_t strideH, int64_t strideW, int64_t padH, int64_t padW,
+                    int64_t dilH, int64_t dilW, int64_t groups,
+                    int32_t epilogue) {
+  ConvShape s = {N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
+                 std::max<int64_t>(groups, 1)};
+  ConvEntry *e = entryFor("nnc_conv2d_fwd", s, Direction::Forward, b != nullptr,
+                          epilogue == 1, scratchBytes);
+  if (e && e->fwd.execute(cache().stream,
+                          b ? std::initializer_list<const void *>{x, w, b, y}
+                            : std::initializer_list<const void *>{x, w, y},
+                          scratch))
+    return;
+  if (e)
+    reportError("nnc_conv2d_fwd: oneDNN failed to run " + describe(s));
+  auto [oh, ow] = outputSize(s);
+  poison(y, N * O * oh * ow);
 }
 
 int64_t nnc_conv2d_bwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
@@ -172,66 +509,48 @@ int64_t nnc_conv2d_bwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
                                      int64_t strideH, int64_t strideW,
                                      int64_t padH, int64_t padW, int64_t dilH,
                                      int64_t dilW, int64_t groups) {
-  ConvShape s(N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
-              groups);
-  return alignUp(s.colFloats() * 4) + alignUp(s.dyTFloats() * 4);
+  ConvShape s = {N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
+                 std::max<int64_t>(groups, 1)};
+  return std::max(plannedScratch(s, Direction::Backward, false, false),
+                  plannedScratch(s, Direction::Backward, true, false));
 }
 
 void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
-                    float *dw, float *db, void *scratch, int64_t N, int64_t C,
-                    int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW,
-                    int64_t strideH, int64_t strideW, int64_t padH,
-                    int64_t padW, int64_t dilH, int64_t dilW, int64_t groups) {
-  ConvShape s(N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
-              groups);
-  ScratchCursor cursor(scratch);
-  float *col = cursor.take(s.colFloats());
-  float *dyT = cursor.take(s.dyTFloats());
-  const int64_t ohw = s.ohw();
-
-  if (db) {
-#pragma omp parallel for schedule(static)
-    for (int64_t o = 0; o < O; ++o) {
-      double acc = 0.0;
-      for (int64_t n = 0; n < N; ++n) {
-        const float *p = dy + (n * O + o) * ohw;
-        float part = 0.0f;
-        for (int64_t i = 0; i < ohw; ++i)
-          part += p[i];
-        acc += part;
-      }
-      db[o] = static_cast<float>(acc);
-    }
+                    float *dw, float *db, void *scratch, int64_t scratchBytes,
+                    int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
+                    int64_t KH, int64_t KW, int64_t strideH, int64_t strideW,
+                    int64_t padH, int64_t padW, int64_t dilH, int64_t dilW,
+                    int64_t groups) {
+  ConvShape s = {N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
+                 std::max<int64_t>(groups, 1)};
+  // Without dw, oneDNN's backward-weights cannot give db alone: sum dy here.
+  const bool bias = db != nullptr && dw != nullptr;
+  if (db && !dw) {
+    auto [oh, ow] = outputSize(s);
+    biasGradient(dy, db, N, O, oh * ow);
   }
-  if (!dw && !dx)
+  if (!dx && !dw)
     return;
-
-  for (int64_t n0 = 0; n0 < N; n0 += s.nb) {
-    int64_t nb = std::min(s.nb, N - n0);
-    const int64_t ld = nb * ohw;
-    if (dw) {
-      im2col(s, x, col, n0, nb);
-#pragma omp parallel for collapse(2) schedule(static)
-      for (int64_t o = 0; o < O; ++o)
-        for (int64_t n = 0; n < nb; ++n)
-          std::memcpy(dyT + o * ld + n * ohw, dy + ((n0 + n) * O + o) * ohw,
-                      sizeof(float) * ohw);
-      for (int64_t g = 0; g < s.groups; ++g)
-        gemm(false, true, s.Og, s.Kg, ld, 1.0f, dyT + g * s.Og * ld, ld,
-             col + g * s.Kg * ld, ld, n0 == 0 ? 0.0f : 1.0f,
-             dw + g * s.Og * s.Kg, s.Kg);
-    }
-    if (dx) {
-#pragma omp parallel for collapse(2) schedule(static)
-      for (int64_t n = 0; n < nb; ++n)
-        for (int64_t g = 0; g < s.groups; ++g)
-          gemm(true, false, s.Kg, ohw, s.Og, 1.0f, w + g * s.Og * s.Kg, s.Kg,
-               dy + ((n0 + n) * O + g * s.Og) * ohw, ohw, 0.0f,
-               col + g * s.Kg * ld + n * ohw, ld);
-      col2im(s, col, dx, n0, nb);
-    }
-  }
+  ConvEntry *e = entryFor("nnc_conv2d_bwd", s, Direction::Backward, bias, false,
+                          scratchBytes);
+  bool ok = e != nullptr;
+  if (ok && dx)
+    ok = e->bwdData.execute(cache().stream, {dy, w, dx}, scratch);
+  if (ok && dw)
+    ok = bias ? e->bwdWeights.execute(cache().stream, {dy, x, dw, db}, scratch)
+              : e->bwdWeights.execute(cache().stream, {dy, x, dw}, scratch);
+  if (ok)
+    return;
+  if (e)
+    reportError("nnc_conv2d_bwd: oneDNN failed to run " + describe(s));
+  poison(dx, N * C * H * W);
+  poison(dw, O * (C / s[G_]) * KH * KW);
+  poison(db, O);
 }
+
+} // extern "C"
+
+extern "C" {
 
 //===----------------------------------------------------------------------===//
 // Pooling

@@ -13,8 +13,11 @@
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <mutex>
+#include <string>
 #include <unistd.h>
 
 namespace {
@@ -25,7 +28,20 @@ int32_t defaultThreads() {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? static_cast<int32_t>(n) : 1;
 }
+
+/// The first error a kernel reported since the last clear.
+std::mutex errorMutex;
+bool hasError = false;
+std::string errorMessage;
 } // namespace
+
+void nnc::kernels::reportError(const std::string &message) {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  if (hasError)
+    return;
+  hasError = true;
+  errorMessage = message;
+}
 
 void nnc::kernels::gemm(bool transA, bool transB, int64_t M, int64_t N,
                         int64_t K, float alpha, const float *A, int64_t lda,
@@ -63,6 +79,17 @@ int32_t nnc_get_num_threads(void) {
   return n;
 }
 
+const char *nnc_kernels_error(void) {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  return hasError ? errorMessage.c_str() : nullptr;
+}
+
+void nnc_kernels_clear_error(void) {
+  std::lock_guard<std::mutex> lock(errorMutex);
+  hasError = false;
+  errorMessage.clear();
+}
+
 void nnc_gemm(int32_t transA, int32_t transB, int64_t M, int64_t N, int64_t K,
               float alpha, const float *A, int64_t lda, const float *B,
               int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -71,12 +98,23 @@ void nnc_gemm(int32_t transA, int32_t transB, int64_t M, int64_t N, int64_t K,
 }
 
 void nnc_linear_fwd(const float *x, const float *w, const float *b, float *y,
-                    int64_t M, int64_t in, int64_t out) {
-  if (b)
-    for (int64_t i = 0; i < M; ++i)
-      std::memcpy(y + i * out, b, sizeof(float) * out);
-  nnc::kernels::gemm(false, true, M, out, in, 1.0f, x, in, w, in,
-                     b ? 1.0f : 0.0f, y, out);
+                    int64_t M, int64_t in, int64_t out, int32_t epilogue) {
+  nnc::kernels::gemm(false, true, M, out, in, 1.0f, x, in, w, in, 0.0f, y,
+                     out);
+  if (!b && epilogue != 1)
+    return;
+  // Bias and relu in one pass over y while it is still in cache.
+  const bool relu = epilogue == 1;
+#pragma omp parallel for schedule(static) if (M * out >= nnc::kernels::kParallelGrain)
+  for (int64_t i = 0; i < M; ++i) {
+    float *row = y + i * out;
+    if (b)
+      for (int64_t j = 0; j < out; ++j)
+        row[j] += b[j];
+    if (relu)
+      for (int64_t j = 0; j < out; ++j)
+        row[j] = row[j] < 0.0f ? 0.0f : row[j]; // NaN stays NaN
+  }
 }
 
 void nnc_linear_bwd(const float *dy, const float *x, const float *w, float *dx,

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace nnc::kernels {
 
@@ -31,6 +32,10 @@ public:
 private:
   char *cur;
 };
+
+/// Records `message` as the kernels' error unless one is already recorded
+/// (nnc_kernels_error returns it).
+void reportError(const std::string &message);
 
 /// Row-major single-precision GEMM (the backend behind nnc_gemm), usable from
 /// inside or outside parallel regions.

@@ -3,6 +3,7 @@
 #include "runtime/Model.h"
 
 #include "runtime/Json.h"
+#include "runtime/Kernels.h"
 #include "runtime/Random.h"
 
 #include <dlfcn.h>
@@ -201,7 +202,11 @@ Status Model::run(std::string_view entry) {
     if (entryNames_[i] != entry)
       continue;
     MemRef1D arena{arena_, arena_, 0, arenaBytes_, 1};
+    nnc_kernels_clear_error();
     reinterpret_cast<EntryFn>(entryFns_[i])(&arena);
+    // A kernel that could not compute its outputs on this machine says why.
+    if (const char *why = nnc_kernels_error())
+      return bad(path_, std::string(entry) + ": " + why);
     return Status::success();
   }
   return bad(path_, "the model has no entry point '" + std::string(entry) + "'");

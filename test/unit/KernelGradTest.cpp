@@ -83,17 +83,12 @@ TEST(KernelGrad, Linear) {
                  M, in, out);
   auto fwd = [&] {
     std::vector<float> y(M * out);
-    nnc_linear_fwd(x.data(), w.data(), b.data(), y.data(), M, in, out);
+    nnc_linear_fwd(x.data(), w.data(), b.data(), y.data(), M, in, out, 0);
     return y;
   };
   checkGradients("linear", fwd, R,
                  {{"x", &x, &dx}, {"w", &w, &dw}, {"b", &b, &db}});
 }
-
-struct ConvCase {
-  int64_t N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, g;
-  bool bias;
-};
 
 class ConvGrad : public ::testing::TestWithParam<ConvCase> {};
 
@@ -110,11 +105,11 @@ TEST_P(ConvGrad, AllGradients) {
   Scratch bs(nnc_conv2d_bwd_scratch_bytes(SHAPE));
   std::vector<float> dx(x.size()), dw(w.size()), db(b.size());
   nnc_conv2d_bwd(R.data(), x.data(), w.data(), dx.data(), dw.data(),
-                 c.bias ? db.data() : nullptr, bs.get(), SHAPE);
+                 c.bias ? db.data() : nullptr, bs.get(), bs.bytes, SHAPE);
   auto fwd = [&] {
     std::vector<float> y(R.size());
     nnc_conv2d_fwd(x.data(), w.data(), c.bias ? b.data() : nullptr, y.data(),
-                   fs.get(), SHAPE);
+                   fs.get(), fs.bytes, SHAPE, 0);
     return y;
   };
   std::vector<GradInput> inputs = {{"x", &x, &dx}, {"w", &w, &dw}};
@@ -124,9 +119,9 @@ TEST_P(ConvGrad, AllGradients) {
   // Each optional output alone gives the same values.
   std::vector<float> dx2(x.size()), dw2(w.size());
   nnc_conv2d_bwd(R.data(), x.data(), w.data(), dx2.data(), nullptr, nullptr,
-                 bs.get(), SHAPE);
+                 bs.get(), bs.bytes, SHAPE);
   nnc_conv2d_bwd(R.data(), x.data(), w.data(), nullptr, dw2.data(), nullptr,
-                 bs.get(), SHAPE);
+                 bs.get(), bs.bytes, SHAPE);
   EXPECT_EQ(dx, dx2);
   EXPECT_EQ(dw, dw2);
 #undef SHAPE

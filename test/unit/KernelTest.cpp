@@ -12,8 +12,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <iterator>
+#include <string>
 
 using namespace nnc::test;
 
@@ -38,15 +41,131 @@ TEST(Kernel, Conv2dMatchesTorch) {
   std::vector<float> y(std::size(kConvY));
   Scratch s(
       nnc_conv2d_fwd_scratch_bytes(2, 4, 7, 6, 6, 3, 3, 2, 1, 1, 2, 1, 2, 2));
-  nnc_conv2d_fwd(kConvX, kConvW, kConvB, y.data(), s.get(), 2, 4, 7, 6, 6, 3, 3,
-                 2, 1, 1, 2, 1, 2, 2);
+  nnc_conv2d_fwd(kConvX, kConvW, kConvB, y.data(), s.get(), s.bytes, 2, 4, 7, 6,
+                 6, 3, 3, 2, 1, 1, 2, 1, 2, 2, 0);
   EXPECT_CLOSE(y, kConvY);
   std::vector<float> y2(std::size(kConv2Y));
   Scratch s2(
       nnc_conv2d_fwd_scratch_bytes(2, 3, 5, 5, 4, 2, 2, 1, 1, 0, 0, 1, 1, 1));
-  nnc_conv2d_fwd(kConv2X, kConv2W, nullptr, y2.data(), s2.get(), 2, 3, 5, 5, 4,
-                 2, 2, 1, 1, 0, 0, 1, 1, 1);
+  nnc_conv2d_fwd(kConv2X, kConv2W, nullptr, y2.data(), s2.get(), s2.bytes, 2, 3,
+                 5, 5, 4, 2, 2, 1, 1, 0, 0, 1, 1, 1, 0);
   EXPECT_CLOSE(y2, kConv2Y);
+}
+
+/// The oneDNN conv primitives against the f64 reference for strides,
+/// paddings (also a last window that stops short of the input), dilations,
+/// groups (depthwise included), 1x1 kernels and blocked channel counts.
+class ConvVsReference : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(ConvVsReference, ForwardEpilogueAndBackward) {
+  const ConvCase c = GetParam();
+#define SHAPE                                                                  \
+  c.N, c.C, c.H, c.W, c.O, c.KH, c.KW, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.g
+  auto x = randomVec(c.xSize(), 21), w = randomVec(c.wSize(), 22),
+       dy = randomVec(c.ySize(), 24);
+  std::vector<float> b = c.bias ? randomVec(c.O, 23) : std::vector<float>();
+  const float *bp = c.bias ? b.data() : nullptr;
+  std::vector<float> want = naiveConvForward(c, x, w, b);
+
+  Scratch fs(nnc_conv2d_fwd_scratch_bytes(SHAPE));
+  std::vector<float> y(c.ySize()), yRelu(c.ySize());
+  nnc_conv2d_fwd(x.data(), w.data(), bp, y.data(), fs.get(), fs.bytes, SHAPE, 0);
+  nnc_conv2d_fwd(x.data(), w.data(), bp, yRelu.data(), fs.get(), fs.bytes, SHAPE,
+                 1);
+  EXPECT_LT(maxRelErr(y.data(), want.data(), y.size()), 1e-5);
+  // The relu epilogue clamps the negatives, which the plain call keeps.
+  EXPECT_TRUE(std::any_of(y.begin(), y.end(), [](float v) { return v < 0; }));
+  for (float &v : want)
+    v = std::max(v, 0.0f);
+  EXPECT_LT(maxRelErr(yRelu.data(), want.data(), y.size()), 1e-5);
+
+  std::vector<float> wantDx, wantDw, wantDb;
+  naiveConvBackward(c, dy, x, w, wantDx, wantDw, wantDb);
+  Scratch bs(nnc_conv2d_bwd_scratch_bytes(SHAPE));
+  std::vector<float> dx(x.size()), dw(w.size()), db(c.O);
+  nnc_conv2d_bwd(dy.data(), x.data(), w.data(), dx.data(), dw.data(),
+                 c.bias ? db.data() : nullptr, bs.get(), bs.bytes, SHAPE);
+  EXPECT_LT(maxRelErr(dx.data(), wantDx.data(), dx.size()), 1e-5);
+  EXPECT_LT(maxRelErr(dw.data(), wantDw.data(), dw.size()), 1e-5);
+  if (c.bias)
+    EXPECT_LT(maxRelErr(db.data(), wantDb.data(), db.size()), 1e-5);
+  // db without dw (summed outside oneDNN).
+  std::vector<float> db2(c.O);
+  nnc_conv2d_bwd(dy.data(), x.data(), w.data(), nullptr, nullptr, db2.data(),
+                 bs.get(), bs.bytes, SHAPE);
+  EXPECT_LT(maxRelErr(db2.data(), wantDb.data(), db2.size()), 1e-5);
+  EXPECT_EQ(nnc_kernels_error(), nullptr);
+#undef SHAPE
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, ConvVsReference,
+    ::testing::Values(
+        // N C H W O KH KW sh sw ph pw dh dw g bias
+        ConvCase{2, 4, 7, 6, 6, 3, 3, 2, 1, 1, 2, 1, 2, 2, true},
+        ConvCase{2, 4, 9, 8, 4, 3, 3, 2, 2, 2, 1, 2, 2, 4, true},  // depthwise
+        ConvCase{1, 3, 10, 11, 5, 3, 2, 3, 3, 0, 1, 1, 1, 1, false}, // short
+        ConvCase{3, 16, 8, 8, 32, 1, 1, 2, 2, 0, 0, 1, 1, 1, true},  // 1x1
+        ConvCase{2, 16, 10, 10, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},
+        ConvCase{2, 32, 6, 6, 32, 3, 3, 1, 1, 1, 1, 1, 1, 2, false},
+        ConvCase{4, 1, 12, 12, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1, true},  // LeNet
+        ConvCase{1, 2, 5, 5, 3, 3, 3, 1, 1, 3, 3, 3, 3, 1, true}));
+
+/// A conv whose oneDNN primitive needs more scratch than the caller planned
+/// (an artifact built on another CPU) computes nothing: it reports why and
+/// leaves NaN, never stale values or a hidden allocation.
+TEST(Kernel, ConvScratchShortfallIsReported) {
+  const ConvCase c{2, 16, 10, 10, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true};
+#define SHAPE                                                                  \
+  c.N, c.C, c.H, c.W, c.O, c.KH, c.KW, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.g
+  const int64_t need = nnc_conv2d_bwd_scratch_bytes(SHAPE);
+  ASSERT_GT(need, 0);
+  auto x = randomVec(c.xSize(), 1), w = randomVec(c.wSize(), 2),
+       dy = randomVec(c.ySize(), 3);
+  std::vector<float> dx(x.size()), dw(w.size()), db(c.O);
+  Scratch bs(need);
+  nnc_kernels_clear_error();
+  nnc_conv2d_bwd(dy.data(), x.data(), w.data(), dx.data(), dw.data(), db.data(),
+                 bs.get(), need - 64, SHAPE);
+  const char *why = nnc_kernels_error();
+  ASSERT_NE(why, nullptr);
+  EXPECT_NE(std::string(why).find("scratch bytes"), std::string::npos) << why;
+  EXPECT_NE(std::string(why).find("[2,16,10,10] * [32,16,3,3]"),
+            std::string::npos)
+      << why;
+  EXPECT_TRUE(std::isnan(dx[0]) && std::isnan(dw[0]) && std::isnan(db[0]));
+  nnc_kernels_clear_error();
+  EXPECT_EQ(nnc_kernels_error(), nullptr);
+  nnc_conv2d_bwd(dy.data(), x.data(), w.data(), dx.data(), dw.data(), db.data(),
+                 bs.get(), need, SHAPE);
+  EXPECT_EQ(nnc_kernels_error(), nullptr);
+  EXPECT_FALSE(std::isnan(dx[0]));
+#undef SHAPE
+}
+
+/// nnc_linear_fwd: bias and the relu epilogue against a reference.
+TEST(Kernel, LinearEpilogue) {
+  const int64_t M = 5, in = 7, out = 9;
+  auto x = randomVec(M * in, 31), w = randomVec(out * in, 32),
+       b = randomVec(out, 33);
+  std::vector<float> want(M * out);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < out; ++j) {
+      double acc = b[j];
+      for (int64_t k = 0; k < in; ++k)
+        acc += double(x[i * in + k]) * w[j * in + k];
+      want[i * out + j] = float(acc);
+    }
+  std::vector<float> y(M * out), yRelu(M * out);
+  nnc_linear_fwd(x.data(), w.data(), b.data(), y.data(), M, in, out, 0);
+  EXPECT_LT(maxRelErr(y.data(), want.data(), y.size()), 1e-5);
+  EXPECT_TRUE(std::any_of(y.begin(), y.end(), [](float v) { return v < 0; }));
+  x[0] = std::nanf(""); // NaN reaches row 0 through relu
+  nnc_linear_fwd(x.data(), w.data(), b.data(), yRelu.data(), M, in, out, 1);
+  for (int64_t j = 0; j < out; ++j)
+    EXPECT_TRUE(std::isnan(yRelu[j]));
+  for (int64_t i = out; i < M * out; ++i)
+    EXPECT_NEAR(yRelu[i], std::max(want[i], 0.0f), 1e-5) << i;
 }
 
 TEST(Kernel, PoolingMatchesTorch) {
@@ -290,8 +409,8 @@ TEST(Kernel, Deterministic) {
   auto convRun = [&] {
     std::vector<float> dx(x.size()), dw(w.size()), db(O);
     nnc_conv2d_bwd(dy.data(), x.data(), w.data(), dx.data(), dw.data(),
-                   db.data(), bs.get(), N, C, H, W, O, 3, 3, 1, 1, 1, 1, 1, 1,
-                   1);
+                   db.data(), bs.get(), bs.bytes, N, C, H, W, O, 3, 3, 1, 1, 1,
+                   1, 1, 1, 1);
     dx.insert(dx.end(), dw.begin(), dw.end());
     dx.insert(dx.end(), db.begin(), db.end());
     return dx;
