@@ -142,6 +142,7 @@ void nnc_conv2d_fwd(const float *x, const float *w, const float *b, float *y,
                     int64_t O, int64_t KH, int64_t KW, int64_t strideH,
                     int64_t strideW, int64_t padH, int64_t padW, int64_t dilH,
                     int64_t dilW, int64_t groups) {
+  nnc::rt::LibraryTimer timer;
   ConvShape s(N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
               groups);
   float *col = ScratchCursor(scratch).take(s.colFloats());
@@ -182,6 +183,7 @@ void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
                     int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW,
                     int64_t strideH, int64_t strideW, int64_t padH,
                     int64_t padW, int64_t dilH, int64_t dilW, int64_t groups) {
+  nnc::rt::LibraryTimer timer;
   ConvShape s(N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
               groups);
   ScratchCursor cursor(scratch);
