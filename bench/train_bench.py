@@ -19,10 +19,13 @@ GFLOP/s of each (FLOPs from `nnc report --format json`: `training_step` for a
 train step, `forward` for inference; the optimizer update is not counted);
 nnc's library share (time inside library calls: GEMM, linear, conv2d,
 recurrent layers; the rest is generated code, from `nnc bench --profile`) and
-library calls per step; with --baseline-nnc, the old binary's time and
-new/old (< 1: the new binary is faster; `!` marks a line more than 5% slower).
---compile-time also times `nnc build --train` of every example
-(bench/compile_time.py). See bench/README.md. Nothing here is a pass/fail
+library calls per step; with --baseline-nnc, the old binary's time, new/old
+(< 1: the new binary is faster) and the noise (how much the rounds of the
+new or the old binary differ at their best thread count; `!` marks a line
+slower by more than 5% and more than the noise).
+The header states the machine's SGEMM rate through nnc_gemm
+(bench/sgemm_rate.py), the ceiling of the GFLOP/s columns. --compile-time
+also times `nnc build --train` of every example (bench/compile_time.py). See bench/README.md. Nothing here is a pass/fail
 test: the numbers depend on the machine and its load.
 """
 import argparse
@@ -117,7 +120,7 @@ def torch_times(case, threads, iters):
 
 
 PROFILE = re.compile(r"^  mean step ([0-9.]+) ms = library ([0-9.]+) ms .*; "
-                     r"(\d+) library calls in (\d+) steps", re.M)
+                     r"[0-9.]+ library calls per step \((\d+) in (\d+) steps\)", re.M)
 
 
 class Nnc:
@@ -166,11 +169,30 @@ def report_flops(nnc, case):
     return out
 
 
+def sgemm_rate(nnc):
+    """bench/sgemm_rate.py's line for `nnc` (its own process), or None."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "sgemm_rate.py"),
+                        "--nnc", nnc], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
 def keep_best(best, threads, results):
-    """Per line, the fastest run so far (with its thread count)."""
+    """Per line, the fastest run so far (with its thread count) and the
+    times of every round at that thread count (the spread between them is
+    the noise of the line)."""
     for key, r in results.items():
+        rounds = best.get(key, {}).get("rounds", {})
+        rounds.setdefault(threads, []).append(r["ms"])
         if key not in best or r["ms"] < best[key]["ms"]:
             best[key] = dict(r, threads=threads)
+        best[key]["rounds"] = rounds
+
+
+def spread(r):
+    """How much slower the slowest round was than the fastest at the line's
+    best thread count (0 with one round)."""
+    times = r["rounds"][r["threads"]]
+    return max(times) / min(times) - 1
 
 
 def fmt_time(r):
@@ -203,11 +225,15 @@ def main():
           + f"; torch {torch.__version__}; {os.cpu_count()} cores; {args.rounds} "
           f"alternating rounds at {' and '.join(map(str, THREADS))} thread(s); "
           f"median of {args.iters} iterations (ResNet step and b64: "
-          f"{max(3, int(args.iters * 0.1))})")
+          f"{CASES[-1].iterations('step', args.iters)})")
+    sgemm = sgemm_rate(args.nnc)
+    if sgemm:
+        print(f"the machine's SGEMM rate, 1024^3 through nnc_gemm (bench/sgemm_rate.py): "
+              f"{sgemm.removeprefix('sgemm ')}")
     header = (f"{'':28} {'PyTorch ms':>14} {'nnc ms':>14} {'PT/nnc':>7} {'PT GF/s':>8} "
               f"{'nnc GF/s':>8} {'nnc lib':>8} {'calls':>6}")
     if args.baseline_nnc:
-        header += f" {'old nnc ms':>14} {'new/old':>8}"
+        header += f" {'old nnc ms':>14} {'new/old':>8} {'noise':>6}"
     print("\n" + header)
     start = time.perf_counter()
     for case in cases:
@@ -230,7 +256,10 @@ def main():
             if args.baseline_nnc:
                 orow = best["old"][key]
                 ratio = nr["ms"] / orow["ms"]
-                row += f" {fmt_time(orow):>14} {ratio:7.2f}{'!' if ratio > 1.05 else ' '}"
+                noise = max(spread(nr), spread(orow))
+                slower = ratio - 1 > max(0.05, noise)
+                row += (f" {fmt_time(orow):>14} {ratio:7.2f}{'!' if slower else ' '}"
+                        f" {100 * noise:5.0f}%")
             print(row, flush=True)
     print(f"(bench time {time.perf_counter() - start:.0f} s)")
 

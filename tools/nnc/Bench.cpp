@@ -60,9 +60,11 @@ static void printProfile(double totalMs, int64_t steps) {
   double stepMs = totalMs / double(steps);
   double libraryMs = double(nanos) * 1e-6 / double(steps);
   double share = stepMs > 0 ? 100.0 * libraryMs / stepMs : 0.0;
+  std::string perStep = calls % steps == 0 ? std::to_string(calls / steps)
+                                            : formatv("{0:F2}", double(calls) / double(steps)).str();
   outs() << formatv("  mean step {0:F3} ms = library {1:F3} ms ({2:F1}%) + generated "
-                    "{3:F3} ms; {4} library calls in {5} steps\n",
-                    stepMs, libraryMs, share, stepMs - libraryMs, calls, steps);
+                    "{3:F3} ms; {4} library calls per step ({5} in {6} steps)\n",
+                    stepMs, libraryMs, share, stepMs - libraryMs, perStep, calls, steps);
 }
 
 /// Fills every input of `m` with seeded values (inputs in [0, 1), labels in

@@ -1,5 +1,5 @@
 # Checks every profile line of `nnc bench --profile`:
-#   mean step T ms = library L ms (P%) + generated G ms; C library calls in S steps
+#   mean step T ms = library L ms (P%) + generated G ms; C library calls per step (...)
 # 0 <= L <= T (library calls run inside the step), L + G = T and P = 100 L / T
 # (to the printed rounding). Prints "consistent: <ok> of <lines>".
 /mean step/ {
