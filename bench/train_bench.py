@@ -1,54 +1,77 @@
 #!/usr/bin/python3
-"""nnc vs PyTorch (CPU): training-step time and inference throughput.
+"""nnc vs PyTorch (CPU): training-step time and inference time, side by side.
 
-Run with Debian's python3-torch:  /usr/bin/python3 bench/train_bench.py [--nnc build/bin/nnc]
+Run with Debian's python3-torch:
+  /usr/bin/python3 bench/train_bench.py [--nnc build/bin/nnc]
+      [--baseline-nnc OLD/nnc] [--rounds 2] [--iters 30] [--compile-time]
 
-For LeNet-5 and the 28-row LSTM classifier (batch 64) it measures, alternating
-nnc and PyTorch in the same run (rounds x each), the median training-step time
-(forward + loss + backward + Adam update) and the inference time at batch 1
-and 64. PyTorch runs at its best thread count on this machine (1 and 2 are
-tried, the faster is kept); nnc's thread counts are tried the same way and
-stated. Prints the ratios PyTorch time / nnc time (> 1: nnc is faster).
-Nothing here is a pass/fail test: the numbers depend on the machine and load.
+Lines (the issue 9 table): LeNet-5 and the 28-row LSTM classifier (train step
+and inference at batch 64, inference at batch 1) and the ResNet example
+(32x32 RGB; train step at batch 128, inference at batch 64 and 1). The
+PyTorch models are the project's own equivalents in scripts/torch_reference.py;
+both sides use the model's optimizer (tiny learning rate) and synthetic data.
+
+Each round runs every line with nnc, then the baseline nnc (if given), then
+PyTorch, at 1 and 2 threads; a line keeps, per implementation, its fastest
+median over rounds and thread counts (the thread count is printed next to the
+time). Columns: times in ms; PyTorch/nnc (> 1: nnc is faster); the achieved
+GFLOP/s of each (FLOPs from `nnc report --format json`: `training_step` for a
+train step, `forward` for inference; the optimizer update is not counted);
+nnc's library share (time inside library calls: GEMM, linear, conv2d,
+recurrent layers; the rest is generated code, from `nnc bench --profile`) and
+library calls per step; with --baseline-nnc, the old binary's time, new/old
+(< 1: the new binary is faster) and the noise (how much the rounds of the
+new or the old binary differ at their best thread count; `!` marks a line
+slower by more than 5% and more than the noise).
+The header states the machine's SGEMM rate through nnc_gemm
+(bench/sgemm_rate.py), the ceiling of the GFLOP/s columns. --compile-time
+also times `nnc build --train` of every example (bench/compile_time.py). See bench/README.md. Nothing here is a pass/fail
+test: the numbers depend on the machine and its load.
 """
 import argparse
+import json
 import os
 import re
 import subprocess
+import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from torch_reference import LeNet, LSTMRows, ResNet  # noqa: E402
+
+THREADS = (1, 2)
 
 
-class LeNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(400, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
+class Case:
+    """One model: its nnc file, PyTorch class, sample shape, optimizer, the
+    batch of its train-step line and the share of --iters its lines run
+    (the ResNet step at batch 128 takes about a second)."""
 
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = F.relu(self.fc1(x.flatten(1)))
-        return self.fc3(F.relu(self.fc2(x)))
+    def __init__(self, name, path, cls, sample, optimizer, step_batch, scale=1.0):
+        self.name, self.path, self.cls, self.sample = name, path, cls, sample
+        self.optimizer, self.step_batch, self.scale = optimizer, step_batch, scale
+
+    def lines(self):
+        """(key, label, entry, batch) of each line."""
+        return [("step", f"train step b{self.step_batch}", "train_step", self.step_batch),
+                ("b64", "inference b64", "forward", 64),
+                ("b1", "inference b1", "forward", 1)]
+
+    def iterations(self, key, iters):
+        # Batch 1 inference is cheap everywhere: full --iters.
+        return iters if key == "b1" else max(3, int(iters * self.scale))
 
 
-class LstmRows(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lstm1 = nn.LSTM(28, 128, batch_first=True)
-        self.fc1 = nn.Linear(128, 10)
-
-    def forward(self, x):
-        _, (h, _) = self.lstm1(x.view(-1, 28, 28))
-        return self.fc1(h[-1])
+CASES = [
+    Case("LeNet-5", "examples/lenet.nn", LeNet, (1, 28, 28), "adam", 64),
+    Case("LSTM(28->128)", "examples/lstm_rows.nn", LSTMRows, (1, 28, 28), "adam", 64),
+    Case("ResNet 32x32", "examples/resnet.nn", ResNet, (3, 32, 32), "momentum", 128,
+         scale=0.1),
+]
 
 
 def median(xs):
@@ -56,80 +79,194 @@ def median(xs):
     return xs[len(xs) // 2]
 
 
-def torch_times(model_cls, threads, iters):
+def timed(fn, iters, warmup):
+    ts = []
+    for i in range(iters + warmup):
+        t = time.perf_counter()
+        fn()
+        if i >= warmup:
+            ts.append((time.perf_counter() - t) * 1e3)
+    return median(ts)
+
+
+def torch_times(case, threads, iters):
+    """{key: {"ms": median ms}} of every line of `case` in PyTorch."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    m = model_cls()
-    opt = torch.optim.Adam(m.parameters(), lr=1e-6)
-    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    step = []
-    for i in range(iters + 3):
-        t = time.perf_counter()
-        loss = F.cross_entropy(m(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if i >= 3:
-            step.append((time.perf_counter() - t) * 1e3)
-    infer = {}
-    with torch.no_grad():
-        for b in (1, 64):
-            xb, ts = torch.rand(b, 1, 28, 28), []
-            for i in range(iters + 3):
-                t = time.perf_counter()
-                m(xb)
-                if i >= 3:
-                    ts.append((time.perf_counter() - t) * 1e3)
-            infer[b] = median(ts)
-    return {"step": median(step), 1: infer[1], 64: infer[64]}
-
-
-def nnc_times(nnc, model_file, threads, iters):
+    m = case.cls()
+    if case.optimizer == "adam":
+        opt = torch.optim.Adam(m.parameters(), lr=1e-6)
+    else:
+        opt = torch.optim.SGD(m.parameters(), lr=1e-6, momentum=0.9)
     out = {}
-    for batch in (64, 1):
-        text = subprocess.run(
-            [nnc, "bench", model_file, "--batch", str(batch), "--threads", str(threads),
-             "--iterations", str(iters)],
-            check=True, capture_output=True, text=True).stdout
-        ms = dict(re.findall(r"^(\w+)\s+([0-9.]+) ms", text, re.M))
-        out[batch] = float(ms["forward"])
-        if batch == 64:
-            out["step"] = float(ms["train_step"])
+    for key, _, entry, batch in case.lines():
+        n = case.iterations(key, iters)
+        x = torch.rand(batch, *case.sample)
+        if entry == "train_step":
+            y = torch.randint(0, 10, (batch,))
+            m.train()
+
+            def step():
+                loss = F.cross_entropy(m(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            out[key] = {"ms": timed(step, n, 1 if case.scale < 1 else 3)}
+        else:
+            m.eval()
+            with torch.no_grad():
+                out[key] = {"ms": timed(lambda: m(x), n, 3)}
     return out
 
 
-def best(results):
-    """The fastest thread count by training-step time, with its numbers."""
-    threads = min(results, key=lambda t: results[t]["step"])
-    return threads, results[threads]
+PROFILE = re.compile(r"^  mean step ([0-9.]+) ms = library ([0-9.]+) ms .*; "
+                     r"[0-9.]+ library calls per step \((\d+) in (\d+) steps\)", re.M)
+
+
+class Nnc:
+    """An nnc binary and what its `bench` supports (older ones lack --entry,
+    --warmup and --profile; they then time both entry points with 3 warm-up
+    runs, and the script keeps the one it needs)."""
+
+    def __init__(self, path):
+        self.path = path
+        help_text = subprocess.run([path, "bench", "--help"], capture_output=True,
+                                   text=True).stdout
+        self.new = "--entry" in help_text and "--profile" in help_text
+
+    def times(self, case, threads, iters):
+        """{key: {"ms", and with --profile "share", "calls"}} for `case`."""
+        out = {}
+        for key, _, entry, batch in case.lines():
+            cmd = [self.path, "bench", os.path.join(ROOT, case.path), "--batch", str(batch),
+                   "--threads", str(threads), "--iterations", str(case.iterations(key, iters))]
+            if self.new:
+                cmd += ["--entry", entry, "--profile"]
+                if case.scale < 1:
+                    cmd += ["--warmup", "1"]
+            text = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            # The line of `entry` and, with --profile, the profile line after it.
+            m = re.search(rf"^{entry}\s+([0-9.]+) ms.*\n(  mean step.*\n)?", text, re.M)
+            r = {"ms": float(m.group(1))}
+            p = PROFILE.match(m.group(2) or "")
+            if p:
+                step, lib, calls, steps = map(float, p.groups())
+                r["share"] = lib / step if step > 0 else 0.0
+                r["calls"] = calls / steps
+            out[key] = r
+        return out
+
+
+def report_flops(nnc, case):
+    """FLOPs of each line of `case` from nnc's own cost report."""
+    out = {}
+    for key, _, entry, batch in case.lines():
+        text = subprocess.run([nnc, "report", os.path.join(ROOT, case.path), "--batch",
+                               str(batch), "--format", "json"],
+                              check=True, capture_output=True, text=True).stdout
+        flops = json.loads(text)["flops"]
+        out[key] = flops["training_step" if entry == "train_step" else "forward"]
+    return out
+
+
+def sgemm_rate(nnc):
+    """bench/sgemm_rate.py's line for `nnc` (its own process), or None."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "sgemm_rate.py"),
+                        "--nnc", nnc], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def keep_best(best, threads, results):
+    """Per line, the fastest run so far (with its thread count) and the
+    times of every round at that thread count (the spread between them is
+    the noise of the line)."""
+    for key, r in results.items():
+        rounds = best.get(key, {}).get("rounds", {})
+        rounds.setdefault(threads, []).append(r["ms"])
+        if key not in best or r["ms"] < best[key]["ms"]:
+            best[key] = dict(r, threads=threads)
+        best[key]["rounds"] = rounds
+
+
+def spread(r):
+    """How much slower the slowest round was than the fastest at the line's
+    best thread count (0 with one round)."""
+    times = r["rounds"][r["threads"]]
+    return max(times) / min(times) - 1
+
+
+def fmt_time(r):
+    return f"{r['ms']:9.3f} ({r['threads']})"
 
 
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(
+        description="nnc vs PyTorch: train step and inference, alternating in one run")
     parser.add_argument("--nnc", default=os.path.join(ROOT, "build", "bin", "nnc"))
+    parser.add_argument("--baseline-nnc", metavar="PATH",
+                        help="another nnc binary run alternately on the same lines; "
+                             "prints its times and new/old")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--iters", type=int, default=30)
+    parser.add_argument("--iters", type=int, default=30,
+                        help="timed iterations per line (the ResNet step and b64 "
+                             "inference run a tenth, at least 3)")
+    parser.add_argument("--compile-time", action="store_true",
+                        help="also time `nnc build --train` of every example "
+                             "(bench/compile_time.py)")
+    parser.add_argument("--only", metavar="NAME",
+                        help="only the models whose name contains NAME")
     args = parser.parse_args()
-    cases = [("LeNet-5", LeNet, "examples/lenet.nn"),
-             ("LSTM(28->128)", LstmRows, "examples/lstm_rows.nn")]
-    print(f"torch {torch.__version__}, {os.cpu_count()} cores; batch 64 training, "
-          f"{args.rounds} alternating rounds, median of {args.iters} iterations")
-    for name, cls, path in cases:
-        tr, nr = {}, {}
+
+    cases = [c for c in CASES if not args.only or args.only.lower() in c.name.lower()]
+    impls = [("nnc", Nnc(args.nnc))]
+    if args.baseline_nnc:
+        impls.append(("old", Nnc(args.baseline_nnc)))
+    print(f"nnc {args.nnc}" + (f" vs old {args.baseline_nnc}" if args.baseline_nnc else "")
+          + f"; torch {torch.__version__}; {os.cpu_count()} cores; {args.rounds} "
+          f"alternating rounds at {' and '.join(map(str, THREADS))} thread(s); "
+          f"median of {args.iters} iterations (ResNet step and b64: "
+          f"{CASES[-1].iterations('step', args.iters)})")
+    sgemm = sgemm_rate(args.nnc)
+    if sgemm:
+        print(f"the machine's SGEMM rate, 1024^3 through nnc_gemm (bench/sgemm_rate.py): "
+              f"{sgemm.removeprefix('sgemm ')}")
+    header = (f"{'':28} {'PyTorch ms':>14} {'nnc ms':>14} {'PT/nnc':>7} {'PT GF/s':>8} "
+              f"{'nnc GF/s':>8} {'nnc lib':>8} {'calls':>6}")
+    if args.baseline_nnc:
+        header += f" {'old nnc ms':>14} {'new/old':>8} {'noise':>6}"
+    print("\n" + header)
+    start = time.perf_counter()
+    for case in cases:
+        flops = report_flops(args.nnc, case)
+        best = {name: {} for name in ["torch"] + [n for n, _ in impls]}
         for _ in range(args.rounds):
-            for t in (1, 2):
-                r = nnc_times(args.nnc, os.path.join(ROOT, path), t, args.iters)
-                nr[t] = min((nr.get(t, r), r), key=lambda x: x["step"])
-                r = torch_times(cls, t, args.iters)
-                tr[t] = min((tr.get(t, r), r), key=lambda x: x["step"])
-        tt, tres = best(tr)
-        nt, nres = best(nr)
-        print(f"\n{name}: PyTorch best at {tt} thread(s), nnc best at {nt} thread(s)")
-        print(f"  {'':24} {'PyTorch':>10} {'nnc':>10} {'ratio':>8}")
-        for key, label in (("step", "train step (ms)"), (64, "inference b=64 (ms)"),
-                           (1, "inference b=1 (ms)")):
-            print(f"  {label:24} {tres[key]:10.3f} {nres[key]:10.3f} "
-                  f"{tres[key] / nres[key]:7.2f}x")
+            for t in THREADS:
+                for name, nnc in impls:
+                    keep_best(best[name], t, nnc.times(case, t, args.iters))
+                keep_best(best["torch"], t, torch_times(case, t, args.iters))
+        for key, label, _, _ in case.lines():
+            tr, nr = best["torch"][key], best["nnc"][key]
+            gf = flops[key] * 1e-6
+            row = (f"{case.name + ' ' + label:28} {fmt_time(tr):>14} {fmt_time(nr):>14} "
+                   f"{tr['ms'] / nr['ms']:6.2f}x {gf / tr['ms']:8.2f} {gf / nr['ms']:8.2f}")
+            if "share" in nr:
+                row += f" {100 * nr['share']:7.1f}% {nr['calls']:6.0f}"
+            else:
+                row += f" {'-':>8} {'-':>6}"
+            if args.baseline_nnc:
+                orow = best["old"][key]
+                ratio = nr["ms"] / orow["ms"]
+                noise = max(spread(nr), spread(orow))
+                slower = ratio - 1 > max(0.05, noise)
+                row += (f" {fmt_time(orow):>14} {ratio:7.2f}{'!' if slower else ' '}"
+                        f" {100 * noise:5.0f}%")
+            print(row, flush=True)
+    print(f"(bench time {time.perf_counter() - start:.0f} s)")
+
+    if args.compile_time:
+        import compile_time
+        print()
+        compile_time.run(args.nnc, args.baseline_nnc, args.rounds)
 
 
 if __name__ == "__main__":

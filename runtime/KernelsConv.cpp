@@ -489,6 +489,7 @@ void nnc_conv2d_fwd(const float *x, const float *w, const float *b, float *y,
                     int64_t strideH, int64_t strideW, int64_t padH, int64_t padW,
                     int64_t dilH, int64_t dilW, int64_t groups,
                     int32_t epilogue) {
+  nnc::rt::LibraryTimer timer;
   ConvShape s = {N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
                  std::max<int64_t>(groups, 1)};
   ConvEntry *e = entryFor("nnc_conv2d_fwd", s, Direction::Forward, b != nullptr,
@@ -521,6 +522,7 @@ void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
                     int64_t KH, int64_t KW, int64_t strideH, int64_t strideW,
                     int64_t padH, int64_t padW, int64_t dilH, int64_t dilW,
                     int64_t groups) {
+  nnc::rt::LibraryTimer timer;
   ConvShape s = {N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
                  std::max<int64_t>(groups, 1)};
   // Without dw, oneDNN's backward-weights cannot give db alone: sum dy here.

@@ -93,12 +93,14 @@ void nnc_kernels_clear_error(void) {
 void nnc_gemm(int32_t transA, int32_t transB, int64_t M, int64_t N, int64_t K,
               float alpha, const float *A, int64_t lda, const float *B,
               int64_t ldb, float beta, float *C, int64_t ldc) {
+  nnc::rt::LibraryTimer timer;
   nnc::kernels::gemm(transA != 0, transB != 0, M, N, K, alpha, A, lda, B, ldb,
                      beta, C, ldc);
 }
 
 void nnc_linear_fwd(const float *x, const float *w, const float *b, float *y,
                     int64_t M, int64_t in, int64_t out, int32_t epilogue) {
+  nnc::rt::LibraryTimer timer;
   nnc::kernels::gemm(false, true, M, out, in, 1.0f, x, in, w, in, 0.0f, y,
                      out);
   if (!b && epilogue != 1)
@@ -119,6 +121,7 @@ void nnc_linear_fwd(const float *x, const float *w, const float *b, float *y,
 
 void nnc_linear_bwd(const float *dy, const float *x, const float *w, float *dx,
                     float *dw, float *db, int64_t M, int64_t in, int64_t out) {
+  nnc::rt::LibraryTimer timer;
   if (dx)
     nnc::kernels::gemm(false, false, M, in, out, 1.0f, dy, out, w, in, 0.0f, dx,
                        in);

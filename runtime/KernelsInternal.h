@@ -9,6 +9,8 @@
 #ifndef NNC_RUNTIME_KERNELSINTERNAL_H
 #define NNC_RUNTIME_KERNELSINTERNAL_H
 
+#include "runtime/Profile.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>

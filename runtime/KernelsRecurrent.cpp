@@ -406,6 +406,7 @@ void nnc_rnn_fwd(const float *x, const float *const *weights, float *y,
                  float *reserve, void *scratch, int64_t N, int64_t T, int64_t F,
                  int64_t H, int64_t L, int32_t bidir, int32_t hasBias,
                  int32_t returnSequences, int32_t relu) {
+  nnc::rt::LibraryTimer timer;
   recurrentFwd(Rec(relu ? Cell::RnnRelu : Cell::RnnTanh, N, T, F, H, L, bidir,
                    hasBias, returnSequences),
                x, weights, y, reserve, scratch);
@@ -416,6 +417,7 @@ void nnc_rnn_bwd(const float *dy, const float *x, const float *const *weights,
                  void *scratch, int64_t N, int64_t T, int64_t F, int64_t H,
                  int64_t L, int32_t bidir, int32_t hasBias,
                  int32_t returnSequences, int32_t relu) {
+  nnc::rt::LibraryTimer timer;
   recurrentBwd(Rec(relu ? Cell::RnnRelu : Cell::RnnTanh, N, T, F, H, L, bidir,
                    hasBias, returnSequences),
                dy, x, weights, reserve, dx, dweights, scratch);
@@ -425,6 +427,7 @@ void nnc_lstm_fwd(const float *x, const float *const *weights, float *y,
                   float *reserve, void *scratch, int64_t N, int64_t T,
                   int64_t F, int64_t H, int64_t L, int32_t bidir,
                   int32_t hasBias, int32_t returnSequences) {
+  nnc::rt::LibraryTimer timer;
   recurrentFwd(Rec(Cell::Lstm, N, T, F, H, L, bidir, hasBias, returnSequences),
                x, weights, y, reserve, scratch);
 }
@@ -434,6 +437,7 @@ void nnc_lstm_bwd(const float *dy, const float *x, const float *const *weights,
                   void *scratch, int64_t N, int64_t T, int64_t F, int64_t H,
                   int64_t L, int32_t bidir, int32_t hasBias,
                   int32_t returnSequences) {
+  nnc::rt::LibraryTimer timer;
   recurrentBwd(Rec(Cell::Lstm, N, T, F, H, L, bidir, hasBias, returnSequences),
                dy, x, weights, reserve, dx, dweights, scratch);
 }
@@ -442,6 +446,7 @@ void nnc_gru_fwd(const float *x, const float *const *weights, float *y,
                  float *reserve, void *scratch, int64_t N, int64_t T, int64_t F,
                  int64_t H, int64_t L, int32_t bidir, int32_t hasBias,
                  int32_t returnSequences) {
+  nnc::rt::LibraryTimer timer;
   recurrentFwd(Rec(Cell::Gru, N, T, F, H, L, bidir, hasBias, returnSequences),
                x, weights, y, reserve, scratch);
 }
@@ -451,6 +456,7 @@ void nnc_gru_bwd(const float *dy, const float *x, const float *const *weights,
                  void *scratch, int64_t N, int64_t T, int64_t F, int64_t H,
                  int64_t L, int32_t bidir, int32_t hasBias,
                  int32_t returnSequences) {
+  nnc::rt::LibraryTimer timer;
   recurrentBwd(Rec(Cell::Gru, N, T, F, H, L, bidir, hasBias, returnSequences),
                dy, x, weights, reserve, dx, dweights, scratch);
 }

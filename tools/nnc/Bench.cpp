@@ -1,6 +1,7 @@
 //===- Bench.cpp - nnc bench: time the forward pass and training step -----===//
 //
-//   nnc bench model.nn [--threads N] [--iterations N] [--batch N]
+//   nnc bench model.nn [--threads N] [--iterations N] [--warmup N]
+//                      [--batch N] [--entry forward|train_step] [--profile]
 //
 //===----------------------------------------------------------------------===//
 
@@ -8,11 +9,13 @@
 
 #include "passes/ModelReport.h"
 #include "runtime/Kernels.h"
+#include "runtime/Profile.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
 #include <chrono>
+#include <numeric>
 
 using namespace llvm;
 using namespace nnc::driver;
@@ -26,7 +29,43 @@ OptimizerOptions optimizer(benchCmd);
 ThreadsOption threads(benchCmd);
 cl::opt<int64_t> iterations("iterations", cl::desc("Timed iterations per entry point, 1 to 1000000"),
                             cl::init(50), cl::sub(benchCmd), cl::cat(category()));
+cl::opt<int64_t> warmup("warmup", cl::desc("Untimed runs before the timed ones, 0 to 1000 (default 3)"),
+                        cl::init(3), cl::sub(benchCmd), cl::cat(category()));
+cl::list<std::string> entries("entry",
+                              cl::desc("Entry point to time: forward | train_step "
+                                       "(repeatable or comma-separated; default: both)"),
+                              cl::CommaSeparated, cl::sub(benchCmd), cl::cat(category()));
+cl::opt<bool> profile("profile",
+                      cl::desc("Split each step into library calls and generated code "
+                               "(also on with NNC_PROFILE=1)"),
+                      cl::sub(benchCmd), cl::cat(category()));
 } // namespace
+
+/// The entry points to time, in the order they run: --entry, else both.
+static SmallVector<StringRef, 2> selectedEntries() {
+  SmallVector<StringRef, 2> selected;
+  for (StringRef entry : {"forward", "train_step"})
+    if (entries.empty() || llvm::is_contained(entries, entry))
+      selected.push_back(entry);
+  return selected;
+}
+
+/// Prints what the profiler counted over `steps` runs that took `totalMs`
+/// together: the mean step, its library and generated-code parts, and the
+/// library calls. Library time is wall time spent inside the library entry
+/// points of runtime/Profile.h; the rest of the step is generated code.
+static void printProfile(double totalMs, int64_t steps) {
+  int64_t calls = 0, nanos = 0;
+  nnc_profile_read(&calls, &nanos);
+  double stepMs = totalMs / double(steps);
+  double libraryMs = double(nanos) * 1e-6 / double(steps);
+  double share = stepMs > 0 ? 100.0 * libraryMs / stepMs : 0.0;
+  std::string perStep = calls % steps == 0 ? std::to_string(calls / steps)
+                                            : formatv("{0:F2}", double(calls) / double(steps)).str();
+  outs() << formatv("  mean step {0:F3} ms = library {1:F3} ms ({2:F1}%) + generated "
+                    "{3:F3} ms; {4} library calls per step ({5} in {6} steps)\n",
+                    stepMs, libraryMs, share, stepMs - libraryMs, perStep, calls, steps);
+}
 
 /// Fills every input of `m` with seeded values (inputs in [0, 1), labels in
 /// range, lr tiny so the weights stay sane); returns the batch size.
@@ -66,12 +105,21 @@ static int64_t fillSyntheticInputs(nnc::rt::Model &m) {
 }
 
 /// `nnc bench`: milliseconds per forward and per training step, median of
-/// --iterations runs after warm-up, on seeded synthetic inputs.
+/// --iterations runs after --warmup runs, on seeded synthetic inputs; with
+/// profiling on, also the mean step split into library calls and generated
+/// code.
 static int runBench() {
   if (!model.check() || !optimizer.check() || !threads.check() ||
-      !checkRange(iterations, 1, 1000000))
+      !checkRange(iterations, 1, 1000000) || !checkRange(warmup, 0, 1000))
     return 1;
-  std::unique_ptr<LoadedModel> loaded = loadModel({model, &optimizer}, threads.value());
+  for (const std::string &entry : entries)
+    if (entry != "forward" && entry != "train_step")
+      return fail("--entry must be forward or train_step (got '" + entry + "')");
+  SmallVector<StringRef, 2> timed = selectedEntries();
+  // Without train_step to time, only the forward pass is compiled.
+  bool train = llvm::is_contained(timed, "train_step");
+  std::unique_ptr<LoadedModel> loaded =
+      loadModel({model, train ? &optimizer : nullptr}, threads.value());
   if (!loaded)
     return 1;
   nnc::rt::Model &m = *loaded->model;
@@ -79,26 +127,34 @@ static int runBench() {
   int64_t batch = fillSyntheticInputs(m);
   outs() << "model " << m.name() << ", batch " << batch << ", " << nnc_get_num_threads()
          << " thread(s), arena " << nnc::formatBytes(m.arenaBytes()) << "\n";
-  for (StringRef entry : {"forward", "train_step"}) {
+  if (profile)
+    nnc_profile_enable(1);
+  bool profiling = nnc_profile_enabled();
+  for (StringRef entry : timed) {
     if (!m.hasEntry(entry))
       continue;
     std::vector<double> times;
-    for (int64_t i = 0; i < iterations + 3; ++i) {
+    for (int64_t i = 0; i < iterations + warmup; ++i) {
       if (interrupted())
         return interruptedExitCode;
+      if (i == warmup)
+        nnc_profile_reset();
       auto start = std::chrono::steady_clock::now();
       if (auto st = m.run(entry); st.failed())
         return fail(st.message());
       double ms = std::chrono::duration<double, std::milli>(
                       std::chrono::steady_clock::now() - start)
                       .count();
-      if (i >= 3)
+      if (i >= warmup)
         times.push_back(ms);
     }
+    double totalMs = std::accumulate(times.begin(), times.end(), 0.0);
     std::sort(times.begin(), times.end());
     double median = times[times.size() / 2];
     outs() << formatv("{0,-11} {1,9:F3} ms   {2,10:F0} samples/s\n", entry, median,
                       1000.0 * double(batch) / median);
+    if (profiling)
+      printProfile(totalMs, int64_t(times.size()));
   }
   return 0;
 }

@@ -61,6 +61,8 @@ TABLE = [
     ("bench --iterations 0", "--iterations must be an integer from 1 to 1000000 (got 0)"),
     ("bench --batch 0", "--batch must be an integer >= 1 (got 0)"),
     ("bench --weight-decay nan", "--weight-decay must be a finite number >= 0 (got nan)"),
+    ("bench --warmup -1", "--warmup must be an integer from 0 to 1000 (got -1)"),
+    ("bench --entry loss", "--entry must be forward or train_step (got 'loss')"),
 ]
 
 failures = 0
