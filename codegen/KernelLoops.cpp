@@ -220,7 +220,7 @@ FailureOr<scf::ParallelOp> lowerToKernelNest(RewriterBase &rewriter, linalg::Lin
   for (scf::ParallelOp loop : sequential) {
     rewriter.setInsertionPoint(loop);
     if (failed(scf::parallelForToNestedFors(rewriter, loop)))
-      return op.emitError("cannot make a nested parallel loop sequential");
+      return emitError(loc, "cannot make a nested parallel loop sequential");
   }
 
   if (outer) {
@@ -238,7 +238,7 @@ FailureOr<scf::ParallelOp> lowerToKernelNest(RewriterBase &rewriter, linalg::Lin
       // Fold the new bounds (steps times tile sizes, affine.min of
       // constants) before looking for dimensions that run once.
       if (failed(applyPatternsGreedily(wrapper.getRegion(), cleanup)))
-        return op.emitError("cannot simplify the tiled loops");
+        return emitError(loc, "cannot simplify the tiled loops");
       dropSingleIterationDims(rewriter, elementLoop);
       dropSingleIterationDims(rewriter, tileLoop);
     }
