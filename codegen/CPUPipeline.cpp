@@ -2,17 +2,22 @@
 
 #include "codegen/CPUPipeline.h"
 
+#include "codegen/KernelLoops.h"
 #include "codegen/Passes.h"
 
 #include "dialect/NNOps.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/ADT/ScopeExit.h"
@@ -33,14 +38,75 @@ using namespace mlir;
 
 namespace {
 
-/// The pipeline (on a builtin.module) from buffers and linalg to the LLVM
-/// dialect.
+/// The pipeline (on a builtin.module) from the kernel IR (-nn-kernel-loops),
+/// after mapKernelsToCPU, to OpenMP: each remaining scf.parallel becomes an
+/// omp.parallel region around an omp.wsloop (one fork per kernel). The
+/// canonicalize after the conversion inlines the memref.alloca_scope it puts
+/// around each loop body (convert-scf-to-cf cannot put the body's loops
+/// into a single-block scope).
+constexpr const char *kToOpenMPPipeline =
+    "canonicalize,cse,convert-scf-to-openmp,canonicalize";
+
+/// The pipeline from there to the LLVM dialect.
 constexpr const char *kToLLVMPipeline =
-    "canonicalize,cse,func.func(convert-linalg-to-loops),"
-    "lower-affine,convert-scf-to-cf,expand-strided-metadata,"
-    "convert-math-to-llvm,convert-math-to-libm,finalize-memref-to-llvm,"
+    "lower-affine,convert-scf-to-cf,expand-strided-metadata,convert-math-to-llvm,"
+    "convert-math-to-libm,convert-openmp-to-llvm,finalize-memref-to-llvm,"
     "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
     "convert-cf-to-llvm,reconcile-unrealized-casts";
+
+/// Kernels that execute fewer operations (nnc::estimateWork) than this run
+/// on the calling thread: below it, forking the OpenMP team costs more than
+/// the second thread saves (measured in docs/design.md, "One kernel IR, two
+/// targets").
+constexpr int64_t kMinParallelWork = 1 << 20;
+
+/// Maps the kernel IR's scf.parallel nests onto the CPU: a nest with less
+/// work than kMinParallelWork becomes scf.for loops; a larger one keeps only
+/// its outermost scf.parallel (the tiles, shared out by OpenMP), and the
+/// loops over the elements of a tile become scf.for loops, the innermost of
+/// which LLVM vectorizes.
+LogicalResult mapKernelsToCPU(ModuleOp module) {
+  SmallVector<scf::ParallelOp> kernels;
+  module.walk([&](scf::ParallelOp loop) {
+    if (!loop->getParentOfType<scf::ParallelOp>())
+      kernels.push_back(loop);
+  });
+  IRRewriter rewriter(module.getContext());
+  for (scf::ParallelOp kernel : kernels) {
+    bool threaded = nnc::estimateWork(kernel) >= kMinParallelWork;
+    SmallVector<scf::ParallelOp> sequential;
+    kernel.walk([&](scf::ParallelOp loop) {
+      if (loop != kernel || !threaded)
+        sequential.push_back(loop);
+    });
+    for (scf::ParallelOp loop : sequential) {
+      rewriter.setInsertionPoint(loop);
+      if (failed(scf::parallelForToNestedFors(rewriter, loop)))
+        return loop.emitError("internal error: cannot make a parallel loop sequential");
+    }
+  }
+  return success();
+}
+
+/// Drops the barrier at the end of each worksharing loop that ends its
+/// parallel region: the region's join waits for every thread anyway.
+void dropRedundantBarriers(ModuleOp module) {
+  module.walk([](omp::WsloopOp loop) {
+    Operation *next = loop->getNextNode();
+    if (isa_and_nonnull<omp::ParallelOp>(loop->getParentOp()) && next &&
+        next->hasTrait<OpTrait::IsTerminator>())
+      loop.setNowait(true);
+  });
+}
+
+/// Runs the textual pass pipeline `pipeline` on `module`.
+LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  if (failed(parsePassPipeline(pipeline, pm)))
+    return emitError(module.getLoc(), "internal error: cannot parse the pipeline ")
+           << pipeline;
+  return pm.run(module);
+}
 
 llvm::json::Value toJSON(Attribute attr) {
   if (auto i = dyn_cast<IntegerAttr>(attr))
@@ -143,7 +209,8 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
   pm.addPass(nnc::createNNLowerToLinalg());
   pm.addPass(nnc::createNNLowerToBuffers(bufferOptions));
   pm.addPass(nnc::createNNPlanMemory());
-  if (failed(pm.run(*standalone)))
+  pm.addPass(nnc::createNNKernelLoops());
+  if (failed(pm.run(*standalone)) || failed(mapKernelsToCPU(*standalone)))
     return failure();
 
   std::vector<std::string> entries;
@@ -152,12 +219,10 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
       entries.push_back(fn.getSymName().drop_front(4).str()); // strip "nnc_"
   std::string info = modelInfoJSON(*standalone, entries, std::move(limits));
 
-  PassManager llvmPM(ctx, ModuleOp::getOperationName());
-  if (failed(parsePassPipeline(kToLLVMPipeline, llvmPM))) {
-    emitError(model.getLoc(), "internal error: cannot parse the LLVM pipeline");
+  if (failed(runPipeline(*standalone, kToOpenMPPipeline)))
     return failure();
-  }
-  if (failed(llvmPM.run(*standalone)))
+  dropRedundantBarriers(*standalone);
+  if (failed(runPipeline(*standalone, kToLLVMPipeline)))
     return failure();
 
   // The model table: a NUL-terminated JSON string.
@@ -181,6 +246,7 @@ LogicalResult nnc::emitObjectFile(ModuleOp llvmModule, StringRef path) {
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
   llvmModule.getContext()->appendDialectRegistry(registry);
 
   llvm::LLVMContext llvmContext;

@@ -86,4 +86,42 @@ def NNPlanMemory : Pass<"nn-plan-memory", "::mlir::ModuleOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def NNKernelLoops : Pass<"nn-kernel-loops", "::mlir::ModuleOp"> {
+  let summary = "Turn every linalg op on buffers into a tiled scf.parallel nest";
+  let description = [{
+    The kernel IR that the CPU and GPU back ends share (docs/design.md, "One
+    kernel IR, two targets"). Runs after -nn-plan-memory. Every linalg op on
+    memrefs becomes one loop nest (upstream `linalgOpToParallelLoops`):
+
+    - the op's leading parallel dimensions form an `scf.parallel` that is
+      tiled (upstream `tileParallelLoop`) into an outer `scf.parallel` over
+      tiles (what threads or GPU blocks share out) and an inner
+      `scf.parallel` over the elements of a tile (a contiguous innermost
+      loop on the CPU, the threads of a block on a GPU);
+    - the reduction dimensions, and any parallel dimension after a
+      reduction, are `scf.for` loops inside;
+    - an op without leading parallel dimensions (a full reduction) runs in
+      a one-iteration `scf.parallel`, so every op is exactly one outermost
+      `scf.parallel` nest, which carries the op's `nn.*` attributes
+      (`nn.kernel`, `nn.layer`).
+
+    A tile holds about `tile-work` iterations of the innermost loops: whole
+    inner dimensions first, then a divisor of the next dimension (a
+    multiple of 16 if one fits, so the innermost loop vectorizes without a
+    remainder), with `affine.min` bounds only when no divisor fits.
+    Dimensions that run once are dropped and constants folded (the
+    upstream canonicalizations, except those of `scf.parallel`: they would
+    merge the element loop back into the tile loop); `gpu-map-parallel-loops`
+    and `convert-parallel-loops-to-gpu` need these constant bounds.
+  }];
+  let options = [
+    Option<"tileWork", "tile-work", "int64_t", /*default=*/"256",
+           "Iterations of the innermost loops per tile">,
+  ];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+  ];
+}
+
 #endif // NNC_CODEGEN_PASSES_TD

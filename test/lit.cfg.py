@@ -32,3 +32,13 @@ if getattr(config, "nnc_sanitize", False):
 config.substitutions.append(("%python-model", python_model))
 config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%nn-opt", os.path.join(config.nnc_tools_dir, "nn-opt")))
+
+# ptxas (CUDA) assembles the PTX of the GPU-mapped kernel IR
+# (test/codegen/kernel-ir-gpu.test): feature `ptxas`, substitutions %ptxas
+# and %cuda_root (the toolkit, whose libdevice MLIR's NVVM target links).
+import shutil
+ptxas = os.path.realpath(shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas")
+if os.access(ptxas, os.X_OK):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+    config.substitutions.append(("%cuda_root", os.path.dirname(os.path.dirname(ptxas))))

@@ -34,7 +34,7 @@ cl::opt<Emit> emitAction(
                clEnumValN(Emit::NNAutodiff, "nn-autodiff",
                           "nn with @train_step (-nn-autodiff)"),
                clEnumValN(Emit::Buffers, "buffers",
-                          "memref code over one planned arena (static batch)"),
+                          "the kernel IR: scf.parallel nests over one planned arena (static batch)"),
                clEnumValN(Emit::LLVM, "llvm", "the LLVM dialect (static batch)")),
     cl::sub(compileCmd), cl::cat(category()));
 cl::opt<bool> printLocations("locations",
@@ -83,6 +83,7 @@ static int printStage(Session &session, raw_ostream &os) {
     pm.addPass(nnc::createNNLowerToLinalg());
     pm.addPass(nnc::createNNLowerToBuffers());
     pm.addPass(nnc::createNNPlanMemory());
+    pm.addPass(nnc::createNNKernelLoops());
     if (failed(pm.run(*module)))
       return 1;
     module->print(os, flags);
