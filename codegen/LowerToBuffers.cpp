@@ -77,6 +77,18 @@ private:
   SmallVector<Attribute> regions;
 };
 
+/// The runtime code of a library op's `nn.epilogue` (set by -nn-fuse): 0
+/// without one, 1 for "relu"; anything else is an error.
+FailureOr<int32_t> libraryEpilogue(Operation *op) {
+  Attribute attr = op->getAttr("nn.epilogue");
+  if (!attr)
+    return 0;
+  auto kind = dyn_cast<StringAttr>(attr);
+  if (kind && kind.getValue() == "relu")
+    return 1;
+  return op->emitOpError("has an unsupported nn.epilogue ") << attr << " (supported: \"relu\")";
+}
+
 } // namespace
 
 Value FunctionLowering::view(int64_t offset, MemRefType type) {
@@ -377,18 +389,6 @@ LogicalResult FunctionLowering::lowerTensorReshape(Operation *op) {
                                         cast<tensor::ExpandShapeOp>(op).getReassociationIndices());
   mapping[op->getResult(0)] = out;
   return success();
-}
-
-/// The runtime code of a library op's `nn.epilogue` (set by -nn-fuse): 0
-/// without one, 1 for "relu"; anything else is an error.
-static FailureOr<int32_t> libraryEpilogue(Operation *op) {
-  Attribute attr = op->getAttr("nn.epilogue");
-  if (!attr)
-    return 0;
-  auto kind = dyn_cast<StringAttr>(attr);
-  if (kind && kind.getValue() == "relu")
-    return 1;
-  return op->emitOpError("has an unsupported nn.epilogue ") << attr << " (supported: \"relu\")";
 }
 
 LogicalResult FunctionLowering::lowerOp(Operation *op) {

@@ -110,8 +110,8 @@ int64_t nnc_conv2d_fwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
 void nnc_conv2d_fwd(const float *x, const float *w, const float *b, float *y,
                     void *scratch, int64_t scratchBytes, int64_t N, int64_t C,
                     int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW,
-                    int64_t strideH, int64_t strideW, int64_t padH, int64_t padW,
-                    int64_t dilH, int64_t dilW, int64_t groups,
+                    int64_t strideH, int64_t strideW, int64_t padH,
+                    int64_t padW, int64_t dilH, int64_t dilW, int64_t groups,
                     int32_t epilogue);
 /// Scratch bytes nnc_conv2d_bwd needs for this shape (enough for any choice of
 /// null outputs).

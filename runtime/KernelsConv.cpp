@@ -38,7 +38,7 @@ namespace {
 
 /// The 14 shape arguments every conv function takes, in ABI order.
 using ConvShape = std::array<int64_t, 14>;
-enum ShapeIndex { N_, C_, H_, W_, O_, KH_, KW_, SH_, SW_, PH_, PW_, DH_, DW_, G_ };
+enum Dim { N_, C_, H_, W_, O_, KH_, KW_, SH_, SW_, PH_, PW_, DH_, DW_, G_ };
 
 /// Output height and width of a conv shape (PyTorch's floor formula).
 std::pair<int64_t, int64_t> outputSize(const ConvShape &s) {
@@ -51,13 +51,13 @@ std::pair<int64_t, int64_t> outputSize(const ConvShape &s) {
 std::string describe(const ConvShape &s) {
   auto ll = [](int64_t v) { return static_cast<long long>(v); };
   char buf[256];
-  std::snprintf(buf, sizeof(buf),
-                "conv2d [%lld,%lld,%lld,%lld] * [%lld,%lld,%lld,%lld] (stride "
-                "%lldx%lld, padding %lldx%lld, dilation %lldx%lld, groups %lld)",
-                ll(s[N_]), ll(s[C_]), ll(s[H_]), ll(s[W_]), ll(s[O_]),
-                ll(s[C_] / s[G_]), ll(s[KH_]), ll(s[KW_]), ll(s[SH_]),
-                ll(s[SW_]), ll(s[PH_]), ll(s[PW_]), ll(s[DH_]), ll(s[DW_]),
-                ll(s[G_]));
+  std::snprintf(
+      buf, sizeof(buf),
+      "conv2d [%lld,%lld,%lld,%lld] * [%lld,%lld,%lld,%lld] (stride "
+      "%lldx%lld, padding %lldx%lld, dilation %lldx%lld, groups %lld)",
+      ll(s[N_]), ll(s[C_]), ll(s[H_]), ll(s[W_]), ll(s[O_]), ll(s[C_] / s[G_]),
+      ll(s[KH_]), ll(s[KW_]), ll(s[SH_]), ll(s[SW_]), ll(s[PH_]), ll(s[PW_]),
+      ll(s[DH_]), ll(s[DW_]), ll(s[G_]));
   return buf;
 }
 
@@ -201,7 +201,8 @@ public:
     for (Operand &o : operands)
       if (o.inner && !o.output)
         ok = ok && reorder(stream, o.reorder, o.user, o.inner);
-    ok = ok && dnnl_primitive_execute(prim, stream, n, exec.data()) == dnnl_success;
+    ok = ok &&
+         dnnl_primitive_execute(prim, stream, n, exec.data()) == dnnl_success;
     for (Operand &o : operands)
       if (o.inner && o.output)
         ok = ok && reorder(stream, o.reorder, o.inner, o.user);
@@ -215,10 +216,10 @@ private:
   struct Operand {
     int id;
     bool output;
-    dnnl_memory_t user = nullptr;   ///< the caller's tensor, plain layout
-    dnnl_memory_t inner = nullptr;  ///< the primitive's layout (null: plain)
+    dnnl_memory_t user = nullptr;  ///< the caller's tensor, plain layout
+    dnnl_memory_t inner = nullptr; ///< the primitive's layout (null: plain)
     dnnl_primitive_t reorder = nullptr; ///< user -> inner, or inner -> user
-    int64_t offset = 0;             ///< inner's place in the scratch
+    int64_t offset = 0;                 ///< inner's place in the scratch
   };
 
   static bool createMemory(dnnl_memory_t *mem, const dnnl_memory_desc_t *md) {
@@ -281,8 +282,8 @@ dnnl_primitive_desc_t createPd(const_dnnl_op_desc_t desc, bool relu,
                                const_dnnl_primitive_desc_t hint) {
   dnnl_primitive_attr_t attr = createAttr(relu);
   dnnl_primitive_desc_t pd = nullptr;
-  if (!attr ||
-      dnnl_primitive_desc_create(&pd, desc, attr, engine(), hint) != dnnl_success)
+  if (!attr || dnnl_primitive_desc_create(&pd, desc, attr, engine(), hint) !=
+                   dnnl_success)
     pd = nullptr;
   if (attr)
     dnnl_primitive_attr_destroy(attr);
@@ -347,15 +348,16 @@ struct ConvEntry {
                              Arg{DNNL_ARG_DIFF_SRC, &d.x, true}});
     dnnl_primitive_desc_t weightsPd =
         ok ? createPd(&weightsDesc, false, hint) : nullptr;
-    ok = ok && (bias ? bwdWeights.init(weightsPd,
-                                       {Arg{DNNL_ARG_DIFF_DST, &d.y, false},
-                                        Arg{DNNL_ARG_SRC, &d.x, false},
-                                        Arg{DNNL_ARG_DIFF_WEIGHTS, &d.w, true},
-                                        Arg{DNNL_ARG_DIFF_BIAS, &d.b, true}})
-                     : bwdWeights.init(weightsPd,
-                                       {Arg{DNNL_ARG_DIFF_DST, &d.y, false},
-                                        Arg{DNNL_ARG_SRC, &d.x, false},
-                                        Arg{DNNL_ARG_DIFF_WEIGHTS, &d.w, true}}));
+    ok = ok &&
+         (bias ? bwdWeights.init(weightsPd,
+                                 {Arg{DNNL_ARG_DIFF_DST, &d.y, false},
+                                  Arg{DNNL_ARG_SRC, &d.x, false},
+                                  Arg{DNNL_ARG_DIFF_WEIGHTS, &d.w, true},
+                                  Arg{DNNL_ARG_DIFF_BIAS, &d.b, true}})
+               : bwdWeights.init(weightsPd,
+                                 {Arg{DNNL_ARG_DIFF_DST, &d.y, false},
+                                  Arg{DNNL_ARG_SRC, &d.x, false},
+                                  Arg{DNNL_ARG_DIFF_WEIGHTS, &d.w, true}}));
     if (hint)
       dnnl_primitive_desc_destroy(hint);
     scratchBytes = std::max(bwdData.scratchBytes, bwdWeights.scratchBytes);
@@ -405,7 +407,8 @@ ConvCache &cache() {
 /// The scratch an entry needs for the thread count of a run on this machine:
 /// the larger of the current thread count's and the online core count's (a
 /// compiled model is usually run with at most one thread per core).
-int64_t plannedScratch(const ConvShape &s, Direction dir, bool bias, bool relu) {
+int64_t plannedScratch(const ConvShape &s, Direction dir, bool bias,
+                       bool relu) {
   int64_t bytes = cache().get(s, dir, bias, relu).scratchBytes;
   const int current = omp_get_max_threads();
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -474,24 +477,27 @@ int64_t nnc_conv2d_fwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
                                      int64_t strideH, int64_t strideW,
                                      int64_t padH, int64_t padW, int64_t dilH,
                                      int64_t dilW, int64_t groups) {
-  ConvShape s = {N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
-                 std::max<int64_t>(groups, 1)};
+  ConvShape s = {
+      N,       C,       H,    W,    O,    KH,   KW,
+      strideH, strideW, padH, padW, dilH, dilW, std::max<int64_t>(groups, 1)};
   int64_t bytes = 0;
   for (bool bias : {false, true})
     for (bool relu : {false, true})
-      bytes = std::max(bytes, plannedScratch(s, Direction::Forward, bias, relu));
+      bytes =
+          std::max(bytes, plannedScratch(s, Direction::Forward, bias, relu));
   return bytes;
 }
 
 void nnc_conv2d_fwd(const float *x, const float *w, const float *b, float *y,
                     void *scratch, int64_t scratchBytes, int64_t N, int64_t C,
                     int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW,
-                    int64_t strideH, int64_t strideW, int64_t padH, int64_t padW,
-                    int64_t dilH, int64_t dilW, int64_t groups,
+                    int64_t strideH, int64_t strideW, int64_t padH,
+                    int64_t padW, int64_t dilH, int64_t dilW, int64_t groups,
                     int32_t epilogue) {
   nnc::rt::LibraryTimer timer;
-  ConvShape s = {N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
-                 std::max<int64_t>(groups, 1)};
+  ConvShape s = {
+      N,       C,       H,    W,    O,    KH,   KW,
+      strideH, strideW, padH, padW, dilH, dilW, std::max<int64_t>(groups, 1)};
   ConvEntry *e = entryFor("nnc_conv2d_fwd", s, Direction::Forward, b != nullptr,
                           epilogue == 1, scratchBytes);
   if (e && e->fwd.execute(cache().stream,
@@ -510,8 +516,9 @@ int64_t nnc_conv2d_bwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
                                      int64_t strideH, int64_t strideW,
                                      int64_t padH, int64_t padW, int64_t dilH,
                                      int64_t dilW, int64_t groups) {
-  ConvShape s = {N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
-                 std::max<int64_t>(groups, 1)};
+  ConvShape s = {
+      N,       C,       H,    W,    O,    KH,   KW,
+      strideH, strideW, padH, padW, dilH, dilW, std::max<int64_t>(groups, 1)};
   return std::max(plannedScratch(s, Direction::Backward, false, false),
                   plannedScratch(s, Direction::Backward, true, false));
 }
@@ -523,8 +530,9 @@ void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
                     int64_t padH, int64_t padW, int64_t dilH, int64_t dilW,
                     int64_t groups) {
   nnc::rt::LibraryTimer timer;
-  ConvShape s = {N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW,
-                 std::max<int64_t>(groups, 1)};
+  ConvShape s = {
+      N,       C,       H,    W,    O,    KH,   KW,
+      strideH, strideW, padH, padW, dilH, dilW, std::max<int64_t>(groups, 1)};
   // Without dw, oneDNN's backward-weights cannot give db alone: sum dy here.
   const bool bias = db != nullptr && dw != nullptr;
   if (db && !dw) {

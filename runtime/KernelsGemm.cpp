@@ -101,13 +101,13 @@ void nnc_gemm(int32_t transA, int32_t transB, int64_t M, int64_t N, int64_t K,
 void nnc_linear_fwd(const float *x, const float *w, const float *b, float *y,
                     int64_t M, int64_t in, int64_t out, int32_t epilogue) {
   nnc::rt::LibraryTimer timer;
-  nnc::kernels::gemm(false, true, M, out, in, 1.0f, x, in, w, in, 0.0f, y,
-                     out);
+  nnc::kernels::gemm(false, true, M, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
   if (!b && epilogue != 1)
     return;
   // Bias and relu in one pass over y while it is still in cache.
   const bool relu = epilogue == 1;
-#pragma omp parallel for schedule(static) if (M * out >= nnc::kernels::kParallelGrain)
+#pragma omp parallel for schedule(static) if (M * out >=                       \
+                                              nnc::kernels::kParallelGrain)
   for (int64_t i = 0; i < M; ++i) {
     float *row = y + i * out;
     if (b)

@@ -69,9 +69,10 @@ TEST_P(ConvVsReference, ForwardEpilogueAndBackward) {
 
   Scratch fs(nnc_conv2d_fwd_scratch_bytes(SHAPE));
   std::vector<float> y(c.ySize()), yRelu(c.ySize());
-  nnc_conv2d_fwd(x.data(), w.data(), bp, y.data(), fs.get(), fs.bytes, SHAPE, 0);
-  nnc_conv2d_fwd(x.data(), w.data(), bp, yRelu.data(), fs.get(), fs.bytes, SHAPE,
-                 1);
+  nnc_conv2d_fwd(x.data(), w.data(), bp, y.data(), fs.get(), fs.bytes, SHAPE,
+                 0);
+  nnc_conv2d_fwd(x.data(), w.data(), bp, yRelu.data(), fs.get(), fs.bytes,
+                 SHAPE, 1);
   EXPECT_LT(maxRelErr(y.data(), want.data(), y.size()), 1e-5);
   // The relu epilogue clamps the negatives, which the plain call keeps.
   EXPECT_TRUE(std::any_of(y.begin(), y.end(), [](float v) { return v < 0; }));
@@ -103,12 +104,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // N C H W O KH KW sh sw ph pw dh dw g bias
         ConvCase{2, 4, 7, 6, 6, 3, 3, 2, 1, 1, 2, 1, 2, 2, true},
-        ConvCase{2, 4, 9, 8, 4, 3, 3, 2, 2, 2, 1, 2, 2, 4, true},  // depthwise
+        ConvCase{2, 4, 9, 8, 4, 3, 3, 2, 2, 2, 1, 2, 2, 4, true}, // depthwise
         ConvCase{1, 3, 10, 11, 5, 3, 2, 3, 3, 0, 1, 1, 1, 1, false}, // short
         ConvCase{3, 16, 8, 8, 32, 1, 1, 2, 2, 0, 0, 1, 1, 1, true},  // 1x1
         ConvCase{2, 16, 10, 10, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},
         ConvCase{2, 32, 6, 6, 32, 3, 3, 1, 1, 1, 1, 1, 1, 2, false},
-        ConvCase{4, 1, 12, 12, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1, true},  // LeNet
+        ConvCase{4, 1, 12, 12, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1, true}, // LeNet
         ConvCase{1, 2, 5, 5, 3, 3, 3, 1, 1, 3, 3, 3, 3, 1, true}));
 
 /// A conv whose oneDNN primitive needs more scratch than the caller planned

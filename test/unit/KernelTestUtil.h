@@ -121,13 +121,13 @@ inline void naiveConvBackward(const ConvCase &c, const std::vector<float> &dy,
                               std::vector<float> &dx, std::vector<float> &dw,
                               std::vector<float> &db) {
   std::vector<double> ax(c.xSize(), 0.0), aw(c.wSize(), 0.0), ab(c.O, 0.0);
-  forEachConvTerm(c, [&](int64_t n, int64_t o, int64_t oh, int64_t ow,
-                         int64_t ch, int64_t kh, int64_t kw, int64_t ih,
-                         int64_t iw) {
-    double g = dy[yAt(c, n, o, oh, ow)];
-    ax[xAt(c, n, ch, ih, iw)] += g * w[wAt(c, o, ch, kh, kw)];
-    aw[wAt(c, o, ch, kh, kw)] += g * x[xAt(c, n, ch, ih, iw)];
-  });
+  forEachConvTerm(c,
+                  [&](int64_t n, int64_t o, int64_t oh, int64_t ow, int64_t ch,
+                      int64_t kh, int64_t kw, int64_t ih, int64_t iw) {
+                    double g = dy[yAt(c, n, o, oh, ow)];
+                    ax[xAt(c, n, ch, ih, iw)] += g * w[wAt(c, o, ch, kh, kw)];
+                    aw[wAt(c, o, ch, kh, kw)] += g * x[xAt(c, n, ch, ih, iw)];
+                  });
   const int64_t ohw = c.OH() * c.OW();
   for (int64_t i = 0; i < c.ySize(); ++i)
     ab[(i / ohw) % c.O] += dy[i];
