@@ -25,9 +25,12 @@ using namespace nnc::codegen;
 Value FunctionLowering::updatable(Value tensor, Operation *op) {
   Value buffer = lookup(tensor);
   bool readLater = llvm::any_of(tensor.getUsers(), [&](Operation *user) {
-    // A user inside a loop counts where the loop is.
+    // A user inside a loop counts where the loop is; a user outside the
+    // block of `op` (in a loop body) may read the tensor later.
     Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
-    return at && at != op && op->isBeforeInBlock(at) && !isa<ParamAssignOp>(user);
+    if (!at)
+      return true;
+    return at != op && op->isBeforeInBlock(at) && !isa<ParamAssignOp>(user);
   });
   if (!readLater)
     return buffer;
