@@ -7,8 +7,8 @@
 // -nn-lower-to-buffers updates them in place in their arena regions (the
 // autodiff pass emits the updates after the whole backward pass, so nothing
 // reads the old values later) and the nn.param_assign that follows is a
-// no-op. The learning rate and Adam's per-step scalars are rank-0 tensors
-// broadcast to every element.
+// no-op. The learning rate and Adam's per-step scalars are rank-0 tensors,
+// read once before the generic (tensor.extract) and used by its body.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,23 +34,37 @@ Value constant(OpBuilder &b, Location loc, Type type, double value) {
 /// Builds one linalg.generic, parallel over every element of `state[0]`'s
 /// type, that updates the tensors `state` (its destinations, whose current
 /// values the body reads) from `inputs` (of that shape, or rank 0: a scalar
-/// broadcast to every element). `body` gets one scalar per input, then one
-/// per state tensor, and returns the new state values. Returns the results.
+/// for every element). `body` gets one scalar per input, then one per state
+/// tensor, and returns the new state values. Returns the results.
+///
+/// A rank-0 input is read once, by a tensor.extract before the generic, and
+/// the body uses that value: a load inside the loop (a linalg input) could
+/// alias the stores to the state for all LLVM knows, which keeps it from
+/// vectorizing the loop.
 ValueRange updateInPlace(LinalgBuilder &lb, ValueRange inputs, ValueRange state,
                          function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)> body) {
   auto type = cast<RankedTensorType>(state[0].getType());
   int64_t rank = type.getRank();
   AffineMap identity = lb.b.getMultiDimIdentityMap(rank);
-  AffineMap scalar = AffineMap::get(rank, 0, {}, lb.b.getContext());
-  SmallVector<AffineMap> maps;
-  for (Value in : inputs)
-    maps.push_back(cast<ShapedType>(in.getType()).getRank() == 0 ? scalar : identity);
-  maps.append(state.size(), identity);
+  SmallVector<Value> scalars, tensors;
+  for (Value in : inputs) {
+    bool scalar = cast<ShapedType>(in.getType()).getRank() == 0;
+    scalars.push_back(scalar ? tensor::ExtractOp::create(lb.b, lb.loc(), in, ValueRange{})
+                             : Value());
+    if (!scalar)
+      tensors.push_back(in);
+  }
+  SmallVector<AffineMap> maps(tensors.size() + state.size(), identity);
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   auto op = linalg::GenericOp::create(
-      lb.b, lb.loc(), state.getTypes(), inputs, state, maps, iters,
+      lb.b, lb.loc(), state.getTypes(), tensors, state, maps, iters,
       [&](OpBuilder &nb, Location l, ValueRange args) {
-        linalg::YieldOp::create(nb, l, body(nb, l, args));
+        SmallVector<Value> values;
+        unsigned next = 0;
+        for (Value s : scalars)
+          values.push_back(s ? s : args[next++]);
+        llvm::append_range(values, args.drop_front(next));
+        linalg::YieldOp::create(nb, l, body(nb, l, values));
       });
   return op.getResults();
 }

@@ -1,7 +1,8 @@
 // RUN: nn-opt %s -nn-lower-to-linalg -nn-lower-to-buffers | FileCheck %s
 // An optimizer update writes the parameter and its state in place in their
 // arena regions (the generic's destinations are the parameter views), so the
-// nn.param_assign of the results copies nothing. The embedding gradient's
+// nn.param_assign of the results copies nothing; lr is loaded once, before
+// the loop. The embedding gradient's
 // loop on tensors becomes a loop of loads and stores updating one buffer,
 // with no copy of the table per token.
 
@@ -11,7 +12,10 @@
 // CHECK: %[[W:.*]] = memref.view %arg0[%{{.*}}][] : memref<?xi8> to memref<4x3xf32>
 // CHECK: %[[B:.*]] = memref.view %arg0[%{{.*}}][] : memref<?xi8> to memref<4x3xf32>
 // CHECK-NOT: memref.copy
-// CHECK: linalg.generic {{.*}} ins(%[[G]], %[[LR]] : memref<4x3xf32>, memref<f32>) outs(%[[W]], %[[B]] : memref<4x3xf32>, memref<4x3xf32>) attrs = {nn.layer = "update"}
+// CHECK: %[[LRV:.*]] = memref.load %[[LR]][] : memref<f32>
+// CHECK-NOT: memref.copy
+// CHECK: linalg.generic {{.*}} ins(%[[G]] : memref<4x3xf32>) outs(%[[W]], %[[B]] : memref<4x3xf32>, memref<4x3xf32>) attrs = {nn.layer = "update"}
+// CHECK: arith.mulf %[[LRV]]
 // CHECK-NOT: memref.copy
 // CHECK: %[[IDS:.*]] = memref.collapse_shape {{.*}} : memref<2x5xi32> into memref<10xi32>
 // CHECK: %[[DY:.*]] = memref.collapse_shape {{.*}} : memref<2x5x3xf32> into memref<10x3xf32>

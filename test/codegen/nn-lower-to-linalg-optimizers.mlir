@@ -2,16 +2,17 @@
 // Each optimizer update is one linalg.generic, parallel over the parameter,
 // whose destinations are the parameter and its optimizer state (updated in
 // place after bufferization); lr is a rank-0 input broadcast to every
-// element. Adam first computes its step's scalars in f64 in a rank-0
-// generic.
+// element, read once by a tensor.extract before the generic (a load inside
+// the loop would keep LLVM from vectorizing it). Adam first computes its
+// step's scalars in f64 in a rank-0 generic.
 
 // CHECK-DAG: #[[$ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
-// CHECK-DAG: #[[$SCALAR:.*]] = affine_map<(d0, d1) -> ()>
 // CHECK-LABEL: func.func @sgd
 // CHECK-SAME: (%[[P:.*]]: tensor<4x3xf32>, %[[G:.*]]: tensor<4x3xf32>, %[[LR:.*]]: tensor<f32>)
-// CHECK: %[[NEW:.*]] = linalg.generic {indexing_maps = [#[[$ID]], #[[$SCALAR]], #[[$ID]]], iterator_types = ["parallel", "parallel"]}
-// CHECK-SAME: ins(%[[G]], %[[LR]] : tensor<4x3xf32>, tensor<f32>) outs(%[[P]] : tensor<4x3xf32>) attrs = {nn.layer = "update"}
-// CHECK: ^bb0(%[[GI:.*]]: f32, %[[LRI:.*]]: f32, %[[PI:.*]]: f32):
+// CHECK: %[[LRI:.*]] = tensor.extract %[[LR]][] : tensor<f32>
+// CHECK: %[[NEW:.*]] = linalg.generic {indexing_maps = [#[[$ID]], #[[$ID]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME: ins(%[[G]] : tensor<4x3xf32>) outs(%[[P]] : tensor<4x3xf32>) attrs = {nn.layer = "update"}
+// CHECK: ^bb0(%[[GI:.*]]: f32, %[[PI:.*]]: f32):
 // CHECK: %[[WD:.*]] = arith.constant 0.00999999977 : f32
 // CHECK: %[[D:.*]] = arith.mulf %[[WD]], %[[PI]]
 // CHECK: %[[GW:.*]] = arith.addf %[[GI]], %[[D]]
@@ -33,9 +34,10 @@ module @m attributes {nn.model} {
 // d = g + mu * buf', p' = p - lr * d.
 // CHECK-LABEL: func.func @nesterov
 // CHECK-SAME: (%[[P:.*]]: tensor<8xf32>, %[[G:.*]]: tensor<8xf32>, %[[B:.*]]: tensor<8xf32>, %[[LR:.*]]: tensor<f32>)
+// CHECK: %[[LRI:.*]] = tensor.extract %[[LR]][] : tensor<f32>
 // CHECK: %[[NEW:.*]]:2 = linalg.generic {{{.*}}iterator_types = ["parallel"]}
-// CHECK-SAME: ins(%[[G]], %[[LR]] : tensor<8xf32>, tensor<f32>) outs(%[[P]], %[[B]] : tensor<8xf32>, tensor<8xf32>) attrs = {nn.layer = "update"}
-// CHECK: ^bb0(%[[GI:.*]]: f32, %[[LRI:.*]]: f32, %[[PI:.*]]: f32, %[[BI:.*]]: f32):
+// CHECK-SAME: ins(%[[G]] : tensor<8xf32>) outs(%[[P]], %[[B]] : tensor<8xf32>, tensor<8xf32>) attrs = {nn.layer = "update"}
+// CHECK: ^bb0(%[[GI:.*]]: f32, %[[PI:.*]]: f32, %[[BI:.*]]: f32):
 // CHECK: %[[MU:.*]] = arith.constant 0.899999976 : f32
 // CHECK: %[[MB:.*]] = arith.mulf %[[MU]], %[[BI]]
 // CHECK: %[[NB:.*]] = arith.addf %[[MB]], %[[GI]]
@@ -56,8 +58,9 @@ module @m attributes {nn.model} {
 
 // Plain momentum with weight decay: d = buf'.
 // CHECK-LABEL: func.func @momentum
+// CHECK: %[[LRI:.*]] = tensor.extract
 // CHECK: linalg.generic
-// CHECK: ^bb0(%[[GI:.*]]: f32, %[[LRI:.*]]: f32, %[[PI:.*]]: f32, %[[BI:.*]]: f32):
+// CHECK: ^bb0(%[[GI:.*]]: f32, %[[PI:.*]]: f32, %[[BI:.*]]: f32):
 // CHECK: arith.constant 5.000000e-01 : f32
 // CHECK: %[[GW:.*]] = arith.addf %[[GI]], %{{.*}}
 // CHECK: %[[MB:.*]] = arith.mulf %{{.*}}, %[[BI]]
@@ -78,7 +81,6 @@ module @m attributes {nn.model} {
 // 1 - lr * weight_decay) in f64 from lr and step in a rank-0 generic, then
 // one generic over the parameter updating param, exp_avg and exp_avg_sq.
 // CHECK-DAG: #[[$NONE:.*]] = affine_map<() -> ()>
-// CHECK-DAG: #[[$S:.*]] = affine_map<(d0) -> ()>
 // CHECK-DAG: #[[$I:.*]] = affine_map<(d0) -> (d0)>
 // CHECK-LABEL: func.func @adamw
 // CHECK-SAME: (%[[P:.*]]: tensor<8xf32>, %[[G:.*]]: tensor<8xf32>, %[[M:.*]]: tensor<8xf32>, %[[V:.*]]: tensor<8xf32>, %[[LR:.*]]: tensor<f32>, %[[T:.*]]: tensor<i64>)
@@ -91,9 +93,12 @@ module @m attributes {nn.model} {
 // CHECK: math.powf
 // CHECK: math.sqrt {{.*}} : f64
 // CHECK: arith.truncf
-// CHECK: %[[NEW:.*]]:3 = linalg.generic {indexing_maps = [#[[$I]], #[[$S]], #[[$S]], #[[$S]], #[[$I]], #[[$I]], #[[$I]]], iterator_types = ["parallel"]}
-// CHECK-SAME: ins(%[[G]], %[[SC]]#0, %[[SC]]#1, %[[SC]]#2 : tensor<8xf32>, tensor<f32>, tensor<f32>, tensor<f32>) outs(%[[P]], %[[M]], %[[V]] : tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) attrs = {nn.layer = "update"}
-// CHECK: ^bb0(%[[GI:.*]]: f32, %[[SS:.*]]: f32, %[[BC2:.*]]: f32, %[[DECAY:.*]]: f32, %[[PI:.*]]: f32, %[[MI:.*]]: f32, %[[VI:.*]]: f32):
+// CHECK: %[[SS:.*]] = tensor.extract %[[SC]]#0[] : tensor<f32>
+// CHECK: %[[BC2:.*]] = tensor.extract %[[SC]]#1[] : tensor<f32>
+// CHECK: %[[DECAY:.*]] = tensor.extract %[[SC]]#2[] : tensor<f32>
+// CHECK: %[[NEW:.*]]:3 = linalg.generic {indexing_maps = [#[[$I]], #[[$I]], #[[$I]], #[[$I]]], iterator_types = ["parallel"]}
+// CHECK-SAME: ins(%[[G]] : tensor<8xf32>) outs(%[[P]], %[[M]], %[[V]] : tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) attrs = {nn.layer = "update"}
+// CHECK: ^bb0(%[[GI:.*]]: f32, %[[PI:.*]]: f32, %[[MI:.*]]: f32, %[[VI:.*]]: f32):
 // CHECK: %[[PD:.*]] = arith.mulf %[[PI]], %[[DECAY]]
 // CHECK: %[[NM:.*]] = arith.addf
 // CHECK: %[[NV:.*]] = arith.addf
@@ -119,7 +124,7 @@ module @m attributes {nn.model} {
 // CHECK-LABEL: func.func @adam
 // CHECK: linalg.generic {{.*}}iterator_types = []
 // CHECK: linalg.generic
-// CHECK: ^bb0(%[[GI:.*]]: f32, %{{.*}}: f32, %{{.*}}: f32, %{{.*}}: f32, %[[PI:.*]]: f32, %{{.*}}: f32, %{{.*}}: f32):
+// CHECK: ^bb0(%[[GI:.*]]: f32, %[[PI:.*]]: f32, %{{.*}}: f32, %{{.*}}: f32):
 // CHECK-NEXT: %[[WD:.*]] = arith.constant 1.000000e-01 : f32
 // CHECK-NEXT: %[[L2:.*]] = arith.mulf %[[WD]], %[[PI]]
 // CHECK-NEXT: %{{.*}} = arith.addf %[[GI]], %[[L2]]
