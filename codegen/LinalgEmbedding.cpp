@@ -58,9 +58,8 @@ Value flatten(LinalgBuilder &lb, Value value, bool keepLast) {
     groups.push_back({rank - 1});
     shape = {type.getNumElements() / type.getShape().back(), type.getShape().back()};
   }
-  return tensor::CollapseShapeOp::create(lb.b, lb.loc(),
-                                         RankedTensorType::get(shape, type.getElementType()),
-                                         value, groups);
+  return tensor::CollapseShapeOp::create(
+      lb.b, lb.loc(), RankedTensorType::get(shape, type.getElementType()), value, groups);
 }
 
 /// out[n..., d] = table[ids[n...], d].
@@ -76,12 +75,11 @@ bool lowerEmbedding(LinalgBuilder &lb, EmbeddingOp e) {
   SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, idDims, ctx),
                                  lb.b.getMultiDimIdentityMap(rank)};
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  Value out = lb.generic(e.getIds(), maps, iters, outType,
-                         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                           Value feature = linalg::IndexOp::create(b, l, rank - 1);
-                           return tensor::ExtractOp::create(
-                               b, l, table, ValueRange{rowOf(b, l, a[0], rows), feature});
-                         });
+  Value out = lb.generic(
+      e.getIds(), maps, iters, outType, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value feature = linalg::IndexOp::create(b, l, rank - 1);
+        return tensor::ExtractOp::create(b, l, table, ValueRange{rowOf(b, l, a[0], rows), feature});
+      });
   e.getResult().replaceAllUsesWith(out);
   e.erase();
   return true;

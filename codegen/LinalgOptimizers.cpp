@@ -56,16 +56,15 @@ ValueRange updateInPlace(LinalgBuilder &lb, ValueRange inputs, ValueRange state,
   }
   SmallVector<AffineMap> maps(tensors.size() + state.size(), identity);
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  auto op = linalg::GenericOp::create(
-      lb.b, lb.loc(), state.getTypes(), tensors, state, maps, iters,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        SmallVector<Value> values;
-        unsigned next = 0;
-        for (Value s : scalars)
-          values.push_back(s ? s : args[next++]);
-        llvm::append_range(values, args.drop_front(next));
-        linalg::YieldOp::create(nb, l, body(nb, l, values));
-      });
+  auto op = linalg::GenericOp::create(lb.b, lb.loc(), state.getTypes(), tensors, state, maps, iters,
+                                      [&](OpBuilder &nb, Location l, ValueRange args) {
+                                        SmallVector<Value> values;
+                                        unsigned next = 0;
+                                        for (Value s : scalars)
+                                          values.push_back(s ? s : args[next++]);
+                                        llvm::append_range(values, args.drop_front(next));
+                                        linalg::YieldOp::create(nb, l, body(nb, l, values));
+                                      });
   return op.getResults();
 }
 
@@ -111,9 +110,8 @@ bool lowerMomentum(LinalgBuilder &lb, MomentumUpdateOp u) {
         Value mu = constant(b, l, param.getType(), momentum);
         Value g = withWeightDecay(b, l, a[0], param, wd);
         Value newBuf = arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, mu, buf), g);
-        Value d = nesterov
-                      ? arith::AddFOp::create(b, l, g, arith::MulFOp::create(b, l, mu, newBuf))
-                      : newBuf;
+        Value d = nesterov ? arith::AddFOp::create(b, l, g, arith::MulFOp::create(b, l, mu, newBuf))
+                           : newBuf;
         Value newParam = arith::SubFOp::create(b, l, param, arith::MulFOp::create(b, l, lr, d));
         return {newParam, newBuf};
       });
@@ -134,24 +132,24 @@ bool lowerAdam(LinalgBuilder &lb, AdamUpdateOp u) {
       lb.b, lb.loc(), TypeRange{scalarType, scalarType, scalarType},
       ValueRange{u.getLr(), u.getStep()},
       ValueRange{lb.empty(scalarType), lb.empty(scalarType), lb.empty(scalarType)},
-      SmallVector<AffineMap>(5, AffineMap::get(lb.b.getContext())),
-      ArrayRef<utils::IteratorType>{}, [&](OpBuilder &b, Location l, ValueRange a) {
+      SmallVector<AffineMap>(5, AffineMap::get(lb.b.getContext())), ArrayRef<utils::IteratorType>{},
+      [&](OpBuilder &b, Location l, ValueRange a) {
         Type f64 = b.getF64Type();
         auto c = [&](double v) { return constant(b, l, f64, v); };
         Value lr = arith::ExtFOp::create(b, l, f64, a[0]);
         // The 1-based step count t (at least 1).
-        Value step = arith::MaxSIOp::create(
-            b, l, a[1], arith::ConstantIntOp::create(b, l, a[1].getType(), 1));
+        Value step = arith::MaxSIOp::create(b, l, a[1],
+                                            arith::ConstantIntOp::create(b, l, a[1].getType(), 1));
         Value t = arith::SIToFPOp::create(b, l, f64, step);
         auto correction = [&](double beta) -> Value {
           return arith::SubFOp::create(b, l, c(1.0), math::PowFOp::create(b, l, c(beta), t));
         };
         Value stepSize = arith::DivFOp::create(b, l, lr, correction(beta1));
         Value bc2Sqrt = math::SqrtOp::create(b, l, correction(beta2));
-        Value decay = adamw ? arith::SubFOp::create(b, l, c(1.0),
-                                                    arith::MulFOp::create(b, l, lr, c(wd)))
-                                  .getResult()
-                            : c(1.0);
+        Value decay =
+            adamw ? arith::SubFOp::create(b, l, c(1.0), arith::MulFOp::create(b, l, lr, c(wd)))
+                        .getResult()
+                  : c(1.0);
         SmallVector<Value> out;
         for (Value v : {stepSize, bc2Sqrt, decay})
           out.push_back(arith::TruncFOp::create(b, l, f32, v));
@@ -172,8 +170,8 @@ bool lowerAdam(LinalgBuilder &lb, AdamUpdateOp u) {
         Value g = withWeightDecay(b, l, grad, p, adamw ? 0.0 : wd);
         Value newM = add(mul(m, c(beta1)), mul(c(1.0 - beta1), g));
         Value newV = add(mul(v, c(beta2)), mul(mul(c(1.0 - beta2), g), g));
-        Value denom = add(arith::DivFOp::create(b, l, math::SqrtOp::create(b, l, newV), bc2Sqrt),
-                          c(eps));
+        Value denom =
+            add(arith::DivFOp::create(b, l, math::SqrtOp::create(b, l, newV), bc2Sqrt), c(eps));
         // addcdiv's order: param + (-stepSize * m) / denom.
         Value delta =
             arith::DivFOp::create(b, l, mul(arith::NegFOp::create(b, l, stepSize), newM), denom);
