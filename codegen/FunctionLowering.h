@@ -13,6 +13,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -98,6 +99,10 @@ public:
   LogicalResult bufferizeLinalg(linalg::LinalgOp op);
   /// tensor.collapse_shape / expand_shape as the memref reshapes.
   LogicalResult lowerTensorReshape(Operation *op);
+  /// scf.for on tensors (its loop-carried tensors updated in place in one
+  /// buffer each), tensor.extract (a load) and tensor.insert (a store, in
+  /// place when nothing reads the old tensor later).
+  LogicalResult lowerTensorLoopOp(Operation *op);
   /// Training-mode, backward and optimizer ops (LowerTrainOps.cpp).
   LogicalResult lowerTrainOp(Operation *op);
   /// The buffer of `tensor` for an op that overwrites it in place: the
@@ -118,10 +123,6 @@ public:
   Value sliceAlong(Value buffer, int64_t dim, int64_t offset, int64_t size);
   /// Copies `from` into `to` (same shape, any strides) with generated loops.
   void copyInto(Value from, Value to);
-  /// The buffer of the integer token ids `ids` as i64, as the embedding
-  /// kernels read them: the buffer itself for i64 ids, else a sign-extended
-  /// copy made by a generated loop (i32 ids).
-  Value idsAsI64(Value ids);
   /// Softmax (or, with `log`, log_softmax) of `x` along `dim` into a fresh
   /// buffer of `outType`, as generated loops (LowerSoftmax.cpp).
   Value lowerSoftmax(Value x, int64_t dim, bool log, MemRefType outType);

@@ -58,8 +58,8 @@ public:
   Value filled(RankedTensorType type, double value);
   /// A float scalar constant of type `type`.
   Value f(Type type, double value) {
-    return arith::ConstantFloatOp::create(b, loc(), cast<FloatType>(type), APFloat(value))
-        .getResult();
+    // getFloatAttr rounds `value` to the type's semantics.
+    return arith::ConstantOp::create(b, loc(), b.getFloatAttr(type, value)).getResult();
   }
 
   /// An elementwise op over tensors of `resultType`'s shape: each input is
@@ -84,6 +84,10 @@ public:
 /// are replaced and `op` erased), false when the op is not its own, failure
 /// after emitting an error.
 FailureOr<bool> lowerElementwiseToLinalg(LinalgBuilder &lb, Operation *op);
+/// SGD, momentum and Adam/AdamW updates (LinalgOptimizers.cpp).
+FailureOr<bool> lowerOptimizersToLinalg(LinalgBuilder &lb, Operation *op);
+/// Embedding lookup and its scatter-add backward (LinalgEmbedding.cpp).
+FailureOr<bool> lowerEmbeddingToLinalg(LinalgBuilder &lb, Operation *op);
 
 } // namespace nnc::codegen
 

@@ -154,27 +154,6 @@ void FunctionLowering::copyInto(Value from, Value to) {
   linalg::CopyOp::create(b, loc(), ValueRange{from}, ValueRange{to});
 }
 
-Value FunctionLowering::idsAsI64(Value ids) {
-  Value buffer = lookup(ids);
-  auto type = cast<MemRefType>(buffer.getType());
-  if (type.getElementType().isInteger(64))
-    return buffer;
-  Value wide = alloc(MemRefType::get(type.getShape(), b.getI64Type()));
-  AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
-  SmallVector<utils::IteratorType> iters(type.getRank(),
-                                         utils::IteratorType::parallel);
-  linalg::GenericOp::create(
-      b, loc(), ValueRange{buffer}, ValueRange{wide},
-      SmallVector<AffineMap>{identity, identity}, iters,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        linalg::YieldOp::create(
-            nb, l,
-            arith::ExtSIOp::create(nb, l, nb.getI64Type(), args[0])
-                .getResult());
-      });
-  return wide;
-}
-
 Value FunctionLowering::lowerElementwise(
     Operation *op, ValueRange inputs,
     function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
@@ -391,6 +370,56 @@ LogicalResult FunctionLowering::lowerTensorReshape(Operation *op) {
   return success();
 }
 
+LogicalResult FunctionLowering::lowerTensorLoopOp(Operation *op) {
+  if (auto extract = dyn_cast<tensor::ExtractOp>(op)) {
+    SmallVector<Value> indices;
+    for (Value i : extract.getIndices())
+      indices.push_back(lookup(i));
+    mapping[extract.getResult()] =
+        memref::LoadOp::create(b, loc(), lookup(extract.getTensor()), indices);
+    return success();
+  }
+  if (auto insert = dyn_cast<tensor::InsertOp>(op)) {
+    SmallVector<Value> indices;
+    for (Value i : insert.getIndices())
+      indices.push_back(lookup(i));
+    Value dest = updatable(insert.getDest(), op);
+    memref::StoreOp::create(b, loc(), lookup(insert.getScalar()), dest, indices);
+    mapping[insert.getResult()] = dest;
+    return success();
+  }
+  // A loop on tensors: each loop-carried tensor lives in one buffer that the
+  // body updates in place; the body's ops are lowered into the new loop.
+  auto loop = cast<scf::ForOp>(op);
+  SmallVector<Value> buffers;
+  for (Value init : loop.getInitArgs()) {
+    if (!isa<RankedTensorType>(init.getType()))
+      return op->emitError("internal error: a loop-carried value that is not a tensor");
+    buffers.push_back(updatable(init, op));
+  }
+  auto lowered = scf::ForOp::create(b, loc(), lookup(loop.getLowerBound()),
+                                    lookup(loop.getUpperBound()), lookup(loop.getStep()));
+  if (Attribute layer = loop->getAttr("nn.layer"))
+    lowered->setAttr("nn.layer", layer);
+  mapping[loop.getInductionVar()] = lowered.getInductionVar();
+  for (auto [arg, buffer] : llvm::zip(loop.getRegionIterArgs(), buffers))
+    mapping[arg] = buffer;
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(lowered.getBody()->getTerminator());
+    for (Operation &inner : loop.getBody()->without_terminator())
+      if (failed(lowerOp(&inner)))
+        return failure();
+  }
+  currentLoc = loop.getLoc();
+  for (auto [yielded, buffer] : llvm::zip(loop.getYieldedValues(), buffers))
+    if (lookup(yielded) != buffer)
+      return op->emitError("internal error: a loop-carried tensor is not updated in place");
+  for (auto [result, buffer] : llvm::zip(loop.getResults(), buffers))
+    mapping[result] = buffer;
+  return success();
+}
+
 LogicalResult FunctionLowering::lowerOp(Operation *op) {
   currentLoc = op->getLoc();
   for (Type t : op->getResultTypes())
@@ -403,6 +432,8 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
     return success(); // Each destination gets its own buffer (bufferizeLinalg).
   if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op))
     return lowerTensorReshape(op);
+  if (isa<scf::ForOp, tensor::ExtractOp, tensor::InsertOp>(op))
+    return lowerTensorLoopOp(op);
   if (llvm::none_of(op->getOperandTypes(), llvm::IsaPred<ShapedType>) &&
       llvm::none_of(op->getResultTypes(), llvm::IsaPred<ShapedType>) &&
       op->getNumRegions() == 0) {
@@ -525,15 +556,6 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
               ptr(lookup(bn.getBias())), ptr(lookup(bn.getRunningMean())),
               ptr(lookup(bn.getRunningVar())), ptr(out), i64(x[0]), i64(x[1]),
               i64(spatial), f32(bn.getEps().convertToDouble())});
-        return setResult(out);
-      })
-      .Case<EmbeddingOp>([&](EmbeddingOp e) {
-        auto t = shapeOf(e.getTable());
-        Value out = alloc(toMemRef(e.getType()));
-        call("nnc_embedding_fwd",
-             {ptr(idsAsI64(e.getIds())), ptr(lookup(e.getTable())), ptr(out),
-              i64(numel(e.getIds())), i64(t[0]), i64(t[1])},
-             b.getI64Type());
         return setResult(out);
       })
       .Case<LSTMOp>([&](LSTMOp r) {

@@ -25,7 +25,12 @@ using namespace nnc::codegen;
 Value FunctionLowering::updatable(Value tensor, Operation *op) {
   Value buffer = lookup(tensor);
   bool readLater = llvm::any_of(tensor.getUsers(), [&](Operation *user) {
-    return user != op && op->isBeforeInBlock(user) && !isa<ParamAssignOp>(user);
+    // A user inside a loop counts where the loop is; a user outside the
+    // block of `op` (in a loop body) may read the tensor later.
+    Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
+    if (!at)
+      return true;
+    return at != op && op->isBeforeInBlock(at) && !isa<ParamAssignOp>(user);
   });
   if (!readLater)
     return buffer;
@@ -322,15 +327,6 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
                                  f32(d.getP().convertToDouble())});
         return success();
       })
-      .Case<EmbeddingBackwardOp>([&](EmbeddingBackwardOp e) {
-        auto t = shapeOf(e.getResult());
-        call("nnc_embedding_bwd",
-             {ptr(idsAsI64(e.getIds())), ptr(lookup(e.getGrad())),
-              ptr(allocFor(e.getResult())), i64(numel(e.getIds())), i64(t[0]),
-              i64(t[1])},
-             b.getI64Type());
-        return success();
-      })
       .Case<LSTMTrainOp, GRUTrainOp, RNNTrainOp>([&](Operation *) {
         Value input = op->getOperand(0);
         ValueRange weights = op->getOperands().drop_front();
@@ -407,42 +403,6 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
           args.push_back(i32(nonlin && nonlin.getValue() == "relu"));
         }
         call(("nnc_" + kind + "_bwd").str(), args);
-        return success();
-      })
-      .Case<SgdUpdateOp>([&](SgdUpdateOp u) {
-        Value param = updatable(u.getParam(), op);
-        mapping[u.getNewParam()] = param;
-        call("nnc_sgd_update", {ptr(param), ptr(lookup(u.getGrad())),
-                                i64(numel(u.getParam())), loadScalar(u.getLr()),
-                                f32(u.getWeightDecay().convertToDouble())});
-        return success();
-      })
-      .Case<MomentumUpdateOp>([&](MomentumUpdateOp u) {
-        Value param = updatable(u.getParam(), op);
-        Value buf = updatable(u.getMomentumBuffer(), op);
-        mapping[u.getNewParam()] = param;
-        mapping[u.getNewMomentumBuffer()] = buf;
-        // dampening 0: with a zero-initialized buffer the first step gives
-        // buf = grad, as torch.optim.SGD does; so `step` never needs to be 1.
-        call("nnc_momentum_update",
-             {ptr(param), ptr(lookup(u.getGrad())), ptr(buf), i64(numel(u.getParam())),
-              loadScalar(u.getLr()), f32(u.getMomentum().convertToDouble()), f32(0.0),
-              f32(u.getWeightDecay().convertToDouble()), i32(u.getNesterov()), i64(2)});
-        return success();
-      })
-      .Case<AdamUpdateOp>([&](AdamUpdateOp u) {
-        Value param = updatable(u.getParam(), op);
-        Value m = updatable(u.getExpAvg(), op);
-        Value v = updatable(u.getExpAvgSq(), op);
-        mapping[u.getNewParam()] = param;
-        mapping[u.getNewExpAvg()] = m;
-        mapping[u.getNewExpAvgSq()] = v;
-        call("nnc_adam_update",
-             {ptr(param), ptr(lookup(u.getGrad())), ptr(m), ptr(v), i64(numel(u.getParam())),
-              loadScalar(u.getLr()), f32(u.getBeta1().convertToDouble()),
-              f32(u.getBeta2().convertToDouble()), f32(u.getEps().convertToDouble()),
-              f32(u.getWeightDecay().convertToDouble()), i32(u.getAdamw()),
-              loadScalar(u.getStep())});
         return success();
       })
       .Default([&](Operation *) -> LogicalResult {

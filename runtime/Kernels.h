@@ -1,7 +1,7 @@
 //===- runtime/Kernels.h - C ABI of the training/inference kernels -*- C -*-===//
 //
 // Part of nnc. The functions generated code calls for library-backed layers,
-// their backward passes, losses, elementwise helpers and optimizer updates.
+// their backward passes, losses and elementwise helpers.
 //
 //===----------------------------------------------------------------------===//
 ///
@@ -194,8 +194,6 @@ void nnc_batchnorm_bwd(const float *dy, const float *x, const float *gamma,
                        int64_t C, int64_t S);
 
 //===----------------------------------------------------------------------===//
-// Embedding
-//===----------------------------------------------------------------------===//
 
 /// out[i, :] = table[ids[i], :] for i < numIds; table is [V, D]. An id outside
 /// [0, V) is clamped into it (never read out of bounds); returns the number of
@@ -357,30 +355,6 @@ void nnc_dropout_mask(uint8_t *mask, int64_t n, float p, uint64_t seed,
 /// dx = mask ? dy / (1 - p) : 0.
 void nnc_dropout_bwd(const float *dy, const uint8_t *mask, float *dx,
                      int64_t n, float p);
-
-//===----------------------------------------------------------------------===//
-// Optimizer updates (in place; formulas of torch.optim 1.13, single-tensor,
-// maximize = false, amsgrad = false). `step` counts from 1.
-//===----------------------------------------------------------------------===//
-
-/// Plain SGD: g = grad + weightDecay * param; param -= lr * g.
-void nnc_sgd_update(float *param, const float *grad, int64_t n, float lr,
-                    float weightDecay);
-/// SGD with momentum: g = grad + weightDecay * param;
-/// buf = (step == 1) ? g : momentum * buf + (1 - dampening) * g;
-/// g = nesterov ? g + momentum * buf : buf; param -= lr * g.
-void nnc_momentum_update(float *param, const float *grad, float *buf,
-                         int64_t n, float lr, float momentum, float dampening,
-                         float weightDecay, int32_t nesterov, int64_t step);
-/// Adam / AdamW:
-///   adamw: param *= 1 - lr * weightDecay (torch.optim.AdamW);
-///   else:  g = grad + weightDecay * param (torch.optim.Adam's L2 term)
-///   m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g * g
-///   bc1 = 1 - beta1^step;  bc2 = 1 - beta2^step   (computed in f64)
-///   param += (-(lr / bc1) * m) / (sqrt(v) / sqrt(bc2) + eps)
-void nnc_adam_update(float *param, const float *grad, float *m, float *v,
-                     int64_t n, float lr, float beta1, float beta2, float eps,
-                     float weightDecay, int32_t adamw, int64_t step);
 
 //===----------------------------------------------------------------------===//
 // Numerics checks (nnc train --check-numerics)

@@ -124,49 +124,6 @@ void nnc_batchnorm_bwd(const float *dy, const float *x, const float *gamma,
 }
 
 //===----------------------------------------------------------------------===//
-// Embedding
-//===----------------------------------------------------------------------===//
-
-int64_t nnc_embedding_fwd(const int64_t *ids, const float *table, float *out,
-                          int64_t numIds, int64_t V, int64_t D) {
-  int64_t bad = 0;
-#pragma omp parallel for schedule(static) reduction(+ : bad)
-  for (int64_t i = 0; i < numIds; ++i) {
-    int64_t id = ids[i];
-    if (id < 0 || id >= V) {
-      ++bad;
-      id = id < 0 ? 0 : V - 1;
-    }
-    if (V > 0)
-      std::memcpy(out + i * D, table + id * D, sizeof(float) * D);
-    else
-      std::memset(out + i * D, 0, sizeof(float) * D);
-  }
-  return bad;
-}
-
-int64_t nnc_embedding_bwd(const int64_t *ids, const float *dout, float *dtable,
-                          int64_t numIds, int64_t V, int64_t D) {
-  std::memset(dtable, 0, sizeof(float) * V * D);
-  int64_t bad = 0;
-  if (V <= 0)
-    return numIds;
-  // Sequential over ids (fixed summation order); each row add is vectorized.
-  for (int64_t i = 0; i < numIds; ++i) {
-    int64_t id = ids[i];
-    if (id < 0 || id >= V) {
-      ++bad;
-      id = id < 0 ? 0 : V - 1;
-    }
-    float *row = dtable + id * D;
-    const float *g = dout + i * D;
-    for (int64_t j = 0; j < D; ++j)
-      row[j] += g[j];
-  }
-  return bad;
-}
-
-//===----------------------------------------------------------------------===//
 // Losses
 //===----------------------------------------------------------------------===//
 

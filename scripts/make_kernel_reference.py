@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 #===- scripts/make_kernel_reference.py - PyTorch reference for kernels -----===#
 # Writes test/unit/Inputs/kernel_reference.inc: small fixed-seed inputs and
-# PyTorch 1.13's outputs for the forward kernels and optimizer updates that
-# test/unit/KernelTest.cpp checks. Run once with Debian's python3-torch:
+# PyTorch 1.13's outputs for the forward kernels that test/unit/KernelTest.cpp
+# checks, and test/runtime/Inputs/torch_optimizers.json: three optimizer steps
+# that test/runtime/optimizer_step.py checks its reference formulas against.
+# Run once with Debian's python3-torch:
 #   /usr/bin/python3 scripts/make_kernel_reference.py
 #===-----------------------------------------------------------------------===#
+import json
 import os
 import torch
 import torch.nn.functional as F
@@ -85,23 +88,24 @@ emit("kLeakyY", F.leaky_relu(x, 0.1))
 
 # Optimizers: three steps from the same start and gradients.
 p0 = rnd(10); grads = [rnd(10) for _ in range(3)]
-emit("kOptP0", p0); emit("kOptGrads", torch.cat(grads))
+optimizers = {"p0": p0.tolist(), "grads": [g.tolist() for g in grads]}
 
 
-def run(name, make):
+def run(name, make, **config):
     p = torch.nn.Parameter(p0.clone())
-    opt = make([p])
+    opt = make([p], **config)
     for gr in grads:
         p.grad = gr.clone()
         opt.step()
-    emit(name, p)
+    optimizers[name] = {"optimizer": make.__name__.lower(), "config": config,
+                        "result": p.detach().tolist()}
 
 
-run("kOptAdam", lambda ps: torch.optim.Adam(ps, lr=1e-2, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.1))
-run("kOptAdamW", lambda ps: torch.optim.AdamW(ps, lr=1e-2, betas=(0.8, 0.999), eps=1e-8, weight_decay=0.1))
-run("kOptNesterov", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01))
-run("kOptMomentum", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.8, dampening=0.1))
-run("kOptSgd", lambda ps: torch.optim.SGD(ps, lr=0.05, weight_decay=0.02))
+run("adam", torch.optim.Adam, lr=1e-2, betas=(0.9, 0.99), eps=1e-6, weight_decay=0.1)
+run("adamw", torch.optim.AdamW, lr=1e-2, betas=(0.8, 0.999), eps=1e-8, weight_decay=0.1)
+run("nesterov", torch.optim.SGD, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)
+run("momentum", torch.optim.SGD, lr=0.1, momentum=0.8, dampening=0.1)
+run("sgd", torch.optim.SGD, lr=0.05, weight_decay=0.02)
 
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "unit", "Inputs",
                     "kernel_reference.inc")
@@ -110,3 +114,10 @@ with open(path, "w") as f:
             % torch.__version__)
     f.write("\n".join(out) + "\n")
 print("wrote", os.path.normpath(path))
+
+path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "runtime", "Inputs",
+                    "torch_optimizers.json")
+with open(path, "w") as f:
+    optimizers["generated_by"] = "scripts/make_kernel_reference.py (PyTorch %s)" % torch.__version__
+    json.dump(optimizers, f, indent=1)
+    f.write("\n")

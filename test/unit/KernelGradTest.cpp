@@ -223,21 +223,6 @@ INSTANTIATE_TEST_SUITE_P(Ranks, BatchNormGrad,
                                            std::make_tuple(3, 2, 5),
                                            std::make_tuple(2, 3, 12)));
 
-TEST(KernelGrad, Embedding) {
-  const int64_t V = 5, D = 3;
-  std::vector<int64_t> ids = {4, 0, 2, 4, 1, 4};
-  const int64_t n = static_cast<int64_t>(ids.size());
-  auto table = randomVec(V * D, 61), R = randomVec(n * D, 62);
-  std::vector<float> dt(table.size());
-  EXPECT_EQ(nnc_embedding_bwd(ids.data(), R.data(), dt.data(), n, V, D), 0);
-  auto fwd = [&] {
-    std::vector<float> out(n * D);
-    nnc_embedding_fwd(ids.data(), table.data(), out.data(), n, V, D);
-    return out;
-  };
-  checkGradients("embedding", fwd, R, {{"table", &table, &dt}});
-}
-
 //===----------------------------------------------------------------------===//
 // Recurrent layers
 //===----------------------------------------------------------------------===//

@@ -70,6 +70,23 @@ static LogicalResult copyTensor(const nnc::rt::Checkpoint &ckpt, StringRef name,
   return success();
 }
 
+/// Token ids outside the model's vocabulary are an error (the generated
+/// embedding lookup would clamp them into the table).
+static LogicalResult checkTokenIds(nnc::rt::Model &m, const nnc::rt::Region &in) {
+  auto spec = nnc::rt::sampleSpecOf(m);
+  if (!spec || !spec->tokenInputs || spec->vocabSize <= 0)
+    return success();
+  for (int64_t i = 0, n = in.numElements(); i < n; ++i) {
+    int64_t id = in.dtype == "i32" ? int64_t(m.dataAs<int32_t>(in)[i]) : m.dataAs<int64_t>(in)[i];
+    if (id < 0 || id >= spec->vocabSize) {
+      fail(inputsPath + ": token id " + Twine(id) + " at index " + Twine(i) +
+           " of '__input' is out of range for a vocabulary of " + Twine(spec->vocabSize));
+      return failure();
+    }
+  }
+  return success();
+}
+
 /// Prints one row per sample with every value (%.9g: the float exactly), and
 /// the argmax of a classifier's row.
 static void printRows(const float *y, const nnc::rt::Region &out) {
@@ -121,7 +138,7 @@ static int runRun() {
     if ((r.kind == "param" || r.kind == "buffer") &&
         failed(copyTensor(*weights, r.name, m, r)))
       return 1;
-  if (failed(copyTensor(*inputs, "__input", m, *in)))
+  if (failed(copyTensor(*inputs, "__input", m, *in)) || failed(checkTokenIds(m, *in)))
     return 1;
   if (auto st = m.run("forward"); st.failed())
     return fail(st.message());
