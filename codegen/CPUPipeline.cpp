@@ -58,7 +58,7 @@ constexpr const char *kToLLVMPipeline =
 /// on the calling thread: below it, forking the OpenMP team costs more than
 /// the second thread saves (measured in docs/design.md, "One kernel IR, two
 /// targets").
-constexpr int64_t kMinParallelWork = 1 << 20;
+constexpr int64_t kMinParallelWork = 1 << 22;
 
 /// Maps the kernel IR's scf.parallel nests onto the CPU: a nest with less
 /// work than kMinParallelWork becomes scf.for loops; a larger one keeps only
