@@ -97,6 +97,13 @@ FailureOr<bool> lowerPoolingToLinalg(LinalgBuilder &lb, Operation *op);
 /// (LinalgNorm.cpp).
 FailureOr<bool> lowerNormToLinalg(LinalgBuilder &lb, Operation *op);
 
+/// `x` [N, C, H, W] viewed as [N, C, H * W] (a tensor.collapse_shape), so
+/// that loops over a plane are one long contiguous loop; other ranks as they
+/// are (LinalgNorm.cpp).
+Value collapseSpatial(LinalgBuilder &lb, Value x);
+/// The inverse of collapseSpatial: `x` back to `type`.
+Value expandSpatial(LinalgBuilder &lb, Value x, RankedTensorType type);
+
 } // namespace nnc::codegen
 
 #endif // NNC_CODEGEN_LINALGBUILDER_H

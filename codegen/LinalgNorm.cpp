@@ -140,13 +140,28 @@ double asF32(APFloat v) { return double(float(v.convertToDouble())); }
 
 } // namespace
 
+Value nnc::codegen::collapseSpatial(LinalgBuilder &lb, Value x) {
+  if (cast<RankedTensorType>(x.getType()).getRank() != 4)
+    return x;
+  SmallVector<ReassociationIndices> dims = {{0}, {1}, {2, 3}};
+  return tensor::CollapseShapeOp::create(lb.b, lb.loc(), x, dims);
+}
+
+Value nnc::codegen::expandSpatial(LinalgBuilder &lb, Value x, RankedTensorType type) {
+  if (type.getRank() != 4)
+    return x;
+  SmallVector<ReassociationIndices> dims = {{0}, {1}, {2, 3}};
+  return tensor::ExpandShapeOp::create(lb.b, lb.loc(), type, x, dims);
+}
+
 FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op) {
   using B = OpBuilder;
   return llvm::TypeSwitch<Operation *, FailureOr<bool>>(op)
       .Case<BatchNormOp>([&](BatchNormOp bn) {
         // y = x * scale[c] + shift[c], scale = gamma / sqrt(var + eps),
         // shift = beta - mean * scale.
-        NormBuilder nbld(lb, cast<RankedTensorType>(bn.getType()));
+        Value x = collapseSpatial(lb, bn.getInput());
+        NormBuilder nbld(lb, cast<RankedTensorType>(x.getType()));
         double eps = asF32(bn.getEps());
         Type f32 = nbld.f32;
         SmallVector<Value> affine = nbld.perChannel(
@@ -157,17 +172,18 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
               Value scale = m.mul(m.invSqrt(a[1], eps), a[2]);
               return {scale, m.sub(a[3], m.mul(a[0], scale))};
             });
-        Value y = nbld.elementwise(bn.getInput(), affine, [](B &nb, Location l, ValueRange a) {
+        Value y = nbld.elementwise(x, affine, [](B &nb, Location l, ValueRange a) {
           Arith m{nb, l};
           return m.add(m.mul(a[0], a[1]), a[2]);
         });
-        bn.getResult().replaceAllUsesWith(y);
+        bn.getResult().replaceAllUsesWith(expandSpatial(lb, y, bn.getType()));
         bn.erase();
         return true;
       })
       .Case<BatchNormTrainOp>([&](BatchNormTrainOp bn) -> FailureOr<bool> {
         auto xType = cast<RankedTensorType>(bn.getInput().getType());
-        NormBuilder nbld(lb, xType);
+        Value x = collapseSpatial(lb, bn.getInput());
+        NormBuilder nbld(lb, cast<RankedTensorType>(x.getType()));
         // Batch statistics of one value per channel: a variance of 0 and a
         // meaningless update (PyTorch refuses this too).
         if (nbld.count == 1) {
@@ -181,7 +197,6 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
         double eps = asF32(bn.getEps()), momentum = asF32(bn.getMomentum());
         double count = double(nbld.count);
         Type f32 = nbld.f32, f64 = nbld.f64;
-        Value x = bn.getInput();
         // Pass 1: the mean; pass 2: the sum of squared deviations from it.
         Value sum = nbld.channelSums(x, {}, 1, [](B &nb, Location l, ValueRange a) {
           return SmallVector<Value>{Arith{nb, l}.ext(a[0])};
@@ -220,7 +235,8 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
           Arith m{nb, l};
           return m.add(m.mul(a[0], a[1]), a[2]);
         });
-        SmallVector<Value> results = {y, stats[0], stats[1], stats[2], stats[3]};
+        SmallVector<Value> results = {expandSpatial(lb, y, xType), stats[0], stats[1], stats[2],
+                                      stats[3]};
         for (auto [from, to] : llvm::zip(bn.getResults(), results))
           from.replaceAllUsesWith(to);
         bn.erase();
@@ -230,12 +246,13 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
         // With xhat = (x - mean) * invstd: dbeta = sum(dy), dgamma =
         // sum(dy * xhat), dx = gamma * invstd * (dy - dbeta / M - xhat *
         // dgamma / M).
-        NormBuilder nbld(lb, cast<RankedTensorType>(bn.getInput().getType()));
+        Value dy = collapseSpatial(lb, bn.getGrad()), x = collapseSpatial(lb, bn.getInput());
+        NormBuilder nbld(lb, cast<RankedTensorType>(x.getType()));
         Type f32 = nbld.f32;
         double count = double(nbld.count);
         Value mean = bn.getBatchMean(), invstd = bn.getBatchInvstd();
         SmallVector<Value> sums = nbld.channelSums(
-            {bn.getGrad(), bn.getInput()}, {mean, invstd}, 2,
+            {dy, x}, {mean, invstd}, 2,
             [](B &nb, Location l, ValueRange a) {
               Arith m{nb, l};
               Value g = m.ext(a[0]);
@@ -255,14 +272,15 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
             });
         if (!bn.getInputGrad().use_empty()) {
           Value dx = nbld.elementwise(
-              {bn.getGrad(), bn.getInput()},
+              {dy, x},
               {mean, invstd, perChannel[2], perChannel[3], perChannel[4]},
               [](B &nb, Location l, ValueRange a) {
                 Arith m{nb, l};
                 Value xhat = m.mul(m.sub(a[1], a[2]), a[3]);
                 return m.mul(a[4], m.sub(m.sub(a[0], a[5]), m.mul(xhat, a[6])));
               });
-          bn.getInputGrad().replaceAllUsesWith(dx);
+          bn.getInputGrad().replaceAllUsesWith(
+              expandSpatial(lb, dx, cast<RankedTensorType>(bn.getInputGrad().getType())));
         }
         bn.getWeightGrad().replaceAllUsesWith(perChannel[1]);
         bn.getBiasGrad().replaceAllUsesWith(perChannel[0]);

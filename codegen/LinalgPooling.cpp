@@ -288,36 +288,40 @@ FailureOr<bool> nnc::codegen::lowerPoolingToLinalg(LinalgBuilder &lb, Operation 
                                     double(win.k[0] * win.k[1])));
       })
       .Case<GlobalAvgPoolOp>([&](GlobalAvgPoolOp g) {
-        // Sums over (h, w), then one division per (n, c).
-        auto x = cast<RankedTensorType>(g.getInput().getType());
+        // Sums over the plane (viewed as one dimension), then one division
+        // per (n, c).
+        Value x = collapseSpatial(lb, g.getInput());
         MLIRContext *ctx = lb.b.getContext();
         auto d = [&](unsigned i) { return lb.b.getAffineDimExpr(i); };
-        SmallVector<AffineMap> maps = {lb.b.getMultiDimIdentityMap(4),
-                                       AffineMap::get(4, 0, {d(0), d(1)}, ctx)};
+        SmallVector<AffineMap> maps = {lb.b.getMultiDimIdentityMap(3),
+                                       AffineMap::get(3, 0, {d(0), d(1)}, ctx)};
         SmallVector<IteratorType> iters = {IteratorType::parallel, IteratorType::parallel,
-                                           IteratorType::reduction, IteratorType::reduction};
+                                           IteratorType::reduction};
         Value sums = lb.generic(
-            g.getInput(), maps, iters, resultType(),
+            x, maps, iters, resultType(),
             [](OpBuilder &nb, Location l, ValueRange a) -> Value {
               return arith::AddFOp::create(nb, l, a[1], a[0]);
             },
             lb.filled(resultType(), 0.0));
-        return replace(
-            divideBy(lb, sums, resultType(), double(x.getDimSize(2) * x.getDimSize(3))));
+        auto plane = cast<RankedTensorType>(x.getType()).getDimSize(2);
+        return replace(divideBy(lb, sums, resultType(), double(plane)));
       })
       .Case<GlobalAvgPoolBackwardOp>([&](GlobalAvgPoolBackwardOp g) {
-        // dx[n, c, h, w] = dy[n, c] / (H * W).
+        // dx[n, c, h, w] = dy[n, c] / (H * W), over [N, C, H * W].
         RankedTensorType dx = resultType();
+        int64_t plane = dx.getDimSize(2) * dx.getDimSize(3);
+        auto flat = RankedTensorType::get({dx.getDimSize(0), dx.getDimSize(1), plane},
+                                          dx.getElementType());
         MLIRContext *ctx = lb.b.getContext();
         auto d = [&](unsigned i) { return lb.b.getAffineDimExpr(i); };
-        SmallVector<AffineMap> maps = {AffineMap::get(4, 0, {d(0), d(1)}, ctx),
-                                       lb.b.getMultiDimIdentityMap(4)};
-        SmallVector<IteratorType> iters(4, IteratorType::parallel);
-        double count = double(dx.getDimSize(2) * dx.getDimSize(3));
-        return replace(lb.generic(g.getGrad(), maps, iters, dx,
+        SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {d(0), d(1)}, ctx),
+                                       lb.b.getMultiDimIdentityMap(3)};
+        SmallVector<IteratorType> iters(3, IteratorType::parallel);
+        Value spread = lb.generic(g.getGrad(), maps, iters, flat,
                                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                                    return divide(nb, l, a[0], count);
-                                  }));
+                                    return divide(nb, l, a[0], double(plane));
+                                  });
+        return replace(expandSpatial(lb, spread, dx));
       })
       .Default([](Operation *) { return false; });
 }

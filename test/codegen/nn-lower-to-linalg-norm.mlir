@@ -28,6 +28,14 @@
 // CHECK: arith.addf
 // CHECK-NOT: nn.batchnorm
 
+// An [N, C, H, W] input is normalized as [N, C, H * W] (one contiguous loop
+// per plane).
+// CHECK-LABEL: func.func @infer4d
+// CHECK: %[[X:.*]] = tensor.collapse_shape %arg0 {{\[}}[0], [1], [2, 3]] : tensor<2x3x4x5xf32> into tensor<2x3x20xf32>
+// CHECK: %[[Y:.*]] = linalg.generic {{.*}} ins(%[[X]], %{{.*}}, %{{.*}} : tensor<2x3x20xf32>, tensor<3xf32>, tensor<3xf32>) outs(%{{.*}} : tensor<2x3x20xf32>)
+// CHECK: %[[R:.*]] = tensor.expand_shape %[[Y]] {{\[}}[0], [1], [2, 3]] output_shape [2, 3, 4, 5]
+// CHECK: return %[[R]]
+
 // Training: the sum, the mean (/ 20 = N * L), the squared deviations, then
 // per channel the saved mean and 1/sqrt(var + eps) (eps as the f32 that the
 // runtime kernels got), the running statistics
@@ -69,6 +77,10 @@ module @m attributes {nn.model} {
   func.func @infer(%x: tensor<4x3x5xf32>, %g: tensor<3xf32>, %b: tensor<3xf32>, %m: tensor<3xf32>, %v: tensor<3xf32>) -> tensor<4x3x5xf32> {
     %0 = nn.batchnorm %x, %g, %b, %m, %v {name = "bn"} : (tensor<4x3x5xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<4x3x5xf32>
     return %0 : tensor<4x3x5xf32>
+  }
+  func.func @infer4d(%x: tensor<2x3x4x5xf32>, %g: tensor<3xf32>, %b: tensor<3xf32>, %m: tensor<3xf32>, %v: tensor<3xf32>) -> tensor<2x3x4x5xf32> {
+    %0 = nn.batchnorm %x, %g, %b, %m, %v {name = "bn"} : (tensor<2x3x4x5xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<2x3x4x5xf32>
+    return %0 : tensor<2x3x4x5xf32>
   }
   func.func @train(%x: tensor<4x3x5xf32>, %g: tensor<3xf32>, %b: tensor<3xf32>, %m: tensor<3xf32>, %v: tensor<3xf32>, %dy: tensor<4x3x5xf32>) -> (tensor<4x3x5xf32>, tensor<3xf32>, tensor<3xf32>, tensor<4x3x5xf32>, tensor<3xf32>, tensor<3xf32>) {
     %y, %mean, %invstd, %rm, %rv = nn.batchnorm_train %x, %g, %b, %m, %v {name = "bn", eps = 1.0e-03 : f64, momentum = 2.5e-01 : f64} : (tensor<4x3x5xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<4x3x5xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>)

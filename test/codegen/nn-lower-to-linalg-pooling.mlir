@@ -116,17 +116,20 @@ module @m attributes {nn.model} {
 
 // -----
 
-// Global average pooling: sums over (h, w) (reductions innermost), one
-// division per (n, c); the backward broadcasts dy / (H * W).
-// CHECK-DAG: #[[$ID:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
-// CHECK-DAG: #[[$NC:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
+// Global average pooling: sums over the plane viewed as one dimension
+// (reduction innermost), one division per (n, c); the backward spreads
+// dy / (H * W) over [N, C, H * W] and views it as [N, C, H, W].
+// CHECK-DAG: #[[$ID:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG: #[[$NC:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
 // CHECK-LABEL: func.func @global_avgpool
-// CHECK: %[[S:.*]] = linalg.generic {indexing_maps = [#[[$ID]], #[[$NC]]], iterator_types = ["parallel", "parallel", "reduction", "reduction"]} ins(%arg0 : tensor<2x3x6x7xf32>) outs(%{{.*}} : tensor<2x3xf32>) attrs = {nn.layer = "gap"}
+// CHECK: %[[X:.*]] = tensor.collapse_shape %arg0 {{\[}}[0], [1], [2, 3]] : tensor<2x3x6x7xf32> into tensor<2x3x42xf32>
+// CHECK: %[[S:.*]] = linalg.generic {indexing_maps = [#[[$ID]], #[[$NC]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]] : tensor<2x3x42xf32>) outs(%{{.*}} : tensor<2x3xf32>) attrs = {nn.layer = "gap"}
 // CHECK: linalg.generic {{.*}} ins(%[[S]] : tensor<2x3xf32>)
 // CHECK: arith.constant 4.200000e+01 : f32
-// CHECK: linalg.generic {indexing_maps = [#[[$NC]], #[[$ID]]], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%arg1 : tensor<2x3xf32>) outs(%{{.*}} : tensor<2x3x6x7xf32>) attrs = {nn.layer = "gap_bwd"}
+// CHECK: %[[D:.*]] = linalg.generic {indexing_maps = [#[[$NC]], #[[$ID]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%arg1 : tensor<2x3xf32>) outs(%{{.*}} : tensor<2x3x42xf32>) attrs = {nn.layer = "gap_bwd"}
 // CHECK: arith.constant 4.200000e+01 : f32
 // CHECK: arith.divf
+// CHECK: tensor.expand_shape %[[D]] {{\[}}[0], [1], [2, 3]] output_shape [2, 3, 6, 7]
 module @m attributes {nn.model} {
   func.func @global_avgpool(%x: tensor<2x3x6x7xf32>, %dy: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3x6x7xf32>) {
     %0 = nn.global_avgpool %x {name = "gap"} : tensor<2x3x6x7xf32> -> tensor<2x3xf32>
