@@ -551,7 +551,9 @@ LogicalResult FunctionLowering::lowerBody(func::FuncOp source,
     }
     if (failed(lowerOp(&op)))
       return failure();
-    if (!numericsOps || isa<ParamRefOp>(op))
+    // A fill only initializes a destination (max pooling's -inf): not an
+    // output that could first hold NaN or Inf.
+    if (!numericsOps || isa<ParamRefOp, linalg::FillOp>(op))
       continue;
     for (Value result : op.getResults()) {
       Value buffer = lookup(result);
