@@ -245,7 +245,7 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
       .Case<BatchNormBackwardOp>([&](BatchNormBackwardOp bn) {
         // With xhat = (x - mean) * invstd: dbeta = sum(dy), dgamma =
         // sum(dy * xhat), dx = gamma * invstd * (dy - dbeta / M - xhat *
-        // dgamma / M).
+        // dgamma / M) (M values per channel).
         Value dy = collapseSpatial(lb, bn.getGrad()), x = collapseSpatial(lb, bn.getInput());
         NormBuilder nbld(lb, cast<RankedTensorType>(x.getType()));
         Type f32 = nbld.f32;
@@ -259,6 +259,10 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
               Value xhat = m.mul(m.sub(m.ext(a[1]), m.ext(a[2])), m.ext(a[3]));
               return SmallVector<Value>{g, m.mul(g, xhat)};
             });
+        // Per channel: dbeta, dgamma and the coefficients of
+        // dx = k * dy - k * mean(dy) - (x - mean) * k * invstd * mean(dy * xhat)
+        // with k = gamma * invstd (few per-channel operands keep the
+        // elementwise loop vectorizable).
         SmallVector<Value> perChannel = nbld.perChannel(
             {sums[0], sums[1], bn.getWeight(), invstd},
             {nbld.emptyChannel(f32), nbld.emptyChannel(f32), nbld.emptyChannel(f32),
@@ -266,18 +270,19 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
             [&](B &nb, Location l, ValueRange a) -> SmallVector<Value> {
               Arith m{nb, l};
               Value n = m.c(a[0].getType(), count);
-              return {m.trunc(f32, a[0]), m.trunc(f32, a[1]),
-                      m.trunc(f32, m.mul(m.ext(a[2]), m.ext(a[3]))),
-                      m.trunc(f32, m.div(a[0], n)), m.trunc(f32, m.div(a[1], n))};
+              Value inv = m.ext(a[3]);
+              Value k = m.mul(m.ext(a[2]), inv);
+              return {m.trunc(f32, a[0]), m.trunc(f32, a[1]), m.trunc(f32, k),
+                      m.trunc(f32, m.mul(k, m.div(a[0], n))),
+                      m.trunc(f32, m.mul(m.mul(k, inv), m.div(a[1], n)))};
             });
         if (!bn.getInputGrad().use_empty()) {
           Value dx = nbld.elementwise(
-              {dy, x},
-              {mean, invstd, perChannel[2], perChannel[3], perChannel[4]},
+              {dy, x}, {mean, perChannel[2], perChannel[3], perChannel[4]},
               [](B &nb, Location l, ValueRange a) {
                 Arith m{nb, l};
-                Value xhat = m.mul(m.sub(a[1], a[2]), a[3]);
-                return m.mul(a[4], m.sub(m.sub(a[0], a[5]), m.mul(xhat, a[6])));
+                Value centered = m.sub(a[1], a[2]);
+                return m.sub(m.sub(m.mul(a[3], a[0]), a[4]), m.mul(centered, a[5]));
               });
           bn.getInputGrad().replaceAllUsesWith(
               expandSpatial(lb, dx, cast<RankedTensorType>(bn.getInputGrad().getType())));

@@ -68,10 +68,18 @@
 // CHECK: %[[Y:.*]] = linalg.generic {{.*}} ins(%arg0, %[[ST]]#4, %[[ST]]#5 : {{.*}}) outs(%{{.*}} : tensor<4x3x5xf32>) attrs = {nn.layer = "bn"}
 
 // Backward: sum(dy) and sum(dy * xhat) in one f64 reduction, per-channel
-// dbeta, dgamma and the coefficients, then dx elementwise.
+// dbeta, dgamma and the coefficients k = gamma * invstd, k * mean(dy) and
+// k * invstd * mean(dy * xhat), then dx = k * dy - k * mean(dy) - (x - mean) *
+// k * invstd * mean(dy * xhat) elementwise.
 // CHECK: %[[SUMS:.*]]:2 = linalg.generic {indexing_maps = [#[[$CNS]], #[[$CNS]], #[[$RED]], #[[$RED]], #[[$RED]], #[[$RED]]], iterator_types = ["parallel", "reduction", "reduction"]} ins(%arg5, %arg0, %[[ST]]#0, %[[ST]]#1 : {{.*}}) outs(%{{.*}}, %{{.*}} : tensor<3xf64>, tensor<3xf64>) attrs = {nn.layer = "bn_bwd"}
 // CHECK: %[[PC:.*]]:5 = linalg.generic {{.*}} ins(%[[SUMS]]#0, %[[SUMS]]#1, %arg1, %[[ST]]#1 : {{.*}}) {{.*}} attrs = {nn.layer = "bn_bwd"}
-// CHECK: %[[DX:.*]] = linalg.generic {indexing_maps = [#[[$ID]], #[[$ID]], #[[$CH]], #[[$CH]], #[[$CH]], #[[$CH]], #[[$CH]], #[[$ID]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%arg5, %arg0, %[[ST]]#0, %[[ST]]#1, %[[PC]]#2, %[[PC]]#3, %[[PC]]#4 : {{.*}}) {{.*}} attrs = {nn.layer = "bn_bwd"}
+// CHECK: %[[DX:.*]] = linalg.generic {indexing_maps = [#[[$ID]], #[[$ID]], #[[$CH]], #[[$CH]], #[[$CH]], #[[$CH]], #[[$ID]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%arg5, %arg0, %[[ST]]#0, %[[PC]]#2, %[[PC]]#3, %[[PC]]#4 : {{.*}}) {{.*}} attrs = {nn.layer = "bn_bwd"}
+// CHECK: ^bb0(%[[G:[a-z0-9_]+]]: f32, %[[XV:[a-z0-9_]+]]: f32, %[[MV:[a-z0-9_]+]]: f32, %[[K:[a-z0-9_]+]]: f32, %[[KMD:[a-z0-9_]+]]: f32, %[[C2:[a-z0-9_]+]]: f32,
+// CHECK: %[[CEN:.*]] = arith.subf %[[XV]], %[[MV]] : f32
+// CHECK: %[[KG:.*]] = arith.mulf %[[K]], %[[G]] : f32
+// CHECK: %[[T:.*]] = arith.subf %[[KG]], %[[KMD]] : f32
+// CHECK: %[[P:.*]] = arith.mulf %[[CEN]], %[[C2]] : f32
+// CHECK: arith.subf %[[T]], %[[P]] : f32
 // CHECK: return %[[Y]], %[[ST]]#2, %[[ST]]#3, %[[DX]], %[[PC]]#1, %[[PC]]#0
 module @m attributes {nn.model} {
   func.func @infer(%x: tensor<4x3x5xf32>, %g: tensor<3xf32>, %b: tensor<3xf32>, %m: tensor<3xf32>, %v: tensor<3xf32>) -> tensor<4x3x5xf32> {
