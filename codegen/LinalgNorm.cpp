@@ -34,8 +34,8 @@ using MultiBodyFn = function_ref<SmallVector<Value>(OpBuilder &, Location, Value
 class NormBuilder {
 public:
   NormBuilder(LinalgBuilder &lb, RankedTensorType xType)
-      : lb(lb), b(lb.b), xType(xType), rank(xType.getRank()),
-        channels(xType.getDimSize(1)), f32(xType.getElementType()), f64(b.getF64Type()) {
+      : lb(lb), b(lb.b), xType(xType), rank(xType.getRank()), channels(xType.getDimSize(1)),
+        f32(xType.getElementType()), f64(b.getF64Type()) {
     count = xType.getNumElements() / channels;
   }
 
@@ -58,15 +58,14 @@ public:
       inits.push_back(lb.filled(channelType(f64), 0.0));
     SmallVector<IteratorType> iters(rank, IteratorType::reduction);
     iters[0] = IteratorType::parallel;
-    return build(inputs, inits, maps, iters,
-                 [&](OpBuilder &nb, Location l, ValueRange args) {
-                   ValueRange sums = args.take_back(numSums);
-                   SmallVector<Value> terms = body(nb, l, args.drop_back(numSums));
-                   SmallVector<Value> next;
-                   for (auto [sum, term] : llvm::zip(sums, terms))
-                     next.push_back(arith::AddFOp::create(nb, l, sum, term));
-                   return next;
-                 });
+    return build(inputs, inits, maps, iters, [&](OpBuilder &nb, Location l, ValueRange args) {
+      ValueRange sums = args.take_back(numSums);
+      SmallVector<Value> terms = body(nb, l, args.drop_back(numSums));
+      SmallVector<Value> next;
+      for (auto [sum, term] : llvm::zip(sums, terms))
+        next.push_back(arith::AddFOp::create(nb, l, sum, term));
+      return next;
+    });
   }
 
   /// A parallel generic over the channels: `inputs` and `inits` are [C];
@@ -87,10 +86,9 @@ public:
     maps.append(perChannel.size(), cMap);
     maps.push_back(id);
     SmallVector<IteratorType> iters(rank, IteratorType::parallel);
-    return lb.generic(inputs, maps, iters, xType,
-                      [&](OpBuilder &nb, Location l, ValueRange args) {
-                        return body(nb, l, args.drop_back());
-                      });
+    return lb.generic(inputs, maps, iters, xType, [&](OpBuilder &nb, Location l, ValueRange args) {
+      return body(nb, l, args.drop_back());
+    });
   }
 
   RankedTensorType channelType(Type elem) { return RankedTensorType::get({channels}, elem); }
@@ -108,11 +106,10 @@ private:
     SmallVector<Type> types;
     for (Value v : inits)
       types.push_back(v.getType());
-    auto op = linalg::GenericOp::create(
-        b, lb.loc(), types, inputs, inits, maps, iters,
-        [&](OpBuilder &nb, Location l, ValueRange args) {
-          linalg::YieldOp::create(nb, l, body(nb, l, args));
-        });
+    auto op = linalg::GenericOp::create(b, lb.loc(), types, inputs, inits, maps, iters,
+                                        [&](OpBuilder &nb, Location l, ValueRange args) {
+                                          linalg::YieldOp::create(nb, l, body(nb, l, args));
+                                        });
     return SmallVector<Value>(op.getResults());
   }
 };
@@ -164,14 +161,14 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
         NormBuilder nbld(lb, cast<RankedTensorType>(x.getType()));
         double eps = asF32(bn.getEps());
         Type f32 = nbld.f32;
-        SmallVector<Value> affine = nbld.perChannel(
-            {bn.getRunningMean(), bn.getRunningVar(), bn.getWeight(), bn.getBias()},
-            {nbld.emptyChannel(f32), nbld.emptyChannel(f32)},
-            [&](B &nb, Location l, ValueRange a) -> SmallVector<Value> {
-              Arith m{nb, l};
-              Value scale = m.mul(m.invSqrt(a[1], eps), a[2]);
-              return {scale, m.sub(a[3], m.mul(a[0], scale))};
-            });
+        SmallVector<Value> affine =
+            nbld.perChannel({bn.getRunningMean(), bn.getRunningVar(), bn.getWeight(), bn.getBias()},
+                            {nbld.emptyChannel(f32), nbld.emptyChannel(f32)},
+                            [&](B &nb, Location l, ValueRange a) -> SmallVector<Value> {
+                              Arith m{nb, l};
+                              Value scale = m.mul(m.invSqrt(a[1], eps), a[2]);
+                              return {scale, m.sub(a[3], m.mul(a[0], scale))};
+                            });
         Value y = nbld.elementwise(x, affine, [](B &nb, Location l, ValueRange a) {
           Arith m{nb, l};
           return m.add(m.mul(a[0], a[1]), a[2]);
@@ -201,11 +198,11 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
         Value sum = nbld.channelSums(x, {}, 1, [](B &nb, Location l, ValueRange a) {
           return SmallVector<Value>{Arith{nb, l}.ext(a[0])};
         })[0];
-        Value mean = nbld.perChannel(sum, nbld.emptyChannel(f64),
-                                     [&](B &nb, Location l, ValueRange a) {
-                                       Arith m{nb, l};
-                                       return SmallVector<Value>{m.div(a[0], m.c(f64, count))};
-                                     })[0];
+        Value mean =
+            nbld.perChannel(sum, nbld.emptyChannel(f64), [&](B &nb, Location l, ValueRange a) {
+              Arith m{nb, l};
+              return SmallVector<Value>{m.div(a[0], m.c(f64, count))};
+            })[0];
         Value squares = nbld.channelSums(x, mean, 1, [](B &nb, Location l, ValueRange a) {
           Arith m{nb, l};
           Value d = m.sub(m.ext(a[0]), a[1]);
@@ -228,8 +225,12 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
                                           m.mul(m.c(f64, momentum), batch)));
               };
               Value scale = m.mul(invstd32, a[2]);
-              return {mean32,        invstd32, blend(a[6], a[0]), blend(a[7], unbiased),
-                      scale, m.sub(a[3], m.mul(mean32, scale))};
+              return {mean32,
+                      invstd32,
+                      blend(a[6], a[0]),
+                      blend(a[7], unbiased),
+                      scale,
+                      m.sub(a[3], m.mul(mean32, scale))};
             });
         Value y = nbld.elementwise(x, {stats[4], stats[5]}, [](B &nb, Location l, ValueRange a) {
           Arith m{nb, l};
@@ -251,9 +252,8 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
         Type f32 = nbld.f32;
         double count = double(nbld.count);
         Value mean = bn.getBatchMean(), invstd = bn.getBatchInvstd();
-        SmallVector<Value> sums = nbld.channelSums(
-            {dy, x}, {mean, invstd}, 2,
-            [](B &nb, Location l, ValueRange a) {
+        SmallVector<Value> sums =
+            nbld.channelSums({dy, x}, {mean, invstd}, 2, [](B &nb, Location l, ValueRange a) {
               Arith m{nb, l};
               Value g = m.ext(a[0]);
               Value xhat = m.mul(m.sub(m.ext(a[1]), m.ext(a[2])), m.ext(a[3]));
@@ -263,27 +263,27 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
         // dx = k * dy - k * mean(dy) - (x - mean) * k * invstd * mean(dy * xhat)
         // with k = gamma * invstd (few per-channel operands keep the
         // elementwise loop vectorizable).
-        SmallVector<Value> perChannel = nbld.perChannel(
-            {sums[0], sums[1], bn.getWeight(), invstd},
-            {nbld.emptyChannel(f32), nbld.emptyChannel(f32), nbld.emptyChannel(f32),
-             nbld.emptyChannel(f32), nbld.emptyChannel(f32)},
-            [&](B &nb, Location l, ValueRange a) -> SmallVector<Value> {
-              Arith m{nb, l};
-              Value n = m.c(a[0].getType(), count);
-              Value inv = m.ext(a[3]);
-              Value k = m.mul(m.ext(a[2]), inv);
-              return {m.trunc(f32, a[0]), m.trunc(f32, a[1]), m.trunc(f32, k),
-                      m.trunc(f32, m.mul(k, m.div(a[0], n))),
-                      m.trunc(f32, m.mul(m.mul(k, inv), m.div(a[1], n)))};
-            });
+        SmallVector<Value> perChannel =
+            nbld.perChannel({sums[0], sums[1], bn.getWeight(), invstd},
+                            {nbld.emptyChannel(f32), nbld.emptyChannel(f32), nbld.emptyChannel(f32),
+                             nbld.emptyChannel(f32), nbld.emptyChannel(f32)},
+                            [&](B &nb, Location l, ValueRange a) -> SmallVector<Value> {
+                              Arith m{nb, l};
+                              Value n = m.c(a[0].getType(), count);
+                              Value inv = m.ext(a[3]);
+                              Value k = m.mul(m.ext(a[2]), inv);
+                              return {m.trunc(f32, a[0]), m.trunc(f32, a[1]), m.trunc(f32, k),
+                                      m.trunc(f32, m.mul(k, m.div(a[0], n))),
+                                      m.trunc(f32, m.mul(m.mul(k, inv), m.div(a[1], n)))};
+                            });
         if (!bn.getInputGrad().use_empty()) {
-          Value dx = nbld.elementwise(
-              {dy, x}, {mean, perChannel[2], perChannel[3], perChannel[4]},
-              [](B &nb, Location l, ValueRange a) {
-                Arith m{nb, l};
-                Value centered = m.sub(a[1], a[2]);
-                return m.sub(m.sub(m.mul(a[3], a[0]), a[4]), m.mul(centered, a[5]));
-              });
+          Value dx = nbld.elementwise({dy, x}, {mean, perChannel[2], perChannel[3], perChannel[4]},
+                                      [](B &nb, Location l, ValueRange a) {
+                                        Arith m{nb, l};
+                                        Value centered = m.sub(a[1], a[2]);
+                                        return m.sub(m.sub(m.mul(a[3], a[0]), a[4]),
+                                                     m.mul(centered, a[5]));
+                                      });
           bn.getInputGrad().replaceAllUsesWith(
               expandSpatial(lb, dx, cast<RankedTensorType>(bn.getInputGrad().getType())));
         }

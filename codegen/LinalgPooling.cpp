@@ -116,8 +116,8 @@ SmallVector<Value> windowReduce(LinalgBuilder &lb, Value x, RankedTensorType yTy
   SmallVector<AffineMap> maps;
   if (!win.padded()) {
     inputs.push_back(x);
-    maps.push_back(AffineMap::get(
-        6, 0, {d(0), d(1), d(2) * win.s[0] + d(4), d(3) * win.s[1] + d(5)}, ctx));
+    maps.push_back(
+        AffineMap::get(6, 0, {d(0), d(1), d(2) * win.s[0] + d(4), d(3) * win.s[1] + d(5)}, ctx));
   }
   inputs.push_back(extentOperand(lb, {win.k[0], win.k[1]}));
   maps.push_back(window);
@@ -142,9 +142,8 @@ SmallVector<Value> windowReduce(LinalgBuilder &lb, Value x, RankedTensorType yTy
         Value v, inside;
         if (win.padded()) {
           inside = m.both(m.inRange(h, H), m.inRange(w, W));
-          v = tensor::ExtractOp::create(nb, l, x,
-                                        ValueRange{m.dim(0), m.dim(1), m.clamp(h, H),
-                                                   m.clamp(w, W)});
+          v = tensor::ExtractOp::create(
+              nb, l, x, ValueRange{m.dim(0), m.dim(1), m.clamp(h, H), m.clamp(w, W)});
         } else {
           v = args[0];
         }
@@ -221,8 +220,8 @@ Value windowGather(LinalgBuilder &lb, Value dy, RankedTensorType dxType, const W
         if (argmax) {
           Value chosen = tensor::ExtractOp::create(nb, l, argmax, at);
           Value self = m.i32(m.add(m.mul(pos[0], W), pos[1]));
-          inside = m.both(inside, arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
-                                                        chosen, self));
+          inside =
+              m.both(inside, arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, chosen, self));
         }
         if (divisor != 1.0)
           g = divide(nb, l, g, divisor);
@@ -260,9 +259,8 @@ FailureOr<bool> nnc::codegen::lowerPoolingToLinalg(LinalgBuilder &lb, Operation 
           return bwd && argmaxKey(bwd.getInput(), bwd.getKernel(), bwd.getStride(),
                                   bwd.getPadding()) == key;
         });
-        SmallVector<Value> results =
-            windowReduce(lb, p.getInput(), resultType(), win,
-                         backward ? PoolKind::MaxWithIndex : PoolKind::Max);
+        SmallVector<Value> results = windowReduce(
+            lb, p.getInput(), resultType(), win, backward ? PoolKind::MaxWithIndex : PoolKind::Max);
         if (backward)
           lb.saved[key] = results[1];
         return replace(results[0]);
@@ -272,9 +270,8 @@ FailureOr<bool> nnc::codegen::lowerPoolingToLinalg(LinalgBuilder &lb, Operation 
         auto key = argmaxKey(p.getInput(), p.getKernel(), p.getStride(), p.getPadding());
         Value argmax = lb.saved.lookup(key);
         if (!argmax) // No forward pooling here: recompute the argmax.
-          argmax = windowReduce(lb, p.getInput(),
-                                cast<RankedTensorType>(p.getGrad().getType()), win,
-                                PoolKind::MaxWithIndex)[1];
+          argmax = windowReduce(lb, p.getInput(), cast<RankedTensorType>(p.getGrad().getType()),
+                                win, PoolKind::MaxWithIndex)[1];
         return replace(windowGather(lb, p.getGrad(), resultType(), win, argmax, 1.0));
       })
       .Case<AvgPool2dOp>([&](AvgPool2dOp p) {
@@ -284,8 +281,8 @@ FailureOr<bool> nnc::codegen::lowerPoolingToLinalg(LinalgBuilder &lb, Operation 
       })
       .Case<AvgPool2dBackwardOp>([&](AvgPool2dBackwardOp p) {
         Window win(p.getKernel(), p.getStride(), p.getPadding());
-        return replace(windowGather(lb, p.getGrad(), resultType(), win, nullptr,
-                                    double(win.k[0] * win.k[1])));
+        return replace(
+            windowGather(lb, p.getGrad(), resultType(), win, nullptr, double(win.k[0] * win.k[1])));
       })
       .Case<GlobalAvgPoolOp>([&](GlobalAvgPoolOp g) {
         // Sums over the plane (viewed as one dimension), then one division
@@ -310,8 +307,8 @@ FailureOr<bool> nnc::codegen::lowerPoolingToLinalg(LinalgBuilder &lb, Operation 
         // dx[n, c, h, w] = dy[n, c] / (H * W), over [N, C, H * W].
         RankedTensorType dx = resultType();
         int64_t plane = dx.getDimSize(2) * dx.getDimSize(3);
-        auto flat = RankedTensorType::get({dx.getDimSize(0), dx.getDimSize(1), plane},
-                                          dx.getElementType());
+        auto flat =
+            RankedTensorType::get({dx.getDimSize(0), dx.getDimSize(1), plane}, dx.getElementType());
         MLIRContext *ctx = lb.b.getContext();
         auto d = [&](unsigned i) { return lb.b.getAffineDimExpr(i); };
         SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {d(0), d(1)}, ctx),
