@@ -142,8 +142,6 @@ public:
   DenseMap<Value, Value> mapping;
   /// Arena offsets of the parameter views handed out by param_ref.
   DenseMap<Value, int64_t> paramViewOffset;
-  /// The argmax indices of each max-pooled input, for the backward.
-  DenseMap<Value, Value> poolIndices;
   /// The correct-prediction count computed with each cross-entropy.
   DenseMap<Value, Value> correctCounts;
   Location currentLoc = UnknownLoc::get(model.getContext());

@@ -24,6 +24,11 @@ using namespace mlir;
 /// "update" for optimizer updates.
 std::string linalgLayerName(Operation *op);
 
+/// A float constant of type `type` (`value` rounded to it).
+inline Value floatConstant(OpBuilder &b, Location loc, Type type, double value) {
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value)).getResult();
+}
+
 /// Tags every linalg op created through a builder with `nn.layer`.
 class LayerTagger : public OpBuilder::Listener {
 public:
@@ -57,10 +62,7 @@ public:
   /// A tensor of `type` filled with `value`.
   Value filled(RankedTensorType type, double value);
   /// A float scalar constant of type `type`.
-  Value f(Type type, double value) {
-    // getFloatAttr rounds `value` to the type's semantics.
-    return arith::ConstantOp::create(b, loc(), b.getFloatAttr(type, value)).getResult();
-  }
+  Value f(Type type, double value) { return floatConstant(b, loc(), type, value); }
 
   /// An elementwise op over tensors of `resultType`'s shape: each input is
   /// either of that shape or rank 0 (a scalar broadcast to every element).
@@ -77,6 +79,10 @@ public:
 
   OpBuilder b;
   LayerTagger tagger;
+  /// Tensors that one op's lowering leaves for another's, keyed by a value
+  /// and an attribute (max pooling's argmax for its backward, keyed by the
+  /// pooled input and the window).
+  DenseMap<std::pair<Value, Attribute>, Value> saved;
   Location currentLoc = b.getUnknownLoc();
 };
 
@@ -88,6 +94,19 @@ FailureOr<bool> lowerElementwiseToLinalg(LinalgBuilder &lb, Operation *op);
 FailureOr<bool> lowerOptimizersToLinalg(LinalgBuilder &lb, Operation *op);
 /// Embedding lookup and its scatter-add backward (LinalgEmbedding.cpp).
 FailureOr<bool> lowerEmbeddingToLinalg(LinalgBuilder &lb, Operation *op);
+/// Max/average/global average pooling, forward and backward
+/// (LinalgPooling.cpp).
+FailureOr<bool> lowerPoolingToLinalg(LinalgBuilder &lb, Operation *op);
+/// Batch normalization: inference, training forward, backward
+/// (LinalgNorm.cpp).
+FailureOr<bool> lowerNormToLinalg(LinalgBuilder &lb, Operation *op);
+
+/// `x` [N, C, H, W] viewed as [N, C, H * W] (a tensor.collapse_shape), so
+/// that loops over a plane are one long contiguous loop; other ranks as they
+/// are (LinalgNorm.cpp).
+Value collapseSpatial(LinalgBuilder &lb, Value x);
+/// The inverse of collapseSpatial: `x` back to `type`.
+Value expandSpatial(LinalgBuilder &lb, Value x, RankedTensorType type);
 
 } // namespace nnc::codegen
 

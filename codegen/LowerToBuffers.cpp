@@ -303,8 +303,14 @@ LogicalResult FunctionLowering::bufferizeLinalg(linalg::LinalgOp op) {
     return op->emitError("expected a linalg op on tensors");
   // Inputs: their buffers (scalars: their values).
   SmallVector<Value> operands;
-  for (OpOperand *in : op.getDpsInputOperands())
-    operands.push_back(lookup(in->get()));
+  for (OpOperand *in : op.getDpsInputOperands()) {
+    // An empty input only gives dimensions their extents (a pooling
+    // window): any buffer of its shape will do.
+    if (in->get().getDefiningOp<tensor::EmptyOp>())
+      operands.push_back(alloc(toMemRef(in->get().getType())));
+    else
+      operands.push_back(lookup(in->get()));
+  }
   // Outputs: a fresh buffer unless the op reads its output's current value;
   // then that buffer, updated in place when nothing reads it later.
   SmallVector<Value> outputs;
@@ -519,45 +525,6 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
               i64(w[1]), i64(w[0]), i32(*epilogue)});
         return setResult(out);
       })
-      .Case<MaxPool2dOp, AvgPool2dOp>([&](Operation *) {
-        Value in = op->getOperand(0);
-        auto x = shapeOf(in);
-        auto k = cast<DenseI64ArrayAttr>(op->getAttr("kernel")).asArrayRef();
-        auto s = cast<DenseI64ArrayAttr>(op->getAttr("stride")).asArrayRef();
-        auto p = cast<DenseI64ArrayAttr>(op->getAttr("padding")).asArrayRef();
-        auto outType = toMemRef(op->getResult(0).getType());
-        Value out = alloc(outType);
-        SmallVector<Value> args = {ptr(lookup(in)), ptr(out)};
-        if (isa<MaxPool2dOp>(op)) {
-          Value indices = alloc(MemRefType::get(outType.getShape(), b.getI32Type()));
-          poolIndices[in] = indices;
-          args.push_back(ptr(indices));
-        }
-        for (int64_t v : {x[0], x[1], x[2], x[3], k[0], k[1], s[0], s[1], p[0], p[1]})
-          args.push_back(i64(v));
-        call(isa<MaxPool2dOp>(op) ? "nnc_maxpool2d_fwd" : "nnc_avgpool2d_fwd", args);
-        return setResult(out);
-      })
-      .Case<GlobalAvgPoolOp>([&](GlobalAvgPoolOp g) {
-        auto x = shapeOf(g.getInput());
-        Value out = alloc(toMemRef(g.getType()));
-        call("nnc_global_avgpool_fwd", {ptr(lookup(g.getInput())), ptr(out), i64(x[0]),
-                                        i64(x[1]), i64(x[2] * x[3])});
-        return setResult(out);
-      })
-      .Case<BatchNormOp>([&](BatchNormOp bn) {
-        auto x = shapeOf(bn.getInput());
-        int64_t spatial = 1;
-        for (size_t i = 2; i < x.size(); ++i)
-          spatial *= x[i];
-        Value out = alloc(toMemRef(bn.getType()));
-        call("nnc_batchnorm_infer_fwd",
-             {ptr(lookup(bn.getInput())), ptr(lookup(bn.getWeight())),
-              ptr(lookup(bn.getBias())), ptr(lookup(bn.getRunningMean())),
-              ptr(lookup(bn.getRunningVar())), ptr(out), i64(x[0]), i64(x[1]),
-              i64(spatial), f32(bn.getEps().convertToDouble())});
-        return setResult(out);
-      })
       .Case<LSTMOp>([&](LSTMOp r) {
         return setResult(lowerRecurrent(op, "lstm", r.getInput(), r.getWeights(),
                                         r.getHiddenSize(), r.getNumLayers(),
@@ -624,7 +591,9 @@ LogicalResult FunctionLowering::lowerBody(func::FuncOp source,
     }
     if (failed(lowerOp(&op)))
       return failure();
-    if (!numericsOps || isa<ParamRefOp>(op))
+    // A fill only initializes a destination (max pooling's -inf): not an
+    // output that could first hold NaN or Inf.
+    if (!numericsOps || isa<ParamRefOp, linalg::FillOp>(op))
       continue;
     for (Value result : op.getResults()) {
       Value buffer = lookup(result);

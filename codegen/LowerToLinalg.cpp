@@ -99,7 +99,7 @@ struct NNLowerToLinalgPass : public nnc::impl::NNLowerToLinalgBase<NNLowerToLina
         lb.startOp(&op);
         // Each op family's lowering, in turn (codegen/Linalg*.cpp).
         for (auto lower : {lowerElementwiseToLinalg, lowerOptimizersToLinalg,
-                           lowerEmbeddingToLinalg}) {
+                           lowerEmbeddingToLinalg, lowerPoolingToLinalg, lowerNormToLinalg}) {
           FailureOr<bool> done = lower(lb, &op);
           if (failed(done))
             return signalPassFailure();

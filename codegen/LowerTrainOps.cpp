@@ -11,7 +11,6 @@
 #include "codegen/FunctionLowering.h"
 
 #include "dialect/NNOps.h"
-#include "dialect/ShapeRules.h"
 #include "runtime/Kernels.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -69,17 +68,6 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
     return m;
   };
   auto orNull = [&](Value result) { return result ? ptr(allocFor(result)) : nullPtr(); };
-  auto spatial = [&](ArrayRef<int64_t> s) {
-    int64_t n = 1;
-    for (size_t i = 2; i < s.size(); ++i)
-      n *= s[i];
-    return n;
-  };
-  auto pairArgs = [&](ArrayRef<int64_t> k, ArrayRef<int64_t> st, ArrayRef<int64_t> p,
-                      SmallVectorImpl<Value> &args) {
-    for (int64_t v : {k[0], k[1], st[0], st[1], p[0], p[1]})
-      args.push_back(i64(v));
-  };
   // Elementwise backward rules generated as loops: dx = f(dy, value).
   auto unaryBackward = [&](auto fn) {
     mapping[op->getResult(0)] = lowerElementwise(op, op->getOperands(), fn);
@@ -236,81 +224,6 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
                                  allocFor(op->getResult(0)));
             return success();
           })
-      .Case<MaxPool2dBackwardOp>([&](MaxPool2dBackwardOp p) {
-        auto x = shapeOf(p.getInput());
-        auto y = shapeOf(p.getGrad());
-        SmallVector<Value> shapeArgs;
-        for (int64_t v : x)
-          shapeArgs.push_back(i64(v));
-        pairArgs(p.getKernel(), p.getStride(), p.getPadding(), shapeArgs);
-        Value indices = poolIndices.lookup(p.getInput());
-        if (!indices) {
-          // No forward max pool of this input here: recompute the argmax.
-          indices = alloc(MemRefType::get(y, b.getI32Type()));
-          Value out = alloc(MemRefType::get(y, b.getF32Type()));
-          SmallVector<Value> args = {ptr(lookup(p.getInput())), ptr(out), ptr(indices)};
-          args.append(shapeArgs);
-          call("nnc_maxpool2d_fwd", args);
-        }
-        SmallVector<Value> args = {ptr(lookup(p.getGrad())), ptr(indices),
-                                   ptr(allocFor(p.getResult()))};
-        args.append(shapeArgs);
-        call("nnc_maxpool2d_bwd", args);
-        return success();
-      })
-      .Case<AvgPool2dBackwardOp>([&](AvgPool2dBackwardOp p) {
-        auto x = shapeOf(p.getResult());
-        SmallVector<Value> args = {ptr(lookup(p.getGrad())), ptr(allocFor(p.getResult()))};
-        for (int64_t v : x)
-          args.push_back(i64(v));
-        pairArgs(p.getKernel(), p.getStride(), p.getPadding(), args);
-        call("nnc_avgpool2d_bwd", args);
-        return success();
-      })
-      .Case<GlobalAvgPoolBackwardOp>([&](GlobalAvgPoolBackwardOp p) {
-        auto x = shapeOf(p.getResult());
-        call("nnc_global_avgpool_bwd", {ptr(lookup(p.getGrad())),
-                                        ptr(allocFor(p.getResult())), i64(x[0]), i64(x[1]),
-                                        i64(spatial(x))});
-        return success();
-      })
-      .Case<BatchNormTrainOp>([&](BatchNormTrainOp bn) -> LogicalResult {
-        auto x = shapeOf(bn.getInput());
-        // Batch statistics of one value per channel: a variance of 0 and a
-        // meaningless update (PyTorch refuses this too).
-        if (x[0] * spatial(x) == 1) {
-          auto name = bn->getAttrOfType<StringAttr>("name");
-          return bn.emitError("batchnorm '")
-                 << (name ? name.getValue() : "batchnorm")
-                 << "' has one value per channel at batch " << x[0]
-                 << " (input " << nnc::shape::formatShape(x)
-                 << "); training needs more than one (use a batch of at least "
-                    "2)";
-        }
-        // The running statistics are updated in place (on a copy if they
-        // are read again later).
-        Value runningMean = updatable(bn.getRunningMean(), op);
-        Value runningVar = updatable(bn.getRunningVar(), op);
-        mapping[bn.getNewRunningMean()] = runningMean;
-        mapping[bn.getNewRunningVar()] = runningVar;
-        call("nnc_batchnorm_train_fwd",
-             {ptr(lookup(bn.getInput())), ptr(lookup(bn.getWeight())),
-              ptr(lookup(bn.getBias())), ptr(allocFor(bn.getResult())), ptr(runningMean),
-              ptr(runningVar), ptr(allocFor(bn.getBatchMean())),
-              ptr(allocFor(bn.getBatchInvstd())), i64(x[0]), i64(x[1]), i64(spatial(x)),
-              f32(bn.getMomentum().convertToDouble()), f32(bn.getEps().convertToDouble())});
-        return success();
-      })
-      .Case<BatchNormBackwardOp>([&](BatchNormBackwardOp bn) {
-        auto x = shapeOf(bn.getInput());
-        call("nnc_batchnorm_bwd",
-             {ptr(lookup(bn.getGrad())), ptr(lookup(bn.getInput())),
-              ptr(lookup(bn.getWeight())), ptr(lookup(bn.getBatchMean())),
-              ptr(lookup(bn.getBatchInvstd())), ptr(allocFor(bn.getInputGrad())),
-              ptr(allocFor(bn.getWeightGrad())), ptr(allocFor(bn.getBiasGrad())), i64(x[0]),
-              i64(x[1]), i64(spatial(x))});
-        return success();
-      })
       .Case<DropoutTrainOp>([&](DropoutTrainOp d) {
         // Masks differ per layer (stream) and per step (the seed input).
         Value seed = loadScalar(d.getSeed());

@@ -13,6 +13,7 @@
 #include "dialect/NNOps.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #define DEBUG_TYPE "nn-check-element-types"
 
@@ -64,6 +65,13 @@ LogicalResult checkModel(ModuleOp model) {
       }
       return WalkResult::advance();
     }
+    // Code that -nn-lower-to-linalg generated may compute in other types
+    // (f64 statistics, i32 argmax, their scalar constants): only the
+    // model's own types count.
+    if (isa<linalg::LinalgOp, tensor::EmptyOp>(op) ||
+        isa_and_nonnull<linalg::LinalgOp>(op->getParentOp()) ||
+        (isa<arith::ConstantOp>(op) && !isa<ShapedType>(op->getResult(0).getType())))
+      return WalkResult::advance();
     for (Type t : op->getResultTypes())
       if (FloatType elem = unsupportedFloat(t)) {
         auto name = op->getAttrOfType<StringAttr>("name");

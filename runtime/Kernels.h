@@ -11,8 +11,7 @@
 /// - C ABI: `extern "C"`, plain pointers and `int64_t` sizes, no structs by
 ///   value. Tensors are f32, contiguous, row-major, in PyTorch layouts: NCHW
 ///   activations, OIHW conv weights, [out, in] linear weights, batch-first
-///   sequences [N, T, F]. Integer ids and labels are int64; pooling argmax
-///   indices are int32.
+///   sequences [N, T, F]. Integer ids and labels are int64.
 /// - Kernels never allocate from the heap. A kernel that needs scratch takes a
 ///   `scratch` pointer of at least `nnc_<kernel>_scratch_bytes(...)` bytes
 ///   (64-byte aligned is best; 16 is enough). The compiler calls the same
@@ -128,82 +127,6 @@ void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
                     int64_t KH, int64_t KW, int64_t strideH, int64_t strideW,
                     int64_t padH, int64_t padW, int64_t dilH, int64_t dilW,
                     int64_t groups);
-
-//===----------------------------------------------------------------------===//
-// Pooling (floor mode; x [N,C,H,W] -> y [N,C,OH,OW],
-// OH = (H + 2*padH - KH) / strideH + 1)
-//===----------------------------------------------------------------------===//
-
-/// Max pooling; padding acts as -inf. `indices` [N,C,OH,OW] receives the
-/// argmax as h*W + w within its (n, c) plane (PyTorch's convention); the first
-/// maximum in row-major window order wins; NaN propagates like PyTorch.
-void nnc_maxpool2d_fwd(const float *x, float *y, int32_t *indices, int64_t N,
-                       int64_t C, int64_t H, int64_t W, int64_t KH, int64_t KW,
-                       int64_t strideH, int64_t strideW, int64_t padH,
-                       int64_t padW);
-/// dx [N,C,H,W] (overwritten) from dy and the forward's indices.
-void nnc_maxpool2d_bwd(const float *dy, const int32_t *indices, float *dx,
-                       int64_t N, int64_t C, int64_t H, int64_t W, int64_t KH,
-                       int64_t KW, int64_t strideH, int64_t strideW,
-                       int64_t padH, int64_t padW);
-/// Average pooling, count_include_pad = true: every window divides by KH*KW.
-void nnc_avgpool2d_fwd(const float *x, float *y, int64_t N, int64_t C,
-                       int64_t H, int64_t W, int64_t KH, int64_t KW,
-                       int64_t strideH, int64_t strideW, int64_t padH,
-                       int64_t padW);
-void nnc_avgpool2d_bwd(const float *dy, float *dx, int64_t N, int64_t C,
-                       int64_t H, int64_t W, int64_t KH, int64_t KW,
-                       int64_t strideH, int64_t strideW, int64_t padH,
-                       int64_t padW);
-/// y[N,C] = mean of x[N,C,S] over S (S = H*W).
-void nnc_global_avgpool_fwd(const float *x, float *y, int64_t N, int64_t C,
-                            int64_t S);
-/// dx[N,C,S] = dy[N,C] / S.
-void nnc_global_avgpool_bwd(const float *dy, float *dx, int64_t N, int64_t C,
-                            int64_t S);
-
-//===----------------------------------------------------------------------===//
-// Batch normalization over dim 1 of a rank-2..4 tensor, viewed as [N, C, S]
-// (S = product of the dims after C, 1 for rank 2).
-//===----------------------------------------------------------------------===//
-
-/// Training forward with batch statistics over (N, S):
-///   mean = sum(x)/(N*S), var = sum((x-mean)^2)/(N*S) (biased),
-///   y = (x - mean) * invstd * gamma + beta, invstd = 1/sqrt(var + eps);
-///   runningMean = (1-momentum)*runningMean + momentum*mean,
-///   runningVar  = (1-momentum)*runningVar + momentum*var*(N*S)/(N*S-1)
-///   (unbiased; when N*S == 1 the unbiased variance is taken as var).
-/// gamma/beta null = 1/0. runningMean/runningVar null = not tracked (updated
-/// in place otherwise). savedMean/savedInvstd [C] are written for backward.
-/// Statistics are accumulated in f64.
-void nnc_batchnorm_train_fwd(const float *x, const float *gamma,
-                             const float *beta, float *y, float *runningMean,
-                             float *runningVar, float *savedMean,
-                             float *savedInvstd, int64_t N, int64_t C,
-                             int64_t S, float momentum, float eps);
-/// Inference: y = (x - runningMean) / sqrt(runningVar + eps) * gamma + beta.
-void nnc_batchnorm_infer_fwd(const float *x, const float *gamma,
-                             const float *beta, const float *runningMean,
-                             const float *runningVar, float *y, int64_t N,
-                             int64_t C, int64_t S, float eps);
-/// Backward of the training forward: dx (null: not needed), dgamma, dbeta
-/// (null: not needed). gamma null = 1.
-void nnc_batchnorm_bwd(const float *dy, const float *x, const float *gamma,
-                       const float *savedMean, const float *savedInvstd,
-                       float *dx, float *dgamma, float *dbeta, int64_t N,
-                       int64_t C, int64_t S);
-
-//===----------------------------------------------------------------------===//
-
-/// out[i, :] = table[ids[i], :] for i < numIds; table is [V, D]. An id outside
-/// [0, V) is clamped into it (never read out of bounds); returns the number of
-/// such ids (0 = all valid). The caller decides whether that is an error.
-int64_t nnc_embedding_fwd(const int64_t *ids, const float *table, float *out,
-                          int64_t numIds, int64_t V, int64_t D);
-/// dtable [V, D] is overwritten: zero, then dout rows summed into the rows of
-/// their (clamped) ids in index order. Returns the count of clamped ids.
-int64_t nnc_embedding_bwd(const int64_t *ids, const float *dout, float *dtable,
-                          int64_t numIds, int64_t V, int64_t D);
 
 //===----------------------------------------------------------------------===//
 // Recurrent layers: RNN (tanh|relu), LSTM (gates i,f,g,o), GRU (gates r,z,n)

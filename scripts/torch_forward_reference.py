@@ -187,6 +187,23 @@ class LayerMix(nn.Module):  # test/layers/Inputs/layer_mix.nn
         return self.fc2(torch.cat([a, self.drop1(s + t)], 1))
 
 
+class PoolNorm(nn.Module):  # test/layers/Inputs/pool_norm.nn
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4)
+        self.bn2, self.conv2 = nn.BatchNorm1d(4), nn.Conv2d(4, 3, 1)
+        self.fc1 = nn.Linear(147, 4)
+
+    def forward(self, image):
+        x = self.bn1(self.conv1(image))
+        a = F.max_pool2d(x, (3, 2), 2, 1)
+        b = F.avg_pool2d(F.max_pool2d(x, 3, 1), 2, 3)
+        c = F.avg_pool2d(x, (3, 2), (2, 1), (1, 1), count_include_pad=True).mean((2, 3))
+        d = self.bn2(a.reshape(-1, 4, 25)).flatten(1)
+        e = F.max_pool2d(self.conv2(x), 2, 3).flatten(1)
+        return self.fc1(torch.cat([d, b.flatten(1), c, e], 1))
+
+
 class RecurrentMix(nn.Module):  # test/layers/Inputs/recurrent_mix.nn
     def __init__(self):
         super().__init__()
@@ -247,7 +264,9 @@ def main():
     layer_cases = [("concat_inception", ConcatInception(), torch.randn(2, 3, 8, 8),
                     lambda: torch.randn(8, 3, 8, 8)),
                    ("layer_mix", LayerMix(), torch.randn(2, 12), lambda: torch.randn(8, 12)),
-                   ("recurrent_mix", RecurrentMix(), torch.randint(0, 20, (2, 6)), None)]
+                   ("recurrent_mix", RecurrentMix(), torch.randint(0, 20, (2, 6)), None),
+                   ("pool_norm", PoolNorm(), torch.randn(2, 2, 9, 8),
+                    lambda: torch.randn(8, 2, 9, 8))]
     for name, model, x, warm in layer_cases:
         if not chosen or name in chosen:
             write(LAYERS_OUT, name, model, x, warm)

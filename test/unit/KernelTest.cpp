@@ -169,32 +169,6 @@ TEST(Kernel, LinearEpilogue) {
     EXPECT_NEAR(yRelu[i], std::max(want[i], 0.0f), 1e-5) << i;
 }
 
-TEST(Kernel, PoolingMatchesTorch) {
-  std::vector<float> y(std::size(kMaxPoolY));
-  std::vector<int32_t> idx(y.size());
-  nnc_maxpool2d_fwd(kPoolX, y.data(), idx.data(), 2, 3, 6, 7, 3, 2, 2, 2, 1, 1);
-  EXPECT_CLOSE(y, kMaxPoolY);
-  EXPECT_EQ(idx, std::vector<int32_t>(std::begin(kMaxPoolIdx),
-                                      std::end(kMaxPoolIdx)));
-  std::vector<float> a(std::size(kAvgPoolY));
-  nnc_avgpool2d_fwd(kPoolX, a.data(), 2, 3, 6, 7, 3, 2, 2, 2, 1, 1);
-  EXPECT_CLOSE(a, kAvgPoolY);
-}
-
-TEST(Kernel, BatchNormMatchesTorch) {
-  const int64_t N = 4, C = 3, S = 5;
-  std::vector<float> y(N * C * S), rm = vec(kBnRm), rv = vec(kBnRv), m(C),
-                                   is(C);
-  nnc_batchnorm_train_fwd(kBnX, kBnGamma, kBnBeta, y.data(), rm.data(),
-                          rv.data(), m.data(), is.data(), N, C, S, 0.1f, 1e-5f);
-  EXPECT_CLOSE(y, kBnTrainY);
-  EXPECT_CLOSE(rm, kBnRmNew);
-  EXPECT_CLOSE(rv, kBnRvNew);
-  nnc_batchnorm_infer_fwd(kBnX, kBnGamma, kBnBeta, kBnRm, kBnRv, y.data(), N, C,
-                          S, 1e-5f);
-  EXPECT_CLOSE(y, kBnInferY);
-}
-
 enum class Kind { Lstm, Gru, RnnTanh, RnnRelu };
 
 /// Runs a recurrent forward on the reference weights (concatenated in
