@@ -142,7 +142,8 @@ scf::ParallelOp dropSingleIterationDims(RewriterBase &rewriter, scf::ParallelOp 
 /// vectorize, and the tiles can split it anywhere. Returns the op to lower
 /// (`op` itself when nothing merges).
 linalg::LinalgOp collapseContiguousDims(RewriterBase &rewriter, linalg::LinalgOp op) {
-  if (!isa<linalg::GenericOp, linalg::CopyOp>(op) ||
+  // Bodies that read their indices (gathers, windows) keep their dims.
+  if (!isa<linalg::GenericOp, linalg::CopyOp>(op) || !op.getBlock()->getOps<linalg::IndexOp>().empty() ||
       llvm::any_of(op->getOperandTypes(), [](Type t) {
         auto memref = dyn_cast<MemRefType>(t);
         return memref && !memref.getLayout().isIdentity();

@@ -141,3 +141,29 @@ func.func @fill(%out: memref<2x10xf32>) {
   linalg.fill {nn.layer = "zeros"} ins(%zero : f32) outs(%out : memref<2x10xf32>)
   return
 }
+
+// -----
+
+// A body that reads its indices (a pooling window) keeps its dimensions:
+// merging them used to crash the loop generation.
+// CHECK-LABEL: func.func @window
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) =
+// CHECK: scf.for %[[KH:.*]] =
+// CHECK: arith.index_cast %[[KH]] : index to i32
+#win_in = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2 * 2 + d4, d3 * 2 + d5)>
+#win_k = affine_map<(d0, d1, d2, d3, d4, d5) -> (d4, d5)>
+#win_out = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3)>
+func.func @window(%x: memref<2x2x8x8xf32>, %k: memref<2x2xi8>, %y: memref<2x2x4x4xf32>) {
+  linalg.generic {indexing_maps = [#win_in, #win_k, #win_out],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
+      ins(%x, %k : memref<2x2x8x8xf32>, memref<2x2xi8>) outs(%y : memref<2x2x4x4xf32>) {
+  ^bb0(%in: f32, %w: i8, %out: f32):
+    %i = linalg.index 4 : index
+    %c = arith.index_cast %i : index to i32
+    %f = arith.sitofp %c : i32 to f32
+    %s = arith.addf %in, %f : f32
+    %m = arith.maximumf %s, %out : f32
+    linalg.yield %m : f32
+  }
+  return
+}
