@@ -63,14 +63,13 @@ Value softmax(LinalgBuilder &lb, Value x, int64_t dim, bool log) {
                                Value e = math::ExpOp::create(b, l, sub(b, l, a[0], a[1]));
                                return {add(b, l, a[2], e)};
                              })[0];
-  return lb.broadcastAlong({x, max, sum}, type, dim,
-                           [log](B &b, Location l, ValueRange a) -> Value {
-                             Value shifted = sub(b, l, a[0], a[1]);
-                             if (log)
-                               return sub(b, l, shifted, math::LogOp::create(b, l, a[2]));
-                             return arith::DivFOp::create(
-                                 b, l, math::ExpOp::create(b, l, shifted), a[2]);
-                           });
+  return lb.broadcastAlong(
+      {x, max, sum}, type, dim, [log](B &b, Location l, ValueRange a) -> Value {
+        Value shifted = sub(b, l, a[0], a[1]);
+        if (log)
+          return sub(b, l, shifted, math::LogOp::create(b, l, a[2]));
+        return arith::DivFOp::create(b, l, math::ExpOp::create(b, l, shifted), a[2]);
+      });
 }
 
 /// The gradient of softmax (log_softmax with `log`) along `dim` from dL/dy
@@ -86,21 +85,19 @@ Value softmaxBackward(LinalgBuilder &lb, Value dy, Value y, int64_t dim, bool lo
                                [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
                                  return {add(b, l, a[1], a[0])};
                                })[0];
-    return lb.broadcastAlong({dy, y, sum}, type, dim,
-                             [](B &b, Location l, ValueRange a) -> Value {
-                               Value p = math::ExpOp::create(b, l, a[1]);
-                               return sub(b, l, a[0], mul(b, l, p, a[2]));
-                             });
+    return lb.broadcastAlong({dy, y, sum}, type, dim, [](B &b, Location l, ValueRange a) -> Value {
+      Value p = math::ExpOp::create(b, l, a[1]);
+      return sub(b, l, a[0], mul(b, l, p, a[2]));
+    });
   }
   // dx = y * (dy - sum(dy * y)).
   Value dot = lb.reduceAlong({dy, y}, zeros, type, dim,
                              [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
                                return {add(b, l, a[2], mul(b, l, a[0], a[1]))};
                              })[0];
-  return lb.broadcastAlong({dy, y, dot}, type, dim,
-                           [](B &b, Location l, ValueRange a) -> Value {
-                             return mul(b, l, a[1], sub(b, l, a[0], a[2]));
-                           });
+  return lb.broadcastAlong({dy, y, dot}, type, dim, [](B &b, Location l, ValueRange a) -> Value {
+    return mul(b, l, a[1], sub(b, l, a[0], a[2]));
+  });
 }
 
 /// The scale of kept elements, 1 / (1 - p) in f32 (0 for p >= 1).
@@ -137,10 +134,9 @@ void dropoutTrain(LinalgBuilder &lb, DropoutTrainOp d) {
   auto type = cast<RankedTensorType>(d.getInput().getType());
   auto maskType = cast<RankedTensorType>(d.getMask().getType());
   int64_t rank = type.getRank();
-  SmallVector<AffineMap> maps = {lb.b.getMultiDimIdentityMap(rank),
-                                 AffineMap::get(rank, 0, {}, lb.b.getContext()),
-                                 lb.b.getMultiDimIdentityMap(rank),
-                                 lb.b.getMultiDimIdentityMap(rank)};
+  SmallVector<AffineMap> maps = {
+      lb.b.getMultiDimIdentityMap(rank), AffineMap::get(rank, 0, {}, lb.b.getContext()),
+      lb.b.getMultiDimIdentityMap(rank), lb.b.getMultiDimIdentityMap(rank)};
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   double p = d.getP().convertToDouble();
   int64_t stream = d.getStream();
@@ -153,11 +149,10 @@ void dropoutTrain(LinalgBuilder &lb, DropoutTrainOp d) {
         Value index = arith::ConstantIntOp::create(b, l, 0, 64);
         int64_t stride = 1;
         for (int64_t i = rank - 1; i >= 0; --i) {
-          Value at = arith::IndexCastOp::create(b, l, b.getI64Type(),
-                                                linalg::IndexOp::create(b, l, i));
+          Value at =
+              arith::IndexCastOp::create(b, l, b.getI64Type(), linalg::IndexOp::create(b, l, i));
           if (stride != 1)
-            at = arith::MulIOp::create(b, l, at,
-                                       arith::ConstantIntOp::create(b, l, stride, 64));
+            at = arith::MulIOp::create(b, l, at, arith::ConstantIntOp::create(b, l, stride, 64));
           index = arith::AddIOp::create(b, l, index, at);
           stride *= shape[i];
         }

@@ -79,21 +79,18 @@ SmallVector<Value> rowMax(LinalgBuilder &lb, Value logits, bool withArgmax) {
   // non-finite tensors); a row of -inf gives NaN losses either way.
   SmallVector<Value> inits = {lb.filled(rows, -FLT_MAX)};
   if (withArgmax)
-    inits.push_back(
-        filledInt(lb, RankedTensorType::get(rows.getShape(), lb.b.getI64Type()), 0));
-  return lb.reduceAlong(logits, inits, type, 1,
-                        [&](B &b, Location l, ValueRange a) -> SmallVector<Value> {
-                          Value greater =
-                              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, a[0], a[1]);
-                          SmallVector<Value> next = {
-                              arith::SelectOp::create(b, l, greater, a[0], a[1])};
-                          if (withArgmax) {
-                            Value j = arith::IndexCastOp::create(
-                                b, l, b.getI64Type(), linalg::IndexOp::create(b, l, 1));
-                            next.push_back(arith::SelectOp::create(b, l, greater, j, a[2]));
-                          }
-                          return next;
-                        });
+    inits.push_back(filledInt(lb, RankedTensorType::get(rows.getShape(), lb.b.getI64Type()), 0));
+  return lb.reduceAlong(
+      logits, inits, type, 1, [&](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value greater = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, a[0], a[1]);
+        SmallVector<Value> next = {arith::SelectOp::create(b, l, greater, a[0], a[1])};
+        if (withArgmax) {
+          Value j =
+              arith::IndexCastOp::create(b, l, b.getI64Type(), linalg::IndexOp::create(b, l, 1));
+          next.push_back(arith::SelectOp::create(b, l, greater, j, a[2]));
+        }
+        return next;
+      });
 }
 
 /// Mean cross entropy of logits [N, C] against labels [N] (f32 0-d), and
@@ -124,8 +121,7 @@ std::pair<Value, Value> crossEntropy(LinalgBuilder &lb, Value logits, Value labe
         Value label = labelAsI64(b, l, a[0]);
         Value valid = validLabel(b, l, label, classes);
         Value column = arith::IndexCastOp::create(
-            b, l, b.getIndexType(),
-            arith::SelectOp::create(b, l, valid, label, i64Const(b, l, 0)));
+            b, l, b.getIndexType(), arith::SelectOp::create(b, l, valid, label, i64Const(b, l, 0)));
         Value row = linalg::IndexOp::create(b, l, 0);
         Value picked = tensor::ExtractOp::create(b, l, logits, ValueRange{row, column});
         Type f64 = b.getF64Type();
@@ -147,8 +143,8 @@ std::pair<Value, Value> crossEntropy(LinalgBuilder &lb, Value logits, Value labe
   Value loss = lb.elementwise(
       {totals[0], totals[2]}, RankedTensorType::get({}, b.getF32Type()),
       [](B &b, Location l, ValueRange a) -> Value {
-        Value mean = arith::DivFOp::create(
-            b, l, a[0], arith::SIToFPOp::create(b, l, b.getF64Type(), a[1]));
+        Value mean =
+            arith::DivFOp::create(b, l, a[0], arith::SIToFPOp::create(b, l, b.getF64Type(), a[1]));
         Value any = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, a[1], i64Const(b, l, 0));
         return arith::SelectOp::create(
             b, l, any, arith::TruncFOp::create(b, l, b.getF32Type(), mean),
@@ -166,8 +162,8 @@ Value countCorrect(LinalgBuilder &lb, Value logits, Value labels) {
                         RankedTensorType::get({type.getDimSize(0)}, lb.b.getI64Type()), 0,
                         [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
                           // An invalid label never equals a column.
-                          Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
-                                                            a[1], labelAsI64(b, l, a[0]));
+                          Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[1],
+                                                            labelAsI64(b, l, a[0]));
                           return {arith::AddIOp::create(
                               b, l, a[2], arith::ExtUIOp::create(b, l, b.getI64Type(), hit))};
                         })[0];
@@ -181,13 +177,13 @@ Value crossEntropyBackward(LinalgBuilder &lb, Value seed, Value logits, Value la
   B &b = lb.b;
   Type f32 = type.getElementType();
   // 1 / V (0 without valid labels).
-  Value valid = lb.reduceAlong(
-      labels, filledInt(lb, RankedTensorType::get({}, b.getI64Type()), 0),
-      RankedTensorType::get({n}, b.getI64Type()), 0,
-      [&](B &b, Location l, ValueRange a) -> SmallVector<Value> {
-        Value ok = validLabel(b, l, labelAsI64(b, l, a[0]), classes);
-        return {arith::AddIOp::create(b, l, a[1], arith::ExtUIOp::create(b, l, b.getI64Type(), ok))};
-      })[0];
+  Value valid = lb.reduceAlong(labels, filledInt(lb, RankedTensorType::get({}, b.getI64Type()), 0),
+                               RankedTensorType::get({n}, b.getI64Type()), 0,
+                               [&](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+                                 Value ok = validLabel(b, l, labelAsI64(b, l, a[0]), classes);
+                                 return {arith::AddIOp::create(
+                                     b, l, a[1], arith::ExtUIOp::create(b, l, b.getI64Type(), ok))};
+                               })[0];
   Value invValid = lb.elementwise(
       valid, RankedTensorType::get({}, f32), [](B &b, Location l, ValueRange a) -> Value {
         Type t = b.getF32Type();
@@ -199,12 +195,12 @@ Value crossEntropyBackward(LinalgBuilder &lb, Value seed, Value logits, Value la
             zero);
       });
   Value max = rowMax(lb, logits, /*withArgmax=*/false)[0];
-  Value sum = lb.reduceAlong({logits, max}, lb.filled(RankedTensorType::get({n}, f32), 0.0), type,
-                             1, [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
-                               Value e = math::ExpOp::create(
-                                   b, l, arith::SubFOp::create(b, l, a[0], a[1]));
-                               return {arith::AddFOp::create(b, l, a[2], e)};
-                             })[0];
+  Value sum =
+      lb.reduceAlong({logits, max}, lb.filled(RankedTensorType::get({n}, f32), 0.0), type, 1,
+                     [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+                       Value e = math::ExpOp::create(b, l, arith::SubFOp::create(b, l, a[0], a[1]));
+                       return {arith::AddFOp::create(b, l, a[2], e)};
+                     })[0];
   SmallVector<Value> inputs = {logits, max, sum, labels, invValid};
   bool scaled = !isOne(seed);
   if (scaled)
@@ -231,15 +227,14 @@ Value mse(LinalgBuilder &lb, Value pred, Value target) {
   AffineMap all = b.getMultiDimIdentityMap(rank);
   AffineMap scalar = AffineMap::get(rank, 0, {}, b.getContext());
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::reduction);
-  Value sum = lb.generic({pred, target}, lb.filled(RankedTensorType::get({}, b.getF64Type()), 0.0),
-                         {all, all, scalar}, iters,
-                         [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
-                           Type f64 = b.getF64Type();
-                           Value d = arith::SubFOp::create(b, l, arith::ExtFOp::create(b, l, f64, a[0]),
-                                                           arith::ExtFOp::create(b, l, f64, a[1]));
-                           return {arith::AddFOp::create(b, l, a[2],
-                                                         arith::MulFOp::create(b, l, d, d))};
-                         })[0];
+  Value sum = lb.generic(
+      {pred, target}, lb.filled(RankedTensorType::get({}, b.getF64Type()), 0.0), {all, all, scalar},
+      iters, [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Type f64 = b.getF64Type();
+        Value d = arith::SubFOp::create(b, l, arith::ExtFOp::create(b, l, f64, a[0]),
+                                        arith::ExtFOp::create(b, l, f64, a[1]));
+        return {arith::AddFOp::create(b, l, a[2], arith::MulFOp::create(b, l, d, d))};
+      })[0];
   return lb.elementwise(sum, RankedTensorType::get({}, type.getElementType()),
                         [n](B &b, Location l, ValueRange a) -> Value {
                           Value count = arith::ConstantFloatOp::create(

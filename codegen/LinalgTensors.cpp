@@ -42,8 +42,7 @@ FailureOr<bool> nnc::codegen::lowerTensorsToLinalg(LinalgBuilder &lb, Operation 
           MLIRContext *ctx = b.getContext();
           result = tensor::InsertSliceOp::create(
               b, lb.loc(), in, result, getAsIndexOpFoldResult(ctx, offsets),
-              getAsIndexOpFoldResult(ctx, inType.getShape()),
-              getAsIndexOpFoldResult(ctx, strides));
+              getAsIndexOpFoldResult(ctx, inType.getShape()), getAsIndexOpFoldResult(ctx, strides));
           offset += inType.getDimSize(dim);
         }
         return replace(result);
@@ -58,12 +57,10 @@ FailureOr<bool> nnc::codegen::lowerTensorsToLinalg(LinalgBuilder &lb, Operation 
           MLIRContext *ctx = b.getContext();
           Value slice = tensor::ExtractSliceOp::create(
               b, lb.loc(), type, c.getGrad(), getAsIndexOpFoldResult(ctx, offsets),
-              getAsIndexOpFoldResult(ctx, type.getShape()),
-              getAsIndexOpFoldResult(ctx, strides));
+              getAsIndexOpFoldResult(ctx, type.getShape()), getAsIndexOpFoldResult(ctx, strides));
           // The copy into a buffer of its own (the slice is a strided view).
-          Value copy = lb.elementwise(slice, type, [](OpBuilder &, Location, ValueRange a) {
-            return a[0];
-          });
+          Value copy =
+              lb.elementwise(slice, type, [](OpBuilder &, Location, ValueRange a) { return a[0]; });
           result.replaceAllUsesWith(copy);
           offset += size;
         }

@@ -3,10 +3,10 @@
 // Each entry function of a model becomes `@nnc_<name>(%arena: memref<?xi8>)`.
 // Parameters, inputs and outputs are views of the arena at fixed offsets (the
 // layout is the artifact's ABI); every op writes a fresh memref.alloc that
-// -nn-plan-memory places in the arena. Heavy ops call the runtime's kernels
-// (runtime/Kernels.h); elementwise ops become linalg.generic, softmax
-// generated reductions (LowerSoftmax.cpp), concat copies into subviews
-// (linalg.copy).
+// -nn-plan-memory places in the arena. Library ops call the runtime's
+// kernels (runtime/Kernels.h); the linalg on tensors of -nn-lower-to-linalg
+// is bufferized in place (bufferizeLinalg), tensor.insert_slice becomes a
+// copy into a subview (linalg.copy), tensor.extract_slice a subview.
 //
 //===----------------------------------------------------------------------===//
 

@@ -27,6 +27,7 @@
 
 #include <cstring>
 #include <dlfcn.h>
+#include <functional>
 #include <iterator>
 #include <map>
 
@@ -108,8 +109,8 @@ public:
       void *allocated, *aligned;
       int64_t offset, size, stride;
     } arg{base(), base(), 0, int64_t(arena.size() * 8 - 64), 1};
-    auto fn = reinterpret_cast<void (*)(MemRef1D *)>(
-        dlsym(lib, ("_mlir_ciface_nnc_" + entry).c_str()));
+    auto fn =
+        reinterpret_cast<void (*)(MemRef1D *)>(dlsym(lib, ("_mlir_ciface_nnc_" + entry).c_str()));
     ASSERT_NE(fn, nullptr) << "no entry " << entry;
     fn(&arg);
   }
@@ -133,13 +134,22 @@ template <size_t N> std::vector<float> vec(const float (&a)[N]) {
   return std::vector<float>(a, a + N);
 }
 
+/// (f(x + eps e_i) - f(x - eps e_i)) / (the f32 distance of the two points).
+double centralDifference(const std::vector<float> &x, int64_t i, float eps,
+                         const std::function<double(const std::vector<float> &)> &f) {
+  std::vector<float> up = x, down = x;
+  up[i] += eps;
+  down[i] -= eps;
+  return (f(up) - f(down)) / (double(up[i]) - down[i]);
+}
+
 /// A model with one function `@f(%x : <type>) -> <type>` applying `op`
 /// (`%y = ...` over `%x`).
 std::string unaryModel(const std::string &type, const std::string &op) {
   return "module @m attributes {nn.model} {\n"
-         "  func.func @f(%x: " + type + " {nn.name = \"x\"}) -> (" + type +
-         " {nn.name = \"y\"}) {\n    " + op + "\n    return %y : " + type +
-         "\n  }\n}\n";
+         "  func.func @f(%x: " +
+         type + " {nn.name = \"x\"}) -> (" + type + " {nn.name = \"y\"}) {\n    " + op +
+         "\n    return %y : " + type + "\n  }\n}\n";
 }
 
 TEST(GeneratedKernel, ActivationsMatchTorch) {
@@ -159,9 +169,9 @@ TEST(GeneratedKernel, ActivationsMatchTorch) {
 
 TEST(GeneratedKernel, SoftmaxMatchesTorch) {
   for (bool log : {false, true}) {
-    Compiled m(unaryModel("tensor<3x7xf32>",
-                          std::string("%y = nn.") + (log ? "log_softmax" : "softmax") +
-                              " %x {dim = 1 : i64} : tensor<3x7xf32>"));
+    Compiled m(unaryModel("tensor<3x7xf32>", std::string("%y = nn.") +
+                                                 (log ? "log_softmax" : "softmax") +
+                                                 " %x {dim = 1 : i64} : tensor<3x7xf32>"));
     ASSERT_TRUE(m.ok());
     m.set("f.x", vec(kEwX));
     m.run("f");
@@ -176,17 +186,30 @@ std::string crossEntropyModel(int64_t n, int64_t c) {
   std::string x = "tensor<" + std::to_string(n) + "x" + std::to_string(c) + "xf32>";
   std::string l = "tensor<" + std::to_string(n) + "xi64>";
   return "module @m attributes {nn.model} {\n"
-         "  func.func @ce(%x: " + x + " {nn.name = \"x\"}, %l: " + l +
+         "  func.func @ce(%x: " +
+         x + " {nn.name = \"x\"}, %l: " + l +
          " {nn.name = \"l\"}, %s: tensor<f32> {nn.name = \"s\"}) -> (tensor<f32> {nn.name = "
-         "\"loss\"}, tensor<i64> {nn.name = \"correct\"}, " + x + " {nn.name = \"dx\"}) {\n"
-         "    %loss = nn.cross_entropy %x, %l {name = \"loss\"} : " + x + ", " + l + "\n"
-         "    %c = nn.count_correct %x, %l : " + x + ", " + l + "\n"
-         "    %dx = nn.cross_entropy_backward %s, %x, %l : (tensor<f32>, " + x + ", " + l +
-         ") -> " + x + "\n"
-         "    return %loss, %c, %dx : tensor<f32>, tensor<i64>, " + x + "\n  }\n"
-         "  func.func @count(%x: " + x + " {nn.name = \"x\"}, %l: " + l +
+         "\"loss\"}, tensor<i64> {nn.name = \"correct\"}, " +
+         x +
+         " {nn.name = \"dx\"}) {\n"
+         "    %loss = nn.cross_entropy %x, %l {name = \"loss\"} : " +
+         x + ", " + l +
+         "\n"
+         "    %c = nn.count_correct %x, %l : " +
+         x + ", " + l +
+         "\n"
+         "    %dx = nn.cross_entropy_backward %s, %x, %l : (tensor<f32>, " +
+         x + ", " + l + ") -> " + x +
+         "\n"
+         "    return %loss, %c, %dx : tensor<f32>, tensor<i64>, " +
+         x +
+         "\n  }\n"
+         "  func.func @count(%x: " +
+         x + " {nn.name = \"x\"}, %l: " + l +
          " {nn.name = \"l\"}) -> (tensor<i64> {nn.name = \"correct\"}) {\n"
-         "    %c = nn.count_correct %x, %l : " + x + ", " + l + "\n"
+         "    %c = nn.count_correct %x, %l : " +
+         x + ", " + l +
+         "\n"
          "    return %c : tensor<i64>\n  }\n}\n";
 }
 
@@ -212,7 +235,8 @@ CrossEntropyResult crossEntropy(Compiled &m, const std::vector<float> &logits,
 TEST(GeneratedKernel, CrossEntropyMatchesTorch) {
   Compiled m(crossEntropyModel(5, 7));
   ASSERT_TRUE(m.ok());
-  CrossEntropyResult r = crossEntropy(m, vec(kCeLogits), {std::begin(kCeLabels), std::end(kCeLabels)});
+  CrossEntropyResult r =
+      crossEntropy(m, vec(kCeLogits), {std::begin(kCeLabels), std::end(kCeLabels)});
   EXPECT_NEAR(r.loss, kCeLoss[0], 1e-5);
   EXPECT_EQ(r.correct, kCeCorrect);
   EXPECT_EQ(r.countAlone, kCeCorrect);
@@ -226,13 +250,10 @@ TEST(GeneratedKernel, CrossEntropyGradientMatchesFiniteDifferences) {
   std::vector<int64_t> labels = {1, 3, 0};
   // The gradient seed scales the gradient.
   std::vector<float> grad = crossEntropy(m, x, labels, 2.0f).grad;
-  const float eps = 1e-2f;
   for (int64_t i = 0; i < n * c; ++i) {
-    std::vector<float> up = x, down = x;
-    up[i] += eps;
-    down[i] -= eps;
-    double numeric =
-        2.0 * (crossEntropy(m, up, labels).loss - crossEntropy(m, down, labels).loss) / (2 * eps);
+    double numeric = centralDifference(x, i, 1e-2f, [&](const std::vector<float> &in) {
+      return 2.0 * crossEntropy(m, in, labels).loss;
+    });
     EXPECT_NEAR(grad[i], numeric, 2e-3) << "element " << i;
   }
 }
@@ -268,12 +289,17 @@ TEST(GeneratedKernel, CrossEntropyIgnoresOutOfRangeLabels) {
 TEST(GeneratedKernel, MseAndGradient) {
   const std::string t = "tensor<2x5xf32>";
   Compiled m("module @m attributes {nn.model} {\n"
-             "  func.func @mse(%p: " + t + " {nn.name = \"p\"}, %t: " + t +
+             "  func.func @mse(%p: " +
+             t + " {nn.name = \"p\"}, %t: " + t +
              " {nn.name = \"t\"}, %s: tensor<f32> {nn.name = \"s\"}) -> (tensor<f32> {nn.name = "
-             "\"loss\"}, " + t + " {nn.name = \"dp\"}) {\n"
-             "    %0 = nn.mse %p, %t {name = \"loss\"} : " + t + "\n"
-             "    %1 = nn.mse_backward %s, %p, %t : (tensor<f32>, " + t + ", " + t + ") -> " + t +
-             "\n    return %0, %1 : tensor<f32>, " + t + "\n  }\n}\n");
+             "\"loss\"}, " +
+             t +
+             " {nn.name = \"dp\"}) {\n"
+             "    %0 = nn.mse %p, %t {name = \"loss\"} : " +
+             t +
+             "\n"
+             "    %1 = nn.mse_backward %s, %p, %t : (tensor<f32>, " +
+             t + ", " + t + ") -> " + t + "\n    return %0, %1 : tensor<f32>, " + t + "\n  }\n}\n");
   ASSERT_TRUE(m.ok());
   std::vector<float> p = randomVec(10, 3), target = randomVec(10, 4);
   m.set("mse.p", p);
@@ -303,12 +329,18 @@ TEST_P(GeneratedUnaryGrad, MatchesFiniteDifferences) {
   const std::string t = "tensor<4x6xf32>";
   std::string saved = c.fromOutput ? "%y" : "%x";
   Compiled m("module @m attributes {nn.model} {\n"
-             "  func.func @f(%x: " + t + " {nn.name = \"x\"}, %dy: " + t +
-             " {nn.name = \"dy\"}) -> (" + t + " {nn.name = \"y\"}, " + t +
+             "  func.func @f(%x: " +
+             t + " {nn.name = \"x\"}, %dy: " + t + " {nn.name = \"dy\"}) -> (" + t +
+             " {nn.name = \"y\"}, " + t +
              " {nn.name = \"dx\"}) {\n"
-             "    %y = nn." + c.forward + " %x : " + t + "\n"
-             "    %dx = nn." + c.backward + " %dy, " + saved + " : " + t + "\n"
-             "    return %y, %dx : " + t + ", " + t + "\n  }\n}\n");
+             "    %y = nn." +
+             c.forward + " %x : " + t +
+             "\n"
+             "    %dx = nn." +
+             c.backward + " %dy, " + saved + " : " + t +
+             "\n"
+             "    return %y, %dx : " +
+             t + ", " + t + "\n  }\n}\n");
   ASSERT_TRUE(m.ok());
   std::vector<float> x = randomVec(24, 8, -2.0f, 2.0f), dy = randomVec(24, 9);
   for (float &v : x) // away from the kinks of relu and leaky_relu
@@ -322,24 +354,20 @@ TEST_P(GeneratedUnaryGrad, MatchesFiniteDifferences) {
   };
   forward(x);
   std::vector<float> dx = m.get<float>("f.dx", 24);
-  const float eps = 1e-3f;
   for (int i = 0; i < 24; ++i) {
-    std::vector<float> up = x, down = x;
-    up[i] += eps;
-    down[i] -= eps;
-    double numeric = (forward(up)[i] - forward(down)[i]) / (up[i] - down[i]);
+    double numeric = centralDifference(
+        x, i, 1e-3f, [&](const std::vector<float> &in) { return double(forward(in)[i]); });
     EXPECT_NEAR(dx[i], dy[i] * numeric, 3e-3) << c.forward << " element " << i;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Activations, GeneratedUnaryGrad,
-    ::testing::Values(UnaryCase{"relu", "relu_backward", true},
-                      UnaryCase{"sigmoid", "sigmoid_backward", true},
-                      UnaryCase{"tanh", "tanh_backward", true},
-                      UnaryCase{"gelu", "gelu_backward", false},
-                      UnaryCase{"leaky_relu", "leaky_relu_backward", false}),
-    [](const auto &info) { return std::string(info.param.forward); });
+INSTANTIATE_TEST_SUITE_P(Activations, GeneratedUnaryGrad,
+                         ::testing::Values(UnaryCase{"relu", "relu_backward", true},
+                                           UnaryCase{"sigmoid", "sigmoid_backward", true},
+                                           UnaryCase{"tanh", "tanh_backward", true},
+                                           UnaryCase{"gelu", "gelu_backward", false},
+                                           UnaryCase{"leaky_relu", "leaky_relu_backward", false}),
+                         [](const auto &info) { return std::string(info.param.forward); });
 
 TEST(GeneratedKernel, SoftmaxGradientMatchesFiniteDifferences) {
   // Over the middle dimension of [2, 3, 4]: L = sum(w * y), dL/dy = w.
@@ -347,12 +375,18 @@ TEST(GeneratedKernel, SoftmaxGradientMatchesFiniteDifferences) {
   for (bool log : {false, true}) {
     std::string fwd = log ? "log_softmax" : "softmax";
     Compiled m("module @m attributes {nn.model} {\n"
-               "  func.func @f(%x: " + t + " {nn.name = \"x\"}, %w: " + t +
-               " {nn.name = \"w\"}) -> (" + t + " {nn.name = \"y\"}, " + t +
+               "  func.func @f(%x: " +
+               t + " {nn.name = \"x\"}, %w: " + t + " {nn.name = \"w\"}) -> (" + t +
+               " {nn.name = \"y\"}, " + t +
                " {nn.name = \"dx\"}) {\n"
-               "    %y = nn." + fwd + " %x {dim = 1 : i64} : " + t + "\n"
-               "    %dx = nn." + fwd + "_backward %w, %y {dim = 1 : i64} : " + t + "\n"
-               "    return %y, %dx : " + t + ", " + t + "\n  }\n}\n");
+               "    %y = nn." +
+               fwd + " %x {dim = 1 : i64} : " + t +
+               "\n"
+               "    %dx = nn." +
+               fwd + "_backward %w, %y {dim = 1 : i64} : " + t +
+               "\n"
+               "    return %y, %dx : " +
+               t + ", " + t + "\n  }\n}\n");
     ASSERT_TRUE(m.ok());
     std::vector<float> x = randomVec(24, 12, -2.0f, 2.0f), w = randomVec(24, 13);
     auto loss = [&](const std::vector<float> &in) {
@@ -367,14 +401,8 @@ TEST(GeneratedKernel, SoftmaxGradientMatchesFiniteDifferences) {
     };
     loss(x);
     std::vector<float> dx = m.get<float>("f.dx", 24);
-    const float eps = 1e-3f;
-    for (int i = 0; i < 24; ++i) {
-      std::vector<float> up = x, down = x;
-      up[i] += eps;
-      down[i] -= eps;
-      double numeric = (loss(up) - loss(down)) / (up[i] - down[i]);
-      EXPECT_NEAR(dx[i], numeric, 3e-3) << fwd << " element " << i;
-    }
+    for (int i = 0; i < 24; ++i)
+      EXPECT_NEAR(dx[i], centralDifference(x, i, 1e-3f, loss), 3e-3) << fwd << " element " << i;
   }
 }
 
@@ -394,13 +422,21 @@ TEST(GeneratedKernel, DropoutMaskIsCounterBased) {
   // the same seed, gets the same mask.
   const std::string t = "tensor<40x25xf32>", mt = "tensor<40x25xi8>";
   Compiled m("module @m attributes {nn.model} {\n"
-             "  func.func @f(%x: " + t + " {nn.name = \"x\"}, %s: tensor<i64> {nn.name = \"s\"}, "
-             "%dy: " + t + " {nn.name = \"dy\"}) -> (" + t + " {nn.name = \"y\"}, " + mt +
-             " {nn.name = \"mask\"}, " + t + " {nn.name = \"dx\"}) {\n"
+             "  func.func @f(%x: " +
+             t +
+             " {nn.name = \"x\"}, %s: tensor<i64> {nn.name = \"s\"}, "
+             "%dy: " +
+             t + " {nn.name = \"dy\"}) -> (" + t + " {nn.name = \"y\"}, " + mt +
+             " {nn.name = \"mask\"}, " + t +
+             " {nn.name = \"dx\"}) {\n"
              "    %y, %mask = nn.dropout_train %x, %s {p = 0.25 : f64, stream = 2 : i64} : (" +
-             t + ", tensor<i64>) -> (" + t + ", " + mt + ")\n"
-             "    %dx = nn.dropout_backward %dy, %mask {p = 0.25 : f64} : " + t + ", " + mt + "\n"
-             "    return %y, %mask, %dx : " + t + ", " + mt + ", " + t + "\n  }\n}\n");
+             t + ", tensor<i64>) -> (" + t + ", " + mt +
+             ")\n"
+             "    %dx = nn.dropout_backward %dy, %mask {p = 0.25 : f64} : " +
+             t + ", " + mt +
+             "\n"
+             "    return %y, %mask, %dx : " +
+             t + ", " + mt + ", " + t + "\n  }\n}\n");
   ASSERT_TRUE(m.ok());
   const int64_t n = 1000;
   std::vector<float> x = randomVec(n, 14), dy = randomVec(n, 15);
