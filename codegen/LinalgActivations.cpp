@@ -163,19 +163,13 @@ void dropoutTrain(LinalgBuilder &lb, DropoutTrainOp d) {
         Value mask = arith::ExtUIOp::create(b, l, b.getI8Type(), keep);
         return {y, mask};
       });
-  d.getResult().replaceAllUsesWith(results[0]);
-  d.getMask().replaceAllUsesWith(results[1]);
-  d->erase();
+  replaceOp(d, results);
 }
 
 } // namespace
 
 FailureOr<bool> nnc::codegen::lowerActivationsToLinalg(LinalgBuilder &lb, Operation *op) {
-  auto replace = [&](Value v) {
-    op->getResult(0).replaceAllUsesWith(v);
-    op->erase();
-    return true;
-  };
+  auto replace = [&](Value v) { return replaceOp(op, v); };
   auto resultType = [&] { return cast<RankedTensorType>(op->getResult(0).getType()); };
   // dx = body(dy, saved value) for the unary backward ops (operands: dL/dy,
   // then the forward's input or output).

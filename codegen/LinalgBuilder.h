@@ -113,6 +113,14 @@ public:
   DenseMap<std::pair<Value, Value>, Value> correctCounts;
 };
 
+/// Replaces the results of `op` by `values` and erases it; returns true (what
+/// a lowering returns when it replaced its op).
+inline bool replaceOp(Operation *op, ValueRange values) {
+  op->replaceAllUsesWith(values);
+  op->erase();
+  return true;
+}
+
 /// Each op family's lowering returns true when it replaced `op` (its results
 /// are replaced and `op` erased), false when the op is not its own, failure
 /// after emitting an error.

@@ -262,11 +262,7 @@ Value mseBackward(LinalgBuilder &lb, Value seed, Value pred, Value target) {
 } // namespace
 
 FailureOr<bool> nnc::codegen::lowerLossesToLinalg(LinalgBuilder &lb, Operation *op) {
-  auto replace = [&](Value v) {
-    op->getResult(0).replaceAllUsesWith(v);
-    op->erase();
-    return true;
-  };
+  auto replace = [&](Value v) { return replaceOp(op, v); };
   return llvm::TypeSwitch<Operation *, FailureOr<bool>>(op)
       .Case<CrossEntropyOp>([&](CrossEntropyOp ce) {
         auto [loss, correct] = crossEntropy(lb, ce.getLogits(), ce.getLabels());

@@ -25,11 +25,7 @@ using namespace nnc::codegen;
 
 FailureOr<bool> nnc::codegen::lowerTensorsToLinalg(LinalgBuilder &lb, Operation *op) {
   OpBuilder &b = lb.b;
-  auto replace = [&](Value v) {
-    op->getResult(0).replaceAllUsesWith(v);
-    op->erase();
-    return true;
-  };
+  auto replace = [&](Value v) { return replaceOp(op, v); };
   return llvm::TypeSwitch<Operation *, FailureOr<bool>>(op)
       .Case<ConcatOp>([&](ConcatOp c) {
         auto type = cast<RankedTensorType>(c.getType());
