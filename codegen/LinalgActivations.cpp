@@ -6,9 +6,11 @@
 //
 // - the unary backward ops are one elementwise linalg.generic of (dL/dy,
 //   saved value);
-// - softmax is a max reduction along its dimension, a reduction of the
-//   exponentials shifted by that maximum (so exp() stays finite, as in
-//   PyTorch) and an elementwise generic that reads both per-row results;
+// - softmax is a max reduction along its dimension, the exponentials
+//   shifted by that maximum (so exp() stays finite, as in PyTorch), their
+//   sum along the dimension and an elementwise generic dividing by it
+//   (log_softmax reduces the shifted exponentials directly and subtracts
+//   the log of the sum);
 //   the backward ops are one reduction and one elementwise generic;
 // - dropout's keep mask is a counter-based hash of (seed, stream, element
 //   index) computed in the generic's body, so every element is independent
@@ -58,18 +60,29 @@ Value softmax(LinalgBuilder &lb, Value x, int64_t dim, bool log) {
                              [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
                                return {arith::MaximumFOp::create(b, l, a[0], a[1])};
                              })[0];
-  Value sum = lb.reduceAlong({x, max}, lb.filled(rowType, 0.0), type, dim,
-                             [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
-                               Value e = math::ExpOp::create(b, l, sub(b, l, a[0], a[1]));
-                               return {add(b, l, a[2], e)};
-                             })[0];
-  return lb.broadcastAlong(
-      {x, max, sum}, type, dim, [log](B &b, Location l, ValueRange a) -> Value {
-        Value shifted = sub(b, l, a[0], a[1]);
-        if (log)
-          return sub(b, l, shifted, math::LogOp::create(b, l, a[2]));
-        return arith::DivFOp::create(b, l, math::ExpOp::create(b, l, shifted), a[2]);
-      });
+  Value zeros = lb.filled(rowType, 0.0);
+  if (log) {
+    // y = x - max - log(sum(exp(x - max))).
+    Value sum = lb.reduceAlong({x, max}, zeros, type, dim,
+                               [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+                                 Value e = math::ExpOp::create(b, l, sub(b, l, a[0], a[1]));
+                                 return {add(b, l, a[2], e)};
+                               })[0];
+    return lb.broadcastAlong({x, max, sum}, type, dim, [](B &b, Location l, ValueRange a) -> Value {
+      return sub(b, l, sub(b, l, a[0], a[1]), math::LogOp::create(b, l, a[2]));
+    });
+  }
+  // y = e / sum(e), e = exp(x - max) computed once per element.
+  Value e = lb.broadcastAlong({x, max}, type, dim, [](B &b, Location l, ValueRange a) -> Value {
+    return math::ExpOp::create(b, l, sub(b, l, a[0], a[1]));
+  });
+  Value sum =
+      lb.reduceAlong(e, zeros, type, dim, [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+        return {add(b, l, a[1], a[0])};
+      })[0];
+  return lb.broadcastAlong({e, sum}, type, dim, [](B &b, Location l, ValueRange a) -> Value {
+    return arith::DivFOp::create(b, l, a[0], a[1]);
+  });
 }
 
 /// The gradient of softmax (log_softmax with `log`) along `dim` from dL/dy

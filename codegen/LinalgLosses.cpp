@@ -194,28 +194,29 @@ Value crossEntropyBackward(LinalgBuilder &lb, Value seed, Value logits, Value la
             b, l, any, arith::DivFOp::create(b, l, one, arith::SIToFPOp::create(b, l, t, a[0])),
             zero);
       });
+  // exp(x - max) once per element, its sum per row, then the gradient.
   Value max = rowMax(lb, logits, /*withArgmax=*/false)[0];
-  Value sum =
-      lb.reduceAlong({logits, max}, lb.filled(RankedTensorType::get({n}, f32), 0.0), type, 1,
-                     [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
-                       Value e = math::ExpOp::create(b, l, arith::SubFOp::create(b, l, a[0], a[1]));
-                       return {arith::AddFOp::create(b, l, a[2], e)};
-                     })[0];
-  SmallVector<Value> inputs = {logits, max, sum, labels, invValid};
+  Value e = lb.broadcastAlong({logits, max}, type, 1, [](B &b, Location l, ValueRange a) -> Value {
+    return math::ExpOp::create(b, l, arith::SubFOp::create(b, l, a[0], a[1]));
+  });
+  Value sum = lb.reduceAlong(e, lb.filled(RankedTensorType::get({n}, f32), 0.0), type, 1,
+                             [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+                               return {arith::AddFOp::create(b, l, a[1], a[0])};
+                             })[0];
+  SmallVector<Value> inputs = {e, sum, labels, invValid};
   bool scaled = !isOne(seed);
   if (scaled)
     inputs.push_back(seed);
   return lb.broadcastAlong(inputs, type, 1, [&](B &b, Location l, ValueRange a) -> Value {
-    Value label = labelAsI64(b, l, a[3]);
-    Value e = math::ExpOp::create(b, l, arith::SubFOp::create(b, l, a[0], a[1]));
-    Value d = arith::MulFOp::create(b, l, e, arith::DivFOp::create(b, l, a[4], a[2]));
+    Value label = labelAsI64(b, l, a[2]);
+    Value d = arith::MulFOp::create(b, l, a[0], arith::DivFOp::create(b, l, a[3], a[1]));
     Value column =
         arith::IndexCastOp::create(b, l, b.getI64Type(), linalg::IndexOp::create(b, l, 1));
     Value isLabel = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, column, label);
-    d = arith::SelectOp::create(b, l, isLabel, arith::SubFOp::create(b, l, d, a[4]), d);
+    d = arith::SelectOp::create(b, l, isLabel, arith::SubFOp::create(b, l, d, a[3]), d);
     Value zero = arith::ConstantFloatOp::create(b, l, cast<FloatType>(d.getType()), APFloat(0.0f));
     d = arith::SelectOp::create(b, l, validLabel(b, l, label, classes), d, zero);
-    return scaled ? arith::MulFOp::create(b, l, d, a[5]).getResult() : d;
+    return scaled ? arith::MulFOp::create(b, l, d, a[4]).getResult() : d;
   });
 }
 

@@ -17,10 +17,11 @@
 // CHECK:           arith.maximumf
 // CHECK:         [[SUM:%.*]] = memref.alloc() {{.*}} : memref<2x4xf32>
 // CHECK:         linalg.fill {{.*}}outs([[SUM]] : memref<2x4xf32>)
-// CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "reduction", "parallel"]} ins([[X]], [[MAX]] : {{.*}}) outs([[SUM]] : memref<2x4xf32>)
+// CHECK:         [[E:%.*]] = memref.alloc() {{.*}} : memref<2x3x4xf32>
+// CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "parallel", "parallel"]} ins([[X]], [[MAX]] : {{.*}}) outs([[E]] : memref<2x3x4xf32>)
 // CHECK:           math.exp
-// CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "parallel", "parallel"]} ins([[X]], [[MAX]], [[SUM]] : {{.*}})
-// CHECK:           math.exp
+// CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "reduction", "parallel"]} ins([[E]] : {{.*}}) outs([[SUM]] : memref<2x4xf32>)
+// CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "parallel", "parallel"]} ins([[E]], [[SUM]] : {{.*}})
 // CHECK:           arith.divf
 // CHECK-NOT:     memref.copy [[MAX]],
 // CHECK-NOT:     call @nnc_softmax

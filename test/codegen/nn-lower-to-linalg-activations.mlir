@@ -36,10 +36,10 @@ module @m attributes {nn.model} {
 
 // -----
 
-// softmax over dimension 1 of [2, 3, 4]: a max reduction and a reduction of
-// the shifted exponentials into [2, 4] (dimension 1 dropped), then the
-// elementwise result reading both; the innermost loop stays the contiguous
-// dimension.
+// softmax over dimension 1 of [2, 3, 4]: a max reduction into [2, 4]
+// (dimension 1 dropped), the shifted exponentials (one exp per element),
+// their sum into [2, 4], then the division; the innermost loop stays the
+// contiguous dimension.
 
 // CHECK-DAG:   #[[$FULL:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 // CHECK-DAG:   #[[$ROW:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
@@ -50,19 +50,23 @@ module @m attributes {nn.model} {
 // CHECK:         %[[MAX:.*]] = linalg.generic {indexing_maps = [#[[$FULL]], #[[$ROW]]], iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[X]] : tensor<2x3x4xf32>) outs(%[[MAX0]] : tensor<2x4xf32>) attrs = {nn.layer = "sm"}
 // CHECK:           arith.maximumf
 // CHECK:         %[[SUM0:.*]] = linalg.fill {{.*}}ins(%{{.*}} : f32) outs(%{{.*}} : tensor<2x4xf32>)
-// CHECK:         %[[SUM:.*]] = linalg.generic {indexing_maps = [#[[$FULL]], #[[$ROW]], #[[$ROW]]], iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[X]], %[[MAX]] : tensor<2x3x4xf32>, tensor<2x4xf32>) outs(%[[SUM0]] : tensor<2x4xf32>)
+// CHECK:         %[[E:.*]] = linalg.generic {indexing_maps = [#[[$FULL]], #[[$ROW]], #[[$FULL]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[X]], %[[MAX]] : tensor<2x3x4xf32>, tensor<2x4xf32>) outs(%{{.*}} : tensor<2x3x4xf32>)
 // CHECK:           arith.subf
 // CHECK:           math.exp
+// CHECK:         %[[SUM:.*]] = linalg.generic {indexing_maps = [#[[$FULL]], #[[$ROW]]], iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[E]] : tensor<2x3x4xf32>) outs(%[[SUM0]] : tensor<2x4xf32>)
 // CHECK:           arith.addf
-// CHECK:         linalg.generic {indexing_maps = [#[[$FULL]], #[[$ROW]], #[[$ROW]], #[[$FULL]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[X]], %[[MAX]], %[[SUM]] : tensor<2x3x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>)
-// CHECK:           math.exp
+// CHECK:         linalg.generic {indexing_maps = [#[[$FULL]], #[[$ROW]], #[[$FULL]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[E]], %[[SUM]] : tensor<2x3x4xf32>, tensor<2x4xf32>)
+// CHECK-NOT:       math.exp
 // CHECK:           arith.divf
 
-// log_softmax over the batch dimension of [2, 5]: reductions into [5].
+// log_softmax over the batch dimension of [2, 5]: the max and the sum of
+// the shifted exponentials reduce into [5]; the result subtracts the log.
 // CHECK-LABEL: func.func @log_softmax_batch(
 // CHECK:         linalg.generic {{{.*}}iterator_types = ["reduction", "parallel"]} {{.*}} outs(%{{.*}} : tensor<5xf32>) attrs = {nn.layer = "lsm"}
 // CHECK:         linalg.generic {{{.*}}iterator_types = ["reduction", "parallel"]} {{.*}} outs(%{{.*}} : tensor<5xf32>)
+// CHECK:           math.exp
 // CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "parallel"]}
+// CHECK-NOT:       math.exp
 // CHECK:           math.log
 // CHECK:           arith.subf
 

@@ -31,16 +31,18 @@
 // CHECK:           arith.truncf
 // CHECK-NOT:     nn.count_correct
 
-// The backward: 1 / (valid rows), each row's max and sum of exponentials in
-// f32, then one elementwise generic over [4, 3]; the seed is the constant 1,
-// so nothing multiplies by it.
+// The backward: 1 / (valid rows), each row's max, exp(x - max) once per
+// element and its sum per row (f32), then one elementwise generic over
+// [4, 3]; the seed is the constant 1, so nothing multiplies by it.
 // CHECK:         linalg.fill {nn.layer = "constant"} ins(%{{.*}} : f32) outs(%{{.*}} : tensor<f32>)
 // CHECK:         %[[VALIDN:.*]] = linalg.generic {{{.*}}iterator_types = ["reduction"]} ins(%[[L]] : tensor<4xi64>) outs(%{{.*}} : tensor<i64>) attrs = {nn.layer = "loss_bwd"}
 // CHECK:         %[[INV:.*]] = linalg.generic {{{.*}}iterator_types = []} ins(%[[VALIDN]] : tensor<i64>) outs(%{{.*}} : tensor<f32>)
 // CHECK:         %[[BMAX:.*]] = linalg.generic {{{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[X]] : tensor<4x3xf32>) outs(%{{.*}} : tensor<4xf32>)
-// CHECK:         %[[BSUM:.*]] = linalg.generic {{{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[X]], %[[BMAX]] : {{.*}}) outs(%{{.*}} : tensor<4xf32>)
-// CHECK:         %[[D:.*]] = linalg.generic {{{.*}}iterator_types = ["parallel", "parallel"]} ins(%[[X]], %[[BMAX]], %[[BSUM]], %[[L]], %[[INV]] : tensor<4x3xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xi64>, tensor<f32>) outs(%{{.*}} : tensor<4x3xf32>) attrs = {nn.layer = "loss_bwd"}
+// CHECK:         %[[E:.*]] = linalg.generic {{{.*}}iterator_types = ["parallel", "parallel"]} ins(%[[X]], %[[BMAX]] : {{.*}}) outs(%{{.*}} : tensor<4x3xf32>)
 // CHECK:           math.exp
+// CHECK:         %[[BSUM:.*]] = linalg.generic {{{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[E]] : tensor<4x3xf32>) outs(%{{.*}} : tensor<4xf32>)
+// CHECK:         %[[D:.*]] = linalg.generic {{{.*}}iterator_types = ["parallel", "parallel"]} ins(%[[E]], %[[BSUM]], %[[L]], %[[INV]] : tensor<4x3xf32>, tensor<4xf32>, tensor<4xi64>, tensor<f32>) outs(%{{.*}} : tensor<4x3xf32>) attrs = {nn.layer = "loss_bwd"}
+// CHECK-NOT:       math.exp
 // CHECK:           linalg.index 1
 // CHECK:           arith.cmpi eq
 // CHECK:           arith.subf
