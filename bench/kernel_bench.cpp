@@ -1,9 +1,9 @@
 //===- bench/kernel_bench.cpp - LeNet-5 and LSTM kernel timings -----------===//
 //
-// Part of nnc. Times LeNet-5's convolutions at batch 64 and LSTM(28->128,
-// T=28, N=64) forward+backward, best of several runs, in milliseconds
-// (whole compiled models, with their generated kernels: `nnc bench`).
-// Usage: nnc-kernel-bench [threads].
+// Part of nnc. Times the library kernels of LeNet-5 at batch 64 (conv,
+// linear) and LSTM(28->128, T=28, N=64) forward+backward (the generated
+// kernels are timed in whole steps by `nnc bench`),
+// best of several runs, in milliseconds. Usage: nnc-kernel-bench [threads].
 //
 //===----------------------------------------------------------------------===//
 

@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -103,6 +104,9 @@ public:
   /// buffer each), tensor.extract (a load) and tensor.insert (a store, in
   /// place when nothing reads the old tensor later).
   LogicalResult lowerTensorLoopOp(Operation *op);
+  /// tensor.insert_slice as a copy into a subview of the destination's
+  /// buffer (updated in place when nothing reads it later).
+  LogicalResult lowerInsertSlice(tensor::InsertSliceOp op);
   /// Training-mode, backward and optimizer ops (LowerTrainOps.cpp).
   LogicalResult lowerTrainOp(Operation *op);
   /// The buffer of `tensor` for an op that overwrites it in place: the
@@ -110,27 +114,13 @@ public:
   Value updatable(Value tensor, Operation *op);
   /// A scalar read from a rank-0 buffer.
   Value loadScalar(Value tensor);
-  /// Multiplies `buffer` by the rank-0 gradient seed `seed` unless it is the
-  /// constant 1.
-  void scaleBySeed(Value buffer, Value seed);
   /// Generated code computing (x - mean[c]) / std[c] over channel
   /// dimension 1 of the input buffer `input` (one value: every element), for
   /// an entry argument carrying `nn.normalize = {mean = [...], std = [...]}`.
   /// Returns the normalized copy; the caller's input region is left as is.
   Value normalizeInput(Value input, DictionaryAttr normalize, StringRef name);
-  /// The part of `buffer` at `offset` along dimension `dim` with that
-  /// dimension's size `size` (a strided memref.subview).
-  Value sliceAlong(Value buffer, int64_t dim, int64_t offset, int64_t size);
   /// Copies `from` into `to` (same shape, any strides) with generated loops.
   void copyInto(Value from, Value to);
-  /// Softmax (or, with `log`, log_softmax) of `x` along `dim` into a fresh
-  /// buffer of `outType`, as generated loops (LowerSoftmax.cpp).
-  Value lowerSoftmax(Value x, int64_t dim, bool log, MemRefType outType);
-  /// Writes into `dx` the gradient of softmax (log_softmax with `log`) along
-  /// `dim`, given the output gradient `dy` and the forward output `y`.
-  void lowerSoftmaxBackward(Value dy, Value y, int64_t dim, bool log, Value dx);
-  Value lowerElementwise(Operation *op, ValueRange inputs,
-                         function_ref<Value(OpBuilder &, Location, ValueRange)> body);
   Value lowerRecurrent(Operation *op, StringRef kind, Value input, ValueRange weights,
                        int64_t hidden, int64_t layers, bool bidir, bool hasBias,
                        bool sequences, int32_t relu, Value reserve = nullptr);
@@ -142,8 +132,6 @@ public:
   DenseMap<Value, Value> mapping;
   /// Arena offsets of the parameter views handed out by param_ref.
   DenseMap<Value, int64_t> paramViewOffset;
-  /// The correct-prediction count computed with each cross-entropy.
-  DenseMap<Value, Value> correctCounts;
   Location currentLoc = UnknownLoc::get(model.getContext());
 };
 

@@ -77,6 +77,32 @@ public:
                 ArrayRef<utils::IteratorType> iterators, RankedTensorType resultType,
                 BodyFn body, Value init = nullptr);
 
+  using MultiBodyFn =
+      function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)>;
+  /// A linalg.generic with one result per tensor of `inits` (its
+  /// destinations); `body` gets one scalar per input, then the current
+  /// value of each output, and returns the new output values.
+  ValueRange generic(ValueRange inputs, ValueRange inits, ArrayRef<AffineMap> maps,
+                     ArrayRef<utils::IteratorType> iterators, MultiBodyFn body);
+
+  /// The map of an operand of an op iterating over a tensor of rank `rank`
+  /// that reduces (or broadcasts along) dimension `dim`: identity for a
+  /// full-rank operand, dimension `dim` dropped for a rank - 1 operand, no
+  /// result for a scalar (rank 0).
+  AffineMap mapAlong(int64_t operandRank, int64_t rank, int64_t dim);
+  /// Reduces `inputs` along dimension `dim` of `full`: each input has
+  /// `full`'s shape or that shape without `dim` (then it is constant along
+  /// `dim`) or is rank 0. Each init (of `full`'s shape without `dim`) is an
+  /// accumulator; `body` gets one scalar per input, then the accumulators,
+  /// and returns their new values. Loops run in row-major order, so the
+  /// result does not depend on how they are scheduled.
+  ValueRange reduceAlong(ValueRange inputs, ValueRange inits, RankedTensorType full,
+                         int64_t dim, MultiBodyFn body);
+  /// An elementwise op over `full` whose inputs have `full`'s shape, that
+  /// shape without `dim` (broadcast along it) or rank 0.
+  Value broadcastAlong(ValueRange inputs, RankedTensorType full, int64_t dim,
+                       BodyFn body);
+
   OpBuilder b;
   LayerTagger tagger;
   /// Tensors that one op's lowering leaves for another's, keyed by a value
@@ -84,7 +110,19 @@ public:
   /// pooled input and the window).
   DenseMap<std::pair<Value, Attribute>, Value> saved;
   Location currentLoc = b.getUnknownLoc();
+  /// The correct-prediction count that the lowering of nn.cross_entropy
+  /// computed for (logits, labels), which nn.count_correct of the same
+  /// operands reuses.
+  DenseMap<std::pair<Value, Value>, Value> correctCounts;
 };
+
+/// Replaces the results of `op` by `values` and erases it; returns true (what
+/// a lowering returns when it replaced its op).
+inline bool replaceOp(Operation *op, ValueRange values) {
+  op->replaceAllUsesWith(values);
+  op->erase();
+  return true;
+}
 
 /// Each op family's lowering returns true when it replaced `op` (its results
 /// are replaced and `op` erased), false when the op is not its own, failure
@@ -107,6 +145,16 @@ FailureOr<bool> lowerNormToLinalg(LinalgBuilder &lb, Operation *op);
 Value collapseSpatial(LinalgBuilder &lb, Value x);
 /// The inverse of collapseSpatial: `x` back to `type`.
 Value expandSpatial(LinalgBuilder &lb, Value x, RankedTensorType type);
+/// The activations' backward ops, softmax and log_softmax (forward and
+/// backward, any dimension) and training-mode dropout with its backward
+/// (LinalgActivations.cpp).
+FailureOr<bool> lowerActivationsToLinalg(LinalgBuilder &lb, Operation *op);
+/// cross_entropy, count_correct and mse, forward and backward
+/// (LinalgLosses.cpp).
+FailureOr<bool> lowerLossesToLinalg(LinalgBuilder &lb, Operation *op);
+/// concat and its backward, constant tensors and 0-d arithmetic
+/// (LinalgTensors.cpp).
+FailureOr<bool> lowerTensorsToLinalg(LinalgBuilder &lb, Operation *op);
 
 } // namespace nnc::codegen
 

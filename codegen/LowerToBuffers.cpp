@@ -3,10 +3,10 @@
 // Each entry function of a model becomes `@nnc_<name>(%arena: memref<?xi8>)`.
 // Parameters, inputs and outputs are views of the arena at fixed offsets (the
 // layout is the artifact's ABI); every op writes a fresh memref.alloc that
-// -nn-plan-memory places in the arena. Heavy ops call the runtime's kernels
-// (runtime/Kernels.h); elementwise ops become linalg.generic, softmax
-// generated reductions (LowerSoftmax.cpp), concat copies into subviews
-// (linalg.copy).
+// -nn-plan-memory places in the arena. Library ops call the runtime's
+// kernels (runtime/Kernels.h); the linalg on tensors of -nn-lower-to-linalg
+// is bufferized in place (bufferizeLinalg), tensor.insert_slice becomes a
+// copy into a subview (linalg.copy), tensor.extract_slice a subview.
 //
 //===----------------------------------------------------------------------===//
 
@@ -138,48 +138,10 @@ Value FunctionLowering::call(StringRef name, ArrayRef<Value> args, Type result) 
   return result ? callOp.getResult(0) : Value();
 }
 
-Value FunctionLowering::sliceAlong(Value buffer, int64_t dim, int64_t offset,
-                                   int64_t size) {
-  auto type = cast<MemRefType>(buffer.getType());
-  SmallVector<int64_t> offsets(type.getRank(), 0), sizes(type.getShape()),
-      strides(type.getRank(), 1);
-  offsets[dim] = offset;
-  sizes[dim] = size;
-  return memref::SubViewOp::create(b, loc(), buffer, offsets, sizes, strides);
-}
-
 void FunctionLowering::copyInto(Value from, Value to) {
   // linalg.copy becomes loops (memref.copy of a strided view would need a
   // library call).
   linalg::CopyOp::create(b, loc(), ValueRange{from}, ValueRange{to});
-}
-
-Value FunctionLowering::lowerElementwise(
-    Operation *op, ValueRange inputs,
-    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
-  auto outType = toMemRef(op->getResult(0).getType());
-  Value out = alloc(outType);
-  // Every buffer is contiguous, so the op runs as one flat loop over all
-  // elements, which LLVM vectorizes for the host CPU.
-  int64_t n = outType.getNumElements();
-  auto flat = [&](Value m) -> Value {
-    auto type = cast<MemRefType>(m.getType());
-    auto flatType = MemRefType::get({n}, type.getElementType());
-    return memref::ReinterpretCastOp::create(b, loc(), flatType, m, 0, ArrayRef<int64_t>{n},
-                                             ArrayRef<int64_t>{1});
-  };
-  SmallVector<AffineMap> maps(inputs.size() + 1, b.getMultiDimIdentityMap(1));
-  SmallVector<utils::IteratorType> iters(1, utils::IteratorType::parallel);
-  SmallVector<Value> ins;
-  for (Value in : inputs)
-    ins.push_back(flat(lookup(in)));
-  linalg::GenericOp::create(
-      b, loc(), ins, ValueRange{flat(out)}, maps, iters,
-      [&](OpBuilder &nb, Location nl, ValueRange args) {
-        Value r = body(nb, nl, args.drop_back());
-        linalg::YieldOp::create(nb, nl, r);
-      });
-  return out;
 }
 
 /// Checks an `nn.normalize` argument attribute: {mean = [f64...], std =
@@ -426,6 +388,19 @@ LogicalResult FunctionLowering::lowerTensorLoopOp(Operation *op) {
   return success();
 }
 
+LogicalResult FunctionLowering::lowerInsertSlice(tensor::InsertSliceOp op) {
+  Value dest = op.getDest().getDefiningOp<tensor::EmptyOp>()
+                   ? alloc(toMemRef(op.getDest().getType()))
+                   : updatable(op.getDest(), op);
+  Value source = lookup(op.getSource());
+  if (!dest || !source)
+    return op->emitError("internal error: an operand of this op has no buffer");
+  copyInto(source, memref::SubViewOp::create(b, loc(), dest, op.getMixedOffsets(),
+                                             op.getMixedSizes(), op.getMixedStrides()));
+  mapping[op.getResult()] = dest;
+  return success();
+}
+
 LogicalResult FunctionLowering::lowerOp(Operation *op) {
   currentLoc = op->getLoc();
   for (Type t : op->getResultTypes())
@@ -440,6 +415,15 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
     return lowerTensorReshape(op);
   if (isa<scf::ForOp, tensor::ExtractOp, tensor::InsertOp>(op))
     return lowerTensorLoopOp(op);
+  if (auto insert = dyn_cast<tensor::InsertSliceOp>(op))
+    return lowerInsertSlice(insert);
+  if (auto extract = dyn_cast<tensor::ExtractSliceOp>(op)) {
+    // A strided view; only linalg ops read it (LinalgTensors.cpp).
+    mapping[extract.getResult()] = memref::SubViewOp::create(
+        b, loc(), lookup(extract.getSource()), extract.getMixedOffsets(),
+        extract.getMixedSizes(), extract.getMixedStrides());
+    return success();
+  }
   if (llvm::none_of(op->getOperandTypes(), llvm::IsaPred<ShapedType>) &&
       llvm::none_of(op->getResultTypes(), llvm::IsaPred<ShapedType>) &&
       op->getNumRegions() == 0) {
@@ -476,23 +460,6 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
           strides[i] = strides[i + 1] * outType.getDimSize(i + 1);
         return setResult(memref::ReinterpretCastOp::create(
             b, loc(), outType, lookup(op->getOperand(0)), 0, outType.getShape(), strides));
-      })
-      .Case<ConcatOp>([&](ConcatOp c) {
-        // Each input is copied into its slice of the result along `dim`.
-        Value out = alloc(toMemRef(c.getType()));
-        int64_t dim = c.getDim(), offset = 0;
-        for (Value in : c.getInputs()) {
-          int64_t size = shapeOf(in)[dim];
-          copyInto(lookup(in), sliceAlong(out, dim, offset, size));
-          offset += size;
-        }
-        return setResult(out);
-      })
-      .Case<SoftmaxOp, LogSoftmaxOp>([&](Operation *) -> LogicalResult {
-        int64_t dim = cast<IntegerAttr>(op->getAttr("dim")).getInt();
-        return setResult(lowerSoftmax(op->getOperand(0), dim,
-                                      isa<LogSoftmaxOp>(op),
-                                      toMemRef(op->getResult(0).getType())));
       })
       .Case<Conv2dOp>([&](Conv2dOp c) -> LogicalResult {
         FailureOr<int32_t> epilogue = libraryEpilogue(op);
@@ -544,24 +511,6 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
                                         r.getReturnSequences(),
                                         r.getNonlinearity() == "relu"));
       })
-      .Case<CrossEntropyOp>([&](CrossEntropyOp ce) {
-        auto x = shapeOf(ce.getLogits());
-        Value out = alloc(toMemRef(ce.getType()));
-        Value correct = alloc(MemRefType::get({}, b.getI64Type()));
-        correctCounts[ce.getLogits()] = correct;
-        int64_t scratch = nnc_cross_entropy_fwd_scratch_bytes(x[0], x[1]);
-        call("nnc_cross_entropy_fwd",
-             {ptr(lookup(ce.getLogits())), ptr(lookup(ce.getLabels())), i64(x[0]),
-              i64(x[1]), ptr(out), ptr(correct), ptr(allocBytes(scratch))},
-             b.getI64Type());
-        return setResult(out);
-      })
-      .Case<MseOp>([&](MseOp m) {
-        Value out = alloc(toMemRef(m.getType()));
-        call("nnc_mse_fwd", {ptr(lookup(m.getPred())), ptr(lookup(m.getTarget())),
-                             i64(numel(m.getPred())), ptr(out)});
-        return setResult(out);
-      })
       .Default([&](Operation *) { return lowerTrainOp(op); });
 }
 
@@ -591,9 +540,10 @@ LogicalResult FunctionLowering::lowerBody(func::FuncOp source,
     }
     if (failed(lowerOp(&op)))
       return failure();
-    // A fill only initializes a destination (max pooling's -inf): not an
-    // output that could first hold NaN or Inf.
-    if (!numericsOps || isa<ParamRefOp, linalg::FillOp>(op))
+    // A fill only initializes a destination (max pooling's -inf), and a
+    // slice is a view of a checked buffer: neither is an output that could
+    // first hold NaN or Inf.
+    if (!numericsOps || isa<ParamRefOp, linalg::FillOp, tensor::ExtractSliceOp>(op))
       continue;
     for (Value result : op.getResults()) {
       Value buffer = lookup(result);

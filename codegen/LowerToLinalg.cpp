@@ -55,6 +55,18 @@ Value LinalgBuilder::generic(ValueRange inputs, ArrayRef<AffineMap> maps,
   return op.getResult(0);
 }
 
+ValueRange LinalgBuilder::generic(ValueRange inputs, ValueRange inits,
+                                 ArrayRef<AffineMap> maps,
+                                 ArrayRef<utils::IteratorType> iterators,
+                                 MultiBodyFn body) {
+  auto op = linalg::GenericOp::create(
+      b, loc(), inits.getTypes(), inputs, inits, maps, iterators,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(nb, l, body(nb, l, args));
+      });
+  return op.getResults();
+}
+
 Value LinalgBuilder::elementwise(ValueRange inputs, RankedTensorType resultType,
                                  BodyFn body) {
   int64_t rank = resultType.getRank();
@@ -67,6 +79,45 @@ Value LinalgBuilder::elementwise(ValueRange inputs, RankedTensorType resultType,
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   // The output's current value is not an input of an elementwise op.
   return generic(inputs, maps, iters, resultType,
+                 [&](OpBuilder &nb, Location l, ValueRange args) {
+                   return body(nb, l, args.drop_back());
+                 });
+}
+
+AffineMap LinalgBuilder::mapAlong(int64_t operandRank, int64_t rank, int64_t dim) {
+  if (operandRank == rank)
+    return b.getMultiDimIdentityMap(rank);
+  if (operandRank == 0)
+    return AffineMap::get(rank, 0, {}, b.getContext());
+  assert(operandRank == rank - 1 && "operand neither full, reduced nor scalar");
+  SmallVector<AffineExpr> dims;
+  for (int64_t i = 0; i < rank; ++i)
+    if (i != dim)
+      dims.push_back(b.getAffineDimExpr(i));
+  return AffineMap::get(rank, 0, dims, b.getContext());
+}
+
+ValueRange LinalgBuilder::reduceAlong(ValueRange inputs, ValueRange inits,
+                                      RankedTensorType full, int64_t dim,
+                                      MultiBodyFn body) {
+  int64_t rank = full.getRank();
+  SmallVector<AffineMap> maps;
+  for (Value v : llvm::concat<const Value>(inputs, inits))
+    maps.push_back(mapAlong(cast<ShapedType>(v.getType()).getRank(), rank, dim));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  iters[dim] = utils::IteratorType::reduction;
+  return generic(inputs, inits, maps, iters, body);
+}
+
+Value LinalgBuilder::broadcastAlong(ValueRange inputs, RankedTensorType full, int64_t dim,
+                                    BodyFn body) {
+  int64_t rank = full.getRank();
+  SmallVector<AffineMap> maps;
+  for (Value v : inputs)
+    maps.push_back(mapAlong(cast<ShapedType>(v.getType()).getRank(), rank, dim));
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return generic(inputs, maps, iters, full,
                  [&](OpBuilder &nb, Location l, ValueRange args) {
                    return body(nb, l, args.drop_back());
                  });
@@ -88,7 +139,12 @@ struct NNLowerToLinalgPass : public nnc::impl::NNLowerToLinalgBase<NNLowerToLina
     LinalgBuilder lb(&getContext());
     for (func::FuncOp fn : functions) {
       for (Operation &op : llvm::make_early_inc_range(fn.getBody().front())) {
-        if (!op.getDialect() || op.getDialect()->getNamespace() != "nn")
+        // nn ops, and the arith ops on tensors that -nn-autodiff emits
+        // (constants, 0-d bookkeeping).
+        StringRef dialect = op.getDialect() ? op.getDialect()->getNamespace() : "";
+        if (dialect != "nn" &&
+            (dialect != "arith" || llvm::none_of(op.getResultTypes(),
+                                                 llvm::IsaPred<RankedTensorType>)))
           continue;
         for (Type t : op.getResultTypes())
           if (auto st = dyn_cast<ShapedType>(t); st && !st.hasStaticShape()) {
@@ -99,7 +155,9 @@ struct NNLowerToLinalgPass : public nnc::impl::NNLowerToLinalgBase<NNLowerToLina
         lb.startOp(&op);
         // Each op family's lowering, in turn (codegen/Linalg*.cpp).
         for (auto lower : {lowerElementwiseToLinalg, lowerOptimizersToLinalg,
-                           lowerEmbeddingToLinalg, lowerPoolingToLinalg, lowerNormToLinalg}) {
+                           lowerEmbeddingToLinalg, lowerPoolingToLinalg, lowerNormToLinalg,
+                           lowerActivationsToLinalg, lowerLossesToLinalg,
+                           lowerTensorsToLinalg}) {
           FailureOr<bool> done = lower(lb, &op);
           if (failed(done))
             return signalPassFailure();

@@ -42,23 +42,6 @@ Value FunctionLowering::loadScalar(Value tensor) {
   return memref::LoadOp::create(b, loc(), lookup(tensor), ValueRange{});
 }
 
-void FunctionLowering::scaleBySeed(Value buffer, Value seed) {
-  if (auto cst = seed.getDefiningOp<arith::ConstantOp>())
-    if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue()))
-      if (dense.isSplat() && dense.getSplatValue<APFloat>().convertToDouble() == 1.0)
-        return;
-  auto type = cast<MemRefType>(buffer.getType());
-  int64_t rank = type.getRank();
-  AffineMap scalarMap = AffineMap::get(rank, 0, {}, b.getContext());
-  SmallVector<AffineMap> maps = {scalarMap, b.getMultiDimIdentityMap(rank)};
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  linalg::GenericOp::create(
-      b, loc(), ValueRange{lookup(seed)}, ValueRange{buffer}, maps, iters,
-      [](OpBuilder &nb, Location l, ValueRange a) {
-        linalg::YieldOp::create(nb, l, arith::MulFOp::create(nb, l, a[0], a[1]).getResult());
-      });
-}
-
 LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
   auto shapeOf = [](Value v) { return cast<ShapedType>(v.getType()).getShape(); };
   auto numel = [](Value v) { return cast<ShapedType>(v.getType()).getNumElements(); };
@@ -68,37 +51,7 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
     return m;
   };
   auto orNull = [&](Value result) { return result ? ptr(allocFor(result)) : nullPtr(); };
-  // Elementwise backward rules generated as loops: dx = f(dy, value).
-  auto unaryBackward = [&](auto fn) {
-    mapping[op->getResult(0)] = lowerElementwise(op, op->getOperands(), fn);
-    return success();
-  };
-
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
-      .Case<arith::ConstantOp>([&](arith::ConstantOp c) -> LogicalResult {
-        auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
-        if (!dense || !dense.isSplat())
-          return c.emitError("the CPU backend supports only splat tensor constants");
-        Value m = allocFor(c.getResult());
-        Value v = arith::ConstantOp::create(b, loc(), dense.getSplatValue<TypedAttr>());
-        linalg::FillOp::create(b, loc(), ValueRange{v}, ValueRange{m});
-        return success();
-      })
-      .Case<arith::AddIOp, arith::AddFOp>([&](Operation *) -> LogicalResult {
-        // Scalar bookkeeping on 0-d tensors (num_batches_tracked += 1).
-        auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
-        if (!type || type.getRank() != 0)
-          return op->emitError("the CPU backend supports this op on 0-d tensors only");
-        Value sum = isa<arith::AddIOp>(op)
-                        ? arith::AddIOp::create(b, loc(), loadScalar(op->getOperand(0)),
-                                                loadScalar(op->getOperand(1)))
-                              .getResult()
-                        : arith::AddFOp::create(b, loc(), loadScalar(op->getOperand(0)),
-                                                loadScalar(op->getOperand(1)))
-                              .getResult();
-        memref::StoreOp::create(b, loc(), sum, allocFor(op->getResult(0)), ValueRange{});
-        return success();
-      })
       .Case<ParamAssignOp>([&](ParamAssignOp a) -> LogicalResult {
         auto it = paramOffsets.find(a.getSym());
         if (it == paramOffsets.end())
@@ -109,48 +62,6 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
           return success(); // Updated in place.
         memref::CopyOp::create(b, loc(), source,
                                view(it->second, toMemRef(a.getValue().getType())));
-        return success();
-      })
-      .Case<ConcatBackwardOp>([&](ConcatBackwardOp c) {
-        // Each input's gradient is a copy of its slice of dL/dy.
-        Value grad = lookup(c.getGrad());
-        int64_t dim = c.getDim(), offset = 0;
-        for (auto [result, size] : llvm::zip(c.getResults(), c.getSizes())) {
-          copyInto(sliceAlong(grad, dim, offset, size), allocFor(result));
-          offset += size;
-        }
-        return success();
-      })
-      .Case<CountCorrectOp>([&](CountCorrectOp c) {
-        auto it = correctCounts.find(c.getLogits());
-        if (it != correctCounts.end()) {
-          mapping[c.getResult()] = it->second;
-          return success();
-        }
-        auto x = shapeOf(c.getLogits());
-        Value loss = alloc(MemRefType::get({}, b.getF32Type()));
-        int64_t scratch = nnc_cross_entropy_fwd_scratch_bytes(x[0], x[1]);
-        call("nnc_cross_entropy_fwd",
-             {ptr(lookup(c.getLogits())), ptr(lookup(c.getLabels())), i64(x[0]), i64(x[1]),
-              ptr(loss), ptr(allocFor(c.getResult())), ptr(allocBytes(scratch))},
-             b.getI64Type());
-        return success();
-      })
-      .Case<CrossEntropyBackwardOp>([&](CrossEntropyBackwardOp ce) {
-        auto x = shapeOf(ce.getLogits());
-        Value d = allocFor(ce.getResult());
-        call("nnc_cross_entropy_bwd",
-             {ptr(lookup(ce.getLogits())), ptr(lookup(ce.getLabels())), ptr(d), i64(x[0]),
-              i64(x[1])},
-             b.getI64Type());
-        scaleBySeed(d, ce.getGrad());
-        return success();
-      })
-      .Case<MseBackwardOp>([&](MseBackwardOp m) {
-        Value d = allocFor(m.getResult());
-        call("nnc_mse_bwd", {ptr(lookup(m.getPred())), ptr(lookup(m.getTarget())), ptr(d),
-                             i64(numel(m.getPred()))});
-        scaleBySeed(d, m.getGrad());
         return success();
       })
       .Case<LinearBackwardOp>([&](LinearBackwardOp l) {
@@ -176,68 +87,6 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
                           pd[1], dl[0], dl[1], groups})
           args.push_back(i64(v));
         call("nnc_conv2d_bwd", args);
-        return success();
-      })
-      .Case<ReluBackwardOp>([&](auto) {
-        return unaryBackward([](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          auto ft = cast<FloatType>(a[0].getType());
-          Value zero = arith::ConstantFloatOp::create(nb, l, ft, APFloat(0.0f));
-          Value pos = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, a[1], zero);
-          return arith::SelectOp::create(nb, l, pos, a[0], zero);
-        });
-      })
-      .Case<SigmoidBackwardOp>([&](auto) {
-        return unaryBackward([](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          auto ft = cast<FloatType>(a[0].getType());
-          Value one = arith::ConstantFloatOp::create(nb, l, ft, APFloat(1.0f));
-          Value oneMinus = arith::SubFOp::create(nb, l, one, a[1]);
-          return arith::MulFOp::create(nb, l, a[0],
-                                       arith::MulFOp::create(nb, l, a[1], oneMinus));
-        });
-      })
-      .Case<TanhBackwardOp>([&](auto) {
-        return unaryBackward([](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          auto ft = cast<FloatType>(a[0].getType());
-          Value one = arith::ConstantFloatOp::create(nb, l, ft, APFloat(1.0f));
-          Value sq = arith::MulFOp::create(nb, l, a[1], a[1]);
-          return arith::MulFOp::create(nb, l, a[0], arith::SubFOp::create(nb, l, one, sq));
-        });
-      })
-      .Case<GeluBackwardOp>([&](GeluBackwardOp g) {
-        Value d = allocFor(g.getResult());
-        call("nnc_gelu_bwd", {ptr(lookup(g.getGrad())), ptr(lookup(g.getValue())), ptr(d),
-                              i64(numel(g.getGrad()))});
-        return success();
-      })
-      .Case<LeakyReluBackwardOp>([&](LeakyReluBackwardOp g) {
-        Value d = allocFor(g.getResult());
-        call("nnc_leaky_relu_bwd",
-             {ptr(lookup(g.getGrad())), ptr(lookup(g.getValue())), ptr(d),
-              i64(numel(g.getGrad())), f32(g.getSlope().convertToDouble())});
-        return success();
-      })
-      .Case<SoftmaxBackwardOp, LogSoftmaxBackwardOp>(
-          [&](Operation *) -> LogicalResult {
-            int64_t dim = cast<IntegerAttr>(op->getAttr("dim")).getInt();
-            lowerSoftmaxBackward(op->getOperand(0), op->getOperand(1), dim,
-                                 isa<LogSoftmaxBackwardOp>(op),
-                                 allocFor(op->getResult(0)));
-            return success();
-          })
-      .Case<DropoutTrainOp>([&](DropoutTrainOp d) {
-        // Masks differ per layer (stream) and per step (the seed input).
-        Value seed = loadScalar(d.getSeed());
-        int64_t stream = d.getStream();
-        call("nnc_dropout_fwd",
-             {ptr(lookup(d.getInput())), ptr(allocFor(d.getResult())),
-              ptr(allocFor(d.getMask())), i64(numel(d.getInput())),
-              f32(d.getP().convertToDouble()), seed, i64(stream << 40)});
-        return success();
-      })
-      .Case<DropoutBackwardOp>([&](DropoutBackwardOp d) {
-        call("nnc_dropout_bwd", {ptr(lookup(d.getGrad())), ptr(lookup(d.getMask())),
-                                 ptr(allocFor(d.getResult())), i64(numel(d.getGrad())),
-                                 f32(d.getP().convertToDouble())});
         return success();
       })
       .Case<LSTMTrainOp, GRUTrainOp, RNNTrainOp>([&](Operation *) {

@@ -65,15 +65,17 @@ LogicalResult checkModel(ModuleOp model) {
       }
       return WalkResult::advance();
     }
-    // Code that -nn-lower-to-linalg generated may compute in other types
-    // (f64 statistics, i32 argmax, their scalar constants): only the
-    // model's own types count.
-    if (isa<linalg::LinalgOp, tensor::EmptyOp>(op) ||
-        isa_and_nonnull<linalg::LinalgOp>(op->getParentOp()) ||
-        (isa<arith::ConstantOp>(op) && !isa<ShapedType>(op->getResult(0).getType())))
+    // Code that -nn-lower-to-linalg generated (linalg, tensor and scf ops,
+    // the scalars of their bodies, their constants) chooses its own internal
+    // types, e.g. f64 statistics and accumulators, i32 argmax: only the
+    // model's tensors count.
+    StringRef dialect = op->getDialect() ? op->getDialect()->getNamespace() : "";
+    if (dialect == "linalg" || dialect == "tensor" || dialect == "scf")
+      return WalkResult::skip();
+    if (isa<arith::ConstantOp>(op) && !isa<ShapedType>(op->getResult(0).getType()))
       return WalkResult::advance();
     for (Type t : op->getResultTypes())
-      if (FloatType elem = unsupportedFloat(t)) {
+      if (FloatType elem = isa<ShapedType>(t) ? unsupportedFloat(t) : FloatType()) {
         auto name = op->getAttrOfType<StringAttr>("name");
         std::string what = name ? "layer '" + name.str() + "' (" +
                                       op->getName().getStringRef().str() + ")"

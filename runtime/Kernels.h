@@ -1,7 +1,7 @@
 //===- runtime/Kernels.h - C ABI of the training/inference kernels -*- C -*-===//
 //
 // Part of nnc. The functions generated code calls for library-backed layers,
-// their backward passes, losses and elementwise helpers.
+// their backward passes (everything else is generated code).
 //
 //===----------------------------------------------------------------------===//
 ///
@@ -25,7 +25,7 @@
 ///   fan-out gradients itself.
 /// - Deterministic: the same inputs give bitwise the same outputs on the same
 ///   machine with the same thread count (fixed reduction orders, no atomics).
-/// - User data is never trusted for memory safety: ids and labels out of
+/// - User data is never trusted for memory safety: ids out of
 ///   range are clamped or skipped and counted in a returned error count.
 ///   Shapes are trusted (the compiler verified them).
 ///
@@ -201,83 +201,6 @@ void nnc_gru_bwd(const float *dy, const float *x, const float *const *weights,
                  int32_t returnSequences);
 
 //===----------------------------------------------------------------------===//
-// Losses
-//===----------------------------------------------------------------------===//
-
-/// Scratch bytes for nnc_cross_entropy_fwd (per-row losses, reduced in a fixed
-/// order).
-int64_t nnc_cross_entropy_fwd_scratch_bytes(int64_t N, int64_t C);
-/// Mean softmax cross entropy of logits [N,C] against labels [N] (class ids):
-/// *loss = mean over rows of logsumexp(row) - row[label]; *correct = number of
-/// rows whose argmax (first maximum) equals the label. A label outside [0, C)
-/// (e.g. -100, the padding rows of a partial batch) is ignored like PyTorch's
-/// ignore_index: the mean is over the valid rows only; returns the count of
-/// ignored labels. `correct` may be null.
-int64_t nnc_cross_entropy_fwd(const float *logits, const int64_t *labels,
-                              int64_t N, int64_t C, float *loss,
-                              int64_t *correct, void *scratch);
-/// dlogits = (softmax(logits) - onehot(label)) / V, V = number of rows with a
-/// valid label; a row with an invalid label gets zeros. Returns the
-/// invalid-label count.
-int64_t nnc_cross_entropy_bwd(const float *logits, const int64_t *labels,
-                              float *dlogits, int64_t N, int64_t C);
-/// *loss = mean((pred - target)^2) over n elements (accumulated in f64).
-void nnc_mse_fwd(const float *pred, const float *target, int64_t n,
-                 float *loss);
-/// dpred = 2 * (pred - target) / n.
-void nnc_mse_bwd(const float *pred, const float *target, float *dpred,
-                 int64_t n);
-
-//===----------------------------------------------------------------------===//
-// Elementwise helpers (y may alias x; dx may alias dy)
-//===----------------------------------------------------------------------===//
-
-void nnc_relu_fwd(const float *x, float *y, int64_t n);
-/// dx = x > 0 ? dy : 0.
-void nnc_relu_bwd(const float *dy, const float *x, float *dx, int64_t n);
-void nnc_sigmoid_fwd(const float *x, float *y, int64_t n);
-/// From the forward's output: dx = dy * y * (1 - y).
-void nnc_sigmoid_bwd(const float *dy, const float *y, float *dx, int64_t n);
-void nnc_tanh_fwd(const float *x, float *y, int64_t n);
-/// From the forward's output: dx = dy * (1 - y^2).
-void nnc_tanh_bwd(const float *dy, const float *y, float *dx, int64_t n);
-/// Exact GELU: y = x * 0.5 * (1 + erf(x / sqrt(2))).
-void nnc_gelu_fwd(const float *x, float *y, int64_t n);
-/// dx = dy * (Phi(x) + x * phi(x)).
-void nnc_gelu_bwd(const float *dy, const float *x, float *dx, int64_t n);
-/// y = x > 0 ? x : slope * x.
-void nnc_leaky_relu_fwd(const float *x, float *y, int64_t n, float slope);
-void nnc_leaky_relu_bwd(const float *dy, const float *x, float *dx, int64_t n,
-                        float slope);
-/// Softmax over the last dim of [rows, cols]. (Models do not call the
-/// softmax kernels: codegen/LowerSoftmax.cpp generates softmax over any
-/// dimension; these remain as the unit tests' reference.)
-void nnc_softmax_fwd(const float *x, float *y, int64_t rows, int64_t cols);
-/// From the output: dx = y * (dy - sum(dy * y)).
-void nnc_softmax_bwd(const float *dy, const float *y, float *dx, int64_t rows,
-                     int64_t cols);
-void nnc_log_softmax_fwd(const float *x, float *y, int64_t rows, int64_t cols);
-/// From the output: dx = dy - exp(y) * sum(dy).
-void nnc_log_softmax_bwd(const float *dy, const float *y, float *dx,
-                         int64_t rows, int64_t cols);
-/// y = a + b (y may alias a or b).
-void nnc_add(const float *a, const float *b, float *y, int64_t n);
-
-/// Dropout with a counter-based RNG: element i is kept iff
-/// u(seed, offset + i) >= p, where u(s, c) = (mix64(s, c) >> 40) * 2^-24 in
-/// [0, 1) and mix64 is SplitMix64's finalizer applied to
-/// s * 0x9E3779B97F4A7C15 ^ c (see KernelsElementwise.cpp). mask[i] = kept;
-/// y = kept ? x / (1 - p) : 0. The same (seed, offset) always gives the same
-/// mask, independent of thread count, so a resumed run reproduces it: the
-/// caller advances offset by n per call. p >= 1 drops everything.
-void nnc_dropout_fwd(const float *x, float *y, uint8_t *mask, int64_t n,
-                     float p, uint64_t seed, uint64_t offset);
-/// Only the mask: mask[i] as in nnc_dropout_fwd.
-void nnc_dropout_mask(uint8_t *mask, int64_t n, float p, uint64_t seed,
-                      uint64_t offset);
-/// dx = mask ? dy / (1 - p) : 0.
-void nnc_dropout_bwd(const float *dy, const uint8_t *mask, float *dx,
-                     int64_t n, float p);
 
 //===----------------------------------------------------------------------===//
 // Numerics checks (nnc train --check-numerics)

@@ -2,34 +2,39 @@
 // RUN: nn-opt %s -nn-lower-to-linalg -nn-lower-to-buffers -nn-plan-memory -convert-linalg-to-loops | FileCheck %s --check-prefix=LOOPS
 
 // nn.softmax / nn.log_softmax over any dimension (the batch dimension
-// included) and their backward ops are generated code: the tensor is viewed
-// as [outer, D, inner] and the reductions over D (max, sum of exponentials,
-// the backward's sums) are linalg.generic reductions into [outer, inner]
-// buffers; no runtime kernel.
+// included) and their backward ops are generated code
+// (test/codegen/nn-lower-to-linalg-activations.mlir): once bufferized, each
+// reduction accumulates in place into its filled buffer of the shape
+// without the normalized dimension (no copy), and no runtime kernel is
+// called.
 
-// Softmax over dimension 1 of [2, 3, 4]: outer 2, D 3, inner 4.
+// Softmax over dimension 1 of [2, 3, 4]: accumulators [2, 4].
 // CHECK-LABEL: func.func @nnc_forward(
-// CHECK:         [[X:%.*]] = memref.reinterpret_cast {{.*}} to memref<2x3x4xf32>{{$}}
+// CHECK:         [[X:%.*]] = memref.view %arg0[{{.*}}] : memref<?xi8> to memref<2x3x4xf32>
 // CHECK:         [[MAX:%.*]] = memref.alloc() {{.*}} : memref<2x4xf32>
-// CHECK:         linalg.fill ins(%{{.*}} : f32) outs([[MAX]] : memref<2x4xf32>)
-// CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "reduction", "parallel"]} ins([[X]] : {{.*}}) outs([[MAX]] : memref<2x4xf32>)
+// CHECK:         linalg.fill {{.*}}ins(%{{.*}} : f32) outs([[MAX]] : memref<2x4xf32>)
+// CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "reduction", "parallel"]} ins([[X]] : memref<2x3x4xf32>) outs([[MAX]] : memref<2x4xf32>)
 // CHECK:           arith.maximumf
 // CHECK:         [[SUM:%.*]] = memref.alloc() {{.*}} : memref<2x4xf32>
-// CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "reduction", "parallel"]} ins([[X]], [[MAX]] : {{.*}}) outs([[SUM]] : memref<2x4xf32>)
+// CHECK:         linalg.fill {{.*}}outs([[SUM]] : memref<2x4xf32>)
+// CHECK:         [[E:%.*]] = memref.alloc() {{.*}} : memref<2x3x4xf32>
+// CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "parallel", "parallel"]} ins([[X]], [[MAX]] : {{.*}}) outs([[E]] : memref<2x3x4xf32>)
 // CHECK:           math.exp
-// CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "parallel", "parallel"]} ins([[X]], [[MAX]], [[SUM]] : {{.*}})
-// CHECK:           math.exp
+// CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "reduction", "parallel"]} ins([[E]] : {{.*}}) outs([[SUM]] : memref<2x4xf32>)
+// CHECK:         linalg.generic {{{.*}}iterator_types = ["parallel", "parallel", "parallel"]} ins([[E]], [[SUM]] : {{.*}})
 // CHECK:           arith.divf
+// CHECK-NOT:     memref.copy [[MAX]],
 // CHECK-NOT:     call @nnc_softmax
 
-// log_softmax over the batch dimension of [2, 5]: outer 1, D 2, inner 5.
+// log_softmax over the batch dimension of [2, 5]: accumulators [5].
 // CHECK-LABEL: func.func @nnc_batch(
-// CHECK:         memref.reinterpret_cast {{.*}} to memref<1x2x5xf32>{{$}}
-// CHECK:         memref.alloc() {{.*}} : memref<1x5xf32>
+// CHECK:         memref.alloc() {{.*}} : memref<5xf32>
+// CHECK:         linalg.generic {{{.*}}iterator_types = ["reduction", "parallel"]}
 // CHECK:           math.log
 // CHECK-NOT:     call @nnc_log_softmax
 
-// The backward ops: a reduction over D, then the elementwise result.
+// The backward ops: a reduction over the dimension, then the elementwise
+// result.
 // CHECK-LABEL: func.func @nnc_backward(
 // CHECK:         linalg.generic {{{.*}}"reduction"{{.*}}}
 // CHECK:           arith.mulf

@@ -5,7 +5,8 @@
 // accumulated in f64 from the f32 kernels, eps = 1e-3. The error measure is
 // max |analytic - numeric| / max(1, |numeric|) over the checked elements
 // (all of them, or 48 spread ones for large tensors); the tolerance is 2e-2
-// for f32 (the observed worst case is printed and stays near 1e-3).
+// for f32 (the observed worst case is printed and stays near 1e-3). The
+// generated kernels' gradients: GeneratedKernelTest.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -274,118 +275,5 @@ INSTANTIATE_TEST_SUITE_P(
           ch = '_';
       return s + "_" + std::to_string(info.index);
     });
-
-//===----------------------------------------------------------------------===//
-// Losses and elementwise
-//===----------------------------------------------------------------------===//
-
-TEST(KernelGrad, CrossEntropy) {
-  const int64_t N = 4, C = 6;
-  auto logits = randomVec(N * C, 81, -3.0f, 3.0f);
-  std::vector<int64_t> labels = {2, 5, 0, 2};
-  std::vector<float> dl(logits.size()), R = {1.0f};
-  EXPECT_EQ(
-      nnc_cross_entropy_bwd(logits.data(), labels.data(), dl.data(), N, C), 0);
-  Scratch s(nnc_cross_entropy_fwd_scratch_bytes(N, C));
-  auto fwd = [&] {
-    std::vector<float> loss(1);
-    nnc_cross_entropy_fwd(logits.data(), labels.data(), N, C, loss.data(),
-                          nullptr, s.get());
-    return loss;
-  };
-  checkGradients("cross_entropy", fwd, R, {{"logits", &logits, &dl}});
-}
-
-TEST(KernelGrad, Mse) {
-  const int64_t n = 9;
-  auto p = randomVec(n, 91), t = randomVec(n, 92);
-  std::vector<float> dp(n), R = {1.0f};
-  nnc_mse_bwd(p.data(), t.data(), dp.data(), n);
-  auto fwd = [&] {
-    std::vector<float> loss(1);
-    nnc_mse_fwd(p.data(), t.data(), n, loss.data());
-    return loss;
-  };
-  checkGradients("mse", fwd, R, {{"pred", &p, &dp}});
-}
-
-/// Unary activations whose backward reads x (fromOutput false) or y.
-struct UnaryCase {
-  const char *name;
-  void (*fwd)(const float *, float *, int64_t);
-  void (*bwd)(const float *, const float *, float *, int64_t);
-  bool fromOutput;
-};
-
-class UnaryGrad : public ::testing::TestWithParam<UnaryCase> {};
-
-TEST_P(UnaryGrad, Input) {
-  UnaryCase c = GetParam();
-  const int64_t n = 40;
-  // Keep away from relu's kink at 0.
-  auto x = randomVec(n, 101, -3.0f, 3.0f);
-  for (float &v : x)
-    if (std::fabs(v) < 0.05f)
-      v = 0.3f;
-  auto R = randomVec(n, 102);
-  std::vector<float> y(n), dx(n);
-  c.fwd(x.data(), y.data(), n);
-  c.bwd(R.data(), c.fromOutput ? y.data() : x.data(), dx.data(), n);
-  auto fwd = [&] {
-    std::vector<float> out(n);
-    c.fwd(x.data(), out.data(), n);
-    return out;
-  };
-  checkGradients(c.name, fwd, R, {{"x", &x, &dx}});
-}
-
-void leakyFwd(const float *x, float *y, int64_t n) {
-  nnc_leaky_relu_fwd(x, y, n, 0.1f);
-}
-void leakyBwd(const float *dy, const float *x, float *dx, int64_t n) {
-  nnc_leaky_relu_bwd(dy, x, dx, n, 0.1f);
-}
-void dropoutFwd(const float *x, float *y, int64_t n) {
-  std::vector<uint8_t> mask(n);
-  nnc_dropout_fwd(x, y, mask.data(), n, 0.3f, 42, 7);
-}
-void dropoutBwd(const float *dy, const float *, float *dx, int64_t n) {
-  std::vector<uint8_t> mask(n);
-  nnc_dropout_mask(mask.data(), n, 0.3f, 42, 7);
-  nnc_dropout_bwd(dy, mask.data(), dx, n, 0.3f);
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    Activations, UnaryGrad,
-    ::testing::Values(UnaryCase{"relu", nnc_relu_fwd, nnc_relu_bwd, false},
-                      UnaryCase{"sigmoid", nnc_sigmoid_fwd, nnc_sigmoid_bwd,
-                                true},
-                      UnaryCase{"tanh", nnc_tanh_fwd, nnc_tanh_bwd, true},
-                      UnaryCase{"gelu", nnc_gelu_fwd, nnc_gelu_bwd, false},
-                      UnaryCase{"leaky_relu", leakyFwd, leakyBwd, false},
-                      UnaryCase{"dropout", dropoutFwd, dropoutBwd, false}),
-    [](const ::testing::TestParamInfo<UnaryCase> &info) {
-      return std::string(info.param.name);
-    });
-
-TEST(KernelGrad, Softmax) {
-  const int64_t rows = 3, cols = 7;
-  auto x = randomVec(rows * cols, 111, -2.0f, 2.0f),
-       R = randomVec(rows * cols, 112);
-  for (bool logSoftmax : {false, true}) {
-    std::vector<float> y(x.size()), dx(x.size());
-    auto f = logSoftmax ? nnc_log_softmax_fwd : nnc_softmax_fwd;
-    auto b = logSoftmax ? nnc_log_softmax_bwd : nnc_softmax_bwd;
-    f(x.data(), y.data(), rows, cols);
-    b(R.data(), y.data(), dx.data(), rows, cols);
-    auto fwd = [&] {
-      std::vector<float> out(x.size());
-      f(x.data(), out.data(), rows, cols);
-      return out;
-    };
-    checkGradients(logSoftmax ? "log_softmax" : "softmax", fwd, R,
-                   {{"x", &x, &dx}});
-  }
-}
 
 } // namespace

@@ -3,7 +3,8 @@
 // Part of nnc. Forward kernels and optimizer updates against PyTorch 1.13's
 // outputs for the same inputs (Inputs/kernel_reference.inc, written by
 // scripts/make_kernel_reference.py), bitwise determinism of repeated runs, and
-// the handling of out-of-range ids and labels.
+// the handling of out-of-range ids. (The generated kernels' tests:
+// GeneratedKernelTest.cpp.)
 //
 //===----------------------------------------------------------------------===//
 
@@ -228,32 +229,6 @@ TEST(Kernel, RecurrentMatchesTorch) {
   CHECK_REC(Kind::RnnRelu, kRnnR, 3, 4, 3, 4, 1, 1, 1);
 }
 
-TEST(Kernel, CrossEntropyMatchesTorch) {
-  Scratch s(nnc_cross_entropy_fwd_scratch_bytes(5, 7));
-  float loss = 0.0f;
-  int64_t correct = -1;
-  EXPECT_EQ(nnc_cross_entropy_fwd(kCeLogits, kCeLabels, 5, 7, &loss, &correct,
-                                  s.get()),
-            0);
-  EXPECT_NEAR(loss, kCeLoss[0], 1e-5);
-  EXPECT_EQ(correct, kCeCorrect);
-}
-
-TEST(Kernel, ElementwiseMatchesTorch) {
-  const int64_t n = std::size(kEwX);
-  std::vector<float> y(n);
-  nnc_gelu_fwd(kEwX, y.data(), n);
-  EXPECT_CLOSE(y, kGeluY);
-  nnc_sigmoid_fwd(kEwX, y.data(), n);
-  EXPECT_CLOSE(y, kSigmoidY);
-  nnc_tanh_fwd(kEwX, y.data(), n);
-  EXPECT_CLOSE(y, kTanhY);
-  nnc_leaky_relu_fwd(kEwX, y.data(), n, 0.1f);
-  EXPECT_CLOSE(y, kLeakyY);
-  nnc_softmax_fwd(kEwX, y.data(), 3, 7);
-  EXPECT_CLOSE(y, kSoftmaxY);
-  nnc_log_softmax_fwd(kEwX, y.data(), 3, 7);
-  EXPECT_CLOSE(y, kLogSoftmaxY);
 }
 
 TEST(Kernel, GemmTransposes) {
@@ -274,56 +249,6 @@ TEST(Kernel, GemmTransposes) {
   EXPECT_LT(maxRelErr(C.data(), want.data(), M * ldc), 1e-5);
 }
 
-TEST(Kernel, OutOfRangeLabels) {
-  std::vector<int64_t> labels = {1, 9};
-  auto logits = randomVec(2 * 3, 6);
-  std::vector<float> dl(6);
-  Scratch s(nnc_cross_entropy_fwd_scratch_bytes(2, 3));
-  float loss;
-  int64_t correct;
-  EXPECT_EQ(nnc_cross_entropy_fwd(logits.data(), labels.data(), 2, 3, &loss,
-                                  &correct, s.get()),
-            1);
-  EXPECT_EQ(
-      nnc_cross_entropy_bwd(logits.data(), labels.data(), dl.data(), 2, 3), 1);
-  EXPECT_EQ(dl[3], 0.0f);
-}
-
-TEST(Kernel, CrossEntropyIgnoresPaddingRows) {
-  // A partial batch padded with label -100 gives the loss and gradients of
-  // the smaller batch, as torch.nn.CrossEntropyLoss(ignore_index=-100) does.
-  const int64_t C = 4;
-  auto logits = randomVec(3 * C, 11);
-  std::vector<int64_t> full = {2, 0, -100}, part = {2, 0};
-  Scratch s3(nnc_cross_entropy_fwd_scratch_bytes(3, C)),
-      s2(nnc_cross_entropy_fwd_scratch_bytes(2, C));
-  float lossFull, lossPart;
-  EXPECT_EQ(nnc_cross_entropy_fwd(logits.data(), full.data(), 3, C, &lossFull,
-                                  nullptr, s3.get()),
-            1);
-  EXPECT_EQ(nnc_cross_entropy_fwd(logits.data(), part.data(), 2, C, &lossPart,
-                                  nullptr, s2.get()),
-            0);
-  EXPECT_FLOAT_EQ(lossFull, lossPart);
-  std::vector<float> dFull(3 * C), dPart(2 * C);
-  nnc_cross_entropy_bwd(logits.data(), full.data(), dFull.data(), 3, C);
-  nnc_cross_entropy_bwd(logits.data(), part.data(), dPart.data(), 2, C);
-  for (int64_t i = 0; i < 2 * C; ++i)
-    EXPECT_FLOAT_EQ(dFull[i], dPart[i]);
-  for (int64_t i = 2 * C; i < 3 * C; ++i)
-    EXPECT_EQ(dFull[i], 0.0f);
-}
-
-TEST(Kernel, DropoutMaskIsCounterBased) {
-  const int64_t n = 1000;
-  std::vector<uint8_t> a(n), b(n / 2);
-  nnc_dropout_mask(a.data(), n, 0.25f, 99, 0);
-  nnc_dropout_mask(b.data(), n / 2, 0.25f, 99, n / 2); // resume mid-stream
-  EXPECT_EQ(0, std::memcmp(a.data() + n / 2, b.data(), n / 2));
-  int kept = 0;
-  for (uint8_t m : a)
-    kept += m;
-  EXPECT_NEAR(kept, 750, 60);
 }
 
 /// Two runs of the heavier kernels give bitwise equal results.

@@ -1,0 +1,286 @@
+//===- LinalgLosses.cpp - Losses and the correct-prediction count ---------===//
+//
+// cross_entropy, count_correct and mse with their backward ops as linalg on
+// tensors. The losses reduce in a fixed order (row-major loops, f64
+// accumulators where the loss is a mean), so a step's loss does not depend
+// on threads or tiling.
+//
+// Labels outside [0, C) - the padding rows of a partial batch carry -100 -
+// are ignored like PyTorch's ignore_index: they add nothing to the loss, the
+// mean is over the rows with a valid label, and their gradient rows are 0.
+// The data loaders refuse out-of-range labels in a data set with a located
+// error; the gather of the label's logit is clamped, so no label, however
+// bad, reads outside the logits.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/LinalgBuilder.h"
+
+#include "dialect/NNOps.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cfloat>
+
+using namespace mlir;
+using namespace mlir::nn;
+using namespace nnc::codegen;
+
+namespace {
+
+using B = OpBuilder;
+
+Value i64Const(B &b, Location l, int64_t v) { return arith::ConstantIntOp::create(b, l, v, 64); }
+
+/// A tensor of `type` (integer elements) filled with `value`.
+Value filledInt(LinalgBuilder &lb, RankedTensorType type, int64_t value) {
+  Value v = arith::ConstantIntOp::create(lb.b, lb.loc(), type.getElementType(), value);
+  return linalg::FillOp::create(lb.b, lb.loc(), ValueRange{v}, ValueRange{lb.empty(type)})
+      .getResult(0);
+}
+
+/// A label as i64 (labels may be any signless integer type).
+Value labelAsI64(B &b, Location l, Value label) {
+  if (label.getType().isInteger(64))
+    return label;
+  return arith::ExtSIOp::create(b, l, b.getI64Type(), label);
+}
+
+/// Whether `label` (i64) names one of `classes` classes.
+Value validLabel(B &b, Location l, Value label, int64_t classes) {
+  Value geZero = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, label, i64Const(b, l, 0));
+  Value ltC =
+      arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, label, i64Const(b, l, classes));
+  return arith::AndIOp::create(b, l, geZero, ltC);
+}
+
+/// Whether `v` is the constant 1 (a splat constant, or a fill with it): the
+/// gradient seed of the loss itself, which needs no scaling.
+bool isOne(Value v) {
+  Attribute attr;
+  if (auto fill = v.getDefiningOp<linalg::FillOp>())
+    v = fill.getInputs()[0];
+  if (auto c = v.getDefiningOp<arith::ConstantOp>())
+    attr = c.getValue();
+  if (auto dense = dyn_cast_or_null<DenseElementsAttr>(attr))
+    attr = dense.isSplat() ? dense.getSplatValue<Attribute>() : Attribute();
+  auto f = dyn_cast_or_null<FloatAttr>(attr);
+  return f && f.getValueAsDouble() == 1.0;
+}
+
+/// Each row's maximum of logits [N, C] (the first one on ties, as
+/// torch.argmax) and, with `withArgmax`, its column (i64).
+SmallVector<Value> rowMax(LinalgBuilder &lb, Value logits, bool withArgmax) {
+  auto type = cast<RankedTensorType>(logits.getType());
+  auto rows = RankedTensorType::get({type.getDimSize(0)}, type.getElementType());
+  // From the lowest finite value, not -inf (the checked numerics mode flags
+  // non-finite tensors); a row of -inf gives NaN losses either way.
+  SmallVector<Value> inits = {lb.filled(rows, -FLT_MAX)};
+  if (withArgmax)
+    inits.push_back(filledInt(lb, RankedTensorType::get(rows.getShape(), lb.b.getI64Type()), 0));
+  return lb.reduceAlong(
+      logits, inits, type, 1, [&](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value greater = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, a[0], a[1]);
+        SmallVector<Value> next = {arith::SelectOp::create(b, l, greater, a[0], a[1])};
+        if (withArgmax) {
+          Value j =
+              arith::IndexCastOp::create(b, l, b.getI64Type(), linalg::IndexOp::create(b, l, 1));
+          next.push_back(arith::SelectOp::create(b, l, greater, j, a[2]));
+        }
+        return next;
+      });
+}
+
+/// Mean cross entropy of logits [N, C] against labels [N] (f32 0-d), and
+/// the number of rows whose first maximum is at the label (i64 0-d).
+std::pair<Value, Value> crossEntropy(LinalgBuilder &lb, Value logits, Value labels) {
+  auto type = cast<RankedTensorType>(logits.getType());
+  int64_t n = type.getDimSize(0), classes = type.getDimSize(1);
+  B &b = lb.b;
+  SmallVector<Value> max = rowMax(lb, logits, /*withArgmax=*/true);
+  // sum_j exp(x_ij - max_i), in f64.
+  Value sum =
+      lb.reduceAlong({logits, max[0]}, lb.filled(RankedTensorType::get({n}, b.getF64Type()), 0.0),
+                     type, 1, [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+                       Value x = arith::ExtFOp::create(b, l, b.getF64Type(), a[0]);
+                       Value m = arith::ExtFOp::create(b, l, b.getF64Type(), a[1]);
+                       Value e = math::ExpOp::create(b, l, arith::SubFOp::create(b, l, x, m));
+                       return {arith::AddFOp::create(b, l, a[2], e)};
+                     })[0];
+  // Over the rows, in order: the sum of the valid rows' losses
+  // max + log(sum) - x[label], the hits and the valid rows.
+  auto rowsType = RankedTensorType::get({n}, b.getI64Type());
+  auto scalarF64 = RankedTensorType::get({}, b.getF64Type());
+  auto scalarI64 = RankedTensorType::get({}, b.getI64Type());
+  ValueRange totals = lb.reduceAlong(
+      {labels, max[0], max[1], sum},
+      {lb.filled(scalarF64, 0.0), filledInt(lb, scalarI64, 0), filledInt(lb, scalarI64, 0)},
+      rowsType, 0, [&](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value label = labelAsI64(b, l, a[0]);
+        Value valid = validLabel(b, l, label, classes);
+        Value column = arith::IndexCastOp::create(
+            b, l, b.getIndexType(), arith::SelectOp::create(b, l, valid, label, i64Const(b, l, 0)));
+        Value row = linalg::IndexOp::create(b, l, 0);
+        Value picked = tensor::ExtractOp::create(b, l, logits, ValueRange{row, column});
+        Type f64 = b.getF64Type();
+        Value loss = arith::SubFOp::create(
+            b, l,
+            arith::AddFOp::create(b, l, arith::ExtFOp::create(b, l, f64, a[1]),
+                                  math::LogOp::create(b, l, a[3])),
+            arith::ExtFOp::create(b, l, f64, picked));
+        Value zero = arith::ConstantFloatOp::create(b, l, cast<FloatType>(f64), APFloat(0.0));
+        Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[2], label);
+        auto count = [&](Value acc, Value flag) -> Value {
+          return arith::AddIOp::create(b, l, acc,
+                                       arith::ExtUIOp::create(b, l, b.getI64Type(), flag));
+        };
+        return {arith::AddFOp::create(b, l, a[4], arith::SelectOp::create(b, l, valid, loss, zero)),
+                count(a[5], hit), count(a[6], valid)};
+      });
+  // The mean over the valid rows (0 without any).
+  Value loss = lb.elementwise(
+      {totals[0], totals[2]}, RankedTensorType::get({}, b.getF32Type()),
+      [](B &b, Location l, ValueRange a) -> Value {
+        Value mean =
+            arith::DivFOp::create(b, l, a[0], arith::SIToFPOp::create(b, l, b.getF64Type(), a[1]));
+        Value any = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, a[1], i64Const(b, l, 0));
+        return arith::SelectOp::create(
+            b, l, any, arith::TruncFOp::create(b, l, b.getF32Type(), mean),
+            arith::ConstantFloatOp::create(b, l, b.getF32Type(), APFloat(0.0f)));
+      });
+  return {loss, totals[1]};
+}
+
+/// The number of rows of logits [N, C] whose first maximum is at the label.
+Value countCorrect(LinalgBuilder &lb, Value logits, Value labels) {
+  auto type = cast<RankedTensorType>(logits.getType());
+  Value argmax = rowMax(lb, logits, /*withArgmax=*/true)[1];
+  auto scalarI64 = RankedTensorType::get({}, lb.b.getI64Type());
+  return lb.reduceAlong({labels, argmax}, filledInt(lb, scalarI64, 0),
+                        RankedTensorType::get({type.getDimSize(0)}, lb.b.getI64Type()), 0,
+                        [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+                          // An invalid label never equals a column.
+                          Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[1],
+                                                            labelAsI64(b, l, a[0]));
+                          return {arith::AddIOp::create(
+                              b, l, a[2], arith::ExtUIOp::create(b, l, b.getI64Type(), hit))};
+                        })[0];
+}
+
+/// dL/dlogits = seed * (softmax(logits) - onehot(label)) / V, V the number
+/// of valid labels; rows with an invalid label get 0.
+Value crossEntropyBackward(LinalgBuilder &lb, Value seed, Value logits, Value labels) {
+  auto type = cast<RankedTensorType>(logits.getType());
+  int64_t n = type.getDimSize(0), classes = type.getDimSize(1);
+  B &b = lb.b;
+  Type f32 = type.getElementType();
+  // 1 / V (0 without valid labels).
+  Value valid = lb.reduceAlong(labels, filledInt(lb, RankedTensorType::get({}, b.getI64Type()), 0),
+                               RankedTensorType::get({n}, b.getI64Type()), 0,
+                               [&](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+                                 Value ok = validLabel(b, l, labelAsI64(b, l, a[0]), classes);
+                                 return {arith::AddIOp::create(
+                                     b, l, a[1], arith::ExtUIOp::create(b, l, b.getI64Type(), ok))};
+                               })[0];
+  Value invValid = lb.elementwise(
+      valid, RankedTensorType::get({}, f32), [](B &b, Location l, ValueRange a) -> Value {
+        Type t = b.getF32Type();
+        Value any = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, a[0], i64Const(b, l, 0));
+        Value one = arith::ConstantFloatOp::create(b, l, cast<FloatType>(t), APFloat(1.0f));
+        Value zero = arith::ConstantFloatOp::create(b, l, cast<FloatType>(t), APFloat(0.0f));
+        return arith::SelectOp::create(
+            b, l, any, arith::DivFOp::create(b, l, one, arith::SIToFPOp::create(b, l, t, a[0])),
+            zero);
+      });
+  // exp(x - max) once per element, its sum per row, then the gradient.
+  Value max = rowMax(lb, logits, /*withArgmax=*/false)[0];
+  Value e = lb.broadcastAlong({logits, max}, type, 1, [](B &b, Location l, ValueRange a) -> Value {
+    return math::ExpOp::create(b, l, arith::SubFOp::create(b, l, a[0], a[1]));
+  });
+  Value sum = lb.reduceAlong(e, lb.filled(RankedTensorType::get({n}, f32), 0.0), type, 1,
+                             [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+                               return {arith::AddFOp::create(b, l, a[1], a[0])};
+                             })[0];
+  SmallVector<Value> inputs = {e, sum, labels, invValid};
+  bool scaled = !isOne(seed);
+  if (scaled)
+    inputs.push_back(seed);
+  return lb.broadcastAlong(inputs, type, 1, [&](B &b, Location l, ValueRange a) -> Value {
+    Value label = labelAsI64(b, l, a[2]);
+    Value d = arith::MulFOp::create(b, l, a[0], arith::DivFOp::create(b, l, a[3], a[1]));
+    Value column =
+        arith::IndexCastOp::create(b, l, b.getI64Type(), linalg::IndexOp::create(b, l, 1));
+    Value isLabel = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, column, label);
+    d = arith::SelectOp::create(b, l, isLabel, arith::SubFOp::create(b, l, d, a[3]), d);
+    Value zero = arith::ConstantFloatOp::create(b, l, cast<FloatType>(d.getType()), APFloat(0.0f));
+    d = arith::SelectOp::create(b, l, validLabel(b, l, label, classes), d, zero);
+    return scaled ? arith::MulFOp::create(b, l, d, a[4]).getResult() : d;
+  });
+}
+
+/// mean((pred - target)^2), accumulated in f64 over every element in order.
+Value mse(LinalgBuilder &lb, Value pred, Value target) {
+  auto type = cast<RankedTensorType>(pred.getType());
+  int64_t rank = type.getRank(), n = type.getNumElements();
+  B &b = lb.b;
+  AffineMap all = b.getMultiDimIdentityMap(rank);
+  AffineMap scalar = AffineMap::get(rank, 0, {}, b.getContext());
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::reduction);
+  Value sum = lb.generic(
+      {pred, target}, lb.filled(RankedTensorType::get({}, b.getF64Type()), 0.0), {all, all, scalar},
+      iters, [](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Type f64 = b.getF64Type();
+        Value d = arith::SubFOp::create(b, l, arith::ExtFOp::create(b, l, f64, a[0]),
+                                        arith::ExtFOp::create(b, l, f64, a[1]));
+        return {arith::AddFOp::create(b, l, a[2], arith::MulFOp::create(b, l, d, d))};
+      })[0];
+  return lb.elementwise(sum, RankedTensorType::get({}, type.getElementType()),
+                        [n](B &b, Location l, ValueRange a) -> Value {
+                          Value count = arith::ConstantFloatOp::create(
+                              b, l, cast<FloatType>(a[0].getType()), APFloat(double(n)));
+                          return arith::TruncFOp::create(b, l, b.getF32Type(),
+                                                         arith::DivFOp::create(b, l, a[0], count));
+                        });
+}
+
+/// dL/dpred = seed * 2 * (pred - target) / n.
+Value mseBackward(LinalgBuilder &lb, Value seed, Value pred, Value target) {
+  auto type = cast<RankedTensorType>(pred.getType());
+  float k = 2.0f / float(type.getNumElements());
+  SmallVector<Value> inputs = {pred, target};
+  bool scaled = !isOne(seed);
+  if (scaled)
+    inputs.push_back(seed);
+  return lb.elementwise(inputs, type, [&](B &b, Location l, ValueRange a) -> Value {
+    Value kc = arith::ConstantFloatOp::create(b, l, cast<FloatType>(a[0].getType()), APFloat(k));
+    Value d = arith::MulFOp::create(b, l, kc, arith::SubFOp::create(b, l, a[0], a[1]));
+    return scaled ? arith::MulFOp::create(b, l, d, a[2]).getResult() : d;
+  });
+}
+
+} // namespace
+
+FailureOr<bool> nnc::codegen::lowerLossesToLinalg(LinalgBuilder &lb, Operation *op) {
+  auto replace = [&](Value v) { return replaceOp(op, v); };
+  return llvm::TypeSwitch<Operation *, FailureOr<bool>>(op)
+      .Case<CrossEntropyOp>([&](CrossEntropyOp ce) {
+        auto [loss, correct] = crossEntropy(lb, ce.getLogits(), ce.getLabels());
+        // The training step's count_correct of the same rows reuses the count.
+        lb.correctCounts[{ce.getLogits(), ce.getLabels()}] = correct;
+        return replace(loss);
+      })
+      .Case<CountCorrectOp>([&](CountCorrectOp c) {
+        Value known = lb.correctCounts.lookup({c.getLogits(), c.getLabels()});
+        return replace(known ? known : countCorrect(lb, c.getLogits(), c.getLabels()));
+      })
+      .Case<CrossEntropyBackwardOp>([&](CrossEntropyBackwardOp ce) {
+        return replace(crossEntropyBackward(lb, ce.getGrad(), ce.getLogits(), ce.getLabels()));
+      })
+      .Case<MseOp>([&](MseOp m) { return replace(mse(lb, m.getPred(), m.getTarget())); })
+      .Case<MseBackwardOp>([&](MseBackwardOp m) {
+        return replace(mseBackward(lb, m.getGrad(), m.getPred(), m.getTarget()));
+      })
+      .Default([](Operation *) { return false; });
+}

@@ -1,0 +1,462 @@
+//===- test/unit/GeneratedKernelTest.cpp - generated kernels vs PyTorch ---===//
+//
+// Part of nnc. The kernels nnc generates (softmax, the losses, dropout, the
+// activations' backward ops) compiled through the CPU pipeline into a
+// shared library, loaded and run through the artifact's C ABI
+// (docs/abi.md): their results against PyTorch 1.13's for the same inputs
+// (Inputs/kernel_reference.inc), against finite differences of the
+// forward ops, and the handling of out-of-range labels and dropout's
+// counter-based masks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelTestUtil.h"
+
+#include "codegen/CPUPipeline.h"
+#include "tools/common/Registration.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <dlfcn.h>
+#include <functional>
+#include <iterator>
+#include <map>
+
+using namespace nnc::test;
+
+namespace {
+
+#include "Inputs/kernel_reference.inc"
+
+/// A model module compiled to a shared library and loaded, with its arena.
+class Compiled {
+public:
+  /// Compiles the nn-dialect text `mlir` (one `module @m attributes
+  /// {nn.model}` with static shapes).
+  explicit Compiled(const std::string &mlir) {
+    nnc::registerAllPasses(); // the CPU pipeline parses its pass list
+    mlir::DialectRegistry registry;
+    nnc::registerAllDialects(registry);
+    mlir::MLIRContext ctx(registry);
+    auto module = mlir::parseSourceString<mlir::ModuleOp>(mlir, &ctx);
+    if (!module) {
+      ADD_FAILURE() << "cannot parse the test model";
+      return;
+    }
+    llvm::SmallString<128> path;
+    if (llvm::sys::fs::createTemporaryFile("nnc-generated-kernel", "so", path)) {
+      ADD_FAILURE() << "no temporary file";
+      return;
+    }
+    nnc::ArtifactOptions options;
+    options.runtimeLibDir = NNC_RUNTIME_LIB_DIR;
+    if (mlir::failed(nnc::buildArtifact(*module, path, options))) {
+      ADD_FAILURE() << "the test model does not build";
+      return;
+    }
+    lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    llvm::sys::fs::remove(path);
+    if (!lib) {
+      ADD_FAILURE() << dlerror();
+      return;
+    }
+    auto *info = static_cast<const char *>(dlsym(lib, "nnc_model_info"));
+    llvm::Expected<llvm::json::Value> table = llvm::json::parse(info);
+    if (!table) {
+      ADD_FAILURE() << llvm::toString(table.takeError());
+      return;
+    }
+    const llvm::json::Object *obj = table->getAsObject();
+    arena.assign(static_cast<size_t>(*obj->getInteger("arena_bytes") / 8 + 16), 0);
+    for (const llvm::json::Value &r : *obj->getArray("regions")) {
+      const llvm::json::Object *region = r.getAsObject();
+      offsets[region->getString("name")->str()] = *region->getInteger("offset");
+    }
+  }
+  ~Compiled() {
+    if (lib)
+      dlclose(lib);
+  }
+
+  bool ok() const { return lib != nullptr; }
+
+  /// Region `name` (`entry.arg`) of the arena as T*.
+  template <typename T> T *at(const std::string &name) {
+    auto it = offsets.find(name);
+    EXPECT_NE(it, offsets.end()) << "no region " << name;
+    return reinterpret_cast<T *>(base() + (it == offsets.end() ? 0 : it->second));
+  }
+  template <typename T> void set(const std::string &name, const std::vector<T> &v) {
+    std::memcpy(at<T>(name), v.data(), v.size() * sizeof(T));
+  }
+  template <typename T> std::vector<T> get(const std::string &name, size_t n) {
+    T *p = at<T>(name);
+    return std::vector<T>(p, p + n);
+  }
+
+  /// Runs entry point `entry` (the function `@entry` of the model).
+  void run(const std::string &entry) {
+    struct MemRef1D {
+      void *allocated, *aligned;
+      int64_t offset, size, stride;
+    } arg{base(), base(), 0, int64_t(arena.size() * 8 - 64), 1};
+    auto fn =
+        reinterpret_cast<void (*)(MemRef1D *)>(dlsym(lib, ("_mlir_ciface_nnc_" + entry).c_str()));
+    ASSERT_NE(fn, nullptr) << "no entry " << entry;
+    fn(&arg);
+  }
+
+private:
+  /// The 64-byte aligned start of the arena.
+  char *base() {
+    auto p = reinterpret_cast<uintptr_t>(arena.data());
+    return reinterpret_cast<char *>((p + 63) / 64 * 64);
+  }
+
+  void *lib = nullptr;
+  std::vector<uint64_t> arena;
+  std::map<std::string, int64_t> offsets;
+};
+
+/// Outputs match PyTorch to this max |a-b| / max(1, |b|).
+constexpr double kForwardTol = 1e-5;
+
+template <size_t N> std::vector<float> vec(const float (&a)[N]) {
+  return std::vector<float>(a, a + N);
+}
+
+/// (f(x + eps e_i) - f(x - eps e_i)) / (the f32 distance of the two points).
+double centralDifference(const std::vector<float> &x, int64_t i, float eps,
+                         const std::function<double(const std::vector<float> &)> &f) {
+  std::vector<float> up = x, down = x;
+  up[i] += eps;
+  down[i] -= eps;
+  return (f(up) - f(down)) / (double(up[i]) - down[i]);
+}
+
+/// A model with one function `@f(%x : <type>) -> <type>` applying `op`
+/// (`%y = ...` over `%x`).
+std::string unaryModel(const std::string &type, const std::string &op) {
+  return "module @m attributes {nn.model} {\n"
+         "  func.func @f(%x: " +
+         type + " {nn.name = \"x\"}) -> (" + type + " {nn.name = \"y\"}) {\n    " + op +
+         "\n    return %y : " + type + "\n  }\n}\n";
+}
+
+TEST(GeneratedKernel, ActivationsMatchTorch) {
+  const std::pair<const char *, const float *> cases[] = {
+      {"gelu", kGeluY}, {"sigmoid", kSigmoidY}, {"tanh", kTanhY}, {"leaky_relu", kLeakyY}};
+  for (auto [op, want] : cases) {
+    std::string attrs = std::string(op) == "leaky_relu" ? " {slope = 0.1 : f64}" : "";
+    Compiled m(unaryModel("tensor<3x7xf32>",
+                          std::string("%y = nn.") + op + " %x" + attrs + " : tensor<3x7xf32>"));
+    ASSERT_TRUE(m.ok());
+    m.set("f.x", vec(kEwX));
+    m.run("f");
+    std::vector<float> y = m.get<float>("f.y", std::size(kEwX));
+    EXPECT_LT(maxRelErr(y.data(), want, y.size()), kForwardTol) << op;
+  }
+}
+
+TEST(GeneratedKernel, SoftmaxMatchesTorch) {
+  for (bool log : {false, true}) {
+    Compiled m(unaryModel("tensor<3x7xf32>", std::string("%y = nn.") +
+                                                 (log ? "log_softmax" : "softmax") +
+                                                 " %x {dim = 1 : i64} : tensor<3x7xf32>"));
+    ASSERT_TRUE(m.ok());
+    m.set("f.x", vec(kEwX));
+    m.run("f");
+    std::vector<float> y = m.get<float>("f.y", std::size(kEwX));
+    EXPECT_LT(maxRelErr(y.data(), log ? kLogSoftmaxY : kSoftmaxY, y.size()), kForwardTol);
+  }
+}
+
+/// A training-style module computing cross entropy, the correct count and
+/// the gradient of logits [N, C] against labels [N] (scaled by `seed`).
+std::string crossEntropyModel(int64_t n, int64_t c) {
+  std::string x = "tensor<" + std::to_string(n) + "x" + std::to_string(c) + "xf32>";
+  std::string l = "tensor<" + std::to_string(n) + "xi64>";
+  return "module @m attributes {nn.model} {\n"
+         "  func.func @ce(%x: " +
+         x + " {nn.name = \"x\"}, %l: " + l +
+         " {nn.name = \"l\"}, %s: tensor<f32> {nn.name = \"s\"}) -> (tensor<f32> {nn.name = "
+         "\"loss\"}, tensor<i64> {nn.name = \"correct\"}, " +
+         x +
+         " {nn.name = \"dx\"}) {\n"
+         "    %loss = nn.cross_entropy %x, %l {name = \"loss\"} : " +
+         x + ", " + l +
+         "\n"
+         "    %c = nn.count_correct %x, %l : " +
+         x + ", " + l +
+         "\n"
+         "    %dx = nn.cross_entropy_backward %s, %x, %l : (tensor<f32>, " +
+         x + ", " + l + ") -> " + x +
+         "\n"
+         "    return %loss, %c, %dx : tensor<f32>, tensor<i64>, " +
+         x +
+         "\n  }\n"
+         "  func.func @count(%x: " +
+         x + " {nn.name = \"x\"}, %l: " + l +
+         " {nn.name = \"l\"}) -> (tensor<i64> {nn.name = \"correct\"}) {\n"
+         "    %c = nn.count_correct %x, %l : " +
+         x + ", " + l +
+         "\n"
+         "    return %c : tensor<i64>\n  }\n}\n";
+}
+
+/// Runs the cross-entropy module: loss, correct count, dlogits.
+struct CrossEntropyResult {
+  float loss;
+  int64_t correct, countAlone;
+  std::vector<float> grad;
+};
+CrossEntropyResult crossEntropy(Compiled &m, const std::vector<float> &logits,
+                                const std::vector<int64_t> &labels, float seed = 1.0f) {
+  m.set("ce.x", logits);
+  m.set("ce.l", labels);
+  m.set("ce.s", std::vector<float>{seed});
+  m.run("ce");
+  m.set("count.x", logits);
+  m.set("count.l", labels);
+  m.run("count");
+  return {m.get<float>("ce.loss", 1)[0], m.get<int64_t>("ce.correct", 1)[0],
+          m.get<int64_t>("count.correct", 1)[0], m.get<float>("ce.dx", logits.size())};
+}
+
+TEST(GeneratedKernel, CrossEntropyMatchesTorch) {
+  Compiled m(crossEntropyModel(5, 7));
+  ASSERT_TRUE(m.ok());
+  CrossEntropyResult r =
+      crossEntropy(m, vec(kCeLogits), {std::begin(kCeLabels), std::end(kCeLabels)});
+  EXPECT_NEAR(r.loss, kCeLoss[0], 1e-5);
+  EXPECT_EQ(r.correct, kCeCorrect);
+  EXPECT_EQ(r.countAlone, kCeCorrect);
+}
+
+TEST(GeneratedKernel, CrossEntropyGradientMatchesFiniteDifferences) {
+  const int64_t n = 3, c = 4;
+  Compiled m(crossEntropyModel(n, c));
+  ASSERT_TRUE(m.ok());
+  std::vector<float> x = randomVec(n * c, 21, -2.0f, 2.0f);
+  std::vector<int64_t> labels = {1, 3, 0};
+  // The gradient seed scales the gradient.
+  std::vector<float> grad = crossEntropy(m, x, labels, 2.0f).grad;
+  for (int64_t i = 0; i < n * c; ++i) {
+    double numeric = centralDifference(x, i, 1e-2f, [&](const std::vector<float> &in) {
+      return 2.0 * crossEntropy(m, in, labels).loss;
+    });
+    EXPECT_NEAR(grad[i], numeric, 2e-3) << "element " << i;
+  }
+}
+
+TEST(GeneratedKernel, CrossEntropyIgnoresOutOfRangeLabels) {
+  // A partial batch padded with label -100 (and any label outside [0, C))
+  // gives the loss and gradients of the smaller batch, as
+  // torch.nn.CrossEntropyLoss(ignore_index=-100) does; such rows never read
+  // outside the logits and never count as correct.
+  const int64_t c = 4;
+  Compiled three(crossEntropyModel(3, c)), two(crossEntropyModel(2, c));
+  ASSERT_TRUE(three.ok() && two.ok());
+  std::vector<float> logits = randomVec(3 * c, 11);
+  logits[2 * c + 1] = 5.0f; // the padding row's argmax is column 1
+  CrossEntropyResult part = crossEntropy(two, {logits.begin(), logits.begin() + 2 * c}, {2, 0});
+  for (int64_t bad : {-100, 4, 1000000}) {
+    CrossEntropyResult full = crossEntropy(three, logits, {2, 0, bad});
+    EXPECT_FLOAT_EQ(full.loss, part.loss) << "label " << bad;
+    EXPECT_EQ(full.correct, part.correct);
+    for (int64_t i = 0; i < 2 * c; ++i)
+      EXPECT_FLOAT_EQ(full.grad[i], part.grad[i]);
+    for (int64_t i = 2 * c; i < 3 * c; ++i)
+      EXPECT_EQ(full.grad[i], 0.0f);
+  }
+  // No valid label at all: loss 0, gradient 0.
+  CrossEntropyResult none = crossEntropy(two, {logits.begin(), logits.begin() + 2 * c}, {-1, 7});
+  EXPECT_EQ(none.loss, 0.0f);
+  EXPECT_EQ(none.correct, 0);
+  for (float g : none.grad)
+    EXPECT_EQ(g, 0.0f);
+}
+
+TEST(GeneratedKernel, MseAndGradient) {
+  const std::string t = "tensor<2x5xf32>";
+  Compiled m("module @m attributes {nn.model} {\n"
+             "  func.func @mse(%p: " +
+             t + " {nn.name = \"p\"}, %t: " + t +
+             " {nn.name = \"t\"}, %s: tensor<f32> {nn.name = \"s\"}) -> (tensor<f32> {nn.name = "
+             "\"loss\"}, " +
+             t +
+             " {nn.name = \"dp\"}) {\n"
+             "    %0 = nn.mse %p, %t {name = \"loss\"} : " +
+             t +
+             "\n"
+             "    %1 = nn.mse_backward %s, %p, %t : (tensor<f32>, " +
+             t + ", " + t + ") -> " + t + "\n    return %0, %1 : tensor<f32>, " + t + "\n  }\n}\n");
+  ASSERT_TRUE(m.ok());
+  std::vector<float> p = randomVec(10, 3), target = randomVec(10, 4);
+  m.set("mse.p", p);
+  m.set("mse.t", target);
+  m.set("mse.s", std::vector<float>{0.5f});
+  m.run("mse");
+  double sum = 0;
+  for (int i = 0; i < 10; ++i)
+    sum += double(p[i] - target[i]) * (p[i] - target[i]);
+  EXPECT_NEAR(m.get<float>("mse.loss", 1)[0], sum / 10, 1e-6);
+  std::vector<float> dp = m.get<float>("mse.dp", 10);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_NEAR(dp[i], 0.5 * 2 * (p[i] - target[i]) / 10, 1e-6);
+}
+
+/// The forward op of each unary backward op, with a finite-difference check
+/// of the backward (which reads the forward's input or output).
+struct UnaryCase {
+  const char *forward, *backward;
+  bool fromOutput; ///< the backward reads y (else x)
+};
+
+class GeneratedUnaryGrad : public ::testing::TestWithParam<UnaryCase> {};
+
+TEST_P(GeneratedUnaryGrad, MatchesFiniteDifferences) {
+  const UnaryCase &c = GetParam();
+  const std::string t = "tensor<4x6xf32>";
+  std::string saved = c.fromOutput ? "%y" : "%x";
+  Compiled m("module @m attributes {nn.model} {\n"
+             "  func.func @f(%x: " +
+             t + " {nn.name = \"x\"}, %dy: " + t + " {nn.name = \"dy\"}) -> (" + t +
+             " {nn.name = \"y\"}, " + t +
+             " {nn.name = \"dx\"}) {\n"
+             "    %y = nn." +
+             c.forward + " %x : " + t +
+             "\n"
+             "    %dx = nn." +
+             c.backward + " %dy, " + saved + " : " + t +
+             "\n"
+             "    return %y, %dx : " +
+             t + ", " + t + "\n  }\n}\n");
+  ASSERT_TRUE(m.ok());
+  std::vector<float> x = randomVec(24, 8, -2.0f, 2.0f), dy = randomVec(24, 9);
+  for (float &v : x) // away from the kinks of relu and leaky_relu
+    if (std::fabs(v) < 0.05f)
+      v = 0.3f;
+  auto forward = [&](const std::vector<float> &in) {
+    m.set("f.x", in);
+    m.set("f.dy", dy);
+    m.run("f");
+    return m.get<float>("f.y", 24);
+  };
+  forward(x);
+  std::vector<float> dx = m.get<float>("f.dx", 24);
+  for (int i = 0; i < 24; ++i) {
+    double numeric = centralDifference(
+        x, i, 1e-3f, [&](const std::vector<float> &in) { return double(forward(in)[i]); });
+    EXPECT_NEAR(dx[i], dy[i] * numeric, 3e-3) << c.forward << " element " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Activations, GeneratedUnaryGrad,
+                         ::testing::Values(UnaryCase{"relu", "relu_backward", true},
+                                           UnaryCase{"sigmoid", "sigmoid_backward", true},
+                                           UnaryCase{"tanh", "tanh_backward", true},
+                                           UnaryCase{"gelu", "gelu_backward", false},
+                                           UnaryCase{"leaky_relu", "leaky_relu_backward", false}),
+                         [](const auto &info) { return std::string(info.param.forward); });
+
+TEST(GeneratedKernel, SoftmaxGradientMatchesFiniteDifferences) {
+  // Over the middle dimension of [2, 3, 4]: L = sum(w * y), dL/dy = w.
+  const std::string t = "tensor<2x3x4xf32>";
+  for (bool log : {false, true}) {
+    std::string fwd = log ? "log_softmax" : "softmax";
+    Compiled m("module @m attributes {nn.model} {\n"
+               "  func.func @f(%x: " +
+               t + " {nn.name = \"x\"}, %w: " + t + " {nn.name = \"w\"}) -> (" + t +
+               " {nn.name = \"y\"}, " + t +
+               " {nn.name = \"dx\"}) {\n"
+               "    %y = nn." +
+               fwd + " %x {dim = 1 : i64} : " + t +
+               "\n"
+               "    %dx = nn." +
+               fwd + "_backward %w, %y {dim = 1 : i64} : " + t +
+               "\n"
+               "    return %y, %dx : " +
+               t + ", " + t + "\n  }\n}\n");
+    ASSERT_TRUE(m.ok());
+    std::vector<float> x = randomVec(24, 12, -2.0f, 2.0f), w = randomVec(24, 13);
+    auto loss = [&](const std::vector<float> &in) {
+      m.set("f.x", in);
+      m.set("f.w", w);
+      m.run("f");
+      std::vector<float> y = m.get<float>("f.y", 24);
+      double l = 0;
+      for (int i = 0; i < 24; ++i)
+        l += double(w[i]) * y[i];
+      return l;
+    };
+    loss(x);
+    std::vector<float> dx = m.get<float>("f.dx", 24);
+    for (int i = 0; i < 24; ++i)
+      EXPECT_NEAR(dx[i], centralDifference(x, i, 1e-3f, loss), 3e-3) << fwd << " element " << i;
+  }
+}
+
+/// The documented dropout hash (docs/training.md), written out here as the
+/// specification the generated code must follow.
+bool keeps(uint64_t seed, uint64_t counter, float p) {
+  uint64_t z = (seed * 0x9E3779B97F4A7C15ULL) ^ counter;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  return static_cast<float>(z >> 40) * 0x1.0p-24f >= p;
+}
+
+TEST(GeneratedKernel, DropoutMaskIsCounterBased) {
+  // [40, 25]: the mask of element i is a function of (seed, stream << 40 |
+  // i) only, so any tiling or thread count, and a resumed run that passes
+  // the same seed, gets the same mask.
+  const std::string t = "tensor<40x25xf32>", mt = "tensor<40x25xi8>";
+  Compiled m("module @m attributes {nn.model} {\n"
+             "  func.func @f(%x: " +
+             t +
+             " {nn.name = \"x\"}, %s: tensor<i64> {nn.name = \"s\"}, "
+             "%dy: " +
+             t + " {nn.name = \"dy\"}) -> (" + t + " {nn.name = \"y\"}, " + mt +
+             " {nn.name = \"mask\"}, " + t +
+             " {nn.name = \"dx\"}) {\n"
+             "    %y, %mask = nn.dropout_train %x, %s {p = 0.25 : f64, stream = 2 : i64} : (" +
+             t + ", tensor<i64>) -> (" + t + ", " + mt +
+             ")\n"
+             "    %dx = nn.dropout_backward %dy, %mask {p = 0.25 : f64} : " +
+             t + ", " + mt +
+             "\n"
+             "    return %y, %mask, %dx : " +
+             t + ", " + mt + ", " + t + "\n  }\n}\n");
+  ASSERT_TRUE(m.ok());
+  const int64_t n = 1000;
+  std::vector<float> x = randomVec(n, 14), dy = randomVec(n, 15);
+  m.set("f.x", x);
+  m.set("f.dy", dy);
+  int kept = 0;
+  for (int64_t seed : {int64_t(99), int64_t(-7)}) {
+    m.set("f.s", std::vector<int64_t>{seed});
+    m.run("f");
+    std::vector<int8_t> mask = m.get<int8_t>("f.mask", n);
+    std::vector<float> y = m.get<float>("f.y", n), dx = m.get<float>("f.dx", n);
+    for (int64_t i = 0; i < n; ++i) {
+      bool keep = keeps(uint64_t(seed), (uint64_t(2) << 40) + uint64_t(i), 0.25f);
+      ASSERT_EQ(mask[i], keep ? 1 : 0) << "seed " << seed << " element " << i;
+      EXPECT_EQ(y[i], keep ? x[i] * (1.0f / 0.75f) : 0.0f);
+      EXPECT_EQ(dx[i], keep ? dy[i] * (1.0f / 0.75f) : 0.0f);
+      kept += keep;
+    }
+  }
+  EXPECT_NEAR(kept, 2 * 750, 100);
+}
+
+} // namespace
