@@ -229,8 +229,6 @@ TEST(Kernel, RecurrentMatchesTorch) {
   CHECK_REC(Kind::RnnRelu, kRnnR, 3, 4, 3, 4, 1, 1, 1);
 }
 
-}
-
 TEST(Kernel, GemmTransposes) {
   // C = A^T * B^T with padded leading dimensions, against a naive loop.
   const int64_t M = 5, N = 4, K = 3, lda = M + 2, ldb = K + 1, ldc = N + 3;
@@ -247,8 +245,6 @@ TEST(Kernel, GemmTransposes) {
   nnc_gemm(1, 1, M, N, K, 2.0f, A.data(), lda, B.data(), ldb, 0.5f, C.data(),
            ldc);
   EXPECT_LT(maxRelErr(C.data(), want.data(), M * ldc), 1e-5);
-}
-
 }
 
 /// Two runs of the heavier kernels give bitwise equal results.
