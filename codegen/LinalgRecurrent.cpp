@@ -9,7 +9,7 @@
 // its buffers (MLIR's memref calling convention: per memref the allocated and
 // aligned pointers, the offset, the sizes and the strides).
 //
-// Signatures (N batch, T steps, H hidden, D directions, G gates; "rows(w, s)"
+// Signatures (N batch, H hidden, D directions, G gates; "rows(w, s)"
 // = memref<N x w> with row stride s, "NxW" a dense one; "prev" = memref<N x H>
 // with a dynamic row stride, 0 for the zero initial state; b_ih and b_hh are
 // memref<G*H>, zeros without biases). The runtime keeps everything

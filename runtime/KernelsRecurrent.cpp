@@ -11,8 +11,8 @@
 // steps, then each step does one recurrent GEMM (LSTM and RNN accumulate it
 // into the step's projections) and one call of the step function. Backward
 // runs the steps in reverse: the step function, then one GEMM for the
-// recurrent gradient; then the weight gradients and the input gradient with
-// one GEMM each over all steps (fixed reduction order: deterministic).
+// recurrent gradient; then the weight and bias gradients and the input gradient
+// with one GEMM each over all steps (fixed reduction order: deterministic).
 //
 // Reserve: the training op's `saved` result, [L*D, T, N, S*H] (docs/dialect.md):
 // per layer and direction, per step and row, S*H floats:
@@ -91,11 +91,11 @@ struct Rec {
   }
   // Backward scratch: x time-major [T*N, F], two alternating output/input
   // gradients [T*N, maxIn], dXP (and for GRU dHP) [T*N, GH], dhRec, dcRec
-  // [N, H], zeros [GH].
+  // [N, H], zeros [GH], ones [T*N].
   int64_t bwdScratchBytes() const {
     return alignUp(T * N * F * 4) + 2 * alignUp(T * N * maxIn() * 4) +
            (cell == Cell::Gru ? 2 : 1) * alignUp(T * N * gh() * 4) +
-           2 * alignUp(N * H * 4) + alignUp(gh() * 4);
+           2 * alignUp(N * H * 4) + alignUp(gh() * 4) + alignUp(T * N * 4);
   }
 };
 
@@ -124,15 +124,6 @@ void swapMajor(const float *src, float *dst, int64_t A, int64_t B, int64_t W) {
     for (int64_t b = 0; b < B; ++b)
       std::memcpy(dst + (b * A + a) * W, src + (a * B + b) * W,
                   sizeof(float) * W);
-}
-
-/// Column sums of a [rows, cols] matrix into out, rows added in order
-/// (deterministic, vectorized over columns).
-void colSums(const float *a, int64_t rows, int64_t cols, float *out) {
-  std::memset(out, 0, sizeof(float) * cols);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j)
-      out[j] += a[i * cols + j];
 }
 
 /// The hidden states of one layer and direction, time-major: h at step t is
@@ -267,7 +258,9 @@ void recurrentBwd(const Rec &r, const float *dy, const float *x,
   float *dhRec = cur.take(N * H);
   float *dcRec = cur.take(N * H);
   float *zeros = cur.take(GH);
+  float *ones = cur.take(NT);
   std::memset(zeros, 0, sizeof(float) * GH);
+  std::fill(ones, ones + NT, 1.0f);
   View zeroState{zeros, N, H, 0};
   auto hOf = [&](int64_t l, int64_t d) {
     return HSeq{r.saved(reserve, l, d) + (r.S - 1) * H, SH};
@@ -353,14 +346,17 @@ void recurrentBwd(const Rec &r, const float *dy, const float *x,
           }
         }
       }
+      // The bias gradients: column sums over all steps, as GEMMs with a row
+      // of ones.
       if (dw && r.bias && dw[2])
-        colSums(dXP, NT, GH, dw[2]);
+        gemm(false, false, 1, GH, NT, 1.0f, ones, NT, dXP, GH, 0.0f, dw[2], GH);
       if (dw && r.bias && dw[3]) {
         // LSTM and RNN: dHP is dXP, so the sums are the same.
         if (dHP == dXP && dw[2])
           std::memcpy(dw[3], dw[2], sizeof(float) * GH);
         else
-          colSums(dHP, NT, GH, dw[3]);
+          gemm(false, false, 1, GH, NT, 1.0f, ones, NT, dHP, GH, 0.0f, dw[3],
+               GH);
       }
       if (dIn)
         gemm(false, false, NT, inSz, GH, 1.0f, dXP, GH, Wih, inSz,
