@@ -369,6 +369,8 @@ func::FuncOp nnc::codegen::getOrCreateGateFunction(ModuleOp model, RecurrentCell
   SmallVector<Type> args = gateArgTypes(ctx, cell, pass, n, h, dirs);
   auto fn = func::FuncOp::create(b, loc, name, b.getFunctionType(args, {}));
   fn.setPrivate();
+  // Only this artifact calls it (through pointers it passes): not exported.
+  fn->setAttr("llvm.linkage", LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
   fn->setAttr("nn.gate_cell", cellAttr);
   fn->setAttr("nn.gate_shape", shape);
   fn->setAttr("nn.gate_index", b.getI64IntegerAttr(index));

@@ -23,6 +23,7 @@
 // biases, c updated in place, h written.
 // CHECK-LABEL: func.func private @nnc_gates_lstm1_fwd(
 // CHECK-SAME: {llvm.noalias}
+// CHECK-SAME: llvm.linkage = #llvm.linkage<internal>
 // CHECK-SAME: nn.gate_cell = "lstm"
 // CHECK-SAME: passthrough = {{\[}}["prefer-vector-width", "512"]]
 // CHECK: memref.subview %arg0[0, 12] [2, 4] [1, 1]
