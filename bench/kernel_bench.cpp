@@ -1,9 +1,9 @@
-//===- bench/kernel_bench.cpp - LeNet-5 and LSTM kernel timings -----------===//
+//===- bench/kernel_bench.cpp - LeNet-5 kernel timings --------------------===//
 //
-// Part of nnc. Times the library kernels of LeNet-5 at batch 64 (conv,
-// linear) and LSTM(28->128, T=28, N=64) forward+backward (the generated
-// kernels are timed in whole steps by `nnc bench`),
-// best of several runs, in milliseconds. Usage: nnc-kernel-bench [threads].
+// Part of nnc. Times the library kernels of LeNet-5 at batch 64 (its
+// convolutions and linear layers), best of several runs, in milliseconds;
+// generated kernels and recurrent layers are timed in whole steps by
+// `nnc bench`. Usage: nnc-kernel-bench [threads].
 //
 //===----------------------------------------------------------------------===//
 
@@ -92,33 +92,5 @@ int main(int argc, char **argv) {
   std::printf("conv2 fwd %.3f ms  bwd(dx,dw,db) %.3f ms\n",
               timeMs([&] { c2.fwd(); }), timeMs([&] { c2.bwd(true); }));
 
-  // LSTM(28 -> 128), T = 28, N = 64, last output, no dx (first layer).
-  const int64_t T = 28, F = 28, H = 128;
-  auto x = randomVec(N * T * F, 11);
-  std::vector<std::vector<float>> ws = {
-      randomVec(4 * H * F, 12), randomVec(4 * H * H, 13), randomVec(4 * H, 14),
-      randomVec(4 * H, 15)};
-  std::vector<const float *> wp;
-  std::vector<std::vector<float>> dws;
-  std::vector<float *> dwp;
-  for (auto &w : ws) {
-    wp.push_back(w.data());
-    dws.emplace_back(w.size());
-  }
-  for (auto &d : dws)
-    dwp.push_back(d.data());
-  std::vector<float> y(N * H), dy = randomVec(N * H, 16);
-  std::vector<float> reserve(nnc_lstm_reserve_bytes(N, T, F, H, 1, 0) / 4),
-      fs(nnc_lstm_fwd_scratch_bytes(N, T, F, H, 1, 0) / 4 + 16),
-      bs(nnc_lstm_bwd_scratch_bytes(N, T, F, H, 1, 0) / 4 + 16);
-  double f = timeMs([&] {
-    nnc_lstm_fwd(x.data(), wp.data(), y.data(), reserve.data(), fs.data(), N, T,
-                 F, H, 1, 0, 1, 0);
-  });
-  double b = timeMs([&] {
-    nnc_lstm_bwd(dy.data(), x.data(), wp.data(), reserve.data(), nullptr,
-                 dwp.data(), bs.data(), N, T, F, H, 1, 0, 1, 0);
-  });
-  std::printf("lstm fwd %.3f ms  bwd %.3f ms  total %.3f ms\n", f, b, f + b);
   return 0;
 }

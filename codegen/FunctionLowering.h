@@ -8,6 +8,8 @@
 #ifndef NNC_CODEGEN_FUNCTIONLOWERING_H
 #define NNC_CODEGEN_FUNCTIONLOWERING_H
 
+#include "codegen/LinalgRecurrent.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -124,6 +126,11 @@ public:
   Value lowerRecurrent(Operation *op, StringRef kind, Value input, ValueRange weights,
                        int64_t hidden, int64_t layers, bool bidir, bool hasBias,
                        bool sequences, int32_t relu, Value reserve = nullptr);
+  /// A pointer to the generated step function (LinalgRecurrent.cpp) of the
+  /// recurrent layer `op` of `kind` ("rnn", "lstm", "gru") on `input`, for
+  /// `pass`.
+  Value recurrentStep(Operation *op, StringRef kind, bool relu, GatePass pass, Value input,
+                      int64_t hidden, bool bidir);
 
   ModuleOp model;
   OpBuilder b;

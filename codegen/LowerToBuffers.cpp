@@ -242,22 +242,43 @@ Value FunctionLowering::lowerRecurrent(Operation *op, StringRef kind, Value inpu
     memref::StoreOp::create(b, loc(), asInt, table,
                             ValueRange{arith::ConstantIndexOp::create(b, loc(), i)});
   }
+  int32_t train = reserve ? 1 : 0;
   int64_t scratchBytes = 0;
   if (kind == "lstm")
-    scratchBytes = nnc_lstm_fwd_scratch_bytes(n, t, f, hidden, layers, bidir);
+    scratchBytes = nnc_lstm_fwd_scratch_bytes(n, t, f, hidden, layers, bidir, train);
   else if (kind == "gru")
-    scratchBytes = nnc_gru_fwd_scratch_bytes(n, t, f, hidden, layers, bidir);
+    scratchBytes = nnc_gru_fwd_scratch_bytes(n, t, f, hidden, layers, bidir, train);
   else
-    scratchBytes = nnc_rnn_fwd_scratch_bytes(n, t, f, hidden, layers, bidir);
+    scratchBytes = nnc_rnn_fwd_scratch_bytes(n, t, f, hidden, layers, bidir, train);
+  Value step = recurrentStep(op, kind, relu, reserve ? GatePass::ForwardTrain : GatePass::Forward,
+                             input, hidden, bidir);
   SmallVector<Value> args = {ptr(lookup(input)), ptr(table), ptr(out),
                              reserve ? ptr(reserve) : nullPtr(),
-                             ptr(allocBytes(scratchBytes)), i64(n), i64(t), i64(f),
+                             ptr(allocBytes(scratchBytes)), step, i64(n), i64(t), i64(f),
                              i64(hidden), i64(layers), i32(bidir), i32(hasBias),
                              i32(sequences)};
   if (kind == "rnn")
     args.push_back(i32(relu));
   call(("nnc_" + kind + "_fwd").str(), args);
   return out;
+}
+
+Value FunctionLowering::recurrentStep(Operation *op, StringRef kind, bool relu, GatePass pass,
+                                      Value input, int64_t hidden, bool bidir) {
+  auto inType = cast<RankedTensorType>(input.getType());
+  RecurrentCell cell = kind == "lstm"  ? RecurrentCell::Lstm
+                       : kind == "gru" ? RecurrentCell::Gru
+                       : relu          ? RecurrentCell::RnnRelu
+                                       : RecurrentCell::RnnTanh;
+  auto name = op->getAttrOfType<StringAttr>("name");
+  func::FuncOp fn = getOrCreateGateFunction(
+      model, cell, pass, inType.getDimSize(0), hidden, bidir ? 2 : 1,
+      name ? name.getValue() : op->getName().stripDialect());
+  Value fnRef = func::ConstantOp::create(b, loc(), fn.getFunctionType(), fn.getSymName());
+  // The runtime takes it as a plain function pointer.
+  return UnrealizedConversionCastOp::create(b, loc(),
+                                            LLVM::LLVMPointerType::get(b.getContext()), fnRef)
+      .getResult(0);
 }
 
 LogicalResult FunctionLowering::bufferizeLinalg(linalg::LinalgOp op) {

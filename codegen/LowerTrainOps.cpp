@@ -109,9 +109,11 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
             kind == "lstm"  ? nnc_lstm_reserve_bytes(x[0], x[1], x[2], hidden, layers, bidir)
             : kind == "gru" ? nnc_gru_reserve_bytes(x[0], x[1], x[2], hidden, layers, bidir)
                             : nnc_rnn_reserve_bytes(x[0], x[1], x[2], hidden, layers, bidir);
-        Value reserve = allocBytes(std::max(reserveBytes, byteSize(cast<ShapedType>(
-                                                              op->getResult(1).getType()))));
-        mapping[op->getResult(1)] = reserve;
+        // The runtime's reserve is the `saved` result, in its layout.
+        if (reserveBytes != byteSize(cast<ShapedType>(op->getResult(1).getType())))
+          return op->emitError("internal error: the runtime's recurrent reserve (")
+                 << reserveBytes << " B) is not the saved state's size";
+        Value reserve = allocFor(op->getResult(1));
         auto nonlin = op->getAttrOfType<StringAttr>("nonlinearity");
         mapping[op->getResult(0)] =
             lowerRecurrent(op, kind, input, weights, hidden, layers, bidir,
@@ -153,17 +155,20 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
         Value dx = needsInput ? allocFor(grads[0]) : Value();
         for (Value g : grads.drop_front(needsInput ? 1 : 0))
           gradBuffers.push_back(allocFor(g));
+        auto nonlin = op->getAttrOfType<StringAttr>("nonlinearity");
+        bool relu = nonlin && nonlin.getValue() == "relu";
         SmallVector<Value> args = {ptr(lookup(dy)), ptr(lookup(input)),
                                    ptr(tableOf(weightBuffers)), ptr(lookup(saved)),
                                    dx ? ptr(dx) : nullPtr(), ptr(tableOf(gradBuffers)),
-                                   ptr(allocBytes(scratch)), i64(x[0]), i64(x[1]),
+                                   ptr(allocBytes(scratch)),
+                                   recurrentStep(op, kind, relu, GatePass::Backward, input,
+                                                 hidden, bidir),
+                                   i64(x[0]), i64(x[1]),
                                    i64(x[2]), i64(hidden), i64(layers), i32(bidir),
                                    i32(boolAttr("has_bias", true)),
                                    i32(boolAttr("return_sequences", false))};
-        if (kind == "rnn") {
-          auto nonlin = op->getAttrOfType<StringAttr>("nonlinearity");
-          args.push_back(i32(nonlin && nonlin.getValue() == "relu"));
-        }
+        if (kind == "rnn")
+          args.push_back(i32(relu));
         call(("nnc_" + kind + "_bwd").str(), args);
         return success();
       })

@@ -141,64 +141,73 @@ void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
 //   hasBias bias_ih [G*H], bias_hh [G*H]; in_0 = F, in_l = D*H. (G = 1 RNN,
 //   4 LSTM, 3 GRU.) So the array has L*D*(hasBias ? 4 : 2) entries.
 //   Initial states are zero.
-//   reserve: the state saved by forward for backward (caller buffer of
-//   nnc_<rnn>_reserve_bytes; layout private to the runtime). Null in
-//   inference (the forward then saves nothing).
-//   scratch: nnc_<rnn>_{fwd,bwd}_scratch_bytes; need not survive between calls.
+//   reserve: the state saved by forward for backward, laid out as the
+//   training op's `saved` result (docs/dialect.md; nnc_<rnn>_reserve_bytes
+//   is its size). Null in inference (the forward then saves nothing).
+//   scratch: nnc_<rnn>_{fwd,bwd}_scratch_bytes (train: 1 when the forward
+//   gets a reserve); need not survive between calls.
+//   step: the compiler-generated function of one time step's pointwise gate
+//   math (codegen/LinalgRecurrent.cpp lists the signatures): the forward takes
+//   the `fwd` variant in inference, `fwd_train` with a reserve; the backward
+//   takes `bwd`. The runtime does the time loop and the GEMMs.
 // Backward: dy has y's shape; dx [N,T,F] (null: not needed); dweights is a
 // pointer array like weights (overwritten; the array may be null for no
 // weight gradients, and single entries may be null).
 // GRU follows PyTorch: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),
 // h' = (1 - z) * n + z * h.
 
+/// A generated step function (its real signature takes memrefs in MLIR's
+/// calling convention; the runtime casts it).
+typedef void (*nnc_step_fn)(void);
+
 int64_t nnc_rnn_reserve_bytes(int64_t N, int64_t T, int64_t F, int64_t H,
                               int64_t L, int32_t bidir);
 int64_t nnc_rnn_fwd_scratch_bytes(int64_t N, int64_t T, int64_t F, int64_t H,
-                                  int64_t L, int32_t bidir);
+                                  int64_t L, int32_t bidir, int32_t train);
 int64_t nnc_rnn_bwd_scratch_bytes(int64_t N, int64_t T, int64_t F, int64_t H,
                                   int64_t L, int32_t bidir);
-/// relu 0: tanh nonlinearity, 1: relu.
+/// relu 0: tanh nonlinearity, 1: relu (the step functions differ too).
 void nnc_rnn_fwd(const float *x, const float *const *weights, float *y,
-                 float *reserve, void *scratch, int64_t N, int64_t T, int64_t F,
-                 int64_t H, int64_t L, int32_t bidir, int32_t hasBias,
-                 int32_t returnSequences, int32_t relu);
+                 float *reserve, void *scratch, nnc_step_fn step, int64_t N,
+                 int64_t T, int64_t F, int64_t H, int64_t L, int32_t bidir,
+                 int32_t hasBias, int32_t returnSequences, int32_t relu);
 void nnc_rnn_bwd(const float *dy, const float *x, const float *const *weights,
                  const float *reserve, float *dx, float *const *dweights,
-                 void *scratch, int64_t N, int64_t T, int64_t F, int64_t H,
-                 int64_t L, int32_t bidir, int32_t hasBias,
-                 int32_t returnSequences, int32_t relu);
+                 void *scratch, nnc_step_fn step, int64_t N, int64_t T,
+                 int64_t F, int64_t H, int64_t L, int32_t bidir,
+                 int32_t hasBias, int32_t returnSequences, int32_t relu);
 
 int64_t nnc_lstm_reserve_bytes(int64_t N, int64_t T, int64_t F, int64_t H,
                                int64_t L, int32_t bidir);
 int64_t nnc_lstm_fwd_scratch_bytes(int64_t N, int64_t T, int64_t F, int64_t H,
-                                   int64_t L, int32_t bidir);
+                                   int64_t L, int32_t bidir, int32_t train);
 int64_t nnc_lstm_bwd_scratch_bytes(int64_t N, int64_t T, int64_t F, int64_t H,
                                    int64_t L, int32_t bidir);
 void nnc_lstm_fwd(const float *x, const float *const *weights, float *y,
-                  float *reserve, void *scratch, int64_t N, int64_t T,
-                  int64_t F, int64_t H, int64_t L, int32_t bidir,
+                  float *reserve, void *scratch, nnc_step_fn step, int64_t N,
+                  int64_t T, int64_t F, int64_t H, int64_t L, int32_t bidir,
                   int32_t hasBias, int32_t returnSequences);
 void nnc_lstm_bwd(const float *dy, const float *x, const float *const *weights,
                   const float *reserve, float *dx, float *const *dweights,
-                  void *scratch, int64_t N, int64_t T, int64_t F, int64_t H,
-                  int64_t L, int32_t bidir, int32_t hasBias,
-                  int32_t returnSequences);
+                  void *scratch, nnc_step_fn step, int64_t N, int64_t T,
+                  int64_t F, int64_t H, int64_t L, int32_t bidir,
+                  int32_t hasBias, int32_t returnSequences);
 
 int64_t nnc_gru_reserve_bytes(int64_t N, int64_t T, int64_t F, int64_t H,
                               int64_t L, int32_t bidir);
 int64_t nnc_gru_fwd_scratch_bytes(int64_t N, int64_t T, int64_t F, int64_t H,
-                                  int64_t L, int32_t bidir);
+                                  int64_t L, int32_t bidir, int32_t train);
 int64_t nnc_gru_bwd_scratch_bytes(int64_t N, int64_t T, int64_t F, int64_t H,
                                   int64_t L, int32_t bidir);
 void nnc_gru_fwd(const float *x, const float *const *weights, float *y,
-                 float *reserve, void *scratch, int64_t N, int64_t T, int64_t F,
-                 int64_t H, int64_t L, int32_t bidir, int32_t hasBias,
-                 int32_t returnSequences);
+                 float *reserve, void *scratch, nnc_step_fn step, int64_t N,
+                 int64_t T, int64_t F, int64_t H, int64_t L, int32_t bidir,
+                 int32_t hasBias, int32_t returnSequences);
 void nnc_gru_bwd(const float *dy, const float *x, const float *const *weights,
                  const float *reserve, float *dx, float *const *dweights,
-                 void *scratch, int64_t N, int64_t T, int64_t F, int64_t H,
-                 int64_t L, int32_t bidir, int32_t hasBias,
-                 int32_t returnSequences);
+                 void *scratch, nnc_step_fn step, int64_t N, int64_t T,
+                 int64_t F, int64_t H, int64_t L, int32_t bidir,
+                 int32_t hasBias, int32_t returnSequences);
 
 //===----------------------------------------------------------------------===//
 

@@ -1,20 +1,24 @@
-//===- runtime/KernelsRecurrent.cpp - RNN, LSTM and GRU kernels -----------===//
+//===- runtime/KernelsRecurrent.cpp - RNN, LSTM and GRU time loops --------===//
 //
 // Part of nnc. Batch-first, multi-layer, optionally bidirectional recurrent
-// layers with PyTorch's weight layouts. Forward per layer and direction: one
-// GEMM projects the inputs of all time steps (biases folded in), then each
-// step does one recurrent GEMM and a fused pointwise cell update. Backward
-// runs the steps in reverse with one GEMM per step for the recurrent
-// gradient, then computes the weight gradients and the input gradient with
-// one GEMM each over all steps (fixed reduction order: deterministic).
+// layers with PyTorch's weight layouts. The runtime runs the time loop and the
+// GEMMs; the pointwise gate math of each step (biases included) is a function
+// the compiler generates (codegen/LinalgRecurrent.cpp), called through a
+// pointer. Inside, everything is time-major ([T, N, ...]), so one step's rows
+// are contiguous for its GEMM and its step function.
 //
-// Reserve layout (private; the size is nnc_<rnn>_reserve_bytes):
-//   for each layer l: the layer's output [N, T, D*H] (the next layer's input
-//   and every step's h);
-//   for each layer l and direction d: per step t and row n, `extra` floats:
-//   LSTM: i, f, g, o (after activation), c  -> 5H
-//   GRU:  r, z, n (after activation), W_hn h + b_hn -> 4H
-//   RNN:  nothing (h is in the layer output).
+// Forward per layer and direction: one GEMM projects the inputs of all time
+// steps, then each step does one recurrent GEMM (LSTM and RNN accumulate it
+// into the step's projections) and one call of the step function. Backward
+// runs the steps in reverse: the step function, then one GEMM for the
+// recurrent gradient; then the weight and bias gradients and the input gradient
+// with one GEMM each over all steps (fixed reduction order: deterministic).
+//
+// Reserve: the training op's `saved` result, [L*D, T, N, S*H] (docs/dialect.md):
+// per layer and direction, per step and row, S*H floats:
+//   LSTM: i, f, g, o (after activation), c, h  -> S = 6
+//   GRU:  r, z, n (after activation), W_hn h + b_hn, h -> S = 5
+//   RNN:  h -> S = 1
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +27,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 
 using namespace nnc::kernels;
 
@@ -30,10 +35,22 @@ namespace {
 
 enum class Cell { RnnTanh, RnnRelu, Lstm, Gru };
 
+/// A [rows, cols] view with row stride `stride` (0: every row is the same),
+/// passed to a generated function as MLIR passes a rank-2 memref.
+struct View {
+  float *p;
+  int64_t rows, cols, stride;
+};
+/// A rank-1 view of `n` floats.
+struct Vec {
+  float *p;
+  int64_t n;
+};
+
 /// Sizes and layout of one recurrent call.
 struct Rec {
   Cell cell;
-  int64_t N, T, F, H, L, D, G;
+  int64_t N, T, F, H, L, D, G, S;
   bool bias, seq;
 
   Rec(Cell cell, int64_t N, int64_t T, int64_t F, int64_t H, int64_t L,
@@ -42,340 +59,313 @@ struct Rec {
         G(cell == Cell::Lstm  ? 4
           : cell == Cell::Gru ? 3
                               : 1),
+        S(cell == Cell::Lstm  ? 6
+          : cell == Cell::Gru ? 5
+                              : 1),
         bias(hasBias != 0), seq(returnSequences != 0) {}
 
   int64_t gh() const { return G * H; }
   int64_t dh() const { return D * H; }
+  int64_t sh() const { return S * H; }
   int64_t inSize(int64_t l) const { return l == 0 ? F : D * H; }
   int64_t maxIn() const { return std::max(F, D * H); }
-  int64_t extraCols() const {
-    return cell == Cell::Lstm ? 5 * H : cell == Cell::Gru ? 4 * H : 0;
-  }
-  int64_t layerOutFloats() const { return N * T * D * H; }
-  int64_t extraFloats() const { return T * N * extraCols(); }
+  /// Floats of one layer and direction's saved state.
+  int64_t savedFloats() const { return T * N * sh(); }
   /// Index of weight_ih of (l, d) in the weights array.
   int64_t weightIndex(int64_t l, int64_t d) const {
     return (l * D + d) * (bias ? 4 : 2);
   }
 
-  int64_t reserveBytes() const {
-    return L * alignUp(layerOutFloats() * 4) +
-           L * D * alignUp(extraFloats() * 4);
-  }
-  float *layerOut(float *reserve, int64_t l) const {
-    return reinterpret_cast<float *>(reinterpret_cast<char *>(reserve) +
-                                     l * alignUp(layerOutFloats() * 4));
-  }
-  float *extra(float *reserve, int64_t l, int64_t d) const {
-    return reinterpret_cast<float *>(reinterpret_cast<char *>(reserve) +
-                                     L * alignUp(layerOutFloats() * 4) +
-                                     (l * D + d) * alignUp(extraFloats() * 4));
+  int64_t reserveBytes() const { return L * D * savedFloats() * 4; }
+  float *saved(float *reserve, int64_t l, int64_t d) const {
+    return reserve + (l * D + d) * savedFloats();
   }
 
-  // Forward scratch: XP [N*T, GH], HP [N, GH], c [N, H], gates [N, extra],
-  // two ping-pong layer outputs (used when there is no reserve).
-  int64_t fwdScratchBytes() const {
-    return alignUp(N * T * gh() * 4) + alignUp(N * gh() * 4) +
-           alignUp(N * H * 4) + alignUp(N * extraCols() * 4) +
-           2 * alignUp(layerOutFloats() * 4);
+  // Forward scratch: x time-major [T*N, F], XP [T*N, GH], HP [N, GH],
+  // c [N, H], zeros [GH]; in inference also the layer outputs [T*N, D*H]
+  // (two alternating ones for stacked layers).
+  int64_t fwdScratchBytes(bool train) const {
+    return alignUp(T * N * F * 4) + alignUp(T * N * gh() * 4) +
+           alignUp(N * gh() * 4) + alignUp(N * H * 4) + alignUp(gh() * 4) +
+           (train ? 0 : std::min<int64_t>(L, 2) * alignUp(T * N * dh() * 4));
   }
-  // Backward scratch: dOut and dIn ping-pong [N*T, maxIn], dXP and dHP
-  // [N*T, GH], Hprev [N*T, H], dhRec, dcRec, dhDirect [N, H].
+  // Backward scratch: x time-major [T*N, F], two alternating output/input
+  // gradients [T*N, maxIn], dXP (and for GRU dHP) [T*N, GH], dhRec, dcRec
+  // [N, H], zeros [GH], ones [T*N].
   int64_t bwdScratchBytes() const {
-    return 2 * alignUp(N * T * maxIn() * 4) + 2 * alignUp(N * T * gh() * 4) +
-           alignUp(N * T * H * 4) + 3 * alignUp(N * H * 4);
+    return alignUp(T * N * F * 4) + 2 * alignUp(T * N * maxIn() * 4) +
+           (cell == Cell::Gru ? 2 : 1) * alignUp(T * N * gh() * 4) +
+           2 * alignUp(N * H * 4) + alignUp(gh() * 4) + alignUp(T * N * 4);
   }
 };
 
-constexpr int64_t kPointwiseGrain = 4096;
-
-/// Column sums of a [rows, cols] matrix into out, rows added in order
-/// (deterministic, vectorized over columns).
-void colSums(const float *a, int64_t rows, int64_t cols, float *out) {
-  std::memset(out, 0, sizeof(float) * cols);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j)
-      out[j] += a[i * cols + j];
+/// A view's arguments in MLIR's memref calling convention: allocated and
+/// aligned pointers, offset, sizes, strides.
+std::tuple<float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t>
+memrefArgs(View v) {
+  return {v.p, v.p, 0, v.rows, v.cols, v.stride, 1};
+}
+std::tuple<float *, float *, int64_t, int64_t, int64_t> memrefArgs(Vec v) {
+  return {v.p, v.p, 0, v.n, 1};
 }
 
+/// Calls the generated step function `fn` on `views`.
+template <typename... Views> void callStep(nnc_step_fn fn, Views... views) {
+  std::apply(
+      [fn](auto... args) {
+        reinterpret_cast<void (*)(decltype(args)...)>(fn)(args...);
+      },
+      std::tuple_cat(memrefArgs(views)...));
+}
+
+/// dst[b, a, :] = src[a, b, :] for a [A, B, W] array.
+void swapMajor(const float *src, float *dst, int64_t A, int64_t B, int64_t W) {
+  for (int64_t a = 0; a < A; ++a)
+    for (int64_t b = 0; b < B; ++b)
+      std::memcpy(dst + (b * A + a) * W, src + (a * B + b) * W,
+                  sizeof(float) * W);
+}
+
+/// The hidden states of one layer and direction, time-major: h at step t is
+/// the [N, H] block at p + t*N*ld with row stride ld.
+struct HSeq {
+  float *p;
+  int64_t ld;
+};
+
 void recurrentFwd(const Rec &r, const float *x, const float *const *weights,
-                  float *y, float *reserve, void *scratch) {
+                  float *y, float *reserve, void *scratch, nnc_step_fn step) {
   const int64_t N = r.N, T = r.T, H = r.H, GH = r.gh(), DH = r.dh();
-  const int64_t EC = r.extraCols();
+  const int64_t SH = r.sh(), NT = N * T;
   ScratchCursor cur(scratch);
-  float *XP = cur.take(N * T * GH);
+  float *xT = cur.take(NT * r.F);
+  float *XP = cur.take(NT * GH);
   float *HP = cur.take(N * GH);
   float *cState = cur.take(N * H);
-  float *gatesTmp = cur.take(N * EC);
-  float *ping[2] = {cur.take(r.layerOutFloats()), cur.take(r.layerOutFloats())};
+  float *zeros = cur.take(GH);
+  float *outs[2] = {nullptr, nullptr};
+  if (!reserve)
+    for (int64_t i = 0; i < std::min<int64_t>(r.L, 2); ++i)
+      outs[i] = cur.take(NT * DH);
+  std::memset(zeros, 0, sizeof(float) * GH);
+  swapMajor(x, xT, N, T, r.F);
 
-  const float *in = x;
-  float *out = nullptr;
+  // Training: h is the last block of the saved state; inference: the layer
+  // outputs [T, N, D*H].
+  auto hOf = [&](int64_t l, int64_t d) {
+    return reserve ? HSeq{r.saved(reserve, l, d) + (r.S - 1) * H, SH}
+                   : HSeq{outs[l % 2] + d * H, DH};
+  };
+  View zeroState{zeros, N, H, 0};
   for (int64_t l = 0; l < r.L; ++l) {
     const int64_t inSz = r.inSize(l);
-    out = reserve ? r.layerOut(reserve, l) : ping[l % 2];
     for (int64_t d = 0; d < r.D; ++d) {
       const int64_t wi = r.weightIndex(l, d);
       const float *Wih = weights[wi], *Whh = weights[wi + 1];
-      const float *bih = r.bias ? weights[wi + 2] : nullptr;
-      const float *bhh = r.bias ? weights[wi + 3] : nullptr;
-      float *E = reserve ? r.extra(reserve, l, d) : nullptr;
+      Vec bih{r.bias ? const_cast<float *>(weights[wi + 2]) : zeros, GH};
+      Vec bhh{r.bias ? const_cast<float *>(weights[wi + 3]) : zeros, GH};
+      float *E = reserve ? r.saved(reserve, l, d) : nullptr;
 
-      // XP = in * Wih^T + b_ih (+ b_hh where it is purely additive).
-      if (r.bias) {
-        float *brow = HP; // temporary: the folded bias row
-        for (int64_t j = 0; j < GH; ++j) {
-          bool foldHh = r.cell != Cell::Gru || j < 2 * H;
-          brow[j] = bih[j] + (foldHh ? bhh[j] : 0.0f);
+      // XP = in * Wih^T over all steps (the step function adds the biases).
+      if (l == 0) {
+        gemm(false, true, NT, GH, r.F, 1.0f, xT, r.F, Wih, r.F, 0.0f, XP, GH);
+      } else {
+        for (int64_t di = 0; di < r.D; ++di) {
+          HSeq in = hOf(l - 1, di);
+          gemm(false, true, NT, GH, H, 1.0f, in.p, in.ld, Wih + di * H, inSz,
+               di == 0 ? 0.0f : 1.0f, XP, GH);
         }
-#pragma omp parallel for schedule(static) if (N * T * GH > kParallelGrain)
-        for (int64_t i = 0; i < N * T; ++i)
-          std::memcpy(XP + i * GH, brow, sizeof(float) * GH);
       }
-      gemm(false, true, N * T, GH, inSz, 1.0f, in, inSz, Wih, inSz,
-           r.bias ? 1.0f : 0.0f, XP, GH);
+      if (r.cell == Cell::Lstm && !E)
+        std::memset(cState, 0, sizeof(float) * N * H);
 
+      HSeq hs = hOf(l, d);
       for (int64_t s = 0; s < T; ++s) {
         const int64_t t = d == 0 ? s : T - 1 - s;
         const int64_t tp = d == 0 ? t - 1 : t + 1;
-        const float *hPrev = s > 0 ? out + tp * DH + d * H : nullptr;
-        const int64_t hLd = T * DH;
-        // HP = hPrev * Whh^T (+ b_hn for GRU).
-        if (r.cell == Cell::Gru && r.bias) {
-          for (int64_t n = 0; n < N; ++n) {
-            std::memset(HP + n * GH, 0, sizeof(float) * 2 * H);
-            std::memcpy(HP + n * GH + 2 * H, bhh + 2 * H, sizeof(float) * H);
-          }
+        float *hPrev = s > 0 ? hs.p + tp * N * hs.ld : nullptr;
+        View xp{XP + t * N * GH, N, GH, GH};
+        View h{hs.p + t * N * hs.ld, N, H, hs.ld};
+        View savedT{E ? E + t * N * SH : nullptr, N, SH, SH};
+        View hPrevView = hPrev ? View{hPrev, N, H, hs.ld} : zeroState;
+        switch (r.cell) {
+        case Cell::Lstm:
+          // gates += hPrev * Whh^T, then the cell.
           if (hPrev)
-            gemm(false, true, N, GH, H, 1.0f, hPrev, hLd, Whh, H, 1.0f, HP, GH);
-        } else if (hPrev) {
-          gemm(false, true, N, GH, H, 1.0f, hPrev, hLd, Whh, H, 0.0f, HP, GH);
-        } else {
-          std::memset(HP, 0, sizeof(float) * N * GH);
+            gemm(false, true, N, GH, H, 1.0f, hPrev, hs.ld, Whh, H, 1.0f, xp.p,
+                 GH);
+          if (!E)
+            callStep(step, xp, bih, bhh, View{cState, N, H, H}, h);
+          else
+            callStep(step, xp, bih, bhh,
+                     s > 0 ? View{E + tp * N * SH + 4 * H, N, H, SH}
+                           : zeroState,
+                     savedT);
+          break;
+        case Cell::Gru: {
+          // HP = hPrev * Whh^T.
+          if (hPrev)
+            gemm(false, true, N, GH, H, 1.0f, hPrev, hs.ld, Whh, H, 0.0f, HP,
+                 GH);
+          else
+            std::memset(HP, 0, sizeof(float) * N * GH);
+          View hp{HP, N, GH, GH};
+          callStep(step, xp, hp, bih, bhh, hPrevView, E ? savedT : h);
+          break;
         }
-        if (s == 0)
-          std::memset(cState, 0, sizeof(float) * N * H);
-
-#pragma omp parallel for schedule(static) if (N * GH > kPointwiseGrain)
-        for (int64_t n = 0; n < N; ++n) {
-          const float *xp = XP + (n * T + t) * GH;
-          const float *hp = HP + n * GH;
-          float *h = out + (n * T + t) * DH + d * H;
-          float *e = E ? E + (t * N + n) * EC : gatesTmp + n * EC;
-          switch (r.cell) {
-          case Cell::Lstm: {
-            float *c = cState + n * H;
-            for (int64_t j = 0; j < H; ++j) {
-              float ig = fastSigmoid(xp[j] + hp[j]);
-              float fg = fastSigmoid(xp[H + j] + hp[H + j]);
-              float gg = fastTanh(xp[2 * H + j] + hp[2 * H + j]);
-              float og = fastSigmoid(xp[3 * H + j] + hp[3 * H + j]);
-              float cn = fg * c[j] + ig * gg;
-              c[j] = cn;
-              h[j] = og * fastTanh(cn);
-              e[j] = ig;
-              e[H + j] = fg;
-              e[2 * H + j] = gg;
-              e[3 * H + j] = og;
-              e[4 * H + j] = cn;
-            }
-            break;
-          }
-          case Cell::Gru: {
-            const float *hpv = hPrev ? hPrev + n * hLd : nullptr;
-            for (int64_t j = 0; j < H; ++j) {
-              float rg = fastSigmoid(xp[j] + hp[j]);
-              float zg = fastSigmoid(xp[H + j] + hp[H + j]);
-              float hn = hp[2 * H + j];
-              float ng = fastTanh(xp[2 * H + j] + rg * hn);
-              float hv = hpv ? hpv[j] : 0.0f;
-              h[j] = (1.0f - zg) * ng + zg * hv;
-              e[j] = rg;
-              e[H + j] = zg;
-              e[2 * H + j] = ng;
-              e[3 * H + j] = hn;
-            }
-            break;
-          }
-          case Cell::RnnTanh:
-            for (int64_t j = 0; j < H; ++j)
-              h[j] = fastTanh(xp[j] + hp[j]);
-            break;
-          case Cell::RnnRelu:
-            for (int64_t j = 0; j < H; ++j) {
-              float a = xp[j] + hp[j];
-              h[j] = a > 0.0f ? a : 0.0f;
-            }
-            break;
-          }
+        case Cell::RnnTanh:
+        case Cell::RnnRelu:
+          if (hPrev)
+            gemm(false, true, N, GH, H, 1.0f, hPrev, hs.ld, Whh, H, 1.0f, xp.p,
+                 GH);
+          callStep(step, xp, bih, bhh, h);
+          break;
         }
       }
     }
-    in = out;
   }
 
-  if (r.seq) {
-    std::memcpy(y, out, sizeof(float) * r.layerOutFloats());
-    return;
-  }
-  for (int64_t n = 0; n < N; ++n) {
-    std::memcpy(y + n * DH, out + (n * T + T - 1) * DH, sizeof(float) * H);
-    if (r.D == 2)
-      std::memcpy(y + n * DH + H, out + (n * T) * DH + H, sizeof(float) * H);
+  // y from the top layer's hidden states.
+  for (int64_t d = 0; d < r.D; ++d) {
+    HSeq hs = hOf(r.L - 1, d);
+    if (r.seq) {
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t t = 0; t < T; ++t)
+          std::memcpy(y + (n * T + t) * DH + d * H, hs.p + (t * N + n) * hs.ld,
+                      sizeof(float) * H);
+      continue;
+    }
+    const int64_t last = d == 0 ? T - 1 : 0;
+    for (int64_t n = 0; n < N; ++n)
+      std::memcpy(y + n * DH + d * H, hs.p + (last * N + n) * hs.ld,
+                  sizeof(float) * H);
   }
 }
 
 void recurrentBwd(const Rec &r, const float *dy, const float *x,
                   const float *const *weights, const float *reserveC, float *dx,
-                  float *const *dweights, void *scratch) {
+                  float *const *dweights, void *scratch, nnc_step_fn step) {
   const int64_t N = r.N, T = r.T, H = r.H, GH = r.gh(), DH = r.dh();
-  const int64_t EC = r.extraCols(), NT = N * T;
+  const int64_t SH = r.sh(), NT = N * T;
   // The reserve is only read; the layout helpers take a mutable pointer.
   float *reserve = const_cast<float *>(reserveC);
   ScratchCursor cur(scratch);
+  float *xT = cur.take(NT * r.F);
   float *bufA = cur.take(NT * r.maxIn());
   float *bufB = cur.take(NT * r.maxIn());
   float *dXP = cur.take(NT * GH);
   float *dHP = r.cell == Cell::Gru ? cur.take(NT * GH) : dXP;
-  if (r.cell != Cell::Gru)
-    cur.take(NT * GH);
-  float *Hprev = cur.take(NT * H);
   float *dhRec = cur.take(N * H);
   float *dcRec = cur.take(N * H);
-  float *dhDirect = cur.take(N * H);
+  float *zeros = cur.take(GH);
+  float *ones = cur.take(NT);
+  std::memset(zeros, 0, sizeof(float) * GH);
+  std::fill(ones, ones + NT, 1.0f);
+  View zeroState{zeros, N, H, 0};
+  auto hOf = [&](int64_t l, int64_t d) {
+    return HSeq{r.saved(reserve, l, d) + (r.S - 1) * H, SH};
+  };
 
-  // dOut of the top layer.
+  // dOut of the top layer, time-major [T, N, D*H].
   float *dOut = bufA;
   if (r.seq) {
-    std::memcpy(dOut, dy, sizeof(float) * NT * DH);
+    swapMajor(dy, dOut, N, T, DH);
   } else {
     std::memset(dOut, 0, sizeof(float) * NT * DH);
-    for (int64_t n = 0; n < N; ++n) {
-      std::memcpy(dOut + (n * T + T - 1) * DH, dy + n * DH, sizeof(float) * H);
-      if (r.D == 2)
-        std::memcpy(dOut + (n * T) * DH + H, dy + n * DH + H,
+    for (int64_t d = 0; d < r.D; ++d) {
+      const int64_t last = d == 0 ? T - 1 : 0;
+      for (int64_t n = 0; n < N; ++n)
+        std::memcpy(dOut + (last * N + n) * DH + d * H, dy + n * DH + d * H,
                     sizeof(float) * H);
     }
   }
 
   for (int64_t l = r.L - 1; l >= 0; --l) {
     const int64_t inSz = r.inSize(l);
-    const float *in = l == 0 ? x : r.layerOut(reserve, l - 1);
-    const float *out = r.layerOut(reserve, l);
-    float *dIn = l == 0 ? dx : (dOut == bufA ? bufB : bufA);
+    if (l == 0 && dweights)
+      swapMajor(x, xT, N, T, r.F); // for dW_ih
+    // The gradient of this layer's input, time-major [T, N, inSz].
+    float *dIn = (l > 0 || dx) ? (dOut == bufA ? bufB : bufA) : nullptr;
     for (int64_t d = 0; d < r.D; ++d) {
       const int64_t wi = r.weightIndex(l, d);
       const float *Wih = weights[wi], *Whh = weights[wi + 1];
-      const float *E = r.extra(reserve, l, d);
+      float *E = r.saved(reserve, l, d);
+      HSeq hs = hOf(l, d);
       std::memset(dhRec, 0, sizeof(float) * N * H);
       std::memset(dcRec, 0, sizeof(float) * N * H);
       for (int64_t s = T - 1; s >= 0; --s) {
         const int64_t t = d == 0 ? s : T - 1 - s;
         const int64_t tp = d == 0 ? t - 1 : t + 1;
-#pragma omp parallel for schedule(static) if (N * GH > kPointwiseGrain)
-        for (int64_t n = 0; n < N; ++n) {
-          const float *go = dOut + (n * T + t) * DH + d * H;
-          const float *rh = dhRec + n * H;
-          float *dxp = dXP + (n * T + t) * GH;
-          float *dhp = dHP + (n * T + t) * GH;
-          float *direct = dhDirect + n * H;
-          switch (r.cell) {
-          case Cell::Lstm: {
-            const float *e = E + (t * N + n) * EC;
-            const float *ePrev = s > 0 ? E + (tp * N + n) * EC : nullptr;
-            float *dc = dcRec + n * H;
-            for (int64_t j = 0; j < H; ++j) {
-              float ig = e[j], fg = e[H + j], gg = e[2 * H + j],
-                    og = e[3 * H + j], c = e[4 * H + j];
-              float cp = ePrev ? ePrev[4 * H + j] : 0.0f;
-              float tc = fastTanh(c);
-              float dh = go[j] + rh[j];
-              float dcv = dc[j] + dh * og * (1.0f - tc * tc);
-              dxp[j] = dcv * gg * ig * (1.0f - ig);
-              dxp[H + j] = dcv * cp * fg * (1.0f - fg);
-              dxp[2 * H + j] = dcv * ig * (1.0f - gg * gg);
-              dxp[3 * H + j] = dh * tc * og * (1.0f - og);
-              dc[j] = dcv * fg;
-            }
-            break;
-          }
-          case Cell::Gru: {
-            const float *e = E + (t * N + n) * EC;
-            const float *hpv =
-                s > 0 ? out + (n * T + tp) * DH + d * H : nullptr;
-            for (int64_t j = 0; j < H; ++j) {
-              float rg = e[j], zg = e[H + j], ng = e[2 * H + j],
-                    hn = e[3 * H + j];
-              float hv = hpv ? hpv[j] : 0.0f;
-              float dh = go[j] + rh[j];
-              float dan = dh * (1.0f - zg) * (1.0f - ng * ng);
-              float daz = dh * (hv - ng) * zg * (1.0f - zg);
-              float dar = dan * hn * rg * (1.0f - rg);
-              dxp[j] = dar;
-              dxp[H + j] = daz;
-              dxp[2 * H + j] = dan;
-              dhp[j] = dar;
-              dhp[H + j] = daz;
-              dhp[2 * H + j] = dan * rg;
-              direct[j] = dh * zg;
-            }
-            break;
-          }
-          case Cell::RnnTanh: {
-            const float *h = out + (n * T + t) * DH + d * H;
-            for (int64_t j = 0; j < H; ++j)
-              dxp[j] = (go[j] + rh[j]) * (1.0f - h[j] * h[j]);
-            break;
-          }
-          case Cell::RnnRelu: {
-            const float *h = out + (n * T + t) * DH + d * H;
-            for (int64_t j = 0; j < H; ++j)
-              dxp[j] = h[j] > 0.0f ? go[j] + rh[j] : 0.0f;
-            break;
-          }
-          }
+        View go{dOut + t * N * DH + d * H, N, H, DH};
+        View dh{dhRec, N, H, H};
+        View savedT{E + t * N * SH, N, SH, SH};
+        View dxp{dXP + t * N * GH, N, GH, GH};
+        switch (r.cell) {
+        case Cell::Lstm:
+          callStep(step, go, dh, savedT,
+                   s > 0 ? View{E + tp * N * SH + 4 * H, N, H, SH} : zeroState,
+                   View{dcRec, N, H, H}, dxp);
+          break;
+        case Cell::Gru:
+          callStep(step, go, dh, savedT,
+                   s > 0 ? View{hs.p + tp * N * hs.ld, N, H, hs.ld}
+                         : zeroState,
+                   dxp, View{dHP + t * N * GH, N, GH, GH});
+          break;
+        case Cell::RnnTanh:
+        case Cell::RnnRelu:
+          callStep(step, go, dh, View{hs.p + t * N * hs.ld, N, H, hs.ld}, dxp);
+          break;
         }
         if (s == 0)
           break;
-        // dhRec = dHP_t * Whh (+ the direct GRU term).
-        if (r.cell == Cell::Gru) {
-          std::memcpy(dhRec, dhDirect, sizeof(float) * N * H);
-          gemm(false, false, N, H, GH, 1.0f, dHP + t * GH, T * GH, Whh, H, 1.0f,
-               dhRec, H);
-        } else {
-          gemm(false, false, N, H, GH, 1.0f, dHP + t * GH, T * GH, Whh, H, 0.0f,
-               dhRec, H);
-        }
+        // dhRec = dHP_t * Whh (GRU: + the direct term dh * z, which the step
+        // function left in dhRec).
+        gemm(false, false, N, H, GH, 1.0f, dHP + t * N * GH, GH, Whh, H,
+             r.cell == Cell::Gru ? 1.0f : 0.0f, dhRec, H);
       }
 
       float *const *dw = dweights ? dweights + wi : nullptr;
       if (dw && dw[1]) {
-        // Hprev[n*T + t] = h at the previous processed step (0 at the first).
-#pragma omp parallel for schedule(static) if (NT * H > kParallelGrain)
-        for (int64_t i = 0; i < NT; ++i) {
-          int64_t n = i / T, t = i % T, tp = d == 0 ? t - 1 : t + 1;
-          float *dst = Hprev + i * H;
-          if (tp < 0 || tp >= T)
-            std::memset(dst, 0, sizeof(float) * H);
-          else
-            std::memcpy(dst, out + (n * T + tp) * DH + d * H,
-                        sizeof(float) * H);
-        }
-        gemm(true, false, GH, H, NT, 1.0f, dHP, GH, Hprev, H, 0.0f, dw[1], H);
+        // dWhh = sum over steps after the first of dHP_t^T h_prev: time-major,
+        // those are (T-1)*N consecutive rows of both.
+        const float *g = d == 0 ? dHP + N * GH : dHP;
+        const float *hp = d == 0 ? hs.p : hs.p + N * hs.ld;
+        gemm(true, false, GH, H, (T - 1) * N, 1.0f, g, GH, hp, hs.ld, 0.0f,
+             dw[1], H);
       }
-      if (dw && dw[0])
-        gemm(true, false, GH, inSz, NT, 1.0f, dXP, GH, in, inSz, 0.0f, dw[0],
-             inSz);
+      if (dw && dw[0]) {
+        if (l == 0) {
+          gemm(true, false, GH, r.F, NT, 1.0f, dXP, GH, xT, r.F, 0.0f, dw[0],
+               r.F);
+        } else {
+          for (int64_t di = 0; di < r.D; ++di) {
+            HSeq in = hOf(l - 1, di);
+            gemm(true, false, GH, H, NT, 1.0f, dXP, GH, in.p, in.ld, 0.0f,
+                 dw[0] + di * H, inSz);
+          }
+        }
+      }
+      // The bias gradients: column sums over all steps, as GEMMs with a row
+      // of ones.
       if (dw && r.bias && dw[2])
-        colSums(dXP, NT, GH, dw[2]);
-      if (dw && r.bias && dw[3])
-        colSums(dHP, NT, GH, dw[3]);
+        gemm(false, false, 1, GH, NT, 1.0f, ones, NT, dXP, GH, 0.0f, dw[2], GH);
+      if (dw && r.bias && dw[3]) {
+        // LSTM and RNN: dHP is dXP, so the sums are the same.
+        if (dHP == dXP && dw[2])
+          std::memcpy(dw[3], dw[2], sizeof(float) * GH);
+        else
+          gemm(false, false, 1, GH, NT, 1.0f, ones, NT, dHP, GH, 0.0f, dw[3],
+               GH);
+      }
       if (dIn)
         gemm(false, false, NT, inSz, GH, 1.0f, dXP, GH, Wih, inSz,
              d == 0 ? 0.0f : 1.0f, dIn, inSz);
     }
     if (l > 0)
       dOut = dIn;
+    else if (dx)
+      swapMajor(dIn, dx, T, N, r.F);
   }
 }
 
@@ -388,9 +378,10 @@ extern "C" {
                                      int64_t H, int64_t L, int32_t bidir) {    \
     return Rec(cellKind, N, T, F, H, L, bidir).reserveBytes();                 \
   }                                                                            \
-  int64_t nnc_##name##_fwd_scratch_bytes(                                      \
-      int64_t N, int64_t T, int64_t F, int64_t H, int64_t L, int32_t bidir) {  \
-    return Rec(cellKind, N, T, F, H, L, bidir).fwdScratchBytes();              \
+  int64_t nnc_##name##_fwd_scratch_bytes(int64_t N, int64_t T, int64_t F,     \
+                                         int64_t H, int64_t L, int32_t bidir,  \
+                                         int32_t train) {                      \
+    return Rec(cellKind, N, T, F, H, L, bidir).fwdScratchBytes(train != 0);    \
   }                                                                            \
   int64_t nnc_##name##_bwd_scratch_bytes(                                      \
       int64_t N, int64_t T, int64_t F, int64_t H, int64_t L, int32_t bidir) {  \
@@ -403,62 +394,62 @@ NNC_REC_SIZES(gru, Cell::Gru)
 #undef NNC_REC_SIZES
 
 void nnc_rnn_fwd(const float *x, const float *const *weights, float *y,
-                 float *reserve, void *scratch, int64_t N, int64_t T, int64_t F,
+                 float *reserve, void *scratch, nnc_step_fn step, int64_t N, int64_t T, int64_t F,
                  int64_t H, int64_t L, int32_t bidir, int32_t hasBias,
                  int32_t returnSequences, int32_t relu) {
   nnc::rt::LibraryTimer timer;
   recurrentFwd(Rec(relu ? Cell::RnnRelu : Cell::RnnTanh, N, T, F, H, L, bidir,
                    hasBias, returnSequences),
-               x, weights, y, reserve, scratch);
+               x, weights, y, reserve, scratch, step);
 }
 
 void nnc_rnn_bwd(const float *dy, const float *x, const float *const *weights,
                  const float *reserve, float *dx, float *const *dweights,
-                 void *scratch, int64_t N, int64_t T, int64_t F, int64_t H,
+                 void *scratch, nnc_step_fn step, int64_t N, int64_t T, int64_t F, int64_t H,
                  int64_t L, int32_t bidir, int32_t hasBias,
                  int32_t returnSequences, int32_t relu) {
   nnc::rt::LibraryTimer timer;
   recurrentBwd(Rec(relu ? Cell::RnnRelu : Cell::RnnTanh, N, T, F, H, L, bidir,
                    hasBias, returnSequences),
-               dy, x, weights, reserve, dx, dweights, scratch);
+               dy, x, weights, reserve, dx, dweights, scratch, step);
 }
 
 void nnc_lstm_fwd(const float *x, const float *const *weights, float *y,
-                  float *reserve, void *scratch, int64_t N, int64_t T,
+                  float *reserve, void *scratch, nnc_step_fn step, int64_t N, int64_t T,
                   int64_t F, int64_t H, int64_t L, int32_t bidir,
                   int32_t hasBias, int32_t returnSequences) {
   nnc::rt::LibraryTimer timer;
   recurrentFwd(Rec(Cell::Lstm, N, T, F, H, L, bidir, hasBias, returnSequences),
-               x, weights, y, reserve, scratch);
+               x, weights, y, reserve, scratch, step);
 }
 
 void nnc_lstm_bwd(const float *dy, const float *x, const float *const *weights,
                   const float *reserve, float *dx, float *const *dweights,
-                  void *scratch, int64_t N, int64_t T, int64_t F, int64_t H,
+                  void *scratch, nnc_step_fn step, int64_t N, int64_t T, int64_t F, int64_t H,
                   int64_t L, int32_t bidir, int32_t hasBias,
                   int32_t returnSequences) {
   nnc::rt::LibraryTimer timer;
   recurrentBwd(Rec(Cell::Lstm, N, T, F, H, L, bidir, hasBias, returnSequences),
-               dy, x, weights, reserve, dx, dweights, scratch);
+               dy, x, weights, reserve, dx, dweights, scratch, step);
 }
 
 void nnc_gru_fwd(const float *x, const float *const *weights, float *y,
-                 float *reserve, void *scratch, int64_t N, int64_t T, int64_t F,
+                 float *reserve, void *scratch, nnc_step_fn step, int64_t N, int64_t T, int64_t F,
                  int64_t H, int64_t L, int32_t bidir, int32_t hasBias,
                  int32_t returnSequences) {
   nnc::rt::LibraryTimer timer;
   recurrentFwd(Rec(Cell::Gru, N, T, F, H, L, bidir, hasBias, returnSequences),
-               x, weights, y, reserve, scratch);
+               x, weights, y, reserve, scratch, step);
 }
 
 void nnc_gru_bwd(const float *dy, const float *x, const float *const *weights,
                  const float *reserve, float *dx, float *const *dweights,
-                 void *scratch, int64_t N, int64_t T, int64_t F, int64_t H,
+                 void *scratch, nnc_step_fn step, int64_t N, int64_t T, int64_t F, int64_t H,
                  int64_t L, int32_t bidir, int32_t hasBias,
                  int32_t returnSequences) {
   nnc::rt::LibraryTimer timer;
   recurrentBwd(Rec(Cell::Gru, N, T, F, H, L, bidir, hasBias, returnSequences),
-               dy, x, weights, reserve, dx, dweights, scratch);
+               dy, x, weights, reserve, dx, dweights, scratch, step);
 }
 
 } // extern "C"

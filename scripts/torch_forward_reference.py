@@ -243,6 +243,27 @@ class SoftmaxDims(nn.Module):  # test/layers/Inputs/softmax_dims.nn
         return self.fc2(a + b + c + d)
 
 
+class RecurrentConfigs(nn.Module):  # test/layers/Inputs/recurrent_configs.nn
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(3, 4)
+        self.lstm1 = nn.LSTM(4, 4, num_layers=2, batch_first=True, bidirectional=True)
+        self.gru1 = nn.GRU(4, 5, batch_first=True, bidirectional=True)
+        self.rnn1 = nn.RNN(10, 4, num_layers=2, bias=False, batch_first=True)
+        self.gru2 = nn.GRU(4, 3, num_layers=2, bias=False, batch_first=True)
+        self.rnn2 = nn.RNN(4, 4, nonlinearity="relu", batch_first=True, bidirectional=True)
+        self.fc2 = nn.Linear(55, 3)
+
+    def forward(self, x):
+        p = self.fc1(x)
+        _, (ha, _) = self.lstm1(p)
+        b, _ = self.gru1(p)
+        _, hc = self.rnn1(b)
+        _, hd = self.gru2(p)
+        e, _ = self.rnn2(p)
+        return self.fc2(torch.cat([ha[-2], ha[-1], hc[-1], hd[-1], e.flatten(1)], 1))
+
+
 def main():
     torch.manual_seed(1234)
     os.makedirs(OUT, exist_ok=True)
@@ -273,7 +294,8 @@ def main():
     # Regression models of the differential-testing issue, one seed each.
     regression_cases = [("embedding_i32", EmbeddingI32,
                          lambda: torch.randint(0, 20, (2, 6), dtype=torch.int32)),
-                        ("softmax_dims", SoftmaxDims, lambda: torch.randn(3, 3, 4, 5))]
+                        ("softmax_dims", SoftmaxDims, lambda: torch.randn(3, 3, 4, 5)),
+                        ("recurrent_configs", RecurrentConfigs, lambda: torch.randn(2, 5, 3))]
     for seed, (name, make, x) in enumerate(regression_cases):
         if not chosen or name in chosen:
             torch.manual_seed(8000 + seed)

@@ -170,65 +170,6 @@ TEST(Kernel, LinearEpilogue) {
     EXPECT_NEAR(yRelu[i], std::max(want[i], 0.0f), 1e-5) << i;
 }
 
-enum class Kind { Lstm, Gru, RnnTanh, RnnRelu };
-
-/// Runs a recurrent forward on the reference weights (concatenated in
-/// state_dict order) in both output modes.
-void checkRecurrent(Kind kind, const float *x, const float *wAll,
-                    const int64_t *wSizes, size_t numW, int64_t N, int64_t T,
-                    int64_t F, int64_t H, int64_t L, int32_t bidir,
-                    int32_t bias, const float *wantY, size_t ySize,
-                    const float *wantLast, size_t lastSize) {
-  std::vector<const float *> w;
-  const float *p = wAll;
-  for (size_t i = 0; i < numW; ++i) {
-    w.push_back(p);
-    p += wSizes[i];
-  }
-  for (int32_t seq : {1, 0}) {
-    std::vector<float> y(seq ? ySize : lastSize);
-    int64_t rb, fb;
-    if (kind == Kind::Lstm) {
-      rb = nnc_lstm_reserve_bytes(N, T, F, H, L, bidir);
-      fb = nnc_lstm_fwd_scratch_bytes(N, T, F, H, L, bidir);
-    } else if (kind == Kind::Gru) {
-      rb = nnc_gru_reserve_bytes(N, T, F, H, L, bidir);
-      fb = nnc_gru_fwd_scratch_bytes(N, T, F, H, L, bidir);
-    } else {
-      rb = nnc_rnn_reserve_bytes(N, T, F, H, L, bidir);
-      fb = nnc_rnn_fwd_scratch_bytes(N, T, F, H, L, bidir);
-    }
-    Scratch reserve(rb), scratch(fb);
-    float *r = static_cast<float *>(reserve.get());
-    if (kind == Kind::Lstm)
-      nnc_lstm_fwd(x, w.data(), y.data(), r, scratch.get(), N, T, F, H, L,
-                   bidir, bias, seq);
-    else if (kind == Kind::Gru)
-      nnc_gru_fwd(x, w.data(), y.data(), r, scratch.get(), N, T, F, H, L, bidir,
-                  bias, seq);
-    else
-      nnc_rnn_fwd(x, w.data(), y.data(), r, scratch.get(), N, T, F, H, L, bidir,
-                  bias, seq, kind == Kind::RnnRelu);
-    EXPECT_LT(maxRelErr(y.data(), seq ? wantY : wantLast,
-                        static_cast<int64_t>(y.size())),
-              kForwardTol)
-        << "seq " << seq;
-  }
-}
-
-#define CHECK_REC(kind, P, N, T, F, H, L, bidir, bias)                         \
-  checkRecurrent(kind, P##X, P##W, P##WSizes, std::size(P##WSizes), N, T, F,   \
-                 H, L, bidir, bias, P##Y, std::size(P##Y), P##Last,            \
-                 std::size(P##Last))
-
-TEST(Kernel, RecurrentMatchesTorch) {
-  CHECK_REC(Kind::Lstm, kLstm, 2, 5, 3, 4, 2, 1, 1);
-  CHECK_REC(Kind::Gru, kGru, 2, 4, 3, 5, 1, 1, 1);
-  CHECK_REC(Kind::Gru, kGru2, 2, 3, 4, 3, 2, 0, 0);
-  CHECK_REC(Kind::RnnTanh, kRnnT, 2, 5, 3, 4, 2, 0, 0);
-  CHECK_REC(Kind::RnnRelu, kRnnR, 3, 4, 3, 4, 1, 1, 1);
-}
-
 TEST(Kernel, GemmTransposes) {
   // C = A^T * B^T with padded leading dimensions, against a naive loop.
   const int64_t M = 5, N = 4, K = 3, lda = M + 2, ldb = K + 1, ldc = N + 3;
@@ -266,37 +207,6 @@ TEST(Kernel, Deterministic) {
   };
   EXPECT_EQ(convRun(), convRun());
 
-  const int64_t Nl = 16, T = 7, F = 6, Hh = 32;
-  auto xs = randomVec(Nl * T * F, 10);
-  std::vector<std::vector<float>> ws = {randomVec(4 * Hh * F, 11, -0.3f, 0.3f),
-                                        randomVec(4 * Hh * Hh, 12, -0.3f, 0.3f),
-                                        randomVec(4 * Hh, 13),
-                                        randomVec(4 * Hh, 14)};
-  std::vector<const float *> wp = {ws[0].data(), ws[1].data(), ws[2].data(),
-                                   ws[3].data()};
-  auto dys = randomVec(Nl * T * Hh, 15);
-  auto lstmRun = [&] {
-    Scratch reserve(nnc_lstm_reserve_bytes(Nl, T, F, Hh, 1, 0));
-    Scratch fs(nnc_lstm_fwd_scratch_bytes(Nl, T, F, Hh, 1, 0));
-    Scratch bsl(nnc_lstm_bwd_scratch_bytes(Nl, T, F, Hh, 1, 0));
-    std::vector<float> y(Nl * T * Hh), dx(xs.size());
-    std::vector<std::vector<float>> dws;
-    std::vector<float *> dwp;
-    for (auto &v : ws)
-      dws.emplace_back(v.size());
-    for (auto &v : dws)
-      dwp.push_back(v.data());
-    float *r = static_cast<float *>(reserve.get());
-    nnc_lstm_fwd(xs.data(), wp.data(), y.data(), r, fs.get(), Nl, T, F, Hh, 1,
-                 0, 1, 1);
-    nnc_lstm_bwd(dys.data(), xs.data(), wp.data(), r, dx.data(), dwp.data(),
-                 bsl.get(), Nl, T, F, Hh, 1, 0, 1, 1);
-    for (auto &v : dws)
-      y.insert(y.end(), v.begin(), v.end());
-    y.insert(y.end(), dx.begin(), dx.end());
-    return y;
-  };
-  EXPECT_EQ(lstmRun(), lstmRun());
 }
 
 } // namespace
