@@ -89,7 +89,7 @@ LogicalResult FunctionLowering::lowerTrainOp(Operation *op) {
         call("nnc_conv2d_bwd", args);
         return success();
       })
-      .Case<LSTMTrainOp, GRUTrainOp, RNNTrainOp>([&](Operation *) {
+      .Case<LSTMTrainOp, GRUTrainOp, RNNTrainOp>([&](Operation *) -> LogicalResult {
         Value input = op->getOperand(0);
         ValueRange weights = op->getOperands().drop_front();
         auto x = shapeOf(input);
