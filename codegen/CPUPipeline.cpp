@@ -140,6 +140,7 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
   PassManager pm(ctx, ModuleOp::getOperationName());
   nnc::NNLowerToBuffersOptions bufferOptions;
   bufferOptions.checkNumerics = checkNumerics;
+  pm.addPass(nnc::createNNLowerToLinalg());
   pm.addPass(nnc::createNNLowerToBuffers(bufferOptions));
   pm.addPass(nnc::createNNPlanMemory());
   if (failed(pm.run(*standalone)))

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -92,6 +93,11 @@ public:
   Value ptrOrNull(Value tensor) { return tensor ? ptr(lookup(tensor)) : nullPtr(); }
 
   LogicalResult lowerOp(Operation *op);
+  /// A linalg op on tensors (from -nn-lower-to-linalg) as the same op on
+  /// buffers.
+  LogicalResult bufferizeLinalg(linalg::LinalgOp op);
+  /// tensor.collapse_shape / expand_shape as the memref reshapes.
+  LogicalResult lowerTensorReshape(Operation *op);
   /// Training-mode, backward and optimizer ops (LowerTrainOps.cpp).
   LogicalResult lowerTrainOp(Operation *op);
   /// The buffer of `tensor` for an op that overwrites it in place: the

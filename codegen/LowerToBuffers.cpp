@@ -25,6 +25,10 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -303,20 +307,107 @@ Value FunctionLowering::lowerRecurrent(Operation *op, StringRef kind, Value inpu
   return out;
 }
 
+LogicalResult FunctionLowering::bufferizeLinalg(linalg::LinalgOp op) {
+  if (!op.hasPureTensorSemantics())
+    return op->emitError("expected a linalg op on tensors");
+  // Inputs: their buffers (scalars: their values).
+  SmallVector<Value> operands;
+  for (OpOperand *in : op.getDpsInputOperands())
+    operands.push_back(lookup(in->get()));
+  // Outputs: a fresh buffer unless the op reads its output's current value;
+  // then that buffer, updated in place when nothing reads it later.
+  SmallVector<Value> outputs;
+  for (OpOperand &init : op.getDpsInitsMutable()) {
+    auto type = toMemRef(init.get().getType());
+    if (init.get().getDefiningOp<tensor::EmptyOp>() || !op.payloadUsesValueFromOperand(&init))
+      outputs.push_back(alloc(type));
+    else
+      outputs.push_back(updatable(init.get(), op));
+  }
+  operands.append(outputs);
+  if (llvm::any_of(operands, [](Value v) { return !v; }))
+    return op->emitError("internal error: an operand of this op has no buffer");
+
+  // The same op on buffers; values its body captures from the function are
+  // remapped: scalars to their lowered values, tensors read with
+  // tensor.extract to loads from their buffers.
+  Operation *copy = cloneWithoutRegions(b, op, TypeRange{}, operands);
+  llvm::SetVector<Value> captured;
+  getUsedValuesDefinedAbove(op->getRegions(), captured);
+  IRMapping bodyMapping;
+  for (Value v : captured)
+    if (!isa<ShapedType>(v.getType()))
+      bodyMapping.map(v, lookup(v));
+  for (auto [from, to] : llvm::zip(op->getRegions(), copy->getRegions()))
+    from.cloneInto(&to, bodyMapping);
+  SmallVector<tensor::ExtractOp> extracts;
+  copy->walk([&](tensor::ExtractOp e) {
+    if (captured.contains(e.getTensor()))
+      extracts.push_back(e);
+  });
+  for (tensor::ExtractOp e : extracts) {
+    OpBuilder nb(e);
+    Value load = memref::LoadOp::create(nb, e.getLoc(), lookup(e.getTensor()), e.getIndices());
+    e.getResult().replaceAllUsesWith(load);
+    e.erase();
+  }
+  for (Value v : captured)
+    if (isa<ShapedType>(v.getType()) &&
+        llvm::any_of(copy->getRegions(), [&](Region &r) {
+          return llvm::any_of(v.getUses(), [&](OpOperand &use) {
+            return r.isAncestor(use.getOwner()->getParentRegion());
+          });
+        }))
+      return op->emitError("internal error: a tensor captured by this op's body is used "
+                           "other than by tensor.extract");
+  for (auto [result, buffer] : llvm::zip(op->getResults(), outputs))
+    mapping[result] = buffer;
+  return success();
+}
+
+LogicalResult FunctionLowering::lowerTensorReshape(Operation *op) {
+  // Buffers are contiguous: a reshape is a reinterpretation.
+  auto outType = toMemRef(op->getResult(0).getType());
+  Value in = lookup(op->getOperand(0));
+  Value out;
+  if (auto c = dyn_cast<tensor::CollapseShapeOp>(op))
+    out = memref::CollapseShapeOp::create(b, loc(), outType, in, c.getReassociationIndices());
+  else
+    out = memref::ExpandShapeOp::create(b, loc(), outType.getShape(), in,
+                                        cast<tensor::ExpandShapeOp>(op).getReassociationIndices());
+  mapping[op->getResult(0)] = out;
+  return success();
+}
+
 LogicalResult FunctionLowering::lowerOp(Operation *op) {
   currentLoc = op->getLoc();
   for (Type t : op->getResultTypes())
     if (auto st = dyn_cast<ShapedType>(t); st && !st.hasStaticShape())
       return op->emitError("the CPU backend needs static shapes; run "
                            "-nn-infer-shapes=batch=N first");
+  if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
+    return bufferizeLinalg(linalgOp);
+  if (isa<tensor::EmptyOp>(op))
+    return success(); // Each destination gets its own buffer (bufferizeLinalg).
+  if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op))
+    return lowerTensorReshape(op);
+  if (llvm::none_of(op->getOperandTypes(), llvm::IsaPred<ShapedType>) &&
+      llvm::none_of(op->getResultTypes(), llvm::IsaPred<ShapedType>) &&
+      op->getNumRegions() == 0) {
+    // Scalar code between kernels (constants, index arithmetic): as it is.
+    IRMapping scalars;
+    for (Value v : op->getOperands())
+      scalars.map(v, lookup(v));
+    Operation *copy = b.clone(*op, scalars);
+    for (auto [from, to] : llvm::zip(op->getResults(), copy->getResults()))
+      mapping[from] = to;
+    return success();
+  }
   auto shapeOf = [](Value v) { return cast<RankedTensorType>(v.getType()).getShape(); };
   auto numel = [](Value v) { return cast<RankedTensorType>(v.getType()).getNumElements(); };
   auto setResult = [&](Value m) {
     mapping[op->getResult(0)] = m;
     return success();
-  };
-  auto unaryArith = [&](auto fn) {
-    return setResult(lowerElementwise(op, op->getOperands().take_front(1), fn));
   };
 
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
@@ -327,57 +418,6 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
         Value v = view(it->second, toMemRef(p.getType()));
         paramViewOffset[v] = it->second;
         return setResult(v);
-      })
-      .Case<ReluOp>([&](auto) {
-        return unaryArith([](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          Value zero = arith::ConstantFloatOp::create(
-              nb, l, cast<FloatType>(a[0].getType()), APFloat(0.0f));
-          return arith::MaximumFOp::create(nb, l, a[0], zero);
-        });
-      })
-      .Case<SigmoidOp>([&](auto) {
-        return unaryArith([](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          auto ft = cast<FloatType>(a[0].getType());
-          Value one = arith::ConstantFloatOp::create(nb, l, ft, APFloat(1.0f));
-          Value e = math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, a[0]));
-          return arith::DivFOp::create(nb, l, one, arith::AddFOp::create(nb, l, one, e));
-        });
-      })
-      .Case<TanhOp>([&](auto) {
-        return unaryArith([](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          return math::TanhOp::create(nb, l, a[0]);
-        });
-      })
-      .Case<GeluOp>([&](auto) {
-        return unaryArith([](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          auto ft = cast<FloatType>(a[0].getType());
-          auto c = [&](float v) { return arith::ConstantFloatOp::create(nb, l, ft, APFloat(v)); };
-          Value e = math::ErfOp::create(nb, l, arith::MulFOp::create(nb, l, a[0], c(0.70710678118654752f)));
-          Value s = arith::AddFOp::create(nb, l, c(1.0f), e);
-          return arith::MulFOp::create(nb, l, arith::MulFOp::create(nb, l, a[0], c(0.5f)), s);
-        });
-      })
-      .Case<LeakyReluOp>([&](LeakyReluOp lr) {
-        float slope = lr.getSlope().convertToDouble();
-        return unaryArith([slope](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          auto ft = cast<FloatType>(a[0].getType());
-          Value zero = arith::ConstantFloatOp::create(nb, l, ft, APFloat(0.0f));
-          Value s = arith::ConstantFloatOp::create(nb, l, ft, APFloat(slope));
-          Value pos = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, a[0], zero);
-          return arith::SelectOp::create(nb, l, pos, a[0],
-                                         arith::MulFOp::create(nb, l, a[0], s));
-        });
-      })
-      .Case<DropoutOp>([&](DropoutOp d) {
-        // Inference: the identity.
-        return setResult(lookup(d.getInput()));
-      })
-      .Case<AddOp>([&](AddOp a) {
-        return setResult(lowerElementwise(
-            op, {a.getLhs(), a.getRhs()},
-            [](OpBuilder &nb, Location l, ValueRange v) -> Value {
-              return arith::AddFOp::create(nb, l, v[0], v[1]);
-            }));
       })
       .Case<FlattenOp, ReshapeOp>([&](Operation *) {
         // Buffers are contiguous: a reshape is a reinterpretation.
@@ -552,8 +592,11 @@ LogicalResult FunctionLowering::lowerBody(func::FuncOp source,
       if (!type || !type.getElementType().isF32())
         continue;
       auto name = op.getAttrOfType<StringAttr>("name");
-      numericsOps->push_back((name ? name.str() : std::string("-")) + " (" +
-                             op.getName().getStringRef().str() + ")");
+      if (auto layer = op.getAttrOfType<StringAttr>("nn.layer"))
+        numericsOps->push_back(layer.str() + " (generated kernel)");
+      else
+        numericsOps->push_back((name ? name.str() : std::string("-")) + " (" +
+                               op.getName().getStringRef().str() + ")");
       call("nnc_check_finite",
            {ptr(buffer), i64(type.getNumElements()), i64(int64_t(numericsOps->size()) - 1)});
     }
@@ -611,9 +654,15 @@ struct NNLowerToBuffersPass
       if (fn.isExternal())
         continue;
       for (Type t : llvm::concat<const Type>(fn.getArgumentTypes(), fn.getResultTypes()))
+      {
         if (!cast<ShapedType>(t).hasStaticShape())
           return fn.emitError("the CPU backend needs static shapes; run "
                               "-nn-infer-shapes=batch=N first");
+        if (!cast<ShapedType>(t).getElementType().isIntOrFloat())
+          return fn.emitError("entry arguments and results must have integer or "
+                              "floating-point elements, not ")
+                 << t;
+      }
       SmallVector<int64_t> inputOffsets, outputOffsets;
       std::string prefix = fn.getSymName().str() + ".";
       for (unsigned i = 0; i < fn.getNumArguments(); ++i)

@@ -9,6 +9,27 @@
 
 include "mlir/Pass/PassBase.td"
 
+def NNLowerToLinalg : Pass<"nn-lower-to-linalg", "::mlir::ModuleOp"> {
+  let summary = "Lower the generated nn ops of static models to linalg on tensors";
+  let description = [{
+    In every function of every model module (`nn.model`) with static shapes
+    (run `-nn-infer-shapes=batch=N` first), replaces each nn op that nnc
+    generates code for by linalg on tensors (`linalg.generic`,
+    `linalg.fill`, `tensor.empty`, ...). Every linalg op it creates carries
+    `nn.layer`: the layer's name (`_bwd` appended for backward ops, `update`
+    for optimizer updates), which -nn-fuse uses to name kernels. Library ops
+    (convolutions, linear layers, the recurrent layers) stay nn ops;
+    -nn-lower-to-buffers turns them into library calls.
+
+    Models with floating-point types other than f32 are refused first (see
+    -nn-check-element-types).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def NNFuse : Pass<"nn-fuse", "::mlir::ModuleOp"> {
   let summary = "Group the generated linalg ops into kernels (nn.kernel)";
   let description = [{
@@ -73,9 +94,12 @@ def NNLowerToBuffers : Pass<"nn-lower-to-buffers", "::mlir::ModuleOp"> {
     inputs, parameters and outputs are `memref.view`s of the arena; every op
     becomes a call into the runtime's kernels (runtime/Kernels.h: conv,
     linear, pooling, batchnorm, embedding, recurrent layers, softmax, losses)
-    or generated code (`linalg.generic` for elementwise ops, `linalg.copy`
-    into `memref.subview` slices for concat), writing a fresh
-    `memref.alloc` that `-nn-plan-memory` later places in the arena.
+    or generated code (`linalg.copy` into `memref.subview` slices for
+    concat), writing a fresh `memref.alloc` that `-nn-plan-memory` later
+    places in the arena. The linalg ops on tensors made by
+    -nn-lower-to-linalg (run it first) are bufferized directly: each result
+    gets a fresh `memref.alloc`, except that an op that reads its output
+    operand updates that buffer in place when nothing reads it later.
 
     Models with floating-point types other than f32 are refused first (see
     -nn-check-element-types).

@@ -1,5 +1,5 @@
-// RUN: nn-opt %s -nn-lower-to-buffers | FileCheck %s
-// RUN: nn-opt %s -nn-lower-to-buffers -nn-plan-memory -convert-linalg-to-loops | FileCheck %s --check-prefix=LOOPS
+// RUN: nn-opt %s -nn-lower-to-linalg -nn-lower-to-buffers | FileCheck %s
+// RUN: nn-opt %s -nn-lower-to-linalg -nn-lower-to-buffers -nn-plan-memory -convert-linalg-to-loops | FileCheck %s --check-prefix=LOOPS
 
 // nn.concat copies each input into its slice of the result (a strided
 // memref.subview at the running offset along `dim`) with linalg.copy: generated

@@ -1,4 +1,4 @@
-// RUN: nn-opt %s -split-input-file -verify-diagnostics -nn-lower-to-buffers | FileCheck %s
+// RUN: nn-opt %s -split-input-file -verify-diagnostics -nn-lower-to-linalg -nn-lower-to-buffers | FileCheck %s
 // An input with nn.normalize is normalized into a fresh buffer that the
 // first op reads (the input region is left as written); one value for every
 // channel needs no table.
@@ -13,7 +13,7 @@
 // CHECK: %[[S:.*]] = arith.constant 4.000000e+00 : f32
 // CHECK: %[[D:.*]] = arith.subf %{{.*}}, %[[M]] : f32
 // CHECK: arith.mulf %[[D]], %[[S]] : f32
-// CHECK: linalg.generic {{.*}} ins(%{{.*}} : memref<6xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[OUT]] : memref<2x3xf32>) {{.*}} {nn.layer = "relu"}
 module @one attributes {nn.model} {
   func.func @forward(%x: tensor<2x3xf32> {nn.name = "x", nn.normalize = {mean = [0.5], std = [0.25]}}) -> tensor<2x3xf32> {
     %0 = nn.relu %x : tensor<2x3xf32>

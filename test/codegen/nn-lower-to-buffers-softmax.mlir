@@ -1,5 +1,5 @@
-// RUN: nn-opt %s -nn-lower-to-buffers | FileCheck %s
-// RUN: nn-opt %s -nn-lower-to-buffers -nn-plan-memory -convert-linalg-to-loops | FileCheck %s --check-prefix=LOOPS
+// RUN: nn-opt %s -nn-lower-to-linalg -nn-lower-to-buffers | FileCheck %s
+// RUN: nn-opt %s -nn-lower-to-linalg -nn-lower-to-buffers -nn-plan-memory -convert-linalg-to-loops | FileCheck %s --check-prefix=LOOPS
 
 // nn.softmax / nn.log_softmax over any dimension (the batch dimension
 // included) and their backward ops are generated code: the tensor is viewed

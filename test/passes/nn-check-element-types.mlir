@@ -1,10 +1,10 @@
 // RUN: nn-opt %s -split-input-file -verify-diagnostics -nn-check-element-types
 // RUN: nn-opt %s -split-input-file -verify-diagnostics -nn-autodiff
-// RUN: nn-opt %s -split-input-file -verify-diagnostics -nn-infer-shapes=batch=4 -nn-lower-to-buffers
+// RUN: nn-opt %s -split-input-file -verify-diagnostics -nn-infer-shapes=batch=4 -nn-lower-to-linalg -nn-lower-to-buffers
 
 // Code generation supports f32 models only: an f16 or bf16 input, parameter
 // or op result is refused at its location by the check and by the passes
-// that generate code (-nn-autodiff, -nn-lower-to-buffers), never lowered.
+// that generate code (-nn-autodiff, -nn-lower-to-linalg -nn-lower-to-buffers), never lowered.
 
 module @f16_input attributes {nn.model} {
   nn.param @fc1.weight : tensor<10x16xf16> init uniform(2.500000e-01)

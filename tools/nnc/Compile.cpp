@@ -80,6 +80,7 @@ static int printStage(Session &session, raw_ostream &os) {
   }
   if (emitAction == Emit::Buffers) {
     mlir::PassManager pm(&session.context(), mlir::ModuleOp::getOperationName());
+    pm.addPass(nnc::createNNLowerToLinalg());
     pm.addPass(nnc::createNNLowerToBuffers());
     pm.addPass(nnc::createNNPlanMemory());
     if (failed(pm.run(*module)))

@@ -1,13 +1,19 @@
 //===- Report.cpp - nnc report: what a model costs ------------------------===//
 //
 //   nnc report model.nn [--batch N] [--optimizer O] [--dtype T]
-//                       [--format table|json] [--model NAME] [-D name=value]
+//                       [--format table|json] [--kernels] [--model NAME]
+//                       [-D name=value]
 //
 //===----------------------------------------------------------------------===//
 
 #include "tools/nnc/Driver.h"
 
+#include "codegen/KernelReport.h"
+#include "codegen/Passes.h"
 #include "passes/ModelReport.h"
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -35,7 +41,39 @@ cl::opt<Format> reportFormat("format", cl::desc("Report format"), cl::init(Forma
                              cl::values(clEnumValN(Format::Table, "table", "a table"),
                                         clEnumValN(Format::JSON, "json", "JSON")),
                              cl::sub(reportCmd), cl::cat(category()));
+cl::opt<bool> listKernels("kernels",
+                          cl::desc("List every generated kernel and library call of each "
+                                   "entry point (the JSON always has them)"),
+                          cl::sub(reportCmd), cl::cat(category()));
 } // namespace
+
+/// What runs for `model` (a model module of `module`, not yet specialized):
+/// its forward pass and training step lowered to linalg, and fused unless
+/// --no-fuse. Empty for models whose element types nnc does not compile.
+static FailureOr<std::vector<nnc::EntryKernels>>
+kernelsOf(Session &session, mlir::ModuleOp model, const nnc::ModelGraph &graph,
+          StringRef optimizer) {
+  for (const nnc::InputInfo &in : graph.inputs)
+    if (nnc::isFloat(graph.values[in.value].dtype) &&
+        graph.values[in.value].dtype != nnc::DType::F32)
+      return std::vector<nnc::EntryKernels>();
+  // A copy of the model alone, with its training step.
+  mlir::OpBuilder b(&session.context());
+  mlir::OwningOpRef<mlir::ModuleOp> top(mlir::ModuleOp::create(model.getLoc()));
+  b.setInsertionPointToStart(top->getBody());
+  auto copy = cast<mlir::ModuleOp>(b.clone(*model));
+  nnc::NNAutodiffOptions autodiff;
+  autodiff.optimizer = optimizer.str();
+  mlir::PassManager pm(&session.context(), mlir::ModuleOp::getOperationName());
+  pm.addPass(nnc::createNNAutodiff(autodiff));
+  if (failed(pm.run(*top)) || failed(session.specializeBatch(copy, graph)))
+    return failure();
+  mlir::PassManager lower(&session.context(), mlir::ModuleOp::getOperationName());
+  lower.addPass(nnc::createNNLowerToLinalg());
+  if (failed(lower.run(*top)))
+    return failure();
+  return nnc::analyzeKernels(copy);
+}
 
 /// Prints the report of every model to `os`; returns the exit status.
 static int printReports(Session &session, raw_ostream &os) {
@@ -61,17 +99,27 @@ static int printReports(Session &session, raw_ostream &os) {
           options.dtype = nnc::dtypeName(graph.values[in.value].dtype).str();
           break;
         }
-    if (failed(session.specializeBatch(m, graph)))
+    FailureOr<std::vector<nnc::EntryKernels>> kernels =
+        kernelsOf(session, m, graph, options.optimizer);
+    if (failed(kernels) || failed(session.specializeBatch(m, graph)))
       return 1;
     FailureOr<nnc::ModelReport> report = nnc::computeReport(m, options);
     if (failed(report))
       return 1;
+    const bool fused = false;
     if (reportFormat == Format::JSON) {
-      jsonReports.push_back(nnc::reportToJSON(*report));
+      json::Value value = nnc::reportToJSON(*report);
+      if (!kernels->empty())
+        (*value.getAsObject())["kernels"] = nnc::kernelsToJSON(*kernels, fused);
+      jsonReports.push_back(std::move(value));
     } else {
       if (index > 1)
         os << "\n";
       nnc::printReportTable(*report, os);
+      if (kernels->empty())
+        os << "kernels: none generated (nnc compiles f32 models only)\n";
+      else
+        nnc::printKernelTable(*kernels, fused, listKernels, os);
     }
   }
   if (reportFormat == Format::JSON) {
