@@ -132,7 +132,7 @@ std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries,
 } // namespace
 
 FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
-                                                      bool checkNumerics) {
+                                                      bool checkNumerics, bool fuse) {
   MLIRContext *ctx = model.getContext();
   llvm::json::Object limits = batchLimits(model);
   OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
@@ -141,6 +141,9 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
   nnc::NNLowerToBuffersOptions bufferOptions;
   bufferOptions.checkNumerics = checkNumerics;
   pm.addPass(nnc::createNNLowerToLinalg());
+  nnc::NNFuseOptions fuseOptions;
+  fuseOptions.enable = fuse;
+  pm.addPass(nnc::createNNFuse(fuseOptions));
   pm.addPass(nnc::createNNLowerToBuffers(bufferOptions));
   pm.addPass(nnc::createNNPlanMemory());
   if (failed(pm.run(*standalone)))
@@ -249,7 +252,7 @@ LogicalResult nnc::linkSharedLibrary(StringRef objectPath, StringRef outputPath,
 
 LogicalResult nnc::buildArtifact(ModuleOp model, StringRef outputPath,
                                  const ArtifactOptions &options) {
-  auto lowered = lowerModelToLLVM(model, options.checkNumerics);
+  auto lowered = lowerModelToLLVM(model, options.checkNumerics, options.fuse);
   if (failed(lowered))
     return failure();
   SmallString<128> object;

@@ -8,6 +8,8 @@
 #ifndef NNC_CODEGEN_FUNCTIONLOWERING_H
 #define NNC_CODEGEN_FUNCTIONLOWERING_H
 
+#include "dialect/NNOps.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -96,6 +98,13 @@ public:
   /// A linalg op on tensors (from -nn-lower-to-linalg) as the same op on
   /// buffers.
   LogicalResult bufferizeLinalg(linalg::LinalgOp op);
+  /// An nn.kernel (from -nn-fuse), inlined: its body's ops lowered in turn
+  /// on the buffers of its inputs, each bufferized linalg op tagged
+  /// `nn.kernel = "<name>"`.
+  LogicalResult lowerKernel(nn::KernelOp kernel);
+  /// The `nn.epilogue` of library op `op` (-nn-fuse: "relu") applied in
+  /// place to its result buffer `out`.
+  LogicalResult applyEpilogue(Operation *op, Value out);
   /// tensor.collapse_shape / expand_shape as the memref reshapes.
   LogicalResult lowerTensorReshape(Operation *op);
   /// Training-mode, backward and optimizer ops (LowerTrainOps.cpp).
@@ -146,6 +155,8 @@ public:
   /// The correct-prediction count computed with each cross-entropy.
   DenseMap<Value, Value> correctCounts;
   Location currentLoc = UnknownLoc::get(model.getContext());
+  /// The name of the nn.kernel being inlined (null outside kernels).
+  StringAttr currentKernel;
 };
 
 } // namespace nnc::codegen

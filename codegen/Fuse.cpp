@@ -36,7 +36,8 @@ namespace {
 
 /// The layer of a generated linalg op (set by -nn-lower-to-linalg).
 constexpr StringLiteral kLayerAttr = "nn.layer";
-/// The layers a fused linalg op covers, in order (internal to this pass).
+/// The layers a fused linalg op (internal to this pass) or an nn.kernel
+/// covers, in order.
 constexpr StringLiteral kLayersAttr = "nn.layers";
 /// The layers whose ops a kernel recomputes instead of reading their value.
 constexpr StringLiteral kRecomputedAttr = "nn.recomputed";
@@ -485,6 +486,7 @@ public:
     auto kernel = KernelOp::create(rewriter, root.getLoc(), name, root->getResultTypes(), inputs);
     kernel.getBody().front().erase();
     kernel.getBody().push_back(body);
+    kernel->setAttr(kLayersAttr, toArrayAttr(root->getContext(), layers));
     if (Attribute recomputed = root->getAttr(kRecomputedAttr))
       kernel->setAttr(kRecomputedAttr, recomputed);
     rewriter.replaceOp(root, kernel.getResults());

@@ -122,6 +122,10 @@ std::vector<nnc::EntryKernels> nnc::analyzeKernels(ModuleOp model) {
         continue;
       KernelStep step;
       llvm::SetVector<StringRef> layers;
+      // An nn.kernel lists the layers of its fused ops (-nn-fuse).
+      if (auto covered = op.getAttrOfType<ArrayAttr>("nn.layers"))
+        for (auto layer : covered.getAsRange<StringAttr>())
+          layers.insert(layer.getValue());
       op.walk([&](Operation *inner) {
         if (auto layer = inner->getAttrOfType<StringAttr>("nn.layer"))
           layers.insert(layer.getValue());

@@ -31,6 +31,7 @@
 #include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/SaveAndRestore.h"
 
 #define DEBUG_TYPE "nn-lower-to-buffers"
 
@@ -332,6 +333,8 @@ LogicalResult FunctionLowering::bufferizeLinalg(linalg::LinalgOp op) {
   // remapped: scalars to their lowered values, tensors read with
   // tensor.extract to loads from their buffers.
   Operation *copy = cloneWithoutRegions(b, op, TypeRange{}, operands);
+  if (currentKernel)
+    copy->setAttr("nn.kernel", currentKernel);
   llvm::SetVector<Value> captured;
   getUsedValuesDefinedAbove(op->getRegions(), captured);
   IRMapping bodyMapping;
@@ -379,6 +382,43 @@ LogicalResult FunctionLowering::lowerTensorReshape(Operation *op) {
   return success();
 }
 
+LogicalResult FunctionLowering::applyEpilogue(Operation *op, Value out) {
+  auto epilogue = op->getAttrOfType<StringAttr>("nn.epilogue");
+  if (!epilogue)
+    return success();
+  if (epilogue.getValue() != "relu")
+    return op->emitError("unknown nn.epilogue '") << epilogue.getValue() << "'";
+  // max(x, 0) in place over the flat result (until the library call applies
+  // it as a post-op).
+  auto type = cast<MemRefType>(out.getType());
+  int64_t n = type.getNumElements();
+  Value flat = memref::ReinterpretCastOp::create(
+      b, loc(), MemRefType::get({n}, type.getElementType()), out, 0, ArrayRef<int64_t>{n},
+      ArrayRef<int64_t>{1});
+  auto generic = linalg::GenericOp::create(
+      b, loc(), ValueRange{}, ValueRange{flat}, b.getMultiDimIdentityMap(1),
+      utils::IteratorType::parallel, [](OpBuilder &nb, Location l, ValueRange args) {
+        Value zero = arith::ConstantFloatOp::create(nb, l, cast<FloatType>(args[0].getType()),
+                                                    APFloat(0.0f));
+        linalg::YieldOp::create(nb, l, arith::MaximumFOp::create(nb, l, args[0], zero).getResult());
+      });
+  generic->setAttr("nn.epilogue", epilogue);
+  return success();
+}
+
+LogicalResult FunctionLowering::lowerKernel(KernelOp kernel) {
+  // The body, inlined: its arguments are the buffers of the kernel's inputs.
+  for (auto [arg, input] : llvm::zip(kernel.getBodyBlock().getArguments(), kernel.getInputs()))
+    mapping[arg] = lookup(input);
+  llvm::SaveAndRestore<StringAttr> inKernel(currentKernel, kernel.getNameAttr());
+  for (Operation &op : kernel.getBodyBlock().without_terminator())
+    if (failed(lowerOp(&op)))
+      return failure();
+  for (auto [result, value] : llvm::zip(kernel.getResults(), kernel.getYield().getValues()))
+    mapping[result] = lookup(value);
+  return success();
+}
+
 LogicalResult FunctionLowering::lowerOp(Operation *op) {
   currentLoc = op->getLoc();
   for (Type t : op->getResultTypes())
@@ -387,6 +427,8 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
                            "-nn-infer-shapes=batch=N first");
   if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
     return bufferizeLinalg(linalgOp);
+  if (auto kernel = dyn_cast<KernelOp>(op))
+    return lowerKernel(kernel);
   if (isa<tensor::EmptyOp>(op))
     return success(); // Each destination gets its own buffer (bufferizeLinalg).
   if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op))
@@ -459,6 +501,8 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
               i64(x[1]), i64(x[2]), i64(x[3]), i64(w[0]), i64(w[2]), i64(w[3]),
               i64(st[0]), i64(st[1]), i64(pd[0]), i64(pd[1]), i64(dl[0]), i64(dl[1]),
               i64(groups)});
+        if (failed(applyEpilogue(op, out)))
+          return failure();
         return setResult(out);
       })
       .Case<LinearOp>([&](LinearOp l) {
@@ -468,6 +512,8 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
              {ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())),
               ptrOrNull(l.getBias()), ptr(out), i64(numel(l.getInput()) / w[1]),
               i64(w[1]), i64(w[0])});
+        if (failed(applyEpilogue(op, out)))
+          return failure();
         return setResult(out);
       })
       .Case<MaxPool2dOp, AvgPool2dOp>([&](Operation *) {

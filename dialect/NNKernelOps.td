@@ -21,6 +21,9 @@ def NN_KernelOp : NN_Op<"kernel", [IsolatedFromAbove,
     fold of a batchnorm). `name` is `k<index>_` followed by the `nn.layer`
     names of the ops it covers (deduplicated, joined by `_`), e.g.
     `k7_conv2_relu2_pool2`; it is an identifier, unique in the module.
+    -nn-fuse also sets `nn.layers` (the covered layers, an array of strings)
+    and, where the kernel recomputes a producer that other kernels read
+    too, `nn.recomputed` (the producers' layers).
 
     The operands are the tensors the kernel reads; the body block has one
     argument per operand, of the operand's type, and nothing else is visible

@@ -10,7 +10,7 @@
 // CHECK-DAG: #[[$O:.*]] = affine_map<(d0, d1, d2, d3) -> (d0)>
 // CHECK-LABEL: func.func @conv_bn_relu
 // w' = w * gamma / sqrt(var + eps)
-// CHECK: %[[WS:.*]] = nn.kernel "k0_bn1"(%arg1, %arg3, %arg6) : (tensor<4x1x3x3xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<4x1x3x3xf32>
+// CHECK: %[[WS:.*]] = nn.kernel "k0_bn1"(%arg1, %arg3, %arg6) {{.*}}: (tensor<4x1x3x3xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<4x1x3x3xf32>
 // CHECK-NEXT: ^bb0(%[[WA:.*]]: tensor<4x1x3x3xf32>, %[[GA:.*]]: tensor<4xf32>, %[[VA:.*]]: tensor<4xf32>):
 // CHECK: linalg.generic {indexing_maps = [#[[$W]], #[[$O]], #[[$O]], #[[$W]]]
 // CHECK-NEXT: ^bb0(%[[WE:.*]]: f32, %[[GE:.*]]: f32, %[[VE:.*]]: f32, %{{.*}}: f32):

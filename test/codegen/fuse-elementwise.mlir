@@ -7,7 +7,7 @@
 #id = affine_map<(d0, d1) -> (d0, d1)>
 
 // CHECK-LABEL: func.func @chain
-// CHECK: %[[K:.*]] = nn.kernel "k0_add1_relu1"(%arg0, %arg1) : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+// CHECK: %[[K:.*]] = nn.kernel "k0_add1_relu1"(%arg0, %arg1) {nn.layers = ["add1", "relu1"]} : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
 // CHECK: linalg.generic
 // CHECK: arith.addf
 // CHECK: arith.maximumf
@@ -45,7 +45,7 @@ func.func @chain(%x: tensor<4x8xf32>, %y: tensor<4x8xf32>) -> tensor<4x8xf32> {
 #id = affine_map<(d0, d1) -> (d0, d1)>
 
 // CHECK-LABEL: func.func @saved_for_backward
-// CHECK: %[[K:.*]]:2 = nn.kernel "k0_relu1_tanh1"(%arg0) : (tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>)
+// CHECK: %[[K:.*]]:2 = nn.kernel "k0_relu1_tanh1"(%arg0) {{.*}}: (tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>)
 // CHECK: %[[G:.*]]:2 = linalg.generic
 // CHECK: arith.maximumf
 // CHECK: math.tanh
@@ -92,8 +92,8 @@ func.func @saved_for_backward(%x: tensor<4x8xf32>, %dy: tensor<4x8xf32>,
 // separate kernels.
 
 // CHECK-LABEL: func.func @independent
-// CHECK: nn.kernel "k0_relu3"(%arg0) : (tensor<4xf32>) -> tensor<4xf32>
-// CHECK: nn.kernel "k1_relu4"(%arg1) : (tensor<2x3xf32>) -> tensor<2x3xf32>
+// CHECK: nn.kernel "k0_relu3"(%arg0) {{.*}}: (tensor<4xf32>) -> tensor<4xf32>
+// CHECK: nn.kernel "k1_relu4"(%arg1) {{.*}}: (tensor<2x3xf32>) -> tensor<2x3xf32>
 func.func @independent(%a: tensor<4xf32>, %b: tensor<2x3xf32>) -> (tensor<4xf32>, tensor<2x3xf32>) {
   %e1 = tensor.empty() : tensor<4xf32>
   %r1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
@@ -120,7 +120,7 @@ func.func @independent(%a: tensor<4xf32>, %b: tensor<2x3xf32>) -> (tensor<4xf32>
 // would be recomputed for every n.
 
 // CHECK-LABEL: func.func @broadcast
-// CHECK: %[[S:.*]] = nn.kernel "k0_bn1"(%arg0) : (tensor<8xf32>) -> tensor<8xf32>
+// CHECK: %[[S:.*]] = nn.kernel "k0_bn1"(%arg0) {{.*}}: (tensor<8xf32>) -> tensor<8xf32>
 // CHECK: math.sqrt
 // CHECK: nn.kernel "k1_bn1"(%arg1, %[[S]])
 // CHECK-NOT: math.sqrt

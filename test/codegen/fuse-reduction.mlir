@@ -11,18 +11,18 @@
 // consumer (exp(x - max)); exp is read by the sum and by the division, so
 // both recompute it (nn.recomputed) and it is never written.
 // CHECK-LABEL: func.func @softmax
-// CHECK: %[[M:.*]] = nn.kernel "k0_sm"(%arg0) : (tensor<4x8xf32>) -> tensor<4xf32>
+// CHECK: %[[M:.*]] = nn.kernel "k0_sm"(%arg0) {{.*}}: (tensor<4x8xf32>) -> tensor<4xf32>
 // CHECK: linalg.fill
 // CHECK: arith.maximumf
 // CHECK-NOT: math.exp
 // CHECK: nn.yield
-// CHECK: %[[S:.*]] = nn.kernel "k1_sm"(%arg0, %[[M]]) {nn.recomputed = ["sm"]} : (tensor<4x8xf32>, tensor<4xf32>) -> tensor<4xf32>
+// CHECK: %[[S:.*]] = nn.kernel "k1_sm"(%arg0, %[[M]]) {nn.layers = ["sm"], nn.recomputed = ["sm"]} : (tensor<4x8xf32>, tensor<4xf32>) -> tensor<4xf32>
 // CHECK: linalg.fill
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
 // CHECK: arith.subf
 // CHECK: math.exp
 // CHECK: arith.addf
-// CHECK: %[[Y:.*]] = nn.kernel "k2_sm"(%arg0, %[[M]], %[[S]]) : (tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<4x8xf32>
+// CHECK: %[[Y:.*]] = nn.kernel "k2_sm"(%arg0, %[[M]], %[[S]]) {{.*}}: (tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<4x8xf32>
 // CHECK: math.exp
 // CHECK: arith.divf
 // CHECK: return %[[Y]]
@@ -72,7 +72,7 @@ func.func @softmax(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
 // relu fuses into max pooling's window reduction (the named op is
 // generalized first); the -inf fill goes into the same kernel.
 // CHECK-LABEL: func.func @relu_pool
-// CHECK: %[[K:.*]] = nn.kernel "k0_relu2_pool2"(%arg0) : (tensor<1x2x4x4xf32>) -> tensor<1x2x2x2xf32>
+// CHECK: %[[K:.*]] = nn.kernel "k0_relu2_pool2"(%arg0) {nn.layers = ["relu2", "pool2"]} : (tensor<1x2x4x4xf32>) -> tensor<1x2x2x2xf32>
 // CHECK: linalg.fill
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]
 // CHECK-SAME: ins(%arg1, %{{.*}} : tensor<1x2x4x4xf32>, tensor<2x2xf32>)

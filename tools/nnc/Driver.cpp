@@ -329,6 +329,7 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
   nnc::ArtifactOptions artifact;
   artifact.runtimeLibDir = std::string(libDir);
   artifact.checkNumerics = request.checkNumerics;
+  artifact.fuse = !request.model.noFuse;
   std::string temp = (output + ".tmp." + Twine(sys::Process::getProcessId())).str();
   // Ctrl-C from here on lets the build finish its temporary files and
   // remove them; nothing is written.
