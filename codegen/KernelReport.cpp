@@ -126,12 +126,13 @@ std::vector<nnc::EntryKernels> nnc::analyzeKernels(ModuleOp model) {
       if (auto covered = op.getAttrOfType<ArrayAttr>("nn.layers"))
         for (auto layer : covered.getAsRange<StringAttr>())
           layers.insert(layer.getValue());
-      op.walk([&](Operation *inner) {
-        if (auto layer = inner->getAttrOfType<StringAttr>("nn.layer"))
-          layers.insert(layer.getValue());
-        else if (auto name = inner->getAttrOfType<StringAttr>("name"); name && inner == &op)
-          layers.insert(name.getValue());
-      });
+      else
+        op.walk([&](Operation *inner) {
+          if (auto layer = inner->getAttrOfType<StringAttr>("nn.layer"))
+            layers.insert(layer.getValue());
+          else if (auto name = inner->getAttrOfType<StringAttr>("name"); name && inner == &op)
+            layers.insert(name.getValue());
+        });
       for (StringRef l : layers)
         step.layers.push_back(l.str());
       bool isKernel = op.getName().getStringRef() == "nn.kernel" || isa<linalg::LinalgOp>(op);
