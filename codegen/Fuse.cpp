@@ -68,14 +68,16 @@ SmallVector<StringAttr> recomputedOf(Operation *op) {
 }
 
 /// Appends the names of `more` that `into` lacks.
-void appendUnique(SmallVectorImpl<StringAttr> &into, ArrayRef<StringAttr> more) {
+void appendUnique(SmallVectorImpl<StringAttr> &into,
+                  ArrayRef<StringAttr> more) {
   for (StringAttr name : more)
     if (!llvm::is_contained(into, name))
       into.push_back(name);
 }
 
 ArrayAttr toArrayAttr(MLIRContext *ctx, ArrayRef<StringAttr> names) {
-  return ArrayAttr::get(ctx, SmallVector<Attribute>(names.begin(), names.end()));
+  return ArrayAttr::get(ctx,
+                        SmallVector<Attribute>(names.begin(), names.end()));
 }
 
 //===----------------------------------------------------------------------===//
@@ -88,7 +90,8 @@ ArrayAttr toArrayAttr(MLIRContext *ctx, ArrayRef<StringAttr> names) {
 bool isRelu(linalg::GenericOp generic) {
   if (generic.getNumDpsInputs() != 1 || generic->getNumResults() != 1 ||
       generic.getNumReductionLoops() != 0 ||
-      generic.getDpsInputOperand(0)->get().getType() != generic->getResult(0).getType() ||
+      generic.getDpsInputOperand(0)->get().getType() !=
+          generic->getResult(0).getType() ||
       !llvm::all_of(generic.getIndexingMapsArray(),
                     [](AffineMap map) { return map.isIdentity(); }))
     return false;
@@ -135,10 +138,11 @@ bool foldReluEpilogue(linalg::GenericOp relu, RewriterBase &rewriter) {
 
 /// A linalg.generic over `shape` with the given inputs and maps (the output
 /// map is the identity), tagged with `layer`; `body` computes the element.
-Value buildGeneric(RewriterBase &rewriter, Location loc, StringAttr layer,
-                   RankedTensorType type, ArrayRef<Value> inputs,
-                   ArrayRef<AffineMap> inputMaps,
-                   function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+Value buildGeneric(
+    RewriterBase &rewriter, Location loc, StringAttr layer,
+    RankedTensorType type, ArrayRef<Value> inputs,
+    ArrayRef<AffineMap> inputMaps,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
   Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
                                        type.getElementType());
   SmallVector<AffineMap> maps(inputMaps);
@@ -166,13 +170,17 @@ bool foldBatchNorm(BatchNormOp bn, RewriterBase &rewriter) {
   Location loc = bn.getLoc();
   auto weightType = cast<RankedTensorType>(conv.getWeight().getType());
   auto elemType = cast<FloatType>(weightType.getElementType());
-  auto channelType = RankedTensorType::get({weightType.getDimSize(0)}, elemType);
-  StringAttr layer = bn.getNameAttr() ? bn.getNameAttr() : rewriter.getStringAttr("batchnorm");
+  auto channelType =
+      RankedTensorType::get({weightType.getDimSize(0)}, elemType);
+  StringAttr layer =
+      bn.getNameAttr() ? bn.getNameAttr() : rewriter.getStringAttr("batchnorm");
   double eps = bn.getEps().convertToDouble();
   // gamma / sqrt(var + eps): the factor of output channel o.
   auto scale = [&](OpBuilder &b, Location l, Value gamma, Value var) -> Value {
-    Value epsValue = arith::ConstantFloatOp::create(b, l, elemType, APFloat(float(eps)));
-    Value root = math::SqrtOp::create(b, l, arith::AddFOp::create(b, l, var, epsValue));
+    Value epsValue =
+        arith::ConstantFloatOp::create(b, l, elemType, APFloat(float(eps)));
+    Value root =
+        math::SqrtOp::create(b, l, arith::AddFOp::create(b, l, var, epsValue));
     return arith::DivFOp::create(b, l, gamma, root);
   };
   MLIRContext *ctx = rewriter.getContext();
@@ -196,15 +204,17 @@ bool foldBatchNorm(BatchNormOp bn, RewriterBase &rewriter) {
       rewriter, loc, layer, channelType, biasInputs,
       SmallVector<AffineMap>(biasInputs.size(), identity1),
       [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-        Value centered = a.size() == 5 ? arith::SubFOp::create(b, l, a[4], a[0]).getResult()
-                                       : arith::NegFOp::create(b, l, a[0]).getResult();
-        Value scaled = arith::MulFOp::create(b, l, centered, scale(b, l, a[1], a[2]));
+        Value centered =
+            a.size() == 5 ? arith::SubFOp::create(b, l, a[4], a[0]).getResult()
+                          : arith::NegFOp::create(b, l, a[0]).getResult();
+        Value scaled =
+            arith::MulFOp::create(b, l, centered, scale(b, l, a[1], a[2]));
         return arith::AddFOp::create(b, l, scaled, a[3]);
       });
-  auto folded = Conv2dOp::create(rewriter, conv.getLoc(), conv.getType(), conv.getInput(),
-                                 weight, bias, conv.getStrideAttr(), conv.getPaddingAttr(),
-                                 conv.getDilationAttr(), conv.getGroupsAttr(),
-                                 conv.getNameAttr());
+  auto folded = Conv2dOp::create(
+      rewriter, conv.getLoc(), conv.getType(), conv.getInput(), weight, bias,
+      conv.getStrideAttr(), conv.getPaddingAttr(), conv.getDilationAttr(),
+      conv.getGroupsAttr(), conv.getNameAttr());
   rewriter.replaceOp(bn, folded.getResult());
   rewriter.eraseOp(conv);
   return true;
@@ -242,9 +252,10 @@ bool canFuse(OpOperand *operand) {
 
 /// The number of scalar ops in `generic`'s body, constants excluded.
 int64_t bodySize(linalg::GenericOp generic) {
-  return llvm::count_if(generic.getRegion().front().without_terminator(), [](Operation &op) {
-    return !op.hasTrait<mlir::OpTrait::ConstantLike>();
-  });
+  return llvm::count_if(generic.getRegion().front().without_terminator(),
+                        [](Operation &op) {
+                          return !op.hasTrait<mlir::OpTrait::ConstantLike>();
+                        });
 }
 
 /// Decides how (whether) to fuse the producer of `operand` into its owner.
@@ -272,10 +283,11 @@ Fusion decide(OpOperand *operand) {
     return Fusion::Yield;
   // Recompute: a cheap producer that every other user can fuse as well, so
   // that its value need not be written at all.
-  bool othersCanFuse = producer->getNumResults() == 1 &&
-                       llvm::all_of(otherUses, [](OpOperand *use) {
-                         return isa<linalg::GenericOp>(use->getOwner()) && canFuse(use);
-                       });
+  bool othersCanFuse =
+      producer->getNumResults() == 1 &&
+      llvm::all_of(otherUses, [](OpOperand *use) {
+        return isa<linalg::GenericOp>(use->getOwner()) && canFuse(use);
+      });
   if (consumer.getNumReductionLoops() > 0 && othersCanFuse &&
       bodySize(producer) <= kMaxRecomputedOps)
     return Fusion::Recompute;
@@ -319,8 +331,9 @@ linalg::GenericOp fuse(OpOperand *operand, Fusion how, RewriterBase &rewriter) {
   // extra result; the fused op itself may still read the producer's value
   // through another operand (fused next).
   for (auto [value, replacement] : fused->replacements)
-    rewriter.replaceUsesWithIf(value, replacement,
-                               [&](OpOperand &use) { return use.getOwner() != fusedOp; });
+    rewriter.replaceUsesWithIf(value, replacement, [&](OpOperand &use) {
+      return use.getOwner() != fusedOp;
+    });
   rewriter.eraseOp(consumer);
   if (producer->use_empty())
     rewriter.eraseOp(producer);
@@ -336,19 +349,23 @@ linalg::GenericOp fuse(OpOperand *operand, Fusion how, RewriterBase &rewriter) {
 void generalizeConsumers(func::FuncOp fn, RewriterBase &rewriter) {
   SmallVector<linalg::LinalgOp> named;
   fn.walk([&](linalg::LinalgOp op) {
-    if (isa<linalg::GenericOp, linalg::FillOp>(op) || !op.hasPureTensorSemantics())
+    if (isa<linalg::GenericOp, linalg::FillOp>(op) ||
+        !op.hasPureTensorSemantics())
       return;
-    bool readsElementwise = llvm::any_of(op.getDpsInputOperands(), [](OpOperand *operand) {
-      auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
-      return producer && producer.getNumParallelLoops() == producer.getNumLoops();
-    });
+    bool readsElementwise =
+        llvm::any_of(op.getDpsInputOperands(), [](OpOperand *operand) {
+          auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
+          return producer &&
+                 producer.getNumParallelLoops() == producer.getNumLoops();
+        });
     if (readsElementwise)
       named.push_back(op);
   });
   for (linalg::LinalgOp op : named) {
     Attribute layer = op->getAttr(kLayerAttr);
     rewriter.setInsertionPoint(op);
-    FailureOr<linalg::GenericOp> generic = linalg::generalizeNamedOp(rewriter, op);
+    FailureOr<linalg::GenericOp> generic =
+        linalg::generalizeNamedOp(rewriter, op);
     if (succeeded(generic) && layer)
       (*generic)->setAttr(kLayerAttr, layer);
   }
@@ -448,7 +465,8 @@ public:
     SmallVector<Value> inputs;
     OpBuilder inner(root->getContext());
     inner.setInsertionPointToEnd(body);
-    std::function<LogicalResult(Value)> materialize = [&](Value value) -> LogicalResult {
+    std::function<LogicalResult(Value)> materialize =
+        [&](Value value) -> LogicalResult {
       if (mapping.contains(value))
         return success();
       Operation *def = value.getDefiningOp();
@@ -460,7 +478,8 @@ public:
         return success();
       }
       if (!isa<RankedTensorType>(value.getType()))
-        return root.emitError("internal error: a kernel cannot read the non-tensor value ")
+        return root.emitError(
+                   "internal error: a kernel cannot read the non-tensor value ")
                << value;
       inputs.push_back(value);
       mapping.map(value, body->addArgument(value.getType(), value.getLoc()));
@@ -483,7 +502,8 @@ public:
     for (StringAttr layer : layers)
       name += "_" + sanitize(layer.getValue());
     rewriter.setInsertionPoint(root);
-    auto kernel = KernelOp::create(rewriter, root.getLoc(), name, root->getResultTypes(), inputs);
+    auto kernel = KernelOp::create(rewriter, root.getLoc(), name,
+                                   root->getResultTypes(), inputs);
     kernel.getBody().front().erase();
     kernel.getBody().push_back(body);
     kernel->setAttr(kLayersAttr, toArrayAttr(root->getContext(), layers));
@@ -502,9 +522,11 @@ private:
 LogicalResult formKernels(ModuleOp module, RewriterBase &rewriter) {
   SmallVector<linalg::LinalgOp> roots;
   module.walk([&](linalg::LinalgOp op) {
-    if (op->getParentOfType<KernelOp>() || isa<linalg::LinalgOp>(op->getParentOp()))
+    if (op->getParentOfType<KernelOp>() ||
+        isa<linalg::LinalgOp>(op->getParentOp()))
       return;
-    if (auto fill = dyn_cast<linalg::FillOp>(op.getOperation()); fill && initializesOnly(fill))
+    if (auto fill = dyn_cast<linalg::FillOp>(op.getOperation());
+        fill && initializesOnly(fill))
       return;
     roots.push_back(op);
   });
@@ -516,7 +538,8 @@ LogicalResult formKernels(ModuleOp module, RewriterBase &rewriter) {
   SmallVector<Operation *> worklist;
   module.walk([&](Operation *op) {
     if (isa<linalg::FillOp, tensor::EmptyOp, arith::ConstantOp>(op) &&
-        !op->getParentOfType<KernelOp>() && !isa<linalg::LinalgOp>(op->getParentOp()))
+        !op->getParentOfType<KernelOp>() &&
+        !isa<linalg::LinalgOp>(op->getParentOp()))
       worklist.push_back(op);
   });
   DenseSet<Operation *> erased;

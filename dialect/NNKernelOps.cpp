@@ -32,10 +32,9 @@ LogicalResult KernelOp::verify() {
   // An identifier: it names the kernel in reports and in the IR after
   // bufferization (`nn.kernel = "<name>"`).
   StringRef name = getName();
-  bool identifier = !name.empty() && !llvm::isDigit(name.front()) &&
-                    llvm::all_of(name, [](char c) {
-                      return llvm::isAlnum(c) || c == '_';
-                    });
+  bool identifier =
+      !name.empty() && !llvm::isDigit(name.front()) &&
+      llvm::all_of(name, [](char c) { return llvm::isAlnum(c) || c == '_'; });
   if (!identifier)
     return emitOpError("name must be an identifier ([A-Za-z_][A-Za-z0-9_]*), "
                        "got '")
@@ -47,8 +46,8 @@ LogicalResult KernelOp::verifyRegions() {
   Block &block = getBodyBlock();
   if (block.getNumArguments() != getInputs().size())
     return emitOpError("body has ")
-           << block.getNumArguments() << " arguments for "
-           << getInputs().size() << " inputs";
+           << block.getNumArguments() << " arguments for " << getInputs().size()
+           << " inputs";
   for (auto [i, pair] :
        llvm::enumerate(llvm::zip(block.getArgumentTypes(), getInputs())))
     if (std::get<0>(pair) != std::get<1>(pair).getType())
