@@ -83,11 +83,7 @@ std::string joinLayers(ArrayRef<std::string> layers) {
 
 } // namespace
 
-bool nnc::isLibraryOp(Operation *op) {
-  return isa<nn::Conv2dOp, nn::LinearOp, nn::Conv2dBackwardOp, nn::LinearBackwardOp,
-             nn::RNNOp, nn::LSTMOp, nn::GRUOp, nn::RNNTrainOp, nn::LSTMTrainOp, nn::GRUTrainOp,
-             nn::RNNBackwardOp, nn::LSTMBackwardOp, nn::GRUBackwardOp>(op);
-}
+bool nnc::isLibraryOp(Operation *op) { return isa<nn::LibraryOpInterface>(op); }
 
 int64_t nnc::EntryKernels::count(KernelStep::Kind kind) const {
   return llvm::count_if(steps, [&](const KernelStep &s) { return s.kind == kind; });

@@ -3,6 +3,8 @@
 // Part of nnc. CostOpInterface: the FLOP and memory model of a layer, used by
 // the report (-nn-report) and the memory planner. GradientOpInterface: the
 // reverse-mode rule of a differentiable op, used by -nn-autodiff.
+// LibraryOpInterface: the ops that run as library calls (oneDNN on the CPU,
+// cuDNN/cuBLAS on the GPU) instead of generated kernels.
 //
 //===----------------------------------------------------------------------===//
 
@@ -90,6 +92,25 @@ def NN_GradientOpInterface : OpInterface<"GradientOpInterface"> {
       (ins "::mlir::OpBuilder &":$builder,
            "::llvm::ArrayRef<::mlir::Value>":$resultGrads,
            "::llvm::ArrayRef<bool>":$needOperandGrad)>,
+  ];
+}
+
+def NN_LibraryOpInterface : OpInterface<"LibraryOpInterface"> {
+  let cppNamespace = "::mlir::nn";
+  let description = [{
+    An op that code generation hands to a library (convolutions, GEMMs, the
+    recurrent layers, forward and backward) instead of generating a kernel:
+    -nn-lower-to-linalg leaves it an nn op, and each target lowers it to its
+    library (the CPU: runtime calls into oneDNN; the GPU: cuDNN/cuBLAS).
+    -nn-fuse may fold an elementwise consumer into the op as its epilogue
+    (the `nn.epilogue` attribute) when the op accepts it.
+  }];
+  let methods = [
+    InterfaceMethod<
+      "Whether the library can apply the activation `kind` (e.g. \"relu\") "
+      "to the op's result as a fused epilogue.",
+      "bool", "acceptsEpilogue", (ins "::llvm::StringRef":$kind), [{}],
+      [{ return false; }]>,
   ];
 }
 

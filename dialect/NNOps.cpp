@@ -437,6 +437,15 @@ LogicalResult MseOp::inferReturnTypes(MLIRContext *context,
 // Generated definitions
 //===----------------------------------------------------------------------===//
 
+//===----------------------------------------------------------------------===//
+// LibraryOpInterface
+//===----------------------------------------------------------------------===//
+
+// oneDNN applies an eltwise relu post-op to a convolution or inner product
+// (cuBLASLt and cuDNN have the same epilogue).
+bool Conv2dOp::acceptsEpilogue(StringRef kind) { return kind == "relu"; }
+bool LinearOp::acceptsEpilogue(StringRef kind) { return kind == "relu"; }
+
 #include "dialect/NNInterfaces.cpp.inc"
 
 #define GET_OP_CLASSES

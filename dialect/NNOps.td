@@ -99,8 +99,9 @@ class NN_Pool2dOp<string mnemonic, list<string> costOverrides = []>
 /// A layer whose operands are listed plainly and whose types are printed as
 /// a function type: `nn.op %a, %b {attrs} : (A, B) -> R`.
 class NN_MultiOperandOp<string mnemonic, dag args,
-                        list<string> costOverrides = []>
-    : NN_LayerOp<mnemonic, args, costOverrides> {
+                        list<string> costOverrides = [],
+                        list<Trait> traits = [Pure]>
+    : NN_LayerOp<mnemonic, args, costOverrides, traits> {
   let assemblyFormat =
       "operands attr-dict `:` functional-type(operands, results)";
 }
@@ -116,7 +117,7 @@ class NN_RecurrentOp<string mnemonic, string kind, dag extraAttrs = (ins)>
           DefaultValuedAttr<BoolAttr, "false">:$return_sequences,
           DefaultValuedAttr<BoolAttr, "true">:$has_bias), extraAttrs),
         ["hasTrainableWeights", "getSavedForBackward",
-         "getExtraSavedBytes"]> {
+         "getExtraSavedBytes"], [Pure, NN_LibraryOpInterface]> {
   let extraClassDeclaration = [{
     /// The recurrent kind of this op.
     static constexpr ::nnc::shape::RecurrentKind kKind =
@@ -214,7 +215,8 @@ def NN_Conv2dOp : NN_MultiOperandOp<"conv2d", (ins NN_FloatTensor:$input,
     NN_FloatTensor:$weight, Optional<NN_FloatTensor>:$bias,
     NN_Pair:$stride, NN_Pair:$padding, NN_Pair:$dilation,
     DefaultValuedAttr<I64Attr, "1">:$groups),
-    ["hasTrainableWeights", "getSavedForBackward"]> {
+    ["hasTrainableWeights", "getSavedForBackward"],
+    [Pure, DeclareOpInterfaceMethods<NN_LibraryOpInterface, ["acceptsEpilogue"]>]> {
   let summary = "2-d convolution (PyTorch Conv2d)";
   let description = [{
     input [N, C, H, W], weight [O, C/groups, KH, KW], optional bias [O] ->
@@ -227,7 +229,8 @@ def NN_Conv2dOp : NN_MultiOperandOp<"conv2d", (ins NN_FloatTensor:$input,
 
 def NN_LinearOp : NN_MultiOperandOp<"linear", (ins NN_FloatTensor:$input,
     NN_FloatTensor:$weight, Optional<NN_FloatTensor>:$bias),
-    ["hasTrainableWeights", "getSavedForBackward"]> {
+    ["hasTrainableWeights", "getSavedForBackward"],
+    [Pure, DeclareOpInterfaceMethods<NN_LibraryOpInterface, ["acceptsEpilogue"]>]> {
   let summary = "fully connected layer on the last dimension (PyTorch Linear)";
   let description = [{
     input [..., I] (rank >= 2), weight [O, I], optional bias [O] -> [..., O].

@@ -43,9 +43,11 @@ class NN_TrainOp<string mnemonic, dag args, dag res,
 
 /// A training-mode forward op: differentiable, like the layer it replaces.
 class NN_TrainForwardOp<string mnemonic, dag args, dag res,
-                        list<string> costOverrides = []>
+                        list<string> costOverrides = [],
+                        list<Trait> extraTraits = []>
     : NN_TrainOp<mnemonic, args, res, costOverrides,
-                 [Pure, DeclareOpInterfaceMethods<NN_GradientOpInterface>]>;
+                 !listconcat([Pure, DeclareOpInterfaceMethods<NN_GradientOpInterface>],
+                             extraTraits)>;
 
 /// The backward of an elementwise op: `grad` (dL/dy) and the saved `value`
 /// (the forward result or input) of the same type -> dL/dx of that type.
@@ -102,7 +104,7 @@ class NN_RecurrentTrainOp<string mnemonic, string kind, dag extraAttrs = (ins)>
     : NN_TrainForwardOp<mnemonic, !con((ins NN_FloatTensor:$input,
           Variadic<NN_FloatTensor>:$weights), NN_RecurrentAttrs, extraAttrs),
         (outs NN_FloatTensor:$result, NN_FloatTensor:$saved),
-        ["hasTrainableWeights", "getSavedForBackward"]> {
+        ["hasTrainableWeights", "getSavedForBackward"], [NN_LibraryOpInterface]> {
   let description = [{
     The recurrent layer of the same name in training mode: same operands,
     attributes and first result. The second result `saved` holds, for each
@@ -147,7 +149,7 @@ class NN_RecurrentBackwardOp<string mnemonic, string kind,
           NN_FloatTensor:$input, NN_FloatTensor:$saved,
           Variadic<NN_FloatTensor>:$weights), NN_RecurrentAttrs,
           (ins UnitAttr:$needs_input_grad), extraAttrs),
-        (outs Variadic<NN_FloatTensor>:$grads)> {
+        (outs Variadic<NN_FloatTensor>:$grads), [], [Pure, NN_LibraryOpInterface]> {
   let description = [{
     Backpropagation through time from dL/dy (`grad`, the type of the forward
     result), the forward input, the `saved` state of the training op and the
@@ -274,7 +276,7 @@ def NN_Conv2dBackwardOp : NN_TrainOp<"conv2d_backward", (ins
     NN_Pair:$stride, NN_Pair:$padding, NN_Pair:$dilation,
     DefaultValuedAttr<I64Attr, "1">:$groups, UnitAttr:$needs_input_grad,
     UnitAttr:$needs_bias_grad),
-    (outs Variadic<NN_FloatTensor>:$grads)> {
+    (outs Variadic<NN_FloatTensor>:$grads), [], [Pure, NN_LibraryOpInterface]> {
   let summary = "conv2d backward: (dL/dy, x, w) -> (dx?, dw, db?)";
   let description = NN_WeightedBackwardDoc # [{
     `grad` must have the forward result's shape (conv2d of input and
@@ -302,7 +304,7 @@ def NN_Conv2dBackwardOp : NN_TrainOp<"conv2d_backward", (ins
 def NN_LinearBackwardOp : NN_TrainOp<"linear_backward", (ins
     NN_FloatTensor:$grad, NN_FloatTensor:$input, NN_FloatTensor:$weight,
     UnitAttr:$needs_input_grad, UnitAttr:$needs_bias_grad),
-    (outs Variadic<NN_FloatTensor>:$grads)> {
+    (outs Variadic<NN_FloatTensor>:$grads), [], [Pure, NN_LibraryOpInterface]> {
   let summary = "linear backward: (dL/dy, x, w) -> (dx?, dw, db?)";
   let description = NN_WeightedBackwardDoc # [{
     `grad` [..., O] must have the forward result's shape. FLOPs: 2*M*I*O
