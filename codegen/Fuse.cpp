@@ -122,15 +122,16 @@ bool isRelu(linalg::GenericOp generic) {
          select.getTrueValue() == x && isZero(select.getFalseValue());
 }
 
-/// Folds a relu whose only input is the result of nn.conv2d / nn.linear, and
-/// that result's only user, into the library op: `nn.epilogue = "relu"`.
+/// Folds a relu whose only input is the result of a library op that accepts
+/// a relu epilogue (nn.conv2d, nn.linear), and that result's only user, into
+/// the library op: `nn.epilogue = "relu"`.
 bool foldReluEpilogue(linalg::GenericOp relu, RewriterBase &rewriter) {
   Value input = relu.getDpsInputOperand(0)->get();
-  Operation *library = input.getDefiningOp();
-  if (!library || !isa<Conv2dOp, LinearOp>(library) || !input.hasOneUse() ||
+  auto library = input.getDefiningOp<LibraryOpInterface>();
+  if (!library || !library.acceptsEpilogue("relu") || !input.hasOneUse() ||
       library->hasAttr(kEpilogueAttr) || !isRelu(relu))
     return false;
-  LLVM_DEBUG(llvm::dbgs() << "relu epilogue: " << *library << "\n");
+  LLVM_DEBUG(llvm::dbgs() << "relu epilogue: " << *library.getOperation() << "\n");
   library->setAttr(kEpilogueAttr, rewriter.getStringAttr("relu"));
   rewriter.replaceOp(relu, input);
   return true;
