@@ -18,6 +18,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/Support/Debug.h"
@@ -259,6 +260,13 @@ int64_t bodySize(linalg::GenericOp generic) {
                         });
 }
 
+/// Whether computing `generic`'s body twice gives the same values (no
+/// side effects, e.g. no random draws).
+bool isRecomputable(linalg::GenericOp generic) {
+  return llvm::all_of(generic.getRegion().front().without_terminator(),
+                      [](Operation &op) { return isMemoryEffectFree(&op); });
+}
+
 /// Decides how (whether) to fuse the producer of `operand` into its owner.
 Fusion decide(OpOperand *operand) {
   if (!canFuse(operand))
@@ -290,7 +298,7 @@ Fusion decide(OpOperand *operand) {
         return isa<linalg::GenericOp>(use->getOwner()) && canFuse(use);
       });
   if (consumer.getNumReductionLoops() > 0 && othersCanFuse &&
-      bodySize(producer) <= kMaxRecomputedOps)
+      bodySize(producer) <= kMaxRecomputedOps && isRecomputable(producer))
     return Fusion::Recompute;
   return Fusion::None;
 }
@@ -443,7 +451,10 @@ bool isClonedIntoKernel(Operation *op) {
     return empty.getType().hasStaticShape();
   if (auto fill = dyn_cast<linalg::FillOp>(op))
     return initializesOnly(fill);
-  return false;
+  // Scalar code (a learning rate read from a rank-0 tensor, a constant
+  // expression): recomputed in the kernel.
+  return op->getNumRegions() == 0 && isMemoryEffectFree(op) &&
+         llvm::none_of(op->getResultTypes(), llvm::IsaPred<ShapedType>);
 }
 
 /// Makes `name` an identifier fragment.
@@ -538,9 +549,8 @@ LogicalResult formKernels(ModuleOp module, RewriterBase &rewriter) {
   // What was cloned into the kernels and has no other user.
   SmallVector<Operation *> worklist;
   module.walk([&](Operation *op) {
-    if (isa<linalg::FillOp, tensor::EmptyOp, arith::ConstantOp>(op) &&
-        !op->getParentOfType<KernelOp>() &&
-        !isa<linalg::LinalgOp>(op->getParentOp()))
+    if (isa_and_present<func::FuncOp>(op->getParentOp()) &&
+        isClonedIntoKernel(op))
       worklist.push_back(op);
   });
   DenseSet<Operation *> erased;

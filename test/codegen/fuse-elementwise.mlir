@@ -142,3 +142,30 @@ func.func @broadcast(%v: tensor<8xf32>, %x: tensor<4x8xf32>) -> tensor<4x8xf32> 
   } -> tensor<4x8xf32>
   return %y : tensor<4x8xf32>
 }
+
+// -----
+
+// Scalar code a body reads (a learning rate from a rank-0 tensor) is
+// recomputed in the kernel, which reads the rank-0 tensor.
+
+// CHECK-LABEL: func.func @scalar_capture
+// CHECK-NOT: tensor.extract
+// CHECK: nn.kernel "k0_update"(%arg1, %arg2, %arg0) {{.*}}: (tensor<4xf32>, tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+// CHECK-NEXT: ^bb0(%{{.*}}: tensor<4xf32>, %{{.*}}: tensor<4xf32>, %[[LR:.*]]: tensor<f32>):
+// CHECK: %[[S:.*]] = tensor.extract %[[LR]][] : tensor<f32>
+// CHECK: %[[N:.*]] = arith.negf %[[S]]
+// CHECK: linalg.generic
+// CHECK: arith.mulf %{{.*}}, %[[N]]
+func.func @scalar_capture(%lr: tensor<f32>, %p: tensor<4xf32>, %g: tensor<4xf32>) -> tensor<4xf32> {
+  %s = tensor.extract %lr[] : tensor<f32>
+  %neg = arith.negf %s : f32
+  %e = tensor.empty() : tensor<4xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+      ins(%p, %g : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>) attrs = {nn.layer = "update"} {
+  ^bb0(%u: f32, %v: f32, %o: f32):
+    %m = arith.mulf %v, %neg : f32
+    %a = arith.addf %u, %m : f32
+    linalg.yield %a : f32
+  } -> tensor<4xf32>
+  return %r : tensor<4xf32>
+}
