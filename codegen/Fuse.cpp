@@ -42,6 +42,8 @@ constexpr StringLiteral kLayerAttr = "nn.layer";
 constexpr StringLiteral kLayersAttr = "nn.layers";
 /// The layers whose ops a kernel recomputes instead of reading their value.
 constexpr StringLiteral kRecomputedAttr = "nn.recomputed";
+/// Linalg ops that go into one kernel (internal to this pass).
+constexpr StringLiteral kGroupAttr = "nn.kernel_group";
 /// The activation a library op applies to its result.
 constexpr StringLiteral kEpilogueAttr = "nn.epilogue";
 /// The most scalar ops a producer may have for a reduction to recompute it.
@@ -132,7 +134,8 @@ bool foldReluEpilogue(linalg::GenericOp relu, RewriterBase &rewriter) {
   if (!library || !library.acceptsEpilogue("relu") || !input.hasOneUse() ||
       library->hasAttr(kEpilogueAttr) || !isRelu(relu))
     return false;
-  LLVM_DEBUG(llvm::dbgs() << "relu epilogue: " << *library.getOperation() << "\n");
+  LLVM_DEBUG(llvm::dbgs() << "relu epilogue: " << *library.getOperation()
+                          << "\n");
   library->setAttr(kEpilogueAttr, rewriter.getStringAttr("relu"));
   rewriter.replaceOp(relu, input);
   return true;
@@ -161,9 +164,10 @@ Value buildGeneric(
 }
 
 /// Folds an inference batchnorm whose input is an nn.conv2d result with no
-/// other use into the convolution: generated code computes the scaled
-/// weights and bias, and a new nn.conv2d on them replaces both ops.
-bool foldBatchNorm(BatchNormOp bn, RewriterBase &rewriter) {
+/// other use into the convolution: one generated kernel (kernel group
+/// `group`) computes the scaled weights and bias, and a new nn.conv2d on them
+/// replaces both ops.
+bool foldBatchNorm(BatchNormOp bn, RewriterBase &rewriter, int64_t group) {
   auto conv = bn.getInput().getDefiningOp<Conv2dOp>();
   if (!conv || !conv->hasOneUse() || conv->hasAttr(kEpilogueAttr))
     return false;
@@ -213,6 +217,8 @@ bool foldBatchNorm(BatchNormOp bn, RewriterBase &rewriter) {
             arith::MulFOp::create(b, l, centered, scale(b, l, a[1], a[2]));
         return arith::AddFOp::create(b, l, scaled, a[3]);
       });
+  for (Value v : {weight, bias})
+    v.getDefiningOp()->setAttr(kGroupAttr, rewriter.getI64IntegerAttr(group));
   auto folded = Conv2dOp::create(
       rewriter, conv.getLoc(), conv.getType(), conv.getInput(), weight, bias,
       conv.getStrideAttr(), conv.getPaddingAttr(), conv.getDilationAttr(),
@@ -470,12 +476,16 @@ class KernelWrapper {
 public:
   explicit KernelWrapper(RewriterBase &rewriter) : rewriter(rewriter) {}
 
-  /// Wraps `root` (a linalg op with the ops it needs cloned in).
-  LogicalResult wrap(linalg::LinalgOp root) {
+  /// Wraps `roots` (linalg ops of one block in program order, whose results
+  /// are used only after the last of them) into one kernel at the last one,
+  /// with the ops they need cloned in.
+  LogicalResult wrap(ArrayRef<linalg::LinalgOp> roots) {
+    linalg::LinalgOp last = roots.back();
+    MLIRContext *ctx = last->getContext();
     Block *body = new Block();
     IRMapping mapping;
     SmallVector<Value> inputs;
-    OpBuilder inner(root->getContext());
+    OpBuilder inner(ctx);
     inner.setInsertionPointToEnd(body);
     std::function<LogicalResult(Value)> materialize =
         [&](Value value) -> LogicalResult {
@@ -490,38 +500,49 @@ public:
         return success();
       }
       if (!isa<RankedTensorType>(value.getType()))
-        return root.emitError(
+        return last.emitError(
                    "internal error: a kernel cannot read the non-tensor value ")
                << value;
       inputs.push_back(value);
       mapping.map(value, body->addArgument(value.getType(), value.getLoc()));
       return success();
     };
-    SetVector<Value> captured;
-    getUsedValuesDefinedAbove(root->getRegions(), captured);
-    for (Value value : llvm::concat<Value>(root->getOperands(), captured))
-      if (failed(materialize(value))) {
-        delete body;
-        return failure();
-      }
-    Operation *clone = inner.clone(*root, mapping);
-    SmallVector<StringAttr> layers = layersOf(root);
-    clone->removeAttr(kLayersAttr);
-    clone->removeAttr(kRecomputedAttr);
-    YieldOp::create(inner, root.getLoc(), clone->getResults());
+    SmallVector<StringAttr> layers, recomputed;
+    SmallVector<Value> results, yielded;
+    for (linalg::LinalgOp root : roots) {
+      SetVector<Value> captured;
+      getUsedValuesDefinedAbove(root->getRegions(), captured);
+      for (Value value : llvm::concat<Value>(root->getOperands(), captured))
+        if (failed(materialize(value))) {
+          delete body;
+          return failure();
+        }
+      Operation *clone = inner.clone(*root, mapping);
+      appendUnique(layers, layersOf(root));
+      appendUnique(recomputed, recomputedOf(root));
+      clone->removeAttr(kLayersAttr);
+      clone->removeAttr(kRecomputedAttr);
+      clone->removeAttr(kGroupAttr);
+      llvm::append_range(results, root->getResults());
+      llvm::append_range(yielded, clone->getResults());
+    }
+    YieldOp::create(inner, last.getLoc(), yielded);
 
     std::string name = "k" + std::to_string(counter++);
     for (StringAttr layer : layers)
       name += "_" + sanitize(layer.getValue());
-    rewriter.setInsertionPoint(root);
-    auto kernel = KernelOp::create(rewriter, root.getLoc(), name,
-                                   root->getResultTypes(), inputs);
+    rewriter.setInsertionPoint(last);
+    auto kernel = KernelOp::create(rewriter, last.getLoc(), name,
+                                   ValueRange(results).getTypes(), inputs);
     kernel.getBody().front().erase();
     kernel.getBody().push_back(body);
-    kernel->setAttr(kLayersAttr, toArrayAttr(root->getContext(), layers));
-    if (Attribute recomputed = root->getAttr(kRecomputedAttr))
-      kernel->setAttr(kRecomputedAttr, recomputed);
-    rewriter.replaceOp(root, kernel.getResults());
+    kernel->setAttr(kLayersAttr, toArrayAttr(ctx, layers));
+    if (!recomputed.empty())
+      kernel->setAttr(kRecomputedAttr, toArrayAttr(ctx, recomputed));
+    for (auto [result, replacement] : llvm::zip(results, kernel.getResults()))
+      rewriter.replaceAllUsesWith(result, replacement);
+    for (linalg::LinalgOp root : llvm::reverse(roots))
+      rewriter.eraseOp(root);
     return success();
   }
 
@@ -542,9 +563,31 @@ LogicalResult formKernels(ModuleOp module, RewriterBase &rewriter) {
       return;
     roots.push_back(op);
   });
+  // Ops of one group (the batchnorm fold) share a kernel when the results of
+  // the earlier ones are used only after the last one.
+  SmallVector<SmallVector<linalg::LinalgOp, 2>> kernels;
+  for (linalg::LinalgOp root : roots) {
+    auto group = root->getAttrOfType<IntegerAttr>(kGroupAttr);
+    if (!kernels.empty() && group) {
+      linalg::LinalgOp previous = kernels.back().back();
+      bool sameGroup = previous->getAttr(kGroupAttr) == group &&
+                       previous->getBlock() == root->getBlock();
+      bool usedAfter = llvm::all_of(kernels.back(), [&](linalg::LinalgOp op) {
+        return llvm::all_of(op->getUsers(), [&](Operation *user) {
+          Operation *ancestor = root->getBlock()->findAncestorOpInBlock(*user);
+          return ancestor && root->isBeforeInBlock(ancestor);
+        });
+      });
+      if (sameGroup && usedAfter) {
+        kernels.back().push_back(root);
+        continue;
+      }
+    }
+    kernels.push_back({root});
+  }
   KernelWrapper wrapper(rewriter);
-  for (linalg::LinalgOp root : roots)
-    if (failed(wrapper.wrap(root)))
+  for (ArrayRef<linalg::LinalgOp> group : kernels)
+    if (failed(wrapper.wrap(group)))
       return failure();
   // What was cloned into the kernels and has no other user.
   SmallVector<Operation *> worklist;
@@ -576,8 +619,8 @@ struct NNFusePass : public nnc::impl::NNFuseBase<NNFusePass> {
     if (enable) {
       SmallVector<BatchNormOp> norms;
       module.walk([&](BatchNormOp bn) { norms.push_back(bn); });
-      for (BatchNormOp bn : norms)
-        foldBatchNorm(bn, rewriter);
+      for (auto [group, bn] : llvm::enumerate(norms))
+        foldBatchNorm(bn, rewriter, group);
       SmallVector<linalg::GenericOp> generics;
       module.walk([&](linalg::GenericOp op) { generics.push_back(op); });
       for (linalg::GenericOp op : generics)

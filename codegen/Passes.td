@@ -38,10 +38,10 @@ def NNFuse : Pass<"nn-fuse", "::mlir::ModuleOp"> {
 
     1. Batchnorm folding (inference): an `nn.batchnorm` whose input is an
        `nn.conv2d` result with no other use is folded into the convolution.
-       Two small generated kernels compute the scaled weights
+       One small generated kernel computes the scaled weights
        `w' = w * g / sqrt(var + eps)` (per output channel) and the bias
-       `b' = (b - mean) * g / sqrt(var + eps) + beta`; a new `nn.conv2d` on
-       them replaces both ops.
+       `b' = (b - mean) * g / sqrt(var + eps) + beta` (two linalg ops); a new
+       `nn.conv2d` on them replaces both ops.
     2. Library epilogues: an elementwise relu (`linalg.generic` computing
        `max(x, 0)`) whose only input is the result of `nn.conv2d` or
        `nn.linear`, and the only user of that result, is folded into the
@@ -65,8 +65,10 @@ def NNFuse : Pass<"nn-fuse", "::mlir::ModuleOp"> {
        - otherwise no fusion.
     4. Kernels: every linalg op becomes an `nn.kernel` named
        `k<index>_<layers>` after the `nn.layer` names it covers; `tensor.empty`
-       and constants are cloned in, and a `linalg.fill` that only initializes
-       linalg outputs goes into the kernel of each op it initializes.
+       and scalar code (constants, a rank-0 tensor's value) are cloned in,
+       and a `linalg.fill` that only initializes linalg outputs goes into the
+       kernel of each op it initializes. The two ops of a batchnorm fold
+       share one kernel.
 
     With `enable=false` (`nnc --no-fuse`) only step 4 runs: one kernel per
     linalg op, so the IR has the same shape.

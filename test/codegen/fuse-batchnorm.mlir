@@ -2,17 +2,19 @@
 // RUN: nn-opt %s -split-input-file -nn-fuse=enable=false | FileCheck %s --check-prefix=NOFUSE
 
 // Inference batchnorm right after a convolution (its only user) is folded
-// into the convolution: generated kernels scale the weights and bias.
+// into the convolution: one generated kernel scales the weights and bias.
 
 #id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
 
 // CHECK-DAG: #[[$W:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
 // CHECK-DAG: #[[$O:.*]] = affine_map<(d0, d1, d2, d3) -> (d0)>
 // CHECK-LABEL: func.func @conv_bn_relu
+// One kernel computes the folded weights and bias.
+// CHECK: %[[K:.*]]:2 = nn.kernel "k0_bn1"(%arg1, %arg3, %arg6, %arg5, %arg4, %arg2) {nn.layers = ["bn1"]} : (tensor<4x1x3x3xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<4x1x3x3xf32>, tensor<4xf32>)
+// CHECK-NEXT: ^bb0(%[[WA:.*]]: tensor<4x1x3x3xf32>, %[[GA:.*]]: tensor<4xf32>, %[[VA:.*]]: tensor<4xf32>, %[[MA:.*]]: tensor<4xf32>, %[[BEA:.*]]: tensor<4xf32>, %[[BA:.*]]: tensor<4xf32>):
 // w' = w * gamma / sqrt(var + eps)
-// CHECK: %[[WS:.*]] = nn.kernel "k0_bn1"(%arg1, %arg3, %arg6) {{.*}}: (tensor<4x1x3x3xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<4x1x3x3xf32>
-// CHECK-NEXT: ^bb0(%[[WA:.*]]: tensor<4x1x3x3xf32>, %[[GA:.*]]: tensor<4xf32>, %[[VA:.*]]: tensor<4xf32>):
-// CHECK: linalg.generic {indexing_maps = [#[[$W]], #[[$O]], #[[$O]], #[[$W]]]
+// CHECK: %[[WS:.*]] = linalg.generic {indexing_maps = [#[[$W]], #[[$O]], #[[$O]], #[[$W]]]
+// CHECK-SAME: ins(%[[WA]], %[[GA]], %[[VA]] :
 // CHECK-NEXT: ^bb0(%[[WE:.*]]: f32, %[[GE:.*]]: f32, %[[VE:.*]]: f32, %{{.*}}: f32):
 // CHECK-NEXT: %[[EPS:.*]] = arith.constant 1.000000e-03 : f32
 // CHECK-NEXT: %[[VPE:.*]] = arith.addf %[[VE]], %[[EPS]]
@@ -21,16 +23,18 @@
 // CHECK-NEXT: %[[P:.*]] = arith.mulf %[[WE]], %[[SC]]
 // CHECK-NEXT: linalg.yield %[[P]]
 // b' = (b - mean) * gamma / sqrt(var + eps) + beta
-// CHECK: %[[BS:.*]] = nn.kernel "k1_bn1"(%arg5, %arg3, %arg6, %arg4, %arg2)
-// CHECK: ^bb0(%[[ME:.*]]: f32, %[[GE2:.*]]: f32, %[[VE2:.*]]: f32, %[[BE:.*]]: f32, %[[B0:.*]]: f32, %{{.*}}: f32):
+// CHECK: %[[BS:.*]] = linalg.generic
+// CHECK-SAME: ins(%[[MA]], %[[GA]], %[[VA]], %[[BEA]], %[[BA]] :
+// CHECK-NEXT: ^bb0(%[[ME:.*]]: f32, %[[GE2:.*]]: f32, %[[VE2:.*]]: f32, %[[BE:.*]]: f32, %[[B0:.*]]: f32, %{{.*}}: f32):
 // CHECK-NEXT: %[[CE:.*]] = arith.subf %[[B0]], %[[ME]]
 // CHECK: math.sqrt
 // CHECK: %[[SC2:.*]] = arith.divf %[[GE2]]
 // CHECK-NEXT: %[[M2:.*]] = arith.mulf %[[CE]], %[[SC2]]
 // CHECK-NEXT: %[[R2:.*]] = arith.addf %[[M2]], %[[BE]]
 // CHECK-NEXT: linalg.yield %[[R2]]
+// CHECK: nn.yield %[[WS]], %[[BS]]
 // The folded convolution also takes the relu as its epilogue.
-// CHECK: %[[C:.*]] = nn.conv2d %arg0, %[[WS]], %[[BS]] {{{.*}}name = "conv1", nn.epilogue = "relu"
+// CHECK: %[[C:.*]] = nn.conv2d %arg0, %[[K]]#0, %[[K]]#1 {{{.*}}name = "conv1", nn.epilogue = "relu"
 // CHECK-NOT: nn.batchnorm
 // CHECK-NOT: nn.kernel
 // CHECK: return %[[C]]
@@ -61,11 +65,12 @@ func.func @conv_bn_relu(%x: tensor<2x1x6x6xf32>, %w: tensor<4x1x3x3xf32>, %b: te
 
 // Without a convolution bias the folded bias is (-mean) * scale + beta.
 // CHECK-LABEL: func.func @conv_no_bias_bn
-// CHECK: nn.kernel "k0_bn2"
-// CHECK: %[[BS:.*]] = nn.kernel "k1_bn2"(%arg4, %arg2, %arg5, %arg3)
-// CHECK: ^bb0(%[[ME:.*]]: f32, %{{.*}}: f32, %{{.*}}: f32, %{{.*}}: f32, %{{.*}}: f32):
+// CHECK: %[[K:.*]]:2 = nn.kernel "k0_bn2"(%arg1, %arg2, %arg5, %arg4, %arg3)
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+// CHECK-NEXT: ^bb0(%[[ME:.*]]: f32, %{{.*}}: f32, %{{.*}}: f32, %{{.*}}: f32, %{{.*}}: f32):
 // CHECK-NEXT: arith.negf %[[ME]]
-// CHECK: nn.conv2d %arg0, %{{.*}}, %[[BS]] {
+// CHECK: nn.conv2d %arg0, %[[K]]#0, %[[K]]#1 {
 func.func @conv_no_bias_bn(%x: tensor<2x1x6x6xf32>, %w: tensor<4x1x3x3xf32>,
                            %g: tensor<4xf32>, %be: tensor<4xf32>, %m: tensor<4xf32>,
                            %v: tensor<4xf32>) -> tensor<2x4x4x4xf32> {
@@ -94,4 +99,33 @@ func.func @conv_used_twice(%x: tensor<2x1x6x6xf32>, %w: tensor<4x1x3x3xf32>,
   %y = nn.batchnorm %c, %g, %be, %m, %v
       : (tensor<2x4x4x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<2x4x4x4xf32>
   return %y, %c : tensor<2x4x4x4xf32>, tensor<2x4x4x4xf32>
+}
+
+// -----
+
+// Ops of one kernel group (as the fold makes them) stay separate kernels
+// when the first one's result is read before the second.
+// CHECK-LABEL: func.func @group_read_between
+// CHECK: %[[A:.*]] = nn.kernel "k0_bn3"(%arg0)
+// CHECK: tensor.expand_shape %[[A]]
+// CHECK: nn.linear
+// CHECK: nn.kernel "k1_bn3"(%arg0)
+#one = affine_map<(d0) -> (d0)>
+func.func @group_read_between(%x: tensor<4xf32>, %w: tensor<2x4xf32>) -> (tensor<1x2xf32>, tensor<4xf32>) {
+  %e = tensor.empty() : tensor<4xf32>
+  %a = linalg.generic {indexing_maps = [#one, #one], iterator_types = ["parallel"]}
+      ins(%x : tensor<4xf32>) outs(%e : tensor<4xf32>) attrs = {nn.layer = "bn3", nn.kernel_group = 0 : i64} {
+  ^bb0(%u: f32, %o: f32):
+    %n = arith.negf %u : f32
+    linalg.yield %n : f32
+  } -> tensor<4xf32>
+  %r = tensor.expand_shape %a [[0, 1]] output_shape [1, 4] : tensor<4xf32> into tensor<1x4xf32>
+  %l = nn.linear %r, %w : (tensor<1x4xf32>, tensor<2x4xf32>) -> tensor<1x2xf32>
+  %b = linalg.generic {indexing_maps = [#one, #one], iterator_types = ["parallel"]}
+      ins(%x : tensor<4xf32>) outs(%e : tensor<4xf32>) attrs = {nn.layer = "bn3", nn.kernel_group = 0 : i64} {
+  ^bb0(%u: f32, %o: f32):
+    %n = math.absf %u : f32
+    linalg.yield %n : f32
+  } -> tensor<4xf32>
+  return %l, %b : tensor<1x2xf32>, tensor<4xf32>
 }
