@@ -198,7 +198,7 @@ std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries,
 } // namespace
 
 FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
-                                                      bool checkNumerics) {
+                                                      bool checkNumerics, bool fuse) {
   MLIRContext *ctx = model.getContext();
   llvm::json::Object limits = batchLimits(model);
   OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
@@ -207,6 +207,9 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
   nnc::NNLowerToBuffersOptions bufferOptions;
   bufferOptions.checkNumerics = checkNumerics;
   pm.addPass(nnc::createNNLowerToLinalg());
+  nnc::NNFuseOptions fuseOptions;
+  fuseOptions.enable = fuse;
+  pm.addPass(nnc::createNNFuse(fuseOptions));
   pm.addPass(nnc::createNNLowerToBuffers(bufferOptions));
   pm.addPass(nnc::createNNPlanMemory());
   pm.addPass(nnc::createNNKernelLoops());
@@ -315,7 +318,7 @@ LogicalResult nnc::linkSharedLibrary(StringRef objectPath, StringRef outputPath,
 
 LogicalResult nnc::buildArtifact(ModuleOp model, StringRef outputPath,
                                  const ArtifactOptions &options) {
-  auto lowered = lowerModelToLLVM(model, options.checkNumerics);
+  auto lowered = lowerModelToLLVM(model, options.checkNumerics, options.fuse);
   if (failed(lowered))
     return failure();
   SmallString<128> object;

@@ -1,8 +1,9 @@
 //===- CPUPipeline.h - From a static nn model to a native artifact -*- C++ -*-===//
 //
-// The CPU back end: -nn-lower-to-buffers, -nn-plan-memory, the upstream
-// conversions to the LLVM dialect, LLVM -O3 for the host CPU, an object file
-// and a shared library that depends only on libnnc_runtime.so.
+// The CPU back end: -nn-lower-to-linalg, -nn-fuse, -nn-lower-to-buffers,
+// -nn-plan-memory, the upstream conversions to the LLVM dialect, LLVM -O3 for
+// the host CPU, an object file and a shared library that depends only on
+// libnnc_runtime.so.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,14 +26,17 @@ struct ArtifactOptions {
   std::string linker;
   /// Check every op result for NaN/Inf (nnc train --check-numerics).
   bool checkNumerics = false;
+  /// Fuse the generated kernels (-nn-fuse; false: nnc --no-fuse).
+  bool fuse = true;
 };
 
 /// Returns a standalone copy of the model module `model` (a nested
 /// `module @m attributes {nn.model}` with static shapes) lowered to the LLVM
 /// dialect, with the model table `nnc_model_info` (JSON, docs/abi.md) as a
-/// constant global. Errors are emitted at their locations.
+/// constant global; `fuse` = false runs -nn-fuse without fusion (one kernel
+/// per linalg op). Errors are emitted at their locations.
 mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>
-lowerModelToLLVM(mlir::ModuleOp model, bool checkNumerics = false);
+lowerModelToLLVM(mlir::ModuleOp model, bool checkNumerics = false, bool fuse = true);
 
 /// Translates an LLVM-dialect module, optimizes it at -O3 for the host CPU and
 /// writes an object file.

@@ -9,6 +9,7 @@
 #define NNC_CODEGEN_FUNCTIONLOWERING_H
 
 #include "codegen/LinalgRecurrent.h"
+#include "dialect/NNOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -100,6 +101,10 @@ public:
   /// A linalg op on tensors (from -nn-lower-to-linalg) as the same op on
   /// buffers.
   LogicalResult bufferizeLinalg(linalg::LinalgOp op);
+  /// An nn.kernel (from -nn-fuse), inlined: its body's ops lowered in turn
+  /// on the buffers of its inputs, each bufferized linalg op tagged
+  /// `nn.kernel = "<name>"`.
+  LogicalResult lowerKernel(nn::KernelOp kernel);
   /// tensor.collapse_shape / expand_shape as the memref reshapes.
   LogicalResult lowerTensorReshape(Operation *op);
   /// scf.for on tensors (its loop-carried tensors updated in place in one
@@ -140,6 +145,8 @@ public:
   /// Arena offsets of the parameter views handed out by param_ref.
   DenseMap<Value, int64_t> paramViewOffset;
   Location currentLoc = UnknownLoc::get(model.getContext());
+  /// The name of the nn.kernel being inlined (null outside kernels).
+  StringAttr currentKernel;
 };
 
 } // namespace nnc::codegen

@@ -118,12 +118,17 @@ std::vector<nnc::EntryKernels> nnc::analyzeKernels(ModuleOp model) {
         continue;
       KernelStep step;
       llvm::SetVector<StringRef> layers;
-      op.walk([&](Operation *inner) {
-        if (auto layer = inner->getAttrOfType<StringAttr>("nn.layer"))
+      // An nn.kernel lists the layers of its fused ops (-nn-fuse).
+      if (auto covered = op.getAttrOfType<ArrayAttr>("nn.layers"))
+        for (auto layer : covered.getAsRange<StringAttr>())
           layers.insert(layer.getValue());
-        else if (auto name = inner->getAttrOfType<StringAttr>("name"); name && inner == &op)
-          layers.insert(name.getValue());
-      });
+      else
+        op.walk([&](Operation *inner) {
+          if (auto layer = inner->getAttrOfType<StringAttr>("nn.layer"))
+            layers.insert(layer.getValue());
+          else if (auto name = inner->getAttrOfType<StringAttr>("name"); name && inner == &op)
+            layers.insert(name.getValue());
+        });
       for (StringRef l : layers)
         step.layers.push_back(l.str());
       bool isKernel = op.getName().getStringRef() == "nn.kernel" || isa<linalg::LinalgOp>(op);

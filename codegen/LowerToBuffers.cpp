@@ -31,6 +31,7 @@
 #include "mlir/Transforms/RegionUtils.h"
 
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/SaveAndRestore.h"
 
 #define DEBUG_TYPE "nn-lower-to-buffers"
 
@@ -312,6 +313,8 @@ LogicalResult FunctionLowering::bufferizeLinalg(linalg::LinalgOp op) {
   // remapped: scalars to their lowered values, tensors read with
   // tensor.extract to loads from their buffers.
   Operation *copy = cloneWithoutRegions(b, op, TypeRange{}, operands);
+  if (currentKernel)
+    copy->setAttr("nn.kernel", currentKernel);
   llvm::SetVector<Value> captured;
   getUsedValuesDefinedAbove(op->getRegions(), captured);
   IRMapping bodyMapping;
@@ -422,6 +425,19 @@ LogicalResult FunctionLowering::lowerInsertSlice(tensor::InsertSliceOp op) {
   return success();
 }
 
+LogicalResult FunctionLowering::lowerKernel(KernelOp kernel) {
+  // The body, inlined: its arguments are the buffers of the kernel's inputs.
+  for (auto [arg, input] : llvm::zip(kernel.getBodyBlock().getArguments(), kernel.getInputs()))
+    mapping[arg] = lookup(input);
+  llvm::SaveAndRestore<StringAttr> inKernel(currentKernel, kernel.getNameAttr());
+  for (Operation &op : kernel.getBodyBlock().without_terminator())
+    if (failed(lowerOp(&op)))
+      return failure();
+  for (auto [result, value] : llvm::zip(kernel.getResults(), kernel.getYield().getValues()))
+    mapping[result] = lookup(value);
+  return success();
+}
+
 LogicalResult FunctionLowering::lowerOp(Operation *op) {
   currentLoc = op->getLoc();
   for (Type t : op->getResultTypes())
@@ -430,6 +446,8 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
                            "-nn-infer-shapes=batch=N first");
   if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
     return bufferizeLinalg(linalgOp);
+  if (auto kernel = dyn_cast<KernelOp>(op))
+    return lowerKernel(kernel);
   if (isa<tensor::EmptyOp>(op))
     return success(); // Each destination gets its own buffer (bufferizeLinalg).
   if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op))

@@ -23,14 +23,25 @@ using namespace nnc::codegen;
 
 Value FunctionLowering::updatable(Value tensor, Operation *op) {
   Value buffer = lookup(tensor);
-  bool readLater = llvm::any_of(tensor.getUsers(), [&](Operation *user) {
-    // A user inside a loop counts where the loop is; a user outside the
-    // block of `op` (in a loop body) may read the tensor later.
-    Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
-    if (!at)
-      return true;
-    return at != op && op->isBeforeInBlock(at) && !isa<ParamAssignOp>(user);
-  });
+  // A user inside a loop counts where the loop is; a user outside the block
+  // of `op` (in a loop body) may read the tensor later.
+  auto readAfter = [](Value value, Operation *op) {
+    return llvm::any_of(value.getUsers(), [&](Operation *user) {
+      Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
+      if (!at)
+        return true;
+      return at != op && op->isBeforeInBlock(at) && !isa<ParamAssignOp>(user);
+    });
+  };
+  bool readLater = readAfter(tensor, op);
+  // An input of an nn.kernel: also read after the kernel, or through
+  // another input of it.
+  if (auto arg = dyn_cast<BlockArgument>(tensor))
+    if (auto kernel = dyn_cast<KernelOp>(arg.getOwner()->getParentOp())) {
+      Value outer = kernel.getInputs()[arg.getArgNumber()];
+      readLater = readLater || readAfter(outer, kernel) ||
+                  llvm::count(kernel.getInputs(), outer) > 1;
+    }
   if (!readLater)
     return buffer;
   Value copy = alloc(cast<MemRefType>(buffer.getType()));

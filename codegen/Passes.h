@@ -3,6 +3,9 @@
 #ifndef NNC_CODEGEN_PASSES_H
 #define NNC_CODEGEN_PASSES_H
 
+#include "dialect/NNDialect.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"

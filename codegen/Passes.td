@@ -31,6 +31,60 @@ def NNLowerToLinalg : Pass<"nn-lower-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
+def NNFuse : Pass<"nn-fuse", "::mlir::ModuleOp"> {
+  let summary = "Group the generated linalg ops into kernels (nn.kernel)";
+  let description = [{
+    Runs after -nn-lower-to-linalg, on linalg on tensors whose ops carry
+    `nn.layer`, mixed with the nn library ops. With `enable` (the default):
+
+    1. Batchnorm folding (inference): an `nn.batchnorm` whose input is an
+       `nn.conv2d` result with no other use is folded into the convolution.
+       One small generated kernel computes the scaled weights
+       `w' = w * g / sqrt(var + eps)` (per output channel) and the bias
+       `b' = (b - mean) * g / sqrt(var + eps) + beta` (two linalg ops); a new
+       `nn.conv2d` on them replaces both ops.
+    2. Library epilogues: an elementwise relu (`linalg.generic` computing
+       `max(x, 0)`) whose only input is the result of `nn.conv2d` or
+       `nn.linear`, and the only user of that result, is folded into the
+       library op as `nn.epilogue = "relu"`; the library op's result is the
+       activation.
+    3. Elementwise fusion (upstream `linalg::fuseElementwiseOps`), consumers
+       in program order. A producer (an all-parallel `linalg.generic`; named
+       consumers are generalized first) is fused into a consumer when
+       upstream allows it and the consumer reads it along all its parallel
+       loops (no broadcast: an op over [C] is not recomputed for every
+       [N, C, H, W] element; a reduction never fuses into a consumer, as
+       upstream refuses reduction producers). If the producer's value has
+       other users, one of:
+       - *yield*: the consumer is all-parallel on the producer's iteration
+         space and the other users come after it: the fused kernel yields
+         the value as an extra result, which the other users read;
+       - *recompute*: the consumer is a reduction (softmax sum, pooling
+         window), the producer is cheap (at most 8 scalar ops in its body)
+         and every other user can fuse it as well: the consumer fuses a copy,
+         and the kernel lists the recomputed layers in `nn.recomputed`;
+       - otherwise no fusion.
+    4. Kernels: every linalg op becomes an `nn.kernel` named
+       `k<index>_<layers>` after the `nn.layer` names it covers; `tensor.empty`
+       and scalar code (constants, a rank-0 tensor's value) are cloned in,
+       and a `linalg.fill` that only initializes linalg outputs goes into the
+       kernel of each op it initializes. The two ops of a batchnorm fold
+       share one kernel.
+
+    With `enable=false` (`nnc --no-fuse`) only step 4 runs: one kernel per
+    linalg op, so the IR has the same shape.
+  }];
+  let options = [
+    Option<"enable", "enable", "bool", /*default=*/"true",
+           "Fold and fuse; false: one nn.kernel per linalg op">,
+  ];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::nn::NNDialect"
+  ];
+}
+
 def NNLowerToBuffers : Pass<"nn-lower-to-buffers", "::mlir::ModuleOp"> {
   let summary = "Lower static-shaped nn models to memref code over one arena";
   let description = [{

@@ -1,8 +1,9 @@
 //===- NNOps.h - Ops of the nn dialect --------------------------*- C++ -*-===//
 //
 // Part of nnc. Declares the nn ops (mlir::nn::Conv2dOp, ...; the training ops
-// of NNTrainOps.td too), the CostOpInterface and GradientOpInterface, and the
-// helpers the generated op code calls.
+// of NNTrainOps.td and the kernels of NNKernelOps.td too), the
+// CostOpInterface and GradientOpInterface, and the helpers the generated op
+// code calls.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +20,7 @@
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/Support/MathExtras.h"

@@ -424,4 +424,7 @@ def NN_MseOp : NN_LayerOp<"mse", (ins NN_FloatTensor:$pred,
 // writes (the ops -nn-autodiff emits).
 include "dialect/NNTrainOps.td"
 
+// Generated kernels (the ops -nn-fuse emits).
+include "dialect/NNKernelOps.td"
+
 #endif // NNC_DIALECT_NNOPS_TD

@@ -33,8 +33,8 @@ Oracles, for each model (the first failure stops the model):
      not always finite on this machine). A step where PyTorch in f32 already
      differs from PyTorch in f64 by more than TRAIN_TOLERANCE / 4 is
      ill-conditioned (e.g. batchnorm over nearly equal values) and skipped.
-  4. every nnc configuration of NNC_CONFIGS gives the same (one line adds
-     `--no-fuse` once fusion exists).
+  4. every nnc configuration of NNC_CONFIGS gives the same: the default
+     (fusion on) and `--no-fuse`.
   5. no crash, hang (60 s per command) or error: an error on a model that
      PyTorch runs is a failure.
 
@@ -87,8 +87,7 @@ REGRESS = os.path.join(ROOT, "test", "difftest", "regress")
 KNOWN_BUGS = set()  # i32-ids, softmax-dim, bn-single-value, info-optimizer: fixed
 
 # The nnc configurations every model is compared under: (name, extra build/run flags).
-# Once fusion exists: ("no-fuse", ["--no-fuse"]).
-NNC_CONFIGS = [("default", [])]
+NNC_CONFIGS = [("default", []), ("no-fuse", ["--no-fuse"])]
 
 FORWARD_TOLERANCE = 1e-4
 TRAIN_TOLERANCE = 1e-4

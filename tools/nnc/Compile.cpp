@@ -1,7 +1,8 @@
 //===- Compile.cpp - nnc compile: print a compiler stage ------------------===//
 //
-//   nnc compile model.nn -emit=ast|nn|nn-autodiff|buffers|llvm [-o out]
-//               [--model NAME] [-D name=value] [--batch N] [--train]
+//   nnc compile model.nn -emit=ast|nn|nn-autodiff|linalg|kernels|buffers|llvm
+//               [-o out] [--model NAME] [-D name=value] [--batch N] [--train]
+//               [--no-fuse]
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,13 +27,17 @@ cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)
                                     cl::value_desc("file"), cl::init("-"),
                                     cl::sub(compileCmd), cl::cat(category()));
 
-enum class Emit { AST, NN, NNAutodiff, Buffers, LLVM };
+enum class Emit { AST, NN, NNAutodiff, Linalg, Kernels, Buffers, LLVM };
 cl::opt<Emit> emitAction(
     "emit", cl::desc("The stage to print"), cl::init(Emit::NN),
     cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
                clEnumValN(Emit::NN, "nn", "the nn dialect"),
                clEnumValN(Emit::NNAutodiff, "nn-autodiff",
                           "nn with @train_step (-nn-autodiff)"),
+               clEnumValN(Emit::Linalg, "linalg",
+                          "linalg on tensors before fusion (static batch)"),
+               clEnumValN(Emit::Kernels, "kernels",
+                          "the generated kernels after -nn-fuse (static batch)"),
                clEnumValN(Emit::Buffers, "buffers",
                           "the kernel IR: scf.parallel nests over one planned arena (static batch)"),
                clEnumValN(Emit::LLVM, "llvm", "the LLVM dialect (static batch)")),
@@ -71,24 +76,32 @@ static int printStage(Session &session, raw_ostream &os) {
     if (failed(session.specializeBatch(m, *graph)))
       return 1;
     if (emitAction == Emit::LLVM) {
-      auto lowered = nnc::lowerModelToLLVM(m);
+      auto lowered = nnc::lowerModelToLLVM(m, /*checkNumerics=*/false, !model.noFuse);
       if (failed(lowered))
         return 1;
       (*lowered)->print(os, flags);
       os << "\n";
     }
   }
+  if (emitAction == Emit::LLVM)
+    return 0;
+  // Stage 1 (linalg), 2 (kernels), 4+5 (buffers) of docs/design.md.
+  mlir::PassManager pm(&session.context(), mlir::ModuleOp::getOperationName());
+  pm.addPass(nnc::createNNLowerToLinalg());
+  if (emitAction != Emit::Linalg) {
+    nnc::NNFuseOptions fuse;
+    fuse.enable = !model.noFuse;
+    pm.addPass(nnc::createNNFuse(fuse));
+  }
   if (emitAction == Emit::Buffers) {
-    mlir::PassManager pm(&session.context(), mlir::ModuleOp::getOperationName());
-    pm.addPass(nnc::createNNLowerToLinalg());
     pm.addPass(nnc::createNNLowerToBuffers());
     pm.addPass(nnc::createNNPlanMemory());
     pm.addPass(nnc::createNNKernelLoops());
-    if (failed(pm.run(*module)))
-      return 1;
-    module->print(os, flags);
-    os << "\n";
   }
+  if (failed(pm.run(*module)))
+    return 1;
+  module->print(os, flags);
+  os << "\n";
   return 0;
 }
 

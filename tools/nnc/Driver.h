@@ -88,8 +88,8 @@ bool checkChoice(const llvm::cl::opt<std::string> &flag,
 // Option groups
 //===----------------------------------------------------------------------===//
 
-/// The model file and what selects and shapes the model: `<model.nn>`,
-/// --model, -D, --batch.
+/// The model file and what selects, shapes and compiles the model:
+/// `<model.nn>`, --model, -D, --batch, --no-fuse.
 struct ModelOptions {
   explicit ModelOptions(llvm::cl::SubCommand &sub);
   /// Checks the flags given; false after reporting.
@@ -106,6 +106,9 @@ struct ModelOptions {
   llvm::cl::opt<std::string> modelName;
   llvm::cl::list<std::string> defines;
   llvm::cl::opt<int64_t> batch;
+  /// One generated kernel per linalg op (-nn-fuse=enable=false), to measure
+  /// what fusion saves.
+  llvm::cl::opt<bool> noFuse;
 };
 
 /// The optimizer flags of commands that add @train_step: --optimizer,

@@ -52,7 +52,7 @@ cl::opt<bool> listKernels("kernels",
 /// --no-fuse. Empty for models whose element types nnc does not compile.
 static FailureOr<std::vector<nnc::EntryKernels>>
 kernelsOf(Session &session, mlir::ModuleOp model, const nnc::ModelGraph &graph,
-          StringRef optimizer) {
+          StringRef optimizer, bool fuse) {
   for (const nnc::InputInfo &in : graph.inputs)
     if (nnc::isFloat(graph.values[in.value].dtype) &&
         graph.values[in.value].dtype != nnc::DType::F32)
@@ -70,6 +70,9 @@ kernelsOf(Session &session, mlir::ModuleOp model, const nnc::ModelGraph &graph,
     return failure();
   mlir::PassManager lower(&session.context(), mlir::ModuleOp::getOperationName());
   lower.addPass(nnc::createNNLowerToLinalg());
+  nnc::NNFuseOptions fuseOptions;
+  fuseOptions.enable = fuse;
+  lower.addPass(nnc::createNNFuse(fuseOptions));
   if (failed(lower.run(*top)))
     return failure();
   return nnc::analyzeKernels(copy);
@@ -100,13 +103,13 @@ static int printReports(Session &session, raw_ostream &os) {
           break;
         }
     FailureOr<std::vector<nnc::EntryKernels>> kernels =
-        kernelsOf(session, m, graph, options.optimizer);
+        kernelsOf(session, m, graph, options.optimizer, !model.noFuse);
     if (failed(kernels) || failed(session.specializeBatch(m, graph)))
       return 1;
     FailureOr<nnc::ModelReport> report = nnc::computeReport(m, options);
     if (failed(report))
       return 1;
-    const bool fused = false;
+    const bool fused = !model.noFuse;
     if (reportFormat == Format::JSON) {
       json::Value value = nnc::reportToJSON(*report);
       if (!kernels->empty())
