@@ -197,6 +197,15 @@ std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries,
 
 } // namespace
 
+void nnc::addLinalgStages(OpPassManager &pm, bool fuse) {
+  if (fuse)
+    pm.addPass(nnc::createNNFoldBatchNorm());
+  pm.addPass(nnc::createNNLowerToLinalg());
+  nnc::NNFuseOptions fuseOptions;
+  fuseOptions.enable = fuse;
+  pm.addPass(nnc::createNNFuse(fuseOptions));
+}
+
 FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
                                                       bool checkNumerics, bool fuse) {
   MLIRContext *ctx = model.getContext();
@@ -206,10 +215,9 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
   PassManager pm(ctx, ModuleOp::getOperationName());
   nnc::NNLowerToBuffersOptions bufferOptions;
   bufferOptions.checkNumerics = checkNumerics;
-  pm.addPass(nnc::createNNLowerToLinalg());
-  nnc::NNFuseOptions fuseOptions;
-  fuseOptions.enable = fuse;
-  pm.addPass(nnc::createNNFuse(fuseOptions));
+  // Checking numerics needs every layer's output, and a library's relu
+  // epilogue turns a NaN into 0: no fusion then.
+  addLinalgStages(pm, fuse && !checkNumerics);
   pm.addPass(nnc::createNNLowerToBuffers(bufferOptions));
   pm.addPass(nnc::createNNPlanMemory());
   pm.addPass(nnc::createNNKernelLoops());

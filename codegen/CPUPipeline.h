@@ -12,10 +12,16 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "mlir/Pass/PassManager.h"
 
 #include <string>
 
 namespace nnc {
+
+/// Adds the code generation stages 1 and 2 (docs/design.md) to `pm`: with
+/// `fuse`, -nn-fold-batchnorm, -nn-lower-to-linalg and -nn-fuse; without,
+/// -nn-lower-to-linalg and -nn-fuse{enable=false} (one kernel per linalg op).
+void addLinalgStages(mlir::OpPassManager &pm, bool fuse);
 
 /// Where the artifact is linked.
 struct ArtifactOptions {

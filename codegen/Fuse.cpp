@@ -27,6 +27,7 @@
 
 namespace nnc {
 #define GEN_PASS_DEF_NNFUSE
+#define GEN_PASS_DEF_NNFOLDBATCHNORM
 #include "codegen/Passes.h.inc"
 } // namespace nnc
 
@@ -610,6 +611,21 @@ LogicalResult formKernels(ModuleOp module, RewriterBase &rewriter) {
   return success();
 }
 
+/// Folds every foldable inference batchnorm of `module`.
+void foldBatchNorms(ModuleOp module, RewriterBase &rewriter) {
+  SmallVector<BatchNormOp> norms;
+  module.walk([&](BatchNormOp bn) { norms.push_back(bn); });
+  for (auto [group, bn] : llvm::enumerate(norms))
+    foldBatchNorm(bn, rewriter, group);
+}
+
+struct NNFoldBatchNormPass : public nnc::impl::NNFoldBatchNormBase<NNFoldBatchNormPass> {
+  void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    foldBatchNorms(getOperation(), rewriter);
+  }
+};
+
 struct NNFusePass : public nnc::impl::NNFuseBase<NNFusePass> {
   using NNFuseBase::NNFuseBase;
 
@@ -617,10 +633,7 @@ struct NNFusePass : public nnc::impl::NNFuseBase<NNFusePass> {
     ModuleOp module = getOperation();
     IRRewriter rewriter(&getContext());
     if (enable) {
-      SmallVector<BatchNormOp> norms;
-      module.walk([&](BatchNormOp bn) { norms.push_back(bn); });
-      for (auto [group, bn] : llvm::enumerate(norms))
-        foldBatchNorm(bn, rewriter, group);
+      foldBatchNorms(module, rewriter);
       SmallVector<linalg::GenericOp> generics;
       module.walk([&](linalg::GenericOp op) { generics.push_back(op); });
       for (linalg::GenericOp op : generics)

@@ -31,6 +31,21 @@ def NNLowerToLinalg : Pass<"nn-lower-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
+def NNFoldBatchNorm : Pass<"nn-fold-batchnorm", "::mlir::ModuleOp"> {
+  let summary = "Fold inference batchnorm into the preceding convolution";
+  let description = [{
+    The part of fusion that works on nn ops, so it runs before
+    -nn-lower-to-linalg (which lowers nn.batchnorm): an `nn.batchnorm`
+    whose input is an `nn.conv2d` result with no other use is folded into
+    the convolution, whose weights and bias are first scaled by a small
+    generated kernel (w' = w·γ/√(var+ε), b' = (b−mean)·γ/√(var+ε)+β).
+    -nn-fuse does the same for any nn.batchnorm still present. Skipped with
+    --no-fuse. Implemented in codegen/Fuse.cpp.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"];
+}
+
 def NNFuse : Pass<"nn-fuse", "::mlir::ModuleOp"> {
   let summary = "Group the generated linalg ops into kernels (nn.kernel)";
   let description = [{

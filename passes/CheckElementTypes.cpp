@@ -70,7 +70,8 @@ LogicalResult checkModel(ModuleOp model) {
     // types, e.g. f64 statistics and accumulators, i32 argmax: only the
     // model's tensors count.
     StringRef dialect = op->getDialect() ? op->getDialect()->getNamespace() : "";
-    if (dialect == "linalg" || dialect == "tensor" || dialect == "scf")
+    if (dialect == "linalg" || dialect == "tensor" || dialect == "scf" ||
+        isa<nn::KernelOp>(op))
       return WalkResult::skip();
     if (isa<arith::ConstantOp>(op) && !isa<ShapedType>(op->getResult(0).getType()))
       return WalkResult::advance();

@@ -87,12 +87,10 @@ static int printStage(Session &session, raw_ostream &os) {
     return 0;
   // Stage 1 (linalg), 2 (kernels), 4+5 (buffers) of docs/design.md.
   mlir::PassManager pm(&session.context(), mlir::ModuleOp::getOperationName());
-  pm.addPass(nnc::createNNLowerToLinalg());
-  if (emitAction != Emit::Linalg) {
-    nnc::NNFuseOptions fuse;
-    fuse.enable = !model.noFuse;
-    pm.addPass(nnc::createNNFuse(fuse));
-  }
+  if (emitAction == Emit::Linalg)
+    pm.addPass(nnc::createNNLowerToLinalg());
+  else
+    nnc::addLinalgStages(pm, !model.noFuse);
   if (emitAction == Emit::Buffers) {
     pm.addPass(nnc::createNNLowerToBuffers());
     pm.addPass(nnc::createNNPlanMemory());

@@ -8,6 +8,7 @@
 
 #include "tools/nnc/Driver.h"
 
+#include "codegen/CPUPipeline.h"
 #include "codegen/KernelReport.h"
 #include "codegen/Passes.h"
 #include "passes/ModelReport.h"
@@ -69,10 +70,7 @@ kernelsOf(Session &session, mlir::ModuleOp model, const nnc::ModelGraph &graph,
   if (failed(pm.run(*top)) || failed(session.specializeBatch(copy, graph)))
     return failure();
   mlir::PassManager lower(&session.context(), mlir::ModuleOp::getOperationName());
-  lower.addPass(nnc::createNNLowerToLinalg());
-  nnc::NNFuseOptions fuseOptions;
-  fuseOptions.enable = fuse;
-  lower.addPass(nnc::createNNFuse(fuseOptions));
+  nnc::addLinalgStages(lower, fuse);
   if (failed(lower.run(*top)))
     return failure();
   return nnc::analyzeKernels(copy);
