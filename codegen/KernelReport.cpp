@@ -131,11 +131,14 @@ std::vector<nnc::EntryKernels> nnc::analyzeKernels(ModuleOp model) {
         });
       for (StringRef l : layers)
         step.layers.push_back(l.str());
-      bool isKernel = op.getName().getStringRef() == "nn.kernel" || isa<linalg::LinalgOp>(op);
+      // Generated: kernels, linalg ops, and the loops -nn-lower-to-linalg
+      // writes directly (the embedding backward's scatter-add).
+      bool isKernel = op.getName().getStringRef() == "nn.kernel" || isa<linalg::LinalgOp>(op) ||
+                      op.hasAttr("nn.layer");
       if (isKernel) {
         step.kind = KernelStep::Kind::Kernel;
         auto name = op.getAttrOfType<StringAttr>("name");
-        if (name && !isa<linalg::LinalgOp>(op))
+        if (name && op.getName().getStringRef() == "nn.kernel")
           step.name = name.str();
         else
           step.name = "k" + std::to_string(kernelIndex) +
