@@ -48,16 +48,34 @@ cl::opt<bool> listKernels("kernels",
                           cl::sub(reportCmd), cl::cat(category()));
 } // namespace
 
+/// What runs for a model: its entry points' kernels, or why there are none.
+struct ModelKernels {
+  std::vector<nnc::EntryKernels> entries;
+  /// Empty when `entries` is what runs; else why nothing was generated.
+  std::string unavailable;
+};
+
 /// What runs for `model` (a model module of `module`, not yet specialized):
 /// its forward pass and training step lowered to linalg, and fused unless
-/// --no-fuse. Empty for models whose element types nnc does not compile.
-static FailureOr<std::vector<nnc::EntryKernels>>
-kernelsOf(Session &session, mlir::ModuleOp model, const nnc::ModelGraph &graph,
-          StringRef optimizer, bool fuse) {
+/// --no-fuse. A model nnc cannot compile (an f16 model, a training step
+/// that cannot be built) is still reported: the section says why.
+static ModelKernels kernelsOf(Session &session, mlir::ModuleOp model,
+                              const nnc::ModelGraph &graph, StringRef optimizer, bool fuse) {
+  ModelKernels result;
   for (const nnc::InputInfo &in : graph.inputs)
     if (nnc::isFloat(graph.values[in.value].dtype) &&
-        graph.values[in.value].dtype != nnc::DType::F32)
-      return std::vector<nnc::EntryKernels>();
+        graph.values[in.value].dtype != nnc::DType::F32) {
+      result.unavailable = "nnc compiles f32 models only";
+      return result;
+    }
+  // Errors of compiling are the section's, not the report's: the first is
+  // kept as the reason.
+  std::string firstError;
+  mlir::ScopedDiagnosticHandler capture(&session.context(), [&](mlir::Diagnostic &d) {
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Error && firstError.empty())
+      firstError = d.str();
+    return mlir::success();
+  });
   // A copy of the model alone, with its training step.
   mlir::OpBuilder b(&session.context());
   mlir::OwningOpRef<mlir::ModuleOp> top(mlir::ModuleOp::create(model.getLoc()));
@@ -67,13 +85,16 @@ kernelsOf(Session &session, mlir::ModuleOp model, const nnc::ModelGraph &graph,
   autodiff.optimizer = optimizer.str();
   mlir::PassManager pm(&session.context(), mlir::ModuleOp::getOperationName());
   pm.addPass(nnc::createNNAutodiff(autodiff));
-  if (failed(pm.run(*top)) || failed(session.specializeBatch(copy, graph)))
-    return failure();
   mlir::PassManager lower(&session.context(), mlir::ModuleOp::getOperationName());
   nnc::addLinalgStages(lower, fuse);
-  if (failed(lower.run(*top)))
-    return failure();
-  return nnc::analyzeKernels(copy);
+  if (failed(pm.run(*top)) || failed(session.specializeBatch(copy, graph)) ||
+      failed(lower.run(*top))) {
+    result.unavailable = "the model does not compile: " +
+                         (firstError.empty() ? std::string("unknown error") : firstError);
+    return result;
+  }
+  result.entries = nnc::analyzeKernels(copy);
+  return result;
 }
 
 /// Prints the report of every model to `os`; returns the exit status.
@@ -100,9 +121,8 @@ static int printReports(Session &session, raw_ostream &os) {
           options.dtype = nnc::dtypeName(graph.values[in.value].dtype).str();
           break;
         }
-    FailureOr<std::vector<nnc::EntryKernels>> kernels =
-        kernelsOf(session, m, graph, options.optimizer, !model.noFuse);
-    if (failed(kernels) || failed(session.specializeBatch(m, graph)))
+    ModelKernels kernels = kernelsOf(session, m, graph, options.optimizer, !model.noFuse);
+    if (failed(session.specializeBatch(m, graph)))
       return 1;
     FailureOr<nnc::ModelReport> report = nnc::computeReport(m, options);
     if (failed(report))
@@ -110,17 +130,19 @@ static int printReports(Session &session, raw_ostream &os) {
     const bool fused = !model.noFuse;
     if (reportFormat == Format::JSON) {
       json::Value value = nnc::reportToJSON(*report);
-      if (!kernels->empty())
-        (*value.getAsObject())["kernels"] = nnc::kernelsToJSON(*kernels, fused);
+      if (kernels.unavailable.empty())
+        (*value.getAsObject())["kernels"] = nnc::kernelsToJSON(kernels.entries, fused);
+      else
+        (*value.getAsObject())["kernels_unavailable"] = kernels.unavailable;
       jsonReports.push_back(std::move(value));
     } else {
       if (index > 1)
         os << "\n";
       nnc::printReportTable(*report, os);
-      if (kernels->empty())
-        os << "kernels: none generated (nnc compiles f32 models only)\n";
+      if (!kernels.unavailable.empty())
+        os << "kernels: none generated (" << kernels.unavailable << ")\n";
       else
-        nnc::printKernelTable(*kernels, fused, listKernels, os);
+        nnc::printKernelTable(kernels.entries, fused, listKernels, os);
     }
   }
   if (reportFormat == Format::JSON) {
