@@ -59,23 +59,17 @@ std::optional<int64_t> dim(Value v, unsigned i) {
   return t.getDimSize(i);
 }
 
-/// Pointwise FLOPs per hidden unit and step, and the saved state per hidden
-/// unit and step, of each recurrent kind.
-struct RecurrentCosts {
-  int64_t pointwise;
-  int64_t savedStates;
-};
-
-RecurrentCosts recurrentCosts(shape::RecurrentKind kind) {
+/// Pointwise FLOPs per hidden unit and step of each recurrent kind.
+int64_t recurrentPointwiseFlops(shape::RecurrentKind kind) {
   switch (kind) {
   case shape::RecurrentKind::RNN:
-    return {1, 1};
+    return 1;
   case shape::RecurrentKind::LSTM:
-    return {9, 6};
+    return 9;
   case shape::RecurrentKind::GRU:
-    return {10, 4};
+    return 10;
   }
-  return {1, 1};
+  return 1;
 }
 
 } // namespace
@@ -111,13 +105,15 @@ nn::detail::recurrentFlops(Value input, const shape::RecurrentParams &p) {
     std::optional<int64_t> bias =
         p.hasBias ? product({2, n, g, h}) : std::optional<int64_t>(0);
     std::optional<int64_t> pointwise =
-        product({recurrentCosts(p.kind).pointwise, n, h});
+        product({recurrentPointwiseFlops(p.kind), n, h});
     std::optional<int64_t> step = sum({matmul, bias, pointwise});
     total = sum({total, product({step, t, dirs})});
   }
   return total;
 }
 
+// The saved state is what the training op keeps (its `saved` result,
+// shape::recurrentSavedStateShape), so the two cannot disagree.
 std::optional<int64_t>
 nn::detail::recurrentExtraSavedBytes(Value input,
                                      const shape::RecurrentParams &p) {
@@ -126,7 +122,7 @@ nn::detail::recurrentExtraSavedBytes(Value input,
     return std::nullopt;
   int64_t bytes = (t.getElementTypeBitWidth() + 7) / 8;
   return product({t.getDimSize(1), p.numLayers, p.bidirectional ? 2 : 1,
-                  t.getDimSize(0), recurrentCosts(p.kind).savedStates,
+                  t.getDimSize(0), shape::recurrentSavedValuesPerStep(p.kind),
                   p.hiddenSize, bytes});
 }
 
