@@ -34,15 +34,6 @@ bool isBookkeeping(Operation *op) {
   return false;
 }
 
-/// The layer of a linalg op, or "" if it has none.
-std::string layerOf(Operation *op) {
-  if (auto layer = op->getAttrOfType<StringAttr>("nn.layer"))
-    return layer.str();
-  if (auto name = op->getAttrOfType<StringAttr>("name"))
-    return name.str();
-  return "";
-}
-
 /// Bytes of the values `op` reads from outside it (operands, and tensors its
 /// regions capture), a linalg destination only when its body reads it.
 int64_t readBytes(Operation *op) {
@@ -89,20 +80,22 @@ int64_t nnc::EntryKernels::count(KernelStep::Kind kind) const {
   return llvm::count_if(steps, [&](const KernelStep &s) { return s.kind == kind; });
 }
 
-int64_t nnc::EntryKernels::kernelBytesRead() const {
+/// The sum of `field` over the generated kernels of `steps`.
+static int64_t sumOverKernels(ArrayRef<nnc::KernelStep> steps,
+                              int64_t nnc::KernelStep::*field) {
   int64_t n = 0;
-  for (const KernelStep &s : steps)
-    if (s.kind == KernelStep::Kind::Kernel)
-      n += s.bytesRead;
+  for (const nnc::KernelStep &s : steps)
+    if (s.kind == nnc::KernelStep::Kind::Kernel)
+      n += s.*field;
   return n;
 }
 
+int64_t nnc::EntryKernels::kernelBytesRead() const {
+  return sumOverKernels(steps, &KernelStep::bytesRead);
+}
+
 int64_t nnc::EntryKernels::kernelBytesWritten() const {
-  int64_t n = 0;
-  for (const KernelStep &s : steps)
-    if (s.kind == KernelStep::Kind::Kernel)
-      n += s.bytesWritten;
-  return n;
+  return sumOverKernels(steps, &KernelStep::bytesWritten);
 }
 
 std::vector<nnc::EntryKernels> nnc::analyzeKernels(ModuleOp model) {

@@ -38,10 +38,6 @@ namespace {
 
 using B = OpBuilder;
 
-Value cst(B &b, Location l, Type type, double v) {
-  return arith::ConstantFloatOp::create(b, l, cast<FloatType>(type), APFloat(float(v)));
-}
-
 Value add(B &b, Location l, Value x, Value y) { return arith::AddFOp::create(b, l, x, y); }
 Value sub(B &b, Location l, Value x, Value y) { return arith::SubFOp::create(b, l, x, y); }
 Value mul(B &b, Location l, Value x, Value y) { return arith::MulFOp::create(b, l, x, y); }
@@ -137,9 +133,9 @@ Value dropoutKeep(B &b, Location l, Value seed, Value index, int64_t stream, dou
   // The top 24 bits, exactly representable in f32.
   Value bits = arith::ShRUIOp::create(b, l, z, i64(40));
   Value u = mul(b, l, arith::UIToFPOp::create(b, l, b.getF32Type(), bits),
-                cst(b, l, b.getF32Type(), 0x1.0p-24));
+                floatConstant(b, l, b.getF32Type(), 0x1.0p-24));
   return arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGE, u,
-                               cst(b, l, b.getF32Type(), float(p)));
+                               floatConstant(b, l, b.getF32Type(), float(p)));
 }
 
 /// dropout_train: one generic writing the result and the i8 keep mask.
@@ -171,8 +167,8 @@ void dropoutTrain(LinalgBuilder &lb, DropoutTrainOp d) {
         }
         Value keep = dropoutKeep(b, l, a[1], index, stream, p);
         Type elem = a[0].getType();
-        Value y = arith::SelectOp::create(b, l, keep, mul(b, l, a[0], cst(b, l, elem, scale)),
-                                          cst(b, l, elem, 0.0));
+        Value y = arith::SelectOp::create(b, l, keep, mul(b, l, a[0], floatConstant(b, l, elem, scale)),
+                                          floatConstant(b, l, elem, 0.0));
         Value mask = arith::ExtUIOp::create(b, l, b.getI8Type(), keep);
         return {y, mask};
       });
@@ -194,7 +190,7 @@ FailureOr<bool> nnc::codegen::lowerActivationsToLinalg(LinalgBuilder &lb, Operat
       .Case<ReluBackwardOp>([&](auto) {
         // dx = y > 0 ? dy : 0.
         return unaryBackward([](B &b, Location l, ValueRange a) -> Value {
-          Value zero = cst(b, l, a[0].getType(), 0.0);
+          Value zero = floatConstant(b, l, a[0].getType(), 0.0);
           Value pos = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, a[1], zero);
           return arith::SelectOp::create(b, l, pos, a[0], zero);
         });
@@ -202,7 +198,7 @@ FailureOr<bool> nnc::codegen::lowerActivationsToLinalg(LinalgBuilder &lb, Operat
       .Case<SigmoidBackwardOp>([&](auto) {
         // dx = dy * y * (1 - y).
         return unaryBackward([](B &b, Location l, ValueRange a) -> Value {
-          Value oneMinus = sub(b, l, cst(b, l, a[0].getType(), 1.0), a[1]);
+          Value oneMinus = sub(b, l, floatConstant(b, l, a[0].getType(), 1.0), a[1]);
           return mul(b, l, a[0], mul(b, l, a[1], oneMinus));
         });
       })
@@ -210,7 +206,7 @@ FailureOr<bool> nnc::codegen::lowerActivationsToLinalg(LinalgBuilder &lb, Operat
         // dx = dy * (1 - y^2).
         return unaryBackward([](B &b, Location l, ValueRange a) -> Value {
           Value sq = mul(b, l, a[1], a[1]);
-          return mul(b, l, a[0], sub(b, l, cst(b, l, a[0].getType(), 1.0), sq));
+          return mul(b, l, a[0], sub(b, l, floatConstant(b, l, a[0].getType(), 1.0), sq));
         });
       })
       .Case<GeluBackwardOp>([&](auto) {
@@ -219,10 +215,10 @@ FailureOr<bool> nnc::codegen::lowerActivationsToLinalg(LinalgBuilder &lb, Operat
         return unaryBackward([](B &b, Location l, ValueRange a) -> Value {
           Type t = a[0].getType();
           Value x = a[1];
-          Value erf = math::ErfOp::create(b, l, mul(b, l, x, cst(b, l, t, M_SQRT1_2)));
-          Value cdf = mul(b, l, cst(b, l, t, 0.5), add(b, l, cst(b, l, t, 1.0), erf));
-          Value e = math::ExpOp::create(b, l, mul(b, l, mul(b, l, cst(b, l, t, -0.5), x), x));
-          Value pdf = mul(b, l, cst(b, l, t, M_2_SQRTPI * M_SQRT1_2 * 0.5), e);
+          Value erf = math::ErfOp::create(b, l, mul(b, l, x, floatConstant(b, l, t, M_SQRT1_2)));
+          Value cdf = mul(b, l, floatConstant(b, l, t, 0.5), add(b, l, floatConstant(b, l, t, 1.0), erf));
+          Value e = math::ExpOp::create(b, l, mul(b, l, mul(b, l, floatConstant(b, l, t, -0.5), x), x));
+          Value pdf = mul(b, l, floatConstant(b, l, t, M_2_SQRTPI * M_SQRT1_2 * 0.5), e);
           return mul(b, l, a[0], add(b, l, cdf, mul(b, l, x, pdf)));
         });
       })
@@ -232,8 +228,8 @@ FailureOr<bool> nnc::codegen::lowerActivationsToLinalg(LinalgBuilder &lb, Operat
         return unaryBackward([slope](B &b, Location l, ValueRange a) -> Value {
           Type t = a[0].getType();
           Value pos =
-              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, a[1], cst(b, l, t, 0.0));
-          return arith::SelectOp::create(b, l, pos, a[0], mul(b, l, a[0], cst(b, l, t, slope)));
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, a[1], floatConstant(b, l, t, 0.0));
+          return arith::SelectOp::create(b, l, pos, a[0], mul(b, l, a[0], floatConstant(b, l, t, slope)));
         });
       })
       .Case<SoftmaxOp, LogSoftmaxOp>([&](Operation *) {
@@ -257,8 +253,8 @@ FailureOr<bool> nnc::codegen::lowerActivationsToLinalg(LinalgBuilder &lb, Operat
               Value kept = arith::CmpIOp::create(
                   b, l, arith::CmpIPredicate::ne, a[1],
                   arith::ConstantIntOp::create(b, l, 0, a[1].getType().getIntOrFloatBitWidth()));
-              return arith::SelectOp::create(b, l, kept, mul(b, l, a[0], cst(b, l, t, scale)),
-                                             cst(b, l, t, 0.0));
+              return arith::SelectOp::create(b, l, kept, mul(b, l, a[0], floatConstant(b, l, t, scale)),
+                                             floatConstant(b, l, t, 0.0));
             }));
       })
       .Default([](Operation *) { return false; });

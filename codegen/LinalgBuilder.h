@@ -116,6 +116,11 @@ public:
   DenseMap<std::pair<Value, Value>, Value> correctCounts;
 };
 
+/// The type of result `i` of `op` (a ranked tensor).
+inline RankedTensorType resultTensorType(Operation *op, unsigned i = 0) {
+  return cast<RankedTensorType>(op->getResult(i).getType());
+}
+
 /// Replaces the results of `op` by `values` and erases it; returns true (what
 /// a lowering returns when it replaced its op).
 inline bool replaceOp(Operation *op, ValueRange values) {

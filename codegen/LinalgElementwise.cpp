@@ -18,14 +18,8 @@ using namespace mlir::nn;
 using namespace nnc::codegen;
 
 FailureOr<bool> nnc::codegen::lowerElementwiseToLinalg(LinalgBuilder &lb, Operation *op) {
-  auto replace = [&](Value v) {
-    op->getResult(0).replaceAllUsesWith(v);
-    op->erase();
-    return true;
-  };
-  auto resultType = [&] { return cast<RankedTensorType>(op->getResult(0).getType()); };
   auto unary = [&](LinalgBuilder::BodyFn body) {
-    return replace(lb.elementwise(op->getOperand(0), resultType(), body));
+    return replaceOp(op, lb.elementwise(op->getOperand(0), resultTensorType(op), body));
   };
   using B = OpBuilder;
   return llvm::TypeSwitch<Operation *, FailureOr<bool>>(op)
@@ -60,24 +54,23 @@ FailureOr<bool> nnc::codegen::lowerElementwiseToLinalg(LinalgBuilder &lb, Operat
         });
       })
       .Case<LeakyReluOp>([&](LeakyReluOp lr) {
-        float slope = lr.getSlope().convertToDouble();
+        double slope = lr.getSlope().convertToDouble();
         return unary([slope](B &nb, Location l, ValueRange a) -> Value {
-          auto ft = cast<FloatType>(a[0].getType());
-          Value zero = arith::ConstantFloatOp::create(nb, l, ft, APFloat(0.0f));
-          Value s = arith::ConstantFloatOp::create(nb, l, ft, APFloat(slope));
+          Value zero = floatConstant(nb, l, a[0].getType(), 0.0);
+          Value s = floatConstant(nb, l, a[0].getType(), slope);
           Value pos = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, a[0], zero);
           return arith::SelectOp::create(nb, l, pos, a[0], arith::MulFOp::create(nb, l, a[0], s));
         });
       })
       .Case<AddOp>([&](AddOp a) {
-        return replace(lb.elementwise({a.getLhs(), a.getRhs()}, resultType(),
+        return replaceOp(op, lb.elementwise({a.getLhs(), a.getRhs()}, resultTensorType(op),
                                       [](B &nb, Location l, ValueRange v) -> Value {
                                         return arith::AddFOp::create(nb, l, v[0], v[1]);
                                       }));
       })
       .Case<DropoutOp>([&](DropoutOp d) {
         // Inference: the identity.
-        return replace(d.getInput());
+        return replaceOp(op, d.getInput());
       })
       .Default([](Operation *) { return false; });
 }

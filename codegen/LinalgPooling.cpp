@@ -243,12 +243,6 @@ std::pair<Value, Attribute> argmaxKey(Value x, ArrayRef<int64_t> k, ArrayRef<int
 } // namespace
 
 FailureOr<bool> nnc::codegen::lowerPoolingToLinalg(LinalgBuilder &lb, Operation *op) {
-  auto replace = [&](Value v) {
-    op->getResult(0).replaceAllUsesWith(v);
-    op->erase();
-    return true;
-  };
-  auto resultType = [&] { return cast<RankedTensorType>(op->getResult(0).getType()); };
   return llvm::TypeSwitch<Operation *, FailureOr<bool>>(op)
       .Case<MaxPool2dOp>([&](MaxPool2dOp p) {
         Window win(p.getKernel(), p.getStride(), p.getPadding());
@@ -260,10 +254,10 @@ FailureOr<bool> nnc::codegen::lowerPoolingToLinalg(LinalgBuilder &lb, Operation 
                                   bwd.getPadding()) == key;
         });
         SmallVector<Value> results = windowReduce(
-            lb, p.getInput(), resultType(), win, backward ? PoolKind::MaxWithIndex : PoolKind::Max);
+            lb, p.getInput(), resultTensorType(op), win, backward ? PoolKind::MaxWithIndex : PoolKind::Max);
         if (backward)
           lb.saved[key] = results[1];
-        return replace(results[0]);
+        return replaceOp(op, results[0]);
       })
       .Case<MaxPool2dBackwardOp>([&](MaxPool2dBackwardOp p) {
         Window win(p.getKernel(), p.getStride(), p.getPadding());
@@ -272,17 +266,17 @@ FailureOr<bool> nnc::codegen::lowerPoolingToLinalg(LinalgBuilder &lb, Operation 
         if (!argmax) // No forward pooling here: recompute the argmax.
           argmax = windowReduce(lb, p.getInput(), cast<RankedTensorType>(p.getGrad().getType()),
                                 win, PoolKind::MaxWithIndex)[1];
-        return replace(windowGather(lb, p.getGrad(), resultType(), win, argmax, 1.0));
+        return replaceOp(op, windowGather(lb, p.getGrad(), resultTensorType(op), win, argmax, 1.0));
       })
       .Case<AvgPool2dOp>([&](AvgPool2dOp p) {
         Window win(p.getKernel(), p.getStride(), p.getPadding());
-        Value sums = windowReduce(lb, p.getInput(), resultType(), win, PoolKind::Sum)[0];
-        return replace(divideBy(lb, sums, resultType(), double(win.k[0] * win.k[1])));
+        Value sums = windowReduce(lb, p.getInput(), resultTensorType(op), win, PoolKind::Sum)[0];
+        return replaceOp(op, divideBy(lb, sums, resultTensorType(op), double(win.k[0] * win.k[1])));
       })
       .Case<AvgPool2dBackwardOp>([&](AvgPool2dBackwardOp p) {
         Window win(p.getKernel(), p.getStride(), p.getPadding());
-        return replace(
-            windowGather(lb, p.getGrad(), resultType(), win, nullptr, double(win.k[0] * win.k[1])));
+        return replaceOp(op, 
+            windowGather(lb, p.getGrad(), resultTensorType(op), win, nullptr, double(win.k[0] * win.k[1])));
       })
       .Case<GlobalAvgPoolOp>([&](GlobalAvgPoolOp g) {
         // Sums over the plane (viewed as one dimension), then one division
@@ -295,17 +289,17 @@ FailureOr<bool> nnc::codegen::lowerPoolingToLinalg(LinalgBuilder &lb, Operation 
         SmallVector<IteratorType> iters = {IteratorType::parallel, IteratorType::parallel,
                                            IteratorType::reduction};
         Value sums = lb.generic(
-            x, maps, iters, resultType(),
+            x, maps, iters, resultTensorType(op),
             [](OpBuilder &nb, Location l, ValueRange a) -> Value {
               return arith::AddFOp::create(nb, l, a[1], a[0]);
             },
-            lb.filled(resultType(), 0.0));
+            lb.filled(resultTensorType(op), 0.0));
         auto plane = cast<RankedTensorType>(x.getType()).getDimSize(2);
-        return replace(divideBy(lb, sums, resultType(), double(plane)));
+        return replaceOp(op, divideBy(lb, sums, resultTensorType(op), double(plane)));
       })
       .Case<GlobalAvgPoolBackwardOp>([&](GlobalAvgPoolBackwardOp g) {
         // dx[n, c, h, w] = dy[n, c] / (H * W), over [N, C, H * W].
-        RankedTensorType dx = resultType();
+        RankedTensorType dx = resultTensorType(op);
         int64_t plane = dx.getDimSize(2) * dx.getDimSize(3);
         auto flat =
             RankedTensorType::get({dx.getDimSize(0), dx.getDimSize(1), plane}, dx.getElementType());
@@ -318,7 +312,7 @@ FailureOr<bool> nnc::codegen::lowerPoolingToLinalg(LinalgBuilder &lb, Operation 
                                   [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
                                     return divide(nb, l, a[0], double(plane));
                                   });
-        return replace(expandSpatial(lb, spread, dx));
+        return replaceOp(op, expandSpatial(lb, spread, dx));
       })
       .Default([](Operation *) { return false; });
 }
