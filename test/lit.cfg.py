@@ -36,9 +36,25 @@ config.substitutions.append(("%nn-opt", os.path.join(config.nnc_tools_dir, "nn-o
 # ptxas (CUDA) assembles the PTX of the GPU-mapped kernel IR
 # (test/codegen/kernel-ir-gpu.test): feature `ptxas`, substitutions %ptxas
 # and %cuda_root (the toolkit, whose libdevice MLIR's NVVM target links).
+# The toolkit root is the first candidate that holds nvvm/libdevice: a
+# `ptxas` on PATH may be a wrapper outside the toolkit (CI has one in
+# /usr/local/bin), so its directory alone is not enough.
 import shutil
-ptxas = os.path.realpath(shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas")
-if os.access(ptxas, os.X_OK):
-    config.available_features.add("ptxas")
-    config.substitutions.append(("%ptxas", ptxas))
-    config.substitutions.append(("%cuda_root", os.path.dirname(os.path.dirname(ptxas))))
+def _cuda_root():
+    candidates = [os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda"]
+    for ptxas_on_path in (shutil.which("ptxas"),):
+        if ptxas_on_path:
+            candidates.append(os.path.dirname(os.path.dirname(os.path.realpath(ptxas_on_path))))
+    for root in candidates:
+        if root and os.path.isfile(os.path.join(root, "nvvm", "libdevice", "libdevice.10.bc")):
+            return root
+    return None
+cuda_root = _cuda_root()
+if cuda_root:
+    ptxas = os.path.join(cuda_root, "bin", "ptxas")
+    if not os.access(ptxas, os.X_OK):
+        ptxas = shutil.which("ptxas") or ptxas
+    if os.access(ptxas, os.X_OK):
+        config.available_features.add("ptxas")
+        config.substitutions.append(("%ptxas", ptxas))
+        config.substitutions.append(("%cuda_root", cuda_root))
