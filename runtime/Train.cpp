@@ -513,6 +513,22 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     std::string statePath = options.resume + ".state";
     if (Status st = readRegions(model, statePath, state, &md); st.failed())
       return st;
+    // A checkpoint interrupted between its weights and its state leaves the
+    // new state in `.state.next` (see the checkpoint below): use it when it
+    // belongs to the weights.
+    if (metadataValue(weightsMd, "step") != metadataValue(md, "step")) {
+      std::string nextPath = statePath + ".next";
+      Result<Checkpoint> next = std::ifstream(nextPath).good()
+                                    ? readCheckpoint(nextPath)
+                                    : Result<Checkpoint>(Status::error("none"));
+      if (next && metadataValue(next->metadata, "epoch") ==
+                      metadataValue(weightsMd, "epoch") &&
+          metadataValue(next->metadata, "step") == metadataValue(weightsMd, "step")) {
+        if (Status st = readRegions(model, nextPath, state, &md); st.failed())
+          return st;
+        statePath = nextPath;
+      }
+    }
     startEpoch = std::atoll(metadataValue(md, "epoch").c_str());
     result.lastCheckpoint = options.resume;
     result.lastCheckpointEpoch = startEpoch;
@@ -672,22 +688,30 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
         return st;
     }
     if (!options.checkpoint.empty()) {
-      // Both files carry the epoch and step: a crash between the two atomic
-      // writes leaves files that disagree, which --resume refuses.
+      // Both files carry the epoch and step. Each write is atomic, and the
+      // pair is too: the state goes to `.state.next` first, then the
+      // weights replace the old ones, then `.state.next` becomes `.state`.
+      // A crash before the weights' rename leaves the old pair; one after it
+      // leaves new weights whose state is `.state.next`, which --resume
+      // takes (a pair that disagrees otherwise is refused).
       // The weights' header has room for any epoch and step, so its size is
       // the one `nnc report` predicts.
       nnc::SafetensorsMetadata progress =
           nnc::trainingProgress(epoch + 1, globalStep);
       nnc::SafetensorsMetadata md = {{"format", "nnc-train-state"}};
       md.insert(md.end(), progress.begin(), progress.end());
+      std::string statePath = options.checkpoint + ".state";
+      std::string nextPath = statePath + ".next";
+      Result<int64_t> stateBytes = writeRegions(model, nextPath, state, md);
+      if (!stateBytes)
+        return stateBytes.status();
       Result<int64_t> bytes = writeRegions(model, options.checkpoint, weights,
                                            progress, nnc::trainingProgressReserve());
       if (!bytes)
         return bytes.status();
-      Result<int64_t> stateBytes =
-          writeRegions(model, options.checkpoint + ".state", state, md);
-      if (!stateBytes)
-        return stateBytes.status();
+      if (std::rename(nextPath.c_str(), statePath.c_str()) != 0)
+        return Status::error("cannot rename " + nextPath + " to " + statePath + ": " +
+                             std::strerror(errno));
       result.lastCheckpoint = options.checkpoint;
       result.lastCheckpointEpoch = epoch + 1;
     }
