@@ -1256,6 +1256,9 @@ def candidates(spec):
                     for nv in sorted({1, v // 2, v - 1}):
                         c = copy.deepcopy(spec)
                         c["stmts"][i][3][j][1][a] = (k, nv)
+                        if op[0] == "embedding" and k == "num" and "vocab" in c:
+                            # Token ids stay below the smaller vocabulary.
+                            c["vocab"] = min(c["vocab"], nv)
                         out.append(c)
                 elif k in ("bidirectional", "sequence", "bias") and v is True:
                     c = copy.deepcopy(spec)
