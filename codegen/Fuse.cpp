@@ -472,8 +472,9 @@ bool sameUpdateBody(linalg::GenericOp a, linalg::GenericOp b) {
   return a->getAttr(kOptimizerAttr) == b->getAttr(kOptimizerAttr) &&
          a.getNumDpsInputs() == b.getNumDpsInputs() &&
          a.getNumDpsInits() == b.getNumDpsInits() &&
-         equivalentOps(a, b, [](Value, Value) { return false; },
-                       /*regionsOnly=*/true);
+         equivalentOps(
+             a, b, [](Value, Value) { return false; },
+             /*regionsOnly=*/true);
 }
 
 /// Whether `generic` can join a flat update kernel: an elementwise update
@@ -529,8 +530,9 @@ void groupOptimizerUpdates(func::FuncOp fn, RewriterBase &rewriter,
   for (linalg::GenericOp kept : scalars) {
     StringRef optimizer =
         kept->getAttrOfType<StringAttr>(kOptimizerScalarsAttr).getValue();
-    kept->setAttr(kLayersAttr,
-                  toArrayAttr(ctx, {StringAttr::get(ctx, optimizer + "_scalars")}));
+    kept->setAttr(
+        kLayersAttr,
+        toArrayAttr(ctx, {StringAttr::get(ctx, optimizer + "_scalars")}));
   }
   // One read of each rank-0 tensor that update bodies use.
   DenseMap<Value, Value> firstRead;
@@ -564,14 +566,14 @@ void groupOptimizerUpdates(func::FuncOp fn, RewriterBase &rewriter,
     linalg::GenericOp last = members.back();
     int64_t elements = 0;
     for (linalg::GenericOp member : members)
-      elements += cast<ShapedType>(member->getResult(0).getType())
-                      .getNumElements();
-    std::string name = (last->getAttrOfType<StringAttr>(kOptimizerAttr)
-                            .getValue() +
-                        "_update_" + Twine(members.size()) + "_params")
-                           .str();
-    LLVM_DEBUG(llvm::dbgs() << "flat update " << name << ": " << elements
-                            << " elements\n");
+      elements +=
+          cast<ShapedType>(member->getResult(0).getType()).getNumElements();
+    std::string name =
+        (last->getAttrOfType<StringAttr>(kOptimizerAttr).getValue() +
+         "_update_" + Twine(members.size()) + "_params")
+            .str();
+    LLVM_DEBUG(llvm::dbgs()
+               << "flat update " << name << ": " << elements << " elements\n");
     Operation *after = last;
     for (linalg::GenericOp member : members) {
       if (member != last)

@@ -43,7 +43,8 @@ Value constant(OpBuilder &b, Location loc, Type type, double value) {
 /// alias the stores to the state for all LLVM knows, which keeps it from
 /// vectorizing the loop.
 ValueRange updateInPlace(LinalgBuilder &lb, StringRef optimizer, ValueRange inputs,
-                         ValueRange state, function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)> body) {
+                         ValueRange state,
+                         function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)> body) {
   auto type = cast<RankedTensorType>(state[0].getType());
   int64_t rank = type.getRank();
   AffineMap identity = lb.b.getMultiDimIdentityMap(rank);
@@ -161,7 +162,8 @@ bool lowerAdam(LinalgBuilder &lb, AdamUpdateOp u) {
   scalars->setAttr(kOptimizerScalarsAttr, lb.b.getStringAttr(adamw ? "adamw" : "adam"));
   ValueRange s = scalars.getResults();
   ValueRange results = updateInPlace(
-      lb, adamw ? "adamw" : "adam", {u.getGrad(), s[0], s[1], s[2]}, {u.getParam(), u.getExpAvg(), u.getExpAvgSq()},
+      lb, adamw ? "adamw" : "adam", {u.getGrad(), s[0], s[1], s[2]},
+      {u.getParam(), u.getExpAvg(), u.getExpAvgSq()},
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
         Value grad = a[0], stepSize = a[1], bc2Sqrt = a[2], decay = a[3];
         Value param = a[4], m = a[5], v = a[6];

@@ -63,8 +63,8 @@ public:
 
   /// Adds a region, at `at` (in memory reserved before) or else at a new
   /// offset, and returns its offset.
-  int64_t add(StringRef name, StringRef kind, ShapedType type,
-              ArrayRef<NamedAttribute> extra = {}, std::optional<int64_t> at = {}) {
+  int64_t add(StringRef name, StringRef kind, ShapedType type, ArrayRef<NamedAttribute> extra = {},
+              std::optional<int64_t> at = {}) {
     int64_t offset = at ? *at : reserve(byteSize(type));
     Builder b(ctx);
     SmallVector<NamedAttribute> attrs(extra);
@@ -443,11 +443,12 @@ LogicalResult FunctionLowering::lowerKernel(KernelOp kernel) {
   auto body = kernel.getBodyBlock().without_terminator();
   // A flat update: its scalar code (which reads no update's result) first,
   // then, if the layout allows, one loop for all its updates.
-  bool tried = kernel->hasAttr(kFlatUpdateAttr) && llvm::all_of(body, [](Operation &op) {
-                 return isa<linalg::GenericOp>(op) ||
-                        llvm::none_of(op.getOperands(), [](Value v) {
-                          return v.getDefiningOp<linalg::GenericOp>();
-                        });
+  auto readsNoUpdate = [](Operation &op) {
+    return llvm::none_of(op.getOperands(),
+                         [](Value v) { return v.getDefiningOp<linalg::GenericOp>(); });
+  };
+  bool tried = kernel->hasAttr(kFlatUpdateAttr) && llvm::all_of(body, [&](Operation &op) {
+                 return isa<linalg::GenericOp>(op) || readsNoUpdate(op);
                });
   bool flat = false;
   if (tried) {

@@ -1,4 +1,4 @@
-// RUN: nn-opt %s -nn-lower-to-linalg -nn-fuse -nn-lower-to-buffers | FileCheck %s
+// RUN: nn-opt %s -split-input-file -nn-lower-to-linalg -nn-fuse -nn-lower-to-buffers | FileCheck %s
 // The flat update kernel of two parameters with momentum: the parameters
 // lie one after the other in the arena with no padding (w at 0, b at 48),
 // their momentum buffers likewise (64, 112), in the same order. The
@@ -41,5 +41,31 @@ module @m attributes {nn.model} {
     nn.param_assign @b, %b1 : tensor<4xf32>
     nn.param_assign @"b.momentum_buffer", %bb1 : tensor<4xf32>
     return
+  }
+}
+
+// -----
+
+// A parameter that something reads after the update (here the function's
+// result) cannot be updated in place: the flat update kernel falls back to
+// one loop per parameter, the first on a copy of w.
+
+// CHECK-LABEL: func.func @nnc_train_step
+// CHECK-NOT: memref<8xf32>
+// CHECK: memref.copy %{{.*}}, %[[COPY:.*]] : memref<4xf32> to memref<4xf32>
+// CHECK: linalg.generic {{.*}} outs(%[[COPY]] : memref<4xf32>) attrs = {nn.kernel = "k0_sgd_update_2_params"
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : memref<4xf32>) attrs = {nn.kernel = "k0_sgd_update_2_params"
+// CHECK-NOT: memref<8xf32>
+module @m attributes {nn.model} {
+  nn.param @w : tensor<4xf32> init zeros
+  nn.param @b : tensor<4xf32> init zeros
+  func.func @train_step(%gw: tensor<4xf32>, %gb: tensor<4xf32>, %lr: tensor<f32>) -> tensor<4xf32> {
+    %w = nn.param_ref @w : tensor<4xf32>
+    %w1 = nn.sgd_update %w, %gw, %lr : tensor<4xf32>
+    nn.param_assign @w, %w1 : tensor<4xf32>
+    %b = nn.param_ref @b : tensor<4xf32>
+    %b1 = nn.sgd_update %b, %gb, %lr : tensor<4xf32>
+    nn.param_assign @b, %b1 : tensor<4xf32>
+    return %w : tensor<4xf32>
   }
 }
