@@ -22,6 +22,7 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace nnc::codegen {
 
@@ -57,6 +58,15 @@ inline std::string dtypeString(Type elem) {
     return "u8";
   return "unknown";
 }
+
+/// The symbols of the parameters a flat update kernel updates, then of each
+/// of their states (one column per destination of its updates, in order).
+using FlatUpdateColumns = SmallVector<SmallVector<StringRef>>;
+
+/// The flat update kernels (codegen/FlatUpdate.h) of the functions of
+/// `model`, before lowering: each one's columns, where every destination is
+/// an nn.param_ref and no symbol is in two of them.
+SmallVector<FlatUpdateColumns> flatUpdateGroups(ModuleOp model);
 
 /// Builds the body of one entry function.
 class FunctionLowering {
@@ -119,6 +129,17 @@ public:
   /// The buffer of `tensor` for an op that overwrites it in place: the
   /// buffer itself when `op` is its last reader, else a fresh copy.
   Value updatable(Value tensor, Operation *op);
+  /// Whether something other than nn.param_assign reads `tensor` after
+  /// `op` (then `op` cannot overwrite its buffer).
+  bool readLater(Value tensor, Operation *op);
+  /// An nn.kernel tagged `nn.flat_update` (codegen/FlatUpdate.h), its
+  /// non-linalg ops already lowered: one linalg.generic over all the
+  /// parameters' elements, if their regions and those of each state lie
+  /// one after the other and the kernel may update them in place. The
+  /// gradients' buffers become slices of one gradient buffer (or are copied
+  /// into it). Returns false, having built nothing, where that does not
+  /// hold.
+  bool lowerFlatUpdate(nn::KernelOp kernel);
   /// A scalar read from a rank-0 buffer.
   Value loadScalar(Value tensor);
   /// Generated code computing (x - mean[c]) / std[c] over channel

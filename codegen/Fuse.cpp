@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/FlatUpdate.h"
 #include "codegen/Passes.h"
 
 #include "dialect/NNOps.h"
@@ -33,6 +34,7 @@ namespace nnc {
 
 using namespace mlir;
 using namespace mlir::nn;
+using namespace nnc::codegen;
 
 namespace {
 
@@ -276,7 +278,8 @@ bool isRecomputable(linalg::GenericOp generic) {
 
 /// Decides how (whether) to fuse the producer of `operand` into its owner.
 Fusion decide(OpOperand *operand) {
-  if (!canFuse(operand))
+  // The updates of a flat update kernel keep their bodies equal.
+  if (operand->getOwner()->hasAttr(kFlatUpdateAttr) || !canFuse(operand))
     return Fusion::None;
   auto consumer = cast<linalg::GenericOp>(operand->getOwner());
   auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
@@ -437,6 +440,160 @@ void fuseElementwise(func::FuncOp fn, RewriterBase &rewriter) {
 }
 
 //===----------------------------------------------------------------------===//
+// Optimizer updates
+//===----------------------------------------------------------------------===//
+
+/// Whether `a` and `b` compute the same: equal ops (locations aside) whose
+/// operands are pairwise equal or `sameOperand`, with equal regions up to
+/// their block arguments. With `regionsOnly`, only the regions are compared.
+bool equivalentOps(Operation *a, Operation *b,
+                   function_ref<bool(Value, Value)> sameOperand,
+                   bool regionsOnly = false) {
+  DenseMap<Value, Value> marked;
+  auto check = [&](Value l, Value r) {
+    return success(l == r || marked.lookup(l) == r || sameOperand(l, r));
+  };
+  auto mark = [&](Value l, Value r) { marked[l] = r; };
+  auto flags = OperationEquivalence::IgnoreLocations;
+  if (!regionsOnly)
+    return OperationEquivalence::isEquivalentTo(a, b, check, mark, flags);
+  if (a->getNumRegions() != b->getNumRegions())
+    return false;
+  for (auto [l, r] : llvm::zip(a->getRegions(), b->getRegions()))
+    if (!OperationEquivalence::isRegionEquivalentTo(&l, &r, check, mark, flags))
+      return false;
+  return true;
+}
+
+/// Whether the bodies of two update generics compute the same function of
+/// their block arguments (the same values captured from above, constants
+/// equal).
+bool sameUpdateBody(linalg::GenericOp a, linalg::GenericOp b) {
+  return a->getAttr(kOptimizerAttr) == b->getAttr(kOptimizerAttr) &&
+         a.getNumDpsInputs() == b.getNumDpsInputs() &&
+         a.getNumDpsInits() == b.getNumDpsInits() &&
+         equivalentOps(
+             a, b, [](Value, Value) { return false; },
+             /*regionsOnly=*/true);
+}
+
+/// Whether `generic` can join a flat update kernel: an elementwise update
+/// (identity maps, all loops parallel) of tensors read by nn.param_ref,
+/// whose results only nn.param_assign ops of its block use.
+bool isFlatUpdateCandidate(linalg::GenericOp generic) {
+  if (!generic->hasAttr(kOptimizerAttr) ||
+      generic.getNumReductionLoops() != 0 || generic.getNumDpsInputs() != 1 ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return false;
+  bool initsAreParams = llvm::all_of(generic.getDpsInits(), [](Value init) {
+    return init.getDefiningOp<ParamRefOp>() != nullptr;
+  });
+  return initsAreParams &&
+         llvm::all_of(generic->getUsers(), [&](Operation *user) {
+           return isa<ParamAssignOp>(user) &&
+                  user->getBlock() == generic->getBlock();
+         });
+}
+
+/// Puts the optimizer updates of the top-level block of `fn` into as few
+/// kernels as possible: one copy of each per-step scalar computation, and
+/// every set of updates with equal bodies moved together (their
+/// nn.param_assign ops after the last of them) and tagged as one kernel
+/// group `nn.flat_update`. Group ids start at `nextGroup`.
+void groupOptimizerUpdates(func::FuncOp fn, RewriterBase &rewriter,
+                           int64_t &nextGroup) {
+  if (fn.getBody().empty())
+    return;
+  Block &block = fn.getBody().front();
+  // One copy of each scalar generic (Adam's step size and bias correction
+  // from lr and step, the same for every parameter).
+  SmallVector<linalg::GenericOp> scalars;
+  for (auto generic :
+       llvm::make_early_inc_range(block.getOps<linalg::GenericOp>())) {
+    if (!generic->hasAttr(kOptimizerScalarsAttr))
+      continue;
+    // Their destinations are empty tensors of one type.
+    auto bothEmpty = [](Value l, Value r) {
+      return l.getType() == r.getType() && l.getDefiningOp<tensor::EmptyOp>() &&
+             r.getDefiningOp<tensor::EmptyOp>();
+    };
+    auto same = llvm::find_if(scalars, [&](linalg::GenericOp kept) {
+      return equivalentOps(kept, generic, bothEmpty);
+    });
+    if (same == scalars.end())
+      scalars.push_back(generic);
+    else
+      rewriter.replaceOp(generic, (*same)->getResults());
+  }
+  MLIRContext *ctx = fn.getContext();
+  for (linalg::GenericOp kept : scalars) {
+    StringRef optimizer =
+        kept->getAttrOfType<StringAttr>(kOptimizerScalarsAttr).getValue();
+    kept->setAttr(
+        kLayersAttr,
+        toArrayAttr(ctx, {StringAttr::get(ctx, optimizer + "_scalars")}));
+  }
+  // One read of each rank-0 tensor that update bodies use.
+  DenseMap<Value, Value> firstRead;
+  for (auto extract :
+       llvm::make_early_inc_range(block.getOps<tensor::ExtractOp>())) {
+    if (!extract.getIndices().empty())
+      continue;
+    auto [it, inserted] =
+        firstRead.try_emplace(extract.getTensor(), extract.getResult());
+    bool onlyUpdates = llvm::all_of(extract->getUsers(), [](Operation *user) {
+      auto generic = user->getParentOfType<linalg::GenericOp>();
+      return generic && generic->hasAttr(kOptimizerAttr);
+    });
+    if (!inserted && onlyUpdates)
+      rewriter.replaceOp(extract, it->second);
+  }
+  // Classes of updates with equal bodies, in program order.
+  SmallVector<SmallVector<linalg::GenericOp>> classes;
+  for (auto generic : block.getOps<linalg::GenericOp>()) {
+    if (!isFlatUpdateCandidate(generic))
+      continue;
+    auto same = llvm::find_if(classes, [&](ArrayRef<linalg::GenericOp> c) {
+      return sameUpdateBody(c.front(), generic);
+    });
+    if (same == classes.end())
+      classes.push_back({generic});
+    else
+      same->push_back(generic);
+  }
+  for (ArrayRef<linalg::GenericOp> members : classes) {
+    linalg::GenericOp last = members.back();
+    int64_t elements = 0;
+    for (linalg::GenericOp member : members)
+      elements +=
+          cast<ShapedType>(member->getResult(0).getType()).getNumElements();
+    std::string name =
+        (last->getAttrOfType<StringAttr>(kOptimizerAttr).getValue() +
+         "_update_" + Twine(members.size()) + "_params")
+            .str();
+    LLVM_DEBUG(llvm::dbgs()
+               << "flat update " << name << ": " << elements << " elements\n");
+    Operation *after = last;
+    for (linalg::GenericOp member : members) {
+      if (member != last)
+        rewriter.moveOpBefore(member, last);
+      member->setAttr(kGroupAttr, rewriter.getI64IntegerAttr(nextGroup));
+      member->setAttr(kFlatUpdateAttr, last->getAttr(kOptimizerAttr));
+      member->setAttr(kLayersAttr,
+                      toArrayAttr(ctx, {StringAttr::get(ctx, name)}));
+    }
+    // Parameters are written at exit: the assigns go after the kernel.
+    for (linalg::GenericOp member : members)
+      for (Operation *user : llvm::to_vector(member->getUsers())) {
+        rewriter.moveOpAfter(user, after);
+        after = user;
+      }
+    ++nextGroup;
+  }
+}
+
+//===----------------------------------------------------------------------===//
 // Kernels
 //===----------------------------------------------------------------------===//
 
@@ -524,6 +681,7 @@ public:
       clone->removeAttr(kLayersAttr);
       clone->removeAttr(kRecomputedAttr);
       clone->removeAttr(kGroupAttr);
+      clone->removeAttr(kFlatUpdateAttr);
       llvm::append_range(results, root->getResults());
       llvm::append_range(yielded, clone->getResults());
     }
@@ -540,6 +698,8 @@ public:
     kernel->setAttr(kLayersAttr, toArrayAttr(ctx, layers));
     if (!recomputed.empty())
       kernel->setAttr(kRecomputedAttr, toArrayAttr(ctx, recomputed));
+    if (Attribute optimizer = last->getAttr(kFlatUpdateAttr))
+      kernel->setAttr(kFlatUpdateAttr, optimizer);
     for (auto [result, replacement] : llvm::zip(results, kernel.getResults()))
       rewriter.replaceAllUsesWith(result, replacement);
     for (linalg::LinalgOp root : llvm::reverse(roots))
@@ -611,12 +771,14 @@ LogicalResult formKernels(ModuleOp module, RewriterBase &rewriter) {
   return success();
 }
 
-/// Folds every foldable inference batchnorm of `module`.
-void foldBatchNorms(ModuleOp module, RewriterBase &rewriter) {
+/// Folds every foldable inference batchnorm of `module`; returns the number
+/// of kernel group ids used.
+int64_t foldBatchNorms(ModuleOp module, RewriterBase &rewriter) {
   SmallVector<BatchNormOp> norms;
   module.walk([&](BatchNormOp bn) { norms.push_back(bn); });
   for (auto [group, bn] : llvm::enumerate(norms))
     foldBatchNorm(bn, rewriter, group);
+  return norms.size();
 }
 
 struct NNFoldBatchNormPass : public nnc::impl::NNFoldBatchNormBase<NNFoldBatchNormPass> {
@@ -633,7 +795,7 @@ struct NNFusePass : public nnc::impl::NNFuseBase<NNFusePass> {
     ModuleOp module = getOperation();
     IRRewriter rewriter(&getContext());
     if (enable) {
-      foldBatchNorms(module, rewriter);
+      int64_t nextGroup = foldBatchNorms(module, rewriter);
       SmallVector<linalg::GenericOp> generics;
       module.walk([&](linalg::GenericOp op) { generics.push_back(op); });
       for (linalg::GenericOp op : generics)
@@ -641,6 +803,7 @@ struct NNFusePass : public nnc::impl::NNFuseBase<NNFusePass> {
       SmallVector<func::FuncOp> functions;
       module.walk([&](func::FuncOp fn) { functions.push_back(fn); });
       for (func::FuncOp fn : functions) {
+        groupOptimizerUpdates(fn, rewriter, nextGroup);
         generalizeConsumers(fn, rewriter);
         fuseElementwise(fn, rewriter);
       }

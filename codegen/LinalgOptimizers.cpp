@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/FlatUpdate.h"
 #include "codegen/LinalgBuilder.h"
 
 #include "dialect/NNOps.h"
@@ -41,7 +42,8 @@ Value constant(OpBuilder &b, Location loc, Type type, double value) {
 /// the body uses that value: a load inside the loop (a linalg input) could
 /// alias the stores to the state for all LLVM knows, which keeps it from
 /// vectorizing the loop.
-ValueRange updateInPlace(LinalgBuilder &lb, ValueRange inputs, ValueRange state,
+ValueRange updateInPlace(LinalgBuilder &lb, StringRef optimizer, ValueRange inputs,
+                         ValueRange state,
                          function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)> body) {
   auto type = cast<RankedTensorType>(state[0].getType());
   int64_t rank = type.getRank();
@@ -65,6 +67,7 @@ ValueRange updateInPlace(LinalgBuilder &lb, ValueRange inputs, ValueRange state,
                                         llvm::append_range(values, args.drop_front(next));
                                         linalg::YieldOp::create(nb, l, body(nb, l, values));
                                       });
+  op->setAttr(kOptimizerAttr, lb.b.getStringAttr(optimizer));
   return op.getResults();
 }
 
@@ -87,7 +90,7 @@ bool replace(Operation *op, ValueRange values) {
 bool lowerSgd(LinalgBuilder &lb, SgdUpdateOp u) {
   double wd = u.getWeightDecay().convertToDouble();
   ValueRange results = updateInPlace(
-      lb, {u.getGrad(), u.getLr()}, {u.getParam()},
+      lb, "sgd", {u.getGrad(), u.getLr()}, {u.getParam()},
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
         Value g = withWeightDecay(b, l, a[0], a[2], wd);
         return {arith::SubFOp::create(b, l, a[2], arith::MulFOp::create(b, l, a[1], g))};
@@ -104,7 +107,8 @@ bool lowerMomentum(LinalgBuilder &lb, MomentumUpdateOp u) {
   double momentum = u.getMomentum().convertToDouble();
   bool nesterov = u.getNesterov();
   ValueRange results = updateInPlace(
-      lb, {u.getGrad(), u.getLr()}, {u.getParam(), u.getMomentumBuffer()},
+      lb, nesterov ? "nesterov" : "momentum", {u.getGrad(), u.getLr()},
+      {u.getParam(), u.getMomentumBuffer()},
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
         Value lr = a[1], param = a[2], buf = a[3];
         Value mu = constant(b, l, param.getType(), momentum);
@@ -155,9 +159,11 @@ bool lowerAdam(LinalgBuilder &lb, AdamUpdateOp u) {
           out.push_back(arith::TruncFOp::create(b, l, f32, v));
         linalg::YieldOp::create(b, l, out);
       });
+  scalars->setAttr(kOptimizerScalarsAttr, lb.b.getStringAttr(adamw ? "adamw" : "adam"));
   ValueRange s = scalars.getResults();
   ValueRange results = updateInPlace(
-      lb, {u.getGrad(), s[0], s[1], s[2]}, {u.getParam(), u.getExpAvg(), u.getExpAvgSq()},
+      lb, adamw ? "adamw" : "adam", {u.getGrad(), s[0], s[1], s[2]},
+      {u.getParam(), u.getExpAvg(), u.getExpAvgSq()},
       [&](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
         Value grad = a[0], stepSize = a[1], bc2Sqrt = a[2], decay = a[3];
         Value param = a[4], m = a[5], v = a[6];

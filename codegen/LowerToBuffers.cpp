@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/FlatUpdate.h"
 #include "codegen/FunctionLowering.h"
 #include "codegen/Passes.h"
 
@@ -33,6 +34,8 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/SaveAndRestore.h"
 
+#include <numeric>
+
 #define DEBUG_TYPE "nn-lower-to-buffers"
 
 namespace nnc {
@@ -51,11 +54,18 @@ class ArenaLayout {
 public:
   explicit ArenaLayout(MLIRContext *ctx) : ctx(ctx) {}
 
-  /// Reserves a region and returns its offset.
-  int64_t add(StringRef name, StringRef kind, ShapedType type,
-              ArrayRef<NamedAttribute> extra = {}) {
+  /// Reserves `bytes` for regions placed by the caller; returns the offset.
+  int64_t reserve(int64_t bytes) {
     int64_t offset = cursor;
-    cursor = alignTo(cursor + byteSize(type));
+    cursor = alignTo(cursor + bytes);
+    return offset;
+  }
+
+  /// Adds a region, at `at` (in memory reserved before) or else at a new
+  /// offset, and returns its offset.
+  int64_t add(StringRef name, StringRef kind, ShapedType type, ArrayRef<NamedAttribute> extra = {},
+              std::optional<int64_t> at = {}) {
+    int64_t offset = at ? *at : reserve(byteSize(type));
     Builder b(ctx);
     SmallVector<NamedAttribute> attrs(extra);
     attrs.append({
@@ -430,9 +440,28 @@ LogicalResult FunctionLowering::lowerKernel(KernelOp kernel) {
   for (auto [arg, input] : llvm::zip(kernel.getBodyBlock().getArguments(), kernel.getInputs()))
     mapping[arg] = lookup(input);
   llvm::SaveAndRestore<StringAttr> inKernel(currentKernel, kernel.getNameAttr());
-  for (Operation &op : kernel.getBodyBlock().without_terminator())
-    if (failed(lowerOp(&op)))
+  auto body = kernel.getBodyBlock().without_terminator();
+  // A flat update: its scalar code (which reads no update's result) first,
+  // then, if the layout allows, one loop for all its updates.
+  auto readsNoUpdate = [](Operation &op) {
+    return llvm::none_of(op.getOperands(),
+                         [](Value v) { return v.getDefiningOp<linalg::GenericOp>(); });
+  };
+  bool tried = kernel->hasAttr(kFlatUpdateAttr) && llvm::all_of(body, [&](Operation &op) {
+                 return isa<linalg::GenericOp>(op) || readsNoUpdate(op);
+               });
+  bool flat = false;
+  if (tried) {
+    for (Operation &op : body)
+      if (!isa<linalg::GenericOp>(op) && failed(lowerOp(&op)))
+        return failure();
+    flat = lowerFlatUpdate(kernel);
+  }
+  for (Operation &op : body) {
+    bool lowered = isa<linalg::GenericOp>(op) ? flat : tried;
+    if (!lowered && failed(lowerOp(&op)))
       return failure();
+  }
   for (auto [result, value] : llvm::zip(kernel.getResults(), kernel.getYield().getValues()))
     mapping[result] = lookup(value);
   return success();
@@ -636,7 +665,33 @@ struct NNLowerToBuffersPass
     std::vector<std::string> numericsOps;
     ArenaLayout layout(ctx);
     llvm::StringMap<int64_t> paramOffsets;
+    // The regions a flat update kernel updates: each column (its parameters,
+    // each state of theirs) one block, its regions one after the other with
+    // no padding, in the kernel's order, placed where the first of them
+    // would be.
+    llvm::StringMap<int64_t> fixedOffsets;
+    llvm::StringMap<unsigned> groupOf;
+    SmallVector<FlatUpdateColumns> groups = flatUpdateGroups(model);
+    for (auto [g, columns] : llvm::enumerate(groups))
+      for (ArrayRef<StringRef> column : columns)
+        for (StringRef sym : column)
+          groupOf[sym] = g;
+    auto placeGroup = [&](const FlatUpdateColumns &columns) {
+      for (ArrayRef<StringRef> column : columns) {
+        SmallVector<int64_t> bytes;
+        for (StringRef sym : column)
+          bytes.push_back(byteSize(cast<ShapedType>(model.lookupSymbol<ParamOp>(sym).getType())));
+        int64_t at = layout.reserve(std::accumulate(bytes.begin(), bytes.end(), int64_t(0)));
+        for (auto [sym, size] : llvm::zip(column, bytes)) {
+          fixedOffsets[sym] = at;
+          at += size;
+        }
+      }
+    };
     for (ParamOp p : model.getOps<ParamOp>()) {
+      auto group = groupOf.find(p.getSymName());
+      if (group != groupOf.end() && !fixedOffsets.count(p.getSymName()))
+        placeGroup(groups[group->second]);
       auto type = cast<RankedTensorType>(p.getType());
       StringRef kind = p.getBuffer() ? "buffer" : p.getState() ? "state" : "param";
       Builder b(ctx);
@@ -644,7 +699,10 @@ struct NNLowerToBuffersPass
           b.getNamedAttr("init", b.getStringAttr(stringifyNNInit(p.getInit())))};
       if (p.getScale())
         init.push_back(b.getNamedAttr("scale", p.getScaleAttr()));
-      paramOffsets[p.getSymName()] = layout.add(p.getSymName(), kind, type, init);
+      std::optional<int64_t> at;
+      if (auto fixed = fixedOffsets.find(p.getSymName()); fixed != fixedOffsets.end())
+        at = fixed->second;
+      paramOffsets[p.getSymName()] = layout.add(p.getSymName(), kind, type, init, at);
     }
 
     SmallVector<func::FuncOp> sources(model.getOps<func::FuncOp>());

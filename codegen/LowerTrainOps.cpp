@@ -21,8 +21,7 @@ using namespace mlir;
 using namespace mlir::nn;
 using namespace nnc::codegen;
 
-Value FunctionLowering::updatable(Value tensor, Operation *op) {
-  Value buffer = lookup(tensor);
+bool FunctionLowering::readLater(Value tensor, Operation *op) {
   // A user inside a loop counts where the loop is; a user outside the block
   // of `op` (in a loop body) may read the tensor later.
   auto readAfter = [](Value value, Operation *op) {
@@ -33,16 +32,20 @@ Value FunctionLowering::updatable(Value tensor, Operation *op) {
       return at != op && op->isBeforeInBlock(at) && !isa<ParamAssignOp>(user);
     });
   };
-  bool readLater = readAfter(tensor, op);
+  bool later = readAfter(tensor, op);
   // An input of an nn.kernel: also read after the kernel, or through
   // another input of it.
   if (auto arg = dyn_cast<BlockArgument>(tensor))
     if (auto kernel = dyn_cast<KernelOp>(arg.getOwner()->getParentOp())) {
       Value outer = kernel.getInputs()[arg.getArgNumber()];
-      readLater = readLater || readAfter(outer, kernel) ||
-                  llvm::count(kernel.getInputs(), outer) > 1;
+      later = later || readAfter(outer, kernel) || llvm::count(kernel.getInputs(), outer) > 1;
     }
-  if (!readLater)
+  return later;
+}
+
+Value FunctionLowering::updatable(Value tensor, Operation *op) {
+  Value buffer = lookup(tensor);
+  if (!readLater(tensor, op))
     return buffer;
   Value copy = alloc(cast<MemRefType>(buffer.getType()));
   memref::CopyOp::create(b, loc(), buffer, copy);

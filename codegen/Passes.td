@@ -86,6 +86,19 @@ def NNFuse : Pass<"nn-fuse", "::mlir::ModuleOp"> {
        kernel of each op it initializes. The two ops of a batchnorm fold
        share one kernel.
 
+    Before step 3, the optimizer updates (the linalg.generic ops tagged
+    `nn.optimizer` by -nn-lower-to-linalg, one per parameter) are grouped:
+    Adam's per-step scalar generics, equal for every parameter, become one
+    (kernel `k<i>_<optimizer>_scalars`), and every set of updates with equal
+    bodies (one optimizer with one set of hyperparameters) whose
+    destinations are nn.param_ref values and whose results only
+    nn.param_assign ops use becomes one kernel
+    `k<i>_<optimizer>_update_<n>_params` tagged `nn.flat_update`; the
+    updates are moved next to each other and the parameter writes after
+    them (they take effect at exit anyway), and nothing is fused into them.
+    -nn-lower-to-buffers lowers such a kernel to one loop over all the
+    parameters' elements (codegen/FlatUpdate.h).
+
     With `enable=false` (`nnc --no-fuse`) only step 4 runs: one kernel per
     linalg op, so the IR has the same shape.
   }];
@@ -122,6 +135,17 @@ def NNLowerToBuffers : Pass<"nn-lower-to-buffers", "::mlir::ModuleOp"> {
     Models with floating-point types other than f32 are refused first (see
     -nn-check-element-types).
 
+    The regions that an `nn.flat_update` kernel (-nn-fuse) updates are laid
+    out for one loop over all of them: its parameters one after the other
+    with no padding, in the kernel's order, then each state of theirs the
+    same way. The kernel then becomes one linalg.generic over flat views of
+    these blocks; the allocation of each gradient it reads (one of exactly
+    the parameter's size) becomes a view of its slice of one gradient
+    buffer laid out like the parameters, so the backward pass writes the
+    gradients there in place (any other gradient is copied into its slice).
+    Where the regions do not line up or the update could not run in place,
+    the kernel's updates are lowered one by one.
+
     The layout is recorded in the module attribute `nn.layout` (one
     dictionary per region: name, kind, offset, bytes, dtype, shape) for the
     artifact's model table.
@@ -149,7 +173,12 @@ def NNPlanMemory : Pass<"nn-plan-memory", "::mlir::ModuleOp"> {
     model by a `memref.view` of the arena argument at a planned offset. A
     buffer is live from its allocation to its last use, following views and
     reshapes of it; buffers whose live ranges do not overlap share memory
-    (greedy best fit by decreasing size). Offsets start after the persistent
+    (greedy best fit by decreasing size). An allocation used only through
+    `memref.view`s at constant offsets (the gradient buffer of a flat
+    optimizer update) is placed piece by piece: each view's bytes are live
+    from that view on (nothing can have written them before) until the
+    allocation's last use, so the gradient buffer takes no more memory than
+    separate gradients would. Offsets start after the persistent
     regions; the arena size (`nn.arena_bytes` on the model module) is the
     largest end offset over all entry functions.
   }];

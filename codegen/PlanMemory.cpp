@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -32,11 +33,19 @@ namespace {
 
 constexpr int64_t kAlign = 64;
 
-/// One allocation to place: its size and live range in top-level op indices.
+/// A part of an allocation that is live on its own: `bytes` at `at` bytes
+/// into it, live from top-level op `start` to `end`.
+struct Piece {
+  int64_t at, bytes;
+  int64_t start, end;
+};
+
+/// One allocation to place: its size and the live ranges of its parts (one
+/// piece for the whole allocation, or one per view of it, see `pieces`).
 struct Buffer {
   memref::AllocOp alloc;
   int64_t bytes;
-  int64_t start, end;
+  SmallVector<Piece, 1> pieces;
   int64_t offset = -1;
 };
 
@@ -73,26 +82,60 @@ int64_t lastUse(Value root, Block &block, const DenseMap<Operation *, int64_t> &
   return last;
 }
 
-/// Places buffers greedily by decreasing size at the lowest offset not used
-/// by a placed buffer with an overlapping live range. Returns the peak.
+/// The live parts of the allocation `alloc` of `bytes` (after `index`):
+/// where every use of it is a memref.view at a constant offset (the
+/// gradient buffer of a flat optimizer update, whose slices the backward
+/// pass fills one after the other), each view is a piece live from that
+/// view until the last use of the allocation (a byte is free before the
+/// first view that covers it: nothing can have written it); otherwise the
+/// whole allocation is one piece.
+SmallVector<Piece, 1> pieces(memref::AllocOp alloc, int64_t bytes, Block &block,
+                             const DenseMap<Operation *, int64_t> &index) {
+  int64_t end = lastUse(alloc.getResult(), block, index);
+  SmallVector<Piece, 1> parts;
+  for (Operation *user : alloc->getUsers()) {
+    auto view = dyn_cast<memref::ViewOp>(user);
+    std::optional<int64_t> at = view ? getConstantIntValue(view.getByteShift()) : std::nullopt;
+    if (!at || !view.getType().hasStaticShape() || view.getSource() != alloc.getResult()) {
+      parts.clear();
+      break;
+    }
+    int64_t size = view.getType().getNumElements() *
+                   std::max<int64_t>(view.getType().getElementTypeBitWidth() / 8, 1);
+    parts.push_back({*at, size, topLevelIndex(view, block, index), end});
+  }
+  if (parts.empty())
+    parts.push_back({0, bytes, index.lookup(alloc), end});
+  return parts;
+}
+
+/// Places buffers greedily by decreasing size at the lowest offset where no
+/// piece of theirs overlaps a piece of a placed buffer that is live at the
+/// same time. Returns the peak.
 int64_t place(std::vector<Buffer> &buffers, int64_t base) {
   std::vector<Buffer *> order;
   for (Buffer &b : buffers)
     order.push_back(&b);
   std::sort(order.begin(), order.end(), [](Buffer *a, Buffer *b) {
-    return a->bytes != b->bytes ? a->bytes > b->bytes : a->start < b->start;
+    return a->bytes != b->bytes ? a->bytes > b->bytes
+                                : a->pieces.front().start < b->pieces.front().start;
   });
   int64_t peak = base;
   std::vector<Buffer *> placed;
   for (Buffer *buf : order) {
+    // The offsets [lo, hi) at which a piece of `buf` would overlap a placed
+    // piece that is live at the same time.
     std::vector<std::pair<int64_t, int64_t>> busy;
     for (Buffer *p : placed)
-      if (p->start <= buf->end && buf->start <= p->end)
-        busy.push_back({p->offset, p->offset + p->bytes});
+      for (const Piece &q : p->pieces)
+        for (const Piece &mine : buf->pieces)
+          if (q.start <= mine.end && mine.start <= q.end)
+            busy.push_back({p->offset + q.at - mine.at - mine.bytes + 1,
+                            p->offset + q.at + q.bytes - mine.at});
     std::sort(busy.begin(), busy.end());
     int64_t offset = base;
     for (auto [lo, hi] : busy) {
-      if (offset + buf->bytes <= lo)
+      if (offset < lo)
         break;
       offset = std::max(offset, (hi + kAlign - 1) / kAlign * kAlign);
     }
@@ -137,8 +180,7 @@ struct NNPlanMemoryPass : public nnc::impl::NNPlanMemoryBase<NNPlanMemoryPass> {
         int64_t bytes = type.getNumElements() *
                         std::max<int64_t>(type.getElementTypeBitWidth() / 8, 1);
         bytes = (bytes + kAlign - 1) / kAlign * kAlign;
-        buffers.push_back({alloc, bytes, index[alloc],
-                           lastUse(alloc.getResult(), block, index)});
+        buffers.push_back({alloc, bytes, pieces(alloc, bytes, block, index)});
       }
       int64_t peak = place(buffers, base);
       LLVM_DEBUG(llvm::dbgs() << fn.getSymName() << ": " << buffers.size()

@@ -18,12 +18,17 @@ def NN_KernelOp : NN_Op<"kernel", [IsolatedFromAbove,
   let description = [{
     A kernel that -nn-fuse formed from one or more linalg ops (a chain of
     elementwise ops, a reduction with its elementwise producers, the weight
-    fold of a batchnorm). `name` is `k<index>_` followed by the `nn.layer`
-    names of the ops it covers (deduplicated, joined by `_`), e.g.
-    `k7_conv2_relu2_pool2`; it is an identifier, unique in the module.
+    fold of a batchnorm, the optimizer update of all parameters). `name` is
+    `k<index>_` followed by the `nn.layer` names of the ops it covers
+    (deduplicated, joined by `_`), e.g. `k7_conv2_relu2_pool2`, or
+    `k<index>_<optimizer>_update_<n>_params`; it is an identifier, unique in
+    the module.
     -nn-fuse also sets `nn.layers` (the covered layers, an array of strings)
     and, where the kernel recomputes a producer that other kernels read
-    too, `nn.recomputed` (the producers' layers).
+    too, `nn.recomputed` (the producers' layers). A kernel holding the
+    optimizer updates of several parameters has `nn.flat_update` (the
+    optimizer's name): -nn-lower-to-buffers runs it as one loop over all
+    their elements (codegen/FlatUpdate.h).
 
     The operands are the tensors the kernel reads; the body block has one
     argument per operand, of the operand's type, and nothing else is visible

@@ -14,7 +14,7 @@
 // CHECK-NOT: memref.copy
 // CHECK: %[[LRV:.*]] = memref.load %[[LR]][] : memref<f32>
 // CHECK-NOT: memref.copy
-// CHECK: linalg.generic {{.*}} ins(%[[G]] : memref<4x3xf32>) outs(%[[W]], %[[B]] : memref<4x3xf32>, memref<4x3xf32>) attrs = {nn.layer = "update"}
+// CHECK: linalg.generic {{.*}} ins(%[[G]] : memref<4x3xf32>) outs(%[[W]], %[[B]] : memref<4x3xf32>, memref<4x3xf32>) attrs = {nn.layer = "update", nn.optimizer = "momentum"}
 // CHECK: arith.mulf %[[LRV]]
 // CHECK-NOT: memref.copy
 // CHECK: %[[IDS:.*]] = memref.collapse_shape {{.*}} : memref<2x5xi32> into memref<10xi32>

@@ -11,7 +11,7 @@
 // CHECK-SAME: (%[[P:.*]]: tensor<4x3xf32>, %[[G:.*]]: tensor<4x3xf32>, %[[LR:.*]]: tensor<f32>)
 // CHECK: %[[LRI:.*]] = tensor.extract %[[LR]][] : tensor<f32>
 // CHECK: %[[NEW:.*]] = linalg.generic {indexing_maps = [#[[$ID]], #[[$ID]]], iterator_types = ["parallel", "parallel"]}
-// CHECK-SAME: ins(%[[G]] : tensor<4x3xf32>) outs(%[[P]] : tensor<4x3xf32>) attrs = {nn.layer = "update"}
+// CHECK-SAME: ins(%[[G]] : tensor<4x3xf32>) outs(%[[P]] : tensor<4x3xf32>) attrs = {nn.layer = "update", nn.optimizer = "sgd"}
 // CHECK: ^bb0(%[[GI:.*]]: f32, %[[PI:.*]]: f32):
 // CHECK: %[[WD:.*]] = arith.constant 0.00999999977 : f32
 // CHECK: %[[D:.*]] = arith.mulf %[[WD]], %[[PI]]
@@ -36,7 +36,7 @@ module @m attributes {nn.model} {
 // CHECK-SAME: (%[[P:.*]]: tensor<8xf32>, %[[G:.*]]: tensor<8xf32>, %[[B:.*]]: tensor<8xf32>, %[[LR:.*]]: tensor<f32>)
 // CHECK: %[[LRI:.*]] = tensor.extract %[[LR]][] : tensor<f32>
 // CHECK: %[[NEW:.*]]:2 = linalg.generic {{{.*}}iterator_types = ["parallel"]}
-// CHECK-SAME: ins(%[[G]] : tensor<8xf32>) outs(%[[P]], %[[B]] : tensor<8xf32>, tensor<8xf32>) attrs = {nn.layer = "update"}
+// CHECK-SAME: ins(%[[G]] : tensor<8xf32>) outs(%[[P]], %[[B]] : tensor<8xf32>, tensor<8xf32>) attrs = {nn.layer = "update", nn.optimizer = "nesterov"}
 // CHECK: ^bb0(%[[GI:.*]]: f32, %[[PI:.*]]: f32, %[[BI:.*]]: f32):
 // CHECK: %[[MU:.*]] = arith.constant 0.899999976 : f32
 // CHECK: %[[MB:.*]] = arith.mulf %[[MU]], %[[BI]]
@@ -85,7 +85,7 @@ module @m attributes {nn.model} {
 // CHECK-LABEL: func.func @adamw
 // CHECK-SAME: (%[[P:.*]]: tensor<8xf32>, %[[G:.*]]: tensor<8xf32>, %[[M:.*]]: tensor<8xf32>, %[[V:.*]]: tensor<8xf32>, %[[LR:.*]]: tensor<f32>, %[[T:.*]]: tensor<i64>)
 // CHECK: %[[SC:.*]]:3 = linalg.generic {indexing_maps = [#[[$NONE]], #[[$NONE]], #[[$NONE]], #[[$NONE]], #[[$NONE]]], iterator_types = []} ins(%[[LR]], %[[T]] : tensor<f32>, tensor<i64>)
-// CHECK-SAME: attrs = {nn.layer = "update"}
+// CHECK-SAME: attrs = {nn.layer = "update", nn.optimizer_scalars = "adamw"}
 // CHECK: arith.extf {{.*}} : f32 to f64
 // CHECK: arith.maxsi
 // CHECK: arith.sitofp {{.*}} : i64 to f64
@@ -97,7 +97,7 @@ module @m attributes {nn.model} {
 // CHECK: %[[BC2:.*]] = tensor.extract %[[SC]]#1[] : tensor<f32>
 // CHECK: %[[DECAY:.*]] = tensor.extract %[[SC]]#2[] : tensor<f32>
 // CHECK: %[[NEW:.*]]:3 = linalg.generic {indexing_maps = [#[[$I]], #[[$I]], #[[$I]], #[[$I]]], iterator_types = ["parallel"]}
-// CHECK-SAME: ins(%[[G]] : tensor<8xf32>) outs(%[[P]], %[[M]], %[[V]] : tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) attrs = {nn.layer = "update"}
+// CHECK-SAME: ins(%[[G]] : tensor<8xf32>) outs(%[[P]], %[[M]], %[[V]] : tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) attrs = {nn.layer = "update", nn.optimizer = "adamw"}
 // CHECK: ^bb0(%[[GI:.*]]: f32, %[[PI:.*]]: f32, %[[MI:.*]]: f32, %[[VI:.*]]: f32):
 // CHECK: %[[PD:.*]] = arith.mulf %[[PI]], %[[DECAY]]
 // CHECK: %[[NM:.*]] = arith.addf
