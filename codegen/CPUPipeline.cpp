@@ -8,6 +8,8 @@
 #include "dialect/NNOps.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -19,6 +21,7 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -97,6 +100,29 @@ void dropRedundantBarriers(ModuleOp module) {
         next->hasTrait<OpTrait::IsTerminator>())
       loop.setNowait(true);
   });
+}
+
+/// Replaces the transcendental functions of the kernels (exp, log, tanh,
+/// erf and their relatives) by MLIR's polynomial approximations: arith ops
+/// only, which LLVM vectorizes with the loop around them. Left to
+/// convert-math-to-llvm/-libm, each would be a scalar libm call per element
+/// (LLVM has no vector library here). The approximations handle the whole
+/// f32 range, infinities and NaN (test/unit/GeneratedKernelTest.cpp checks
+/// them against libm).
+LogicalResult approximateMath(ModuleOp module) {
+  RewritePatternSet patterns(module.getContext());
+  auto approximated = [](StringRef name) {
+    return llvm::is_contained({math::ExpOp::getOperationName(),
+                               math::ExpM1Op::getOperationName(),
+                               math::LogOp::getOperationName(),
+                               math::Log1pOp::getOperationName(),
+                               math::Log2Op::getOperationName(),
+                               math::TanhOp::getOperationName(),
+                               math::ErfOp::getOperationName()},
+                              name);
+  };
+  populateMathPolynomialApproximationPatterns(patterns, approximated);
+  return applyPatternsGreedily(module, std::move(patterns));
 }
 
 /// Runs the textual pass pipeline `pipeline` on `module`.
@@ -233,6 +259,8 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
   if (failed(runPipeline(*standalone, kToOpenMPPipeline)))
     return failure();
   dropRedundantBarriers(*standalone);
+  if (failed(approximateMath(*standalone)))
+    return emitError(model.getLoc(), "internal error: cannot approximate the math functions");
   if (failed(runPipeline(*standalone, kToLLVMPipeline)))
     return failure();
 
