@@ -24,6 +24,8 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/IR/DiagnosticInfo.h"
+#include "llvm/IR/DiagnosticPrinter.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -63,6 +65,42 @@ constexpr const char *kToLLVMPipeline =
 /// targets").
 constexpr int64_t kMinParallelWork = 1 << 22;
 
+/// Loops of fewer iterations than this are vectorized only when told to:
+/// LLVM's loop vectorizer skips loops with a known trip count below 16
+/// unless no scalar remainder is needed, e.g. a 14-wide pooling row.
+constexpr int64_t kShortLoop = 16;
+
+/// Asks LLVM to vectorize the element loop `loop` (an innermost parallel
+/// dimension, so its iterations are independent) if it is short: 4 to 15
+/// iterations.
+void markShortLoopVectorizable(scf::ForOp loop) {
+  std::optional<APInt> trips = loop.getStaticTripCount();
+  if (!trips || trips->getSExtValue() < 4 || trips->getSExtValue() >= kShortLoop)
+    return;
+  MLIRContext *ctx = loop.getContext();
+  auto vectorize = LLVM::LoopVectorizeAttr::get(
+      ctx, /*disable=*/BoolAttr::get(ctx, false), {}, {}, {}, {}, {}, {});
+  loop->setAttr("llvm.loop_annotation",
+                LLVM::LoopAnnotationAttr::get(ctx, {}, vectorize, {}, {}, {}, {}, {}, {}, {},
+                                              {}, {}, {}, {}, {}, {}));
+}
+
+/// Moves the loop annotations that convert-scf-to-cf copies onto the back
+/// edge of a loop as the discardable `llvm.loop_annotation` into the
+/// branch's own `loop_annotation`, which the translation to LLVM IR reads.
+void attachLoopAnnotations(ModuleOp module) {
+  module.walk([](Operation *op) {
+    auto annotation = op->getAttrOfType<LLVM::LoopAnnotationAttr>("llvm.loop_annotation");
+    if (!annotation)
+      return;
+    op->removeAttr("llvm.loop_annotation");
+    if (auto br = dyn_cast<LLVM::BrOp>(op))
+      br.setLoopAnnotationAttr(annotation);
+    else if (auto condBr = dyn_cast<LLVM::CondBrOp>(op))
+      condBr.setLoopAnnotationAttr(annotation);
+  });
+}
+
 /// Maps the kernel IR's scf.parallel nests onto the CPU: a nest with less
 /// work than kMinParallelWork becomes scf.for loops; a larger one keeps only
 /// its outermost scf.parallel (the tiles, shared out by OpenMP), and the
@@ -83,9 +121,14 @@ LogicalResult mapKernelsToCPU(ModuleOp module) {
         sequential.push_back(loop);
     });
     for (scf::ParallelOp loop : sequential) {
+      bool innermost = true;
+      loop.getBody()->walk([&](scf::ParallelOp) { innermost = false; });
       rewriter.setInsertionPoint(loop);
-      if (failed(scf::parallelForToNestedFors(rewriter, loop)))
+      FailureOr<scf::LoopNest> nest = scf::parallelForToNestedFors(rewriter, loop);
+      if (failed(nest))
         return loop.emitError("internal error: cannot make a parallel loop sequential");
+      if (innermost && !nest->loops.empty())
+        markShortLoopVectorizable(nest->loops.back());
     }
   }
   return success();
@@ -263,6 +306,7 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
     return emitError(model.getLoc(), "internal error: cannot approximate the math functions");
   if (failed(runPipeline(*standalone, kToLLVMPipeline)))
     return failure();
+  attachLoopAnnotations(*standalone);
 
   // The model table: a NUL-terminated JSON string.
   OpBuilder b(ctx);
@@ -289,6 +333,22 @@ LogicalResult nnc::emitObjectFile(ModuleOp llvmModule, StringRef path) {
   llvmModule.getContext()->appendDialectRegistry(registry);
 
   llvm::LLVMContext llvmContext;
+  // A short loop that markShortLoopVectorizable asked LLVM to vectorize but
+  // that it cannot (an inner loop left, a reduction in order) stays as it
+  // was: not the user's business, so no "loop not vectorized" warning (and,
+  // as with LLVM's default handler, no optimization remarks).
+  llvmContext.setDiagnosticHandlerCallBack(
+      [](const llvm::DiagnosticInfo *info, void *) {
+        if (info->getKind() == llvm::DK_OptimizationFailure ||
+            info->getSeverity() == llvm::DS_Remark || info->getSeverity() == llvm::DS_Note)
+          return;
+        llvm::DiagnosticPrinterRawOStream printer(llvm::errs());
+        llvm::errs() << llvm::LLVMContext::getDiagnosticMessagePrefix(info->getSeverity())
+                     << ": ";
+        info->print(printer);
+        llvm::errs() << "\n";
+      },
+      nullptr);
   std::unique_ptr<llvm::Module> module = translateModuleToLLVMIR(llvmModule, llvmContext);
   if (!module)
     return emitError(llvmModule.getLoc(), "cannot translate the model to LLVM IR");
