@@ -105,7 +105,8 @@ void attachLoopAnnotations(ModuleOp module) {
 /// work than kMinParallelWork becomes scf.for loops; a larger one keeps only
 /// its outermost scf.parallel (the tiles, shared out by OpenMP), and the
 /// loops over the elements of a tile become scf.for loops, the innermost of
-/// which LLVM vectorizes.
+/// which LLVM vectorizes (told to where it is short:
+/// markShortLoopVectorizable).
 LogicalResult mapKernelsToCPU(ModuleOp module) {
   SmallVector<scf::ParallelOp> kernels;
   module.walk([&](scf::ParallelOp loop) {
