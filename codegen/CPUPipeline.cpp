@@ -8,6 +8,8 @@
 #include "dialect/NNOps.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -19,8 +21,11 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/IR/DiagnosticInfo.h"
+#include "llvm/IR/DiagnosticPrinter.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -60,11 +65,48 @@ constexpr const char *kToLLVMPipeline =
 /// targets").
 constexpr int64_t kMinParallelWork = 1 << 22;
 
+/// Loops of fewer iterations than this are vectorized only when told to:
+/// LLVM's loop vectorizer skips loops with a known trip count below 16
+/// unless no scalar remainder is needed, e.g. a 14-wide pooling row.
+constexpr int64_t kShortLoop = 16;
+
+/// Asks LLVM to vectorize the element loop `loop` (an innermost parallel
+/// dimension, so its iterations are independent) if it is short: 4 to 15
+/// iterations.
+void markShortLoopVectorizable(scf::ForOp loop) {
+  std::optional<APInt> trips = loop.getStaticTripCount();
+  if (!trips || trips->getSExtValue() < 4 || trips->getSExtValue() >= kShortLoop)
+    return;
+  MLIRContext *ctx = loop.getContext();
+  auto vectorize = LLVM::LoopVectorizeAttr::get(
+      ctx, /*disable=*/BoolAttr::get(ctx, false), {}, {}, {}, {}, {}, {});
+  loop->setAttr("llvm.loop_annotation",
+                LLVM::LoopAnnotationAttr::get(ctx, {}, vectorize, {}, {}, {}, {}, {}, {}, {},
+                                              {}, {}, {}, {}, {}, {}));
+}
+
+/// Moves the loop annotations that convert-scf-to-cf copies onto the back
+/// edge of a loop as the discardable `llvm.loop_annotation` into the
+/// branch's own `loop_annotation`, which the translation to LLVM IR reads.
+void attachLoopAnnotations(ModuleOp module) {
+  module.walk([](Operation *op) {
+    auto annotation = op->getAttrOfType<LLVM::LoopAnnotationAttr>("llvm.loop_annotation");
+    if (!annotation)
+      return;
+    op->removeAttr("llvm.loop_annotation");
+    if (auto br = dyn_cast<LLVM::BrOp>(op))
+      br.setLoopAnnotationAttr(annotation);
+    else if (auto condBr = dyn_cast<LLVM::CondBrOp>(op))
+      condBr.setLoopAnnotationAttr(annotation);
+  });
+}
+
 /// Maps the kernel IR's scf.parallel nests onto the CPU: a nest with less
 /// work than kMinParallelWork becomes scf.for loops; a larger one keeps only
 /// its outermost scf.parallel (the tiles, shared out by OpenMP), and the
 /// loops over the elements of a tile become scf.for loops, the innermost of
-/// which LLVM vectorizes.
+/// which LLVM vectorizes (told to where it is short:
+/// markShortLoopVectorizable).
 LogicalResult mapKernelsToCPU(ModuleOp module) {
   SmallVector<scf::ParallelOp> kernels;
   module.walk([&](scf::ParallelOp loop) {
@@ -80,9 +122,14 @@ LogicalResult mapKernelsToCPU(ModuleOp module) {
         sequential.push_back(loop);
     });
     for (scf::ParallelOp loop : sequential) {
+      bool innermost = true;
+      loop.getBody()->walk([&](scf::ParallelOp) { innermost = false; });
       rewriter.setInsertionPoint(loop);
-      if (failed(scf::parallelForToNestedFors(rewriter, loop)))
+      FailureOr<scf::LoopNest> nest = scf::parallelForToNestedFors(rewriter, loop);
+      if (failed(nest))
         return loop.emitError("internal error: cannot make a parallel loop sequential");
+      if (innermost && !nest->loops.empty())
+        markShortLoopVectorizable(nest->loops.back());
     }
   }
   return success();
@@ -97,6 +144,29 @@ void dropRedundantBarriers(ModuleOp module) {
         next->hasTrait<OpTrait::IsTerminator>())
       loop.setNowait(true);
   });
+}
+
+/// Replaces the transcendental functions of the kernels (exp, log, tanh,
+/// erf and their relatives) by MLIR's polynomial approximations: arith ops
+/// only, which LLVM vectorizes with the loop around them. Left to
+/// convert-math-to-llvm/-libm, each would be a scalar libm call per element
+/// (LLVM has no vector library here). The approximations handle the whole
+/// f32 range, infinities and NaN (test/unit/GeneratedKernelTest.cpp checks
+/// them against libm).
+LogicalResult approximateMath(ModuleOp module) {
+  RewritePatternSet patterns(module.getContext());
+  auto approximated = [](StringRef name) {
+    return llvm::is_contained({math::ExpOp::getOperationName(),
+                               math::ExpM1Op::getOperationName(),
+                               math::LogOp::getOperationName(),
+                               math::Log1pOp::getOperationName(),
+                               math::Log2Op::getOperationName(),
+                               math::TanhOp::getOperationName(),
+                               math::ErfOp::getOperationName()},
+                              name);
+  };
+  populateMathPolynomialApproximationPatterns(patterns, approximated);
+  return applyPatternsGreedily(module, std::move(patterns));
 }
 
 /// Runs the textual pass pipeline `pipeline` on `module`.
@@ -233,8 +303,11 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
   if (failed(runPipeline(*standalone, kToOpenMPPipeline)))
     return failure();
   dropRedundantBarriers(*standalone);
+  if (failed(approximateMath(*standalone)))
+    return emitError(model.getLoc(), "internal error: cannot approximate the math functions");
   if (failed(runPipeline(*standalone, kToLLVMPipeline)))
     return failure();
+  attachLoopAnnotations(*standalone);
 
   // The model table: a NUL-terminated JSON string.
   OpBuilder b(ctx);
@@ -261,6 +334,22 @@ LogicalResult nnc::emitObjectFile(ModuleOp llvmModule, StringRef path) {
   llvmModule.getContext()->appendDialectRegistry(registry);
 
   llvm::LLVMContext llvmContext;
+  // A short loop that markShortLoopVectorizable asked LLVM to vectorize but
+  // that it cannot (an inner loop left, a reduction in order) stays as it
+  // was: not the user's business, so no "loop not vectorized" warning (and,
+  // as with LLVM's default handler, no optimization remarks).
+  llvmContext.setDiagnosticHandlerCallBack(
+      [](const llvm::DiagnosticInfo *info, void *) {
+        if (info->getKind() == llvm::DK_OptimizationFailure ||
+            info->getSeverity() == llvm::DS_Remark || info->getSeverity() == llvm::DS_Note)
+          return;
+        llvm::DiagnosticPrinterRawOStream printer(llvm::errs());
+        llvm::errs() << llvm::LLVMContext::getDiagnosticMessagePrefix(info->getSeverity())
+                     << ": ";
+        info->print(printer);
+        llvm::errs() << "\n";
+      },
+      nullptr);
   std::unique_ptr<llvm::Module> module = translateModuleToLLVMIR(llvmModule, llvmContext);
   if (!module)
     return emitError(llvmModule.getLoc(), "cannot translate the model to LLVM IR");

@@ -12,13 +12,18 @@
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include "llvm/Support/Debug.h"
+
+#include <limits>
 
 #define DEBUG_TYPE "nn-kernel-loops"
 
@@ -261,6 +266,127 @@ FailureOr<scf::ParallelOp> lowerToKernelNest(RewriterBase &rewriter, linalg::Lin
   return kernel;
 }
 
+/// The bytes of a buffer that a memref may reach: [lo, hi) of `base` (the
+/// arena argument, an allocation), from the `memref.view`s that
+/// -nn-plan-memory places at constant offsets.
+struct Footprint {
+  Value base;
+  int64_t lo = 0, hi = std::numeric_limits<int64_t>::max();
+};
+
+/// The footprint of `memref`: a `memref.view` at a constant byte offset
+/// with a static shape covers its own bytes; any other view (subview, cast,
+/// reshape) is taken to cover all of its source; anything else all of
+/// itself.
+Footprint footprint(Value memref) {
+  if (auto view = memref.getDefiningOp<memref::ViewOp>()) {
+    Footprint f{footprint(view.getSource()).base};
+    std::optional<int64_t> shift = getConstantIntValue(view.getByteShift());
+    MemRefType type = view.getType();
+    if (shift && type.hasStaticShape() && type.getElementType().isIntOrFloat()) {
+      f.lo = *shift;
+      f.hi = *shift + type.getNumElements() *
+                          int64_t(llvm::divideCeil(type.getElementTypeBitWidth(), 8));
+    }
+    return f;
+  }
+  if (auto view = memref.getDefiningOp<ViewLikeOpInterface>())
+    return footprint(view.getViewSource());
+  return Footprint{memref};
+}
+
+/// Whether two footprints may share a byte: distinct allocations never do,
+/// views of one base do where their ranges intersect, and anything else
+/// (e.g. two function arguments) may.
+bool mayOverlap(const Footprint &a, const Footprint &b) {
+  if (a.base != b.base)
+    return !(a.base.getDefiningOp<memref::AllocOp>() &&
+             b.base.getDefiningOp<memref::AllocOp>()) &&
+           !(a.base.getDefiningOp<memref::AllocaOp>() &&
+             b.base.getDefiningOp<memref::AllocaOp>());
+  return a.lo < b.hi && b.lo < a.hi;
+}
+
+/// Keeps one accumulator of `loop` in a register: a `memref.load` and a
+/// later `memref.store` of the same element (loop-invariant indices) in the
+/// loop's body, where no other access in the loop may touch its bytes,
+/// become an iter_arg (loaded before the loop, stored after it). This is
+/// what linalg's reductions lower to (load the output, combine, store it
+/// back, every iteration); LLVM cannot do it itself because every buffer
+/// is a view of the same arena. Returns the new loop, or null if `loop` has
+/// no such accumulator.
+scf::ForOp promoteOneAccumulator(RewriterBase &rewriter, scf::ForOp loop) {
+  std::optional<APInt> trips = loop.getStaticTripCount();
+  if (!trips || trips->isZero())
+    return {};
+  SmallVector<Operation *> accesses;
+  WalkResult walk = loop.getBody()->walk([&](Operation *op) {
+    if (isa<memref::LoadOp, memref::StoreOp>(op))
+      accesses.push_back(op);
+    else if (op->getNumRegions() == 0 && !isMemoryEffectFree(op))
+      return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return {};
+  auto invariant = [&](ValueRange values) {
+    return llvm::all_of(values, [&](Value v) { return loop.isDefinedOutsideOfLoop(v); });
+  };
+  for (auto store : loop.getBody()->getOps<memref::StoreOp>()) {
+    if (!invariant(store.getMemRef()) || !invariant(store.getIndices()))
+      continue;
+    memref::LoadOp load;
+    for (Operation *op = store->getPrevNode(); op && !load; op = op->getPrevNode())
+      if (auto candidate = dyn_cast<memref::LoadOp>(op))
+        if (candidate.getMemRef() == store.getMemRef() &&
+            candidate.getIndices() == store.getIndices())
+          load = candidate;
+    if (!load)
+      continue;
+    Footprint bytes = footprint(store.getMemRef());
+    if (llvm::any_of(accesses, [&](Operation *op) {
+          if (op == load || op == store)
+            return false;
+          Value memref = isa<memref::LoadOp>(op) ? cast<memref::LoadOp>(op).getMemRef()
+                                                 : cast<memref::StoreOp>(op).getMemRef();
+          return mayOverlap(bytes, footprint(memref));
+        }))
+      continue;
+
+    rewriter.setInsertionPoint(loop);
+    Value init = memref::LoadOp::create(rewriter, load.getLoc(), load.getMemRef(),
+                                        load.getIndices());
+    Value stored = store.getValueToStore();
+    FailureOr<LoopLikeOpInterface> grown = loop.replaceWithAdditionalYields(
+        rewriter, init, /*replaceInitOperandUsesInLoop=*/false,
+        [&](OpBuilder &, Location, ArrayRef<BlockArgument>) {
+          return SmallVector<Value>{stored};
+        });
+    if (failed(grown))
+      return {};
+    auto newLoop = cast<scf::ForOp>(grown->getOperation());
+    rewriter.replaceAllUsesWith(load.getResult(), newLoop.getRegionIterArgs().back());
+    rewriter.setInsertionPointAfter(newLoop);
+    memref::StoreOp::create(rewriter, store.getLoc(), newLoop.getResults().back(),
+                            store.getMemRef(), store.getIndices());
+    rewriter.eraseOp(store);
+    rewriter.eraseOp(load);
+    return newLoop;
+  }
+  return {};
+}
+
+/// Promotes the accumulators of every scf.for under `root`, innermost loops
+/// first, so that an accumulator moved out of an inner loop can move out
+/// of the loop around it too.
+void promoteAccumulators(RewriterBase &rewriter, Operation *root) {
+  SmallVector<scf::ForOp> loops;
+  root->walk([&](scf::ForOp loop) { loops.push_back(loop); }); // post-order
+  for (scf::ForOp loop : loops)
+    while (scf::ForOp grown = promoteOneAccumulator(rewriter, loop))
+      loop = grown;
+}
+
 /// The canonicalization patterns of every loaded dialect and registered op
 /// except scf.parallel's: those would merge an element loop with constant
 /// bounds back into its tile loop.
@@ -296,6 +422,7 @@ struct NNKernelLoopsPass : nnc::impl::NNKernelLoopsBase<NNKernelLoopsPass> {
     for (linalg::LinalgOp op : ops)
       if (failed(lowerToKernelNest(rewriter, op, tileWork, cleanup)))
         return signalPassFailure();
+    promoteAccumulators(rewriter, getOperation());
     if (failed(applyPatternsGreedily(getOperation(), cleanup)))
       return signalPassFailure();
   }

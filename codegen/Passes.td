@@ -199,7 +199,11 @@ def NNKernelLoops : Pass<"nn-kernel-loops", "::mlir::ModuleOp"> {
       `scf.parallel` over the elements of a tile (a contiguous innermost
       loop on the CPU, the threads of a block on a GPU);
     - the reduction dimensions, and any parallel dimension after a
-      reduction, are `scf.for` loops inside;
+      reduction, are `scf.for` loops inside; an output element that such a
+      loop loads and stores back every iteration becomes an `iter_arg`
+      (loaded before, stored after the loop) when no other access of the
+      loop may touch its bytes (views of the arena at disjoint constant
+      offsets; function arguments may alias);
     - an op without leading parallel dimensions (a full reduction) runs in
       a one-iteration `scf.parallel`, so every op is exactly one outermost
       `scf.parallel` nest, which carries the op's `nn.*` attributes

@@ -167,3 +167,75 @@ func.func @window(%x: memref<2x2x8x8xf32>, %k: memref<2x2xi8>, %y: memref<2x2x4x
   }
   return
 }
+
+// -----
+
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+// A reduction's accumulator stays in a register: the output element, which
+// linalg loads and stores back every iteration, is loaded before the
+// scf.for and stored after it (an iter_arg), because the planned views of
+// the arena it reads and writes are disjoint bytes.
+// CHECK-LABEL: func.func @row_sums(
+// CHECK:           %[[R:.*]] = arith.addi
+// CHECK-NEXT:      %[[INIT:.*]] = memref.load %[[OUT:.*]][%[[R]]] : memref<64xf32>
+// CHECK-NEXT:      %[[SUM:.*]] = scf.for %[[K:.*]] = %c0 to %c100 step %c1 iter_args(%[[ACC:.*]] = %[[INIT]]) -> (f32) {
+// CHECK-NEXT:        %[[X:.*]] = memref.load %{{.*}}[%[[R]], %[[K]]] : memref<64x100xf32>
+// CHECK-NEXT:        %[[NEXT:.*]] = arith.addf %[[X]], %[[ACC]] : f32
+// CHECK-NEXT:        scf.yield %[[NEXT]] : f32
+// CHECK-NEXT:      }
+// CHECK-NEXT:      memref.store %[[SUM]], %[[OUT]][%[[R]]] : memref<64xf32>
+func.func @row_sums(%arena: memref<?xi8>) {
+  %c0 = arith.constant 0 : index
+  %c25600 = arith.constant 25600 : index
+  %in = memref.view %arena[%c0][] : memref<?xi8> to memref<64x100xf32>
+  %out = memref.view %arena[%c25600][] : memref<?xi8> to memref<64xf32>
+  linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%in : memref<64x100xf32>) outs(%out : memref<64xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+#in = affine_map<(d0, d1) -> (d0, d1)>
+#out = affine_map<(d0, d1) -> (d0)>
+// Views that may share bytes (here the output overlaps the input's last
+// row; function arguments alike) keep the load and store in the loop.
+// CHECK-LABEL: func.func @overlapping_views(
+// CHECK:         scf.for %{{.*}} = %c0 to %c100 step %c1 {
+// CHECK-NEXT:      memref.load
+// CHECK-NEXT:      memref.load
+// CHECK-NEXT:      arith.addf
+// CHECK-NEXT:      memref.store
+// CHECK-LABEL: func.func @arguments(
+// CHECK:         scf.for %{{.*}} = %c0 to %c100 step %c1 {
+// CHECK-NEXT:      memref.load
+// CHECK-NEXT:      memref.load
+// CHECK-NEXT:      arith.addf
+// CHECK-NEXT:      memref.store
+func.func @overlapping_views(%arena: memref<?xi8>) {
+  %c0 = arith.constant 0 : index
+  %c25500 = arith.constant 25500 : index
+  %in = memref.view %arena[%c0][] : memref<?xi8> to memref<64x100xf32>
+  %out = memref.view %arena[%c25500][] : memref<?xi8> to memref<64xf32>
+  linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%in : memref<64x100xf32>) outs(%out : memref<64xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+func.func @arguments(%in: memref<64x100xf32>, %out: memref<64xf32>) {
+  linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "reduction"]}
+      ins(%in : memref<64x100xf32>) outs(%out : memref<64xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}

@@ -25,10 +25,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <dlfcn.h>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <map>
 
 using namespace nnc::test;
@@ -368,6 +370,103 @@ INSTANTIATE_TEST_SUITE_P(Activations, GeneratedUnaryGrad,
                                            UnaryCase{"gelu", "gelu_backward", false},
                                            UnaryCase{"leaky_relu", "leaky_relu_backward", false}),
                          [](const auto &info) { return std::string(info.param.forward); });
+
+/// Inputs for the transcendental functions: a sweep of [-30, 30] in steps of
+/// 0.01 and the edges: zeros, subnormals, tiny and huge values, the ends of
+/// f32's exp range, infinities and NaN. `n` values in all.
+std::vector<float> mathInputs(int64_t n) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = {0.0f,   -0.0f,  1e-40f,  -1e-40f, 1e-30f, -1e-30f, 1e-7f,
+                          -1e-7f, 87.0f,  -87.0f,  88.7f,   -88.7f, 89.0f,   -89.0f,
+                          -103.f, -104.f, 1e4f,    -1e4f,   1e30f,  -1e30f,  3e38f,
+                          -3e38f, inf,    -inf,    std::numeric_limits<float>::quiet_NaN()};
+  for (int64_t i = 0; int64_t(x.size()) < n; ++i)
+    x.push_back(-30.0f + 0.01f * float(i % 6001));
+  return x;
+}
+
+/// Whether `got` (f32, generated) agrees with `want` (computed in f64 with
+/// libm): both NaN, both the same infinity, or within `absTol` + `relTol`
+/// times |want|.
+::testing::AssertionResult closeTo(float got, double want, double absTol, double relTol) {
+  if (std::isnan(want) ? std::isnan(got)
+                       : std::isinf(want) ? double(got) == want
+                                          : std::fabs(double(got) - want) <=
+                                                absTol + relTol * std::fabs(want))
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "got " << got << ", libm (f64) " << want;
+}
+
+/// The activations whose kernels use exp, tanh and erf (approximated by
+/// polynomials in the CPU pipeline, not libm calls) agree with libm over the
+/// whole f32 range, infinities and NaN included.
+TEST(GeneratedKernel, TranscendentalsMatchLibm) {
+  const double rt2 = std::sqrt(2.0), rt2pi = std::sqrt(2.0 * M_PI);
+  const std::pair<const char *, std::function<double(double)>> cases[] = {
+      {"tanh", [](double v) { return std::tanh(v); }},
+      {"sigmoid", [](double v) { return 1.0 / (1.0 + std::exp(-v)); }},
+      {"gelu", [&](double v) { return 0.5 * v * (1.0 + std::erf(v / rt2)); }},
+      {"gelu_backward",
+       [&](double v) { return 0.5 * (1.0 + std::erf(v / rt2)) + v * std::exp(-0.5 * v * v) / rt2pi; }},
+  };
+  const int64_t n = 64 * 100;
+  const std::string t = "tensor<64x100xf32>";
+  std::vector<float> x = mathInputs(n);
+  for (const auto &[op, reference] : cases) {
+    bool backward = std::string(op) == "gelu_backward";
+    Compiled m(unaryModel(t, backward ? "%y = nn.gelu_backward %x, %x : " + t
+                                      : std::string("%y = nn.") + op + " %x : " + t));
+    ASSERT_TRUE(m.ok());
+    m.set("f.x", x);
+    m.run("f");
+    std::vector<float> y = m.get<float>("f.y", n);
+    int failures = 0;
+    for (int64_t i = 0; i < n && failures < 10; ++i) {
+      // The absolute error grows with |x| (rounding x in f32 alone moves
+      // erf(x/sqrt(2)) by |x| ulp-sized steps; libm's f32 functions err by
+      // up to 9e-8 |x| here), and the backward op multiplies by dy (= x).
+      double dy = backward ? double(x[i]) : 1.0;
+      double scale = std::max(1.0, std::fabs(double(x[i]))) * std::max(1.0, std::fabs(dy));
+      ::testing::AssertionResult ok = closeTo(y[i], dy * reference(x[i]), 2e-7 * scale, 4e-6);
+      failures += !ok;
+      EXPECT_TRUE(ok) << op << "(" << x[i] << ")";
+    }
+  }
+}
+
+/// Softmax and log-softmax (exp and log) over rows with large, tiny and
+/// infinite logits agree with libm in f64.
+TEST(GeneratedKernel, SoftmaxMatchesLibmOverTheRange) {
+  const int64_t rows = 64, cols = 100;
+  std::vector<float> x = mathInputs(rows * cols);
+  // One NaN or infinity spoils its whole row; keep them in the first row.
+  for (int64_t i = 25; i < rows * cols; ++i)
+    x[i] = 0.37f * float((i * 7919) % 241) - 44.0f;
+  for (bool log : {false, true}) {
+    Compiled m(unaryModel("tensor<64x100xf32>",
+                          std::string("%y = nn.") + (log ? "log_softmax" : "softmax") +
+                              " %x {dim = 1 : i64} : tensor<64x100xf32>"));
+    ASSERT_TRUE(m.ok());
+    m.set("f.x", x);
+    m.run("f");
+    std::vector<float> y = m.get<float>("f.y", rows * cols);
+    for (int64_t r = 1; r < rows; ++r) {
+      double top = -INFINITY, sum = 0.0;
+      for (int64_t c = 0; c < cols; ++c)
+        top = std::max(top, double(x[r * cols + c]));
+      for (int64_t c = 0; c < cols; ++c)
+        sum += std::exp(double(x[r * cols + c]) - top);
+      for (int64_t c = 0; c < cols; ++c) {
+        double z = double(x[r * cols + c]) - top;
+        double want = log ? z - std::log(sum) : std::exp(z) / sum;
+        EXPECT_TRUE(closeTo(y[r * cols + c], want, 1e-7, 4e-6))
+            << (log ? "log_softmax" : "softmax") << " row " << r << " column " << c;
+      }
+    }
+    // The first row holds NaN: all NaN.
+    EXPECT_TRUE(std::isnan(y[0])) << (log ? "log_softmax" : "softmax");
+  }
+}
 
 TEST(GeneratedKernel, SoftmaxGradientMatchesFiniteDifferences) {
   // Over the middle dimension of [2, 3, 4]: L = sum(w * y), dL/dy = w.
