@@ -18,7 +18,8 @@
 // one parallel region: each thread takes a fixed range of rows and runs every
 // step on them (its GEMMs single-threaded, the step function on its rows), with
 // no synchronization between steps. A row's arithmetic does not depend on the
-// split, so the results are the same for any thread count.
+// split, so the results are the same for any thread count. The per-step
+// GEMMs share one W_hh, packed once per layer and direction (PackedGemm).
 //
 // Reserve: the training op's `saved` result, [L*D, T, N, S*H] (docs/dialect.md):
 // per layer and direction, per step and row, S*H floats:
@@ -152,6 +153,10 @@ template <typename Body> void forRowRanges(int64_t N, Body body) {
   }
 }
 
+/// The packed copy of the recurrent weights of the time loop running on this
+/// thread (kept between calls: no allocation per call).
+thread_local std::vector<float> packedWeights;
+
 /// dst[b, a, :] = src[a, b, :] for a [A, B, W] array.
 void swapMajor(const float *src, float *dst, int64_t A, int64_t B, int64_t W) {
   for (int64_t a = 0; a < A; ++a)
@@ -211,6 +216,8 @@ void recurrentFwd(const Rec &r, const float *x, const float *const *weights,
         }
       }
       HSeq hs = hOf(l, d);
+      // The recurrent GEMM of every step: [rows, H] * Whh^T.
+      PackedGemm whhT(true, GH, H, Whh, H, hs.ld, GH, N, packedWeights);
       forRowRanges(N, [&](int64_t r0, int64_t n) {
         // This thread's rows of a view of all N.
         auto mine = [&](View v) { return rowRange(v, r0, n); };
@@ -228,8 +235,7 @@ void recurrentFwd(const Rec &r, const float *x, const float *const *weights,
           case Cell::Lstm:
             // gates += hPrev * Whh^T, then the cell.
             if (hPrev)
-              gemm(false, true, n, GH, H, 1.0f, hPrev, hs.ld, Whh, H, 1.0f,
-                   xp.p, GH);
+              whhT.run(n, hPrev, 1.0f, xp.p);
             if (!E)
               callStep(step, xp, bih, bhh, mine({cState, N, H, H}), h);
             else
@@ -242,8 +248,7 @@ void recurrentFwd(const Rec &r, const float *x, const float *const *weights,
             // HP = hPrev * Whh^T.
             float *hp = HP + r0 * GH;
             if (hPrev)
-              gemm(false, true, n, GH, H, 1.0f, hPrev, hs.ld, Whh, H, 0.0f, hp,
-                   GH);
+              whhT.run(n, hPrev, 0.0f, hp);
             else
               std::memset(hp, 0, sizeof(float) * n * GH);
             callStep(step, xp, View{hp, n, GH, GH}, bih, bhh, hPrevView,
@@ -253,8 +258,7 @@ void recurrentFwd(const Rec &r, const float *x, const float *const *weights,
           case Cell::RnnTanh:
           case Cell::RnnRelu:
             if (hPrev)
-              gemm(false, true, n, GH, H, 1.0f, hPrev, hs.ld, Whh, H, 1.0f,
-                   xp.p, GH);
+              whhT.run(n, hPrev, 1.0f, xp.p);
             callStep(step, xp, bih, bhh, h);
             break;
           }
@@ -329,6 +333,8 @@ void recurrentBwd(const Rec &r, const float *dy, const float *x,
       const float *Wih = weights[wi], *Whh = weights[wi + 1];
       float *E = r.saved(reserve, l, d);
       HSeq hs = hOf(l, d);
+      // The recurrent gradient of every step: [rows, GH] * Whh.
+      PackedGemm whh(false, H, GH, Whh, H, GH, H, N, packedWeights);
       forRowRanges(N, [&](int64_t r0, int64_t n) {
         // This thread's rows of a view of all N.
         auto mine = [&](View v) { return rowRange(v, r0, n); };
@@ -364,8 +370,8 @@ void recurrentBwd(const Rec &r, const float *dy, const float *x,
             break;
           // dhRec = dHP_t * Whh (GRU: + the direct term dh * z, which the
           // step function left in dhRec).
-          gemm(false, false, n, H, GH, 1.0f, dHP + (t * N + r0) * GH, GH, Whh,
-               H, r.cell == Cell::Gru ? 1.0f : 0.0f, dh.p, H);
+          whh.run(n, dHP + (t * N + r0) * GH, r.cell == Cell::Gru ? 1.0f : 0.0f,
+                  dh.p);
         }
       });
 

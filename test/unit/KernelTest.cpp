@@ -10,6 +10,7 @@
 
 #include "KernelTestUtil.h"
 #include "runtime/Kernels.h"
+#include "runtime/KernelsInternal.h"
 
 #include <gtest/gtest.h>
 
@@ -277,6 +278,34 @@ TEST(Kernel, RecurrentStepRunsOnRowRangesPerThread) {
     EXPECT_EQ(covered, std::vector<int>(N * T, 1)) << threads << " threads";
     EXPECT_EQ(threadIds.size(), static_cast<size_t>(threads));
   }
+  nnc_set_num_threads(0);
+}
+
+/// PackedGemm's products equal gemm's on the unpacked B (both layouts of B,
+/// beta 0 and 1, any rows per product), and B is packed from a batch of 16
+/// rows on.
+TEST(Kernel, PackedGemmMatchesGemm) {
+  nnc_set_num_threads(1);
+  const int64_t N = 48, K = 24, lda = 30, ldc = 50, ldb = 52;
+  auto A = randomVec(40 * lda, 4), B = randomVec(N * ldb, 5);
+  for (bool transB : {false, true})
+    for (int64_t batch : {8, 40}) {
+      std::vector<float> storage;
+      // B: [N, K] (transB) or [K, N], row stride ldb either way.
+      nnc::kernels::PackedGemm packed(transB, N, K, B.data(), ldb, lda, ldc,
+                                      batch, storage);
+      EXPECT_EQ(packed.isPacked(), batch >= 16);
+      for (int64_t M : {int64_t(1), int64_t(13), batch})
+        for (float beta : {0.0f, 1.0f}) {
+          auto got = randomVec(M * ldc, 6), want = got;
+          packed.run(M, A.data(), beta, got.data());
+          nnc::kernels::gemm(false, transB, M, N, K, 1.0f, A.data(), lda,
+                             B.data(), ldb, beta, want.data(), ldc);
+          EXPECT_LT(maxRelErr(got.data(), want.data(), M * ldc), 1e-5)
+              << "transB " << transB << " batch " << batch << " M " << M
+              << " beta " << beta;
+        }
+    }
   nnc_set_num_threads(0);
 }
 
