@@ -52,9 +52,11 @@ namespace {
 constexpr const char *kToOpenMPPipeline =
     "canonicalize,cse,convert-scf-to-openmp,canonicalize";
 
-/// The pipeline from there to the LLVM dialect.
+/// The pipeline from there to the LLVM dialect. expand-strided-metadata
+/// computes the sizes and strides of views of dynamic shapes (the gate
+/// functions' rows) with affine.apply: lowered by the second lower-affine.
 constexpr const char *kToLLVMPipeline =
-    "lower-affine,convert-scf-to-cf,expand-strided-metadata,convert-math-to-llvm,"
+    "lower-affine,convert-scf-to-cf,expand-strided-metadata,lower-affine,convert-math-to-llvm,"
     "convert-math-to-libm,convert-openmp-to-llvm,finalize-memref-to-llvm,"
     "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
     "convert-cf-to-llvm,reconcile-unrealized-casts";

@@ -153,10 +153,9 @@ public:
                        int64_t hidden, int64_t layers, bool bidir, bool hasBias,
                        bool sequences, int32_t relu, Value reserve = nullptr);
   /// A pointer to the generated step function (LinalgRecurrent.cpp) of the
-  /// recurrent layer `op` of `kind` ("rnn", "lstm", "gru") on `input`, for
-  /// `pass`.
-  Value recurrentStep(Operation *op, StringRef kind, bool relu, GatePass pass, Value input,
-                      int64_t hidden, bool bidir);
+  /// recurrent layer `op` of `kind` ("rnn", "lstm", "gru"), for `pass`.
+  Value recurrentStep(Operation *op, StringRef kind, bool relu, GatePass pass, int64_t hidden,
+                      bool bidir);
 
   ModuleOp model;
   OpBuilder b;

@@ -5,12 +5,14 @@
 // a generated function, `@nnc_gates_<cell><k>_<pass>`, one linalg.generic on
 // memrefs over [batch, hidden] that reads every gate once and writes every
 // result once (for LSTM: the four activations, the cell state and h in one
-// pass). The runtime calls it through a pointer, once per step, with views of
+// pass). The runtime calls it through a pointer, once per step and range of
+// batch rows (each thread runs the time loop on its own rows), with views of
 // its buffers (MLIR's memref calling convention: per memref the allocated and
 // aligned pointers, the offset, the sizes and the strides).
 //
-// Signatures (N batch, H hidden, D directions, G gates; "rows(w, s)"
-// = memref<N x w> with row stride s, "NxW" a dense one; "prev" = memref<N x H>
+// Signatures (N the rows of the call, dynamic; H hidden, D directions, G
+// gates; "rows(w, s)" = memref<N x w> with row stride s, "NxW" a dense one;
+// "prev" = memref<N x H>
 // with a dynamic row stride, 0 for the zero initial state; b_ih and b_hh are
 // memref<G*H>, zeros without biases). The runtime keeps everything
 // time-major, so one step's rows are contiguous:
@@ -135,18 +137,22 @@ StringRef passName(GatePass pass) {
 /// Builds the body of one gate function.
 class GateBuilder {
 public:
-  GateBuilder(OpBuilder &b, Location loc, int64_t n, int64_t h, StringAttr layer,
+  /// `rows` is the number of rows of this call (every [rows, w] argument
+  /// has it).
+  GateBuilder(OpBuilder &b, Location loc, Value rows, int64_t h, StringAttr layer,
               StringAttr kernel)
-      : b(b), loc(loc), n(n), h(h), layer(layer), kernel(kernel) {}
+      : b(b), loc(loc), rows(rows), h(h), layer(layer), kernel(kernel) {}
 
-  /// Column block `k` (width H) of a [N, w] memref, or elements
+  /// Column block `k` (width H) of a [rows, w] memref, or elements
   /// [k*H, (k+1)*H) of a rank-1 one.
   Value block(Value m, int64_t k) {
     if (cast<MemRefType>(m.getType()).getRank() == 1)
       return memref::SubViewOp::create(b, loc, m, ArrayRef<int64_t>{k * h},
                                        ArrayRef<int64_t>{h}, ArrayRef<int64_t>{1});
-    return memref::SubViewOp::create(b, loc, m, ArrayRef<int64_t>{0, k * h},
-                                     ArrayRef<int64_t>{n, h}, ArrayRef<int64_t>{1, 1});
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(k * h)};
+    SmallVector<OpFoldResult> sizes = {rows, b.getIndexAttr(h)};
+    SmallVector<OpFoldResult> strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
+    return memref::SubViewOp::create(b, loc, m, offsets, sizes, strides);
   }
   /// The first `count` column blocks of `m`.
   SmallVector<Value> blocks(Value m, int64_t count) {
@@ -182,14 +188,16 @@ public:
 private:
   OpBuilder &b;
   Location loc;
-  int64_t n, h;
+  Value rows;
+  int64_t h;
   StringAttr layer, kernel;
 };
 
 /// The argument types of a gate function.
-SmallVector<Type> gateArgTypes(MLIRContext *ctx, RecurrentCell cell, GatePass pass, int64_t n,
-                               int64_t h, int64_t dirs) {
+SmallVector<Type> gateArgTypes(MLIRContext *ctx, RecurrentCell cell, GatePass pass, int64_t h,
+                               int64_t dirs) {
   Type f32 = Float32Type::get(ctx);
+  const int64_t n = ShapedType::kDynamic; // the rows of one call
   auto dense = [&](int64_t w) -> Type { return MemRefType::get({n, w}, f32); };
   Type prev = MemRefType::get({n, h}, f32,
                               StridedLayoutAttr::get(ctx, 0, {ShapedType::kDynamic, 1}));
@@ -340,12 +348,13 @@ void buildGateBody(GateBuilder &gb, RecurrentCell cell, GatePass pass, ValueRang
 } // namespace
 
 func::FuncOp nnc::codegen::getOrCreateGateFunction(ModuleOp model, RecurrentCell cell,
-                                                   GatePass pass, int64_t n, int64_t h,
+                                                   GatePass pass, int64_t h,
                                                    int64_t dirs, StringRef layer) {
   MLIRContext *ctx = model.getContext();
   OpBuilder b(ctx);
-  // Functions of one cell and shape share a number k across their passes.
-  auto shape = b.getDenseI64ArrayAttr({n, h, dirs});
+  // Functions of one cell and shape share a number k across their passes
+  // (the batch is not part of the shape: each call says its rows).
+  auto shape = b.getDenseI64ArrayAttr({h, dirs});
   StringAttr cellAttr = b.getStringAttr(cellName(cell));
   int64_t index = 0, next = 1;
   for (auto fn : model.getOps<func::FuncOp>()) {
@@ -366,7 +375,7 @@ func::FuncOp nnc::codegen::getOrCreateGateFunction(ModuleOp model, RecurrentCell
 
   b.setInsertionPointToEnd(model.getBody());
   Location loc = model.getLoc();
-  SmallVector<Type> args = gateArgTypes(ctx, cell, pass, n, h, dirs);
+  SmallVector<Type> args = gateArgTypes(ctx, cell, pass, h, dirs);
   auto fn = func::FuncOp::create(b, loc, name, b.getFunctionType(args, {}));
   fn.setPrivate();
   // Only this artifact calls it (through pointers it passes): not exported.
@@ -384,7 +393,8 @@ func::FuncOp nnc::codegen::getOrCreateGateFunction(ModuleOp model, RecurrentCell
               b.getArrayAttr({b.getStrArrayAttr({"prefer-vector-width", "512"})}));
   Block *entry = fn.addEntryBlock();
   b.setInsertionPointToStart(entry);
-  GateBuilder gb(b, loc, n, h, b.getStringAttr(layer), b.getStringAttr(name));
+  Value rows = memref::DimOp::create(b, loc, entry->getArgument(0), 0);
+  GateBuilder gb(b, loc, rows, h, b.getStringAttr(layer), b.getStringAttr(name));
   buildGateBody(gb, cell, pass, entry->getArguments());
   func::ReturnOp::create(b, loc);
   return fn;

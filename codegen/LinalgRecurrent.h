@@ -22,12 +22,13 @@ enum class RecurrentCell { RnnTanh, RnnRelu, Lstm, Gru };
 /// forward (also writes the step's saved state) or the backward.
 enum class GatePass { Forward, ForwardTrain, Backward };
 
-/// The per-step gate function of a recurrent layer with batch `n`, hidden
-/// size `h` and `dirs` directions, created in `model` on first use (layers of
-/// the same cell and sizes share it). Its linalg ops carry `nn.layer = layer`
-/// and `nn.kernel` = the function's name.
+/// The per-step gate function of a recurrent layer with hidden size `h` and
+/// `dirs` directions, created in `model` on first use (layers of the same
+/// cell and sizes share it). Its row count is dynamic: the runtime calls it
+/// on any range of a step's batch rows (each thread on its own). Its linalg
+/// ops carry `nn.layer = layer` and `nn.kernel` = the function's name.
 mlir::func::FuncOp getOrCreateGateFunction(mlir::ModuleOp model, RecurrentCell cell,
-                                           GatePass pass, int64_t n, int64_t h, int64_t dirs,
+                                           GatePass pass, int64_t h, int64_t dirs,
                                            llvm::StringRef layer);
 
 } // namespace nnc::codegen

@@ -262,7 +262,7 @@ Value FunctionLowering::lowerRecurrent(Operation *op, StringRef kind, Value inpu
   else
     scratchBytes = nnc_rnn_fwd_scratch_bytes(n, t, f, hidden, layers, bidir, train);
   Value step = recurrentStep(op, kind, relu, reserve ? GatePass::ForwardTrain : GatePass::Forward,
-                             input, hidden, bidir);
+                             hidden, bidir);
   SmallVector<Value> args = {ptr(lookup(input)), ptr(table), ptr(out),
                              reserve ? ptr(reserve) : nullPtr(),
                              ptr(allocBytes(scratchBytes)), step, i64(n), i64(t), i64(f),
@@ -275,15 +275,14 @@ Value FunctionLowering::lowerRecurrent(Operation *op, StringRef kind, Value inpu
 }
 
 Value FunctionLowering::recurrentStep(Operation *op, StringRef kind, bool relu, GatePass pass,
-                                      Value input, int64_t hidden, bool bidir) {
-  auto inType = cast<RankedTensorType>(input.getType());
+                                      int64_t hidden, bool bidir) {
   RecurrentCell cell = kind == "lstm"  ? RecurrentCell::Lstm
                        : kind == "gru" ? RecurrentCell::Gru
                        : relu          ? RecurrentCell::RnnRelu
                                        : RecurrentCell::RnnTanh;
   auto name = op->getAttrOfType<StringAttr>("name");
   func::FuncOp fn = getOrCreateGateFunction(
-      model, cell, pass, inType.getDimSize(0), hidden, bidir ? 2 : 1,
+      model, cell, pass, hidden, bidir ? 2 : 1,
       name ? name.getValue() : op->getName().stripDialect());
   Value fnRef = func::ConstantOp::create(b, loc(), fn.getFunctionType(), fn.getSymName());
   // The runtime takes it as a plain function pointer.

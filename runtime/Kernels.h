@@ -149,7 +149,10 @@ void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
 //   step: the compiler-generated function of one time step's pointwise gate
 //   math (codegen/LinalgRecurrent.cpp lists the signatures): the forward takes
 //   the `fwd` variant in inference, `fwd_train` with a reserve; the backward
-//   takes `bwd`. The runtime does the time loop and the GEMMs.
+//   takes `bwd`. The runtime does the time loop and the GEMMs. Its row count
+//   is dynamic: with several threads (nnc_set_num_threads) each thread runs
+//   the whole time loop on its own range of batch rows and calls `step` on
+//   those rows only (the rows of a recurrent layer are independent).
 // Backward: dy has y's shape; dx [N,T,F] (null: not needed); dweights is a
 // pointer array like weights (overwritten; the array may be null for no
 // weight gradients, and single entries may be null).

@@ -61,17 +61,6 @@ std::string describe(const ConvShape &s) {
   return buf;
 }
 
-/// The CPU engine, created once (engines are thread-safe).
-dnnl_engine_t engine() {
-  static dnnl_engine_t e = [] {
-    dnnl_engine_t created = nullptr;
-    if (dnnl_engine_create(&created, dnnl_cpu, 0) != dnnl_success)
-      created = nullptr;
-    return created;
-  }();
-  return e;
-}
-
 /// A primitive descriptor attribute: user scratchpad and, if `relu`, a relu
 /// post-op.
 dnnl_primitive_attr_t createAttr(bool relu) {
@@ -147,8 +136,8 @@ public:
         dnnl_primitive_attr_t attr = createAttr(false);
         ok = ok && attr &&
              dnnl_reorder_primitive_desc_create(
-                 &rpd, a.output ? md : a.plain, engine(),
-                 a.output ? a.plain : md, engine(), attr) == dnnl_success;
+                 &rpd, a.output ? md : a.plain, cpuEngine(),
+                 a.output ? a.plain : md, cpuEngine(), attr) == dnnl_success;
         if (attr)
           dnnl_primitive_attr_destroy(attr);
         if (ok) {
@@ -223,7 +212,7 @@ private:
   };
 
   static bool createMemory(dnnl_memory_t *mem, const dnnl_memory_desc_t *md) {
-    return dnnl_memory_create(mem, md, engine(), DNNL_MEMORY_NONE) ==
+    return dnnl_memory_create(mem, md, cpuEngine(), DNNL_MEMORY_NONE) ==
            dnnl_success;
   }
 
@@ -282,7 +271,7 @@ dnnl_primitive_desc_t createPd(const_dnnl_op_desc_t desc, bool relu,
                                const_dnnl_primitive_desc_t hint) {
   dnnl_primitive_attr_t attr = createAttr(relu);
   dnnl_primitive_desc_t pd = nullptr;
-  if (!attr || dnnl_primitive_desc_create(&pd, desc, attr, engine(), hint) !=
+  if (!attr || dnnl_primitive_desc_create(&pd, desc, attr, cpuEngine(), hint) !=
                    dnnl_success)
     pd = nullptr;
   if (attr)
@@ -371,7 +360,7 @@ struct ConvCache {
   std::map<std::array<int64_t, 18>, std::unique_ptr<ConvEntry>> entries;
 
   ConvCache() {
-    if (dnnl_stream_create(&stream, engine(), dnnl_stream_default_flags) !=
+    if (dnnl_stream_create(&stream, cpuEngine(), dnnl_stream_default_flags) !=
         dnnl_success)
       stream = nullptr;
   }

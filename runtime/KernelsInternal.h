@@ -11,9 +11,12 @@
 
 #include "runtime/Profile.h"
 
+#include <oneapi/dnnl/dnnl.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace nnc::kernels {
 
@@ -44,6 +47,44 @@ void reportError(const std::string &message);
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
           float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
           float beta, float *C, int64_t ldc);
+
+/// oneDNN's CPU engine, created once (engines are thread-safe); null if
+/// oneDNN cannot create one.
+dnnl_engine_t cpuEngine();
+
+/// Many products C = A op(B) + beta C with the same B (a recurrent layer's
+/// weights, once per time step and thread): B is reordered once into the
+/// layout oneDNN's matmul prefers, and each product runs a matmul primitive
+/// on it (cached per thread and shape), which saves the packing of B that
+/// every plain gemm call repeats. Where oneDNN has no such primitive, the
+/// products are plain gemm calls on B.
+class PackedGemm {
+public:
+  /// op(B) is [K, N]: B is [N, K] with row stride ldb if `transB`, else
+  /// [K, N]; A has row stride lda and C ldc. `batch` is the rows of all
+  /// products of one round together (one time step): B is packed if it is
+  /// large enough, whatever rows each product then has, so how the rows are
+  /// split does not change the results. The packed copy goes to `storage`,
+  /// which must outlive the products and is not changed by them.
+  PackedGemm(bool transB, int64_t N, int64_t K, const float *B, int64_t ldb,
+             int64_t lda, int64_t ldc, int64_t batch,
+             std::vector<float> &storage);
+
+  /// C[M, N] = A[M, K] op(B) + beta C for beta 0 or 1. Callable from several
+  /// threads at once.
+  void run(int64_t M, const float *A, float beta, float *C) const;
+
+  /// Whether B was packed (else run calls gemm).
+  bool isPacked() const { return packed != nullptr; }
+
+private:
+  bool transB;
+  int64_t N, K, ldb, lda, ldc;
+  const float *B;
+  /// The packed copy and its layout (null: not packed, run calls gemm).
+  float *packed = nullptr;
+  dnnl_memory_desc_t packedMd;
+};
 
 /// exp(x) for f32 written so loops over it auto-vectorize (Cephes' expf:
 /// range reduction by ln 2, degree-6 polynomial; relative error < 2e-7).

@@ -14,6 +14,13 @@
 // recurrent gradient; then the weight and bias gradients and the input gradient
 // with one GEMM each over all steps (fixed reduction order: deterministic).
 //
+// The batch rows are independent through the whole time loop, so it runs in
+// one parallel region: each thread takes a fixed range of rows and runs every
+// step on them (its GEMMs single-threaded, the step function on its rows), with
+// no synchronization between steps. A row's arithmetic does not depend on the
+// split, so the results are the same for any thread count. The per-step
+// GEMMs share one W_hh, packed once per layer and direction (PackedGemm).
+//
 // Reserve: the training op's `saved` result, [L*D, T, N, S*H] (docs/dialect.md):
 // per layer and direction, per step and row, S*H floats:
 //   LSTM: i, f, g, o (after activation), c, h  -> S = 6
@@ -24,6 +31,8 @@
 
 #include "runtime/Kernels.h"
 #include "runtime/KernelsInternal.h"
+
+#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -41,6 +50,10 @@ struct View {
   float *p;
   int64_t rows, cols, stride;
 };
+/// Rows [r0, r0 + n) of `v`.
+View rowRange(View v, int64_t r0, int64_t n) {
+  return {v.p ? v.p + r0 * v.stride : nullptr, n, v.cols, v.stride};
+}
 /// A rank-1 view of `n` floats.
 struct Vec {
   float *p;
@@ -118,6 +131,32 @@ template <typename... Views> void callStep(nnc_step_fn fn, Views... views) {
       std::tuple_cat(memrefArgs(views)...));
 }
 
+/// A thread's time loop gets at least this many batch rows (fewer make its
+/// per-step GEMM too small to pay for the thread).
+constexpr int64_t kMinRowsPerThread = 4;
+
+/// Calls `body(r0, n)` on consecutive ranges of rows [r0, r0 + n) that cover
+/// [0, N), one range per thread of one parallel region (a single call on the
+/// calling thread when N is too small to split).
+template <typename Body> void forRowRanges(int64_t N, Body body) {
+  const int64_t parts =
+      std::min<int64_t>(omp_get_max_threads(), N / kMinRowsPerThread);
+  if (parts <= 1 || omp_in_parallel()) {
+    body(int64_t(0), N);
+    return;
+  }
+#pragma omp parallel num_threads(static_cast<int>(parts))
+  {
+    const int64_t p = omp_get_thread_num(), n = omp_get_num_threads();
+    const int64_t r0 = N * p / n, r1 = N * (p + 1) / n;
+    body(r0, r1 - r0);
+  }
+}
+
+/// The packed copy of the recurrent weights of the time loop running on this
+/// thread (kept between calls: no allocation per call).
+thread_local std::vector<float> packedWeights;
+
 /// dst[b, a, :] = src[a, b, :] for a [A, B, W] array.
 void swapMajor(const float *src, float *dst, int64_t A, int64_t B, int64_t W) {
   for (int64_t a = 0; a < A; ++a)
@@ -176,52 +215,55 @@ void recurrentFwd(const Rec &r, const float *x, const float *const *weights,
                di == 0 ? 0.0f : 1.0f, XP, GH);
         }
       }
-      if (r.cell == Cell::Lstm && !E)
-        std::memset(cState, 0, sizeof(float) * N * H);
-
       HSeq hs = hOf(l, d);
-      for (int64_t s = 0; s < T; ++s) {
-        const int64_t t = d == 0 ? s : T - 1 - s;
-        const int64_t tp = d == 0 ? t - 1 : t + 1;
-        float *hPrev = s > 0 ? hs.p + tp * N * hs.ld : nullptr;
-        View xp{XP + t * N * GH, N, GH, GH};
-        View h{hs.p + t * N * hs.ld, N, H, hs.ld};
-        View savedT{E ? E + t * N * SH : nullptr, N, SH, SH};
-        View hPrevView = hPrev ? View{hPrev, N, H, hs.ld} : zeroState;
-        switch (r.cell) {
-        case Cell::Lstm:
-          // gates += hPrev * Whh^T, then the cell.
-          if (hPrev)
-            gemm(false, true, N, GH, H, 1.0f, hPrev, hs.ld, Whh, H, 1.0f, xp.p,
-                 GH);
-          if (!E)
-            callStep(step, xp, bih, bhh, View{cState, N, H, H}, h);
-          else
-            callStep(step, xp, bih, bhh,
-                     s > 0 ? View{E + tp * N * SH + 4 * H, N, H, SH}
-                           : zeroState,
-                     savedT);
-          break;
-        case Cell::Gru: {
-          // HP = hPrev * Whh^T.
-          if (hPrev)
-            gemm(false, true, N, GH, H, 1.0f, hPrev, hs.ld, Whh, H, 0.0f, HP,
-                 GH);
-          else
-            std::memset(HP, 0, sizeof(float) * N * GH);
-          View hp{HP, N, GH, GH};
-          callStep(step, xp, hp, bih, bhh, hPrevView, E ? savedT : h);
-          break;
+      // The recurrent GEMM of every step: [rows, H] * Whh^T.
+      PackedGemm whhT(true, GH, H, Whh, H, hs.ld, GH, N, packedWeights);
+      forRowRanges(N, [&](int64_t r0, int64_t n) {
+        // This thread's rows of a view of all N.
+        auto mine = [&](View v) { return rowRange(v, r0, n); };
+        if (r.cell == Cell::Lstm && !E)
+          std::memset(cState + r0 * H, 0, sizeof(float) * n * H);
+        for (int64_t s = 0; s < T; ++s) {
+          const int64_t t = d == 0 ? s : T - 1 - s;
+          const int64_t tp = d == 0 ? t - 1 : t + 1;
+          float *hPrev = s > 0 ? hs.p + (tp * N + r0) * hs.ld : nullptr;
+          View xp = mine({XP + t * N * GH, N, GH, GH});
+          View h = mine({hs.p + t * N * hs.ld, N, H, hs.ld});
+          View savedT = mine({E ? E + t * N * SH : nullptr, N, SH, SH});
+          View hPrevView = hPrev ? View{hPrev, n, H, hs.ld} : mine(zeroState);
+          switch (r.cell) {
+          case Cell::Lstm:
+            // gates += hPrev * Whh^T, then the cell.
+            if (hPrev)
+              whhT.run(n, hPrev, 1.0f, xp.p);
+            if (!E)
+              callStep(step, xp, bih, bhh, mine({cState, N, H, H}), h);
+            else
+              callStep(step, xp, bih, bhh,
+                       s > 0 ? mine({E + tp * N * SH + 4 * H, N, H, SH})
+                             : mine(zeroState),
+                       savedT);
+            break;
+          case Cell::Gru: {
+            // HP = hPrev * Whh^T.
+            float *hp = HP + r0 * GH;
+            if (hPrev)
+              whhT.run(n, hPrev, 0.0f, hp);
+            else
+              std::memset(hp, 0, sizeof(float) * n * GH);
+            callStep(step, xp, View{hp, n, GH, GH}, bih, bhh, hPrevView,
+                     E ? savedT : h);
+            break;
+          }
+          case Cell::RnnTanh:
+          case Cell::RnnRelu:
+            if (hPrev)
+              whhT.run(n, hPrev, 1.0f, xp.p);
+            callStep(step, xp, bih, bhh, h);
+            break;
+          }
         }
-        case Cell::RnnTanh:
-        case Cell::RnnRelu:
-          if (hPrev)
-            gemm(false, true, N, GH, H, 1.0f, hPrev, hs.ld, Whh, H, 1.0f, xp.p,
-                 GH);
-          callStep(step, xp, bih, bhh, h);
-          break;
-        }
-      }
+      });
     }
   }
 
@@ -291,39 +333,47 @@ void recurrentBwd(const Rec &r, const float *dy, const float *x,
       const float *Wih = weights[wi], *Whh = weights[wi + 1];
       float *E = r.saved(reserve, l, d);
       HSeq hs = hOf(l, d);
-      std::memset(dhRec, 0, sizeof(float) * N * H);
-      std::memset(dcRec, 0, sizeof(float) * N * H);
-      for (int64_t s = T - 1; s >= 0; --s) {
-        const int64_t t = d == 0 ? s : T - 1 - s;
-        const int64_t tp = d == 0 ? t - 1 : t + 1;
-        View go{dOut + t * N * DH + d * H, N, H, DH};
-        View dh{dhRec, N, H, H};
-        View savedT{E + t * N * SH, N, SH, SH};
-        View dxp{dXP + t * N * GH, N, GH, GH};
-        switch (r.cell) {
-        case Cell::Lstm:
-          callStep(step, go, dh, savedT,
-                   s > 0 ? View{E + tp * N * SH + 4 * H, N, H, SH} : zeroState,
-                   View{dcRec, N, H, H}, dxp);
-          break;
-        case Cell::Gru:
-          callStep(step, go, dh, savedT,
-                   s > 0 ? View{hs.p + tp * N * hs.ld, N, H, hs.ld}
-                         : zeroState,
-                   dxp, View{dHP + t * N * GH, N, GH, GH});
-          break;
-        case Cell::RnnTanh:
-        case Cell::RnnRelu:
-          callStep(step, go, dh, View{hs.p + t * N * hs.ld, N, H, hs.ld}, dxp);
-          break;
+      // The recurrent gradient of every step: [rows, GH] * Whh.
+      PackedGemm whh(false, H, GH, Whh, H, GH, H, N, packedWeights);
+      forRowRanges(N, [&](int64_t r0, int64_t n) {
+        // This thread's rows of a view of all N.
+        auto mine = [&](View v) { return rowRange(v, r0, n); };
+        std::memset(dhRec + r0 * H, 0, sizeof(float) * n * H);
+        std::memset(dcRec + r0 * H, 0, sizeof(float) * n * H);
+        for (int64_t s = T - 1; s >= 0; --s) {
+          const int64_t t = d == 0 ? s : T - 1 - s;
+          const int64_t tp = d == 0 ? t - 1 : t + 1;
+          View go = mine({dOut + t * N * DH + d * H, N, H, DH});
+          View dh = mine({dhRec, N, H, H});
+          View savedT = mine({E + t * N * SH, N, SH, SH});
+          View dxp = mine({dXP + t * N * GH, N, GH, GH});
+          switch (r.cell) {
+          case Cell::Lstm:
+            callStep(step, go, dh, savedT,
+                     mine(s > 0 ? View{E + tp * N * SH + 4 * H, N, H, SH}
+                                : zeroState),
+                     mine({dcRec, N, H, H}), dxp);
+            break;
+          case Cell::Gru:
+            callStep(step, go, dh, savedT,
+                     mine(s > 0 ? View{hs.p + tp * N * hs.ld, N, H, hs.ld}
+                                : zeroState),
+                     dxp, mine({dHP + t * N * GH, N, GH, GH}));
+            break;
+          case Cell::RnnTanh:
+          case Cell::RnnRelu:
+            callStep(step, go, dh, mine({hs.p + t * N * hs.ld, N, H, hs.ld}),
+                     dxp);
+            break;
+          }
+          if (s == 0)
+            break;
+          // dhRec = dHP_t * Whh (GRU: + the direct term dh * z, which the
+          // step function left in dhRec).
+          whh.run(n, dHP + (t * N + r0) * GH, r.cell == Cell::Gru ? 1.0f : 0.0f,
+                  dh.p);
         }
-        if (s == 0)
-          break;
-        // dhRec = dHP_t * Whh (GRU: + the direct term dh * z, which the step
-        // function left in dhRec).
-        gemm(false, false, N, H, GH, 1.0f, dHP + t * N * GH, GH, Whh, H,
-             r.cell == Cell::Gru ? 1.0f : 0.0f, dhRec, H);
-      }
+      });
 
       float *const *dw = dweights ? dweights + wi : nullptr;
       if (dw && dw[1]) {

@@ -1,11 +1,12 @@
 // RUN: nn-opt %s -split-input-file -nn-lower-to-linalg -nn-lower-to-buffers | FileCheck %s
 // The recurrent layers: the runtime's time loop (nnc_<cell>_fwd/bwd) gets a
 // pointer to a generated step function: one linalg.generic on memrefs over
-// [batch, hidden] for each cell and pass, shared by the layers of the same
-// sizes. The training forward's reserve is the `saved` result itself.
+// [rows, hidden] for each cell and pass, shared by the layers of the same
+// sizes. Its rows are dynamic: the runtime calls it on each thread's rows.
+// The training forward's reserve is the `saved` result itself.
 
 // CHECK-LABEL: func.func @nnc_forward
-// CHECK: %[[FWD:.*]] = constant @nnc_gates_lstm1_fwd : (memref<2x16xf32>, memref<16xf32>, memref<16xf32>, memref<2x4xf32>, memref<2x4xf32>) -> ()
+// CHECK: %[[FWD:.*]] = constant @nnc_gates_lstm1_fwd : (memref<?x16xf32>, memref<16xf32>, memref<16xf32>, memref<?x4xf32>, memref<?x4xf32>) -> ()
 // CHECK: %[[FWDP:.*]] = builtin.unrealized_conversion_cast %[[FWD]] : {{.*}} to !llvm.ptr
 // CHECK: call @nnc_lstm_fwd({{.*}}, %[[FWDP]], {{.*}}) : (!llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64,
 // The second layer of the same sizes reuses the function.
@@ -14,9 +15,9 @@
 
 // CHECK-LABEL: func.func @nnc_train
 // CHECK: %[[SAVED:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x3x2x24xf32>
-// CHECK: constant @nnc_gates_lstm1_fwd_train : (memref<2x16xf32>, memref<16xf32>, memref<16xf32>, memref<2x4xf32, strided<[?, 1]>>, memref<2x24xf32>) -> ()
+// CHECK: constant @nnc_gates_lstm1_fwd_train : (memref<?x16xf32>, memref<16xf32>, memref<16xf32>, memref<?x4xf32, strided<[?, 1]>>, memref<?x24xf32>) -> ()
 // CHECK: call @nnc_lstm_fwd(
-// CHECK: constant @nnc_gates_lstm1_bwd : (memref<2x4xf32>, memref<2x4xf32>, memref<2x24xf32>, memref<2x4xf32, strided<[?, 1]>>, memref<2x4xf32>, memref<2x16xf32>) -> ()
+// CHECK: constant @nnc_gates_lstm1_bwd : (memref<?x4xf32>, memref<?x4xf32>, memref<?x24xf32>, memref<?x4xf32, strided<[?, 1]>>, memref<?x4xf32>, memref<?x16xf32>) -> ()
 // CHECK: call @nnc_lstm_bwd(
 
 // Inference: i, f, g, o from the four column blocks of the gates and the two
@@ -26,9 +27,10 @@
 // CHECK-SAME: llvm.linkage = #llvm.linkage<internal>
 // CHECK-SAME: nn.gate_cell = "lstm"
 // CHECK-SAME: passthrough = {{\[}}["prefer-vector-width", "512"]]
-// CHECK: memref.subview %arg0[0, 12] [2, 4] [1, 1]
+// CHECK: %[[ROWS:.*]] = memref.dim %arg0, %c0 : memref<?x16xf32>
+// CHECK: memref.subview %arg0[0, 12] [%[[ROWS]], 4] [1, 1]
 // CHECK: linalg.generic {{{.*}}iterator_types = ["parallel", "parallel"]}
-// CHECK-SAME: outs(%arg3, %arg4 : memref<2x4xf32>, memref<2x4xf32>)
+// CHECK-SAME: outs(%arg3, %arg4 : memref<?x4xf32>, memref<?x4xf32>)
 // CHECK-SAME: nn.kernel = "nnc_gates_lstm1_fwd", nn.layer = "lstm1"
 // CHECK: math.floor
 // CHECK: arith.bitcast {{.*}} : i32 to f32
@@ -70,13 +72,13 @@ module @m attributes {nn.model} {
 // directions' output) and RNN with relu.
 // CHECK-LABEL: func.func @nnc_train
 // CHECK: memref.alloc() {alignment = 64 : i64} : memref<2x3x2x15xf32>
-// CHECK: constant @nnc_gates_gru1_fwd_train : (memref<2x9xf32>, memref<2x9xf32>, memref<9xf32>, memref<9xf32>, memref<2x3xf32, strided<[?, 1]>>, memref<2x15xf32>) -> ()
+// CHECK: constant @nnc_gates_gru1_fwd_train : (memref<?x9xf32>, memref<?x9xf32>, memref<9xf32>, memref<9xf32>, memref<?x3xf32, strided<[?, 1]>>, memref<?x15xf32>) -> ()
 // CHECK: call @nnc_gru_fwd(
-// CHECK: constant @nnc_gates_rnn_relu1_fwd_train : (memref<2x2xf32>, memref<2xf32>, memref<2xf32>, memref<2x2xf32>) -> ()
+// CHECK: constant @nnc_gates_rnn_relu1_fwd_train : (memref<?x2xf32>, memref<2xf32>, memref<2xf32>, memref<?x2xf32>) -> ()
 // CHECK: call @nnc_rnn_fwd(
 // CHECK: constant @nnc_gates_rnn_relu1_bwd :
 // CHECK: call @nnc_rnn_bwd(
-// CHECK: constant @nnc_gates_gru1_bwd : (memref<2x3xf32, strided<[6, 1]>>, memref<2x3xf32>, memref<2x15xf32>, memref<2x3xf32, strided<[?, 1]>>, memref<2x9xf32>, memref<2x9xf32>) -> ()
+// CHECK: constant @nnc_gates_gru1_bwd : (memref<?x3xf32, strided<[6, 1]>>, memref<?x3xf32>, memref<?x15xf32>, memref<?x3xf32, strided<[?, 1]>>, memref<?x9xf32>, memref<?x9xf32>) -> ()
 // CHECK: call @nnc_gru_bwd(
 
 // CHECK-LABEL: func.func private @nnc_gates_gru1_fwd_train(

@@ -10,13 +10,18 @@
 
 #include "KernelTestUtil.h"
 #include "runtime/Kernels.h"
+#include "runtime/KernelsInternal.h"
 
 #include <gtest/gtest.h>
+
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <mutex>
+#include <set>
 #include <string>
 
 using namespace nnc::test;
@@ -207,6 +212,101 @@ TEST(Kernel, Deterministic) {
   };
   EXPECT_EQ(convRun(), convRun());
 
+}
+
+/// One call of the fake LSTM step function below: the first of its rows
+/// (gates rows counted from the first step's row 0, so t * N + row), its
+/// row count and the OpenMP thread that made it.
+struct StepCall {
+  const float *gates;
+  int64_t rows;
+  int thread;
+};
+std::mutex stepMutex;
+std::vector<StepCall> stepCalls;
+
+/// Stands in for a generated LSTM inference step function (its memref
+/// arguments: gates [rows, 4H], b_ih, b_hh [4H], c [rows, H], h [rows, H]
+/// with row stride ldh): zeroes c and h and records the call.
+void fakeLstmStep(float *, float *gates, int64_t, int64_t rows, int64_t,
+                  int64_t, int64_t, float *, float *, int64_t, int64_t,
+                  int64_t, float *, float *, int64_t, int64_t, int64_t,
+                  float *, float *c, int64_t, int64_t cRows, int64_t cols,
+                  int64_t ldc, int64_t, float *, float *h, int64_t,
+                  int64_t hRows, int64_t, int64_t ldh, int64_t) {
+  EXPECT_EQ(cRows, rows);
+  EXPECT_EQ(hRows, rows);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j)
+      c[r * ldc + j] = h[r * ldh + j] = 0.0f;
+  std::lock_guard<std::mutex> lock(stepMutex);
+  stepCalls.push_back({gates, rows, omp_get_thread_num()});
+}
+
+/// The recurrent time loop gives each thread its own range of batch rows for
+/// all steps: the step function is called once per step and thread, on row
+/// ranges that cover the batch exactly once; one thread gets all rows.
+TEST(Kernel, RecurrentStepRunsOnRowRangesPerThread) {
+  const int64_t N = 16, T = 3, F = 2, H = 4;
+  auto wih = randomVec(4 * H * F, 1), whh = randomVec(4 * H * H, 2);
+  auto x = randomVec(N * T * F, 3);
+  const float *weights[] = {wih.data(), whh.data()};
+  std::vector<float> y(N * H);
+  for (int threads : {1, 2}) {
+    nnc_set_num_threads(threads);
+    stepCalls.clear();
+    Scratch s(nnc_lstm_fwd_scratch_bytes(N, T, F, H, 1, 0, 0));
+    nnc_lstm_fwd(x.data(), weights, y.data(), nullptr, s.get(),
+                 reinterpret_cast<nnc_step_fn>(&fakeLstmStep), N, T, F, H, 1,
+                 0, /*hasBias=*/0, /*returnSequences=*/0);
+    ASSERT_EQ(stepCalls.size(), static_cast<size_t>(T * threads));
+    const float *first = std::min_element(stepCalls.begin(), stepCalls.end(),
+                                          [](auto &a, auto &b) {
+                                            return a.gates < b.gates;
+                                          })
+                             ->gates;
+    std::vector<int> covered(N * T, 0);
+    std::set<int> threadIds;
+    for (const StepCall &call : stepCalls) {
+      int64_t row = (call.gates - first) / (4 * H);
+      EXPECT_EQ((call.gates - first) % (4 * H), 0);
+      EXPECT_EQ(call.rows, N / threads);
+      for (int64_t r = row; r < row + call.rows && r < N * T; ++r)
+        ++covered[r];
+      threadIds.insert(call.thread);
+    }
+    EXPECT_EQ(covered, std::vector<int>(N * T, 1)) << threads << " threads";
+    EXPECT_EQ(threadIds.size(), static_cast<size_t>(threads));
+  }
+  nnc_set_num_threads(0);
+}
+
+/// PackedGemm's products equal gemm's on the unpacked B (both layouts of B,
+/// beta 0 and 1, any rows per product), and B is packed from a batch of 16
+/// rows on.
+TEST(Kernel, PackedGemmMatchesGemm) {
+  nnc_set_num_threads(1);
+  const int64_t N = 48, K = 24, lda = 30, ldc = 50, ldb = 52;
+  auto A = randomVec(40 * lda, 4), B = randomVec(N * ldb, 5);
+  for (bool transB : {false, true})
+    for (int64_t batch : {8, 40}) {
+      std::vector<float> storage;
+      // B: [N, K] (transB) or [K, N], row stride ldb either way.
+      nnc::kernels::PackedGemm packed(transB, N, K, B.data(), ldb, lda, ldc,
+                                      batch, storage);
+      EXPECT_EQ(packed.isPacked(), batch >= 16);
+      for (int64_t M : {int64_t(1), int64_t(13), batch})
+        for (float beta : {0.0f, 1.0f}) {
+          auto got = randomVec(M * ldc, 6), want = got;
+          packed.run(M, A.data(), beta, got.data());
+          nnc::kernels::gemm(false, transB, M, N, K, 1.0f, A.data(), lda,
+                             B.data(), ldb, beta, want.data(), ldc);
+          EXPECT_LT(maxRelErr(got.data(), want.data(), M * ldc), 1e-5)
+              << "transB " << transB << " batch " << batch << " M " << M
+              << " beta " << beta;
+        }
+    }
+  nnc_set_num_threads(0);
 }
 
 } // namespace
