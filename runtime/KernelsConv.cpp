@@ -107,7 +107,10 @@ public:
   Primitive() = default;
   Primitive(const Primitive &) = delete;
   Primitive &operator=(const Primitive &) = delete;
-  ~Primitive() {
+  ~Primitive() { reset(); }
+
+  /// Frees everything init created: back to a default-constructed state.
+  void reset() {
     for (Operand &o : operands) {
       dnnl_memory_destroy(o.user);
       if (o.inner)
@@ -119,6 +122,10 @@ public:
       dnnl_memory_destroy(pad);
     if (prim)
       dnnl_primitive_destroy(prim);
+    operands.clear();
+    pad = nullptr;
+    prim = nullptr;
+    padRegion = bufferBytes = scratchBytes = 0;
   }
 
   /// One tensor argument: its DNNL_ARG_* id, its plain layout, whether the
@@ -157,6 +164,7 @@ public:
           dnnl_primitive_desc_destroy(rpd);
         }
         o.offset = offset;
+        o.innerDesc = *md;
         offset += alignUp(static_cast<int64_t>(dnnl_memory_desc_get_size(md)));
       }
       operands.push_back(o);
@@ -169,19 +177,37 @@ public:
                dnnl_success &&
            createMemory(&pad, &bytes);
     }
-    padRegion = alignUp(padBytes);
-    for (Operand &o : operands)
-      o.offset += padRegion;
-    scratchBytes = padRegion + offset;
+    bufferBytes = offset;
+    setPadRegion(alignUp(padBytes));
     ok = ok && dnnl_primitive_create(&prim, pd) == dnnl_success;
     dnnl_primitive_desc_destroy(pd);
     return ok;
   }
 
+  /// Moves the reorder buffers behind a scratchpad region of `bytes` (at
+  /// least the primitive's own), so that two primitives run one after the
+  /// other can find a shared first input at the same place.
+  void setPadRegion(int64_t bytes) {
+    for (Operand &o : operands)
+      o.offset += bytes - padRegion;
+    padRegion = bytes;
+    scratchBytes = padRegion + bufferBytes;
+  }
+  int64_t padRegionBytes() const { return padRegion; }
+
+  /// The layout the primitive reads its first tensor in, if it is not the
+  /// plain one (null: no reorder).
+  const dnnl_memory_desc_t *firstInner() const {
+    return operands.empty() || !operands[0].inner ? nullptr
+                                                  : &operands[0].innerDesc;
+  }
+
   /// Runs the primitive on `ptrs` (the caller's tensors, in init's order)
-  /// with `scratch` (at least scratchBytes), and waits for it.
+  /// with `scratch` (at least scratchBytes), and waits for it. With
+  /// `firstReordered`, the first input's reorder buffer already holds it
+  /// (a primitive with the same firstInner and pad region ran before on it).
   bool execute(dnnl_stream_t stream, std::initializer_list<const void *> ptrs,
-               void *scratch) {
+               void *scratch, bool firstReordered = false) {
     char *base = static_cast<char *>(scratch);
     std::array<dnnl_exec_arg_t, 8> exec;
     int n = 0;
@@ -198,9 +224,11 @@ public:
       exec[n++] = {DNNL_ARG_SCRATCHPAD, pad};
     }
     bool ok = true;
-    for (Operand &o : operands)
+    for (size_t k = firstReordered ? 1 : 0; k < operands.size(); ++k) {
+      Operand &o = operands[k];
       if (o.inner && !o.output)
         ok = ok && reorder(stream, o.reorder, o.user, o.inner);
+    }
     ok = ok &&
          dnnl_primitive_execute(prim, stream, n, exec.data()) == dnnl_success;
     for (Operand &o : operands)
@@ -220,6 +248,7 @@ private:
     dnnl_memory_t inner = nullptr; ///< the primitive's layout (null: plain)
     dnnl_primitive_t reorder = nullptr; ///< user -> inner, or inner -> user
     int64_t offset = 0;                 ///< inner's place in the scratch
+    dnnl_memory_desc_t innerDesc{};      ///< inner's layout
   };
 
   static bool createMemory(dnnl_memory_t *mem, const dnnl_memory_desc_t *md) {
@@ -238,7 +267,7 @@ private:
 
   dnnl_primitive_t prim = nullptr;
   dnnl_memory_t pad = nullptr;
-  int64_t padRegion = 0;
+  int64_t padRegion = 0, bufferBytes = 0;
   std::vector<Operand> operands;
 };
 
@@ -292,6 +321,20 @@ dnnl_primitive_desc_t createPd(const_dnnl_op_desc_t desc, bool relu,
 
 enum class Direction : int64_t { Forward, Backward };
 
+/// Whether a shape runs as a Winograd F(4x4, 3x3) convolution: 3x3, stride
+/// 1, no dilation or groups, at least 32 input and output channels and 2048
+/// output positions per channel (N*OH*OW). There oneDNN's Winograd beat its
+/// direct convolution by 1.3-2.4x in each direction at the ResNet shapes
+/// (32x16x16 and 64x8x8 at batch 64 and 128); below that (batch 1, 16
+/// channels) it was up to 5x slower. Its results differ from the direct
+/// one's by ~1e-5 relative to the outputs' scale.
+bool useWinograd(const ConvShape &s) {
+  auto [oh, ow] = outputSize(s);
+  return s[KH_] == 3 && s[KW_] == 3 && s[SH_] == 1 && s[SW_] == 1 &&
+         s[DH_] == 1 && s[DW_] == 1 && s[G_] == 1 && s[C_] >= 32 &&
+         s[O_] >= 32 && s[N_] * oh * ow >= 2048;
+}
+
 /// The primitives of one (shape, direction, bias, epilogue, thread count):
 /// the forward, or backward-data and backward-weights. They may pick blocked
 /// layouts (nChw16c, OIhw16i16o, ...): oneDNN's direct convolutions on them
@@ -302,8 +345,26 @@ struct ConvEntry {
   Primitive fwd, bwdData, bwdWeights;
   /// The scratch bytes the entry needs (its primitives run one at a time).
   int64_t scratchBytes = 0;
+  /// Whether backward-data and backward-weights read dy in the same blocked
+  /// layout at the same place in the scratch: the second reuses the first's
+  /// reorder of it.
+  bool shareDy = false;
 
   ConvEntry(const ConvShape &s, Direction dir, bool bias, bool relu) {
+    // Winograd where it is faster; the direct algorithm where oneDNN has no
+    // Winograd implementation (a CPU without AVX-512) or none of a direction.
+    if (useWinograd(s))
+      build(s, dir, bias, relu, dnnl_convolution_winograd);
+    if (!ok) {
+      for (Primitive *p : {&fwd, &bwdData, &bwdWeights})
+        p->reset();
+      build(s, dir, bias, relu, dnnl_convolution_direct);
+    }
+  }
+
+private:
+  void build(const ConvShape &s, Direction dir, bool bias, bool relu,
+             dnnl_alg_kind_t alg) {
     ConvDescs d(s);
     dnnl_memory_desc_t x, w, y; // any layout
     dnnl_memory_desc_init_by_tag(&x, d.x.ndims, d.x.dims, dnnl_f32,
@@ -314,9 +375,8 @@ struct ConvEntry {
                                  dnnl_format_tag_any);
     dnnl_convolution_desc_t fwdDesc;
     if (dnnl_dilated_convolution_forward_desc_init(
-            &fwdDesc, dnnl_forward_training, dnnl_convolution_direct, &x, &w,
-            bias ? &d.b : nullptr, &y, d.strides, d.dilates, d.padL,
-            d.padR) != dnnl_success)
+            &fwdDesc, dnnl_forward_training, alg, &x, &w, bias ? &d.b : nullptr,
+            &y, d.strides, d.dilates, d.padL, d.padR) != dnnl_success)
       return;
     using Arg = Primitive::Arg;
     if (dir == Direction::Forward) {
@@ -336,12 +396,13 @@ struct ConvEntry {
     dnnl_convolution_desc_t dataDesc, weightsDesc;
     ok = hint &&
          dnnl_dilated_convolution_backward_data_desc_init(
-             &dataDesc, dnnl_convolution_direct, &x, &w, &y, d.strides,
-             d.dilates, d.padL, d.padR) == dnnl_success &&
+             &dataDesc, alg, &x, &w, &y, d.strides, d.dilates, d.padL,
+             d.padR) == dnnl_success &&
          dnnl_dilated_convolution_backward_weights_desc_init(
-             &weightsDesc, dnnl_convolution_direct, &x, &w,
-             bias ? &d.b : nullptr, &y, d.strides, d.dilates, d.padL,
-             d.padR) == dnnl_success;
+             &weightsDesc, alg, &x, &w, bias ? &d.b : nullptr, &y, d.strides,
+             d.dilates, d.padL, d.padR) == dnnl_success;
+    // dy comes first in both, so its reorder buffer starts each one's
+    // buffers.
     ok = ok && bwdData.init(createPd(&dataDesc, false, hint),
                             {Arg{DNNL_ARG_DIFF_DST, &d.y, false},
                              Arg{DNNL_ARG_WEIGHTS, &d.w, false},
@@ -360,6 +421,18 @@ struct ConvEntry {
                                   Arg{DNNL_ARG_DIFF_WEIGHTS, &d.w, true}}));
     if (hint)
       dnnl_primitive_desc_destroy(hint);
+    if (!ok)
+      return;
+    const dnnl_memory_desc_t *dyData = bwdData.firstInner(),
+                             *dyWeights = bwdWeights.firstInner();
+    shareDy = dyData && dyWeights && dnnl_memory_desc_equal(dyData, dyWeights);
+    if (shareDy) {
+      // One pad region for both, so that the blocked dy sits at one place.
+      const int64_t pad =
+          std::max(bwdData.padRegionBytes(), bwdWeights.padRegionBytes());
+      bwdData.setPadRegion(pad);
+      bwdWeights.setPadRegion(pad);
+    }
     scratchBytes = std::max(bwdData.scratchBytes, bwdWeights.scratchBytes);
   }
 };
@@ -546,9 +619,14 @@ void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
   bool ok = e != nullptr;
   if (ok && dx)
     ok = e->bwdData.execute(cache().stream, {dy, w, dx}, scratch);
+  // Backward-data left dy's reorder in the scratch where backward-weights
+  // reads it.
+  const bool dyReordered = dx && e && e->shareDy;
   if (ok && dw)
-    ok = bias ? e->bwdWeights.execute(cache().stream, {dy, x, dw, db}, scratch)
-              : e->bwdWeights.execute(cache().stream, {dy, x, dw}, scratch);
+    ok = bias ? e->bwdWeights.execute(cache().stream, {dy, x, dw, db}, scratch,
+                                      dyReordered)
+              : e->bwdWeights.execute(cache().stream, {dy, x, dw}, scratch,
+                                      dyReordered);
   if (ok)
     return;
   if (e)
