@@ -134,6 +134,10 @@ public:
     int id;
     const dnnl_memory_desc_t *plain;
     bool output;
+    /// An input whose reordered copy is kept across calls (outside the
+    /// scratch) and reused while the tensor's bytes are unchanged: weights,
+    /// which inference passes unchanged call after call.
+    bool keep = false;
   };
 
   /// Creates the primitive of `pd` (destroying pd) and the reorders its
@@ -144,7 +148,9 @@ public:
     int64_t padBytes = scratchpadBytes(pd), offset = 0;
     bool ok = true;
     for (const Arg &a : args) {
-      Operand o{a.id, a.output};
+      Operand o;
+      o.id = a.id;
+      o.output = a.output;
       const dnnl_memory_desc_t *md =
           dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, a.id);
       ok = ok && md && createMemory(&o.user, a.plain);
@@ -163,11 +169,19 @@ public:
           ok = dnnl_primitive_create(&o.reorder, rpd) == dnnl_success;
           dnnl_primitive_desc_destroy(rpd);
         }
-        o.offset = offset;
         o.innerDesc = *md;
-        offset += alignUp(static_cast<int64_t>(dnnl_memory_desc_get_size(md)));
+        const int64_t innerBytes =
+            alignUp(static_cast<int64_t>(dnnl_memory_desc_get_size(md)));
+        if (a.keep && !a.output) {
+          o.keep = true;
+          o.plainBytes = dnnl_memory_desc_get_size(a.plain);
+          o.innerBytes = innerBytes;
+        } else {
+          o.offset = offset;
+          offset += innerBytes;
+        }
       }
-      operands.push_back(o);
+      operands.push_back(std::move(o));
     }
     if (ok && padBytes > 0) {
       // One byte buffer large enough for every user of the scratchpad.
@@ -215,7 +229,7 @@ public:
     for (const void *p : ptrs) {
       Operand &o = operands[i++];
       dnnl_memory_set_data_handle(o.user, const_cast<void *>(p));
-      if (o.inner)
+      if (o.inner && !o.keep)
         dnnl_memory_set_data_handle(o.inner, base + o.offset);
       exec[n++] = {o.id, o.inner ? o.inner : o.user};
     }
@@ -224,9 +238,14 @@ public:
       exec[n++] = {DNNL_ARG_SCRATCHPAD, pad};
     }
     bool ok = true;
-    for (size_t k = firstReordered ? 1 : 0; k < operands.size(); ++k) {
-      Operand &o = operands[k];
-      if (o.inner && !o.output)
+    i = 0;
+    for (const void *p : ptrs) {
+      Operand &o = operands[i++];
+      if (!o.inner || o.output || (i == 1 && firstReordered))
+        continue;
+      if (o.keep)
+        ok = ok && reorderKept(stream, o, p);
+      else
         ok = ok && reorder(stream, o.reorder, o.user, o.inner);
     }
     ok = ok &&
@@ -241,6 +260,13 @@ public:
   int64_t scratchBytes = 0;
 
 private:
+  /// One reordered copy of a kept input and the plain bytes it was made
+  /// from: [inner | plain] in one 64-byte-aligned buffer.
+  struct KeptCopy {
+    std::vector<char> store;
+    char *inner = nullptr, *plain = nullptr;
+  };
+
   struct Operand {
     int id;
     bool output;
@@ -248,8 +274,49 @@ private:
     dnnl_memory_t inner = nullptr; ///< the primitive's layout (null: plain)
     dnnl_primitive_t reorder = nullptr; ///< user -> inner, or inner -> user
     int64_t offset = 0;                 ///< inner's place in the scratch
-    dnnl_memory_desc_t innerDesc{};      ///< inner's layout
+    dnnl_memory_desc_t innerDesc{};     ///< inner's layout
+    /// A kept input (Arg::keep) has reordered copies outside the scratch.
+    bool keep = false;
+    size_t plainBytes = 0;
+    int64_t innerBytes = 0;
+    std::vector<KeptCopy> copies;
+    size_t nextVictim = 0;
   };
+
+  /// Copies of a kept input: one per set of weights (a shape's call sites
+  /// share the primitive), up to this many.
+  static constexpr size_t kMaxKeptCopies = 8;
+
+  /// Points `o.inner` at a reordered copy of `p`'s bytes: a kept copy made
+  /// from the same bytes (compared in full, so a weight update or newly
+  /// loaded weights never reuse a stale copy), else a new or the oldest
+  /// copy, reordered now.
+  bool reorderKept(dnnl_stream_t stream, Operand &o, const void *p) {
+    for (KeptCopy &c : o.copies)
+      if (std::memcmp(c.plain, p, o.plainBytes) == 0) {
+        dnnl_memory_set_data_handle(o.inner, c.inner);
+        return true;
+      }
+    KeptCopy *c;
+    if (o.copies.size() < kMaxKeptCopies) {
+      c = &o.copies.emplace_back();
+      c->store.resize(o.innerBytes + o.plainBytes + 64);
+      char *base = c->store.data();
+      c->inner = base + (64 - reinterpret_cast<uintptr_t>(base) % 64);
+      c->plain = c->inner + o.innerBytes;
+    } else {
+      c = &o.copies[o.nextVictim++ % kMaxKeptCopies];
+    }
+    dnnl_memory_set_data_handle(o.inner, c->inner);
+    if (!reorder(stream, o.reorder, o.user, o.inner)) {
+      // Never match these bytes again: the copy may be partly written.
+      std::memset(c->plain, 0, o.plainBytes);
+      c->plain[0] = static_cast<char>(~static_cast<const char *>(p)[0]);
+      return false;
+    }
+    std::memcpy(c->plain, p, o.plainBytes);
+    return true;
+  }
 
   static bool createMemory(dnnl_memory_t *mem, const dnnl_memory_desc_t *md) {
     return dnnl_memory_create(mem, md, engine(), DNNL_MEMORY_NONE) ==
@@ -382,11 +449,11 @@ private:
     if (dir == Direction::Forward) {
       dnnl_primitive_desc_t pd = createPd(&fwdDesc, relu, nullptr);
       ok = bias ? fwd.init(pd, {Arg{DNNL_ARG_SRC, &d.x, false},
-                                Arg{DNNL_ARG_WEIGHTS, &d.w, false},
+                                Arg{DNNL_ARG_WEIGHTS, &d.w, false, true},
                                 Arg{DNNL_ARG_BIAS, &d.b, false},
                                 Arg{DNNL_ARG_DST, &d.y, true}})
                 : fwd.init(pd, {Arg{DNNL_ARG_SRC, &d.x, false},
-                                Arg{DNNL_ARG_WEIGHTS, &d.w, false},
+                                Arg{DNNL_ARG_WEIGHTS, &d.w, false, true},
                                 Arg{DNNL_ARG_DST, &d.y, true}});
       scratchBytes = fwd.scratchBytes;
       return;
@@ -405,7 +472,7 @@ private:
     // buffers.
     ok = ok && bwdData.init(createPd(&dataDesc, false, hint),
                             {Arg{DNNL_ARG_DIFF_DST, &d.y, false},
-                             Arg{DNNL_ARG_WEIGHTS, &d.w, false},
+                             Arg{DNNL_ARG_WEIGHTS, &d.w, false, true},
                              Arg{DNNL_ARG_DIFF_SRC, &d.x, true}});
     dnnl_primitive_desc_t weightsPd =
         ok ? createPd(&weightsDesc, false, hint) : nullptr;

@@ -179,6 +179,67 @@ TEST(Kernel, ConvPicksWinogradAtLargeShapes) {
   EXPECT_EQ(nnc_kernels_error(), nullptr);
 }
 
+/// Weights reordered into oneDNN's layout are kept across calls while their
+/// bytes are unchanged (inference passes the same weights call after call),
+/// and never reused once they change: an in-place update of one element (the
+/// last: the comparison covers every byte), new weights at the same address,
+/// or several call sites of one shape alternating.
+TEST(Kernel, ConvKeepsReorderedWeightsWhileUnchanged) {
+  const ConvCase c{2, 16, 10, 10, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true};
+#define SHAPE                                                                  \
+  c.N, c.C, c.H, c.W, c.O, c.KH, c.KW, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw, c.g
+  auto x = randomVec(c.xSize(), 7), w = randomVec(c.wSize(), 8),
+       w2 = randomVec(c.wSize(), 9), b = randomVec(c.O, 10),
+       dy = randomVec(c.ySize(), 11);
+  Scratch fs(nnc_conv2d_fwd_scratch_bytes(SHAPE)),
+      bs(nnc_conv2d_bwd_scratch_bytes(SHAPE));
+  std::vector<float> y(c.ySize());
+  auto forward = [&](const std::vector<float> &weights) {
+    nnc_conv2d_fwd(x.data(), weights.data(), b.data(), y.data(), fs.get(),
+                   fs.bytes, SHAPE, 0);
+    return y;
+  };
+  auto backwardData = [&](const std::vector<float> &weights) {
+    std::vector<float> dx(x.size());
+    nnc_conv2d_bwd(dy.data(), x.data(), weights.data(), dx.data(), nullptr,
+                   nullptr, bs.get(), bs.bytes, SHAPE);
+    return dx;
+  };
+  auto expectMatches = [&](const std::vector<float> &weights,
+                           const char *what) {
+    std::vector<float> want = naiveConvForward(c, x, weights, b);
+    std::vector<float> got = forward(weights);
+    EXPECT_LT(maxRelErr(got.data(), want.data(), got.size()), c.tol) << what;
+    std::vector<float> wantDx, wantDw, wantDb;
+    naiveConvBackward(c, dy, x, weights, wantDx, wantDw, wantDb);
+    std::vector<float> dx = backwardData(weights);
+    EXPECT_LT(maxRelErr(dx.data(), wantDx.data(), dx.size()), c.tol) << what;
+  };
+  expectMatches(w, "first call");
+  // Unchanged weights: no reorder of them (the 32x16x3x3 tensor).
+  auto lines = tracedExecutions([&] {
+    forward(w);
+    backwardData(w);
+  });
+  EXPECT_EQ(countContaining(lines, ",convolution,"), 2u);
+  if (dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core)
+    EXPECT_EQ(countContaining(lines, ",32x16x3x3,"), 0u);
+  // An in-place change of the last element is seen.
+  w.back() += 0.75f;
+  expectMatches(w, "last element changed in place");
+  // New weights copied over the old ones at the same address.
+  std::vector<float> saved = w;
+  std::copy(w2.begin(), w2.end(), w.begin());
+  expectMatches(w, "new weights at the same address");
+  // Two call sites of the shape alternating, each seen before.
+  for (int round = 0; round < 2; ++round) {
+    expectMatches(saved, "call site A");
+    expectMatches(w2, "call site B");
+  }
+  EXPECT_EQ(nnc_kernels_error(), nullptr);
+#undef SHAPE
+}
+
 /// The backward pass reorders dy into oneDNN's blocked layout once: backward-
 /// weights reads backward-data's copy. Its results match the separate calls'.
 TEST(Kernel, ConvBackwardReordersDyOnce) {
