@@ -7,9 +7,11 @@
 // thread (nnc_kernels_release frees the calling thread's cache). Its
 // scratchpad is the caller's scratch (dnnl_scratchpad_mode_user): the
 // compiler sizes it with the same primitive descriptors, so a call never
-// allocates workspace. The forward's relu epilogue is a oneDNN eltwise
-// post-op. For a fixed thread count oneDNN's reductions run in a fixed
-// order, so results do not depend on scheduling.
+// allocates workspace. Weights reordered into oneDNN's layout are kept
+// across calls while their bytes are unchanged (Primitive::reorderKept). The
+// forward's relu epilogue is a oneDNN eltwise post-op. For a fixed thread
+// count oneDNN's reductions run in a fixed order, so results do not depend
+// on scheduling.
 //
 //===----------------------------------------------------------------------===//
 
@@ -101,7 +103,8 @@ int64_t scratchpadBytes(const_dnnl_primitive_desc_t pd) {
 /// in the scratch before (inputs) or out of it after (outputs). The scratch
 /// is [scratchpad | one buffer per reordered tensor], every part 64-byte
 /// aligned; the scratchpad is shared by the primitive and its reorders,
-/// which run one after another.
+/// which run one after another. A kept input (weights) is reordered into
+/// buffers of its own instead, reused while its bytes are unchanged.
 class Primitive {
 public:
   Primitive() = default;
