@@ -20,6 +20,7 @@
 #include <cstring>
 #include <functional>
 #include <iterator>
+#include <sstream>
 #include <string>
 
 using namespace nnc::test;
@@ -130,16 +131,10 @@ std::vector<std::string> tracedExecutions(const std::function<void()> &call) {
   std::string out = ::testing::internal::GetCapturedStdout();
   dnnl_set_verbose(0);
   std::vector<std::string> lines;
-  size_t pos = 0;
-  while (pos < out.size()) {
-    size_t end = out.find('\n', pos);
-    if (end == std::string::npos)
-      end = out.size();
-    std::string line = out.substr(pos, end - pos);
+  std::istringstream stream(out);
+  for (std::string line; std::getline(stream, line);)
     if (line.find(",exec,") != std::string::npos)
       lines.push_back(line);
-    pos = end + 1;
-  }
   return lines;
 }
 
@@ -371,7 +366,6 @@ TEST(Kernel, Deterministic) {
     return dx;
   };
   EXPECT_EQ(convRun(), convRun());
-
 }
 
 } // namespace
