@@ -139,7 +139,8 @@ public:
     bool output;
     /// An input whose reordered copy is kept across calls (outside the
     /// scratch) and reused while the tensor's bytes are unchanged: weights,
-    /// which inference passes unchanged call after call.
+    /// which inference passes unchanged call after call (up to
+    /// kMaxKeptBytes; larger ones are reordered into the scratch each call).
     bool keep = false;
   };
 
@@ -175,7 +176,8 @@ public:
         o.innerDesc = *md;
         const int64_t innerBytes =
             alignUp(static_cast<int64_t>(dnnl_memory_desc_get_size(md)));
-        if (a.keep && !a.output) {
+        if (a.keep && !a.output &&
+            dnnl_memory_desc_get_size(a.plain) <= kMaxKeptBytes) {
           o.keep = true;
           o.plainBytes = dnnl_memory_desc_get_size(a.plain);
           o.innerBytes = innerBytes;
@@ -289,6 +291,9 @@ private:
   /// Copies of a kept input: one per set of weights (a shape's call sites
   /// share the primitive), up to this many.
   static constexpr size_t kMaxKeptCopies = 8;
+  /// Larger weights are not kept (at most 8 x 2 x 1 MiB per primitive): their
+  /// reorder is small next to the convolution, their copies would not be.
+  static constexpr size_t kMaxKeptBytes = size_t(1) << 20;
 
   /// Points `o.inner` at a reordered copy of `p`'s bytes: a kept copy made
   /// from the same bytes (compared in full, so a weight update or newly
