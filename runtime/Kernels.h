@@ -1,5 +1,4 @@
-//===- runtime/Kernels.h - C ABI of the training/inference kernels -*- C
-//-*-===//
+//===- runtime/Kernels.h - C ABI of the training/inference kernels -*- C -*-===//
 //
 // Part of nnc. The functions generated code calls for library-backed layers,
 // their backward passes (everything else is generated code).
@@ -21,8 +20,8 @@
 ///   nnc_conv2d_fwd): small objects created at the first call with a new
 ///   shape, and copies of the weights reordered into oneDNN's layout (kept
 ///   while the weights' bytes are unchanged, up to 8 per primitive of at
-///   most 1 MiB each), kept
-///   until nnc_kernels_release(); their workspace is the scratch.
+///   most 1 MiB each), kept until nnc_kernels_release(); their workspace is
+///   the scratch.
 /// - Outputs never alias inputs unless the function says so. Optional outputs
 ///   (documented `|null`) may be null when not needed (e.g. dx of the first
 ///   layer). Gradients are OVERWRITTEN, never accumulated: the caller sums
@@ -137,8 +136,8 @@ void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
 // Recurrent layers: RNN (tanh|relu), LSTM (gates i,f,g,o), GRU (gates r,z,n)
 //===----------------------------------------------------------------------===//
 // Common arguments:
-//   x [N,T,F] batch-first input; H hidden size; L layers; bidir 0|1 (D =
-//   1+bidir); hasBias 0|1; returnSequences 1: y [N,T,D*H] (both directions
+//   x [N,T,F] batch-first input; H hidden size; L layers; bidir 0|1 (D = 1+bidir);
+//   hasBias 0|1; returnSequences 1: y [N,T,D*H] (both directions
 //   concatenated per step), 0: y [N,D*H] = the final hidden state of the top
 //   layer, forward direction (after step T-1) then reverse (after step 0).
 //   weights: pointer array in PyTorch state_dict order: for l in layers, for d
