@@ -18,7 +18,10 @@
 ///   function at compile time to reserve the scratch in the arena. The one
 ///   exception is the convolution backend's per-shape primitive cache (see
 ///   nnc_conv2d_fwd): small objects created at the first call with a new
-///   shape, kept until nnc_kernels_release(); their workspace is the scratch.
+///   shape, and copies of the weights reordered into oneDNN's layout (kept
+///   while the weights' bytes are unchanged, up to 8 per primitive of at
+///   most 1 MiB each), kept until nnc_kernels_release(); their workspace is
+///   the scratch.
 /// - Outputs never alias inputs unless the function says so. Optional outputs
 ///   (documented `|null`) may be null when not needed (e.g. dx of the first
 ///   layer). Gradients are OVERWRITTEN, never accumulated: the caller sums
@@ -89,7 +92,8 @@ void nnc_linear_bwd(const float *dy, const float *x, const float *w, float *dx,
 // OH = (H + 2*padH - dilH*(KH-1) - 1) / strideH + 1 (floor), same for OW.
 // The same 14 shape arguments follow the tensors in every conv function.
 // The backend is oneDNN's convolution primitives (created at the first call
-// with a shape and thread count, cached per thread). Their workspace is the
+// with a shape and thread count, cached per thread; weights reordered into
+// their layout are kept while unchanged). Their workspace is the
 // caller's scratch of `scratchBytes` bytes, which the compiler sizes with
 // nnc_conv2d_*_scratch_bytes on the building machine for the larger of the
 // current thread count and the number of online cores. If the primitive

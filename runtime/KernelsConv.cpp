@@ -7,9 +7,11 @@
 // thread (nnc_kernels_release frees the calling thread's cache). Its
 // scratchpad is the caller's scratch (dnnl_scratchpad_mode_user): the
 // compiler sizes it with the same primitive descriptors, so a call never
-// allocates workspace. The forward's relu epilogue is a oneDNN eltwise
-// post-op. For a fixed thread count oneDNN's reductions run in a fixed
-// order, so results do not depend on scheduling.
+// allocates workspace. Weights reordered into oneDNN's layout are kept
+// across calls while their bytes are unchanged (Primitive::reorderKept). The
+// forward's relu epilogue is a oneDNN eltwise post-op. For a fixed thread
+// count oneDNN's reductions run in a fixed order, so results do not depend
+// on scheduling.
 //
 //===----------------------------------------------------------------------===//
 
@@ -90,13 +92,17 @@ int64_t scratchpadBytes(const_dnnl_primitive_desc_t pd) {
 /// in the scratch before (inputs) or out of it after (outputs). The scratch
 /// is [scratchpad | one buffer per reordered tensor], every part 64-byte
 /// aligned; the scratchpad is shared by the primitive and its reorders,
-/// which run one after another.
+/// which run one after another. A kept input (weights) is reordered into
+/// buffers of its own instead, reused while its bytes are unchanged.
 class Primitive {
 public:
   Primitive() = default;
   Primitive(const Primitive &) = delete;
   Primitive &operator=(const Primitive &) = delete;
-  ~Primitive() {
+  ~Primitive() { reset(); }
+
+  /// Frees everything init created: back to a default-constructed state.
+  void reset() {
     for (Operand &o : operands) {
       dnnl_memory_destroy(o.user);
       if (o.inner)
@@ -108,6 +114,10 @@ public:
       dnnl_memory_destroy(pad);
     if (prim)
       dnnl_primitive_destroy(prim);
+    operands.clear();
+    pad = nullptr;
+    prim = nullptr;
+    padRegion = bufferBytes = scratchBytes = 0;
   }
 
   /// One tensor argument: its DNNL_ARG_* id, its plain layout, whether the
@@ -116,6 +126,11 @@ public:
     int id;
     const dnnl_memory_desc_t *plain;
     bool output;
+    /// An input whose reordered copy is kept across calls (outside the
+    /// scratch) and reused while the tensor's bytes are unchanged: weights,
+    /// which inference passes unchanged call after call (up to
+    /// kMaxKeptBytes; larger ones are reordered into the scratch each call).
+    bool keep = false;
   };
 
   /// Creates the primitive of `pd` (destroying pd) and the reorders its
@@ -126,7 +141,9 @@ public:
     int64_t padBytes = scratchpadBytes(pd), offset = 0;
     bool ok = true;
     for (const Arg &a : args) {
-      Operand o{a.id, a.output};
+      Operand o;
+      o.id = a.id;
+      o.output = a.output;
       const dnnl_memory_desc_t *md =
           dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, a.id);
       ok = ok && md && createMemory(&o.user, a.plain);
@@ -145,10 +162,20 @@ public:
           ok = dnnl_primitive_create(&o.reorder, rpd) == dnnl_success;
           dnnl_primitive_desc_destroy(rpd);
         }
-        o.offset = offset;
-        offset += alignUp(static_cast<int64_t>(dnnl_memory_desc_get_size(md)));
+        o.innerDesc = *md;
+        const int64_t innerBytes =
+            alignUp(static_cast<int64_t>(dnnl_memory_desc_get_size(md)));
+        if (a.keep && !a.output &&
+            dnnl_memory_desc_get_size(a.plain) <= kMaxKeptBytes) {
+          o.keep = true;
+          o.plainBytes = dnnl_memory_desc_get_size(a.plain);
+          o.innerBytes = innerBytes;
+        } else {
+          o.offset = offset;
+          offset += innerBytes;
+        }
       }
-      operands.push_back(o);
+      operands.push_back(std::move(o));
     }
     if (ok && padBytes > 0) {
       // One byte buffer large enough for every user of the scratchpad.
@@ -158,19 +185,37 @@ public:
                dnnl_success &&
            createMemory(&pad, &bytes);
     }
-    padRegion = alignUp(padBytes);
-    for (Operand &o : operands)
-      o.offset += padRegion;
-    scratchBytes = padRegion + offset;
+    bufferBytes = offset;
+    setPadRegion(alignUp(padBytes));
     ok = ok && dnnl_primitive_create(&prim, pd) == dnnl_success;
     dnnl_primitive_desc_destroy(pd);
     return ok;
   }
 
+  /// Moves the reorder buffers behind a scratchpad region of `bytes` (at
+  /// least the primitive's own), so that two primitives run one after the
+  /// other can find a shared first input at the same place.
+  void setPadRegion(int64_t bytes) {
+    for (Operand &o : operands)
+      o.offset += bytes - padRegion;
+    padRegion = bytes;
+    scratchBytes = padRegion + bufferBytes;
+  }
+  int64_t padRegionBytes() const { return padRegion; }
+
+  /// The layout the primitive reads its first tensor in, if it is not the
+  /// plain one (null: no reorder).
+  const dnnl_memory_desc_t *firstInner() const {
+    return operands.empty() || !operands[0].inner ? nullptr
+                                                  : &operands[0].innerDesc;
+  }
+
   /// Runs the primitive on `ptrs` (the caller's tensors, in init's order)
-  /// with `scratch` (at least scratchBytes), and waits for it.
+  /// with `scratch` (at least scratchBytes), and waits for it. With
+  /// `firstReordered`, the first input's reorder buffer already holds it
+  /// (a primitive with the same firstInner and pad region ran before on it).
   bool execute(dnnl_stream_t stream, std::initializer_list<const void *> ptrs,
-               void *scratch) {
+               void *scratch, bool firstReordered = false) {
     char *base = static_cast<char *>(scratch);
     std::array<dnnl_exec_arg_t, 8> exec;
     int n = 0;
@@ -178,7 +223,7 @@ public:
     for (const void *p : ptrs) {
       Operand &o = operands[i++];
       dnnl_memory_set_data_handle(o.user, const_cast<void *>(p));
-      if (o.inner)
+      if (o.inner && !o.keep)
         dnnl_memory_set_data_handle(o.inner, base + o.offset);
       exec[n++] = {o.id, o.inner ? o.inner : o.user};
     }
@@ -187,9 +232,16 @@ public:
       exec[n++] = {DNNL_ARG_SCRATCHPAD, pad};
     }
     bool ok = true;
-    for (Operand &o : operands)
-      if (o.inner && !o.output)
+    i = 0;
+    for (const void *p : ptrs) {
+      Operand &o = operands[i++];
+      if (!o.inner || o.output || (i == 1 && firstReordered))
+        continue;
+      if (o.keep)
+        ok = ok && reorderKept(stream, o, p);
+      else
         ok = ok && reorder(stream, o.reorder, o.user, o.inner);
+    }
     ok = ok &&
          dnnl_primitive_execute(prim, stream, n, exec.data()) == dnnl_success;
     for (Operand &o : operands)
@@ -202,6 +254,13 @@ public:
   int64_t scratchBytes = 0;
 
 private:
+  /// One reordered copy of a kept input and the plain bytes it was made
+  /// from: [inner | plain] in one 64-byte-aligned buffer.
+  struct KeptCopy {
+    std::vector<char> store;
+    char *inner = nullptr, *plain = nullptr;
+  };
+
   struct Operand {
     int id;
     bool output;
@@ -209,7 +268,52 @@ private:
     dnnl_memory_t inner = nullptr; ///< the primitive's layout (null: plain)
     dnnl_primitive_t reorder = nullptr; ///< user -> inner, or inner -> user
     int64_t offset = 0;                 ///< inner's place in the scratch
+    dnnl_memory_desc_t innerDesc{};     ///< inner's layout
+    /// A kept input (Arg::keep) has reordered copies outside the scratch.
+    bool keep = false;
+    size_t plainBytes = 0;
+    int64_t innerBytes = 0;
+    std::vector<KeptCopy> copies;
+    size_t nextVictim = 0;
   };
+
+  /// Copies of a kept input: one per set of weights (a shape's call sites
+  /// share the primitive), up to this many.
+  static constexpr size_t kMaxKeptCopies = 8;
+  /// Larger weights are not kept (at most 8 x 2 x 1 MiB per primitive): their
+  /// reorder is small next to the convolution, their copies would not be.
+  static constexpr size_t kMaxKeptBytes = size_t(1) << 20;
+
+  /// Points `o.inner` at a reordered copy of `p`'s bytes: a kept copy made
+  /// from the same bytes (compared in full, so a weight update or newly
+  /// loaded weights never reuse a stale copy), else a new or the oldest
+  /// copy, reordered now.
+  bool reorderKept(dnnl_stream_t stream, Operand &o, const void *p) {
+    for (KeptCopy &c : o.copies)
+      if (std::memcmp(c.plain, p, o.plainBytes) == 0) {
+        dnnl_memory_set_data_handle(o.inner, c.inner);
+        return true;
+      }
+    KeptCopy *c;
+    if (o.copies.size() < kMaxKeptCopies) {
+      c = &o.copies.emplace_back();
+      c->store.resize(o.innerBytes + o.plainBytes + 64);
+      char *base = c->store.data();
+      c->inner = base + (64 - reinterpret_cast<uintptr_t>(base) % 64);
+      c->plain = c->inner + o.innerBytes;
+    } else {
+      c = &o.copies[o.nextVictim++ % kMaxKeptCopies];
+    }
+    dnnl_memory_set_data_handle(o.inner, c->inner);
+    if (!reorder(stream, o.reorder, o.user, o.inner)) {
+      // Never match these bytes again: the copy may be partly written.
+      std::memset(c->plain, 0, o.plainBytes);
+      c->plain[0] = static_cast<char>(~static_cast<const char *>(p)[0]);
+      return false;
+    }
+    std::memcpy(c->plain, p, o.plainBytes);
+    return true;
+  }
 
   static bool createMemory(dnnl_memory_t *mem, const dnnl_memory_desc_t *md) {
     return dnnl_memory_create(mem, md, cpuEngine(), DNNL_MEMORY_NONE) ==
@@ -227,7 +331,7 @@ private:
 
   dnnl_primitive_t prim = nullptr;
   dnnl_memory_t pad = nullptr;
-  int64_t padRegion = 0;
+  int64_t padRegion = 0, bufferBytes = 0;
   std::vector<Operand> operands;
 };
 
@@ -281,6 +385,20 @@ dnnl_primitive_desc_t createPd(const_dnnl_op_desc_t desc, bool relu,
 
 enum class Direction : int64_t { Forward, Backward };
 
+/// Whether a shape runs as a Winograd F(4x4, 3x3) convolution: 3x3, stride
+/// 1, no dilation or groups, at least 32 input and output channels and 2048
+/// output positions per channel (N*OH*OW). There oneDNN's Winograd beat its
+/// direct convolution by 1.3-2.4x in each direction at the ResNet shapes
+/// (32x16x16 and 64x8x8 at batch 64 and 128); below that (batch 1, 16
+/// channels) it was up to 5x slower. Its results differ from the direct
+/// one's by ~1e-5 relative to the outputs' scale.
+bool useWinograd(const ConvShape &s) {
+  auto [oh, ow] = outputSize(s);
+  return s[KH_] == 3 && s[KW_] == 3 && s[SH_] == 1 && s[SW_] == 1 &&
+         s[DH_] == 1 && s[DW_] == 1 && s[G_] == 1 && s[C_] >= 32 &&
+         s[O_] >= 32 && s[N_] * oh * ow >= 2048;
+}
+
 /// The primitives of one (shape, direction, bias, epilogue, thread count):
 /// the forward, or backward-data and backward-weights. They may pick blocked
 /// layouts (nChw16c, OIhw16i16o, ...): oneDNN's direct convolutions on them
@@ -291,8 +409,26 @@ struct ConvEntry {
   Primitive fwd, bwdData, bwdWeights;
   /// The scratch bytes the entry needs (its primitives run one at a time).
   int64_t scratchBytes = 0;
+  /// Whether backward-data and backward-weights read dy in the same blocked
+  /// layout at the same place in the scratch: the second reuses the first's
+  /// reorder of it.
+  bool shareDy = false;
 
   ConvEntry(const ConvShape &s, Direction dir, bool bias, bool relu) {
+    // Winograd where it is faster; the direct algorithm where oneDNN has no
+    // Winograd implementation (a CPU without AVX-512) or none of a direction.
+    if (useWinograd(s))
+      build(s, dir, bias, relu, dnnl_convolution_winograd);
+    if (!ok) {
+      for (Primitive *p : {&fwd, &bwdData, &bwdWeights})
+        p->reset();
+      build(s, dir, bias, relu, dnnl_convolution_direct);
+    }
+  }
+
+private:
+  void build(const ConvShape &s, Direction dir, bool bias, bool relu,
+             dnnl_alg_kind_t alg) {
     ConvDescs d(s);
     dnnl_memory_desc_t x, w, y; // any layout
     dnnl_memory_desc_init_by_tag(&x, d.x.ndims, d.x.dims, dnnl_f32,
@@ -303,19 +439,18 @@ struct ConvEntry {
                                  dnnl_format_tag_any);
     dnnl_convolution_desc_t fwdDesc;
     if (dnnl_dilated_convolution_forward_desc_init(
-            &fwdDesc, dnnl_forward_training, dnnl_convolution_direct, &x, &w,
-            bias ? &d.b : nullptr, &y, d.strides, d.dilates, d.padL,
-            d.padR) != dnnl_success)
+            &fwdDesc, dnnl_forward_training, alg, &x, &w, bias ? &d.b : nullptr,
+            &y, d.strides, d.dilates, d.padL, d.padR) != dnnl_success)
       return;
     using Arg = Primitive::Arg;
     if (dir == Direction::Forward) {
       dnnl_primitive_desc_t pd = createPd(&fwdDesc, relu, nullptr);
       ok = bias ? fwd.init(pd, {Arg{DNNL_ARG_SRC, &d.x, false},
-                                Arg{DNNL_ARG_WEIGHTS, &d.w, false},
+                                Arg{DNNL_ARG_WEIGHTS, &d.w, false, true},
                                 Arg{DNNL_ARG_BIAS, &d.b, false},
                                 Arg{DNNL_ARG_DST, &d.y, true}})
                 : fwd.init(pd, {Arg{DNNL_ARG_SRC, &d.x, false},
-                                Arg{DNNL_ARG_WEIGHTS, &d.w, false},
+                                Arg{DNNL_ARG_WEIGHTS, &d.w, false, true},
                                 Arg{DNNL_ARG_DST, &d.y, true}});
       scratchBytes = fwd.scratchBytes;
       return;
@@ -325,15 +460,16 @@ struct ConvEntry {
     dnnl_convolution_desc_t dataDesc, weightsDesc;
     ok = hint &&
          dnnl_dilated_convolution_backward_data_desc_init(
-             &dataDesc, dnnl_convolution_direct, &x, &w, &y, d.strides,
-             d.dilates, d.padL, d.padR) == dnnl_success &&
+             &dataDesc, alg, &x, &w, &y, d.strides, d.dilates, d.padL,
+             d.padR) == dnnl_success &&
          dnnl_dilated_convolution_backward_weights_desc_init(
-             &weightsDesc, dnnl_convolution_direct, &x, &w,
-             bias ? &d.b : nullptr, &y, d.strides, d.dilates, d.padL,
-             d.padR) == dnnl_success;
+             &weightsDesc, alg, &x, &w, bias ? &d.b : nullptr, &y, d.strides,
+             d.dilates, d.padL, d.padR) == dnnl_success;
+    // dy comes first in both, so its reorder buffer starts each one's
+    // buffers.
     ok = ok && bwdData.init(createPd(&dataDesc, false, hint),
                             {Arg{DNNL_ARG_DIFF_DST, &d.y, false},
-                             Arg{DNNL_ARG_WEIGHTS, &d.w, false},
+                             Arg{DNNL_ARG_WEIGHTS, &d.w, false, true},
                              Arg{DNNL_ARG_DIFF_SRC, &d.x, true}});
     dnnl_primitive_desc_t weightsPd =
         ok ? createPd(&weightsDesc, false, hint) : nullptr;
@@ -349,6 +485,18 @@ struct ConvEntry {
                                   Arg{DNNL_ARG_DIFF_WEIGHTS, &d.w, true}}));
     if (hint)
       dnnl_primitive_desc_destroy(hint);
+    if (!ok)
+      return;
+    const dnnl_memory_desc_t *dyData = bwdData.firstInner(),
+                             *dyWeights = bwdWeights.firstInner();
+    shareDy = dyData && dyWeights && dnnl_memory_desc_equal(dyData, dyWeights);
+    if (shareDy) {
+      // One pad region for both, so that the blocked dy sits at one place.
+      const int64_t pad =
+          std::max(bwdData.padRegionBytes(), bwdWeights.padRegionBytes());
+      bwdData.setPadRegion(pad);
+      bwdWeights.setPadRegion(pad);
+    }
     scratchBytes = std::max(bwdData.scratchBytes, bwdWeights.scratchBytes);
   }
 };
@@ -535,9 +683,14 @@ void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
   bool ok = e != nullptr;
   if (ok && dx)
     ok = e->bwdData.execute(cache().stream, {dy, w, dx}, scratch);
+  // Backward-data left dy's reorder in the scratch where backward-weights
+  // reads it.
+  const bool dyReordered = dx && e && e->shareDy;
   if (ok && dw)
-    ok = bias ? e->bwdWeights.execute(cache().stream, {dy, x, dw, db}, scratch)
-              : e->bwdWeights.execute(cache().stream, {dy, x, dw}, scratch);
+    ok = bias ? e->bwdWeights.execute(cache().stream, {dy, x, dw, db}, scratch,
+                                      dyReordered)
+              : e->bwdWeights.execute(cache().stream, {dy, x, dw}, scratch,
+                                      dyReordered);
   if (ok)
     return;
   if (e)

@@ -53,6 +53,8 @@ struct Scratch {
 struct ConvCase {
   int64_t N, C, H, W, O, KH, KW, sh, sw, ph, pw, dh, dw, g;
   bool bias;
+  /// Max |a-b| / max(1, |b|) of the results against the f64 reference.
+  double tol = 1e-5;
   int64_t OH() const { return (H + 2 * ph - dh * (KH - 1) - 1) / sh + 1; }
   int64_t OW() const { return (W + 2 * pw - dw * (KW - 1) - 1) / sw + 1; }
   int64_t xSize() const { return N * C * H * W; }
