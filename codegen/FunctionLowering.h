@@ -8,6 +8,7 @@
 #ifndef NNC_CODEGEN_FUNCTIONLOWERING_H
 #define NNC_CODEGEN_FUNCTIONLOWERING_H
 
+#include "codegen/LibraryBackend.h"
 #include "codegen/LinalgRecurrent.h"
 #include "dialect/NNOps.h"
 
@@ -149,14 +150,6 @@ public:
   Value normalizeInput(Value input, DictionaryAttr normalize, StringRef name);
   /// Copies `from` into `to` (same shape, any strides) with generated loops.
   void copyInto(Value from, Value to);
-  Value lowerRecurrent(Operation *op, StringRef kind, Value input, ValueRange weights,
-                       int64_t hidden, int64_t layers, bool bidir, bool hasBias,
-                       bool sequences, int32_t relu, Value reserve = nullptr);
-  /// A pointer to the generated step function (LinalgRecurrent.cpp) of the
-  /// recurrent layer `op` of `kind` ("rnn", "lstm", "gru"), for `pass`.
-  Value recurrentStep(Operation *op, StringRef kind, bool relu, GatePass pass, int64_t hidden,
-                      bool bidir);
-
   ModuleOp model;
   OpBuilder b;
   Value arena;
@@ -165,6 +158,8 @@ public:
   /// Arena offsets of the parameter views handed out by param_ref.
   DenseMap<Value, int64_t> paramViewOffset;
   Location currentLoc = UnknownLoc::get(model.getContext());
+  /// The target's implementation of the library ops (LibraryOpInterface).
+  const LibraryBackend *library = &cpuLibraryBackend();
   /// The name of the nn.kernel being inlined (null outside kernels).
   StringAttr currentKernel;
 };

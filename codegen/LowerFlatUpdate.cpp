@@ -35,7 +35,7 @@ SmallVector<FlatUpdateColumns> nnc::codegen::flatUpdateGroups(ModuleOp model) {
     for (auto update : kernel.getBodyBlock().getOps<linalg::GenericOp>()) {
       if (columns.empty())
         columns.resize(update.getNumDpsInits());
-      if (columns.size() != update.getNumDpsInits())
+      if (int64_t(columns.size()) != update.getNumDpsInits())
         return;
       for (auto [column, init] : llvm::zip(columns, update.getDpsInits())) {
         auto arg = dyn_cast<BlockArgument>(init);

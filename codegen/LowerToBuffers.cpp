@@ -3,10 +3,11 @@
 // Each entry function of a model becomes `@nnc_<name>(%arena: memref<?xi8>)`.
 // Parameters, inputs and outputs are views of the arena at fixed offsets (the
 // layout is the artifact's ABI); every op writes a fresh memref.alloc that
-// -nn-plan-memory places in the arena. Library ops call the runtime's
-// kernels (runtime/Kernels.h); the linalg on tensors of -nn-lower-to-linalg
-// is bufferized in place (bufferizeLinalg), tensor.insert_slice becomes a
-// copy into a subview (linalg.copy), tensor.extract_slice a subview.
+// -nn-plan-memory places in the arena. Library ops go to the target's
+// LibraryBackend (CPULibraryBackend.cpp: calls of runtime/Kernels.h); the
+// linalg on tensors of -nn-lower-to-linalg is bufferized in place
+// (bufferizeLinalg), tensor.insert_slice becomes a copy into a subview
+// (linalg.copy), tensor.extract_slice a subview.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,7 +17,6 @@
 
 #include "dialect/NNOps.h"
 #include "passes/Passes.h"
-#include "runtime/Kernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -87,18 +87,6 @@ private:
   int64_t cursor = 0;
   SmallVector<Attribute> regions;
 };
-
-/// The runtime code of a library op's `nn.epilogue` (set by -nn-fuse): 0
-/// without one, 1 for "relu"; anything else is an error.
-FailureOr<int32_t> libraryEpilogue(Operation *op) {
-  Attribute attr = op->getAttr("nn.epilogue");
-  if (!attr)
-    return 0;
-  auto kind = dyn_cast<StringAttr>(attr);
-  if (kind && kind.getValue() == "relu")
-    return 1;
-  return op->emitOpError("has an unsupported nn.epilogue ") << attr << " (supported: \"relu\")";
-}
 
 } // namespace
 
@@ -237,58 +225,6 @@ Value FunctionLowering::normalizeInput(Value input, DictionaryAttr normalize, St
         linalg::YieldOp::create(nb, l, arith::MulFOp::create(nb, l, centered, inv).getResult());
       });
   return out;
-}
-
-Value FunctionLowering::lowerRecurrent(Operation *op, StringRef kind, Value input,
-                                       ValueRange weights, int64_t hidden,
-                                       int64_t layers, bool bidir, bool hasBias,
-                                       bool sequences, int32_t relu, Value reserve) {
-  auto inType = cast<RankedTensorType>(input.getType());
-  int64_t n = inType.getDimSize(0), t = inType.getDimSize(1), f = inType.getDimSize(2);
-  Value out = alloc(toMemRef(op->getResult(0).getType()));
-  // The weights as an array of pointers, in state_dict order.
-  auto table = alloc(MemRefType::get({int64_t(weights.size())}, b.getI64Type()));
-  for (auto [i, w] : llvm::enumerate(weights)) {
-    Value asInt = LLVM::PtrToIntOp::create(b, loc(), b.getI64Type(), ptr(lookup(w)));
-    memref::StoreOp::create(b, loc(), asInt, table,
-                            ValueRange{arith::ConstantIndexOp::create(b, loc(), i)});
-  }
-  int32_t train = reserve ? 1 : 0;
-  int64_t scratchBytes = 0;
-  if (kind == "lstm")
-    scratchBytes = nnc_lstm_fwd_scratch_bytes(n, t, f, hidden, layers, bidir, train);
-  else if (kind == "gru")
-    scratchBytes = nnc_gru_fwd_scratch_bytes(n, t, f, hidden, layers, bidir, train);
-  else
-    scratchBytes = nnc_rnn_fwd_scratch_bytes(n, t, f, hidden, layers, bidir, train);
-  Value step = recurrentStep(op, kind, relu, reserve ? GatePass::ForwardTrain : GatePass::Forward,
-                             hidden, bidir);
-  SmallVector<Value> args = {ptr(lookup(input)), ptr(table), ptr(out),
-                             reserve ? ptr(reserve) : nullPtr(),
-                             ptr(allocBytes(scratchBytes)), step, i64(n), i64(t), i64(f),
-                             i64(hidden), i64(layers), i32(bidir), i32(hasBias),
-                             i32(sequences)};
-  if (kind == "rnn")
-    args.push_back(i32(relu));
-  call(("nnc_" + kind + "_fwd").str(), args);
-  return out;
-}
-
-Value FunctionLowering::recurrentStep(Operation *op, StringRef kind, bool relu, GatePass pass,
-                                      int64_t hidden, bool bidir) {
-  RecurrentCell cell = kind == "lstm"  ? RecurrentCell::Lstm
-                       : kind == "gru" ? RecurrentCell::Gru
-                       : relu          ? RecurrentCell::RnnRelu
-                                       : RecurrentCell::RnnTanh;
-  auto name = op->getAttrOfType<StringAttr>("name");
-  func::FuncOp fn = getOrCreateGateFunction(
-      model, cell, pass, hidden, bidir ? 2 : 1,
-      name ? name.getValue() : op->getName().stripDialect());
-  Value fnRef = func::ConstantOp::create(b, loc(), fn.getFunctionType(), fn.getSymName());
-  // The runtime takes it as a plain function pointer.
-  return UnrealizedConversionCastOp::create(b, loc(),
-                                            LLVM::LLVMPointerType::get(b.getContext()), fnRef)
-      .getResult(0);
 }
 
 LogicalResult FunctionLowering::bufferizeLinalg(linalg::LinalgOp op) {
@@ -503,13 +439,13 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
       mapping[from] = to;
     return success();
   }
-  auto shapeOf = [](Value v) { return cast<RankedTensorType>(v.getType()).getShape(); };
-  auto numel = [](Value v) { return cast<RankedTensorType>(v.getType()).getNumElements(); };
   auto setResult = [&](Value m) {
     mapping[op->getResult(0)] = m;
     return success();
   };
 
+  if (isa<LibraryOpInterface>(op))
+    return library->lower(*this, op);
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<ParamRefOp>([&](ParamRefOp p) -> LogicalResult {
         auto it = paramOffsets.find(p.getSym());
@@ -527,56 +463,6 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
           strides[i] = strides[i + 1] * outType.getDimSize(i + 1);
         return setResult(memref::ReinterpretCastOp::create(
             b, loc(), outType, lookup(op->getOperand(0)), 0, outType.getShape(), strides));
-      })
-      .Case<Conv2dOp>([&](Conv2dOp c) -> LogicalResult {
-        FailureOr<int32_t> epilogue = libraryEpilogue(op);
-        if (failed(epilogue))
-          return failure();
-        auto x = shapeOf(c.getInput()), w = shapeOf(c.getWeight());
-        auto st = c.getStride(), pd = c.getPadding(), dl = c.getDilation();
-        int64_t groups = c.getGroups();
-        int64_t scratch = nnc_conv2d_fwd_scratch_bytes(
-            x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0], st[1], pd[0], pd[1],
-            dl[0], dl[1], groups);
-        Value out = alloc(toMemRef(c.getType()));
-        call("nnc_conv2d_fwd",
-             {ptr(lookup(c.getInput())), ptr(lookup(c.getWeight())),
-              ptrOrNull(c.getBias()), ptr(out), ptr(allocBytes(scratch)), i64(scratch),
-              i64(x[0]), i64(x[1]), i64(x[2]), i64(x[3]), i64(w[0]), i64(w[2]),
-              i64(w[3]), i64(st[0]), i64(st[1]), i64(pd[0]), i64(pd[1]), i64(dl[0]),
-              i64(dl[1]), i64(groups), i32(*epilogue)});
-        return setResult(out);
-      })
-      .Case<LinearOp>([&](LinearOp l) -> LogicalResult {
-        FailureOr<int32_t> epilogue = libraryEpilogue(op);
-        if (failed(epilogue))
-          return failure();
-        auto w = shapeOf(l.getWeight());
-        Value out = alloc(toMemRef(l.getType()));
-        call("nnc_linear_fwd",
-             {ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())),
-              ptrOrNull(l.getBias()), ptr(out), i64(numel(l.getInput()) / w[1]),
-              i64(w[1]), i64(w[0]), i32(*epilogue)});
-        return setResult(out);
-      })
-      .Case<LSTMOp>([&](LSTMOp r) {
-        return setResult(lowerRecurrent(op, "lstm", r.getInput(), r.getWeights(),
-                                        r.getHiddenSize(), r.getNumLayers(),
-                                        r.getBidirectional(), r.getHasBias(),
-                                        r.getReturnSequences(), 0));
-      })
-      .Case<GRUOp>([&](GRUOp r) {
-        return setResult(lowerRecurrent(op, "gru", r.getInput(), r.getWeights(),
-                                        r.getHiddenSize(), r.getNumLayers(),
-                                        r.getBidirectional(), r.getHasBias(),
-                                        r.getReturnSequences(), 0));
-      })
-      .Case<RNNOp>([&](RNNOp r) {
-        return setResult(lowerRecurrent(op, "rnn", r.getInput(), r.getWeights(),
-                                        r.getHiddenSize(), r.getNumLayers(),
-                                        r.getBidirectional(), r.getHasBias(),
-                                        r.getReturnSequences(),
-                                        r.getNonlinearity() == "relu"));
       })
       .Default([&](Operation *) { return lowerTrainOp(op); });
 }

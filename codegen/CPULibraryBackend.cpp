@@ -1,0 +1,394 @@
+//===- CPULibraryBackend.cpp - Library ops on the CPU: oneDNN -------------===//
+//
+// The CPU's LibraryBackend: every LibraryOpInterface op (conv2d, linear, the
+// recurrent layers, their training and backward ops) becomes a call of the
+// runtime's entry point for it (runtime/Kernels.h: oneDNN convolution
+// primitives, oneDNN GEMMs, the recurrent time loop calling the generated gate
+// step functions through a pointer). Scratch memory is sized here, at compile
+// time, by the runtime's own *_scratch_bytes functions and planned in the
+// arena like any buffer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/FunctionLowering.h"
+#include "codegen/LibraryBackend.h"
+
+#include "dialect/NNOps.h"
+#include "runtime/Kernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::nn;
+using namespace nnc::codegen;
+
+LibraryBackend::~LibraryBackend() = default;
+
+namespace {
+
+/// The runtime code of a library op's `nn.epilogue` (set by -nn-fuse): 0
+/// without one, 1 for "relu"; anything else is an error.
+FailureOr<int32_t> libraryEpilogue(Operation *op) {
+  Attribute attr = op->getAttr("nn.epilogue");
+  if (!attr)
+    return 0;
+  auto kind = dyn_cast<StringAttr>(attr);
+  if (kind && kind.getValue() == "relu")
+    return 1;
+  return op->emitOpError("has an unsupported nn.epilogue ")
+         << attr << " (supported: \"relu\")";
+}
+
+/// Lowers the library ops of one function for the CPU, with the helpers of
+/// its FunctionLowering.
+struct CPULibraryLowering {
+  explicit CPULibraryLowering(FunctionLowering &fl)
+      : fl(fl), b(fl.b), mapping(fl.mapping), model(fl.model) {}
+
+  LogicalResult lower(Operation *op);
+  Value lowerRecurrent(Operation *op, StringRef kind, Value input,
+                       ValueRange weights, int64_t hidden, int64_t layers,
+                       bool bidir, bool hasBias, bool sequences, int32_t relu,
+                       Value reserve = nullptr);
+  /// A pointer to the generated step function (LinalgRecurrent.cpp) of the
+  /// recurrent layer `op` of `kind` ("rnn", "lstm", "gru"), for `pass`.
+  Value recurrentStep(Operation *op, StringRef kind, bool relu, GatePass pass,
+                      int64_t hidden, bool bidir);
+
+  Location loc() const { return fl.loc(); }
+  Value alloc(MemRefType type) { return fl.alloc(type); }
+  Value allocBytes(int64_t bytes) { return fl.allocBytes(bytes); }
+  Value ptr(Value memref) { return fl.ptr(memref); }
+  Value ptrOrNull(Value tensor) { return fl.ptrOrNull(tensor); }
+  Value nullPtr() { return fl.nullPtr(); }
+  Value i64(int64_t v) { return fl.i64(v); }
+  Value i32(int64_t v) { return fl.i32(v); }
+  Value call(StringRef name, ArrayRef<Value> args) {
+    return fl.call(name, args);
+  }
+  Value lookup(Value tensor) { return fl.lookup(tensor); }
+
+  FunctionLowering &fl;
+  OpBuilder &b;
+  DenseMap<Value, Value> &mapping;
+  ModuleOp model;
+};
+
+LogicalResult CPULibraryLowering::lower(Operation *op) {
+  auto shapeOf = [](Value v) {
+    return cast<ShapedType>(v.getType()).getShape();
+  };
+  auto numel = [](Value v) {
+    return cast<ShapedType>(v.getType()).getNumElements();
+  };
+  auto setResult = [&](Value m) {
+    mapping[op->getResult(0)] = m;
+    return success();
+  };
+  auto allocFor = [&](Value result) {
+    Value m = alloc(toMemRef(result.getType()));
+    mapping[result] = m;
+    return m;
+  };
+  auto orNull = [&](Value result) {
+    return result ? ptr(allocFor(result)) : nullPtr();
+  };
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case<Conv2dOp>([&](Conv2dOp c) -> LogicalResult {
+        FailureOr<int32_t> epilogue = libraryEpilogue(op);
+        if (failed(epilogue))
+          return failure();
+        auto x = shapeOf(c.getInput()), w = shapeOf(c.getWeight());
+        auto st = c.getStride(), pd = c.getPadding(), dl = c.getDilation();
+        int64_t groups = c.getGroups();
+        int64_t scratch = nnc_conv2d_fwd_scratch_bytes(
+            x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0], st[1], pd[0],
+            pd[1], dl[0], dl[1], groups);
+        Value out = alloc(toMemRef(c.getType()));
+        call("nnc_conv2d_fwd", {ptr(lookup(c.getInput())),
+                                ptr(lookup(c.getWeight())),
+                                ptrOrNull(c.getBias()),
+                                ptr(out),
+                                ptr(allocBytes(scratch)),
+                                i64(scratch),
+                                i64(x[0]),
+                                i64(x[1]),
+                                i64(x[2]),
+                                i64(x[3]),
+                                i64(w[0]),
+                                i64(w[2]),
+                                i64(w[3]),
+                                i64(st[0]),
+                                i64(st[1]),
+                                i64(pd[0]),
+                                i64(pd[1]),
+                                i64(dl[0]),
+                                i64(dl[1]),
+                                i64(groups),
+                                i32(*epilogue)});
+        return setResult(out);
+      })
+      .Case<LinearOp>([&](LinearOp l) -> LogicalResult {
+        FailureOr<int32_t> epilogue = libraryEpilogue(op);
+        if (failed(epilogue))
+          return failure();
+        auto w = shapeOf(l.getWeight());
+        Value out = alloc(toMemRef(l.getType()));
+        call("nnc_linear_fwd",
+             {ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())),
+              ptrOrNull(l.getBias()), ptr(out), i64(numel(l.getInput()) / w[1]),
+              i64(w[1]), i64(w[0]), i32(*epilogue)});
+        return setResult(out);
+      })
+      .Case<LSTMOp>([&](LSTMOp r) {
+        return setResult(lowerRecurrent(
+            op, "lstm", r.getInput(), r.getWeights(), r.getHiddenSize(),
+            r.getNumLayers(), r.getBidirectional(), r.getHasBias(),
+            r.getReturnSequences(), 0));
+      })
+      .Case<GRUOp>([&](GRUOp r) {
+        return setResult(lowerRecurrent(op, "gru", r.getInput(), r.getWeights(),
+                                        r.getHiddenSize(), r.getNumLayers(),
+                                        r.getBidirectional(), r.getHasBias(),
+                                        r.getReturnSequences(), 0));
+      })
+      .Case<RNNOp>([&](RNNOp r) {
+        return setResult(lowerRecurrent(
+            op, "rnn", r.getInput(), r.getWeights(), r.getHiddenSize(),
+            r.getNumLayers(), r.getBidirectional(), r.getHasBias(),
+            r.getReturnSequences(), r.getNonlinearity() == "relu"));
+      })
+      .Case<LinearBackwardOp>([&](LinearBackwardOp l) {
+        auto w = shapeOf(l.getWeight());
+        call("nnc_linear_bwd",
+             {ptr(lookup(l.getGrad())), ptr(lookup(l.getInput())),
+              ptr(lookup(l.getWeight())), orNull(l.getInputGrad()),
+              orNull(l.getWeightGrad()), orNull(l.getBiasGrad()),
+              i64(numel(l.getInput()) / w[1]), i64(w[1]), i64(w[0])});
+        return success();
+      })
+      .Case<Conv2dBackwardOp>([&](Conv2dBackwardOp c) {
+        auto x = shapeOf(c.getInput()), w = shapeOf(c.getWeight());
+        auto st = c.getStride(), pd = c.getPadding(), dl = c.getDilation();
+        int64_t groups = c.getGroups();
+        int64_t scratch = nnc_conv2d_bwd_scratch_bytes(
+            x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0], st[1], pd[0],
+            pd[1], dl[0], dl[1], groups);
+        SmallVector<Value> args = {
+            ptr(lookup(c.getGrad())),   ptr(lookup(c.getInput())),
+            ptr(lookup(c.getWeight())), orNull(c.getInputGrad()),
+            orNull(c.getWeightGrad()),  orNull(c.getBiasGrad()),
+            ptr(allocBytes(scratch)),   i64(scratch)};
+        for (int64_t v : {x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0],
+                          st[1], pd[0], pd[1], dl[0], dl[1], groups})
+          args.push_back(i64(v));
+        call("nnc_conv2d_bwd", args);
+        return success();
+      })
+      .Case<LSTMTrainOp, GRUTrainOp, RNNTrainOp>(
+          [&](Operation *) -> LogicalResult {
+            Value input = op->getOperand(0);
+            ValueRange weights = op->getOperands().drop_front();
+            auto x = shapeOf(input);
+            int64_t hidden =
+                cast<IntegerAttr>(op->getAttr("hidden_size")).getInt();
+            auto intAttr = [&](StringRef name, int64_t dflt) {
+              auto a = op->getAttrOfType<IntegerAttr>(name);
+              return a ? a.getInt() : dflt;
+            };
+            auto boolAttr = [&](StringRef name, bool dflt) {
+              auto a = op->getAttrOfType<BoolAttr>(name);
+              return a ? a.getValue() : dflt;
+            };
+            int64_t layers = intAttr("num_layers", 1);
+            bool bidir = boolAttr("bidirectional", false);
+            StringRef kind = isa<LSTMTrainOp>(op)  ? "lstm"
+                             : isa<GRUTrainOp>(op) ? "gru"
+                                                   : "rnn";
+            int64_t reserveBytes =
+                kind == "lstm"  ? nnc_lstm_reserve_bytes(x[0], x[1], x[2],
+                                                         hidden, layers, bidir)
+                : kind == "gru" ? nnc_gru_reserve_bytes(x[0], x[1], x[2],
+                                                        hidden, layers, bidir)
+                                : nnc_rnn_reserve_bytes(x[0], x[1], x[2],
+                                                        hidden, layers, bidir);
+            // The runtime's reserve is the `saved` result, in its layout.
+            if (reserveBytes !=
+                byteSize(cast<ShapedType>(op->getResult(1).getType())))
+              return op->emitError(
+                         "internal error: the runtime's recurrent reserve (")
+                     << reserveBytes << " B) is not the saved state's size";
+            Value reserve = allocFor(op->getResult(1));
+            auto nonlin = op->getAttrOfType<StringAttr>("nonlinearity");
+            mapping[op->getResult(0)] = lowerRecurrent(
+                op, kind, input, weights, hidden, layers, bidir,
+                boolAttr("has_bias", true), boolAttr("return_sequences", false),
+                nonlin && nonlin.getValue() == "relu", reserve);
+            return success();
+          })
+      .Case<LSTMBackwardOp, GRUBackwardOp, RNNBackwardOp>([&](Operation *) {
+        Value dy = op->getOperand(0), input = op->getOperand(1),
+              saved = op->getOperand(2);
+        ValueRange weights = op->getOperands().drop_front(3);
+        auto x = shapeOf(input);
+        int64_t hidden = cast<IntegerAttr>(op->getAttr("hidden_size")).getInt();
+        auto intAttr = op->getAttrOfType<IntegerAttr>("num_layers");
+        int64_t layers = intAttr ? intAttr.getInt() : 1;
+        auto boolAttr = [&](StringRef name, bool dflt) {
+          auto a = op->getAttrOfType<BoolAttr>(name);
+          return a ? a.getValue() : dflt;
+        };
+        bool bidir = boolAttr("bidirectional", false);
+        bool needsInput = op->hasAttr("needs_input_grad");
+        StringRef kind = isa<LSTMBackwardOp>(op)  ? "lstm"
+                         : isa<GRUBackwardOp>(op) ? "gru"
+                                                  : "rnn";
+        int64_t scratch =
+            kind == "lstm"  ? nnc_lstm_bwd_scratch_bytes(x[0], x[1], x[2],
+                                                         hidden, layers, bidir)
+            : kind == "gru" ? nnc_gru_bwd_scratch_bytes(x[0], x[1], x[2],
+                                                        hidden, layers, bidir)
+                            : nnc_rnn_bwd_scratch_bytes(x[0], x[1], x[2],
+                                                        hidden, layers, bidir);
+        auto tableOf = [&](ValueRange values) {
+          Value table =
+              alloc(MemRefType::get({int64_t(values.size())}, b.getI64Type()));
+          for (auto [i, v] : llvm::enumerate(values)) {
+            Value asInt =
+                LLVM::PtrToIntOp::create(b, loc(), b.getI64Type(), ptr(v));
+            memref::StoreOp::create(
+                b, loc(), asInt, table,
+                ValueRange{arith::ConstantIndexOp::create(b, loc(), i)});
+          }
+          return table;
+        };
+        SmallVector<Value> weightBuffers, gradBuffers;
+        for (Value w : weights)
+          weightBuffers.push_back(lookup(w));
+        ResultRange grads = op->getResults();
+        Value dx = needsInput ? allocFor(grads[0]) : Value();
+        for (Value g : grads.drop_front(needsInput ? 1 : 0))
+          gradBuffers.push_back(allocFor(g));
+        auto nonlin = op->getAttrOfType<StringAttr>("nonlinearity");
+        bool relu = nonlin && nonlin.getValue() == "relu";
+        SmallVector<Value> args = {
+            ptr(lookup(dy)),
+            ptr(lookup(input)),
+            ptr(tableOf(weightBuffers)),
+            ptr(lookup(saved)),
+            dx ? ptr(dx) : nullPtr(),
+            ptr(tableOf(gradBuffers)),
+            ptr(allocBytes(scratch)),
+            recurrentStep(op, kind, relu, GatePass::Backward, hidden, bidir),
+            i64(x[0]),
+            i64(x[1]),
+            i64(x[2]),
+            i64(hidden),
+            i64(layers),
+            i32(bidir),
+            i32(boolAttr("has_bias", true)),
+            i32(boolAttr("return_sequences", false))};
+        if (kind == "rnn")
+          args.push_back(i32(relu));
+        call(("nnc_" + kind + "_bwd").str(), args);
+        return success();
+      })
+      .Default([&](Operation *) -> LogicalResult {
+        return op->emitError("the CPU library backend cannot lower '")
+               << op->getName() << "'";
+      });
+}
+
+Value CPULibraryLowering::lowerRecurrent(Operation *op, StringRef kind,
+                                         Value input, ValueRange weights,
+                                         int64_t hidden, int64_t layers,
+                                         bool bidir, bool hasBias,
+                                         bool sequences, int32_t relu,
+                                         Value reserve) {
+  auto inType = cast<RankedTensorType>(input.getType());
+  int64_t n = inType.getDimSize(0), t = inType.getDimSize(1),
+          f = inType.getDimSize(2);
+  Value out = alloc(toMemRef(op->getResult(0).getType()));
+  // The weights as an array of pointers, in state_dict order.
+  auto table =
+      alloc(MemRefType::get({int64_t(weights.size())}, b.getI64Type()));
+  for (auto [i, w] : llvm::enumerate(weights)) {
+    Value asInt =
+        LLVM::PtrToIntOp::create(b, loc(), b.getI64Type(), ptr(lookup(w)));
+    memref::StoreOp::create(
+        b, loc(), asInt, table,
+        ValueRange{arith::ConstantIndexOp::create(b, loc(), i)});
+  }
+  int32_t train = reserve ? 1 : 0;
+  int64_t scratchBytes = 0;
+  if (kind == "lstm")
+    scratchBytes =
+        nnc_lstm_fwd_scratch_bytes(n, t, f, hidden, layers, bidir, train);
+  else if (kind == "gru")
+    scratchBytes =
+        nnc_gru_fwd_scratch_bytes(n, t, f, hidden, layers, bidir, train);
+  else
+    scratchBytes =
+        nnc_rnn_fwd_scratch_bytes(n, t, f, hidden, layers, bidir, train);
+  Value step = recurrentStep(
+      op, kind, relu, reserve ? GatePass::ForwardTrain : GatePass::Forward,
+      hidden, bidir);
+  SmallVector<Value> args = {ptr(lookup(input)),
+                             ptr(table),
+                             ptr(out),
+                             reserve ? ptr(reserve) : nullPtr(),
+                             ptr(allocBytes(scratchBytes)),
+                             step,
+                             i64(n),
+                             i64(t),
+                             i64(f),
+                             i64(hidden),
+                             i64(layers),
+                             i32(bidir),
+                             i32(hasBias),
+                             i32(sequences)};
+  if (kind == "rnn")
+    args.push_back(i32(relu));
+  call(("nnc_" + kind + "_fwd").str(), args);
+  return out;
+}
+
+Value CPULibraryLowering::recurrentStep(Operation *op, StringRef kind,
+                                        bool relu, GatePass pass,
+                                        int64_t hidden, bool bidir) {
+  RecurrentCell cell = kind == "lstm"  ? RecurrentCell::Lstm
+                       : kind == "gru" ? RecurrentCell::Gru
+                       : relu          ? RecurrentCell::RnnRelu
+                                       : RecurrentCell::RnnTanh;
+  auto name = op->getAttrOfType<StringAttr>("name");
+  func::FuncOp fn = getOrCreateGateFunction(
+      model, cell, pass, hidden, bidir ? 2 : 1,
+      name ? name.getValue() : op->getName().stripDialect());
+  Value fnRef =
+      func::ConstantOp::create(b, loc(), fn.getFunctionType(), fn.getSymName());
+  // The runtime takes it as a plain function pointer.
+  return UnrealizedConversionCastOp::create(
+             b, loc(), LLVM::LLVMPointerType::get(b.getContext()), fnRef)
+      .getResult(0);
+}
+
+/// The CPU's library backend.
+class CPULibraryBackend final : public LibraryBackend {
+public:
+  StringRef target() const override { return "cpu"; }
+  LogicalResult lower(FunctionLowering &fl, Operation *op) const override {
+    return CPULibraryLowering(fl).lower(op);
+  }
+};
+
+} // namespace
+
+const LibraryBackend &nnc::codegen::cpuLibraryBackend() {
+  static const CPULibraryBackend backend;
+  return backend;
+}
