@@ -44,6 +44,43 @@ FailureOr<int32_t> libraryEpilogue(Operation *op) {
          << attr << " (supported: \"relu\")";
 }
 
+/// The attributes of a recurrent layer's training or backward op.
+struct RecurrentAttrs {
+  StringRef kind; ///< "lstm", "gru" or "rnn".
+  int64_t hidden, layers;
+  bool bidir, hasBias, sequences, relu;
+};
+
+RecurrentAttrs recurrentAttrs(Operation *op) {
+  auto intAttr = [&](StringRef name, int64_t dflt) {
+    auto a = op->getAttrOfType<IntegerAttr>(name);
+    return a ? a.getInt() : dflt;
+  };
+  auto boolAttr = [&](StringRef name, bool dflt) {
+    auto a = op->getAttrOfType<BoolAttr>(name);
+    return a ? a.getValue() : dflt;
+  };
+  auto nonlin = op->getAttrOfType<StringAttr>("nonlinearity");
+  StringRef kind = isa<LSTMTrainOp, LSTMBackwardOp>(op) ? "lstm"
+                   : isa<GRUTrainOp, GRUBackwardOp>(op) ? "gru"
+                                                        : "rnn";
+  return {kind,
+          cast<IntegerAttr>(op->getAttr("hidden_size")).getInt(),
+          intAttr("num_layers", 1),
+          boolAttr("bidirectional", false),
+          boolAttr("has_bias", true),
+          boolAttr("return_sequences", false),
+          nonlin && nonlin.getValue() == "relu"};
+}
+
+/// The runtime's size function of `kind` among one for each cell.
+using RecurrentSizeFn = int64_t (*)(int64_t, int64_t, int64_t, int64_t, int64_t,
+                                    int32_t);
+RecurrentSizeFn recurrentBytes(StringRef kind, RecurrentSizeFn lstm,
+                               RecurrentSizeFn gru, RecurrentSizeFn rnn) {
+  return kind == "lstm" ? lstm : kind == "gru" ? gru : rnn;
+}
+
 /// Lowers the library ops of one function for the CPU, with the helpers of
 /// its FunctionLowering.
 struct CPULibraryLowering {
@@ -193,30 +230,12 @@ LogicalResult CPULibraryLowering::lower(Operation *op) {
       .Case<LSTMTrainOp, GRUTrainOp, RNNTrainOp>(
           [&](Operation *) -> LogicalResult {
             Value input = op->getOperand(0);
-            ValueRange weights = op->getOperands().drop_front();
+            RecurrentAttrs r = recurrentAttrs(op);
             auto x = shapeOf(input);
-            int64_t hidden =
-                cast<IntegerAttr>(op->getAttr("hidden_size")).getInt();
-            auto intAttr = [&](StringRef name, int64_t dflt) {
-              auto a = op->getAttrOfType<IntegerAttr>(name);
-              return a ? a.getInt() : dflt;
-            };
-            auto boolAttr = [&](StringRef name, bool dflt) {
-              auto a = op->getAttrOfType<BoolAttr>(name);
-              return a ? a.getValue() : dflt;
-            };
-            int64_t layers = intAttr("num_layers", 1);
-            bool bidir = boolAttr("bidirectional", false);
-            StringRef kind = isa<LSTMTrainOp>(op)  ? "lstm"
-                             : isa<GRUTrainOp>(op) ? "gru"
-                                                   : "rnn";
             int64_t reserveBytes =
-                kind == "lstm"  ? nnc_lstm_reserve_bytes(x[0], x[1], x[2],
-                                                         hidden, layers, bidir)
-                : kind == "gru" ? nnc_gru_reserve_bytes(x[0], x[1], x[2],
-                                                        hidden, layers, bidir)
-                                : nnc_rnn_reserve_bytes(x[0], x[1], x[2],
-                                                        hidden, layers, bidir);
+                recurrentBytes(r.kind, nnc_lstm_reserve_bytes,
+                               nnc_gru_reserve_bytes, nnc_rnn_reserve_bytes)(
+                    x[0], x[1], x[2], r.hidden, r.layers, r.bidir);
             // The runtime's reserve is the `saved` result, in its layout.
             if (reserveBytes !=
                 byteSize(cast<ShapedType>(op->getResult(1).getType())))
@@ -224,37 +243,22 @@ LogicalResult CPULibraryLowering::lower(Operation *op) {
                          "internal error: the runtime's recurrent reserve (")
                      << reserveBytes << " B) is not the saved state's size";
             Value reserve = allocFor(op->getResult(1));
-            auto nonlin = op->getAttrOfType<StringAttr>("nonlinearity");
             mapping[op->getResult(0)] = lowerRecurrent(
-                op, kind, input, weights, hidden, layers, bidir,
-                boolAttr("has_bias", true), boolAttr("return_sequences", false),
-                nonlin && nonlin.getValue() == "relu", reserve);
+                op, r.kind, input, op->getOperands().drop_front(), r.hidden,
+                r.layers, r.bidir, r.hasBias, r.sequences, r.relu, reserve);
             return success();
           })
       .Case<LSTMBackwardOp, GRUBackwardOp, RNNBackwardOp>([&](Operation *) {
         Value dy = op->getOperand(0), input = op->getOperand(1),
               saved = op->getOperand(2);
         ValueRange weights = op->getOperands().drop_front(3);
+        RecurrentAttrs r = recurrentAttrs(op);
         auto x = shapeOf(input);
-        int64_t hidden = cast<IntegerAttr>(op->getAttr("hidden_size")).getInt();
-        auto intAttr = op->getAttrOfType<IntegerAttr>("num_layers");
-        int64_t layers = intAttr ? intAttr.getInt() : 1;
-        auto boolAttr = [&](StringRef name, bool dflt) {
-          auto a = op->getAttrOfType<BoolAttr>(name);
-          return a ? a.getValue() : dflt;
-        };
-        bool bidir = boolAttr("bidirectional", false);
         bool needsInput = op->hasAttr("needs_input_grad");
-        StringRef kind = isa<LSTMBackwardOp>(op)  ? "lstm"
-                         : isa<GRUBackwardOp>(op) ? "gru"
-                                                  : "rnn";
-        int64_t scratch =
-            kind == "lstm"  ? nnc_lstm_bwd_scratch_bytes(x[0], x[1], x[2],
-                                                         hidden, layers, bidir)
-            : kind == "gru" ? nnc_gru_bwd_scratch_bytes(x[0], x[1], x[2],
-                                                        hidden, layers, bidir)
-                            : nnc_rnn_bwd_scratch_bytes(x[0], x[1], x[2],
-                                                        hidden, layers, bidir);
+        int64_t scratch = recurrentBytes(r.kind, nnc_lstm_bwd_scratch_bytes,
+                                         nnc_gru_bwd_scratch_bytes,
+                                         nnc_rnn_bwd_scratch_bytes)(
+            x[0], x[1], x[2], r.hidden, r.layers, r.bidir);
         auto tableOf = [&](ValueRange values) {
           Value table =
               alloc(MemRefType::get({int64_t(values.size())}, b.getI64Type()));
@@ -274,28 +278,27 @@ LogicalResult CPULibraryLowering::lower(Operation *op) {
         Value dx = needsInput ? allocFor(grads[0]) : Value();
         for (Value g : grads.drop_front(needsInput ? 1 : 0))
           gradBuffers.push_back(allocFor(g));
-        auto nonlin = op->getAttrOfType<StringAttr>("nonlinearity");
-        bool relu = nonlin && nonlin.getValue() == "relu";
-        SmallVector<Value> args = {
-            ptr(lookup(dy)),
-            ptr(lookup(input)),
-            ptr(tableOf(weightBuffers)),
-            ptr(lookup(saved)),
-            dx ? ptr(dx) : nullPtr(),
-            ptr(tableOf(gradBuffers)),
-            ptr(allocBytes(scratch)),
-            recurrentStep(op, kind, relu, GatePass::Backward, hidden, bidir),
-            i64(x[0]),
-            i64(x[1]),
-            i64(x[2]),
-            i64(hidden),
-            i64(layers),
-            i32(bidir),
-            i32(boolAttr("has_bias", true)),
-            i32(boolAttr("return_sequences", false))};
-        if (kind == "rnn")
-          args.push_back(i32(relu));
-        call(("nnc_" + kind + "_bwd").str(), args);
+        SmallVector<Value> args = {ptr(lookup(dy)),
+                                   ptr(lookup(input)),
+                                   ptr(tableOf(weightBuffers)),
+                                   ptr(lookup(saved)),
+                                   dx ? ptr(dx) : nullPtr(),
+                                   ptr(tableOf(gradBuffers)),
+                                   ptr(allocBytes(scratch)),
+                                   recurrentStep(op, r.kind, r.relu,
+                                                 GatePass::Backward, r.hidden,
+                                                 r.bidir),
+                                   i64(x[0]),
+                                   i64(x[1]),
+                                   i64(x[2]),
+                                   i64(r.hidden),
+                                   i64(r.layers),
+                                   i32(r.bidir),
+                                   i32(r.hasBias),
+                                   i32(r.sequences)};
+        if (r.kind == "rnn")
+          args.push_back(i32(r.relu));
+        call(("nnc_" + r.kind + "_bwd").str(), args);
         return success();
       })
       .Default([&](Operation *) -> LogicalResult {
