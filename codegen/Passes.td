@@ -39,6 +39,9 @@ def NNFoldBatchNorm : Pass<"nn-fold-batchnorm", "::mlir::ModuleOp"> {
     whose input is an `nn.conv2d` result with no other use is folded into
     the convolution, whose weights and bias are first scaled by a small
     generated kernel (w' = w·γ/√(var+ε), b' = (b−mean)·γ/√(var+ε)+β).
+    That kernel runs on every call, so the fold is done only where the
+    weights have no more elements than the convolution's output (at batch
+    1, a wide 3x3 layer's weights outnumber its output).
     -nn-fuse does the same for any nn.batchnorm still present. Skipped with
     --no-fuse. Implemented in codegen/Fuse.cpp.
   }];
