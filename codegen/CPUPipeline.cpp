@@ -278,6 +278,27 @@ void nnc::addLinalgStages(OpPassManager &pm, bool fuse) {
   pm.addPass(nnc::createNNFuse(fuseOptions));
 }
 
+/// Adds the stages up to the planned kernel IR: linalg, fusion, buffers and
+/// the memory plan.
+static void addBufferStages(OpPassManager &pm, bool checkNumerics, bool fuse) {
+  nnc::NNLowerToBuffersOptions bufferOptions;
+  bufferOptions.checkNumerics = checkNumerics;
+  // Checking numerics needs every layer's output, and a library's relu
+  // epilogue turns a NaN into 0: no fusion then.
+  nnc::addLinalgStages(pm, fuse && !checkNumerics);
+  pm.addPass(nnc::createNNLowerToBuffers(bufferOptions));
+  pm.addPass(nnc::createNNPlanMemory());
+}
+
+FailureOr<nnc::MemoryPlan> nnc::planModelMemory(ModuleOp model, bool fuse) {
+  OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
+  PassManager pm(model.getContext(), ModuleOp::getOperationName());
+  addBufferStages(pm, /*checkNumerics=*/false, fuse);
+  if (failed(pm.run(*standalone)))
+    return failure();
+  return readMemoryPlan(*standalone);
+}
+
 FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
                                                       bool checkNumerics, bool fuse) {
   MLIRContext *ctx = model.getContext();
@@ -285,13 +306,7 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
   OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
   // The nested-module markers of nnc's multi-model files do not apply here.
   PassManager pm(ctx, ModuleOp::getOperationName());
-  nnc::NNLowerToBuffersOptions bufferOptions;
-  bufferOptions.checkNumerics = checkNumerics;
-  // Checking numerics needs every layer's output, and a library's relu
-  // epilogue turns a NaN into 0: no fusion then.
-  addLinalgStages(pm, fuse && !checkNumerics);
-  pm.addPass(nnc::createNNLowerToBuffers(bufferOptions));
-  pm.addPass(nnc::createNNPlanMemory());
+  addBufferStages(pm, checkNumerics, fuse);
   pm.addPass(nnc::createNNKernelLoops());
   if (failed(pm.run(*standalone)) || failed(mapKernelsToCPU(*standalone)))
     return failure();

@@ -10,6 +10,8 @@
 #ifndef NNC_CODEGEN_CPUPIPELINE_H
 #define NNC_CODEGEN_CPUPIPELINE_H
 
+#include "codegen/MemoryPlan.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/Pass/PassManager.h"
@@ -22,6 +24,12 @@ namespace nnc {
 /// `fuse`, -nn-fold-batchnorm, -nn-lower-to-linalg and -nn-fuse; without,
 /// -nn-lower-to-linalg and -nn-fuse{enable=false} (one kernel per linalg op).
 void addLinalgStages(mlir::OpPassManager &pm, bool fuse);
+
+/// The memory plan of the model module `model` (static shapes; with
+/// @train_step if it was added): a copy lowered through -nn-lower-to-buffers
+/// and -nn-plan-memory exactly as lowerModelToLLVM does, so the plan is the
+/// arena the artifact allocates. Errors are emitted at their locations.
+mlir::FailureOr<MemoryPlan> planModelMemory(mlir::ModuleOp model, bool fuse = true);
 
 /// Where the artifact is linked.
 struct ArtifactOptions {

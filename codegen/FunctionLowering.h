@@ -10,6 +10,7 @@
 
 #include "codegen/LibraryBackend.h"
 #include "codegen/LinalgRecurrent.h"
+#include "codegen/MemoryPlan.h"
 #include "dialect/NNOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -72,13 +73,10 @@ SmallVector<FlatUpdateColumns> flatUpdateGroups(ModuleOp model);
 /// Builds the body of one entry function.
 class FunctionLowering {
 public:
-  FunctionLowering(ModuleOp model, func::FuncOp entry,
-                   const llvm::StringMap<int64_t> &paramOffsets)
-      : model(model), b(entry.getBody()), arena(entry.getArgument(0)),
-        paramOffsets(paramOffsets) {}
+  FunctionLowering(ModuleOp model, func::FuncOp entry, const llvm::StringMap<int64_t> &paramOffsets)
+      : model(model), b(entry.getBody()), arena(entry.getArgument(0)), paramOffsets(paramOffsets) {}
 
-  LogicalResult lowerBody(func::FuncOp source,
-                          ArrayRef<int64_t> inputOffsets,
+  LogicalResult lowerBody(func::FuncOp source, ArrayRef<int64_t> inputOffsets,
                           ArrayRef<int64_t> outputOffsets);
 
   /// With a non-null `ops`, every floating-point op result is checked for
@@ -91,9 +89,16 @@ public:
   // (LowerTrainOps.cpp) lowerings.
   Location loc() const { return currentLoc; }
   Value view(int64_t offset, MemRefType type);
+  /// A fresh buffer, tagged for the memory plan (-nn-plan-memory) with the
+  /// step and layer that allocate it (`tag`).
   Value alloc(MemRefType type) {
-    return memref::AllocOp::create(b, loc(), type, b.getI64IntegerAttr(kAlign));
+    auto op = memref::AllocOp::create(b, loc(), type, b.getI64IntegerAttr(kAlign));
+    tag(op);
+    return op;
   }
+  /// Marks `op` with the step being lowered: `nn.step` (the kernel's name,
+  /// or a library op's `<op> <layer>`) and `nn.layer`.
+  void tag(Operation *op);
   Value allocBytes(int64_t bytes);
   Value ptr(Value memref);
   Value nullPtr() {
@@ -162,6 +167,11 @@ public:
   const LibraryBackend *library = &cpuLibraryBackend();
   /// The name of the nn.kernel being inlined (null outside kernels).
   StringAttr currentKernel;
+  /// The op being lowered (the innermost one).
+  Operation *currentOp = nullptr;
+  /// The layers of the nn.kernel being inlined, joined by '+' (the layer of
+  /// its buffers whose op names none).
+  StringAttr currentLayers;
 };
 
 } // namespace nnc::codegen

@@ -135,7 +135,10 @@ bool FunctionLowering::lowerFlatUpdate(KernelOp kernel) {
     OpBuilder::InsertionGuard guard(b);
     if (earliest)
       b.setInsertionPoint(earliest);
-    slab = memref::AllocOp::create(b, loc(), slabType, b.getI64IntegerAttr(kAlign));
+    auto slabAlloc = memref::AllocOp::create(b, loc(), slabType, b.getI64IntegerAttr(kAlign));
+    tag(slabAlloc);
+    slabAlloc->setAttr(kBufferKindAttr, b.getStringAttr("gradient"));
+    slab = slabAlloc;
   }
   auto slice = [&](int64_t start, MemRefType type) -> Value {
     Value shift = arith::ConstantIndexOp::create(b, loc(), start * elemBytes);
@@ -143,15 +146,29 @@ bool FunctionLowering::lowerFlatUpdate(KernelOp kernel) {
   };
   for (auto [update, alloc, start] : llvm::zip(updates, allocs, starts)) {
     Value grad = lookup(update.getDpsInputs()[0]);
+    // Each slice is a gradient of the memory plan, of the layer whose
+    // backward pass writes it.
+    auto markGradient = [&](Value slice, Operation *from) {
+      Operation *view = slice.getDefiningOp();
+      if (from && from->hasAttr(kStepAttr) && from->hasAttr(kLayerAttr)) {
+        view->setAttr(kStepAttr, from->getAttr(kStepAttr));
+        view->setAttr(kLayerAttr, from->getAttr(kLayerAttr));
+      } else {
+        tag(view);
+      }
+      view->setAttr(kBufferKindAttr, b.getStringAttr("gradient"));
+      return slice;
+    };
     if (!alloc) {
       // Copied into its slice.
       auto type = cast<MemRefType>(grad.getType());
-      copyInto(grad, slice(start, MemRefType::get(type.getShape(), elemType)));
+      copyInto(grad,
+               markGradient(slice(start, MemRefType::get(type.getShape(), elemType)), nullptr));
       continue;
     }
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(alloc);
-    Value view = slice(start, alloc.getType());
+    Value view = markGradient(slice(start, alloc.getType()), alloc);
     Value old = alloc.getResult();
     old.replaceAllUsesWith(view);
     for (auto &entry : mapping)

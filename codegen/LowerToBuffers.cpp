@@ -98,7 +98,34 @@ Value FunctionLowering::view(int64_t offset, MemRefType type) {
 Value FunctionLowering::allocBytes(int64_t bytes) {
   if (bytes <= 0)
     return nullptr;
-  return alloc(MemRefType::get({bytes}, b.getI8Type()));
+  Value scratch = alloc(MemRefType::get({bytes}, b.getI8Type()));
+  scratch.getDefiningOp()->setAttr(kBufferKindAttr, b.getStringAttr("scratch"));
+  return scratch;
+}
+
+/// The layer of `op`: its `nn.layer` (linalg ops of a layer) or `name` (nn
+/// ops), else "".
+static StringRef layerOf(Operation *op) {
+  if (!op || isa<KernelOp>(op))
+    return "";
+  if (auto layer = op->getAttrOfType<StringAttr>("nn.layer"))
+    return layer.getValue();
+  if (auto name = op->getAttrOfType<StringAttr>("name"))
+    return name.getValue();
+  return "";
+}
+
+void FunctionLowering::tag(Operation *op) {
+  StringRef layer = layerOf(currentOp);
+  if (layer.empty() && currentLayers)
+    layer = currentLayers.getValue();
+  std::string step;
+  if (currentKernel)
+    step = currentKernel.str();
+  else if (currentOp)
+    step = (currentOp->getName().stripDialect() + (layer.empty() ? "" : " ") + layer).str();
+  op->setAttr(kStepAttr, b.getStringAttr(step));
+  op->setAttr(kLayerAttr, b.getStringAttr(layer));
 }
 
 Value FunctionLowering::ptr(Value memref) {
@@ -134,6 +161,7 @@ Value FunctionLowering::call(StringRef name, ArrayRef<Value> args, Type result) 
     fn.setPrivate();
   }
   auto callOp = func::CallOp::create(b, loc(), fn, args);
+  tag(callOp);
   return result ? callOp.getResult(0) : Value();
 }
 
@@ -190,6 +218,10 @@ Value FunctionLowering::normalizeInput(Value input, DictionaryAttr normalize, St
   }
   bool perChannel = llvm::any_of(mean, [&](const APFloat &v) { return v != mean[0]; }) ||
                     llvm::any_of(invStd, [&](const APFloat &v) { return v != invStd[0]; });
+  // A kernel of its own in the memory plan.
+  StringAttr kernelName = b.getStringAttr("normalize_" + name);
+  llvm::SaveAndRestore<StringAttr> inKernel(currentKernel, kernelName);
+  llvm::SaveAndRestore<StringAttr> kernelLayers(currentLayers, b.getStringAttr("normalize"));
   Value out = alloc(type);
   SmallVector<Value> ins = {input};
   AffineMap identity = b.getMultiDimIdentityMap(rank);
@@ -216,7 +248,7 @@ Value FunctionLowering::normalizeInput(Value input, DictionaryAttr normalize, St
   }
   maps.push_back(identity);
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  linalg::GenericOp::create(
+  auto normalizeOp = linalg::GenericOp::create(
       b, loc(), ins, ValueRange{out}, maps, iters, [&](OpBuilder &nb, Location l, ValueRange args) {
         Value m = perChannel ? args[1] : arith::ConstantFloatOp::create(nb, l, elemType, mean[0]);
         Value inv =
@@ -224,6 +256,8 @@ Value FunctionLowering::normalizeInput(Value input, DictionaryAttr normalize, St
         Value centered = arith::SubFOp::create(nb, l, args[0], m);
         linalg::YieldOp::create(nb, l, arith::MulFOp::create(nb, l, centered, inv).getResult());
       });
+  normalizeOp->setAttr("nn.kernel", kernelName);
+  normalizeOp->setAttr("nn.layer", currentLayers);
   return out;
 }
 
@@ -375,6 +409,12 @@ LogicalResult FunctionLowering::lowerKernel(KernelOp kernel) {
   for (auto [arg, input] : llvm::zip(kernel.getBodyBlock().getArguments(), kernel.getInputs()))
     mapping[arg] = lookup(input);
   llvm::SaveAndRestore<StringAttr> inKernel(currentKernel, kernel.getNameAttr());
+  std::string layers;
+  if (auto names = kernel->getAttrOfType<ArrayAttr>("nn.layers"))
+    for (Attribute n : names)
+      if (auto str = dyn_cast<StringAttr>(n))
+        layers += (layers.empty() ? "" : "+") + str.str();
+  llvm::SaveAndRestore<StringAttr> kernelLayers(currentLayers, b.getStringAttr(layers));
   auto body = kernel.getBodyBlock().without_terminator();
   // A flat update: its scalar code (which reads no update's result) first,
   // then, if the layout allows, one loop for all its updates.
@@ -404,6 +444,7 @@ LogicalResult FunctionLowering::lowerKernel(KernelOp kernel) {
 
 LogicalResult FunctionLowering::lowerOp(Operation *op) {
   currentLoc = op->getLoc();
+  llvm::SaveAndRestore<Operation *> lowering(currentOp, op);
   for (Type t : op->getResultTypes())
     if (auto st = dyn_cast<ShapedType>(t); st && !st.hasStaticShape())
       return op->emitError("the CPU backend needs static shapes; run "

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/MemoryPlan.h"
 #include "codegen/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -28,6 +29,9 @@ namespace nnc {
 } // namespace nnc
 
 using namespace mlir;
+using nnc::kBufferKindAttr;
+using nnc::kLayerAttr;
+using nnc::kStepAttr;
 
 namespace {
 
@@ -38,6 +42,9 @@ constexpr int64_t kAlign = 64;
 struct Piece {
   int64_t at, bytes;
   int64_t start, end;
+  /// The op that carries its step, layer and kind attributes (the
+  /// allocation, or the view of the piece).
+  Operation *tags;
 };
 
 /// One allocation to place: its size and the live ranges of its parts (one
@@ -50,8 +57,7 @@ struct Buffer {
 };
 
 /// The index of the top-level op of `block` that contains `op`.
-int64_t topLevelIndex(Operation *op, Block &block,
-                      const DenseMap<Operation *, int64_t> &index) {
+int64_t topLevelIndex(Operation *op, Block &block, const DenseMap<Operation *, int64_t> &index) {
   while (op && op->getBlock() != &block)
     op = op->getParentOp();
   auto it = index.find(op);
@@ -102,27 +108,67 @@ SmallVector<Piece, 1> pieces(memref::AllocOp alloc, int64_t bytes, Block &block,
     }
     int64_t size = view.getType().getNumElements() *
                    std::max<int64_t>(view.getType().getElementTypeBitWidth() / 8, 1);
-    parts.push_back({*at, size, topLevelIndex(view, block, index), end});
+    parts.push_back({*at, size, topLevelIndex(view, block, index), end, view});
   }
   if (parts.empty())
-    parts.push_back({0, bytes, index.lookup(alloc), end});
+    parts.push_back({0, bytes, index.lookup(alloc), end, alloc});
   return parts;
 }
 
-/// Places buffers greedily by decreasing size at the lowest offset where no
-/// piece of theirs overlaps a piece of a placed buffer that is live at the
-/// same time. Returns the peak.
-int64_t place(std::vector<Buffer> &buffers, int64_t base) {
-  std::vector<Buffer *> order;
+/// The orders in which `place` tries the buffers; the smallest arena wins.
+enum class Order { Size, Duration, Area, Start };
+
+StringRef orderName(Order o) {
+  switch (o) {
+  case Order::Size:
+    return "largest first";
+  case Order::Duration:
+    return "longest-lived first";
+  case Order::Area:
+    return "largest bytes x lifetime first";
+  case Order::Start:
+    return "program order";
+  }
+  return "";
+}
+
+int64_t lifetime(const Buffer &b) {
+  int64_t lo = b.pieces.front().start, hi = b.pieces.front().end;
+  for (const Piece &p : b.pieces) {
+    lo = std::min(lo, p.start);
+    hi = std::max(hi, p.end);
+  }
+  return hi - lo + 1;
+}
+
+/// Places the buffers one by one in `order`, each at the lowest offset where
+/// no piece of it overlaps a piece of a placed buffer that is live at the
+/// same time. Sets each buffer's offset and returns the peak.
+int64_t place(std::vector<Buffer> &buffers, int64_t base, Order order) {
+  std::vector<Buffer *> sorted;
   for (Buffer &b : buffers)
-    order.push_back(&b);
-  std::sort(order.begin(), order.end(), [](Buffer *a, Buffer *b) {
-    return a->bytes != b->bytes ? a->bytes > b->bytes
-                                : a->pieces.front().start < b->pieces.front().start;
+    sorted.push_back(&b);
+  auto key = [&](const Buffer *b) -> std::pair<int64_t, int64_t> {
+    int64_t start = b->pieces.front().start;
+    switch (order) {
+    case Order::Size:
+      return {-b->bytes, start};
+    case Order::Duration:
+      return {-lifetime(*b), -b->bytes};
+    case Order::Area:
+      return {-b->bytes * lifetime(*b), start};
+    case Order::Start:
+      return {start, -b->bytes};
+    }
+    return {0, 0};
+  };
+  // Ties keep program order (buffers are in allocation order).
+  std::sort(sorted.begin(), sorted.end(), [&](Buffer *a, Buffer *b) {
+    return std::make_pair(key(a), a - buffers.data()) < std::make_pair(key(b), b - buffers.data());
   });
   int64_t peak = base;
   std::vector<Buffer *> placed;
-  for (Buffer *buf : order) {
+  for (Buffer *buf : sorted) {
     // The offsets [lo, hi) at which a piece of `buf` would overlap a placed
     // piece that is live at the same time.
     std::vector<std::pair<int64_t, int64_t>> busy;
@@ -146,6 +192,131 @@ int64_t place(std::vector<Buffer> &buffers, int64_t base) {
   return peak;
 }
 
+/// The largest total of bytes live at one time (each buffer's bytes counted
+/// once however many of its pieces are live): no placement can use less.
+int64_t lowerBound(const std::vector<Buffer> &buffers) {
+  std::vector<int64_t> times;
+  for (const Buffer &b : buffers)
+    for (const Piece &p : b.pieces)
+      times.push_back(p.start);
+  llvm::sort(times);
+  times.erase(std::unique(times.begin(), times.end()), times.end());
+  int64_t best = 0;
+  for (int64_t t : times) {
+    int64_t live = 0;
+    for (const Buffer &b : buffers) {
+      // The union of the byte ranges of b's pieces live at t.
+      SmallVector<std::pair<int64_t, int64_t>> ranges;
+      for (const Piece &p : b.pieces)
+        if (p.start <= t && t <= p.end)
+          ranges.push_back({p.at, p.at + p.bytes});
+      llvm::sort(ranges);
+      int64_t covered = 0, reach = 0;
+      for (auto [lo, hi] : ranges) {
+        lo = std::max(lo, reach);
+        if (hi > lo)
+          covered += hi - lo;
+        reach = std::max(reach, hi);
+      }
+      // Allocations are rounded to whole alignment units.
+      live += (covered + kAlign - 1) / kAlign * kAlign;
+    }
+    best = std::max(best, live);
+  }
+  return best;
+}
+
+StringRef stringAttr(Operation *op, StringRef name) {
+  auto a = op ? op->getAttrOfType<StringAttr>(name) : StringAttr();
+  return a ? a.getValue() : "";
+}
+
+/// The step that copies an entry's results to their output regions.
+constexpr StringLiteral kCopyOutputs = "copy outputs";
+
+/// The steps of an entry block: its generated kernels (ops tagged
+/// `nn.kernel`) and library calls (calls tagged `nn.step`), consecutive ops
+/// of one step counted once; and for each top-level op, the first step at or
+/// after it and the last step at or before it.
+struct Steps {
+  std::vector<std::string> names;
+  std::vector<int64_t> atOrAfter, atOrBefore;
+  /// The first step of the backward pass (a layer `*_bwd` or a `*_backward`
+  /// op), or -1.
+  int64_t firstBackward = -1;
+};
+
+Steps stepsOf(Block &block) {
+  Steps steps;
+  int64_t n = 0;
+  for (Operation &op : block) {
+    (void)op;
+    ++n;
+  }
+  steps.atOrAfter.assign(n, -1);
+  steps.atOrBefore.assign(n, -1);
+  std::string previous;
+  int64_t i = 0;
+  for (Operation &op : block) {
+    std::string name;
+    StringRef layer;
+    if (auto kernel = op.getAttrOfType<StringAttr>("nn.kernel")) {
+      name = kernel.str();
+      layer = stringAttr(&op, "nn.layer");
+    } else if (isa<func::CallOp>(op) && op.hasAttr(kStepAttr)) {
+      name = stringAttr(&op, kStepAttr).str();
+      layer = stringAttr(&op, kLayerAttr);
+    } else if (isa<memref::CopyOp>(op)) {
+      name = kCopyOutputs;
+    }
+    if (!name.empty() && name != previous) {
+      steps.names.push_back(name);
+      previous = name;
+      if (steps.firstBackward < 0 &&
+          (layer.ends_with("_bwd") || StringRef(name).contains("_backward") ||
+           StringRef(name).contains("_bwd")))
+        steps.firstBackward = int64_t(steps.names.size()) - 1;
+    }
+    steps.atOrBefore[i] = int64_t(steps.names.size()) - 1;
+    ++i;
+  }
+  int64_t next = int64_t(steps.names.size()) - 1;
+  for (int64_t j = n - 1; j >= 0; --j) {
+    // A step begins at op j if the count of steps up to j grew there.
+    if (steps.atOrBefore[j] >= 0 && (j == 0 || steps.atOrBefore[j - 1] != steps.atOrBefore[j]))
+      next = steps.atOrBefore[j];
+    steps.atOrAfter[j] = next;
+  }
+  for (int64_t j = 0; j < n; ++j)
+    if (steps.atOrBefore[j] < 0)
+      steps.atOrBefore[j] = 0;
+  return steps;
+}
+
+/// The kind of a piece: its tag (`scratch`, `gradient`), else a value of the
+/// forward pass still live in the backward pass (`activation`), a value the
+/// backward pass hands to an optimizer update (`gradient`), or `temporary`.
+std::string kindOf(const Piece &p, int64_t first, int64_t last, const Steps &steps) {
+  StringRef tagged = stringAttr(p.tags, kBufferKindAttr);
+  if (!tagged.empty())
+    return tagged.str();
+  if (last >= int64_t(steps.names.size()))
+    return "temporary";
+  // A result kept for the output copy at the end.
+  if (steps.names[last] == kCopyOutputs)
+    return "output";
+  if (steps.firstBackward >= 0 && first < steps.firstBackward && last >= steps.firstBackward)
+    return "activation";
+  auto isUpdate = [&](int64_t step) {
+    StringRef name = steps.names[step];
+    return name.contains("update") || name.contains("_scalars");
+  };
+  if (steps.firstBackward >= 0 && first >= steps.firstBackward && !isUpdate(first) &&
+      isUpdate(last))
+    return "gradient";
+  return "temporary";
+}
+
 struct NNPlanMemoryPass : public nnc::impl::NNPlanMemoryBase<NNPlanMemoryPass> {
   void runOnOperation() override {
     SmallVector<ModuleOp> models;
@@ -162,6 +333,7 @@ struct NNPlanMemoryPass : public nnc::impl::NNPlanMemoryBase<NNPlanMemoryPass> {
     int64_t base = cast<IntegerAttr>(model->getAttr("nn.persistent_bytes")).getInt();
     base = (base + kAlign - 1) / kAlign * kAlign;
     int64_t arenaBytes = base;
+    SmallVector<Attribute> entryPlans;
     for (func::FuncOp fn : model.getOps<func::FuncOp>()) {
       if (fn.isExternal() || !fn->hasAttr("llvm.emit_c_interface"))
         continue;
@@ -177,28 +349,85 @@ struct NNPlanMemoryPass : public nnc::impl::NNPlanMemoryBase<NNPlanMemoryPass> {
         MemRefType type = alloc.getType();
         if (!type.hasStaticShape() || !type.getLayout().isIdentity())
           return alloc.emitError("cannot plan a dynamic or strided allocation");
-        int64_t bytes = type.getNumElements() *
-                        std::max<int64_t>(type.getElementTypeBitWidth() / 8, 1);
+        int64_t bytes =
+            type.getNumElements() * std::max<int64_t>(type.getElementTypeBitWidth() / 8, 1);
         bytes = (bytes + kAlign - 1) / kAlign * kAlign;
         buffers.push_back({alloc, bytes, pieces(alloc, bytes, block, index)});
       }
-      int64_t peak = place(buffers, base);
-      LLVM_DEBUG(llvm::dbgs() << fn.getSymName() << ": " << buffers.size()
-                              << " buffers, transient peak " << peak - base
-                              << " B\n");
+      // Every order; the smallest peak wins (the first on a tie).
+      int64_t peak = -1;
+      Order best = Order::Size;
+      for (Order order : {Order::Size, Order::Duration, Order::Area, Order::Start}) {
+        int64_t p = place(buffers, base, order);
+        LLVM_DEBUG(llvm::dbgs() << fn.getSymName() << ": " << orderName(order) << " " << p - base
+                                << " B\n");
+        if (peak < 0 || p < peak) {
+          peak = p;
+          best = order;
+        }
+      }
+      place(buffers, base, best);
       arenaBytes = std::max(arenaBytes, peak);
 
+      nnc::EntryPlan plan;
+      StringRef name = fn.getSymName();
+      name.consume_front("nnc_");
+      plan.entry = name.str();
+      plan.heuristic = orderName(best).str();
+      Steps steps = stepsOf(block);
+      plan.steps = steps.names;
+      plan.planned = peak;
+      plan.lowerBound = base + lowerBound(buffers);
+      plan.naive = base;
+      for (Buffer &buf : buffers) {
+        plan.naive += buf.bytes;
+        // One row per piece that carries its own tags (the gradients of a
+        // flat update), else one for the allocation.
+        SmallVector<Piece> rows;
+        for (const Piece &p : buf.pieces)
+          if (buf.pieces.size() == 1 || p.tags->hasAttr(kBufferKindAttr))
+            rows.push_back(p);
+        if (rows.empty())
+          rows.push_back(
+              {0, buf.bytes, buf.pieces.front().start, buf.pieces.front().end, buf.alloc});
+        for (const Piece &p : rows) {
+          nnc::PlannedBuffer row;
+          row.layer = stringAttr(p.tags, kLayerAttr).str();
+          row.step = stringAttr(p.tags, kStepAttr).str();
+          row.bytes = p.bytes;
+          row.offset = buf.offset + p.at;
+          row.first = steps.atOrAfter.empty() ? 0 : steps.atOrAfter[p.start];
+          row.last = steps.atOrBefore.empty() ? 0 : steps.atOrBefore[p.end];
+          row.first = std::max<int64_t>(0, std::min(row.first, row.last));
+          row.kind = kindOf(p, row.first, row.last, steps);
+          plan.buffers.push_back(std::move(row));
+        }
+      }
+      llvm::sort(plan.buffers, [](const nnc::PlannedBuffer &a, const nnc::PlannedBuffer &b) {
+        return std::tie(a.first, a.offset) < std::tie(b.first, b.offset);
+      });
+      entryPlans.push_back(nnc::entryPlanToAttr(model.getContext(), plan));
+
+      // The tags are in the plan now; the kernel IR stays as it was.
+      fn.walk([](Operation *op) {
+        if (!isa<func::CallOp, memref::ViewOp>(op))
+          return;
+        op->removeAttr(kStepAttr);
+        op->removeAttr(kBufferKindAttr);
+        op->removeAttr(kLayerAttr);
+      });
       for (Buffer &buf : buffers) {
         OpBuilder b(buf.alloc);
         Value shift = arith::ConstantIndexOp::create(b, buf.alloc.getLoc(), buf.offset);
-        Value view = memref::ViewOp::create(b, buf.alloc.getLoc(), buf.alloc.getType(),
-                                            arena, shift, ValueRange{});
+        Value view = memref::ViewOp::create(b, buf.alloc.getLoc(), buf.alloc.getType(), arena,
+                                            shift, ValueRange{});
         buf.alloc.getResult().replaceAllUsesWith(view);
         buf.alloc.erase();
       }
     }
     model->setAttr("nn.arena_bytes",
                    IntegerAttr::get(IntegerType::get(model.getContext(), 64), arenaBytes));
+    model->setAttr(nnc::kMemPlanAttr, ArrayAttr::get(model.getContext(), entryPlans));
     return success();
   }
 };

@@ -24,6 +24,8 @@ def layout(buffers_ir):
     regions = {}
     for entry in re.finditer(r"\{bytes = [^{}]*\}", text):
         e = entry.group(0)
+        if 'name = "' not in e:
+            continue  # a buffer of the memory plan (nn.memplan), not a region
         name = re.search(r'name = "([^"]+)"', e).group(1)
         offset = int(re.search(r"offset = (\d+)", e).group(1))
         shape = tuple(int(d) for d in re.search(r"shape = array<i64(?:: ([\d, ]*))?>", e)
