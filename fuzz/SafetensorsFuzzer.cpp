@@ -4,12 +4,13 @@
 // and huge dimensions, repeated and reserved names) plus metadata, runs
 // layoutSafetensors / safetensorsFileSize (runtime/Safetensors.h) and checks
 // the result against an independent model of the format:
-//  - it fails exactly when a name repeats or is "__metadata__", or a byte size
-//    overflows 64 bits, and then says why;
+//  - it fails exactly when a name repeats or is "__metadata__", a name or
+//    metadata string is not valid UTF-8, or a byte size overflows 64 bits,
+//    and then says why;
 //  - otherwise the offsets are contiguous byte sizes, the header is a
-//    multiple of 8 bytes of space-padded JSON, and, when every string is
-//    valid UTF-8, it parses (llvm::json) to exactly the tensors and metadata
-//    given.
+//    multiple of 8 bytes of space-padded JSON, and it parses (llvm::json, a
+//    parser independent of the runtime's nlohmann-json) to exactly the
+//    tensors and metadata given.
 // When the checkpoint reader lands, its fuzzer (raw file bytes in) goes next
 // to this one as another nnc_add_fuzzer in fuzz/CMakeLists.txt, and this one
 // also reads back the header it wrote.
@@ -76,13 +77,17 @@ std::string consumeName(FuzzedDataProvider &fdp,
 
 void checkLayout(const std::vector<TensorEntry> &entries,
                  const SafetensorsMetadata &metadata) {
-  // The model: which error, if any, must be reported.
+  // The model: which error, if any, must be reported. The header is JSON,
+  // so every string must be UTF-8.
   bool mustFail = false;
+  for (const auto &[k, v] : metadata)
+    mustFail |= !llvm::json::isUTF8(k) || !llvm::json::isUTF8(v);
   std::set<std::string> names;
   unsigned __int128 total = 0;
   std::vector<uint64_t> sizes;
   for (const TensorEntry &e : entries) {
-    if (e.name == "__metadata__" || !names.insert(e.name).second) {
+    if (e.name == "__metadata__" || !names.insert(e.name).second ||
+        !llvm::json::isUTF8(e.name)) {
       mustFail = true;
       break;
     }
@@ -144,18 +149,10 @@ void checkLayout(const std::vector<TensorEntry> &entries,
   check(close != std::string::npos && h[close] == '}' && h[0] == '{',
         "header is not a padded object");
 
-  // The header is JSON describing exactly these tensors (when every string
-  // is UTF-8: the format requires it and nnc's own names are ASCII).
-  bool utf8 = true;
-  for (const TensorEntry &e : entries)
-    utf8 &= llvm::json::isUTF8(e.name);
+  // The header is JSON describing exactly these tensors.
   std::set<std::string> metaKeys;
-  for (const auto &[k, v] : metadata) {
-    utf8 &= llvm::json::isUTF8(k) && llvm::json::isUTF8(v);
+  for (const auto &[k, v] : metadata)
     metaKeys.insert(k);
-  }
-  if (!utf8)
-    return;
   llvm::Expected<llvm::json::Value> json =
       llvm::json::parse(h.substr(0, close + 1));
   if (!json)
