@@ -8,15 +8,15 @@
 //    metadata string is not valid UTF-8, or a byte size overflows 64 bits,
 //    and then says why;
 //  - otherwise the offsets are contiguous byte sizes, the header is a
-//    multiple of 8 bytes of space-padded JSON, and it parses (llvm::json, a
+//    multiple of 8 bytes of space-padded JSON, it parses (llvm::json, a
 //    parser independent of the runtime's nlohmann-json) to exactly the
-//    tensors and metadata given.
-// When the checkpoint reader lands, its fuzzer (raw file bytes in) goes next
-// to this one as another nnc_add_fuzzer in fuzz/CMakeLists.txt, and this one
-// also reads back the header it wrote.
+//    tensors and metadata given, and the runtime's checkpoint reader reads
+//    the file back (when its data section is small enough to allocate).
+// The reader's own fuzzer (raw file bytes in) is ReadersFuzzer.cpp.
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/Checkpoint.h"
 #include "runtime/Safetensors.h"
 
 #include "llvm/Support/ConvertUTF.h"
@@ -25,6 +25,7 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 
@@ -186,6 +187,33 @@ void checkLayout(const std::vector<TensorEntry> &entries,
               (*offs)[0].getAsUINT64() == layout->offsets[i] &&
               (*offs)[1].getAsUINT64() == layout->offsets[i + 1],
           "wrong data_offsets");
+  }
+
+  // The runtime's reader takes the file back: the same tensors in the same
+  // order, the same metadata (a repeated key written once, with its last
+  // value).
+  if (layout->dataBytes() > (1u << 20))
+    return;
+  std::vector<uint8_t> file(layout->fileSize(), 0);
+  for (int i = 0; i < 8; ++i)
+    file[i] = uint8_t(uint64_t(h.size()) >> (8 * i));
+  std::copy(h.begin(), h.end(), file.begin() + 8);
+  rt::Result<rt::Checkpoint> ckpt = rt::parseCheckpoint("fuzz", file);
+  if (!ckpt)
+    bug("the reader rejects the header: " + ckpt.message());
+  check(ckpt->tensors.size() == entries.size(), "read back: tensor count");
+  for (size_t i = 0; i < entries.size(); ++i)
+    check(ckpt->tensors[i].name == entries[i].name &&
+              ckpt->tensors[i].dtype == entries[i].dtype &&
+              ckpt->tensors[i].shape == entries[i].shape &&
+              ckpt->sizes[i] == layout->offsets[i + 1] - layout->offsets[i],
+          "read back: tensor " + std::to_string(i) + " differs");
+  check(ckpt->metadata.size() == metaKeys.size(), "read back: metadata size");
+  for (const auto &[k, v] : ckpt->metadata) {
+    auto last = std::find_if(metadata.rbegin(), metadata.rend(),
+                             [&](const auto &m) { return m.first == k; });
+    check(last != metadata.rend() && last->second == v,
+          "read back: metadata value");
   }
 }
 
