@@ -398,7 +398,7 @@ Result<Checkpoint> parseCheckpoint(const std::string &path,
   std::string error;
   std::optional<Json> json = parseJson(header, error);
   if (!json)
-    return invalid("header JSON " + error);
+    return invalid("header JSON: " + error);
   const Json::object_t *members = json->get_ptr<const Json::object_t *>();
   if (!members)
     return invalid("the header is not a JSON object");
