@@ -4,18 +4,19 @@
 // and huge dimensions, repeated and reserved names) plus metadata, runs
 // layoutSafetensors / safetensorsFileSize (runtime/Safetensors.h) and checks
 // the result against an independent model of the format:
-//  - it fails exactly when a name repeats or is "__metadata__", or a byte size
-//    overflows 64 bits, and then says why;
+//  - it fails exactly when a name repeats or is "__metadata__", a name or
+//    metadata string is not valid UTF-8, or a byte size overflows 64 bits,
+//    and then says why;
 //  - otherwise the offsets are contiguous byte sizes, the header is a
-//    multiple of 8 bytes of space-padded JSON, and, when every string is
-//    valid UTF-8, it parses (llvm::json) to exactly the tensors and metadata
-//    given.
-// When the checkpoint reader lands, its fuzzer (raw file bytes in) goes next
-// to this one as another nnc_add_fuzzer in fuzz/CMakeLists.txt, and this one
-// also reads back the header it wrote.
+//    multiple of 8 bytes of space-padded JSON, it parses (llvm::json, a
+//    parser independent of the runtime's nlohmann-json) to exactly the
+//    tensors and metadata given, and the runtime's checkpoint reader reads
+//    the file back (when its data section is small enough to allocate).
+// The reader's own fuzzer (raw file bytes in) is ReadersFuzzer.cpp.
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/Checkpoint.h"
 #include "runtime/Safetensors.h"
 
 #include "llvm/Support/ConvertUTF.h"
@@ -24,6 +25,7 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 
@@ -76,13 +78,17 @@ std::string consumeName(FuzzedDataProvider &fdp,
 
 void checkLayout(const std::vector<TensorEntry> &entries,
                  const SafetensorsMetadata &metadata) {
-  // The model: which error, if any, must be reported.
+  // The model: which error, if any, must be reported. The header is JSON,
+  // so every string must be UTF-8.
   bool mustFail = false;
+  for (const auto &[k, v] : metadata)
+    mustFail |= !llvm::json::isUTF8(k) || !llvm::json::isUTF8(v);
   std::set<std::string> names;
   unsigned __int128 total = 0;
   std::vector<uint64_t> sizes;
   for (const TensorEntry &e : entries) {
-    if (e.name == "__metadata__" || !names.insert(e.name).second) {
+    if (e.name == "__metadata__" || !names.insert(e.name).second ||
+        !llvm::json::isUTF8(e.name)) {
       mustFail = true;
       break;
     }
@@ -144,18 +150,10 @@ void checkLayout(const std::vector<TensorEntry> &entries,
   check(close != std::string::npos && h[close] == '}' && h[0] == '{',
         "header is not a padded object");
 
-  // The header is JSON describing exactly these tensors (when every string
-  // is UTF-8: the format requires it and nnc's own names are ASCII).
-  bool utf8 = true;
-  for (const TensorEntry &e : entries)
-    utf8 &= llvm::json::isUTF8(e.name);
+  // The header is JSON describing exactly these tensors.
   std::set<std::string> metaKeys;
-  for (const auto &[k, v] : metadata) {
-    utf8 &= llvm::json::isUTF8(k) && llvm::json::isUTF8(v);
+  for (const auto &[k, v] : metadata)
     metaKeys.insert(k);
-  }
-  if (!utf8)
-    return;
   llvm::Expected<llvm::json::Value> json =
       llvm::json::parse(h.substr(0, close + 1));
   if (!json)
@@ -189,6 +187,33 @@ void checkLayout(const std::vector<TensorEntry> &entries,
               (*offs)[0].getAsUINT64() == layout->offsets[i] &&
               (*offs)[1].getAsUINT64() == layout->offsets[i + 1],
           "wrong data_offsets");
+  }
+
+  // The runtime's reader takes the file back: the same tensors in the same
+  // order, the same metadata (a repeated key written once, with its last
+  // value).
+  if (layout->dataBytes() > (1u << 20))
+    return;
+  std::vector<uint8_t> file(layout->fileSize(), 0);
+  for (int i = 0; i < 8; ++i)
+    file[i] = uint8_t(uint64_t(h.size()) >> (8 * i));
+  std::copy(h.begin(), h.end(), file.begin() + 8);
+  rt::Result<rt::Checkpoint> ckpt = rt::parseCheckpoint("fuzz", file);
+  if (!ckpt)
+    bug("the reader rejects the header: " + ckpt.message());
+  check(ckpt->tensors.size() == entries.size(), "read back: tensor count");
+  for (size_t i = 0; i < entries.size(); ++i)
+    check(ckpt->tensors[i].name == entries[i].name &&
+              ckpt->tensors[i].dtype == entries[i].dtype &&
+              ckpt->tensors[i].shape == entries[i].shape &&
+              ckpt->sizes[i] == layout->offsets[i + 1] - layout->offsets[i],
+          "read back: tensor " + std::to_string(i) + " differs");
+  check(ckpt->metadata.size() == metaKeys.size(), "read back: metadata size");
+  for (const auto &[k, v] : ckpt->metadata) {
+    auto last = std::find_if(metadata.rbegin(), metadata.rend(),
+                             [&](const auto &m) { return m.first == k; });
+    check(last != metadata.rend() && last->second == v,
+          "read back: metadata value");
   }
 }
 

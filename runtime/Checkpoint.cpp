@@ -304,22 +304,23 @@ Result<Checkpoint> readCheckpoint(const std::string &path) {
 namespace {
 /// Parses one tensor entry of the header into `entry`, `begin`, `end`.
 /// Returns an error text or "".
-std::string parseTensorEntry(const std::string &name, const JsonValue &v,
+std::string parseTensorEntry(const std::string &name, const Json &v,
                              TensorEntry &entry, uint64_t &begin,
                              uint64_t &end) {
   std::string where = "tensor '" + name + "': ";
-  if (v.kind != JsonValue::Kind::Object)
+  const Json::object_t *fields = v.get_ptr<const Json::object_t *>();
+  if (!fields)
     return where + "the entry is not a JSON object";
-  const JsonValue *dtype = nullptr, *shape = nullptr, *offsets = nullptr;
-  for (const auto &m : v.members) {
-    if (m.first == "dtype")
-      dtype = &m.second;
-    else if (m.first == "shape")
-      shape = &m.second;
-    else if (m.first == "data_offsets")
-      offsets = &m.second;
+  const Json *dtype = nullptr, *shape = nullptr, *offsets = nullptr;
+  for (const auto &[key, value] : *fields) {
+    if (key == "dtype")
+      dtype = &value;
+    else if (key == "shape")
+      shape = &value;
+    else if (key == "data_offsets")
+      offsets = &value;
     else
-      return where + "unknown field \"" + m.first + "\"";
+      return where + "unknown field \"" + key + "\"";
   }
   if (!dtype || !shape || !offsets)
     return where + "missing field \"" +
@@ -327,18 +328,20 @@ std::string parseTensorEntry(const std::string &name, const JsonValue &v,
             : !shape ? "shape"
                      : "data_offsets") +
            "\"";
-  if (dtype->kind != JsonValue::Kind::String)
+  const std::string *dtypeName = jsonString(dtype);
+  if (!dtypeName)
     return where + "\"dtype\" is not a string";
-  std::optional<TensorDType> dt = parseSafetensorsDType(dtype->string);
+  std::optional<TensorDType> dt = parseSafetensorsDType(*dtypeName);
   if (!dt)
-    return where + "unknown dtype \"" + dtype->string + "\"";
+    return where + "unknown dtype \"" + *dtypeName + "\"";
   entry.name = name;
   entry.dtype = *dt;
-  if (shape->kind != JsonValue::Kind::Array)
+  const Json::array_t *dims = shape->get_ptr<const Json::array_t *>();
+  if (!dims)
     return where + "\"shape\" is not an array";
   uint64_t bytes = tensorDTypeSize(*dt);
-  for (const JsonValue &d : shape->elements) {
-    std::optional<uint64_t> dim = d.asUInt64();
+  for (const Json &d : *dims) {
+    std::optional<uint64_t> dim = jsonUInt64(&d);
     if (!dim)
       return where + "\"shape\" holds something other than a non-negative "
                      "integer";
@@ -347,12 +350,16 @@ std::string parseTensorEntry(const std::string &name, const JsonValue &v,
       return where + "the shape's byte size overflows 64 bits";
     bytes *= *dim;
   }
-  if (offsets->kind != JsonValue::Kind::Array ||
-      offsets->elements.size() != 2 || !offsets->elements[0].asUInt64() ||
-      !offsets->elements[1].asUInt64())
+  const Json::array_t *pair = offsets->get_ptr<const Json::array_t *>();
+  std::optional<uint64_t> first, last;
+  if (pair && pair->size() == 2) {
+    first = jsonUInt64(&(*pair)[0]);
+    last = jsonUInt64(&(*pair)[1]);
+  }
+  if (!first || !last)
     return where + "\"data_offsets\" is not a pair of non-negative integers";
-  begin = *offsets->elements[0].asUInt64();
-  end = *offsets->elements[1].asUInt64();
+  begin = *first;
+  end = *last;
   if (end < begin)
     return where + "data_offsets [" + std::to_string(begin) + ", " +
            std::to_string(end) + "] end before they begin";
@@ -389,10 +396,11 @@ Result<Checkpoint> parseCheckpoint(const std::string &path,
   if (header.empty() || header[0] != '{')
     return invalid("the header does not start with '{'");
   std::string error;
-  std::optional<JsonValue> json = parseJson(header, error);
+  std::optional<Json> json = parseJson(header, error);
   if (!json)
-    return invalid("header JSON " + error);
-  if (json->kind != JsonValue::Kind::Object)
+    return invalid("header JSON: " + error);
+  const Json::object_t *members = json->get_ptr<const Json::object_t *>();
+  if (!members)
     return invalid("the header is not a JSON object");
 
   Checkpoint ckpt;
@@ -400,15 +408,18 @@ Result<Checkpoint> parseCheckpoint(const std::string &path,
   uint64_t dataStart = 8 + headerLength;
   uint64_t dataSize = bytes.size() - dataStart;
   std::vector<std::pair<uint64_t, uint64_t>> ranges; // (begin, end)
-  for (const auto &member : json->members) {
+  for (const auto &member : *members) {
     if (member.first == "__metadata__") {
-      if (member.second.kind != JsonValue::Kind::Object)
+      const Json::object_t *metadata =
+          member.second.get_ptr<const Json::object_t *>();
+      if (!metadata)
         return invalid("\"__metadata__\" is not a JSON object");
-      for (const auto &m : member.second.members) {
-        if (m.second.kind != JsonValue::Kind::String)
-          return invalid("\"__metadata__\" value \"" + m.first +
+      for (const auto &[key, value] : *metadata) {
+        const std::string *text = jsonString(&value);
+        if (!text)
+          return invalid("\"__metadata__\" value \"" + key +
                          "\" is not a string");
-        ckpt.metadata.emplace_back(m.first, m.second.string);
+        ckpt.metadata.emplace_back(key, *text);
       }
       continue;
     }

@@ -1,60 +1,65 @@
-//===- Json.h - A small strict JSON parser and string writer ----*- C++ -*-===//
+//===- Json.h - Strict JSON reading on nlohmann::json ------------*- C++
+//-*-===//
 //
-// Part of nnc's runtime (plain C++17, no LLVM/MLIR, no dependencies). Parses
-// RFC 8259 JSON strictly (no comments, no trailing commas, no NaN, no
-// leading zeros, valid UTF-8 escapes) for safetensors headers, and writes
-// JSON string literals for headers and metrics lines. Objects keep their
-// members in file order; duplicate keys are an error.
+// Part of nnc's runtime (plain C++17, no LLVM/MLIR). JSON values are
+// nlohmann::ordered_json (Debian's nlohmann-json3-dev, header-only, built
+// with JSON_NOEXCEPTION: nothing here throws). This adds what the runtime's
+// readers of untrusted files need on top: a strict parse that rejects
+// duplicate keys and deep nesting and says where and why it failed, and
+// accessors that cannot throw or abort on values of the wrong type.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef NNC_RUNTIME_JSON_H
 #define NNC_RUNTIME_JSON_H
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 namespace nnc::rt {
 
-/// A parsed JSON value.
-struct JsonValue {
-  enum class Kind { Null, Bool, Number, String, Array, Object };
-  Kind kind = Kind::Null;
-  bool boolean = false;
-  /// For numbers: the literal as written ("120", "-1.5e3").
-  std::string number;
-  /// For strings: the decoded UTF-8 text.
-  std::string string;
-  /// For arrays.
-  std::vector<JsonValue> elements;
-  /// For objects, in file order.
-  std::vector<std::pair<std::string, JsonValue>> members;
+/// A JSON value; objects keep their members in file (insertion) order.
+using Json = nlohmann::ordered_json;
 
-  /// The member named `key` of an object, or nullptr.
-  const JsonValue *find(std::string_view key) const;
-  /// The number as an unsigned 64-bit integer if it is one (no sign,
-  /// fraction or exponent, no overflow).
-  std::optional<uint64_t> asUInt64() const;
-  /// The number as a double.
-  double asDouble() const;
-};
+/// Parses `text` as exactly one RFC 8259 JSON value followed only by
+/// whitespace (no comments, trailing commas, NaN, leading zeros or invalid
+/// UTF-8; numbers must fit a double; a leading UTF-8 byte order mark is
+/// skipped). Unlike plain nlohmann::json::parse, a key repeated within one
+/// object, nesting deeper than `maxDepth` and a NUL byte (where nlohmann
+/// would stop reading) are errors. Returns std::nullopt and sets `error`
+/// ("at byte 5: syntax error while parsing object separator - unexpected
+/// number literal; expected ':'", bytes counted from 0) on failure.
+std::optional<Json> parseJson(std::string_view text, std::string &error,
+                              unsigned maxDepth = 64);
 
-/// Parses `text` as exactly one JSON value followed only by whitespace.
-/// Returns std::nullopt and sets `error` ("at byte 17: expected ':'") on
-/// failure. Nesting deeper than `maxDepth` is an error.
-std::optional<JsonValue> parseJson(std::string_view text, std::string &error,
-                                   unsigned maxDepth = 64);
+/// The member `key` of `*v` if `v` points to an object that has one, else
+/// nullptr (so lookups chain: jsonMember(jsonMember(&root, "a"), "b")).
+const Json *jsonMember(const Json *v, std::string_view key);
+/// The same for the result of parseJson (nullptr if it failed).
+inline const Json *jsonMember(const std::optional<Json> &v,
+                              std::string_view key) {
+  return jsonMember(v ? &*v : nullptr, key);
+}
 
-/// Appends `s` to `out` as a JSON string literal (RFC 8259 escaping).
-void appendJsonString(std::string &out, std::string_view s);
+/// `*v` as a string, or nullptr if `v` is null or not a string.
+inline const std::string *jsonString(const Json *v) {
+  return v ? v->get_ptr<const Json::string_t *>() : nullptr;
+}
 
-/// Appends `v` to `out` as a JSON number with 6 significant digits ("0.412",
-/// "9870", "1e-05"); `null` for NaN and infinities, which JSON cannot hold.
-void appendJsonNumber(std::string &out, double v);
+/// `*v` as an unsigned 64-bit integer if it was written as one (no sign,
+/// fraction or exponent, at most 2^64 - 1), else std::nullopt.
+std::optional<uint64_t> jsonUInt64(const Json *v);
+
+/// Whether `s` is valid UTF-8, i.e. JSON text can hold it unchanged.
+bool isValidUtf8(const std::string &s);
+
+/// `v` as compact JSON text. Strings that are not valid UTF-8 are written
+/// with U+FFFD in place of the bad bytes (nlohmann's default would abort).
+std::string toJsonText(const Json &v);
 
 } // namespace nnc::rt
 

@@ -31,19 +31,18 @@ Status bad(const std::string &path, const std::string &what) {
   return Status::error(path + ": " + what);
 }
 
-std::optional<int64_t> asInt(const JsonValue *v) {
-  if (!v || v->kind != JsonValue::Kind::Number)
-    return std::nullopt;
-  if (!v->number.empty() && v->number[0] == '-')
-    return std::nullopt;
-  auto u = v->asUInt64();
+/// `*v` as a non-negative integer that fits int64_t, else std::nullopt.
+std::optional<int64_t> asInt(const Json *v) {
+  std::optional<uint64_t> u = jsonUInt64(v);
   if (!u || *u > uint64_t(INT64_MAX))
     return std::nullopt;
   return int64_t(*u);
 }
 
-std::string asString(const JsonValue *v) {
-  return v && v->kind == JsonValue::Kind::String ? v->string : std::string();
+/// `*v` as a string, "" if it is none.
+std::string asString(const Json *v) {
+  const std::string *s = jsonString(v);
+  return s ? *s : std::string();
 }
 
 int64_t elementBytes(const std::string &dtype) {
@@ -81,36 +80,38 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path) {
     return bad(path, "not an nnc model: it has no 'nnc_model_info' table");
   m->info_ = info;
   std::string error;
-  std::optional<JsonValue> root = parseJson(m->info_, error);
-  if (!root || root->kind != JsonValue::Kind::Object)
+  std::optional<Json> root = parseJson(m->info_, error);
+  if (!root)
     return bad(path, "corrupt model table: " + error);
-  if (asString(root->find("format")) != "nnc-model" ||
-      asInt(root->find("version")).value_or(0) != 1)
+  if (!root->is_object())
+    return bad(path, "corrupt model table: not a JSON object");
+  if (asString(jsonMember(root, "format")) != "nnc-model" ||
+      asInt(jsonMember(root, "version")).value_or(0) != 1)
     return bad(path, "unsupported model table (expected format nnc-model, version 1)");
-  m->name_ = asString(root->find("model"));
-  std::optional<int64_t> arenaBytes = asInt(root->find("arena_bytes"));
+  m->name_ = asString(jsonMember(root, "model"));
+  std::optional<int64_t> arenaBytes = asInt(jsonMember(root, "arena_bytes"));
   if (!arenaBytes || *arenaBytes <= 0)
     return bad(path, "model table has no valid arena_bytes");
   m->arenaBytes_ = *arenaBytes;
 
-  const JsonValue *regions = root->find("regions");
-  if (!regions || regions->kind != JsonValue::Kind::Array)
+  const Json *regions = jsonMember(root, "regions");
+  if (!regions || !regions->is_array())
     return bad(path, "model table has no regions");
-  for (const JsonValue &r : regions->elements) {
+  for (const Json &r : *regions) {
     Region region;
-    region.name = asString(r.find("name"));
-    region.kind = asString(r.find("kind"));
-    region.dtype = asString(r.find("dtype"));
-    region.init = asString(r.find("init"));
-    if (const JsonValue *s = r.find("scale"))
-      region.scale = s->asDouble();
-    std::optional<int64_t> offset = asInt(r.find("offset")),
-                           bytes = asInt(r.find("bytes"));
-    const JsonValue *shape = r.find("shape");
+    region.name = asString(jsonMember(&r, "name"));
+    region.kind = asString(jsonMember(&r, "kind"));
+    region.dtype = asString(jsonMember(&r, "dtype"));
+    region.init = asString(jsonMember(&r, "init"));
+    if (const Json *s = jsonMember(&r, "scale"); s && s->is_number())
+      region.scale = s->get<double>();
+    std::optional<int64_t> offset = asInt(jsonMember(&r, "offset")),
+                           bytes = asInt(jsonMember(&r, "bytes"));
+    const Json *shape = jsonMember(&r, "shape");
     if (region.name.empty() || !offset || !bytes || !shape ||
-        shape->kind != JsonValue::Kind::Array)
+        !shape->is_array())
       return bad(path, "corrupt region in the model table");
-    for (const JsonValue &d : shape->elements) {
+    for (const Json &d : *shape) {
       std::optional<int64_t> dim = asInt(&d);
       if (!dim)
         return bad(path, "corrupt shape of region '" + region.name + "'");
@@ -127,18 +128,19 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path) {
 
   // Older artifacts left input normalization to the runtime; feeding them
   // what today's artifacts take would give silently wrong answers.
-  if (root->find("normalize"))
+  if (jsonMember(root, "normalize"))
     return bad(path, "built by an older nnc that leaves input normalization to "
                      "the caller; rebuild it");
 
-  if (const JsonValue *ops = root->find("numerics_ops"))
-    for (const JsonValue &op : ops->elements)
+  if (const Json *ops = jsonMember(root, "numerics_ops");
+      ops && ops->is_array())
+    for (const Json &op : *ops)
       m->numericsOps_.push_back(asString(&op));
 
-  const JsonValue *entries = root->find("entries");
-  if (!entries || entries->kind != JsonValue::Kind::Array)
+  const Json *entries = jsonMember(root, "entries");
+  if (!entries || !entries->is_array())
     return bad(path, "model table has no entries");
-  for (const JsonValue &e : entries->elements) {
+  for (const Json &e : *entries) {
     std::string entry = asString(&e);
     void *fn = dlsym(m->handle_, ("_mlir_ciface_nnc_" + entry).c_str());
     if (!fn)

@@ -5,12 +5,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Progress.h"
-#include "runtime/Json.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace nnc::rt {
@@ -145,29 +146,27 @@ void ProgressBar::draw(bool final, double now) {
 // Metrics
 //===----------------------------------------------------------------------===//
 
-void MetricsRecord::key(const std::string &name) {
-  if (body_.size() > 1)
-    body_ += ',';
-  appendJsonString(body_, name);
-  body_ += ':';
-}
-
 MetricsRecord &MetricsRecord::add(const std::string &name, int64_t value) {
-  key(name);
-  body_ += std::to_string(value);
+  body_[name] = value;
   return *this;
 }
 
 MetricsRecord &MetricsRecord::add(const std::string &name, double value) {
-  key(name);
-  appendJsonNumber(body_, value);
+  if (!std::isfinite(value)) {
+    body_[name] = nullptr;
+    return *this;
+  }
+  // The shortest text that reads back as the rounded double is the rounded
+  // decimal itself, and that is what nlohmann writes.
+  char rounded[32];
+  std::snprintf(rounded, sizeof(rounded), "%.6g", value);
+  body_[name] = std::strtod(rounded, nullptr);
   return *this;
 }
 
 MetricsRecord &MetricsRecord::add(const std::string &name,
                                   const std::string &value) {
-  key(name);
-  appendJsonString(body_, value);
+  body_[name] = value;
   return *this;
 }
 

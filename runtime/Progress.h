@@ -18,6 +18,7 @@
 #ifndef NNC_RUNTIME_PROGRESS_H
 #define NNC_RUNTIME_PROGRESS_H
 
+#include "runtime/Json.h"
 #include "runtime/Status.h"
 
 #include <cstdint>
@@ -95,14 +96,16 @@ public:
   MetricsRecord &add(const std::string &name, int value) {
     return add(name, static_cast<int64_t>(value));
   }
+  /// Adds `value` rounded to 6 significant digits ("0.412" rather than a
+  /// float loss's 0.41200000047683716); null for NaN and infinities, which
+  /// JSON cannot hold.
   MetricsRecord &add(const std::string &name, double value);
   MetricsRecord &add(const std::string &name, const std::string &value);
   /// The object's text, without a newline.
-  std::string json() const { return body_ + "}"; }
+  std::string json() const { return toJsonText(body_); }
 
 private:
-  void key(const std::string &name);
-  std::string body_ = "{";
+  Json body_ = Json::object();
 };
 
 /// A JSON-lines metrics file, flushed after every record.

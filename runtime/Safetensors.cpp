@@ -73,21 +73,21 @@ layoutSafetensors(const std::vector<TensorEntry> &entries,
       return std::nullopt;
     minHeader = widest->header.size();
   }
-  SafetensorsLayout layout;
-  std::string &h = layout.header;
-  h += '{';
-  bool first = true;
-  if (!metadata.empty()) {
-    h += "\"__metadata__\":{";
-    for (size_t i = 0; i < metadata.size(); ++i) {
-      if (i)
-        h += ',';
-      nnc::rt::appendJsonString(h, metadata[i].first);
-      h += ':';
-      nnc::rt::appendJsonString(h, metadata[i].second);
+  // Writing a name that is not UTF-8 would need replacement characters, and
+  // then the file would not hold the tensor under its name.
+  for (const auto &[key, value] : metadata) {
+    if (!rt::isValidUtf8(key) || !rt::isValidUtf8(value)) {
+      error = "metadata entry '" + key +
+              "' is not valid UTF-8 (a safetensors header is JSON)";
+      return std::nullopt;
     }
-    h += '}';
-    first = false;
+  }
+  SafetensorsLayout layout;
+  rt::Json header = rt::Json::object();
+  if (!metadata.empty()) {
+    rt::Json &meta = header["__metadata__"] = rt::Json::object();
+    for (const auto &[key, value] : metadata)
+      meta[key] = value;
   }
 
   std::set<std::string> seen;
@@ -101,6 +101,11 @@ layoutSafetensors(const std::vector<TensorEntry> &entries,
     }
     if (!seen.insert(e.name).second) {
       error = "tensor '" + e.name + "' appears twice";
+      return std::nullopt;
+    }
+    if (!rt::isValidUtf8(e.name)) {
+      error = "tensor name '" + e.name +
+              "' is not valid UTF-8 (a safetensors header is JSON)";
       return std::nullopt;
     }
     uint64_t bytes = tensorDTypeSize(e.dtype);
@@ -118,28 +123,12 @@ layoutSafetensors(const std::vector<TensorEntry> &entries,
       return std::nullopt;
     }
     layout.offsets.push_back(end);
-
-    if (!first)
-      h += ',';
-    first = false;
-    nnc::rt::appendJsonString(h, e.name);
-    h += ":{\"dtype\":\"";
-    h += safetensorsDTypeName(e.dtype);
-    h += "\",\"shape\":[";
-    for (size_t i = 0; i < e.shape.size(); ++i) {
-      if (i)
-        h += ',';
-      h += std::to_string(e.shape[i]);
-    }
-    h += "],\"data_offsets\":[";
-    h += std::to_string(begin);
-    h += ',';
-    h += std::to_string(end);
-    h += "]}";
-    if (h.size() > kSafetensorsMaxHeaderSize)
-      break;
+    header[e.name] = {{"dtype", safetensorsDTypeName(e.dtype)},
+                      {"shape", e.shape},
+                      {"data_offsets", {begin, end}}};
   }
-  h += '}';
+  std::string &h = layout.header;
+  h = rt::toJsonText(header);
   if (h.size() < minHeader)
     h.append(minHeader - h.size(), ' ');
   h.append((8 - h.size() % 8) % 8, ' ');

@@ -75,6 +75,7 @@ inline constexpr uint64_t kSafetensorsMaxHeaderSize = 100'000'000;
 /// size it has with `reserve` in place of `metadata`, so files whose metadata
 /// values vary (an epoch count) have one size. Returns
 /// std::nullopt and sets `error` if a name repeats or is "__metadata__", a
+/// tensor name or metadata string is not valid UTF-8 (the header is JSON), a
 /// byte size overflows uint64_t, or the header exceeds
 /// kSafetensorsMaxHeaderSize.
 std::optional<SafetensorsLayout>

@@ -188,10 +188,10 @@ double now() {
 /// The model's training loss ("cross_entropy", "mse") from its model table.
 std::string lossOf(const Model &model) {
   std::string error;
-  std::optional<JsonValue> info = parseJson(model.info(), error);
-  const JsonValue *train = info ? info->find("train") : nullptr;
-  const JsonValue *loss = train ? train->find("loss") : nullptr;
-  return loss && loss->kind == JsonValue::Kind::String ? loss->string : "cross_entropy";
+  std::optional<Json> info = parseJson(model.info(), error);
+  const std::string *loss =
+      jsonString(jsonMember(jsonMember(info, "train"), "loss"));
+  return loss ? *loss : "cross_entropy";
 }
 
 /// Refuses a data set whose last, partial batch the model cannot take (the
@@ -205,7 +205,7 @@ Status checkLastBatch(const Model &model, const Dataset &data, int64_t batch,
   if (last == 0)
     return Status::success();
   std::string error;
-  std::optional<JsonValue> info = parseJson(model.info(), error);
+  std::optional<Json> info = parseJson(model.info(), error);
   std::string holds = data.source + ": the last batch holds " +
                       std::to_string(last) +
                       (last == 1 ? " sample" : " samples") + " (" +
@@ -217,16 +217,12 @@ Status checkLastBatch(const Model &model, const Dataset &data, int64_t batch,
         "' normalizes over the batch dimension, so the padding rows of a "
         "partial batch would change its results; choose a --batch that "
         "divides the sample count (or --limit)");
-  const JsonValue *limit =
-      info && training ? info->find("min_train_batch") : nullptr;
-  const JsonValue *min = limit ? limit->find("batch") : nullptr;
-  const JsonValue *layer = limit ? limit->find("layer") : nullptr;
-  std::optional<uint64_t> minBatch = min ? min->asUInt64() : std::nullopt;
+  const Json *limit = training ? jsonMember(info, "min_train_batch") : nullptr;
+  std::optional<uint64_t> minBatch = jsonUInt64(jsonMember(limit, "batch"));
+  const std::string *layer = jsonString(jsonMember(limit, "layer"));
   if (minBatch && uint64_t(last) < *minBatch)
     return Status::error(
-        holds + "batchnorm '" +
-        (layer && layer->kind == JsonValue::Kind::String ? layer->string
-                                                         : std::string("?")) +
+        holds + "batchnorm '" + (layer ? *layer : std::string("?")) +
         "' needs more than one value per channel in training; choose "
         "another --batch (or --limit)");
   return Status::success();
@@ -285,9 +281,8 @@ Status trimMetrics(const std::string &path, int64_t step) {
     if (in.eof())
       break; // No newline: cut off by a kill.
     std::string error;
-    std::optional<JsonValue> record = parseJson(line, error);
-    const JsonValue *s = record ? record->find("step") : nullptr;
-    std::optional<uint64_t> at = s ? s->asUInt64() : std::nullopt;
+    std::optional<Json> record = parseJson(line, error);
+    std::optional<uint64_t> at = jsonUInt64(jsonMember(record, "step"));
     if (at && int64_t(*at) <= step)
       kept += line + "\n";
   }
@@ -358,10 +353,9 @@ Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {
 
 std::string nnc::rt::batchCoupledLayer(const Model &model) {
   std::string error;
-  std::optional<JsonValue> info = parseJson(model.info(), error);
-  const JsonValue *coupled = info ? info->find("batch_coupled") : nullptr;
-  return coupled && coupled->kind == JsonValue::Kind::String ? coupled->string
-                                                             : "";
+  std::optional<Json> info = parseJson(model.info(), error);
+  const std::string *coupled = jsonString(jsonMember(info, "batch_coupled"));
+  return coupled ? *coupled : "";
 }
 
 Status nnc::rt::loadWeights(Model &model, const std::string &path) {

@@ -4,7 +4,7 @@
 # everything is already present. Usage: scripts/install-deps.sh [--with-torch]
 set -euo pipefail
 
-pkgs=(cmake ninja-build ccache g++ pkg-config python3 zlib1g-dev libpng-dev
+pkgs=(cmake ninja-build ccache g++ pkg-config python3 zlib1g-dev libpng-dev nlohmann-json3-dev
       libopenblas-dev libdnnl-dev libomp-22-dev
       llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22
       libclang-rt-22-dev googletest libgtest-dev dataset-fashion-mnist)

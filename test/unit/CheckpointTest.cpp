@@ -253,13 +253,19 @@ TEST(CheckpointTest, HeaderValidation) {
                              R"("data_offsets":[0,8],"x":1}})",
                              8),
                   "unknown field \"x\""));
-  EXPECT_TRUE(has(parseError(R"({"a":1,"a":2})", 0), "duplicate key \"a\""));
+  EXPECT_TRUE(
+      has(parseError(R"({"a":1,"a":2})", 0),
+          "not a valid safetensors file: header JSON: duplicate key \"a\""));
   EXPECT_TRUE(
       has(parseError(R"({"__metadata__":{"k":1}})", 0), "is not a string"));
-  EXPECT_TRUE(has(parseError(R"({"a":{)", 0), "header JSON at byte 6"));
+  EXPECT_EQ(parseError(R"({"a":{)", 0),
+            "m.safetensors: not a valid safetensors file: header JSON: at byte "
+            "6: syntax error while parsing object key - unexpected end of "
+            "input; expected string literal");
   EXPECT_TRUE(has(parseError("[]", 0), "does not start with '{'"));
-  EXPECT_TRUE(
-      has(parseError(ok + std::string(1, '\0'), 8), "unexpected data after"));
+  EXPECT_TRUE(has(parseError(ok + std::string(1, '\0'), 8),
+                  "header JSON: at byte 54: a NUL byte"));
+  EXPECT_TRUE(has(parseError(ok + "x", 8), "expected end of input"));
   // Length prefix problems.
   Result<Checkpoint> tiny = parseCheckpoint("m", bytesOf("abc"));
   EXPECT_TRUE(has(tiny.message(), "m: not a valid safetensors file: the file "
@@ -290,16 +296,65 @@ TEST(CheckpointTest, StrictJson) {
   EXPECT_TRUE(bad("{\"a\":\"\\ud800\"}"));
   EXPECT_TRUE(bad("{\"a\":\"\xff\"}"));
   EXPECT_TRUE(bad(std::string(100, '[') + std::string(100, ']')));
-  std::optional<JsonValue> v =
+  EXPECT_TRUE(bad("{\"a\":1e400}")); // Does not fit a double.
+  EXPECT_TRUE(bad("{\"a\":1} x"));
+  EXPECT_TRUE(bad(std::string("{\"a\":1}\0{", 9))); // Not the end.
+  EXPECT_EQ(error, "at byte 7: a NUL byte (JSON text cannot hold one)");
+  // A repeated key anywhere (nlohmann alone would keep the last value).
+  EXPECT_TRUE(bad("{\"a\":1,\"b\":{\"c\":1,\"c\":2}}"));
+  EXPECT_EQ(error, "duplicate key \"c\" in \"b\"");
+  // The root is at depth 0: 65 nested arrays reach depth 64.
+  EXPECT_TRUE(bad(std::string(66, '[') + std::string(66, ']')));
+  EXPECT_EQ(error, "nesting deeper than 64");
+  EXPECT_FALSE(bad(std::string(65, '[') + std::string(65, ']')));
+  std::optional<Json> v =
       parseJson("{\"s\":\"\\u00e9\\ud83d\\ude00\\n\",\"n\":[1.5e3,-0,true,"
-                "null]}",
+                "null,1.0]}",
                 error);
   ASSERT_TRUE(v) << error;
-  EXPECT_EQ(v->find("s")->string, "\xc3\xa9\xf0\x9f\x98\x80\n");
-  EXPECT_EQ(v->find("n")->elements[0].asDouble(), 1500.0);
-  EXPECT_FALSE(v->find("n")->elements[0].asUInt64());
-  EXPECT_EQ(parseJson("18446744073709551615", error)->asUInt64(), UINT64_MAX);
-  EXPECT_FALSE(parseJson("18446744073709551616", error)->asUInt64());
+  EXPECT_EQ(*jsonString(jsonMember(v, "s")), "\xc3\xa9\xf0\x9f\x98\x80\n");
+  const Json *n = jsonMember(v, "n");
+  ASSERT_TRUE(n && n->is_array() && n->size() == 5);
+  EXPECT_EQ((*n)[0].get<double>(), 1500.0);
+  // Only literals without sign, fraction or exponent are integers.
+  EXPECT_FALSE(jsonUInt64(&(*n)[0]));
+  EXPECT_FALSE(jsonUInt64(&(*n)[1]));
+  EXPECT_FALSE(jsonUInt64(&(*n)[4]));
+  EXPECT_FALSE(jsonUInt64(&(*n)[2]));
+  EXPECT_FALSE(jsonString(&(*n)[2]));
+  EXPECT_FALSE(jsonMember(n, "s")); // Not an object.
+  EXPECT_FALSE(jsonMember(v, "t"));
+  // Integers are exact up to 2^64 - 1; beyond, not integers.
+  auto integer = [&](const std::string &text) {
+    std::optional<Json> j = parseJson(text, error);
+    return j ? jsonUInt64(&*j) : std::nullopt;
+  };
+  EXPECT_EQ(integer("18446744073709551615"), UINT64_MAX);
+  EXPECT_EQ(integer("9223372036854775809"), (uint64_t(1) << 63) + 1);
+  EXPECT_FALSE(integer("18446744073709551616"));
+  // The position and the parser's reason.
+  EXPECT_TRUE(bad("{\"a\" 1}"));
+  EXPECT_EQ(error.rfind("at byte 5: syntax error", 0), 0u) << error;
+  EXPECT_NE(error.find("expected ':'"), std::string::npos) << error;
+}
+
+TEST(CheckpointTest, Utf8) {
+  EXPECT_TRUE(isValidUtf8("plain \xc3\xa9 \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(isValidUtf8("\xff"));
+  EXPECT_FALSE(isValidUtf8("a\xc3"));        // Cut short.
+  EXPECT_FALSE(isValidUtf8("\xed\xa0\x80")); // A surrogate.
+  EXPECT_FALSE(isValidUtf8("\xc0\xaf"));     // Overlong.
+  // The writer refuses such names rather than change them.
+  std::string error;
+  EXPECT_FALSE(
+      nnc::layoutSafetensors({{"a\xff", TensorDType::F32, {1}}}, {}, error));
+  EXPECT_EQ(error, "tensor name 'a\xff' is not valid UTF-8 (a safetensors "
+                   "header is JSON)");
+  EXPECT_FALSE(nnc::layoutSafetensors({}, {{"k", "\xff"}}, error));
+  EXPECT_EQ(error, "metadata entry 'k' is not valid UTF-8 (a safetensors "
+                   "header is JSON)");
+  // Text output replaces what JSON cannot hold instead of aborting.
+  EXPECT_EQ(toJsonText(Json("a\xff")), "\"a\xef\xbf\xbd\"");
 }
 
 /// Writes a good checkpoint, then fails a second write; the first must stay.

@@ -122,6 +122,14 @@ TEST(ProgressTest, MetricsJsonLines) {
   // Every line is valid JSON.
   std::string error;
   EXPECT_TRUE(parseJson(text.substr(0, text.find('\n')), error)) << error;
+  // A float's double is written rounded (6 significant digits); a string
+  // that is not UTF-8 gets U+FFFD, so the line stays JSON.
+  EXPECT_EQ(MetricsRecord()
+                .add("lr", double(0.1f))
+                .add("n", 1234567.0)
+                .add("data", std::string("a\xff"))
+                .json(),
+            "{\"lr\":0.1,\"n\":1234570.0,\"data\":\"a\xef\xbf\xbd\"}");
   Result<MetricsLog> bad = MetricsLog::open("/nonexistent/m.jsonl", false);
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.message(), "/nonexistent/m.jsonl: cannot open the metrics "
