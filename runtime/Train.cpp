@@ -282,11 +282,14 @@ struct MemoryPhases {
   ResidentMemory firstStep; ///< After the first train_step.
   ResidentMemory firstEval; ///< After the first test evaluation.
   bool peakReset = false;   ///< Whether the peak was reset at `start`.
+  /// The peak before that reset: the compiler's, for nnc train.
+  int64_t peakBefore = -1;
 };
 
 /// Writes --memory-stats: one JSON object (docs/training.md). `fixed_bytes`
 /// is what the peak's growth over the baseline holds besides the arena and
-/// the data pipeline: the runtime's fixed costs.
+/// the data pipeline: the runtime's fixed costs. The process's own peak is
+/// the larger of `peak_rss_bytes` and `peak_before_training_bytes`.
 Status writeMemoryStats(const std::string &path, const MemoryPhases &phases, const Model &model,
                         const DataMemory &data) {
   ResidentMemory now = residentMemory();
@@ -295,6 +298,7 @@ Status writeMemoryStats(const std::string &path, const MemoryPhases &phases, con
   record.add("baseline_rss_bytes", baseline)
       .add("peak_rss_bytes", now.peak)
       .add("peak_is_training", int64_t(phases.peakReset))
+      .add("peak_before_training_bytes", phases.peakBefore)
       .add("arena_bytes", model.arenaBytes())
       .add("data_bytes", int64_t(data.total()))
       .add("data_train_bytes", int64_t(data.train))
@@ -520,6 +524,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   // --memory-stats: the resident peak from here on is training's.
   MemoryPhases memory;
   if (!options.memoryStats.empty()) {
+    memory.peakBefore = residentMemory().peak;
     memory.peakReset = resetResidentPeak();
     memory.start = residentMemory();
   }
