@@ -523,7 +523,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
 
   // --memory-stats: the resident peak from here on is training's.
   MemoryPhases memory;
-  if (!options.memoryStats.empty()) {
+  bool measuring = !options.memoryStats.empty();
+  if (measuring) {
     memory.peakBefore = residentMemory().peak;
     memory.peakReset = resetResidentPeak();
     memory.start = residentMemory();
@@ -573,7 +574,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     std::fprintf(options.progress, "memory: arena %s B, %s\n",
                  groupDigits(uint64_t(model.arenaBytes())).c_str(),
                  describeDataMemory(result.dataMemory, *trainData, *testData).c_str());
-  memory.loaded = residentMemory();
+  if (measuring)
+    memory.loaded = residentMemory();
 
   // Start: resume, given weights, or fresh initialization.
   int64_t startEpoch = 0, globalStep = 0;
@@ -645,6 +647,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   };
 
   double trainStart = now();
+  const int64_t startStep = globalStep; // Resumed runs start later.
   std::optional<ProgressBar> bar;
   if (options.progress)
     bar.emplace(options.progress);
@@ -681,7 +684,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
         nnc_numerics_reset();
       if (Status st = model.run("train_step"); st.failed())
         return st;
-      if (memory.firstStep.current < 0)
+      if (measuring && globalStep == startStep)
         memory.firstStep = residentMemory();
       if (checking) {
         int64_t first = nnc_numerics_first();
@@ -728,7 +731,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     Result<EvalResult> eval = evaluate(model, *testData);
     if (!eval)
       return eval.status();
-    if (memory.firstEval.current < 0)
+    if (measuring && epoch == startEpoch)
       memory.firstEval = residentMemory();
     if (Status st = checkFinite(eval->loss, "the test loss", endOfEpoch); st.failed())
       return st;
@@ -796,7 +799,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   if (metrics)
     if (Status st = metrics->close(); st.failed())
       return st;
-  if (!options.memoryStats.empty())
+  if (measuring)
     if (Status st = writeMemoryStats(options.memoryStats, memory, model, result.dataMemory);
         st.failed())
       return st;
