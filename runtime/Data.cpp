@@ -26,6 +26,40 @@ int64_t Dataset::sampleElements() const {
   return n;
 }
 
+/// The one place pixels become normalized floats: `n` values of channel `c`
+/// of `t`. Float samples normalized in place (normalizeImages) and u8 pixels
+/// converted per batch go through this same expression, so both give the
+/// same bits.
+template <typename T>
+static void transformPixels(const T *in, int64_t n, const PixelTransform &t, int64_t c,
+                            float *out) {
+  float m = t.mean[size_t(c)], inv = t.invStd[size_t(c)], scale = t.scale;
+  for (int64_t k = 0; k < n; ++k)
+    out[k] = (static_cast<float>(in[k]) * scale - m) * inv;
+}
+
+void Dataset::sampleAsFloats(int64_t i, float *out) const {
+  size_t elems = size_t(sampleElements());
+  if (pixels.empty()) {
+    std::copy_n(inputs.data() + size_t(i) * elems, elems, out);
+    return;
+  }
+  int64_t channels = int64_t(pixelTransform.mean.size());
+  int64_t plane = channels ? int64_t(elems) / channels : 0;
+  const uint8_t *in = pixels.data() + size_t(i) * elems;
+  for (int64_t c = 0; c < channels; ++c)
+    transformPixels(in + c * plane, plane, pixelTransform, c, out + c * plane);
+}
+
+uint64_t Dataset::storageBytes() const {
+  return pixels.size() + inputs.size() * sizeof(float) + tokens.size() * sizeof(int64_t) +
+         labels.size() * sizeof(int64_t) + targets.size() * sizeof(float);
+}
+
+const char *Dataset::storageType() const {
+  return tokenInputs ? "i64" : pixels.empty() ? "f32" : "u8";
+}
+
 //===----------------------------------------------------------------------===//
 // IDX
 //===----------------------------------------------------------------------===//
@@ -94,7 +128,8 @@ public:
   Status open(const std::string &path) {
     path_ = path;
     struct stat st;
-    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    bool known = ::stat(path.c_str(), &st) == 0;
+    if (known && S_ISDIR(st.st_mode))
       return Status::error(path + ": is a directory, not an IDX file");
     errno = 0;
     file_ = gzopen(path.c_str(), "rb");
@@ -102,7 +137,18 @@ public:
       return Status::error(path + ": cannot open: " +
                            (errno ? errnoText(errno) : "out of memory"));
     gzbuffer(file_, 1 << 17);
+    fileBytes_ = known ? uint64_t(st.st_size) : 0;
     return Status::success();
+  }
+
+  /// The most bytes the file can yield: its size if plain, else its size
+  /// times deflate's largest expansion (1032:1). A header that claims more
+  /// is corrupt, so memory reserved up to this bound is never more than
+  /// what a file of this size could fill.
+  uint64_t maxDataBytes() const {
+    if (gzdirect(file_))
+      return fileBytes_;
+    return fileBytes_ > (uint64_t(1) << 52) ? UINT64_MAX : fileBytes_ * 1032;
   }
 
   /// Reads up to `n` bytes, appending to `out`. Returns the number read; on
@@ -148,10 +194,11 @@ public:
 private:
   gzFile file_ = nullptr;
   std::string path_;
+  uint64_t fileBytes_ = 0;
 };
 } // namespace
 
-Result<IdxArray> readIdx(const std::string &path, const std::string &what) {
+Result<IdxArray> readIdx(const std::string &path, const std::string &what, uint64_t limit) {
   GzFile in;
   if (Status s = in.open(path); s.failed())
     return s;
@@ -210,14 +257,23 @@ Result<IdxArray> readIdx(const std::string &path, const std::string &what) {
                                   "impossibly large");
     total *= d;
   }
-  // Read in chunks: memory grows with the data actually present, never with
-  // what a corrupt header claims.
-  uint64_t got = in.read(array.bytes, total, error, truncated);
+  // Only the first `limit` entries: decompression stops after them.
+  uint64_t wanted = total;
+  if (limit > 0 && limit < array.dims[0])
+    wanted = total / array.dims[0] * limit;
+  // Read in chunks into memory reserved once (no copy as it grows, so the
+  // peak is the data's size): as much as the header declares if the file
+  // can hold it at all, so memory never grows with what a corrupt header
+  // claims beyond that.
+  array.bytes.reserve(size_t(std::min(wanted, in.maxDataBytes())));
+  uint64_t got = in.read(array.bytes, wanted, error, truncated);
   if (!error.empty() && !truncated)
     return Status::error(path + ": " + error);
-  if (got < total)
+  if (got < wanted)
     return Status::error(path + ": truncated: expected " + groupDigits(total) +
                          " " + what + " bytes, got " + groupDigits(got));
+  if (wanted < total)
+    return array;
   std::vector<uint8_t> extra;
   in.read(extra, 1, error, truncated);
   if (!error.empty())
@@ -282,22 +338,26 @@ Status normalizeImages(Dataset &data, const Normalization &norm) {
     if (!(s > 0.0f))
       return Status::error(data.source +
                            ": the normalization's std values must be > 0");
-  float scale = norm.scale01 ? 1.0f / 255.0f : 1.0f;
-  for (int64_t i = 0; i < data.size(); ++i)
-    for (int64_t c = 0; c < channels; ++c) {
-      float *p = data.inputs.data() + (i * channels + c) * plane;
-      float m = mean[static_cast<size_t>(c)];
-      float inv = 1.0f / stddev[static_cast<size_t>(c)];
-      for (int64_t k = 0; k < plane; ++k)
-        p[k] = (p[k] * scale - m) * inv;
-    }
+  PixelTransform &t = data.pixelTransform;
+  t.scale = norm.scale01 ? 1.0f / 255.0f : 1.0f;
+  t.mean = mean;
+  t.invStd.clear();
+  for (float s : stddev)
+    t.invStd.push_back(1.0f / s);
+  // u8 pixels are converted per batch; float samples (resized images) now.
+  if (data.pixels.empty())
+    for (int64_t i = 0; i < data.size(); ++i)
+      for (int64_t c = 0; c < channels; ++c) {
+        float *p = data.inputs.data() + (i * channels + c) * plane;
+        transformPixels(p, plane, t, c, p);
+      }
   return Status::success();
 }
 
-Result<Dataset> loadIdx(const std::string &imagesPath,
-                        const std::string &labelsPath, const SampleSpec &spec,
-                        const Normalization &norm) {
-  Result<IdxArray> images = readIdx(imagesPath, "image");
+Result<Dataset> loadIdx(const std::string &imagesPath, const std::string &labelsPath,
+                        const SampleSpec &spec, const Normalization &norm, int64_t limit) {
+  uint64_t keep = limit > 0 ? uint64_t(limit) : 0;
+  Result<IdxArray> images = readIdx(imagesPath, "image", keep);
   if (!images)
     return images.status();
   if (images->dims.size() != 3)
@@ -317,7 +377,7 @@ Result<Dataset> loadIdx(const std::string &imagesPath,
                          " (channels x height x width), the model expects " +
                          (want.empty() ? "a scalar" : want));
   }
-  Result<IdxArray> labels = readIdx(labelsPath, "label");
+  Result<IdxArray> labels = readIdx(labelsPath, "label", keep);
   if (!labels)
     return labels.status();
   if (labels->dims.size() != 1)
@@ -330,6 +390,9 @@ Result<Dataset> loadIdx(const std::string &imagesPath,
                          " labels but " + imagesPath + " has " +
                          groupDigits(n) + " images");
 
+  // The samples read (all, or the first `limit`).
+  if (keep > 0 && keep < n)
+    n = uint32_t(keep);
   Dataset data;
   data.source = imagesPath;
   data.sampleShape = spec.shape;
@@ -345,10 +408,8 @@ Result<Dataset> loadIdx(const std::string &imagesPath,
           "with " + std::to_string(spec.numClasses) + " classes");
     data.labels[i] = static_cast<int64_t>(v);
   }
-  data.inputs.resize(images->bytes.size());
-  for (size_t i = 0; i < images->bytes.size(); ++i)
-    data.inputs[i] = images->bytes[i];
-  images->bytes = {};
+  // Kept as stored: u8, normalized per batch.
+  data.pixels = std::move(images->bytes);
   if (Status s = normalizeImages(data, norm); s.failed())
     return s;
   return data;
@@ -730,40 +791,47 @@ static bool endsWith(const std::string &s, const std::string &suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-Result<Dataset> loadDataset(const std::string &name, Split split,
-                            const SampleSpec &spec, const Normalization &norm,
-                            uint64_t syntheticSeed, int64_t syntheticCount,
-                            const ImageOptions &image, const CsvOptions &csv) {
+Result<Dataset> loadDataset(const std::string &name, Split split, const SampleSpec &spec,
+                            const Normalization &norm, uint64_t syntheticSeed,
+                            int64_t syntheticCount, const ImageOptions &image,
+                            const CsvOptions &csv, int64_t limit) {
   if (name == "fashion-mnist" || name == "fashion_mnist") {
     auto files = resolveIdxFiles(kFashionMnistDir, split);
     if (!files)
       return files.status();
-    return loadIdx(files->first, files->second, spec, norm);
+    return loadIdx(files->first, files->second, spec, norm, limit);
   }
-  if (name == "synthetic")
+  if (name == "synthetic") {
+    // Samples are drawn one after another: the first `limit` of a larger
+    // set are the same.
+    if (limit > 0 && limit < syntheticCount)
+      syntheticCount = limit;
     return makeSynthetic(spec, syntheticCount, syntheticSeed, split);
+  }
   if (isDirectory(name)) {
     if (auto files = resolveIdxFiles(name, split))
-      return loadIdx(files->first, files->second, spec, norm);
+      return loadIdx(files->first, files->second, spec, norm, limit);
     // An IDX directory with a train split only.
     if (auto files = resolveIdxFiles(name, Split::Train))
-      return loadIdx(files->first, files->second, spec, norm);
+      return loadIdx(files->first, files->second, spec, norm, limit);
     std::string sub = name + (split == Split::Train ? "/train" : "/test");
     if (isDirectory(name + "/train") && isDirectory(name + "/test"))
-      return loadImageFolder(sub, spec, norm, image);
-    return loadImageFolder(name, spec, norm, image);
+      return loadImageFolder(sub, spec, norm, image, limit);
+    return loadImageFolder(name, spec, norm, image, limit);
   }
   if (!fileExists(name))
     return Status::error(name + ": no such dataset (expected fashion-mnist, "
                                 "synthetic, a directory or a file)");
-  if (endsWith(name, ".csv"))
-    return loadCsv(name, spec, csv);
-  if (spec.targetWidth > 0)
+  if (!endsWith(name, ".csv") && spec.targetWidth > 0)
     return Status::error(name + ": token files hold class labels; a regression "
                                 "(mse) model needs a .csv file");
   TokenOptions tokens;
   tokens.vocabSize = spec.vocabSize;
-  return loadTokens(name, spec, tokens);
+  Result<Dataset> data =
+      endsWith(name, ".csv") ? loadCsv(name, spec, csv) : loadTokens(name, spec, tokens);
+  if (data)
+    truncateDataset(*data, limit);
+  return data;
 }
 
 bool hasOwnTestSplit(const std::string &name) {
@@ -784,9 +852,13 @@ Dataset selectSamples(const Dataset &data,
   out.classNames = data.classNames;
   out.tokenInputs = data.tokenInputs;
   out.targetWidth = data.targetWidth;
+  out.pixelTransform = data.pixelTransform;
   out.count = int64_t(indices.size());
   size_t per = size_t(data.sampleElements()), width = size_t(data.targetWidth);
   for (uint32_t i : indices) {
+    if (!data.pixels.empty())
+      out.pixels.insert(out.pixels.end(), data.pixels.begin() + i * per,
+                        data.pixels.begin() + (i + 1) * per);
     if (!data.inputs.empty())
       out.inputs.insert(out.inputs.end(), data.inputs.begin() + i * per,
                         data.inputs.begin() + (i + 1) * per);
@@ -807,22 +879,35 @@ void truncateDataset(Dataset &data, int64_t limit) {
     return;
   size_t per = size_t(data.sampleElements()), n = size_t(limit);
   data.count = limit;
-  if (!data.inputs.empty())
+  // shrink_to_fit: a cut dataset holds no more than it keeps.
+  if (!data.pixels.empty()) {
+    data.pixels.resize(n * per);
+    data.pixels.shrink_to_fit();
+  }
+  if (!data.inputs.empty()) {
     data.inputs.resize(n * per);
-  if (!data.tokens.empty())
+    data.inputs.shrink_to_fit();
+  }
+  if (!data.tokens.empty()) {
     data.tokens.resize(n * per);
-  if (!data.labels.empty())
+    data.tokens.shrink_to_fit();
+  }
+  if (!data.labels.empty()) {
     data.labels.resize(n);
-  if (!data.targets.empty())
+    data.labels.shrink_to_fit();
+  }
+  if (!data.targets.empty()) {
     data.targets.resize(n * size_t(data.targetWidth));
+    data.targets.shrink_to_fit();
+  }
 }
 
 Result<DataSplits> loadSplits(const DataOptions &options,
                               const SampleSpec &spec,
                               const Normalization &norm) {
-  auto load = [&](const std::string &name, Split split) {
-    return loadDataset(name, split, spec, norm, options.seed,
-                       options.syntheticCount, options.image, options.csv);
+  auto load = [&](const std::string &name, Split split, int64_t limit) {
+    return loadDataset(name, split, spec, norm, options.seed, options.syntheticCount, options.image,
+                       options.csv, limit);
   };
   if (!options.csv.targetColumns.empty() && !endsWith(options.data, ".csv") &&
       !endsWith(options.testData, ".csv"))
@@ -841,24 +926,25 @@ Result<DataSplits> loadSplits(const DataOptions &options,
     splits.notes.insert(splits.notes.end(), d.notes.begin(), d.notes.end());
   };
   if (ownSplit || !options.testData.empty()) {
-    Result<Dataset> train = load(options.data, Split::Train);
-    if (!train)
-      return train.status();
-    Result<Dataset> test =
-        load(options.testData.empty() ? options.data : options.testData,
-             Split::Test);
+    if (options.needTrain) {
+      Result<Dataset> train = load(options.data, Split::Train, options.trainLimit);
+      if (!train)
+        return train.status();
+      keepNotes(*train);
+      splits.train = std::move(*train);
+    }
+    Result<Dataset> test = load(options.testData.empty() ? options.data : options.testData,
+                                Split::Test, options.testLimit);
     if (!test)
       return test.status();
-    keepNotes(*train);
     keepNotes(*test);
-    splits.train = std::move(*train);
     splits.test = std::move(*test);
     return splits;
   }
   double fraction = options.holdout.value_or(0.1);
   if (!(fraction > 0 && fraction < 1))
     return Status::error("--holdout must be a fraction in (0, 1)");
-  Result<Dataset> all = load(options.data, Split::Train);
+  Result<Dataset> all = load(options.data, Split::Train, 0);
   if (!all)
     return all.status();
   keepNotes(*all);
@@ -880,7 +966,11 @@ Result<DataSplits> loadSplits(const DataOptions &options,
   std::sort(test.begin(), test.end());
   std::sort(train.begin(), train.end());
   splits.test = selectSamples(*all, test);
-  splits.train = selectSamples(*all, train);
+  truncateDataset(splits.test, options.testLimit);
+  if (options.needTrain) {
+    splits.train = selectSamples(*all, train);
+    truncateDataset(splits.train, options.trainLimit);
+  }
   char percent[32];
   std::snprintf(percent, sizeof(percent), "%g%%", 100 * fraction);
   splits.notes.push_back(
@@ -957,7 +1047,7 @@ int64_t Batcher::copyBatch(int64_t index, const BatchBuffers &out) const {
     } else {
       float *dst = out.inputs + r * elems;
       if (real)
-        std::copy_n(d.inputs.data() + s * elems, elems, dst);
+        d.sampleAsFloats(int64_t(s), dst);
       else
         std::fill_n(dst, elems, 0.0f);
     }
@@ -973,6 +1063,34 @@ int64_t Batcher::copyBatch(int64_t index, const BatchBuffers &out) const {
       std::fill_n(dst, width, 0.0f);
   }
   return n;
+}
+
+//===----------------------------------------------------------------------===//
+// Memory
+//===----------------------------------------------------------------------===//
+
+DataMemory dataMemory(const Dataset &train, const Dataset &test, int64_t batch,
+                      int64_t outputWidth) {
+  DataMemory m;
+  m.train = train.storageBytes();
+  m.test = test.storageBytes();
+  // Batcher::order_ of the train and the test batcher; evaluate's label and
+  // target rows (runtime/Train.cpp).
+  uint64_t rows = uint64_t(std::max<int64_t>(batch, 0));
+  m.staging = uint64_t(train.size() + test.size()) * sizeof(uint32_t) + rows * sizeof(int64_t) +
+              rows * uint64_t(std::max<int64_t>(outputWidth, 1)) * sizeof(float);
+  return m;
+}
+
+std::string describeDataMemory(const DataMemory &memory, const Dataset &train,
+                               const Dataset &test) {
+  auto split = [](const char *name, uint64_t bytes, const Dataset &d) {
+    return std::string(name) + " " + groupDigits(bytes) + " B (" + groupDigits(uint64_t(d.size())) +
+           " " + d.storageType() + " samples)";
+  };
+  return "data " + groupDigits(memory.total()) + " B: " + split("train", memory.train, train) +
+         " + " + split("test", memory.test, test) + " + staging " + groupDigits(memory.staging) +
+         " B";
 }
 
 } // namespace nnc::rt

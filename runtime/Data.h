@@ -1,8 +1,10 @@
 //===- Data.h - Datasets, normalization and batching ------------*- C++ -*-===//
 //
-// Part of nnc's runtime (plain C++17, no LLVM/MLIR). Loads a dataset fully
-// into memory as float32 samples (images NCHW, CSV features) or int64 token
-// ids, with int64 class labels or float targets, then hands out batches:
+// Part of nnc's runtime (plain C++17, no LLVM/MLIR). Loads a dataset into
+// memory compactly: images as the u8 pixels they are stored as (NCHW, the
+// normalization applied per batch while a batch is written into the arena),
+// CSV features and synthetic samples as float32, token ids as int64; labels
+// are int64 class indices or float targets. Then it hands out batches:
 //
 //   IDX          MNIST/Fashion-MNIST files, plain or gzip (zlib)
 //   fashion-mnist  the name resolves to /usr/share/datasets/fashion-mnist
@@ -17,7 +19,10 @@
 //                the model's input (floats or token ids) and loss
 //
 // loadSplits picks the train and test splits: a dataset's own split, a
-// separate test set, or a seeded held-out fraction (docs/data.md).
+// separate test set, or a seeded held-out fraction (docs/data.md). A sample
+// limit reads only the samples it keeps where the format allows (IDX files
+// stop decompressing, image folders stop decoding, synthetic data stops
+// drawing); dataMemory states the bytes the whole pipeline holds.
 //
 // Every error names the file and what is wrong:
 //
@@ -66,14 +71,31 @@ struct Normalization {
   std::vector<float> std;
 };
 
+/// Normalization resolved per channel for u8 pixels: a model input is
+/// x = (pixel * scale - mean[c]) * invStd[c], computed in float in this
+/// order wherever pixels become floats (so u8 storage converted per batch
+/// gives the bits a float copy normalized up front would).
+struct PixelTransform {
+  float scale = 1.0f;
+  std::vector<float> mean, invStd;
+};
+
 /// A dataset held in memory.
 struct Dataset {
   /// Where it came from, for messages ("/x/train-images-idx3-ubyte.gz").
   std::string source;
   /// One sample's shape (SampleSpec::shape).
   std::vector<int64_t> sampleShape;
-  /// Float samples, size() * sampleElements() values (empty for tokens).
+  /// Float samples, size() * sampleElements() values: CSV features,
+  /// synthetic samples and resized images, already normalized (empty for u8
+  /// images and tokens).
   std::vector<float> inputs;
+  /// Images as stored: u8 pixels, size() * sampleElements() values (channel
+  /// planes), turned into model inputs by `pixelTransform` as a batch is
+  /// written (empty unless the samples are u8 images).
+  std::vector<uint8_t> pixels;
+  /// How `pixels` become model inputs (set by normalizeImages).
+  PixelTransform pixelTransform;
   /// Token ids, size() * sampleElements() values (only for tokens).
   std::vector<int64_t> tokens;
   /// Class labels, one per sample (empty if the targets are floats).
@@ -98,6 +120,13 @@ struct Dataset {
   int64_t size() const { return count; }
   /// Elements per sample (the product of sampleShape).
   int64_t sampleElements() const;
+  /// Writes sample `i` as model input floats (normalized) to `out`
+  /// (sampleElements() values). Float datasets only (!tokenInputs).
+  void sampleAsFloats(int64_t i, float *out) const;
+  /// The bytes the samples, labels and targets occupy in memory.
+  uint64_t storageBytes() const;
+  /// How the samples are stored: "u8", "f32" or "i64" (token ids).
+  const char *storageType() const;
 };
 
 /// Which part of a dataset with a fixed split.
@@ -133,19 +162,23 @@ struct IdxArray {
 /// Reads an IDX file, gzip-compressed or plain (detected from the content).
 /// `what` names the data in messages ("image", "label"). Checks the magic
 /// number, the element type, the dimensions, truncation, trailing data and
-/// gzip integrity.
-Result<IdxArray> readIdx(const std::string &path, const std::string &what);
+/// gzip integrity. With `limit` > 0 it reads only the first `limit` entries
+/// along the first dimension: `bytes` holds those, `dims` stays the header's,
+/// and what follows them is not read (so neither checked for trailing data
+/// nor for the gzip trailer's CRC); a file that ends before them is still
+/// reported as truncated.
+Result<IdxArray> readIdx(const std::string &path, const std::string &what, uint64_t limit = 0);
 
 /// Writes `array` as an IDX file, gzip-compressed if `gzip` (for tests and
 /// tools).
 Status writeIdx(const std::string &path, const IdxArray &array, bool gzip);
 
 /// Loads an IDX image file (N x H x W, u8) and an IDX label file (N, u8) as a
-/// dataset: images must match spec.shape {1, H, W}, labels must lie in
-/// [0, spec.numClasses).
-Result<Dataset> loadIdx(const std::string &imagesPath,
-                        const std::string &labelsPath, const SampleSpec &spec,
-                        const Normalization &norm = {});
+/// dataset of u8 pixels: images must match spec.shape {1, H, W}, labels must
+/// lie in [0, spec.numClasses). `limit` > 0: only the first `limit` samples
+/// are read.
+Result<Dataset> loadIdx(const std::string &imagesPath, const std::string &labelsPath,
+                        const SampleSpec &spec, const Normalization &norm = {}, int64_t limit = 0);
 
 /// The directory of Debian's Fashion-MNIST.
 inline constexpr const char *kFashionMnistDir =
@@ -174,10 +207,14 @@ struct ImageOptions {
 /// options.resize: then it is converted and resized bilinearly (half-pixel
 /// centres, like torch's interpolate with align_corners=False), and a note
 /// counts them. Files not ending in .png are skipped and counted in a note;
-/// a class folder without PNGs is an error.
+/// a class folder without PNGs is an error. The pixels are kept as u8 unless
+/// an image had to be resized (its values are then fractional, and the whole
+/// dataset is kept as floats). `limit` > 0: only the first `limit` images
+/// (in class order) are decoded; every class folder is still listed and
+/// checked.
 Result<Dataset> loadImageFolder(const std::string &root, const SampleSpec &spec,
-                                const Normalization &norm = {},
-                                const ImageOptions &options = {});
+                                const Normalization &norm = {}, const ImageOptions &options = {},
+                                int64_t limit = 0);
 
 /// How a CSV file is read.
 struct CsvOptions {
@@ -233,12 +270,13 @@ Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
 /// `train/` and `test/` sub-folders, the split picks one, else both splits
 /// are the whole folder), a *.csv file or a token file (any other file; both
 /// splits are the whole file). Use loadSplits to train and test: it never
-/// tests on the training samples.
-Result<Dataset>
-loadDataset(const std::string &name, Split split, const SampleSpec &spec,
-            const Normalization &norm = {}, uint64_t syntheticSeed = 0,
-            int64_t syntheticCount = 1024, const ImageOptions &image = {},
-            const CsvOptions &csv = {});
+/// tests on the training samples. `limit` > 0 keeps the first `limit`
+/// samples (IDX, image folders and synthetic data read no more; CSV and
+/// token files are parsed whole, then cut).
+Result<Dataset> loadDataset(const std::string &name, Split split, const SampleSpec &spec,
+                            const Normalization &norm = {}, uint64_t syntheticSeed = 0,
+                            int64_t syntheticCount = 1024, const ImageOptions &image = {},
+                            const CsvOptions &csv = {}, int64_t limit = 0);
 
 /// Loads one PNG as a model input sample, normalized; its channels and size
 /// must be the model's unless options.resize (then converted and resized as
@@ -263,6 +301,13 @@ struct DataOptions {
   uint64_t seed = 1;
   /// Number of synthetic samples per split.
   int64_t syntheticCount = 1024;
+  /// Use only the first N samples of the train / test split (0: all). Data
+  /// with its own split (or a separate test set) reads only those; a
+  /// held-out split is drawn from all samples first, then cut.
+  int64_t trainLimit = 0, testLimit = 0;
+  /// Whether the train split is needed: false (nnc eval) leaves it empty
+  /// unless it must be read to hold out the test split.
+  bool needTrain = true;
   ImageOptions image;
   CsvOptions csv;
 };
@@ -295,8 +340,29 @@ Dataset selectSamples(const Dataset &data,
 void truncateDataset(Dataset &data, int64_t limit);
 
 /// Applies `norm` to image samples with pixel values in [0, 255] (loaders do
-/// this; exposed for tests).
+/// this; exposed for tests): sets data.pixelTransform, which u8 pixels go
+/// through per batch, and normalizes float samples in place.
 Status normalizeImages(Dataset &data, const Normalization &norm);
+
+/// The bytes a run's data pipeline holds (docs/data.md): each split's
+/// storage (Dataset::storageBytes) and the staging batching needs besides
+/// the arena: the batchers' sample orders (4 B per sample, the train and
+/// the test batcher) and evaluation's label and target rows. Batches are
+/// written straight into the arena's input region, so there is no other
+/// batch buffer.
+struct DataMemory {
+  uint64_t train = 0, test = 0, staging = 0;
+  uint64_t total() const { return train + test + staging; }
+};
+
+/// What training on `train` and evaluating on `test` holds, for batches of
+/// `batch` rows and a model output of `outputWidth` values per row.
+DataMemory dataMemory(const Dataset &train, const Dataset &test, int64_t batch,
+                      int64_t outputWidth);
+
+/// `memory` as one line: "data 47,990,000 B (train 47,040,000 B u8 +
+/// 480,000 B labels, test ..., staging ...)".
+std::string describeDataMemory(const DataMemory &memory, const Dataset &train, const Dataset &test);
 
 //===----------------------------------------------------------------------===//
 // Batching

@@ -5,7 +5,8 @@
 // simplified API (which converts any PNG bit depth to 8 bits and composes
 // alpha onto black). An image of another size or colour type than the
 // model's is an error unless resizing was asked for: then it is converted to
-// gray or RGB and resized bilinearly to the model's H x W.
+// gray or RGB and resized bilinearly to the model's H x W. Pixels are kept
+// as the u8 values decoded (channel planes) unless an image was resized.
 //
 //===----------------------------------------------------------------------===//
 
@@ -122,34 +123,56 @@ const char *colourName(int64_t channels) {
   return channels == 1 ? "gray" : "RGB";
 }
 
-/// Decodes `path` into `out` (the model's channels x H x W floats in
-/// [0, 255]). Another size or channel count is an error unless
-/// options.resize; `converted` is set if the image was resized or converted.
-Status readImage(const std::string &path, const SampleSpec &spec,
-                 const ImageOptions &options, std::vector<uint8_t> &pixels,
-                 float *out, bool &converted) {
+/// A decoded image in the model's channel count: interleaved 8-bit pixels.
+struct DecodedImage {
+  std::vector<uint8_t> pixels;
+  uint32_t width = 0, height = 0;
+  /// Whether it was converted (colour type) or needs resizing.
+  bool converted = false;
+  /// Whether its size differs from the model's (resizeBilinear's values are
+  /// then fractional, so they need floats).
+  bool resized = false;
+};
+
+/// Decodes `path` in the model's channel count (spec.shape[0]). Another size
+/// or channel count is an error unless options.resize.
+Status readImage(const std::string &path, const SampleSpec &spec, const ImageOptions &options,
+                 DecodedImage &image) {
   int64_t channels = spec.shape[0], outH = spec.shape[1], outW = spec.shape[2];
-  uint32_t w = 0, h = 0;
+  uint32_t &w = image.width, &h = image.height;
   int64_t fileChannels = 0;
-  if (Status s = decodePng(path, channels, pixels, w, h, fileChannels);
-      s.failed())
+  if (Status s = decodePng(path, channels, image.pixels, w, h, fileChannels); s.failed())
     return s;
-  converted =
-      int64_t(w) != outW || int64_t(h) != outH || fileChannels != channels;
-  if (converted && !options.resize)
+  image.resized = int64_t(w) != outW || int64_t(h) != outH;
+  image.converted = image.resized || fileChannels != channels;
+  if (image.converted && !options.resize)
     return Status::error(path + ": the image is " + std::to_string(w) + "x" +
                          std::to_string(h) + " " + colourName(fileChannels) +
                          ", the model expects " + std::to_string(outW) + "x" +
                          std::to_string(outH) + " " + colourName(channels) +
                          " (pass --resize to convert and resize images)");
-  resizeBilinear(pixels, w, h, channels, outW, outH, out);
   return Status::success();
+}
+
+/// Writes a decoded image of the model's size as channel planes of u8.
+void toPlanes(const DecodedImage &image, int64_t channels, uint8_t *out) {
+  int64_t plane = int64_t(image.width) * image.height;
+  for (int64_t k = 0; k < plane; ++k)
+    for (int64_t c = 0; c < channels; ++c)
+      out[c * plane + k] = image.pixels[size_t(k * channels + c)];
+}
+
+/// Writes a decoded image as the model's channels x H x W floats in
+/// [0, 255] (resized bilinearly; the identity at the model's size).
+void toFloats(const DecodedImage &image, const SampleSpec &spec, float *out) {
+  resizeBilinear(image.pixels, image.width, image.height, spec.shape[0], spec.shape[2],
+                 spec.shape[1], out);
 }
 } // namespace
 
 Result<Dataset> loadImageFolder(const std::string &root, const SampleSpec &spec,
-                                const Normalization &norm,
-                                const ImageOptions &options) {
+                                const Normalization &norm, const ImageOptions &options,
+                                int64_t limit) {
   if (spec.shape.size() != 3 || (spec.shape[0] != 1 && spec.shape[0] != 3) ||
       spec.shape[1] < 1 || spec.shape[2] < 1)
     return Status::error(root + ": image folders need a model input of shape "
@@ -170,8 +193,10 @@ Result<Dataset> loadImageFolder(const std::string &root, const SampleSpec &spec,
   data.sampleShape = spec.shape;
   data.classNames = classes;
   int64_t elems = data.sampleElements();
-  std::vector<uint8_t> pixels;
+  DecodedImage image;
   int64_t skipped = 0, convertedCount = 0;
+  // u8 planes until an image needs resizing; then floats for all.
+  bool asFloats = false;
   std::string firstSkipped;
   auto skip = [&](const std::string &path) {
     if (skipped++ == 0)
@@ -184,26 +209,37 @@ Result<Dataset> loadImageFolder(const std::string &root, const SampleSpec &spec,
     std::vector<std::string> subdirs, files;
     if (Status s = listDirectory(dir, subdirs, files); s.failed())
       return s;
-    size_t before = size_t(data.count);
     for (const std::string &sub : subdirs)
       skip(dir + "/" + sub + "/");
+    bool anyPng = false;
     for (const std::string &file : files) {
       if (!isPngName(file)) {
         skip(dir + "/" + file);
         continue;
       }
-      data.inputs.resize(size_t((data.count + 1) * elems));
-      bool converted = false;
-      if (Status s =
-              readImage(dir + "/" + file, spec, options, pixels,
-                        data.inputs.data() + data.count * elems, converted);
-          s.failed())
+      anyPng = true;
+      if (limit > 0 && data.count >= limit)
+        continue; // Listed, not decoded.
+      if (Status s = readImage(dir + "/" + file, spec, options, image); s.failed())
         return s;
-      convertedCount += converted;
+      if (image.resized && !asFloats) {
+        asFloats = true;
+        data.inputs.assign(data.pixels.begin(), data.pixels.end());
+        data.pixels = {};
+      }
+      size_t at = size_t(data.count * elems);
+      if (asFloats) {
+        data.inputs.resize(at + size_t(elems));
+        toFloats(image, spec, data.inputs.data() + at);
+      } else {
+        data.pixels.resize(at + size_t(elems));
+        toPlanes(image, channels, data.pixels.data() + at);
+      }
+      convertedCount += image.converted;
       data.labels.push_back(int64_t(label));
       ++data.count;
     }
-    if (size_t(data.count) == before)
+    if (!anyPng)
       return Status::error(dir + ": the class folder has no .png files");
   }
   if (skipped)
@@ -232,12 +268,10 @@ Result<std::vector<float>> loadImage(const std::string &path,
   one.sampleShape = spec.shape;
   one.count = 1;
   one.inputs.resize(spec.shape[0] * spec.shape[1] * spec.shape[2]);
-  std::vector<uint8_t> pixels;
-  bool converted = false;
-  if (Status s =
-          readImage(path, spec, options, pixels, one.inputs.data(), converted);
-      s.failed())
+  DecodedImage image;
+  if (Status s = readImage(path, spec, options, image); s.failed())
     return s;
+  toFloats(image, spec, one.inputs.data());
   if (Status s = normalizeImages(one, norm); s.failed())
     return s;
   return std::move(one.inputs);

@@ -4,6 +4,7 @@
 
 #include "runtime/Json.h"
 #include "runtime/Kernels.h"
+#include "runtime/Memory.h"
 #include "runtime/Random.h"
 
 #include <dlfcn.h>
@@ -149,6 +150,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path) {
     m->entryFns_.push_back(fn);
   }
 
+  m->residentBeforeArena_ = residentMemory().current;
   size_t size = (m->arenaBytes_ + kArenaAlign - 1) / kArenaAlign * kArenaAlign;
   m->arena_ = static_cast<char *>(std::aligned_alloc(kArenaAlign, size));
   if (!m->arena_)

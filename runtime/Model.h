@@ -45,6 +45,10 @@ public:
 
   const std::string &name() const { return name_; }
   int64_t arenaBytes() const { return arenaBytes_; }
+  /// The process's resident bytes just before load allocated the arena (-1
+  /// where unknown): the baseline of nnc train's memory figures, which the
+  /// compiler, the model library and the runtime's libraries are part of.
+  int64_t residentBeforeArena() const { return residentBeforeArena_; }
   const std::vector<Region> &regions() const { return regions_; }
   /// The region named `name`, or nullptr.
   const Region *region(std::string_view name) const;
@@ -77,6 +81,7 @@ private:
   void *handle_ = nullptr;
   char *arena_ = nullptr;
   int64_t arenaBytes_ = 0;
+  int64_t residentBeforeArena_ = -1;
   std::vector<Region> regions_;
   std::vector<std::string> entryNames_;
   std::vector<std::string> numericsOps_;

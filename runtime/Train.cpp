@@ -5,6 +5,7 @@
 #include "runtime/Checkpoint.h"
 #include "runtime/Json.h"
 #include "runtime/Kernels.h"
+#include "runtime/Memory.h"
 #include "runtime/Progress.h"
 
 #include <sys/stat.h>
@@ -269,6 +270,58 @@ Status checkParameters(Model &model, const std::string &where) {
   return Status::success();
 }
 
+/// Resident memory at the phases of a run, for --memory-stats (-1: not
+/// measured).
+struct MemoryPhases {
+  ResidentMemory start;     ///< train() entered: model loaded, no data yet.
+  ResidentMemory loaded;    ///< The data loaded.
+  ResidentMemory firstStep; ///< After the first train_step.
+  ResidentMemory firstEval; ///< After the first test evaluation.
+  bool peakReset = false;   ///< Whether the peak was reset at `start`.
+  /// The peak before that reset: the compiler's, for nnc train.
+  int64_t peakBefore = -1;
+};
+
+/// Writes --memory-stats: one JSON object (docs/training.md). `fixed_bytes`
+/// is what the peak's growth over the baseline holds besides the arena and
+/// the data pipeline: the runtime's fixed costs. The process's own peak is
+/// the larger of `peak_rss_bytes` and `peak_before_training_bytes`.
+Status writeMemoryStats(const std::string &path, const MemoryPhases &phases, const Model &model,
+                        const DataMemory &data) {
+  ResidentMemory now = residentMemory();
+  int64_t baseline = model.residentBeforeArena();
+  MetricsRecord record;
+  record.add("baseline_rss_bytes", baseline)
+      .add("peak_rss_bytes", now.peak)
+      .add("peak_is_training", int64_t(phases.peakReset))
+      .add("peak_before_training_bytes", phases.peakBefore)
+      .add("arena_bytes", model.arenaBytes())
+      .add("data_bytes", int64_t(data.total()))
+      .add("data_train_bytes", int64_t(data.train))
+      .add("data_test_bytes", int64_t(data.test))
+      .add("data_staging_bytes", int64_t(data.staging));
+  for (auto [name, m] : {std::pair{"start", phases.start},
+                         {"data_loaded", phases.loaded},
+                         {"first_step", phases.firstStep},
+                         {"first_eval", phases.firstEval},
+                         {"end", now}})
+    record.add(std::string("rss_") + name + "_bytes", m.current)
+        .add(std::string("anon_") + name + "_bytes", m.anon);
+  if (baseline >= 0 && now.peak >= 0) {
+    int64_t growth = now.peak - baseline;
+    record.add("growth_bytes", growth)
+        .add("fixed_bytes", growth - model.arenaBytes() - int64_t(data.total()));
+  }
+  std::FILE *f = std::fopen(path.c_str(), "w");
+  if (!f)
+    return Status::error(path + ": cannot create: " + errnoText(errno));
+  std::string text = record.json() + "\n";
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (std::fclose(f) != 0 || !ok)
+    return Status::error(path + ": cannot write: " + errnoText(errno));
+  return Status::success();
+}
+
 /// Drops the records of a metrics file after global step `step` (and any
 /// cut-off last line), so that a resumed run continues it without
 /// duplicates.
@@ -462,10 +515,22 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     return spec.status();
   nnc_set_num_threads(options.threads);
 
+  // --memory-stats: the resident peak from here on is training's.
+  MemoryPhases memory;
+  bool measuring = !options.memoryStats.empty();
+  if (measuring) {
+    memory.peakBefore = residentMemory().peak;
+    memory.peakReset = resetResidentPeak();
+    memory.start = residentMemory();
+  }
+
   // Pixels scaled to [0, 1]: the model's entry points apply its own
-  // normalization (docs/abi.md).
+  // normalization (docs/abi.md). Only the samples within the limits are
+  // read.
   DataOptions dataOptions = options.dataset;
   dataOptions.seed = options.seed;
+  dataOptions.trainLimit = options.trainLimit;
+  dataOptions.testLimit = options.testLimit;
   Result<DataSplits> splits = loadSplits(dataOptions, *spec, {});
   if (!splits)
     return splits.status();
@@ -473,8 +538,6 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     for (const std::string &note : splits->notes)
       std::fprintf(options.progress, "%s\n", note.c_str());
   Dataset *trainData = &splits->train, *testData = &splits->test;
-  truncateDataset(*trainData, options.trainLimit);
-  truncateDataset(*testData, options.testLimit);
   if (options.metricsEvery < 1)
     return Status::error("--metrics-every must be at least 1");
 
@@ -495,8 +558,20 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     return buffersOr.status();
   BatchBuffers buffers = *buffersOr;
 
-  // Start: resume, given weights, or fresh initialization.
   TrainResult result;
+  Result<EntryIO> forwardIO = entryIO(model, "forward");
+  if (!forwardIO)
+    return forwardIO.status();
+  int64_t outputWidth = batch ? forwardIO->output->numElements() / batch : 0;
+  result.dataMemory = dataMemory(*trainData, *testData, batch, outputWidth);
+  if (options.progress)
+    std::fprintf(options.progress, "memory: arena %s B, %s\n",
+                 groupDigits(uint64_t(model.arenaBytes())).c_str(),
+                 describeDataMemory(result.dataMemory, *trainData, *testData).c_str());
+  if (measuring)
+    memory.loaded = residentMemory();
+
+  // Start: resume, given weights, or fresh initialization.
   int64_t startEpoch = 0, globalStep = 0;
   std::vector<const Region *> weights = regionsOfKind(model, {"param", "buffer"});
   std::vector<const Region *> state = regionsOfKind(model, {"state"});
@@ -566,6 +641,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   };
 
   double trainStart = now();
+  const int64_t startStep = globalStep; // Resumed runs start later.
   std::optional<ProgressBar> bar;
   if (options.progress)
     bar.emplace(options.progress);
@@ -602,6 +678,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
         nnc_numerics_reset();
       if (Status st = model.run("train_step"); st.failed())
         return st;
+      if (measuring && globalStep == startStep)
+        memory.firstStep = residentMemory();
       if (checking) {
         int64_t first = nnc_numerics_first();
         if (first >= 0 && first < int64_t(model.numericsOps().size()))
@@ -647,6 +725,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     Result<EvalResult> eval = evaluate(model, *testData);
     if (!eval)
       return eval.status();
+    if (measuring && epoch == startEpoch)
+      memory.firstEval = residentMemory();
     if (Status st = checkFinite(eval->loss, "the test loss", endOfEpoch); st.failed())
       return st;
     result.test = *eval;
@@ -712,6 +792,10 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   }
   if (metrics)
     if (Status st = metrics->close(); st.failed())
+      return st;
+  if (measuring)
+    if (Status st = writeMemoryStats(options.memoryStats, memory, model, result.dataMemory);
+        st.failed())
       return st;
   return result;
 }

@@ -48,6 +48,11 @@ struct TrainOptions {
   /// metricsEvery steps and an "epoch" record per epoch. Empty: none.
   std::string metrics;
   int64_t metricsEvery = 1;
+  /// Write the run's memory figures here as one JSON object (docs/training.md:
+  /// the process's resident baseline and peak, the arena, the data pipeline,
+  /// resident sizes after each phase). Resets the process's resident peak
+  /// when training starts, so the peak is training's. Empty: none.
+  std::string memoryStats;
   /// Kernel threads (0: all cores).
   int threads = 0;
   /// Print progress to this stream (null: quiet).
@@ -84,6 +89,8 @@ struct TrainResult {
   double stepMs = 0;
   /// Whether `TrainOptions::stop` ended training early.
   bool stopped = false;
+  /// What the data pipeline held (printed at the start as "memory: ...").
+  DataMemory dataMemory;
   /// The newest complete checkpoint (written by this run, else the one it
   /// resumed from; empty: none) and the epoch it holds.
   std::string lastCheckpoint;

@@ -58,6 +58,14 @@ SampleSpec imageSpec(int64_t c, int64_t h, int64_t w, int64_t classes) {
   return SampleSpec{{c, h, w}, classes};
 }
 
+/// Every sample of `d` as the model input floats a batch would get.
+std::vector<float> floatsOf(const Dataset &d) {
+  std::vector<float> out(size_t(d.size() * d.sampleElements()));
+  for (int64_t i = 0; i < d.size(); ++i)
+    d.sampleAsFloats(i, out.data() + i * d.sampleElements());
+  return out;
+}
+
 TEST(DataTest, IdxRoundTripPlainAndGzip) {
   ScratchDir dir;
   for (bool gzip : {false, true}) {
@@ -73,20 +81,180 @@ TEST(DataTest, IdxRoundTripPlainAndGzip) {
     EXPECT_EQ(d->size(), 5);
     EXPECT_EQ(d->sampleElements(), 6);
     EXPECT_EQ(d->labels, (std::vector<int64_t>{0, 1, 2, 3, 4}));
-    ASSERT_EQ(d->inputs.size(), 30u);
-    EXPECT_EQ(d->inputs[0], 0.0f);
-    EXPECT_EQ(d->inputs[29], 29.0f);
+    // Held as stored: 30 u8 pixels, no floats.
+    EXPECT_STREQ(d->storageType(), "u8");
+    ASSERT_EQ(d->pixels.size(), 30u);
+    EXPECT_TRUE(d->inputs.empty());
+    EXPECT_EQ(d->storageBytes(), 30u + 5u * 8u);
+    std::vector<float> raw01 = floatsOf(*d);
+    EXPECT_EQ(raw01[0], 0.0f);
+    EXPECT_EQ(raw01[29], 29.0f);
     // Default normalization: [0, 1]; then mean/std.
     Result<Dataset> n = loadIdx(images, labels, imageSpec(1, 2, 3, 10));
     ASSERT_TRUE(n) << n.message();
-    EXPECT_FLOAT_EQ(n->inputs[29], 29.0f / 255.0f);
+    EXPECT_FLOAT_EQ(floatsOf(*n)[29], 29.0f / 255.0f);
     Normalization ms;
     ms.mean = {0.5f};
     ms.std = {0.25f};
     Result<Dataset> m = loadIdx(images, labels, imageSpec(1, 2, 3, 10), ms);
     ASSERT_TRUE(m) << m.message();
-    EXPECT_FLOAT_EQ(m->inputs[29], (29.0f / 255.0f - 0.5f) / 0.25f);
+    EXPECT_FLOAT_EQ(floatsOf(*m)[29], (29.0f / 255.0f - 0.5f) / 0.25f);
   }
+}
+
+TEST(DataTest, U8PixelsGiveTheBitsOfFloatNormalization) {
+  // Every u8 value through the per-batch conversion equals, bit for bit, the
+  // float path it replaced: the pixel as a float, normalized in place by
+  // (p * (1 / 255) - mean) * (1 / std) (the bits of the checkpoints trained
+  // before pixels were kept as u8).
+  ScratchDir dir;
+  IdxArray images = u8Array({2, 16, 16});
+  for (size_t i = 0; i < images.bytes.size(); ++i)
+    images.bytes[i] = static_cast<uint8_t>(i * 7 + 3); // All 256 values.
+  ASSERT_TRUE(writeIdx(dir.file("i"), images, false).ok());
+  IdxArray labels = u8Array({2});
+  ASSERT_TRUE(writeIdx(dir.file("l"), labels, false).ok());
+  Normalization norm;
+  norm.mean = {0.2860f};
+  norm.std = {0.3530f};
+  Result<Dataset> d = loadIdx(dir.file("i"), dir.file("l"), imageSpec(1, 16, 16, 2), norm);
+  ASSERT_TRUE(d) << d.message();
+  std::vector<float> want(images.bytes.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    float p = images.bytes[i];
+    want[i] = (p * (1.0f / 255.0f) - 0.2860f) * (1.0f / 0.3530f);
+  }
+  std::vector<float> got = floatsOf(*d);
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+  // A batch (in shuffled order) carries the same bits.
+  Result<Batcher> b = Batcher::create(*d, 2, true, 5);
+  ASSERT_TRUE(b);
+  std::vector<float> batch(2 * 256);
+  std::vector<int64_t> batchLabels(2);
+  ASSERT_EQ(b->copyBatch(0, BatchBuffers{batch.data(), nullptr, batchLabels.data(), nullptr}), 2);
+  for (int64_t r = 0; r < 2; ++r)
+    EXPECT_EQ(std::memcmp(batch.data() + r * 256, want.data() + b->order()[size_t(r)] * 256,
+                          256 * sizeof(float)),
+              0);
+}
+
+TEST(DataTest, IdxLimitReadsOnlyTheSamplesKept) {
+  ScratchDir dir;
+  std::string images = dir.file("i"), labels = dir.file("l");
+  writeSmallIdx(images, labels, false);
+  SampleSpec spec = imageSpec(1, 2, 3, 10);
+  // The first 2 of 5 samples.
+  Result<Dataset> d = loadIdx(images, labels, spec, {}, 2);
+  ASSERT_TRUE(d) << d.message();
+  EXPECT_EQ(d->size(), 2);
+  EXPECT_EQ(d->pixels.size(), 12u);
+  EXPECT_EQ(d->labels, (std::vector<int64_t>{0, 1}));
+  // What follows the kept samples is not read: a file cut after them loads
+  // with the limit, and is still reported as truncated without it or when
+  // the cut falls inside the kept samples.
+  std::string full = readFile(images);
+  writeFile(dir.file("cut"), full.substr(0, 16 + 13));
+  Result<Dataset> cut = loadIdx(dir.file("cut"), labels, spec, {}, 2);
+  ASSERT_TRUE(cut) << cut.message();
+  EXPECT_EQ(floatsOf(*cut), floatsOf(*d));
+  EXPECT_TRUE(failsWith(loadIdx(dir.file("cut"), labels, spec).status(),
+                        dir.file("cut") + ": truncated: expected 30 image bytes, got 13"));
+  EXPECT_TRUE(failsWith(loadIdx(dir.file("cut"), labels, spec, {}, 3).status(),
+                        dir.file("cut") + ": truncated: expected 30 image bytes, got 13"));
+  // A limit beyond the count keeps everything (and checks everything).
+  writeFile(dir.file("long"), full + "xx");
+  EXPECT_TRUE(failsWith(loadIdx(dir.file("long"), labels, spec, {}, 9).status(),
+                        "unexpected data after the 30 image bytes"));
+  Result<Dataset> four = loadIdx(dir.file("long"), labels, spec, {}, 4);
+  EXPECT_TRUE(four) << four.message();
+  // gzip: decompression stops soon after the kept samples, so a damaged
+  // trailer (CRC) 1 MB further on is not reached. (Incompressible pixels:
+  // zlib reads ahead by its buffer, 128 KB.)
+  IdxArray big = u8Array({4096, 16, 16});
+  uint32_t x = 1;
+  for (uint8_t &b : big.bytes) {
+    x = x * 1664525u + 1013904223u;
+    b = static_cast<uint8_t>(x >> 24);
+  }
+  ASSERT_TRUE(writeIdx(dir.file("big.gz"), big, true).ok());
+  ASSERT_TRUE(writeIdx(dir.file("bigl.gz"), u8Array({4096}, 0), true).ok());
+  std::string gz = readFile(dir.file("big.gz"));
+  gz[gz.size() - 8] ^= 0x55;
+  writeFile(dir.file("crc.gz"), gz);
+  SampleSpec bigSpec = imageSpec(1, 16, 16, 256);
+  Result<Dataset> head = loadIdx(dir.file("crc.gz"), dir.file("bigl.gz"), bigSpec, {}, 10);
+  ASSERT_TRUE(head) << head.message();
+  EXPECT_EQ(head->size(), 10);
+  EXPECT_EQ(head->pixels, std::vector<uint8_t>(big.bytes.begin(), big.bytes.begin() + 2560));
+  EXPECT_TRUE(failsWith(loadIdx(dir.file("crc.gz"), dir.file("bigl.gz"), bigSpec).status(),
+                        "corrupt gzip data"));
+}
+
+TEST(DataTest, SplitLimitsAndMemory) {
+  ScratchDir dir;
+  writeSmallIdx(dir.file("train-images-idx3-ubyte.gz"), dir.file("train-labels-idx1-ubyte.gz"),
+                true);
+  writeSmallIdx(dir.file("t10k-images-idx3-ubyte.gz"), dir.file("t10k-labels-idx1-ubyte.gz"), true);
+  DataOptions options;
+  options.data = dir.path();
+  options.trainLimit = 3;
+  options.testLimit = 2;
+  SampleSpec spec = imageSpec(1, 2, 3, 5);
+  Result<DataSplits> s = loadSplits(options, spec);
+  ASSERT_TRUE(s) << s.message();
+  EXPECT_EQ(s->train.size(), 3);
+  EXPECT_EQ(s->test.size(), 2);
+  EXPECT_EQ(s->train.pixels.size(), 18u);
+  // The data pipeline's bytes: u8 pixels and i64 labels per split, the two
+  // batch orders (4 B per sample) and evaluation's rows for batch 4 with 5
+  // outputs (i64 labels, f32 targets).
+  DataMemory m = dataMemory(s->train, s->test, 4, 5);
+  EXPECT_EQ(m.train, 3u * 6u + 3u * 8u);
+  EXPECT_EQ(m.test, 2u * 6u + 2u * 8u);
+  EXPECT_EQ(m.staging, 5u * 4u + 4u * 8u + 4u * 5u * 4u);
+  EXPECT_EQ(m.total(), m.train + m.test + m.staging);
+  EXPECT_EQ(describeDataMemory(m, s->train, s->test),
+            "data 202 B: train 42 B (3 u8 samples) + test 28 B (2 u8 "
+            "samples) + staging 132 B");
+  // nnc eval needs the test split only.
+  options.needTrain = false;
+  Result<DataSplits> testOnly = loadSplits(options, spec);
+  ASSERT_TRUE(testOnly) << testOnly.message();
+  EXPECT_EQ(testOnly->train.size(), 0);
+  EXPECT_EQ(testOnly->test.size(), 2);
+  // Synthetic data drawn up to the limit is the first part of the full set.
+  options = DataOptions();
+  options.data = "synthetic";
+  options.syntheticCount = 40;
+  Result<DataSplits> full = loadSplits(options, spec);
+  options.trainLimit = 7;
+  options.testLimit = 5;
+  Result<DataSplits> part = loadSplits(options, spec);
+  ASSERT_TRUE(full && part);
+  Dataset cut = full->train;
+  truncateDataset(cut, 7);
+  EXPECT_EQ(part->train.inputs, cut.inputs);
+  EXPECT_EQ(part->train.labels, cut.labels);
+  EXPECT_EQ(part->test.size(), 5);
+  EXPECT_STREQ(part->train.storageType(), "f32");
+  // A held-out split is drawn from all samples, then cut.
+  std::string csv = dir.file("c.csv");
+  std::string text;
+  for (int i = 0; i < 50; ++i)
+    text += std::to_string(i) + "," + std::to_string(i % 2) + "\n";
+  writeFile(csv, text);
+  options = DataOptions();
+  options.data = csv;
+  Result<DataSplits> whole = loadSplits(options, SampleSpec{{1}, 2});
+  options.trainLimit = 4;
+  options.testLimit = 3;
+  Result<DataSplits> limited = loadSplits(options, SampleSpec{{1}, 2});
+  ASSERT_TRUE(whole && limited);
+  EXPECT_EQ(limited->train.inputs,
+            std::vector<float>(whole->train.inputs.begin(), whole->train.inputs.begin() + 4));
+  EXPECT_EQ(limited->test.inputs,
+            std::vector<float>(whole->test.inputs.begin(), whole->test.inputs.begin() + 3));
 }
 
 TEST(DataTest, IdxOtherTypes) {
@@ -211,12 +379,20 @@ TEST(DataTest, FashionMnistFromDebian) {
       loadDataset("fashion-mnist", Split::Test, imageSpec(1, 28, 28, 10));
   ASSERT_TRUE(test) << test.message();
   EXPECT_EQ(test->size(), 10000);
-  EXPECT_EQ(test->inputs.size(), 10000u * 784u);
+  EXPECT_EQ(test->pixels.size(), 10000u * 784u);
   std::set<int64_t> classes(test->labels.begin(), test->labels.end());
   EXPECT_EQ(classes.size(), 10u);
-  auto [lo, hi] = std::minmax_element(test->inputs.begin(), test->inputs.end());
+  std::vector<float> floats = floatsOf(*test);
+  auto [lo, hi] = std::minmax_element(floats.begin(), floats.end());
   EXPECT_EQ(*lo, 0.0f);
   EXPECT_EQ(*hi, 1.0f);
+  // --limit reads the first samples only: the same as cutting the whole.
+  Result<Dataset> head =
+      loadDataset("fashion-mnist", Split::Test, imageSpec(1, 28, 28, 10), {}, 0, 0, {}, {}, 100);
+  ASSERT_TRUE(head) << head.message();
+  EXPECT_EQ(head->size(), 100);
+  EXPECT_EQ(head->pixels, std::vector<uint8_t>(test->pixels.begin(), test->pixels.begin() + 78400));
+  EXPECT_EQ(head->labels, std::vector<int64_t>(test->labels.begin(), test->labels.begin() + 100));
   // The real file is checked against the model: a 32x32 model is refused.
   EXPECT_TRUE(failsWith(
       loadDataset("fashion-mnist", Split::Test, imageSpec(1, 32, 32, 10))
@@ -275,15 +451,27 @@ TEST(DataTest, ImageFolder) {
                                           root + "/ to the model's 2x2 gray"}));
   EXPECT_EQ(same->classNames, (std::vector<std::string>{"ant", "cat"}));
   EXPECT_EQ(same->labels, (std::vector<int64_t>{0, 1}));
-  // 2x2 -> 2x2 is the identity.
-  EXPECT_EQ(std::vector<float>(same->inputs.begin(), same->inputs.begin() + 4),
+  // 2x2 -> 2x2 is the identity. The cat (4x2) was resized, so its values
+  // are fractional and the dataset is held as floats.
+  EXPECT_STREQ(same->storageType(), "f32");
+  std::vector<float> sameFloats = floatsOf(*same);
+  EXPECT_EQ(std::vector<float>(sameFloats.begin(), sameFloats.begin() + 4),
             (std::vector<float>{0, 100, 200, 255}));
+  // --limit: only the first image is decoded (every folder still listed);
+  // without resizing the pixels stay u8 as decoded.
+  Result<Dataset> one = loadImageFolder(root, imageSpec(1, 2, 2, 2), raw, resize, 1);
+  ASSERT_TRUE(one) << one.message();
+  EXPECT_EQ(one->size(), 1);
+  EXPECT_EQ(one->pixels, (std::vector<uint8_t>{0, 100, 200, 255}));
 
   // Upscale 2x2 -> 4x4 (bilinear, half-pixel centres): the first row is
   // 0, 25, 75, 100 as torch.nn.functional.interpolate gives.
   Result<Dataset> up =
       loadImageFolder(root, imageSpec(3, 4, 4, 2), raw, resize);
   ASSERT_TRUE(up) << up.message();
+  // Resized values are fractional: the dataset is held as floats.
+  EXPECT_STREQ(up->storageType(), "f32");
+  EXPECT_TRUE(up->pixels.empty());
   ASSERT_EQ(up->inputs.size(), 2u * 48u);
   for (int c = 0; c < 3; ++c) { // Gray replicated into R, G and B.
     EXPECT_FLOAT_EQ(up->inputs[c * 16 + 0], 0);

@@ -47,13 +47,15 @@ static int runEval() {
     return 1;
   nnc::rt::Model &m = *loaded->model;
   // The same split as nnc train (same data flags and --seed): test figures
-  // are never computed on training samples.
+  // are never computed on training samples. Only the test split is kept, and
+  // only its first --test-limit samples are read.
+  dataOptions.testLimit = testLimit;
+  dataOptions.needTrain = false;
   auto splits = nnc::rt::loadSplits(dataOptions, loaded->spec, {});
   if (!splits)
     return fail(splits.message());
   for (const std::string &note : splits->notes)
     errs() << note << "\n";
-  nnc::rt::truncateDataset(splits->test, testLimit);
   auto eval = nnc::rt::evaluate(m, splits->test);
   if (!eval)
     return fail(eval.message());

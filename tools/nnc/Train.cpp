@@ -68,6 +68,11 @@ cl::opt<int64_t> metricsEvery("metrics-every",
                                        "(default 1)"),
                               cl::value_desc("K"), cl::init(1), cl::sub(trainCmd),
                               cl::cat(category()));
+cl::opt<std::string> memoryStatsPath(
+    "memory-stats",
+    cl::desc("Write the run's memory figures (resident baseline and peak, arena, data "
+             "pipeline) as JSON here; the resident peak is then training's own"),
+    cl::value_desc("memory.json"), cl::sub(trainCmd), cl::cat(category()));
 cl::opt<std::string> plotPath("plot",
                               cl::desc("After training, draw the loss and accuracy curves "
                                        "as an SVG chart here (as nnc plot)"),
@@ -130,6 +135,7 @@ static int runTrain() {
   options.resume = resumePath;
   options.weights = weightsPath;
   options.metrics = metricsPath;
+  options.memoryStats = memoryStatsPath;
   options.threads = threads.value();
   options.stop = interruptFlag();
   if (stopAfter > options.epochs)
