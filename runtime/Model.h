@@ -44,7 +44,12 @@ public:
   Model &operator=(const Model &) = delete;
 
   const std::string &name() const { return name_; }
+  /// The model table's arena_bytes (docs/abi.md).
   int64_t arenaBytes() const { return arenaBytes_; }
+  /// The bytes load() allocated for the arena: arenaBytes() rounded up to
+  /// the arena's 64-byte alignment (the planner's arenas are multiples of 64,
+  /// so the two agree for nnc's artifacts).
+  int64_t allocatedBytes() const { return allocatedBytes_; }
   const std::vector<Region> &regions() const { return regions_; }
   /// The region named `name`, or nullptr.
   const Region *region(std::string_view name) const;
@@ -77,6 +82,7 @@ private:
   void *handle_ = nullptr;
   char *arena_ = nullptr;
   int64_t arenaBytes_ = 0;
+  int64_t allocatedBytes_ = 0;
   std::vector<Region> regions_;
   std::vector<std::string> entryNames_;
   std::vector<std::string> numericsOps_;
