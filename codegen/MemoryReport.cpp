@@ -182,8 +182,8 @@ void nnc::printRuntimeCosts(const MemorySection &memory, raw_ostream &os) {
   os << "oneDNN's reordered convolution weights, up to " << kKeptCopies << " copies in each of "
      << c.convPrimitives << " primitive(s): the plain copies at most "
      << formatBytes(c.plainCopyBytes)
-     << " (bound), plus as many blocked copies, whose size depends on the CPU's layout; "
-        "oneDNN's primitive objects and caches are not counted\n";
+     << " (bound, per thread that runs the model), plus as many blocked copies, whose size "
+        "depends on the CPU's layout; oneDNN's primitive objects and caches are not counted\n";
 }
 
 json::Value nnc::memorySectionToJSON(const MemorySection &memory) {
