@@ -50,7 +50,7 @@ struct ArenaBreakdown {
   /// (anywhere in it, not only at the peak) and the layer that allocates it.
   int64_t largestScratch = 0, largestActivation = 0;
   std::string largestScratchLayer, largestActivationLayer;
-  /// Every entry's planned arena and lower bound (docs/memplan.md).
+  /// Every entry's planned arena, lower bound and naive sum (codegen/MemoryPlan.h).
   struct Entry {
     std::string entry;
     int64_t planned = 0, lowerBound = 0, naive = 0;
