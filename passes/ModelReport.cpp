@@ -2,8 +2,9 @@
 //
 // Part of nnc. Computes and prints the report described in docs/report.md:
 // parameters from the `nn.param` symbols, per-layer rows and FLOPs from
-// CostOpInterface, the checkpoint size from runtime/Safetensors, and memory
-// estimates from saved-for-backward values and a liveness walk.
+// CostOpInterface and the checkpoint size from runtime/Safetensors. Memory
+// is not here: `nnc report` reads it from the memory plan
+// (codegen/MemoryReport.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,8 +14,6 @@
 #include "runtime/Safetensors.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "llvm/ADT/DenseMap.h"
-#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Format.h"
@@ -98,13 +97,6 @@ private:
   /// `a * b`, or a "too large" error at `loc`.
   FailureOr<int64_t> mul(int64_t a, int64_t b, Location loc, const Twine &what);
 
-  /// Bytes of a value in the report dtype: floating-point tensors at
-  /// `dtypeBytes` per element, integer tensors at their own width; fails on
-  /// a dynamic shape or an unsupported type.
-  FailureOr<int64_t> valueBytes(Value v, Location loc);
-  /// Whether backward computes a gradient for `v`: a floating-point tensor
-  /// that is neither a weight nor a model input (argument of @forward).
-  bool hasGradient(Value v);
   /// Whether `v` is a weight (the result of `nn.param_ref`).
   static bool isWeight(Value v) {
     return v.getDefiningOp<nn::ParamRefOp>() != nullptr;
@@ -113,7 +105,6 @@ private:
   LogicalResult collectParams();
   LogicalResult checkBatch();
   LogicalResult walkFunction(func::FuncOp func, StringRef function);
-  LogicalResult computeInferencePeak();
   LogicalResult computeTotals();
 
   ModuleOp model;
@@ -121,8 +112,6 @@ private:
   const ReportOptions &options;
   ModelReport report;
   llvm::StringMap<ParamInfo> params;
-  /// Values saved for backward, in first-seen order (counted once).
-  llvm::SetVector<Value> saved;
 };
 
 LogicalResult ReportBuilder::tooLarge(Location loc, const Twine &what) {
@@ -144,38 +133,6 @@ FailureOr<int64_t> ReportBuilder::mul(int64_t a, int64_t b, Location loc,
   if (llvm::MulOverflow(a, b, result))
     return tooLarge(loc, what);
   return result;
-}
-
-FailureOr<int64_t> ReportBuilder::valueBytes(Value v, Location loc) {
-  auto type = dyn_cast<RankedTensorType>(v.getType());
-  if (!type)
-    return emitError(loc) << "nn-report: expected a ranked tensor, got "
-                          << v.getType();
-  if (!type.hasStaticShape())
-    return emitError(loc) << "nn-report: " << type
-                          << " has a dynamic shape; run "
-                             "-nn-infer-shapes=batch=N first";
-  std::optional<int64_t> elements =
-      nnc::shape::checkedNumElements(type.getShape());
-  if (!elements)
-    return tooLarge(loc, "element count");
-  Type elt = type.getElementType();
-  int64_t size;
-  if (isa<FloatType>(elt))
-    size = report.dtypeBytes;
-  else if (elt.isIntOrIndex() && !elt.isIndex())
-    size = std::max<int64_t>(1, elt.getIntOrFloatBitWidth() / 8);
-  else
-    return emitError(loc) << "nn-report: unsupported element type " << elt;
-  return mul(*elements, size, loc, "size in bytes");
-}
-
-bool ReportBuilder::hasGradient(Value v) {
-  auto type = dyn_cast<RankedTensorType>(v.getType());
-  if (!type || !isa<FloatType>(type.getElementType()) || isWeight(v))
-    return false;
-  auto arg = dyn_cast<BlockArgument>(v);
-  return !arg || arg.getOwner()->getParentOp() != forward.getOperation();
 }
 
 /// Reads the `nn.param` symbols: totals and the checkpoint layout.
@@ -276,8 +233,7 @@ LogicalResult ReportBuilder::checkBatch() {
   return success();
 }
 
-/// Adds one row per op of `func` and accumulates FLOPs, saved values and the
-/// largest backward temporary.
+/// Adds one row per op of `func` and accumulates FLOPs.
 LogicalResult ReportBuilder::walkFunction(func::FuncOp func,
                                           StringRef function) {
   bool isForward = function == "forward";
@@ -322,8 +278,7 @@ LogicalResult ReportBuilder::walkFunction(func::FuncOp func,
     } else {
       std::optional<int64_t> fwd = cost.getForwardFlops();
       std::optional<int64_t> bwd = cost.getBackwardFlops();
-      std::optional<int64_t> extra = cost.getExtraSavedBytes();
-      if (!fwd || !bwd || !extra) {
+      if (!fwd || !bwd) {
         auto isStatic = [](Type t) {
           auto tensor = dyn_cast<RankedTensorType>(t);
           return !tensor || tensor.hasStaticShape();
@@ -335,149 +290,24 @@ LogicalResult ReportBuilder::walkFunction(func::FuncOp func,
                                    "-nn-infer-shapes=batch=N first";
         return tooLarge(loc, "FLOP count of '" + opName + "'");
       }
-      // getExtraSavedBytes counts in the op's element type: rescale it to
-      // the report dtype.
-      int64_t extraBytes = *extra;
-      for (Value v : op.getOperands()) {
-        auto type = dyn_cast<RankedTensorType>(v.getType());
-        if (!type || !isa<FloatType>(type.getElementType()) || isWeight(v))
-          continue;
-        int64_t eltBytes = (type.getElementTypeBitWidth() + 7) / 8;
-        if (eltBytes != report.dtypeBytes && extraBytes % eltBytes == 0)
-          extraBytes = extraBytes / eltBytes * report.dtypeBytes;
-        break;
-      }
       row.forwardFlops = *fwd;
       row.backwardFlops = *bwd;
-      if (failed(add(isForward ? report.forwardFlops : report.lossFlops, *fwd,
-                     loc, "FLOP count")) ||
-          failed(add(report.backwardFlops, *bwd, loc, "FLOP count")) ||
-          failed(add(report.training.extraSaved, extraBytes, loc,
-                     "saved activation bytes")))
+      if (failed(
+              add(isForward ? report.forwardFlops : report.lossFlops, *fwd, loc, "FLOP count")) ||
+          failed(add(report.backwardFlops, *bwd, loc, "FLOP count")))
         return failure();
-      for (Value v : cost.getSavedForBackward())
-        if (!isWeight(v))
-          saved.insert(v);
-
-      // Backward temporary: gradients of the results and of the inputs.
-      int64_t temporary = 0;
-      for (Value v : llvm::concat<Value>(op.getResults(), op.getOperands())) {
-        if (!hasGradient(v))
-          continue;
-        FailureOr<int64_t> bytes = valueBytes(v, loc);
-        if (failed(bytes) ||
-            failed(add(temporary, *bytes, loc, "temporary bytes")))
-          return failure();
-      }
-      if (temporary > report.training.largestTemporary) {
-        report.training.largestTemporary = temporary;
-        report.training.largestTemporaryLayer = row.name;
-      }
     }
     report.layers.push_back(std::move(row));
   }
   return success();
 }
 
-/// Peak of simultaneously live activations in @forward: a value is live from
-/// its definition (arguments: from the start) to its last use in program
-/// order (results of the function: to the end), inclusive.
-LogicalResult ReportBuilder::computeInferencePeak() {
-  Block &body = forward.getBody().front();
-  llvm::DenseMap<Operation *, int64_t> index;
-  SmallVector<Operation *> ops;
-  for (Operation &op : body) {
-    index[&op] = ops.size();
-    ops.push_back(&op);
-  }
-  int64_t numPoints = ops.size();
-  // delta[i]: change of live bytes when entering point i.
-  SmallVector<int64_t> delta(numPoints + 1, 0);
-  int64_t allBytes = 0;
-  auto addValue = [&](Value v, int64_t def) -> LogicalResult {
-    if (isWeight(v) || !isa<RankedTensorType>(v.getType()))
-      return success();
-    int64_t last = def;
-    for (Operation *user : v.getUsers()) {
-      // Uses in nested regions count at their ancestor in the body.
-      Operation *top = body.findAncestorOpInBlock(*user);
-      if (top)
-        last = std::max(last, index[top]);
-    }
-    FailureOr<int64_t> bytes = valueBytes(v, v.getLoc());
-    if (failed(bytes))
-      return failure();
-    // Every |delta[i]| and every prefix sum is at most `allBytes`.
-    if (failed(add(allBytes, *bytes, v.getLoc(), "activation bytes")))
-      return failure();
-    delta[def] += *bytes;
-    delta[last + 1] -= *bytes;
-    return success();
-  };
-  for (BlockArgument arg : body.getArguments())
-    if (failed(addValue(arg, 0)))
-      return failure();
-  for (Operation *op : ops)
-    for (Value result : op->getResults())
-      if (failed(addValue(result, index[op])))
-        return failure();
-
-  int64_t live = 0;
-  for (int64_t i = 0; i < numPoints; ++i) {
-    live += delta[i];
-    if (live > report.inference.peakActivations) {
-      report.inference.peakActivations = live;
-      auto name = ops[i]->getAttrOfType<StringAttr>("name");
-      report.inference.peakLayer =
-          name ? name.str() : ops[i]->getName().getStringRef().str();
-    }
-  }
-  return success();
-}
-
-/// Training and inference totals.
+/// The FLOPs of a training step.
 LogicalResult ReportBuilder::computeTotals() {
   Location loc = model.getLoc();
-  TrainingMemory &t = report.training;
-  InferenceMemory &inf = report.inference;
-
-  if (failed(add(report.trainingStepFlops, report.forwardFlops, loc,
-                 "FLOP count")) ||
-      failed(
-          add(report.trainingStepFlops, report.lossFlops, loc, "FLOP count")) ||
-      failed(add(report.trainingStepFlops, report.backwardFlops, loc,
-                 "FLOP count")))
-    return failure();
-
-  for (Value v : saved) {
-    FailureOr<int64_t> bytes = valueBytes(v, v.getLoc());
-    if (failed(bytes) || failed(add(t.savedActivations, *bytes, v.getLoc(),
-                                    "saved activation bytes")))
-      return failure();
-  }
-
-  t.weights = report.parameterBytes;
-  if (failed(add(t.weights, report.bufferBytes, loc, "weight bytes")))
-    return failure();
-  FailureOr<int64_t> grads =
-      mul(report.trainableParameters, report.dtypeBytes, loc, "gradient bytes");
-  if (failed(grads))
-    return failure();
-  t.gradients = *grads;
-  t.optimizerSlots = *optimizerSlots(options.optimizer);
-  FailureOr<int64_t> state =
-      mul(t.gradients, t.optimizerSlots, loc, "optimizer state bytes");
-  if (failed(state))
-    return failure();
-  t.optimizerState = *state;
-  for (int64_t part : {t.weights, t.gradients, t.optimizerState,
-                       t.savedActivations, t.extraSaved, t.largestTemporary})
-    if (failed(add(t.total, part, loc, "training memory")))
-      return failure();
-
-  inf.weights = t.weights;
-  inf.total = inf.weights;
-  return add(inf.total, inf.peakActivations, loc, "inference memory");
+  return success(succeeded(add(report.trainingStepFlops, report.forwardFlops, loc, "FLOP count")) &&
+                 succeeded(add(report.trainingStepFlops, report.lossFlops, loc, "FLOP count")) &&
+                 succeeded(add(report.trainingStepFlops, report.backwardFlops, loc, "FLOP count")));
 }
 
 FailureOr<ModelReport> ReportBuilder::build() {
@@ -505,10 +335,8 @@ FailureOr<ModelReport> ReportBuilder::build() {
   if (loss && loss.isExternal())
     loss = nullptr;
 
-  if (failed(collectParams()) || failed(checkBatch()) ||
-      failed(walkFunction(forward, "forward")) ||
-      (loss && failed(walkFunction(loss, "loss"))) ||
-      failed(computeInferencePeak()) || failed(computeTotals()))
+  if (failed(collectParams()) || failed(checkBatch()) || failed(walkFunction(forward, "forward")) ||
+      (loss && failed(walkFunction(loss, "loss"))) || failed(computeTotals()))
     return failure();
   return std::move(report);
 }
@@ -549,14 +377,6 @@ std::string padLeft(const std::string &s, size_t width) {
 std::string padRight(const std::string &s, size_t width) {
   return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
 }
-
-/// The one-line statement of how memory is estimated.
-constexpr const char *kMemoryMethod =
-    "estimated from the IR, not by the memory planner: training = weights + "
-    "gradients + optimizer state + activations saved for backward (each "
-    "value once, plus recurrent state) + the largest backward temporary "
-    "(output-grad + input-grads of one op); inference = weights + peak of "
-    "simultaneously live @forward activations (program-order liveness)";
 
 } // namespace
 
@@ -638,20 +458,6 @@ void printReportTable(const ModelReport &r, llvm::raw_ostream &os) {
      << formatFlops(r.trainingStepFlops) << "\n";
   os << "checkpoint: " << formatBytes(r.checkpointBytes)
      << " safetensors (parameters and buffers in their declared types)\n";
-  const TrainingMemory &t = r.training;
-  os << "training memory @ batch " << o.batch << ", " << o.optimizer
-     << ": weights " << formatBytes(t.weights) << " + grads "
-     << formatBytes(t.gradients) << " + optimizer state "
-     << formatBytes(t.optimizerState) << " + activations "
-     << formatBytes(t.savedActivations + t.extraSaved)
-     << " + largest temporary " << formatBytes(t.largestTemporary) << " = "
-     << formatBytes(t.total) << "\n";
-  const InferenceMemory &inf = r.inference;
-  os << "inference memory @ batch " << o.batch << ": weights "
-     << formatBytes(inf.weights) << " + peak activations "
-     << formatBytes(inf.peakActivations) << " = " << formatBytes(inf.total)
-     << "\n";
-  os << "memory method: " << kMemoryMethod << "\n";
   if (!r.uncostedOps.empty()) {
     os << "note: " << r.uncostedOps.size()
        << " op(s) without a cost model counted as 0 FLOPs:";
@@ -679,8 +485,6 @@ llvm::json::Value reportToJSON(const ModelReport &r) {
                             {"forward_flops", l.forwardFlops},
                             {"backward_flops", l.backwardFlops}});
   }
-  const TrainingMemory &t = r.training;
-  const InferenceMemory &inf = r.inference;
   Array uncosted;
   for (const std::string &op : r.uncostedOps)
     uncosted.push_back(op);
@@ -707,23 +511,7 @@ llvm::json::Value reportToJSON(const ModelReport &r) {
                        {"loss", r.lossFlops},
                        {"backward", r.backwardFlops},
                        {"training_step", r.trainingStepFlops}}},
-      {"checkpoint",
-       Object{{"format", "safetensors"}, {"bytes", r.checkpointBytes}}},
-      {"training_memory",
-       Object{{"weights", t.weights},
-              {"gradients", t.gradients},
-              {"optimizer_slots", t.optimizerSlots},
-              {"optimizer_state", t.optimizerState},
-              {"saved_activations", t.savedActivations},
-              {"extra_saved", t.extraSaved},
-              {"largest_temporary", t.largestTemporary},
-              {"largest_temporary_layer", t.largestTemporaryLayer},
-              {"total", t.total}}},
-      {"inference_memory", Object{{"weights", inf.weights},
-                                  {"peak_activations", inf.peakActivations},
-                                  {"peak_layer", inf.peakLayer},
-                                  {"total", inf.total}}},
-      {"memory_method", kMemoryMethod},
+      {"checkpoint", Object{{"format", "safetensors"}, {"bytes", r.checkpointBytes}}},
       {"uncosted_ops", std::move(uncosted)},
   };
 }

@@ -2,7 +2,8 @@
 //
 // Part of nnc. Computes what `nnc report` and `-nn-report` print: per-layer
 // output shapes, parameter counts and FLOPs, PyTorch-exact parameter totals,
-// the checkpoint size, and training / inference memory estimates. See
+// and the checkpoint size. Training and inference memory come from the
+// memory plan (codegen/MemoryReport.h, `nnc report` only). See
 // docs/report.md for the meaning of every number and the JSON schema.
 //
 //===----------------------------------------------------------------------===//
@@ -23,15 +24,15 @@ namespace nnc {
 
 /// The version of the JSON layout produced by reportToJSON; bumped on any
 /// incompatible change (see docs/report.md).
-inline constexpr int64_t kReportSchemaVersion = 1;
+inline constexpr int64_t kReportSchemaVersion = 2;
 
 /// What the report is computed for.
 struct ReportOptions {
   /// The batch size the model's shapes were specialized to; must match the
   /// batch dimension of `@forward`'s arguments (-nn-infer-shapes{batch=N}).
   int64_t batch = 1;
-  /// `sgd` (0 state slots per trainable parameter), `momentum` (1), `adam` or
-  /// `adamw` (2).
+  /// The optimizer of the training step whose memory `nnc report` plans:
+  /// `sgd`, `momentum`, `adam` or `adamw`.
   std::string optimizer = "adam";
   /// Storage type of floating-point tensors: `f32`, `f16`, `bf16` or `int8`.
   std::string dtype = "f32";
@@ -57,42 +58,6 @@ struct LayerReport {
   /// Forward and backward FLOPs from CostOpInterface (0 for ops without it).
   int64_t forwardFlops = 0;
   int64_t backwardFlops = 0;
-};
-
-/// Training memory at the report's batch size, in bytes of the report's
-/// dtype (integer tensors keep their own type).
-struct TrainingMemory {
-  /// Parameters + buffers.
-  int64_t weights = 0;
-  /// One gradient per trainable parameter.
-  int64_t gradients = 0;
-  /// Optimizer state slots per trainable parameter (0, 1 or 2).
-  int64_t optimizerSlots = 0;
-  int64_t optimizerState = 0;
-  /// Activations saved for backward: every SSA value returned by
-  /// CostOpInterface::getSavedForBackward, each counted once, plus the sum
-  /// of getExtraSavedBytes.
-  int64_t savedActivations = 0;
-  int64_t extraSaved = 0;
-  /// The largest backward temporary: max over ops of the bytes of the
-  /// gradients of its results plus those of its floating-point,
-  /// non-parameter operands.
-  int64_t largestTemporary = 0;
-  /// The layer whose backward needs `largestTemporary`.
-  std::string largestTemporaryLayer;
-  int64_t total = 0;
-};
-
-/// Inference memory at the report's batch size.
-struct InferenceMemory {
-  /// Parameters + buffers.
-  int64_t weights = 0;
-  /// Peak bytes of simultaneously live activations in `@forward`, by a
-  /// liveness walk in program order.
-  int64_t peakActivations = 0;
-  /// The layer at which the peak is reached.
-  std::string peakLayer;
-  int64_t total = 0;
 };
 
 /// The complete report of one model.
@@ -130,9 +95,6 @@ struct ModelReport {
   /// Exact size of the safetensors checkpoint (f32 parameters and buffers in
   /// their declared types, in declaration order, no metadata).
   int64_t checkpointBytes = 0;
-
-  TrainingMemory training;
-  InferenceMemory inference;
 
   /// Ops without a cost model (counted as 0 FLOPs, nothing saved).
   std::vector<std::string> uncostedOps;

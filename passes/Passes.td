@@ -35,7 +35,7 @@ def NNInferShapes : Pass<"nn-infer-shapes", "::mlir::ModuleOp"> {
 
 def NNReport : Pass<"nn-report", "::mlir::ModuleOp"> {
   let summary = "Print the cost report of every model: parameters, bytes, "
-                "FLOPs, checkpoint size and memory";
+                "FLOPs and checkpoint size";
   let description = [{
     For every nested model module (`module @name attributes {nn.model}`; the
     operation itself if it is one), computes the report of
@@ -43,6 +43,11 @@ def NNReport : Pass<"nn-report", "::mlir::ModuleOp"> {
     JSON (`format=json`: one model's object, or an array of them if the input
     holds several). Run `-nn-infer-shapes=batch=N` first with the same
     `batch`. The IR is not changed. See docs/report.md.
+
+    The pass prints no memory: training and inference memory come from the
+    memory plan of the generated code (`nnc report`, or
+    `nnc compile -emit=buffers` for `nn.memplan`), which this pass does not
+    run.
 
     ```
     nn-opt model.mlir -nn-infer-shapes=batch=64 \
@@ -53,7 +58,7 @@ def NNReport : Pass<"nn-report", "::mlir::ModuleOp"> {
     Option<"batch", "batch", "int64_t", /*default=*/"1",
            "Batch size the shapes were specialized to">,
     Option<"optimizer", "optimizer", "std::string", /*default=*/"\"adam\"",
-           "Optimizer whose state is counted: sgd, momentum, adam, adamw">,
+           "Optimizer named in the report: sgd, momentum, adam, adamw">,
     Option<"dtype", "dtype", "std::string", /*default=*/"\"f32\"",
            "Storage type of floating-point tensors: f32, f16, bf16, int8">,
     Option<"format", "format", "std::string", /*default=*/"\"table\"",

@@ -155,6 +155,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path) {
   m->arena_ = static_cast<char *>(std::aligned_alloc(kArenaAlign, size));
   if (!m->arena_)
     return bad(path, "cannot allocate the " + groupDigits(m->arenaBytes_) + " B arena");
+  m->allocatedBytes_ = static_cast<int64_t>(size);
   std::memset(m->arena_, 0, size);
   return m;
 }

@@ -44,11 +44,16 @@ public:
   Model &operator=(const Model &) = delete;
 
   const std::string &name() const { return name_; }
+  /// The model table's arena_bytes (docs/abi.md).
   int64_t arenaBytes() const { return arenaBytes_; }
   /// The process's resident bytes just before load allocated the arena (-1
   /// where unknown): the baseline of nnc train's memory figures, which the
   /// compiler, the model library and the runtime's libraries are part of.
   int64_t residentBeforeArena() const { return residentBeforeArena_; }
+  /// The bytes load() allocated for the arena: arenaBytes() rounded up to
+  /// the arena's 64-byte alignment (the planner's arenas are multiples of 64,
+  /// so the two agree for nnc's artifacts).
+  int64_t allocatedBytes() const { return allocatedBytes_; }
   const std::vector<Region> &regions() const { return regions_; }
   /// The region named `name`, or nullptr.
   const Region *region(std::string_view name) const;
@@ -82,6 +87,7 @@ private:
   char *arena_ = nullptr;
   int64_t arenaBytes_ = 0;
   int64_t residentBeforeArena_ = -1;
+  int64_t allocatedBytes_ = 0;
   std::vector<Region> regions_;
   std::vector<std::string> entryNames_;
   std::vector<std::string> numericsOps_;

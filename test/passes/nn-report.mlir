@@ -33,16 +33,12 @@
 // CHECK-NEXT: buffers (not parameters): 0 elements in 0 tensors = 0 B f32
 // CHECK-NEXT: FLOPs: forward 54,551,680 (54.6 MFLOP); training step (forward + loss + backward) 162,841,472 (162.8 MFLOP)
 // CHECK-NEXT: checkpoint: 247,640 B (241.8 KiB) safetensors
-// Saved: image + relu1 + pool1 out + relu2 + flatten + relu3 + relu4 + loss
-// inputs (logits f32 + labels i64) = 2,273,280 B. Largest temporary: relu1,
-// output-grad + input-grad = 2 * 1,204,224 B.
-// CHECK-NEXT: training memory @ batch 64, adam: weights 246,824 B (241.0 KiB) + grads 246,824 B (241.0 KiB) + optimizer state 493,648 B (482.1 KiB) + activations 2,273,280 B (2.2 MiB) + largest temporary 2,408,448 B (2.3 MiB) = 5,669,024 B (5.4 MiB)
-// Liveness peak at relu1: its input and output, 2 * 1,204,224 B.
-// CHECK-NEXT: inference memory @ batch 64: weights 246,824 B (241.0 KiB) + peak activations 2,408,448 B (2.3 MiB) = 2,655,272 B (2.5 MiB)
-// CHECK-NEXT: memory method: estimated from the IR, not by the memory planner
+// The pass prints no memory: it comes from the plan of the generated code
+// (nnc report; docs/report.md).
+// CHECK-NOT: memory
 
-// In JSON with dtype=f16: every floating-point byte count halves (labels stay
-// i64) and sgd keeps no optimizer state. Keys print sorted.
+// In JSON with dtype=f16: every floating-point byte count halves. Keys print
+// sorted; no memory keys.
 // JSON: "model": "lenet",
 // JSON: "parameters": {
 // JSON-NEXT: "bytes": 123412,
@@ -53,22 +49,13 @@
 // JSON-NEXT: "tensors": 10,
 // JSON-NEXT: "total": 61706,
 // JSON-NEXT: "trainable": 61706
-// JSON: "schema_version": 1,
-// JSON: "training_memory": {
-// JSON-NEXT: "extra_saved": 0,
-// JSON-NEXT: "gradients": 123412,
-// JSON-NEXT: "largest_temporary": 1204224,
-// JSON-NEXT: "largest_temporary_layer": "relu1",
-// JSON-NEXT: "optimizer_slots": 0,
-// JSON-NEXT: "optimizer_state": 0,
-// JSON-NEXT: "saved_activations": 1136896,
-// JSON-NEXT: "total": 2587944,
-// JSON-NEXT: "weights": 123412
+// JSON: "schema_version": 2,
+// JSON-NOT: memory
 
-// int8 with momentum: one state slot of 1 byte per parameter.
+// int8 with momentum: 1 byte per parameter.
 // INT8-LABEL: model lenet @ batch 64, dtype int8, optimizer momentum
 // INT8: conv1 {{.*}} 156 156 15,353,856
-// INT8: training memory @ batch 64, momentum: weights 61,706 B (60.3 KiB) + grads 61,706 B (60.3 KiB) + optimizer state 61,706 B (60.3 KiB)
+// INT8: total parameters: 61,706 (trainable 61,706) = 246,824 B f32 / 123,412 B f16 / 61,706 B int8
 
 // BATCH: error: nn-report: @forward is specialized to batch 8 but the report is for batch 64
 // DYN: error: nn-report: @forward has a dynamic batch dimension; run -nn-infer-shapes=batch=64 first

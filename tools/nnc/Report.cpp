@@ -10,6 +10,7 @@
 
 #include "codegen/CPUPipeline.h"
 #include "codegen/KernelReport.h"
+#include "codegen/MemoryReport.h"
 #include "codegen/Passes.h"
 #include "passes/ModelReport.h"
 #include "passes/Passes.h"
@@ -48,52 +49,108 @@ cl::opt<bool> listKernels("kernels",
                           cl::sub(reportCmd), cl::cat(category()));
 } // namespace
 
-/// What runs for a model: its entry points' kernels, or why there are none.
-struct ModelKernels {
-  std::vector<nnc::EntryKernels> entries;
-  /// Empty when `entries` is what runs; else why nothing was generated.
-  std::string unavailable;
-};
-
-/// What runs for `model` (a model module of `module`, not yet specialized):
-/// its forward pass and training step lowered to linalg, and fused unless
-/// --no-fuse. A model nnc cannot compile (an f16 model, a training step
-/// that cannot be built) is still reported: the section says why.
-static ModelKernels kernelsOf(Session &session, mlir::ModuleOp model,
-                              const nnc::ModelGraph &graph, StringRef optimizer, bool fuse) {
-  ModelKernels result;
-  for (const nnc::InputInfo &in : graph.inputs)
-    if (nnc::isFloat(graph.values[in.value].dtype) &&
-        graph.values[in.value].dtype != nnc::DType::F32) {
-      result.unavailable = "nnc compiles f32 models only";
-      return result;
-    }
-  // Errors of compiling are the section's, not the report's: the first is
-  // kept as the reason.
+/// Runs `compile`, whose errors are the report section's, not the report's:
+/// returns empty on success, else the reason the section gives (the first
+/// error).
+static std::string unlessCompiles(Session &session, function_ref<mlir::LogicalResult()> compile) {
   std::string firstError;
   mlir::ScopedDiagnosticHandler capture(&session.context(), [&](mlir::Diagnostic &d) {
     if (d.getSeverity() == mlir::DiagnosticSeverity::Error && firstError.empty())
       firstError = d.str();
     return mlir::success();
   });
-  // A copy of the model alone, with its training step.
-  mlir::OpBuilder b(&session.context());
+  if (succeeded(compile()))
+    return "";
+  return "the model does not compile: " +
+         (firstError.empty() ? std::string("unknown error") : firstError);
+}
+
+/// What a model costs once compiled: what runs (its entry points' kernels)
+/// and the memory plans of the artifacts `nnc build --train` and `nnc build`
+/// make; for each, or why there is none.
+struct CompiledCosts {
+  std::vector<nnc::EntryKernels> kernels;
+  std::string kernelsUnavailable;
+  nnc::MemorySection training, inference;
+};
+
+/// A copy of the model module `model`, alone in a module of its own.
+static mlir::OwningOpRef<mlir::ModuleOp> copyOf(mlir::ModuleOp model) {
+  mlir::OpBuilder b(model.getContext());
   mlir::OwningOpRef<mlir::ModuleOp> top(mlir::ModuleOp::create(model.getLoc()));
   b.setInsertionPointToStart(top->getBody());
-  auto copy = cast<mlir::ModuleOp>(b.clone(*model));
-  nnc::NNAutodiffOptions autodiff;
-  autodiff.optimizer = optimizer.str();
-  mlir::PassManager pm(&session.context(), mlir::ModuleOp::getOperationName());
-  pm.addPass(nnc::createNNAutodiff(autodiff));
-  mlir::PassManager lower(&session.context(), mlir::ModuleOp::getOperationName());
-  nnc::addLinalgStages(lower, fuse);
-  if (failed(pm.run(*top)) || failed(session.specializeBatch(copy, graph)) ||
-      failed(lower.run(*top))) {
-    result.unavailable = "the model does not compile: " +
-                         (firstError.empty() ? std::string("unknown error") : firstError);
+  b.clone(*model);
+  return top;
+}
+
+/// The memory of `plan`, or of its failure `why`.
+static nnc::MemorySection memoryOf(const std::string &why, const FailureOr<nnc::MemoryPlan> &plan) {
+  nnc::MemorySection section;
+  section.unavailable = why;
+  if (why.empty()) {
+    section.breakdown = nnc::breakDownArena(*plan);
+    section.runtime = nnc::runtimeCostsOf(*plan);
+  }
+  return section;
+}
+
+/// What `model` (a model module of `module`, not yet specialized) costs
+/// compiled as `nnc build` compiles it: the training step (with the report's
+/// optimizer: -nn-autodiff, then the batch, as `nnc build --train`), lowered
+/// to linalg for its kernels and planned for its arena, and the model
+/// without it (`nnc build`) planned; fused unless --no-fuse. A model nnc
+/// cannot compile (an f16 model, a training step that cannot be built) is
+/// still reported: each section says why.
+static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
+                                     const nnc::ModelGraph &graph, StringRef optimizer, bool fuse) {
+  CompiledCosts result;
+  for (const nnc::InputInfo &in : graph.inputs)
+    if (nnc::isFloat(graph.values[in.value].dtype) &&
+        graph.values[in.value].dtype != nnc::DType::F32) {
+      result.kernelsUnavailable = "nnc compiles f32 models only";
+      result.training.unavailable = result.inference.unavailable = result.kernelsUnavailable;
+      return result;
+    }
+  // The inference artifact: the model at the batch.
+  mlir::OwningOpRef<mlir::ModuleOp> inferenceTop = copyOf(model);
+  auto inferenceModel = cast<mlir::ModuleOp>(inferenceTop->getBody()->front());
+  FailureOr<nnc::MemoryPlan> plan = failure();
+  std::string why = unlessCompiles(session, [&] {
+    if (failed(session.specializeBatch(inferenceModel, graph)))
+      return mlir::failure();
+    plan = nnc::planModelMemory(inferenceModel, fuse);
+    return mlir::LogicalResult(plan);
+  });
+  result.inference = memoryOf(why, plan);
+
+  // The training artifact: the training step first, then the batch.
+  mlir::OwningOpRef<mlir::ModuleOp> top = copyOf(model);
+  auto copy = cast<mlir::ModuleOp>(top->getBody()->front());
+  why = unlessCompiles(session, [&] {
+    nnc::NNAutodiffOptions autodiff;
+    autodiff.optimizer = optimizer.str();
+    mlir::PassManager pm(&session.context(), mlir::ModuleOp::getOperationName());
+    pm.addPass(nnc::createNNAutodiff(autodiff));
+    return mlir::success(succeeded(pm.run(*top)) &&
+                         succeeded(session.specializeBatch(copy, graph)));
+  });
+  if (!why.empty()) {
+    result.kernelsUnavailable = result.training.unavailable = why;
     return result;
   }
-  result.entries = nnc::analyzeKernels(copy);
+  plan = failure();
+  why = unlessCompiles(session, [&] {
+    plan = nnc::planModelMemory(copy, fuse);
+    return mlir::LogicalResult(plan);
+  });
+  result.training = memoryOf(why, plan);
+  result.kernelsUnavailable = unlessCompiles(session, [&] {
+    mlir::PassManager lower(&session.context(), mlir::ModuleOp::getOperationName());
+    nnc::addLinalgStages(lower, fuse);
+    return lower.run(*top);
+  });
+  if (result.kernelsUnavailable.empty())
+    result.kernels = nnc::analyzeKernels(copy);
   return result;
 }
 
@@ -121,28 +178,43 @@ static int printReports(Session &session, raw_ostream &os) {
           options.dtype = nnc::dtypeName(graph.values[in.value].dtype).str();
           break;
         }
-    ModelKernels kernels = kernelsOf(session, m, graph, options.optimizer, !model.noFuse);
+    CompiledCosts costs = compiledCostsOf(session, m, graph, options.optimizer, !model.noFuse);
     if (failed(session.specializeBatch(m, graph)))
       return 1;
     FailureOr<nnc::ModelReport> report = nnc::computeReport(m, options);
     if (failed(report))
       return 1;
     const bool fused = !model.noFuse;
+    // The runtime's costs outside the arena: of the training library, or of
+    // the inference one when training has no plan.
+    const nnc::MemorySection &runtimeOf =
+        costs.training.unavailable.empty() ? costs.training : costs.inference;
     if (reportFormat == Format::JSON) {
       json::Value value = nnc::reportToJSON(*report);
-      if (kernels.unavailable.empty())
-        (*value.getAsObject())["kernels"] = nnc::kernelsToJSON(kernels.entries, fused);
+      json::Object &object = *value.getAsObject();
+      object["training_memory"] = nnc::memorySectionToJSON(costs.training);
+      object["inference_memory"] = nnc::memorySectionToJSON(costs.inference);
+      if (runtimeOf.unavailable.empty())
+        object["runtime_outside_arena"] = nnc::runtimeCostsToJSON(runtimeOf.runtime);
+      if (costs.kernelsUnavailable.empty())
+        object["kernels"] = nnc::kernelsToJSON(costs.kernels, fused);
       else
-        (*value.getAsObject())["kernels_unavailable"] = kernels.unavailable;
+        object["kernels_unavailable"] = costs.kernelsUnavailable;
       jsonReports.push_back(std::move(value));
     } else {
       if (index > 1)
         os << "\n";
       nnc::printReportTable(*report, os);
-      if (!kernels.unavailable.empty())
-        os << "kernels: none generated (" << kernels.unavailable << ")\n";
+      nnc::printMemorySection(
+          formatv("training memory @ batch {0}, {1}", options.batch, options.optimizer).str(),
+          costs.training, os);
+      nnc::printMemorySection(formatv("inference memory @ batch {0}", options.batch).str(),
+                              costs.inference, os);
+      nnc::printRuntimeCosts(runtimeOf, os);
+      if (!costs.kernelsUnavailable.empty())
+        os << "kernels: none generated (" << costs.kernelsUnavailable << ")\n";
       else
-        nnc::printKernelTable(kernels.entries, fused, listKernels, os);
+        nnc::printKernelTable(costs.kernels, fused, listKernels, os);
     }
   }
   if (reportFormat == Format::JSON) {
