@@ -169,6 +169,11 @@ std::string nnc::plot::renderMemPlanSVG(const MemoryPlan &plan, const EntryPlan 
                 top + plotHeight / 2);
 
   // The buffers.
+  struct Label {
+    double x0, x1, y, height;
+    size_t index;
+  };
+  std::vector<Label> labels;
   os << "<g class=\"buffers\">\n";
   for (auto [i, b] : llvm::enumerate(entry.buffers)) {
     const KindStyle &s = styleOf(b.kind);
@@ -193,13 +198,25 @@ std::string nnc::plot::renderMemPlanSVG(const MemoryPlan &plan, const EntryPlan 
                   x0, y1 - h, x1 - x0, h, s.color, b.inPlaceOf >= 0 ? "black" : "white",
                   b.inPlaceOf >= 0 ? "1" : "0.5",
                   b.inPlaceOf >= 0 ? " stroke-dasharray=\"3 2\"" : "", escapeXML(tip));
-    // The layer, where it fits.
+    labels.push_back({x0, x1, y1 - h, h, i});
+  }
+  os << "</g>\n";
+  // The layers, where they fit, above every rect: a buffer overwritten in
+  // place shares its last step with its successor, so its label keeps off
+  // that step.
+  std::vector<bool> overwritten(entry.buffers.size(), false);
+  for (const PlannedBuffer &b : entry.buffers)
+    if (b.inPlaceOf >= 0 && size_t(b.inPlaceOf) < overwritten.size())
+      overwritten[b.inPlaceOf] = true;
+  os << "<g class=\"labels\" font-size=\"10\" fill=\"white\" text-anchor=\"middle\">\n";
+  for (const Label &l : labels) {
+    const PlannedBuffer &b = entry.buffers[l.index];
+    double x1 = overwritten[l.index] ? l.x1 - stepWidth : l.x1;
     std::string layer = clip(b.layer, 24);
     double textWidth = 6.2 * double(layer.size()) + 4;
-    if (!layer.empty() && x1 - x0 >= textWidth && h >= 12)
-      os << formatv("<text x=\"{0:F1}\" y=\"{1:F1}\" font-size=\"10\" text-anchor=\"middle\" "
-                    "fill=\"white\" pointer-events=\"none\">{2}</text>\n",
-                    (x0 + x1) / 2, y1 - h / 2 + 3.5, escapeXML(layer));
+    if (!layer.empty() && x1 - l.x0 >= textWidth && l.height >= 12)
+      os << formatv("<text x=\"{0:F1}\" y=\"{1:F1}\">{2}</text>\n", (l.x0 + x1) / 2,
+                    l.y + l.height / 2 + 3.5, escapeXML(layer));
   }
   os << "</g>\n";
 
