@@ -71,27 +71,35 @@ int64_t topLevelIndex(Operation *op, Block &block, const DenseMap<Operation *, i
   return it == index.end() ? -1 : it->second;
 }
 
-/// The last top-level op that reads or writes the buffer of `root`, following
-/// every value derived from it (views, reshapes, pointers taken from it) and
-/// memrefs that such values are stored into.
-int64_t lastUse(Value root, Block &block, const DenseMap<Operation *, int64_t> &index) {
-  int64_t last = topLevelIndex(root.getDefiningOp(), block, index);
+/// Every value derived from `root`: itself, the results of the ops that use
+/// such a value (views, reshapes, pointers taken from it), and the memrefs
+/// such a value is stored into (a pointer stored into a table lives as long
+/// as the table).
+DenseSet<Value> derivedValues(Value root) {
   SmallVector<Value> work{root};
   DenseSet<Value> seen{root};
   while (!work.empty()) {
     Value v = work.pop_back_val();
     for (OpOperand &use : v.getUses()) {
       Operation *user = use.getOwner();
-      last = std::max(last, topLevelIndex(user, block, index));
       for (Value r : user->getResults())
         if (seen.insert(r).second)
           work.push_back(r);
-      // A pointer stored into a table lives as long as the table.
       if (auto store = dyn_cast<memref::StoreOp>(user))
         if (store.getValueToStore() == v && seen.insert(store.getMemRef()).second)
           work.push_back(store.getMemRef());
     }
   }
+  return seen;
+}
+
+/// The last top-level op that reads or writes the buffer of `root`, following
+/// every value derived from it.
+int64_t lastUse(Value root, Block &block, const DenseMap<Operation *, int64_t> &index) {
+  int64_t last = topLevelIndex(root.getDefiningOp(), block, index);
+  for (Value v : derivedValues(root))
+    for (Operation *user : v.getUsers())
+      last = std::max(last, topLevelIndex(user, block, index));
   return last;
 }
 
@@ -120,27 +128,6 @@ SmallVector<Piece, 1> pieces(memref::AllocOp alloc, int64_t bytes, Block &block,
   if (parts.empty())
     parts.push_back({0, bytes, index.lookup(alloc), end, alloc});
   return parts;
-}
-
-/// Every value derived from `root` (itself, views, reshapes, pointers taken
-/// from it, and memrefs such values are stored into), as lastUse follows
-/// them.
-DenseSet<Value> derivedValues(Value root) {
-  SmallVector<Value> work{root};
-  DenseSet<Value> seen{root};
-  while (!work.empty()) {
-    Value v = work.pop_back_val();
-    for (OpOperand &use : v.getUses()) {
-      Operation *user = use.getOwner();
-      for (Value r : user->getResults())
-        if (seen.insert(r).second)
-          work.push_back(r);
-      if (auto store = dyn_cast<memref::StoreOp>(user))
-        if (store.getValueToStore() == v && seen.insert(store.getMemRef()).second)
-          work.push_back(store.getMemRef());
-    }
-  }
-  return seen;
 }
 
 /// The buffer that buffers[b] may overwrite in place, or -1. That is A
