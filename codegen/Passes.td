@@ -176,7 +176,15 @@ def NNPlanMemory : Pass<"nn-plan-memory", "::mlir::ModuleOp"> {
     model by a `memref.view` of the arena argument at a planned offset. A
     buffer is live from its allocation to its last use, following views and
     reshapes of it; buffers whose live ranges do not overlap share memory
-    (greedy best fit by decreasing size). An allocation used only through
+    (greedy lowest fit, in the best of five orders: largest first,
+    longest-lived first, largest bytes x lifetime first, program order,
+    reverse program order). The result of an elementwise generated kernel
+    (a linalg.generic with only parallel loops tagged nn.kernel) takes over
+    the memory of an input of the same type that it reads with the same
+    identity indexing and that dies there, where nothing else in the kernel
+    reaches either buffer, and where that leaves the arena no larger. The
+    plan is recorded on the model as `nn.memplan` (codegen/MemoryPlan.h,
+    `nnc memplan`, docs/memplan.md). An allocation used only through
     `memref.view`s at constant offsets (the gradient buffer of a flat
     optimizer update) is placed piece by piece: each view's bytes are live
     from that view on (nothing can have written them before) until the

@@ -3,7 +3,9 @@
 // After -nn-lower-to-buffers, entry functions allocate a fresh buffer per op
 // result. This pass gives each allocation an offset in the arena after the
 // persistent regions, sharing memory between buffers whose live ranges do not
-// overlap, and replaces the allocation by a view of the arena.
+// overlap (and, in place, between an elementwise kernel's result and an input
+// that dies there: inPlaceSource), records the plan (`nn.memplan`,
+// MemoryPlan.h) and replaces the allocation by a view of the arena.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,6 +14,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
@@ -20,6 +23,7 @@
 #include "llvm/Support/Debug.h"
 
 #include <algorithm>
+#include <limits>
 
 #define DEBUG_TYPE "nn-plan-memory"
 
@@ -54,6 +58,9 @@ struct Buffer {
   int64_t bytes;
   SmallVector<Piece, 1> pieces;
   int64_t offset = -1;
+  /// The buffer (index into the entry's buffers) whose memory this one
+  /// takes over in place (see inPlaceSource), or -1.
+  int64_t inPlaceOf = -1;
 };
 
 /// The index of the top-level op of `block` that contains `op`.
@@ -64,27 +71,35 @@ int64_t topLevelIndex(Operation *op, Block &block, const DenseMap<Operation *, i
   return it == index.end() ? -1 : it->second;
 }
 
-/// The last top-level op that reads or writes the buffer of `root`, following
-/// every value derived from it (views, reshapes, pointers taken from it) and
-/// memrefs that such values are stored into.
-int64_t lastUse(Value root, Block &block, const DenseMap<Operation *, int64_t> &index) {
-  int64_t last = topLevelIndex(root.getDefiningOp(), block, index);
+/// Every value derived from `root`: itself, the results of the ops that use
+/// such a value (views, reshapes, pointers taken from it), and the memrefs
+/// such a value is stored into (a pointer stored into a table lives as long
+/// as the table).
+DenseSet<Value> derivedValues(Value root) {
   SmallVector<Value> work{root};
   DenseSet<Value> seen{root};
   while (!work.empty()) {
     Value v = work.pop_back_val();
     for (OpOperand &use : v.getUses()) {
       Operation *user = use.getOwner();
-      last = std::max(last, topLevelIndex(user, block, index));
       for (Value r : user->getResults())
         if (seen.insert(r).second)
           work.push_back(r);
-      // A pointer stored into a table lives as long as the table.
       if (auto store = dyn_cast<memref::StoreOp>(user))
         if (store.getValueToStore() == v && seen.insert(store.getMemRef()).second)
           work.push_back(store.getMemRef());
     }
   }
+  return seen;
+}
+
+/// The last top-level op that reads or writes the buffer of `root`, following
+/// every value derived from it.
+int64_t lastUse(Value root, Block &block, const DenseMap<Operation *, int64_t> &index) {
+  int64_t last = topLevelIndex(root.getDefiningOp(), block, index);
+  for (Value v : derivedValues(root))
+    for (Operation *user : v.getUsers())
+      last = std::max(last, topLevelIndex(user, block, index));
   return last;
 }
 
@@ -115,8 +130,78 @@ SmallVector<Piece, 1> pieces(memref::AllocOp alloc, int64_t bytes, Block &block,
   return parts;
 }
 
+/// The buffer that buffers[b] may overwrite in place, or -1. That is A
+/// where buffers[b] (B) is first written by a generated elementwise kernel
+/// (a linalg.generic tagged nn.kernel, all loops parallel, at the top level
+/// of `block`) that reads A, a whole allocation of the same type, with the
+/// same identity indexing as it writes B, and where that kernel is the last
+/// use of A: each element of A is then read only by the iteration that
+/// writes the same element of B, before it writes it (the kernel loops
+/// keep one iteration's reads before its writes; vectorized, a vector's).
+/// Nothing else may reach A or B in the kernel (another operand, a load in
+/// its body) and nothing may touch B before it; both must be one piece.
+int64_t inPlaceSource(ArrayRef<Buffer> buffers, size_t b, Block &block,
+                      const DenseMap<Operation *, int64_t> &index,
+                      const DenseMap<Operation *, size_t> &bufferOf) {
+  const Buffer &out = buffers[b];
+  memref::AllocOp outAlloc = out.alloc;
+  if (out.pieces.size() != 1 || out.pieces.front().tags != outAlloc.getOperation())
+    return -1;
+  // B's first user is the kernel, alone at its place.
+  Value bValue = outAlloc.getResult();
+  Operation *first = nullptr;
+  int64_t at = std::numeric_limits<int64_t>::max();
+  for (Operation *user : bValue.getUsers()) {
+    int64_t t = topLevelIndex(user, block, index);
+    if (t < at)
+      at = t, first = user;
+  }
+  auto kernel = dyn_cast_or_null<linalg::GenericOp>(first);
+  if (!kernel || kernel->getBlock() != &block || !kernel->hasAttr("nn.kernel") ||
+      !kernel.hasPureBufferSemantics() || kernel.getNumParallelLoops() != kernel.getNumLoops())
+    return -1;
+  for (Operation *user : bValue.getUsers())
+    if (user != first && topLevelIndex(user, block, index) <= at)
+      return -1;
+  OpOperand *init = nullptr;
+  for (OpOperand &o : kernel.getDpsInitsMutable())
+    if (o.get() == bValue)
+      init = &o;
+  if (!init || kernel.payloadUsesValueFromOperand(init) ||
+      !kernel.getMatchingIndexingMap(init).isIdentity())
+    return -1;
+  auto bType = cast<MemRefType>(bValue.getType());
+  for (OpOperand *in : kernel.getDpsInputOperands()) {
+    auto alloc = in->get().getDefiningOp<memref::AllocOp>();
+    auto it = alloc ? bufferOf.find(alloc) : bufferOf.end();
+    if (it == bufferOf.end() || alloc.getType() != bType ||
+        !kernel.getMatchingIndexingMap(in).isIdentity())
+      continue;
+    const Buffer &source = buffers[it->second];
+    if (source.pieces.size() != 1 || source.pieces.front().tags != alloc.getOperation() ||
+        source.pieces.front().end != at)
+      continue;
+    // A and B reach the kernel only through these two operands.
+    DenseSet<Value> fromA = derivedValues(alloc.getResult());
+    DenseSet<Value> fromB = derivedValues(bValue);
+    bool elsewhere = false;
+    for (OpOperand &o : kernel->getOpOperands())
+      if (&o != in && &o != init && (fromA.contains(o.get()) || fromB.contains(o.get())))
+        elsewhere = true;
+    kernel->walk([&](Operation *inner) {
+      if (inner != kernel.getOperation())
+        for (Value v : inner->getOperands())
+          if (fromA.contains(v) || fromB.contains(v))
+            elsewhere = true;
+    });
+    if (!elsewhere)
+      return int64_t(it->second);
+  }
+  return -1;
+}
+
 /// The orders in which `place` tries the buffers; the smallest arena wins.
-enum class Order { Size, Duration, Area, Start };
+enum class Order { Size, Duration, Area, Start, End };
 
 StringRef orderName(Order o) {
   switch (o) {
@@ -128,6 +213,8 @@ StringRef orderName(Order o) {
     return "largest bytes x lifetime first";
   case Order::Start:
     return "program order";
+  case Order::End:
+    return "reverse program order";
   }
   return "";
 }
@@ -159,6 +246,8 @@ int64_t place(std::vector<Buffer> &buffers, int64_t base, Order order) {
       return {-b->bytes * lifetime(*b), start};
     case Order::Start:
       return {start, -b->bytes};
+    case Order::End:
+      return {-(start + lifetime(*b)), -b->bytes};
     }
     return {0, 0};
   };
@@ -354,19 +443,75 @@ struct NNPlanMemoryPass : public nnc::impl::NNPlanMemoryBase<NNPlanMemoryPass> {
         bytes = (bytes + kAlign - 1) / kAlign * kAlign;
         buffers.push_back({alloc, bytes, pieces(alloc, bytes, block, index)});
       }
-      // Every order; the smallest peak wins (the first on a tie).
-      int64_t peak = -1;
-      Order best = Order::Size;
-      for (Order order : {Order::Size, Order::Duration, Order::Area, Order::Start}) {
-        int64_t p = place(buffers, base, order);
-        LLVM_DEBUG(llvm::dbgs() << fn.getSymName() << ": " << orderName(order) << " " << p - base
-                                << " B\n");
-        if (peak < 0 || p < peak) {
-          peak = p;
-          best = order;
+      // In place: a buffer that takes over the memory of an input that dies
+      // in the kernel that first writes it (inPlaceSource), each input at
+      // most once. Such chains are placed as one unit.
+      DenseMap<Operation *, size_t> bufferOf;
+      for (auto [i, buf] : llvm::enumerate(buffers))
+        bufferOf[buf.alloc] = i;
+      std::vector<int64_t> source(buffers.size(), -1);
+      std::vector<bool> taken(buffers.size(), false);
+      for (size_t i = 0; i < buffers.size(); ++i) {
+        int64_t s = inPlaceSource(buffers, i, block, index, bufferOf);
+        if (s >= 0 && !taken[s]) {
+          source[i] = s;
+          taken[s] = true;
         }
       }
-      place(buffers, base, best);
+      // Places the buffers, with or without the in-place chains, in the
+      // order that gives the smallest peak (the first on a tie).
+      struct Placement {
+        int64_t peak = -1, lowerBound = 0;
+        Order order = Order::Size;
+        std::vector<int64_t> offsets;
+      };
+      auto placeAll = [&](bool inPlace) {
+        std::vector<Buffer> units;
+        std::vector<size_t> unitOf(buffers.size());
+        for (size_t i = 0; i < buffers.size(); ++i) {
+          size_t root = i;
+          while (inPlace && source[root] >= 0)
+            root = size_t(source[root]);
+          if (root == i) {
+            unitOf[i] = units.size();
+            units.push_back(buffers[i]);
+          } else {
+            // Sources come before their buffers: the root's unit exists.
+            unitOf[i] = unitOf[root];
+            llvm::append_range(units[unitOf[i]].pieces, buffers[i].pieces);
+          }
+        }
+        Placement result;
+        for (Order order : {Order::Size, Order::Duration, Order::Area, Order::Start, Order::End}) {
+          int64_t p = place(units, base, order);
+          LLVM_DEBUG(llvm::dbgs() << fn.getSymName() << (inPlace ? " (in place): " : ": ")
+                                  << orderName(order) << " " << p - base << " B\n");
+          if (result.peak < 0 || p < result.peak) {
+            result.peak = p;
+            result.order = order;
+          }
+        }
+        place(units, base, result.order);
+        result.lowerBound = lowerBound(units);
+        for (size_t i = 0; i < buffers.size(); ++i)
+          result.offsets.push_back(units[unitOf[i]].offset);
+        return result;
+      };
+      Placement chosen = placeAll(/*inPlace=*/false);
+      // In place only where the arena gets no larger.
+      bool inPlace = llvm::any_of(source, [](int64_t s) { return s >= 0; });
+      if (inPlace) {
+        Placement shared = placeAll(/*inPlace=*/true);
+        inPlace = shared.peak <= chosen.peak;
+        if (inPlace)
+          chosen = std::move(shared);
+      }
+      for (auto [i, buf] : llvm::enumerate(buffers)) {
+        buf.offset = chosen.offsets[i];
+        buf.inPlaceOf = inPlace ? source[i] : -1;
+      }
+      int64_t peak = chosen.peak;
+      Order best = chosen.order;
       arenaBytes = std::max(arenaBytes, peak);
 
       nnc::EntryPlan plan;
@@ -377,9 +522,11 @@ struct NNPlanMemoryPass : public nnc::impl::NNPlanMemoryBase<NNPlanMemoryPass> {
       Steps steps = stepsOf(block);
       plan.steps = steps.names;
       plan.planned = peak;
-      plan.lowerBound = base + lowerBound(buffers);
+      plan.lowerBound = base + chosen.lowerBound;
       plan.naive = base;
-      for (Buffer &buf : buffers) {
+      // Each row with the buffer it comes from.
+      std::vector<std::pair<nnc::PlannedBuffer, size_t>> rowsOf;
+      for (auto [bufIndex, buf] : llvm::enumerate(buffers)) {
         plan.naive += buf.bytes;
         // One row per piece that carries its own tags (the gradients of a
         // flat update), else one for the allocation.
@@ -400,12 +547,23 @@ struct NNPlanMemoryPass : public nnc::impl::NNPlanMemoryBase<NNPlanMemoryPass> {
           row.last = steps.atOrBefore.empty() ? 0 : steps.atOrBefore[p.end];
           row.first = std::max<int64_t>(0, std::min(row.first, row.last));
           row.kind = kindOf(p, row.first, row.last, steps);
-          plan.buffers.push_back(std::move(row));
+          rowsOf.push_back({std::move(row), bufIndex});
         }
       }
-      llvm::sort(plan.buffers, [](const nnc::PlannedBuffer &a, const nnc::PlannedBuffer &b) {
-        return std::tie(a.first, a.offset) < std::tie(b.first, b.offset);
+      llvm::sort(rowsOf, [](const auto &a, const auto &b) {
+        return std::tie(a.first.first, a.first.offset, a.second) <
+               std::tie(b.first.first, b.first.offset, b.second);
       });
+      // A buffer that overwrites another in place names that one's row (both
+      // are one row each).
+      DenseMap<size_t, int64_t> rowOf;
+      for (auto [row, entry] : llvm::enumerate(rowsOf))
+        rowOf[entry.second] = int64_t(row);
+      for (auto &[row, bufIndex] : rowsOf) {
+        if (buffers[bufIndex].inPlaceOf >= 0)
+          row.inPlaceOf = rowOf.lookup(size_t(buffers[bufIndex].inPlaceOf));
+        plan.buffers.push_back(std::move(row));
+      }
       entryPlans.push_back(nnc::entryPlanToAttr(model.getContext(), plan));
 
       // The tags are in the plan now; the kernel IR stays as it was.

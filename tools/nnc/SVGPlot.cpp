@@ -60,60 +60,40 @@ Expected<TrainingCurves> nnc::plot::readMetrics(StringRef path) {
   return curves;
 }
 
-namespace {
-
-/// An axis range with "nice" tick marks (1, 2 or 5 times a power of ten).
-struct Axis {
-  double lo = 0, hi = 1, tick = 0.2;
-
-  /// The range covering [lo, hi] with 4 to 8 ticks that wastes the least
-  /// space.
-  static Axis fit(double lo, double hi) {
-    if (!(hi > lo)) {
-      double pad = lo == 0 ? 1 : std::abs(lo) * 0.1;
-      lo -= pad;
-      hi += pad;
-    }
-    Axis best;
-    double bestSpan = INFINITY;
-    for (int targetTicks = 4; targetTicks <= 8; ++targetTicks) {
-      double raw = (hi - lo) / targetTicks;
-      double magnitude = std::pow(10, std::floor(std::log10(raw)));
-      double tick = magnitude;
-      for (double f : {1.0, 2.0, 5.0, 10.0})
-        if (f * magnitude >= raw) {
-          tick = f * magnitude;
-          break;
-        }
-      Axis axis{std::floor(lo / tick) * tick, std::ceil(hi / tick) * tick, tick};
-      if (axis.hi - axis.lo < bestSpan * (1 - 1e-9)) {
-        best = axis;
-        bestSpan = axis.hi - axis.lo;
+Axis Axis::fit(double lo, double hi) {
+  if (!(hi > lo)) {
+    double pad = lo == 0 ? 1 : std::abs(lo) * 0.1;
+    lo -= pad;
+    hi += pad;
+  }
+  Axis best;
+  double bestSpan = INFINITY;
+  for (int targetTicks = 4; targetTicks <= 8; ++targetTicks) {
+    double raw = (hi - lo) / targetTicks;
+    double magnitude = std::pow(10, std::floor(std::log10(raw)));
+    double tick = magnitude;
+    for (double f : {1.0, 2.0, 5.0, 10.0})
+      if (f * magnitude >= raw) {
+        tick = f * magnitude;
+        break;
       }
+    Axis axis{std::floor(lo / tick) * tick, std::ceil(hi / tick) * tick, tick};
+    if (axis.hi - axis.lo < bestSpan * (1 - 1e-9)) {
+      best = axis;
+      bestSpan = axis.hi - axis.lo;
     }
-    return best;
   }
-
-  /// The tick values from lo to hi.
-  SmallVector<double> ticks() const {
-    SmallVector<double> values;
-    for (int64_t i = 0; lo + double(i) * tick <= hi + tick * 1e-9; ++i)
-      values.push_back(std::round((lo + double(i) * tick) / tick) * tick);
-    return values;
-  }
-};
-
-/// A tick label: short, without floating-point noise.
-std::string label(double v) {
-  if (v == 0)
-    return "0";
-  char text[32];
-  std::snprintf(text, sizeof(text), "%.4g", v);
-  return text;
+  return best;
 }
 
-/// Escapes text for an SVG text node or attribute.
-std::string escape(StringRef text) {
+SmallVector<double> Axis::ticks() const {
+  SmallVector<double> values;
+  for (int64_t i = 0; lo + double(i) * tick <= hi + tick * 1e-9; ++i)
+    values.push_back(std::round((lo + double(i) * tick) / tick) * tick);
+  return values;
+}
+
+std::string nnc::plot::escapeXML(StringRef text) {
   std::string out;
   for (char c : text) {
     switch (c) {
@@ -125,6 +105,17 @@ std::string escape(StringRef text) {
     }
   }
   return out;
+}
+
+namespace {
+
+/// A tick label: short, without floating-point noise.
+std::string label(double v) {
+  if (v == 0)
+    return "0";
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.4g", v);
+  return text;
 }
 
 /// The drawing area and its mapping from data to SVG coordinates.
@@ -207,7 +198,7 @@ std::string nnc::plot::renderSVG(const TrainingCurves &curves, StringRef title) 
                 Frame::height);
   os << formatv("<text class=\"title\" x=\"{0}\" y=\"32\" text-anchor=\"middle\" "
                 "font-size=\"18\" font-weight=\"bold\">{1}</text>\n",
-                Frame::width / 2, escape(title));
+                Frame::width / 2, escapeXML(title));
 
   double x0 = Frame::left, x1 = Frame::width - Frame::right;
   double y0 = Frame::height - Frame::bottom, y1 = Frame::top;
@@ -288,7 +279,7 @@ std::string nnc::plot::renderSVG(const TrainingCurves &curves, StringRef title) 
                   "stroke-width=\"2.5\"{4}/>",
                   lx, ly, lx + 30, e.color,
                   e.dash.empty() ? std::string() : " stroke-dasharray=\"" + e.dash.str() + "\"");
-    os << formatv("<text x=\"{0:F1}\" y=\"{1}\">{2}</text>\n", lx + 38, ly + 4, escape(e.name));
+    os << formatv("<text x=\"{0:F1}\" y=\"{1}\">{2}</text>\n", lx + 38, ly + 4, escapeXML(e.name));
     lx += entryWidth(e);
   }
   os << "</g>\n</svg>\n";

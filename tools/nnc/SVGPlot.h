@@ -14,6 +14,7 @@
 #ifndef NNC_TOOLS_NNC_SVGPLOT_H
 #define NNC_TOOLS_NNC_SVGPLOT_H
 
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -39,6 +40,20 @@ struct TrainingCurves {
 
 /// Reads a metrics file; the error names the file and line.
 llvm::Expected<TrainingCurves> readMetrics(llvm::StringRef path);
+
+/// An axis range with "nice" tick marks (1, 2 or 5 times a power of ten).
+struct Axis {
+  double lo = 0, hi = 1, tick = 0.2;
+
+  /// The range covering [lo, hi] with 4 to 8 ticks that wastes the least
+  /// space.
+  static Axis fit(double lo, double hi);
+  /// The tick values from lo to hi.
+  llvm::SmallVector<double> ticks() const;
+};
+
+/// Escapes text for an SVG text node or attribute.
+std::string escapeXML(llvm::StringRef text);
 
 /// The SVG document of `curves` with `title` on top.
 std::string renderSVG(const TrainingCurves &curves, llvm::StringRef title);

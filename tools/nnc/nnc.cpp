@@ -1,9 +1,9 @@
 //===- nnc.cpp - The nnc compiler driver ----------------------------------===//
 //
 // `nnc COMMAND model.nn [options]`. Each command lives in its own file of
-// this directory with its own options (Compile.cpp, Report.cpp, Build.cpp,
-// Train.cpp, Eval.cpp, Run.cpp, Predict.cpp, Bench.cpp, Plot.cpp); Driver.h
-// holds what they share. Every error makes nnc exit with status 1; errors in
+// this directory with its own options (Compile.cpp, Report.cpp, MemPlan.cpp,
+// Build.cpp, Train.cpp, Eval.cpp, Run.cpp, Predict.cpp, Bench.cpp, Plot.cpp);
+// Driver.h holds what they share. Every error makes nnc exit with status 1; errors in
 // the model file are located.
 //
 //===----------------------------------------------------------------------===//
@@ -139,6 +139,6 @@ int main(int argc, char **argv) {
       errs() << "nnc: interrupted\n";
     return interruptedExitCode;
   }
-  return fail("expected a command: compile, report, build, train, eval, predict, run, bench "
-              "or plot (see nnc help)");
+  return fail("expected a command: compile, report, memplan, build, train, eval, predict, run, "
+              "bench or plot (see nnc help)");
 }
