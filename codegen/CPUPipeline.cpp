@@ -278,6 +278,31 @@ void nnc::addLinalgStages(OpPassManager &pm, bool fuse) {
   pm.addPass(nnc::createNNFuse(fuseOptions));
 }
 
+/// Adds the stages from nn to the planned arena: addLinalgStages,
+/// -nn-lower-to-buffers and -nn-plan-memory.
+static void addBufferStages(OpPassManager &pm, bool checkNumerics, bool fuse) {
+  nnc::NNLowerToBuffersOptions bufferOptions;
+  bufferOptions.checkNumerics = checkNumerics;
+  // Checking numerics needs every layer's output, and a library's relu
+  // epilogue turns a NaN into 0: no fusion then.
+  nnc::addLinalgStages(pm, fuse && !checkNumerics);
+  pm.addPass(nnc::createNNLowerToBuffers(bufferOptions));
+  pm.addPass(nnc::createNNPlanMemory());
+}
+
+FailureOr<nnc::ArenaSize> nnc::planArena(ModuleOp model, bool checkNumerics, bool fuse) {
+  OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
+  PassManager pm(model.getContext(), ModuleOp::getOperationName());
+  addBufferStages(pm, checkNumerics, fuse);
+  if (failed(pm.run(*standalone)))
+    return failure();
+  auto arena = (*standalone)->getAttrOfType<IntegerAttr>("nn.arena_bytes");
+  auto persistent = (*standalone)->getAttrOfType<IntegerAttr>("nn.persistent_bytes");
+  if (!arena || !persistent)
+    return emitError(model.getLoc(), "internal error: the memory plan has no arena size");
+  return ArenaSize{arena.getInt(), persistent.getInt()};
+}
+
 FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
                                                       bool checkNumerics, bool fuse) {
   MLIRContext *ctx = model.getContext();
@@ -285,13 +310,7 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
   OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
   // The nested-module markers of nnc's multi-model files do not apply here.
   PassManager pm(ctx, ModuleOp::getOperationName());
-  nnc::NNLowerToBuffersOptions bufferOptions;
-  bufferOptions.checkNumerics = checkNumerics;
-  // Checking numerics needs every layer's output, and a library's relu
-  // epilogue turns a NaN into 0: no fusion then.
-  addLinalgStages(pm, fuse && !checkNumerics);
-  pm.addPass(nnc::createNNLowerToBuffers(bufferOptions));
-  pm.addPass(nnc::createNNPlanMemory());
+  addBufferStages(pm, checkNumerics, fuse);
   pm.addPass(nnc::createNNKernelLoops());
   if (failed(pm.run(*standalone)) || failed(mapKernelsToCPU(*standalone)))
     return failure();

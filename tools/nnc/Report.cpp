@@ -2,7 +2,7 @@
 //
 //   nnc report model.nn [--batch N] [--optimizer O] [--dtype T]
 //                       [--format table|json] [--kernels] [--model NAME]
-//                       [-D name=value]
+//                       [-D name=value] [--memory-budget BYTES]
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,6 +10,7 @@
 
 #include "codegen/CPUPipeline.h"
 #include "codegen/KernelReport.h"
+#include "codegen/MemoryBudget.h"
 #include "codegen/Passes.h"
 #include "passes/ModelReport.h"
 #include "passes/Passes.h"
@@ -27,6 +28,7 @@ cl::SubCommand reportCmd("report", "Print what a model costs: parameters, bytes,
                                    "FLOPs, training and inference memory");
 
 ModelOptions model(reportCmd);
+MemoryBudgetOption memoryBudget(reportCmd);
 cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"),
                                     cl::sub(reportCmd), cl::cat(category()));
@@ -55,12 +57,31 @@ struct ModelKernels {
   std::string unavailable;
 };
 
+/// A copy of `model` (not yet specialized) alone in `top`, with its training
+/// step, specialized to the batch; null after an error.
+static mlir::ModuleOp trainingCopy(Session &session, mlir::ModuleOp model,
+                                   const nnc::ModelGraph &graph, StringRef optimizer,
+                                   mlir::OwningOpRef<mlir::ModuleOp> &top) {
+  mlir::OpBuilder b(&session.context());
+  top = mlir::ModuleOp::create(model.getLoc());
+  b.setInsertionPointToStart(top->getBody());
+  auto copy = cast<mlir::ModuleOp>(b.clone(*model));
+  nnc::NNAutodiffOptions autodiff;
+  autodiff.optimizer = optimizer.str();
+  mlir::PassManager pm(&session.context(), mlir::ModuleOp::getOperationName());
+  pm.addPass(nnc::createNNAutodiff(autodiff));
+  if (failed(pm.run(*top)) || failed(session.specializeBatch(copy, graph)))
+    return nullptr;
+  return copy;
+}
+
 /// What runs for `model` (a model module of `module`, not yet specialized):
-/// its forward pass and training step lowered to linalg, and fused unless
-/// --no-fuse. A model nnc cannot compile (an f16 model, a training step
-/// that cannot be built) is still reported: the section says why.
-static ModelKernels kernelsOf(Session &session, mlir::ModuleOp model,
-                              const nnc::ModelGraph &graph, StringRef optimizer, bool fuse) {
+/// its forward pass and training step (with `plan`'s recomputation, if
+/// any) lowered to linalg, and fused unless --no-fuse. A model nnc cannot
+/// compile (an f16 model, a training step that cannot be built) is still
+/// reported: the section says why.
+static ModelKernels kernelsOf(Session &session, mlir::ModuleOp model, const nnc::ModelGraph &graph,
+                              StringRef optimizer, bool fuse, const nnc::MemoryPlan *plan) {
   ModelKernels result;
   for (const nnc::InputInfo &in : graph.inputs)
     if (nnc::isFloat(graph.values[in.value].dtype) &&
@@ -76,25 +97,50 @@ static ModelKernels kernelsOf(Session &session, mlir::ModuleOp model,
       firstError = d.str();
     return mlir::success();
   });
-  // A copy of the model alone, with its training step.
-  mlir::OpBuilder b(&session.context());
-  mlir::OwningOpRef<mlir::ModuleOp> top(mlir::ModuleOp::create(model.getLoc()));
-  b.setInsertionPointToStart(top->getBody());
-  auto copy = cast<mlir::ModuleOp>(b.clone(*model));
-  nnc::NNAutodiffOptions autodiff;
-  autodiff.optimizer = optimizer.str();
-  mlir::PassManager pm(&session.context(), mlir::ModuleOp::getOperationName());
-  pm.addPass(nnc::createNNAutodiff(autodiff));
+  mlir::OwningOpRef<mlir::ModuleOp> top;
+  mlir::ModuleOp copy = trainingCopy(session, model, graph, optimizer, top);
   mlir::PassManager lower(&session.context(), mlir::ModuleOp::getOperationName());
   nnc::addLinalgStages(lower, fuse);
-  if (failed(pm.run(*top)) || failed(session.specializeBatch(copy, graph)) ||
-      failed(lower.run(*top))) {
+  if (!copy || (plan && failed(nnc::applyMemoryPlan(copy, *plan))) || failed(lower.run(*top))) {
     result.unavailable = "the model does not compile: " +
                          (firstError.empty() ? std::string("unknown error") : firstError);
     return result;
   }
   result.entries = nnc::analyzeKernels(copy);
   return result;
+}
+
+/// The --memory-budget section of the table.
+static void printBudget(const nnc::MemoryPlan &plan, const nnc::ModelReport &report,
+                        raw_ostream &os) {
+  os << "memory budget: " << nnc::formatBytesMiB(plan.budget) << "; planned arena "
+     << nnc::formatBytesMiB(plan.arenaBytes) << "; without recomputation "
+     << nnc::formatBytesMiB(plan.unconstrainedBytes) << "; parameters, state and inputs "
+     << nnc::formatBytesMiB(plan.persistentBytes) << "\n";
+  if (plan.recomputedLayers.empty()) {
+    os << "recomputed in the backward pass: nothing (the plan fits)\n";
+    return;
+  }
+  os << "recomputed in the backward pass: " << join(plan.recomputedLayers, ", ") << "\n";
+  os << "extra FLOPs per training step: " << nnc::formatFlops(plan.extraFlops);
+  if (report.trainingStepFlops > 0)
+    os << formatv(" (+{0:F1}% of the training step)",
+                  100.0 * double(plan.extraFlops) / double(report.trainingStepFlops));
+  os << "\n";
+}
+
+/// The --memory-budget object of the JSON report.
+static json::Value budgetToJSON(const nnc::MemoryPlan &plan, const nnc::ModelReport &report) {
+  json::Array layers;
+  for (const std::string &l : plan.recomputedLayers)
+    layers.push_back(l);
+  return json::Object{{"budget_bytes", plan.budget},
+                      {"arena_bytes", plan.arenaBytes},
+                      {"unconstrained_arena_bytes", plan.unconstrainedBytes},
+                      {"persistent_bytes", plan.persistentBytes},
+                      {"recomputed", std::move(layers)},
+                      {"extra_flops", plan.extraFlops},
+                      {"training_step_flops", report.trainingStepFlops}};
 }
 
 /// Prints the report of every model to `os`; returns the exit status.
@@ -121,7 +167,21 @@ static int printReports(Session &session, raw_ostream &os) {
           options.dtype = nnc::dtypeName(graph.values[in.value].dtype).str();
           break;
         }
-    ModelKernels kernels = kernelsOf(session, m, graph, options.optimizer, !model.noFuse);
+    // --memory-budget: what the training step recomputes to fit.
+    std::optional<nnc::MemoryPlan> plan;
+    if (std::optional<int64_t> budget = memoryBudget.value()) {
+      mlir::OwningOpRef<mlir::ModuleOp> top;
+      mlir::ModuleOp copy = trainingCopy(session, m, graph, options.optimizer, top);
+      if (!copy)
+        return 1;
+      mlir::FailureOr<nnc::MemoryPlan> fitted =
+          nnc::planMemoryBudget(copy, *budget, /*checkNumerics=*/false, !model.noFuse);
+      if (failed(fitted))
+        return 1;
+      plan = std::move(*fitted);
+    }
+    ModelKernels kernels =
+        kernelsOf(session, m, graph, options.optimizer, !model.noFuse, plan ? &*plan : nullptr);
     if (failed(session.specializeBatch(m, graph)))
       return 1;
     FailureOr<nnc::ModelReport> report = nnc::computeReport(m, options);
@@ -130,6 +190,8 @@ static int printReports(Session &session, raw_ostream &os) {
     const bool fused = !model.noFuse;
     if (reportFormat == Format::JSON) {
       json::Value value = nnc::reportToJSON(*report);
+      if (plan)
+        (*value.getAsObject())["memory_budget"] = budgetToJSON(*plan, *report);
       if (kernels.unavailable.empty())
         (*value.getAsObject())["kernels"] = nnc::kernelsToJSON(kernels.entries, fused);
       else
@@ -139,6 +201,8 @@ static int printReports(Session &session, raw_ostream &os) {
       if (index > 1)
         os << "\n";
       nnc::printReportTable(*report, os);
+      if (plan)
+        printBudget(*plan, *report, os);
       if (!kernels.unavailable.empty())
         os << "kernels: none generated (" << kernels.unavailable << ")\n";
       else
@@ -156,7 +220,7 @@ static int printReports(Session &session, raw_ostream &os) {
 }
 
 static int runReport() {
-  if (!model.check() || !checkChoice(optimizerName, optimizerNames()) ||
+  if (!model.check() || !memoryBudget.check() || !checkChoice(optimizerName, optimizerNames()) ||
       !checkChoice(dtypeName, {"f32", "f16", "bf16", "int8"}))
     return 1;
   return printToOutput(model, outputFilename, printReports);
