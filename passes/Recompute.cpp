@@ -228,6 +228,14 @@ FailureOr<int64_t> nnc::recomputeInBackward(func::FuncOp trainStep,
   DenseMap<Value, Value> available;
   int64_t flops = 0;
   for (Recomputation &r : plan) {
+    // With `reuse`, a clone made for an earlier need may serve these reads.
+    if (llvm::all_of(r.lateUses, [&](OpOperand *use) {
+          return available.count(use->get());
+        })) {
+      for (OpOperand *use : r.lateUses)
+        use->set(available.lookup(use->get()));
+      continue;
+    }
     llvm::SetVector<Operation *> chainSet;
     fwd.collect(r.op, chosen, chainSet, available);
     SmallVector<Operation *> chain(chainSet.begin(), chainSet.end());
