@@ -95,24 +95,9 @@ FailureOr<nnc::MemoryPlan> nnc::planMemoryBudget(ModuleOp model, int64_t budget,
       positions.push_back(candidates[i].index);
     return positions;
   };
-  FailureOr<Trial> all = candidates.empty() ? none : trial(prefix(candidates.size()));
-  if (failed(all))
-    return failure();
-  if (all->arena > budget) {
-    if (!trainStep)
-      return emitError(model.getLoc())
-             << "the model needs at least " << formatBytesMiB(none->arena)
-             << " (a training step could recompute activations, this build has "
-                "none); "
-                "the budget is "
-             << budget << " B";
-    return emitError(model.getLoc())
-           << "the training step needs at least " << formatBytesMiB(all->arena)
-           << " even with every activation recomputed; the budget is " << budget << " B";
-  }
-
-  // The shortest prefix that fits (the arena shrinks as the prefix grows).
-  size_t lo = 1, hi = candidates.size();
+  // The shortest prefix that fits (the arena shrinks as the prefix grows):
+  // binary search, the whole list planned only if no shorter prefix fits.
+  size_t lo = std::min<size_t>(1, candidates.size()), hi = candidates.size();
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     FailureOr<Trial> t = trial(prefix(mid));
@@ -122,6 +107,20 @@ FailureOr<nnc::MemoryPlan> nnc::planMemoryBudget(ModuleOp model, int64_t budget,
       hi = mid;
     else
       lo = mid + 1;
+  }
+  FailureOr<Trial> shortest = trial(prefix(lo));
+  if (failed(shortest))
+    return failure();
+  if (shortest->arena > budget) {
+    if (candidates.empty())
+      return emitError(model.getLoc())
+             << "the model needs at least " << formatBytesMiB(none->arena)
+             << (trainStep ? " (its training step has no activation to recompute)"
+                           : " (only a training step can recompute activations)")
+             << "; the budget is " << budget << " B";
+    return emitError(model.getLoc())
+           << "the training step needs at least " << formatBytesMiB(shortest->arena)
+           << " even with every activation recomputed; the budget is " << budget << " B";
   }
   // Drop members that do not help (most FLOPs per byte first): a value whose
   // backward use comes right after the forward pass saves nothing. Each try

@@ -118,6 +118,11 @@ private:
   DenseSet<Value> kept;
 };
 
+/// Up to this many candidates are ordered greedily by their cost on top of
+/// the cheaper ones (quadratic in the count); more keep their own cost's
+/// order.
+constexpr size_t kMaxGreedyCandidates = 128;
+
 /// Forward FLOPs of `op` (0 without a cost).
 int64_t forwardFlops(Operation *op) {
   if (auto cost = dyn_cast<CostOpInterface>(op))
@@ -164,19 +169,51 @@ nnc::findRecomputeCandidates(func::FuncOp trainStep) {
   }
   // FLOPs per byte saved, ascending (a candidate that saves nothing last);
   // among equals, the one that saves more first, then the earlier one.
-  llvm::sort(result,
-             [](const RecomputeCandidate &a, const RecomputeCandidate &b) {
-               if ((a.savedBytes == 0) != (b.savedBytes == 0))
-                 return b.savedBytes == 0;
-               double lhs = double(a.flops) * double(b.savedBytes);
-               double rhs = double(b.flops) * double(a.savedBytes);
-               if (lhs != rhs)
-                 return lhs < rhs;
-               if (a.savedBytes != b.savedBytes)
-                 return a.savedBytes > b.savedBytes;
-               return a.index < b.index;
-             });
-  return result;
+  auto cheaper = [](const RecomputeCandidate &a, const RecomputeCandidate &b) {
+    if ((a.savedBytes == 0) != (b.savedBytes == 0))
+      return b.savedBytes == 0;
+    double lhs = double(a.flops) * double(b.savedBytes);
+    double rhs = double(b.flops) * double(a.savedBytes);
+    if (lhs != rhs)
+      return lhs < rhs;
+    if (a.savedBytes != b.savedBytes)
+      return a.savedBytes > b.savedBytes;
+    return a.index < b.index;
+  };
+  llvm::sort(result, cheaper);
+  if (result.size() > kMaxGreedyCandidates)
+    return result;
+
+  // Greedily, by what each costs on top of those before it: recomputing an
+  // op whose kept result a chosen op's chain starts from lengthens that
+  // chain (each chosen op is recomputed from the nearest values kept), so a
+  // run of chosen convolutions costs more than its ops one by one.
+  DenseSet<Operation *> chosen;
+  int64_t chosenFlops = 0;
+  auto flopsOf = [&](const DenseSet<Operation *> &set) {
+    int64_t total = 0;
+    for (Operation *op : set) {
+      llvm::SetVector<Operation *> chain;
+      fwd.collect(op, set, chain);
+      for (Operation *o : chain)
+        total += forwardFlops(o);
+    }
+    return total;
+  };
+  SmallVector<RecomputeCandidate> ordered;
+  while (!result.empty()) {
+    for (RecomputeCandidate &c : result) {
+      chosen.insert(c.op);
+      c.flops = flopsOf(chosen) - chosenFlops;
+      chosen.erase(c.op);
+    }
+    auto best = llvm::min_element(result, cheaper);
+    chosen.insert(best->op);
+    chosenFlops += best->flops;
+    ordered.push_back(std::move(*best));
+    result.erase(best);
+  }
+  return ordered;
 }
 
 FailureOr<int64_t> nnc::recomputeInBackward(func::FuncOp trainStep,

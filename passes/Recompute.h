@@ -33,16 +33,18 @@ struct RecomputeCandidate {
   std::string name;
   /// Bytes of its results that the backward pass reads (0 if not static).
   int64_t savedBytes;
-  /// Forward FLOPs of recomputing it alone: the op and the forward ops
-  /// between it and the nearest values the backward pass keeps anyway.
+  /// Forward FLOPs it adds to recomputing the candidates before it: the op
+  /// and the forward ops between it and the nearest values kept, and the
+  /// longer chains of earlier candidates that started from its results.
   int64_t flops;
 };
 
 /// The recomputable forward ops of `trainStep`, cheapest FLOPs per byte
-/// saved first. A forward op is one the loss depends on; it is recomputable
-/// if it is a side-effect-free nn op other than a parameter read or a
-/// recurrent layer, and every op between it and the values the backward pass
-/// keeps is recomputable too.
+/// saved first: each candidate's `flops` are what it adds to recomputing
+/// the candidates before it (recomputeInBackward without `reuse`). A forward op
+/// is one the loss depends on; it is recomputable if it is a side-effect-free
+/// nn op other than a parameter read or a recurrent layer, and every op between
+/// it and the values the backward pass keeps is recomputable too.
 llvm::SmallVector<RecomputeCandidate>
 findRecomputeCandidates(mlir::func::FuncOp trainStep);
 
