@@ -53,6 +53,8 @@ FailureOr<nnc::MemoryPlan> nnc::planMemoryBudget(ModuleOp model, int64_t budget,
   plan.budget = budget;
   // Plans of sets of recomputed positions (sorted), each built once.
   std::map<std::pair<SmallVector<unsigned>, bool>, Trial> trials;
+  // The smallest arena of any plan built.
+  int64_t smallest = INT64_MAX;
   auto trial = [&](SmallVector<unsigned> positions, bool reuse = false) -> FailureOr<Trial> {
     llvm::sort(positions);
     if (auto it = trials.find({positions, reuse}); it != trials.end())
@@ -70,6 +72,7 @@ FailureOr<nnc::MemoryPlan> nnc::planMemoryBudget(ModuleOp model, int64_t budget,
     if (failed(size))
       return failure();
     t.arena = size->arena;
+    smallest = std::min(smallest, t.arena);
     t.persistent = size->persistent;
     ++plan.plansTried;
     LLVM_DEBUG(llvm::dbgs() << positions.size() << " recomputed: arena " << t.arena << "\n");
@@ -119,7 +122,7 @@ FailureOr<nnc::MemoryPlan> nnc::planMemoryBudget(ModuleOp model, int64_t budget,
                            : " (only a training step can recompute activations)")
              << "; the budget is " << budget << " B";
     return emitError(model.getLoc())
-           << "the training step needs at least " << formatBytesMiB(shortest->arena)
+           << "the training step needs at least " << formatBytesMiB(smallest)
            << " even with every activation recomputed; the budget is " << budget << " B";
   }
   // Drop members that do not help (most FLOPs per byte first): a value whose

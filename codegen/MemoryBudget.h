@@ -51,7 +51,7 @@ struct MemoryPlan {
 /// plans), less any of its members the plan fits without, recomputed once
 /// for all their uses if that still fits (fewer FLOPs). If even
 /// recomputing every candidate does not fit, fails with an error at the
-/// model naming the smallest arena reached. `model` is not changed.
+/// model naming the smallest arena of the plans built. `model` is not changed.
 mlir::FailureOr<MemoryPlan> planMemoryBudget(mlir::ModuleOp model, int64_t budget,
                                              bool checkNumerics = false, bool fuse = true);
 

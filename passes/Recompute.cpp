@@ -121,7 +121,7 @@ private:
 /// Up to this many candidates are ordered greedily by their cost on top of
 /// the cheaper ones (quadratic in the count); more keep their own cost's
 /// order.
-constexpr size_t kMaxGreedyCandidates = 128;
+constexpr size_t kMaxGreedyCandidates = 96;
 
 /// Forward FLOPs of `op` (0 without a cost).
 int64_t forwardFlops(Operation *op) {
