@@ -290,13 +290,33 @@ static void addBufferStages(OpPassManager &pm, bool checkNumerics, bool fuse) {
   pm.addPass(nnc::createNNPlanMemory());
 }
 
-FailureOr<nnc::MemoryPlan> nnc::planModelMemory(ModuleOp model, bool fuse) {
+/// A copy of `model` lowered up to the planned kernel IR.
+static FailureOr<OwningOpRef<ModuleOp>> plannedCopy(ModuleOp model, bool checkNumerics,
+                                                    bool fuse) {
   OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
   PassManager pm(model.getContext(), ModuleOp::getOperationName());
-  addBufferStages(pm, /*checkNumerics=*/false, fuse);
+  addBufferStages(pm, checkNumerics, fuse);
   if (failed(pm.run(*standalone)))
     return failure();
-  return readMemoryPlan(*standalone);
+  return standalone;
+}
+
+FailureOr<nnc::MemoryPlan> nnc::planModelMemory(ModuleOp model, bool fuse) {
+  auto planned = plannedCopy(model, /*checkNumerics=*/false, fuse);
+  if (failed(planned))
+    return failure();
+  return readMemoryPlan(**planned);
+}
+
+FailureOr<nnc::ArenaSize> nnc::planArena(ModuleOp model, bool checkNumerics, bool fuse) {
+  auto planned = plannedCopy(model, checkNumerics, fuse);
+  if (failed(planned))
+    return failure();
+  auto arena = (**planned)->getAttrOfType<IntegerAttr>("nn.arena_bytes");
+  auto persistent = (**planned)->getAttrOfType<IntegerAttr>("nn.persistent_bytes");
+  if (!arena || !persistent)
+    return emitError(model.getLoc(), "internal error: the memory plan has no arena size");
+  return ArenaSize{arena.getInt(), persistent.getInt()};
 }
 
 FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,

@@ -31,6 +31,20 @@ void addLinalgStages(mlir::OpPassManager &pm, bool fuse);
 /// arena the artifact allocates. Errors are emitted at their locations.
 mlir::FailureOr<MemoryPlan> planModelMemory(mlir::ModuleOp model, bool fuse = true);
 
+/// The size of a model's planned arena (-nn-plan-memory): `arena` bytes in
+/// all (nn.arena_bytes), of which `persistent` hold the parameters, state and
+/// inputs/outputs (nn.persistent_bytes).
+struct ArenaSize {
+  int64_t arena;
+  int64_t persistent;
+};
+
+/// Plans the memory of a copy of `model` (static shapes) as
+/// lowerModelToLLVM does, without the later stages, and returns the arena
+/// size. Errors are emitted at their locations.
+mlir::FailureOr<ArenaSize> planArena(mlir::ModuleOp model, bool checkNumerics = false,
+                                     bool fuse = true);
+
 /// Where the artifact is linked.
 struct ArtifactOptions {
   /// Directory holding libnnc_runtime.so (the artifact's RUNPATH is

@@ -149,4 +149,40 @@ def NNAutodiff : Pass<"nn-autodiff", "::mlir::ModuleOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def NNRecompute : Pass<"nn-recompute", "::mlir::ModuleOp"> {
+  let summary = "Recompute chosen forward activations in the backward pass "
+                "of @train_step (gradient checkpointing)";
+  let description = [{
+    For every model module with `@train_step` (after -nn-autodiff): each
+    chosen forward layer (an op the loss depends on) whose results the rest
+    of the step reads is cloned just before the first such read, and the
+    backward ops read the clone, so the forward result's buffer dies at its
+    last forward use. The clone brings along the forward ops between the
+    layer and the values the backward pass keeps anyway (e.g. a relu's clone
+    clones its convolution when only the relu's output is kept); clones
+    carry the unit attribute `nn.recomputed`. Side-effect-free nn ops can be
+    recomputed (dropout_train's mask is a pure function of seed, stream and
+    position; a cloned batchnorm_train's running statistics are unused);
+    parameter reads and recurrent layers cannot, which is an error located
+    at the layer. The results are bit-identical to the kept ones. nnc's
+    `--memory-budget` chooses the layers (docs/training.md).
+
+    ```
+    nn-opt model.mlir -nn-autodiff -nn-recompute="layers=relu1,pool1"
+    nn-opt model.mlir -nn-autodiff -nn-recompute=all
+    ```
+  }];
+  let options = [
+    ListOption<"layers", "layers", "std::string",
+               "Names of the forward layers to recompute">,
+    Option<"all", "all", "bool", /*default=*/"false",
+           "Recompute every forward layer that can be">,
+    Option<"reuse", "reuse", "bool", /*default=*/"false",
+           "Let a recomputation start from the clones made for an earlier "
+           "backward use (fewer FLOPs, more memory)">,
+  ];
+  let dependentDialects = ["::mlir::nn::NNDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 #endif // NNC_PASSES_PASSES_TD

@@ -2,6 +2,7 @@
 //
 //   nnc bench model.nn [--threads N] [--iterations N] [--warmup N]
 //                      [--batch N] [--entry forward|train_step] [--profile]
+//                      [--memory-budget BYTES]
 //   nnc bench --artifact model.so [...]
 //
 //===----------------------------------------------------------------------===//
@@ -27,6 +28,7 @@ cl::SubCommand benchCmd("bench", "Time the compiled model's forward and training
 
 ModelOptions model(benchCmd);
 OptimizerOptions optimizer(benchCmd);
+MemoryBudgetOption memoryBudget(benchCmd);
 ThreadsOption threads(benchCmd);
 cl::opt<int64_t> iterations("iterations", cl::desc("Timed iterations per entry point, 1 to 1000000"),
                             cl::init(50), cl::sub(benchCmd), cl::cat(category()));
@@ -114,7 +116,7 @@ static int64_t fillSyntheticInputs(nnc::rt::Model &m) {
 /// profiling on, also the mean step split into library calls and generated
 /// code.
 static int runBench() {
-  if (!model.check() || !optimizer.check() || !threads.check() ||
+  if (!model.check() || !optimizer.check() || !memoryBudget.check() || !threads.check() ||
       !checkRange(iterations, 1, 1000000) || !checkRange(warmup, 0, 1000))
     return 1;
   for (const std::string &entry : entries)
@@ -132,7 +134,8 @@ static int runBench() {
   } else {
     // Without train_step to time, only the forward pass is compiled.
     bool train = llvm::is_contained(timed, "train_step");
-    loaded = loadModel({model, train ? &optimizer : nullptr}, threads.value());
+    loaded = loadModel({model, train ? &optimizer : nullptr, false, memoryBudget.value()},
+                       threads.value());
     if (!loaded)
       return 1;
   }

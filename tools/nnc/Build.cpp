@@ -1,6 +1,7 @@
 //===- Build.cpp - nnc build: an ahead-of-time shared library -------------===//
 //
 //   nnc build model.nn -o model.so [--batch N] [--train] [--check-numerics]
+//                                  [--memory-budget BYTES]
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +16,7 @@ cl::SubCommand buildCmd("build", "Compile a model ahead of time into a shared li
 
 ModelOptions model(buildCmd);
 OptimizerOptions optimizer(buildCmd);
+MemoryBudgetOption memoryBudget(buildCmd);
 cl::opt<std::string> outputFilename("o", cl::desc("The shared library to write"),
                                     cl::value_desc("model.so"), cl::sub(buildCmd),
                                     cl::cat(category()));
@@ -28,14 +30,15 @@ cl::opt<bool> checkNumerics("check-numerics",
 } // namespace
 
 static int runBuild() {
-  if (!model.check() || !optimizer.check())
+  if (!model.check() || !optimizer.check() || !memoryBudget.check())
     return 1;
   if (outputFilename.empty() || outputFilename == "-")
     return fail("nnc build needs an output file: -o model.so");
   std::unique_ptr<Session> session = Session::open(model);
   if (!session)
     return 1;
-  BuildRequest request{model, withTraining ? &optimizer : nullptr, checkNumerics};
+  BuildRequest request{model, withTraining ? &optimizer : nullptr, checkNumerics,
+                       memoryBudget.value()};
   return session->buildModel(outputFilename, request);
 }
 

@@ -3,6 +3,7 @@
 #include "tools/nnc/Driver.h"
 
 #include "codegen/CPUPipeline.h"
+#include "codegen/MemoryBudget.h"
 #include "frontend/MLIRGen.h"
 #include "frontend/Parser.h"
 #include "passes/Passes.h"
@@ -214,6 +215,56 @@ ThreadsOption::ThreadsOption(cl::SubCommand &sub)
 
 bool ThreadsOption::check() const { return checkRange(threads, 1, 1024); }
 
+MemoryBudgetOption::MemoryBudgetOption(cl::SubCommand &sub)
+    : budget("memory-budget",
+             cl::desc("Fit the planned arena into BYTES (e.g. 4000000, 8MiB, 10MB): the "
+                      "training step recomputes activations in the backward pass"),
+             cl::value_desc("BYTES"), cl::sub(sub), cl::cat(category())) {}
+
+std::optional<int64_t> nnc::driver::parseByteCount(StringRef text) {
+  StringRef number = text.trim();
+  size_t end = number.find_first_not_of("0123456789.");
+  StringRef unit = number.substr(end == StringRef::npos ? number.size() : end).trim();
+  number = number.take_front(end);
+  static const std::pair<StringRef, double> units[] = {
+      {"", 1},          {"B", 1},         {"kB", 1e3},
+      {"KB", 1e3},      {"KiB", 1 << 10}, {"MB", 1e6},
+      {"MiB", 1 << 20}, {"GB", 1e9},      {"GiB", double(1 << 30)}};
+  const auto *u = llvm::find_if(units, [&](const auto &e) { return e.first == unit; });
+  if (u == std::end(units) || number.empty() || number.count('.') > 1)
+    return std::nullopt;
+  double value;
+  if (number.contains('.')) {
+    if (unit.empty() || unit == "B" || number.getAsDouble(value))
+      return std::nullopt;
+  } else {
+    uint64_t whole;
+    if (number.getAsInteger(10, whole) || whole > uint64_t(INT64_MAX))
+      return std::nullopt;
+    if (u->second == 1)
+      return whole > 0 ? std::optional<int64_t>(int64_t(whole)) : std::nullopt;
+    value = double(whole);
+  }
+  double bytes = std::floor(value * u->second);
+  if (!(bytes >= 1 && bytes < 9.0e18))
+    return std::nullopt;
+  return int64_t(bytes);
+}
+
+bool MemoryBudgetOption::check() const {
+  if (!budget.getNumOccurrences() || value())
+    return true;
+  fail("--memory-budget must be a positive byte count such as 4000000, 8MiB or 10MB (got '" +
+       budget + "')");
+  return false;
+}
+
+std::optional<int64_t> MemoryBudgetOption::value() const {
+  if (!budget.getNumOccurrences())
+    return std::nullopt;
+  return parseByteCount(budget);
+}
+
 //===----------------------------------------------------------------------===//
 // Compiling, building and loading
 //===----------------------------------------------------------------------===//
@@ -323,6 +374,17 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
     *graphOut = *graph;
   if (failed(specializeBatch(model, *graph)))
     return 1;
+  if (request.memoryBudget) {
+    mlir::FailureOr<nnc::RecomputePlan> plan = nnc::planMemoryBudget(
+        model, *request.memoryBudget, request.checkNumerics, !request.model.noFuse);
+    if (failed(plan) || failed(nnc::applyRecomputePlan(model, *plan)))
+      return 1;
+    if (!plan->recomputedLayers.empty())
+      errs() << "nnc: memory budget " << *request.memoryBudget << " B: planned arena "
+             << plan->arenaBytes << " B (" << plan->unconstrainedBytes
+             << " B without recomputation), recomputing " << join(plan->recomputedLayers, ", ")
+             << " (+" << plan->extraFlops << " FLOPs per step)\n";
+  }
   std::string exe = sys::fs::getMainExecutable(programPath().c_str(), (void *)&fail);
   SmallString<256> libDir(sys::path::parent_path(sys::path::parent_path(exe)));
   sys::path::append(libDir, "lib");

@@ -154,6 +154,25 @@ struct ThreadsOption {
   llvm::cl::opt<int> threads;
 };
 
+/// --memory-budget: the most bytes the model's planned arena may take
+/// (build, train, report); a training step recomputes activations in the
+/// backward pass to fit (codegen/MemoryBudget.h).
+struct MemoryBudgetOption {
+  explicit MemoryBudgetOption(llvm::cl::SubCommand &sub);
+  /// Checks the flag if given; false after reporting.
+  bool check() const;
+  /// The budget in bytes, if given and valid.
+  std::optional<int64_t> value() const;
+
+  llvm::cl::opt<std::string> budget;
+};
+
+/// Parses a byte count: an integer, optionally followed by B, kB/KB (1000),
+/// KiB (1024), MB, MiB, GB or GiB; an integer part and a fraction are
+/// accepted with a unit (1.5MiB). None if malformed, not positive or too
+/// large.
+std::optional<int64_t> parseByteCount(llvm::StringRef text);
+
 //===----------------------------------------------------------------------===//
 // Compiling, building and loading
 //===----------------------------------------------------------------------===//
@@ -174,6 +193,8 @@ struct BuildRequest {
   const ModelOptions &model;
   const OptimizerOptions *optimizer = nullptr;
   bool checkNumerics = false;
+  /// --memory-budget: the most bytes the planned arena may take.
+  std::optional<int64_t> memoryBudget;
 };
 
 /// The model file read into a source manager, with an MLIR context whose

@@ -2,7 +2,7 @@
 //
 //   nnc report model.nn [--batch N] [--optimizer O] [--dtype T]
 //                       [--format table|json] [--kernels] [--model NAME]
-//                       [-D name=value]
+//                       [-D name=value] [--memory-budget BYTES]
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +11,7 @@
 #include "codegen/CPUPipeline.h"
 #include "codegen/KernelReport.h"
 #include "codegen/MemoryReport.h"
+#include "codegen/MemoryBudget.h"
 #include "codegen/Passes.h"
 #include "passes/ModelReport.h"
 #include "passes/Passes.h"
@@ -28,6 +29,7 @@ cl::SubCommand reportCmd("report", "Print what a model costs: parameters, bytes,
                                    "FLOPs, training and inference memory");
 
 ModelOptions model(reportCmd);
+MemoryBudgetOption memoryBudget(reportCmd);
 cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"),
                                     cl::sub(reportCmd), cl::cat(category()));
@@ -48,6 +50,24 @@ cl::opt<bool> listKernels("kernels",
                                    "entry point (the JSON always has them)"),
                           cl::sub(reportCmd), cl::cat(category()));
 } // namespace
+
+/// A copy of `model` (not yet specialized) alone in `top`, with its training
+/// step, specialized to the batch; null after an error.
+static mlir::ModuleOp trainingCopy(Session &session, mlir::ModuleOp model,
+                                   const nnc::ModelGraph &graph, StringRef optimizer,
+                                   mlir::OwningOpRef<mlir::ModuleOp> &top) {
+  mlir::OpBuilder b(&session.context());
+  top = mlir::ModuleOp::create(model.getLoc());
+  b.setInsertionPointToStart(top->getBody());
+  auto copy = cast<mlir::ModuleOp>(b.clone(*model));
+  nnc::NNAutodiffOptions autodiff;
+  autodiff.optimizer = optimizer.str();
+  mlir::PassManager pm(&session.context(), mlir::ModuleOp::getOperationName());
+  pm.addPass(nnc::createNNAutodiff(autodiff));
+  if (failed(pm.run(*top)) || failed(session.specializeBatch(copy, graph)))
+    return nullptr;
+  return copy;
+}
 
 /// Runs `compile`, whose errors are the report section's, not the report's:
 /// returns empty on success, else the reason the section gives (the first
@@ -98,11 +118,14 @@ static nnc::MemorySection memoryOf(const std::string &why, const FailureOr<nnc::
 /// compiled as `nnc build` compiles it: the training step (with the report's
 /// optimizer: -nn-autodiff, then the batch, as `nnc build --train`), lowered
 /// to linalg for its kernels and planned for its arena, and the model
-/// without it (`nnc build`) planned; fused unless --no-fuse. A model nnc
+/// without it (`nnc build`) planned; fused unless --no-fuse; with
+/// `recompute` (--memory-budget), the training step recomputes what it
+/// chose. A model nnc
 /// cannot compile (an f16 model, a training step that cannot be built) is
 /// still reported: each section says why.
 static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
-                                     const nnc::ModelGraph &graph, StringRef optimizer, bool fuse) {
+                                     const nnc::ModelGraph &graph, StringRef optimizer, bool fuse,
+                                     const nnc::RecomputePlan *recompute) {
   CompiledCosts result;
   for (const nnc::InputInfo &in : graph.inputs)
     if (nnc::isFloat(graph.values[in.value].dtype) &&
@@ -123,16 +146,13 @@ static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
   });
   result.inference = memoryOf(why, plan);
 
-  // The training artifact: the training step first, then the batch.
-  mlir::OwningOpRef<mlir::ModuleOp> top = copyOf(model);
-  auto copy = cast<mlir::ModuleOp>(top->getBody()->front());
+  // The training artifact: the training step first, then the batch, then
+  // what --memory-budget recomputes.
+  mlir::OwningOpRef<mlir::ModuleOp> top;
+  mlir::ModuleOp copy;
   why = unlessCompiles(session, [&] {
-    nnc::NNAutodiffOptions autodiff;
-    autodiff.optimizer = optimizer.str();
-    mlir::PassManager pm(&session.context(), mlir::ModuleOp::getOperationName());
-    pm.addPass(nnc::createNNAutodiff(autodiff));
-    return mlir::success(succeeded(pm.run(*top)) &&
-                         succeeded(session.specializeBatch(copy, graph)));
+    copy = trainingCopy(session, model, graph, optimizer, top);
+    return mlir::success(copy && (!recompute || succeeded(nnc::applyRecomputePlan(copy, *recompute))));
   });
   if (!why.empty()) {
     result.kernelsUnavailable = result.training.unavailable = why;
@@ -152,6 +172,39 @@ static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
   if (result.kernelsUnavailable.empty())
     result.kernels = nnc::analyzeKernels(copy);
   return result;
+}
+
+/// The --memory-budget section of the table.
+static void printBudget(const nnc::RecomputePlan &plan, const nnc::ModelReport &report,
+                        raw_ostream &os) {
+  os << "memory budget: " << nnc::formatBytesMiB(plan.budget) << "; planned arena "
+     << nnc::formatBytesMiB(plan.arenaBytes) << "; without recomputation "
+     << nnc::formatBytesMiB(plan.unconstrainedBytes) << "; parameters, state and inputs "
+     << nnc::formatBytesMiB(plan.persistentBytes) << "\n";
+  if (plan.recomputedLayers.empty()) {
+    os << "recomputed in the backward pass: nothing (the plan fits)\n";
+    return;
+  }
+  os << "recomputed in the backward pass: " << join(plan.recomputedLayers, ", ") << "\n";
+  os << "extra FLOPs per training step: " << nnc::formatFlops(plan.extraFlops);
+  if (report.trainingStepFlops > 0)
+    os << formatv(" (+{0:F1}% of the training step)",
+                  100.0 * double(plan.extraFlops) / double(report.trainingStepFlops));
+  os << "\n";
+}
+
+/// The --memory-budget object of the JSON report.
+static json::Value budgetToJSON(const nnc::RecomputePlan &plan, const nnc::ModelReport &report) {
+  json::Array layers;
+  for (const std::string &l : plan.recomputedLayers)
+    layers.push_back(l);
+  return json::Object{{"budget_bytes", plan.budget},
+                      {"arena_bytes", plan.arenaBytes},
+                      {"unconstrained_arena_bytes", plan.unconstrainedBytes},
+                      {"persistent_bytes", plan.persistentBytes},
+                      {"recomputed", std::move(layers)},
+                      {"extra_flops", plan.extraFlops},
+                      {"training_step_flops", report.trainingStepFlops}};
 }
 
 /// Prints the report of every model to `os`; returns the exit status.
@@ -178,7 +231,21 @@ static int printReports(Session &session, raw_ostream &os) {
           options.dtype = nnc::dtypeName(graph.values[in.value].dtype).str();
           break;
         }
-    CompiledCosts costs = compiledCostsOf(session, m, graph, options.optimizer, !model.noFuse);
+    // --memory-budget: what the training step recomputes to fit.
+    std::optional<nnc::RecomputePlan> recompute;
+    if (std::optional<int64_t> budget = memoryBudget.value()) {
+      mlir::OwningOpRef<mlir::ModuleOp> top;
+      mlir::ModuleOp copy = trainingCopy(session, m, graph, options.optimizer, top);
+      if (!copy)
+        return 1;
+      mlir::FailureOr<nnc::RecomputePlan> fitted =
+          nnc::planMemoryBudget(copy, *budget, /*checkNumerics=*/false, !model.noFuse);
+      if (failed(fitted))
+        return 1;
+      recompute = std::move(*fitted);
+    }
+    CompiledCosts costs = compiledCostsOf(session, m, graph, options.optimizer, !model.noFuse,
+                                          recompute ? &*recompute : nullptr);
     if (failed(session.specializeBatch(m, graph)))
       return 1;
     FailureOr<nnc::ModelReport> report = nnc::computeReport(m, options);
@@ -198,6 +265,8 @@ static int printReports(Session &session, raw_ostream &os) {
         object["runtime_outside_arena"] = nnc::runtimeCostsToJSON(runtimeOf.runtime);
       if (costs.kernelsUnavailable.empty())
         object["kernels"] = nnc::kernelsToJSON(costs.kernels, fused);
+      if (recompute)
+        object["memory_budget"] = budgetToJSON(*recompute, *report);
       else
         object["kernels_unavailable"] = costs.kernelsUnavailable;
       jsonReports.push_back(std::move(value));
@@ -205,6 +274,8 @@ static int printReports(Session &session, raw_ostream &os) {
       if (index > 1)
         os << "\n";
       nnc::printReportTable(*report, os);
+      if (recompute)
+        printBudget(*recompute, *report, os);
       nnc::printMemorySection(
           formatv("training memory @ batch {0}, {1}", options.batch, options.optimizer).str(),
           costs.training, os);
@@ -228,7 +299,7 @@ static int printReports(Session &session, raw_ostream &os) {
 }
 
 static int runReport() {
-  if (!model.check() || !checkChoice(optimizerName, optimizerNames()) ||
+  if (!model.check() || !memoryBudget.check() || !checkChoice(optimizerName, optimizerNames()) ||
       !checkChoice(dtypeName, {"f32", "f16", "bf16", "int8"}))
     return 1;
   return printToOutput(model, outputFilename, printReports);

@@ -25,6 +25,7 @@ cl::SubCommand trainCmd("train", "Compile a model and train it on the CPU");
 
 ModelOptions model(trainCmd);
 OptimizerOptions optimizer(trainCmd);
+MemoryBudgetOption memoryBudget(trainCmd);
 ThreadsOption threads(trainCmd);
 cl::opt<std::string> outputFilename("o",
                                     cl::desc("Write the weights here after every epoch, and "
@@ -83,8 +84,9 @@ cl::opt<std::string> plotPath("plot",
 /// Checks the training flags given (before anything is compiled); false after
 /// reporting one line.
 static bool checkFlags() {
-  return model.check() && optimizer.check() && threads.check() && checkRange(epochs, 1) &&
-         checkRange(stopAfter, 1) && checkReal(learningRate, 0, /*strict=*/true) &&
+  return model.check() && optimizer.check() && memoryBudget.check() && threads.check() &&
+         checkRange(epochs, 1) && checkRange(stopAfter, 1) &&
+         checkReal(learningRate, 0, /*strict=*/true) &&
          checkChoice(schedule, {"constant", "step", "cosine"}) && checkRange(trainLimit, 1) &&
          checkRange(testLimit, 1) && checkRange(metricsEvery, 1);
 }
@@ -117,7 +119,7 @@ static int runTrain() {
   if (outputFilename == "-" || (outputFilename.getNumOccurrences() && outputFilename.empty()))
     return fail("-o must name a file: the weights are written as safetensors");
   std::unique_ptr<LoadedModel> loaded =
-      loadModel({model, &optimizer, checkNumerics}, threads.value());
+      loadModel({model, &optimizer, checkNumerics, memoryBudget.value()}, threads.value());
   if (!loaded)
     return 1;
   const nnc::ModelGraph &graph = loaded->graph;
