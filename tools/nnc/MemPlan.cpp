@@ -3,6 +3,7 @@
 //   nnc memplan model.nn [--batch N] [--train] [--entry NAME|all]
 //               [--format table|json] [--regions] [--svg plan.svg] [-o FILE]
 //               [--model NAME] [-D name=value] [--no-fuse] [optimizer flags]
+//               [--memory-budget BYTES]
 //
 // Prints the plan -nn-plan-memory makes for the artifact (codegen/
 // MemoryPlan.h) as a table or JSON, and draws it as SVG (MemPlanSVG.cpp).
@@ -14,9 +15,11 @@
 #include "tools/nnc/MemPlanSVG.h"
 
 #include "codegen/CPUPipeline.h"
+#include "codegen/MemoryBudget.h"
 #include "passes/ModelReport.h"
 
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 
@@ -29,6 +32,7 @@ cl::SubCommand memplanCmd("memplan", "Print the arena plan: every buffer with it
 
 ModelOptions model(memplanCmd);
 OptimizerOptions optimizer(memplanCmd);
+MemoryBudgetOption memoryBudget(memplanCmd);
 cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"), cl::sub(memplanCmd),
                                     cl::cat(category()));
@@ -251,6 +255,18 @@ static int printPlans(Session &session, raw_ostream &os) {
   for (auto [m, graph] : modelsOf(*module, graphs)) {
     if (failed(session.specializeBatch(m, *graph)))
       return 1;
+    // --memory-budget: the plan of the training step that recomputes what
+    // the budget needs (docs/training.md).
+    if (std::optional<int64_t> budget = memoryBudget.value()) {
+      mlir::FailureOr<nnc::RecomputePlan> recompute =
+          nnc::planMemoryBudget(m, *budget, /*checkNumerics=*/false, !model.noFuse);
+      if (failed(recompute) || failed(nnc::applyRecomputePlan(m, *recompute)))
+        return 1;
+      if (!recompute->recomputedLayers.empty())
+        errs() << "nnc: memory budget " << *budget << " B: recomputing "
+               << llvm::join(recompute->recomputedLayers, ", ") << " (+" << recompute->extraFlops
+               << " FLOPs per step)\n";
+    }
     mlir::FailureOr<MemoryPlan> plan = nnc::planModelMemory(m, !model.noFuse);
     if (failed(plan))
       return 1;
@@ -318,7 +334,7 @@ static int printPlans(Session &session, raw_ostream &os) {
 }
 
 static int runMemPlan() {
-  if (!model.check() || !optimizer.check())
+  if (!model.check() || !optimizer.check() || !memoryBudget.check())
     return 1;
   if (!withTraining && (entryName == "train_step"))
     return fail("--entry train_step needs --train");
