@@ -3,6 +3,7 @@
 //   nnc report model.nn [--batch N] [--optimizer O] [--dtype T]
 //                       [--format table|json] [--kernels] [--model NAME]
 //                       [-D name=value] [--memory-budget BYTES]
+//                       [--data D [--limit N] [--test-limit N] ...]
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,11 +11,12 @@
 
 #include "codegen/CPUPipeline.h"
 #include "codegen/KernelReport.h"
-#include "codegen/MemoryReport.h"
 #include "codegen/MemoryBudget.h"
+#include "codegen/MemoryReport.h"
 #include "codegen/Passes.h"
 #include "passes/ModelReport.h"
 #include "passes/Passes.h"
+#include "runtime/Data.h"
 
 #include "mlir/Pass/PassManager.h"
 
@@ -45,6 +47,13 @@ cl::opt<Format> reportFormat("format", cl::desc("Report format"), cl::init(Forma
                              cl::values(clEnumValN(Format::Table, "table", "a table"),
                                         clEnumValN(Format::JSON, "json", "JSON")),
                              cl::sub(reportCmd), cl::cat(category()));
+DataFlags dataFlags(reportCmd);
+cl::opt<int64_t> trainLimit("limit",
+                            cl::desc("(with --data) only the first N training samples (N >= 1)"),
+                            cl::init(0), cl::sub(reportCmd), cl::cat(category()));
+cl::opt<int64_t> testLimit("test-limit",
+                           cl::desc("(with --data) only the first N test samples (N >= 1)"),
+                           cl::init(0), cl::sub(reportCmd), cl::cat(category()));
 cl::opt<bool> listKernels("kernels",
                           cl::desc("List every generated kernel and library call of each "
                                    "entry point (the JSON always has them)"),
@@ -207,6 +216,66 @@ static json::Value budgetToJSON(const nnc::RecomputePlan &plan, const nnc::Model
                       {"training_step_flops", report.trainingStepFlops}};
 }
 
+/// The runtime's fixed costs while it trains or runs a model, outside the
+/// arena and the data: oneDNN's generated (JIT) code and the library pages
+/// run for the first time. Measured by bench/memory_bench.py (whose
+/// --fixed-mb default is this bound) at 4.2-10.2 MB for the examples at 1
+/// and 2 threads (docs/training.md, *Memory*).
+constexpr int64_t kRuntimeFixedBound = 12'000'000;
+
+/// The bytes `nnc train --data ...` holds for its data (runtime/Data.h
+/// dataMemory: the splits as stored, u8 images, and the batch staging), with
+/// the data loaded as training loads it; none without --data.
+struct DataPipeline {
+  nnc::rt::DataMemory memory;
+  std::string line;
+};
+
+static FailureOr<std::optional<DataPipeline>> dataPipelineOf(const nnc::ModelGraph &graph,
+                                                             int64_t batch) {
+  if (!dataFlags.data.getNumOccurrences())
+    return std::optional<DataPipeline>();
+  nnc::rt::DataOptions options;
+  if (!dataFlags.toOptions(options))
+    return failure();
+  options.trainLimit = trainLimit;
+  options.testLimit = testLimit;
+  if (graph.inputs.empty() || graph.outputs.empty()) {
+    fail("--data: model '" + graph.name + "' has no input or output");
+    return failure();
+  }
+  // What the model expects of a sample, as sampleSpecOf reads it from an
+  // artifact.
+  const nnc::TensorValue &in = graph.values[graph.inputs.front().value];
+  const nnc::TensorValue &out = graph.values[graph.outputs.front().value];
+  nnc::rt::SampleSpec spec;
+  spec.shape.assign(in.shape.begin() + 1, in.shape.end());
+  spec.tokenInputs = !nnc::isFloat(in.dtype);
+  // Token ids index the (first) embedding table.
+  for (const nnc::Layer &layer : graph.layers)
+    if (spec.tokenInputs && layer.kind == nnc::LayerKind::Embedding && !layer.params.empty()) {
+      spec.vocabSize = graph.params[layer.params.front()].shape.front();
+      break;
+    }
+  int64_t outputWidth = 1;
+  for (size_t d = 1; d < out.shape.size(); ++d)
+    outputWidth *= out.shape[d];
+  if (graph.train.loss == "mse")
+    spec.targetWidth = outputWidth;
+  else if (out.shape.size() == 2)
+    spec.numClasses = out.shape[1];
+  auto splits = nnc::rt::loadSplits(options, spec);
+  if (!splits) {
+    fail(splits.message());
+    return failure();
+  }
+  DataPipeline pipeline;
+  pipeline.memory = nnc::rt::dataMemory(splits->train, splits->test, batch, outputWidth);
+  pipeline.line = "data pipeline (nnc train --data " + options.data +
+                  "): " + nnc::rt::describeDataMemory(pipeline.memory, splits->train, splits->test);
+  return std::optional<DataPipeline>(std::move(pipeline));
+}
+
 /// Prints the report of every model to `os`; returns the exit status.
 static int printReports(Session &session, raw_ostream &os) {
   std::vector<nnc::ModelGraph> graphs;
@@ -244,6 +313,9 @@ static int printReports(Session &session, raw_ostream &os) {
         return 1;
       recompute = std::move(*fitted);
     }
+    FailureOr<std::optional<DataPipeline>> data = dataPipelineOf(graph, options.batch);
+    if (failed(data))
+      return 1;
     CompiledCosts costs = compiledCostsOf(session, m, graph, options.optimizer, !model.noFuse,
                                           recompute ? &*recompute : nullptr);
     if (failed(session.specializeBatch(m, graph)))
@@ -263,6 +335,12 @@ static int printReports(Session &session, raw_ostream &os) {
       object["inference_memory"] = nnc::memorySectionToJSON(costs.inference);
       if (runtimeOf.unavailable.empty())
         object["runtime_outside_arena"] = nnc::runtimeCostsToJSON(runtimeOf.runtime);
+      object["runtime_fixed_bytes_bound"] = kRuntimeFixedBound;
+      if (*data)
+        object["data_pipeline"] = json::Object{{"train", int64_t((*data)->memory.train)},
+                                               {"test", int64_t((*data)->memory.test)},
+                                               {"staging", int64_t((*data)->memory.staging)},
+                                               {"total", int64_t((*data)->memory.total())}};
       if (costs.kernelsUnavailable.empty())
         object["kernels"] = nnc::kernelsToJSON(costs.kernels, fused);
       if (recompute)
@@ -282,6 +360,12 @@ static int printReports(Session &session, raw_ostream &os) {
       nnc::printMemorySection(formatv("inference memory @ batch {0}", options.batch).str(),
                               costs.inference, os);
       nnc::printRuntimeCosts(runtimeOf, os);
+      os << "runtime fixed costs (not in the arena): at most "
+         << nnc::formatBytes(kRuntimeFixedBound)
+         << " measured (oneDNN's generated code and library pages run for the first time; "
+            "docs/training.md)\n";
+      if (*data)
+        os << (*data)->line << "\n";
       if (!costs.kernelsUnavailable.empty())
         os << "kernels: none generated (" << costs.kernelsUnavailable << ")\n";
       else
@@ -300,7 +384,8 @@ static int printReports(Session &session, raw_ostream &os) {
 
 static int runReport() {
   if (!model.check() || !memoryBudget.check() || !checkChoice(optimizerName, optimizerNames()) ||
-      !checkChoice(dtypeName, {"f32", "f16", "bf16", "int8"}))
+      !checkChoice(dtypeName, {"f32", "f16", "bf16", "int8"}) || !checkRange(trainLimit, 0) ||
+      !checkRange(testLimit, 0))
     return 1;
   return printToOutput(model, outputFilename, printReports);
 }
