@@ -24,6 +24,7 @@ import sys
 # checking is for nnc's own processes, not the interpreter).
 python_model = sys.executable
 if getattr(config, "nnc_sanitize", False):
+    config.available_features.add("asan")
     import subprocess
     asan_rt = subprocess.run(["clang-22", "-print-file-name=libclang_rt.asan-x86_64.so"],
                              capture_output=True, text=True).stdout.strip()

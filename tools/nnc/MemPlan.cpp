@@ -219,7 +219,7 @@ static json::Object entryToJSON(const EntryPlan &e) {
   auto [byKind, total] = liveAt(e, peak);
   json::Object kinds;
   for (auto &kv : byKind)
-    kinds[kv.getKey()] = kv.getValue();
+    kinds[kv.getKey().str()] = kv.getValue();
   return json::Object{
       {"entry", e.entry},
       {"heuristic", e.heuristic},
