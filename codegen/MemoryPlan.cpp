@@ -7,6 +7,12 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
 
+#include "llvm/ADT/STLExtras.h"
+
+#include <algorithm>
+#include <climits>
+#include <tuple>
+
 using namespace mlir;
 
 namespace {
@@ -22,6 +28,42 @@ std::string strOf(DictionaryAttr d, StringRef key) {
 }
 
 } // namespace
+
+llvm::StringMap<int64_t> nnc::liveBytesAt(const EntryPlan &entry, int64_t step) {
+  std::vector<const PlannedBuffer *> live;
+  for (const PlannedBuffer &b : entry.buffers)
+    if (b.first <= step && step <= b.last)
+      live.push_back(&b);
+  llvm::sort(live, [](const PlannedBuffer *a, const PlannedBuffer *b) {
+    return std::tie(a->offset, a->first) < std::tie(b->offset, b->first);
+  });
+  llvm::StringMap<int64_t> bytes;
+  int64_t reach = INT64_MIN;
+  for (const PlannedBuffer *b : live) {
+    int64_t lo = std::max(b->offset, reach), hi = b->offset + b->bytes;
+    if (hi > lo)
+      bytes[b->kind] += hi - lo;
+    reach = std::max(reach, hi);
+  }
+  return bytes;
+}
+
+int64_t nnc::totalBytes(const llvm::StringMap<int64_t> &bytes) {
+  int64_t sum = 0;
+  for (const auto &entry : bytes)
+    sum += entry.second;
+  return sum;
+}
+
+int64_t nnc::peakStep(const EntryPlan &entry) {
+  int64_t best = 0, bestBytes = -1;
+  for (int64_t s = 0; s < int64_t(entry.steps.size()); ++s)
+    if (int64_t bytes = totalBytes(liveBytesAt(entry, s)); bytes > bestBytes) {
+      best = s;
+      bestBytes = bytes;
+    }
+  return best;
+}
 
 Attribute nnc::entryPlanToAttr(MLIRContext *ctx, const EntryPlan &plan) {
   Builder b(ctx);

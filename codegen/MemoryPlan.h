@@ -16,6 +16,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
 
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <string>
@@ -82,6 +83,18 @@ struct MemoryPlan {
   int64_t arenaBytes = 0;
   std::vector<EntryPlan> entries;
 };
+
+/// The bytes of `entry`'s buffers live at `step`, by kind: each byte of the
+/// arena counted once (a buffer overwritten in place shares its input's
+/// bytes; the first buffer in offset order that covers a byte owns it).
+llvm::StringMap<int64_t> liveBytesAt(const EntryPlan &entry, int64_t step);
+
+/// The sum of `bytes` over all kinds.
+int64_t totalBytes(const llvm::StringMap<int64_t> &bytes);
+
+/// The step of `entry` at which the most bytes are live (the first on a
+/// tie; 0 without steps).
+int64_t peakStep(const EntryPlan &entry);
 
 /// Reads the plan of `model` (after -nn-plan-memory). Fails, with an error
 /// at the model, if it has none.

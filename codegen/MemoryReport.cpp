@@ -22,34 +22,6 @@ namespace {
 constexpr int64_t kKeptCopies = 8;
 constexpr int64_t kMaxKeptBytes = int64_t(1) << 20;
 
-/// The live bytes of `buffers` at `step` by kind, each byte of the arena
-/// counted once (the first buffer in offset order that covers it owns it).
-StringMap<int64_t> liveAt(const std::vector<nnc::PlannedBuffer> &buffers, int64_t step) {
-  std::vector<const nnc::PlannedBuffer *> live;
-  for (const nnc::PlannedBuffer &b : buffers)
-    if (b.first <= step && step <= b.last)
-      live.push_back(&b);
-  llvm::sort(live, [](const nnc::PlannedBuffer *a, const nnc::PlannedBuffer *b) {
-    return std::tie(a->offset, a->first) < std::tie(b->offset, b->first);
-  });
-  StringMap<int64_t> bytes;
-  int64_t reach = INT64_MIN;
-  for (const nnc::PlannedBuffer *b : live) {
-    int64_t lo = std::max(b->offset, reach), hi = b->offset + b->bytes;
-    if (hi > lo)
-      bytes[b->kind] += hi - lo;
-    reach = std::max(reach, hi);
-  }
-  return bytes;
-}
-
-int64_t total(const StringMap<int64_t> &bytes) {
-  int64_t sum = 0;
-  for (const auto &entry : bytes)
-    sum += entry.second;
-  return sum;
-}
-
 /// `what X` for the table, with X as formatBytes prints it.
 std::string part(StringRef what, int64_t bytes) {
   return (what + " " + nnc::formatBytes(bytes)).str();
@@ -80,14 +52,8 @@ nnc::ArenaBreakdown nnc::breakDownArena(const MemoryPlan &plan) {
   if (largest) {
     r.entry = largest->entry;
     r.steps = int64_t(largest->steps.size());
-    StringMap<int64_t> peak;
-    for (int64_t s = 0; s < r.steps; ++s) {
-      StringMap<int64_t> live = liveAt(largest->buffers, s);
-      if (s == 0 || total(live) > total(peak)) {
-        peak = std::move(live);
-        r.peakStep = s;
-      }
-    }
+    r.peakStep = nnc::peakStep(*largest);
+    StringMap<int64_t> peak = nnc::liveBytesAt(*largest, r.peakStep);
     if (r.steps > 0)
       r.peakStepName = largest->steps[r.peakStep];
     r.gradients = peak.lookup("gradient");
@@ -95,8 +61,8 @@ nnc::ArenaBreakdown nnc::breakDownArena(const MemoryPlan &plan) {
     r.scratch = peak.lookup("scratch");
     r.results = peak.lookup("output");
     // Every other kind of transient buffer is a temporary.
-    r.temporaries = total(peak) - r.gradients - r.activations - r.scratch - r.results;
-    named += total(peak);
+    r.temporaries = totalBytes(peak) - r.gradients - r.activations - r.scratch - r.results;
+    named += totalBytes(peak);
     for (const PlannedBuffer &b : largest->buffers) {
       if (b.kind == "scratch" && b.bytes > r.largestScratch) {
         r.largestScratch = b.bytes;

@@ -65,27 +65,12 @@ using nnc::MemoryPlan;
 using nnc::PlannedBuffer;
 using nnc::plot::kindLabel;
 
-/// Bytes by kind of the buffers live at `step`, and their total.
+/// Bytes by kind of the buffers live at `step` (shared bytes once), and
+/// their total.
 static std::pair<StringMap<int64_t>, int64_t> liveAt(const EntryPlan &e, int64_t step) {
-  StringMap<int64_t> byKind;
-  int64_t total = 0;
-  for (const PlannedBuffer &b : e.buffers)
-    if (b.first <= step && step <= b.last) {
-      byKind[b.kind] += b.bytes;
-      total += b.bytes;
-    }
-  return {byKind, total};
-}
-
-/// The step at which the placed buffers' live bytes peak.
-static int64_t peakStep(const EntryPlan &e) {
-  int64_t best = 0, bestBytes = -1;
-  for (int64_t s = 0; s < int64_t(e.steps.size()); ++s) {
-    int64_t bytes = liveAt(e, s).second;
-    if (bytes > bestBytes)
-      best = s, bestBytes = bytes;
-  }
-  return best;
+  StringMap<int64_t> byKind = nnc::liveBytesAt(e, step);
+  int64_t total = nnc::totalBytes(byKind);
+  return {std::move(byKind), total};
 }
 
 /// (planned - lower bound) / planned: the share of the arena no plan needs.
@@ -177,7 +162,7 @@ static void printEntryTable(const EntryPlan &e, raw_ostream &os) {
   os << formatv("  planned / lower bound: {0:F3}\n", ratio(e));
   os << formatv("  fragmentation:         {0:F1}% ((planned - lower bound) / planned)\n",
                 100 * fragmentation(e));
-  int64_t peak = peakStep(e);
+  int64_t peak = nnc::peakStep(e);
   auto [byKind, total] = liveAt(e, peak);
   os << "  peak of the placed buffers at " << stepLabel(e, peak) << ": " << formatBytes(total);
   std::string sep = " = ";
@@ -215,7 +200,7 @@ static json::Object entryToJSON(const EntryPlan &e) {
     steps.push_back(s);
   for (auto [i, b] : llvm::enumerate(e.buffers))
     buffers.push_back(bufferToJSON(e, i, b));
-  int64_t peak = peakStep(e);
+  int64_t peak = nnc::peakStep(e);
   auto [byKind, total] = liveAt(e, peak);
   json::Object kinds;
   for (auto &kv : byKind)
