@@ -799,3 +799,39 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       return st;
   return result;
 }
+
+int64_t nnc::rt::fillSyntheticInputs(Model &m) {
+  uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return double(state >> 11) * 0x1p-53;
+  };
+  int64_t classes = 1;
+  for (const Region &r : m.regions())
+    if (r.kind == "output" && r.name.rfind("forward.", 0) == 0 && r.shape.size() == 2)
+      classes = r.shape[1];
+  int64_t batch = 0;
+  for (const Region &r : m.regions()) {
+    if (r.kind != "input")
+      continue;
+    std::string_view name = r.name;
+    std::string_view local = name.substr(name.find('.') + 1);
+    int64_t n = r.numElements();
+    if (local == "lr")
+      *m.dataAs<float>(r) = 1e-6f;
+    else if (local == "step" || local == "seed")
+      *m.dataAs<int64_t>(r) = 1;
+    else if (r.dtype == "i64")
+      for (int64_t i = 0; i < n; ++i)
+        m.dataAs<int64_t>(r)[i] = int64_t(next() * double(classes));
+    else if (r.dtype == "i32")
+      for (int64_t i = 0; i < n; ++i)
+        m.dataAs<int32_t>(r)[i] = int32_t(next() * double(classes));
+    else if (r.dtype == "f32")
+      for (int64_t i = 0; i < n; ++i)
+        m.dataAs<float>(r)[i] = float(next());
+    if (local != "labels" && !r.shape.empty() && batch == 0)
+      batch = r.shape[0];
+  }
+  return batch;
+}

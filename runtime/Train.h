@@ -138,6 +138,13 @@ Status loadWeights(Model &model, const std::string &path);
 /// `path` atomically; returns the file size.
 Result<int64_t> saveWeights(Model &model, const std::string &path);
 
+/// Fills every input region of `model` with seeded synthetic values (floats in
+/// [0, 1), class ids below the forward output's width, lr 1e-6 so repeated
+/// train steps keep the weights sane, step and seed 1), for timing (nnc bench,
+/// nnc-rt bench); returns the batch size (the first dimension of the first
+/// input that is not labels).
+int64_t fillSyntheticInputs(Model &model);
+
 } // namespace nnc::rt
 
 #endif // NNC_RUNTIME_TRAIN_H

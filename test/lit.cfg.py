@@ -1,4 +1,4 @@
-# lit configuration for nnc. Substitutions: %nnc, %nn-opt, %examples; FileCheck,
+# lit configuration for nnc. Substitutions: %nnc, %nnc-rt, %nn-opt, %examples; FileCheck,
 # not and count come from LLVM's tools folder.
 import os
 import lit.formats
@@ -16,6 +16,7 @@ path = os.path.pathsep.join([config.nnc_tools_dir, config.llvm_tools_dir,
 config.environment["PATH"] = path
 config.substitutions.append(("%examples", os.path.join(config.nnc_src_root, "examples")))
 config.substitutions.append(("%nnc_libdir", os.path.join(os.path.dirname(config.nnc_tools_dir), "lib")))
+config.substitutions.append(("%nnc-rt", os.path.join(config.nnc_tools_dir, "nnc-rt")))
 config.substitutions.append(("%nnc", os.path.join(config.nnc_tools_dir, "nnc")))
 import sys
 # %python-model: Python that loads a compiled model (ctypes). Under the

@@ -12,6 +12,7 @@
 #include "passes/ModelReport.h"
 #include "runtime/Kernels.h"
 #include "runtime/Profile.h"
+#include "runtime/Train.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -74,43 +75,6 @@ static void printProfile(double totalMs, int64_t steps) {
                     stepMs, libraryMs, share, stepMs - libraryMs, perStep, calls, steps);
 }
 
-/// Fills every input of `m` with seeded values (inputs in [0, 1), labels in
-/// range, lr tiny so the weights stay sane); returns the batch size.
-static int64_t fillSyntheticInputs(nnc::rt::Model &m) {
-  uint64_t state = 12345;
-  auto next = [&] {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return double(state >> 11) * 0x1p-53;
-  };
-  int64_t classes = 1;
-  for (const nnc::rt::Region &r : m.regions())
-    if (r.kind == "output" && r.name.rfind("forward.", 0) == 0 && r.shape.size() == 2)
-      classes = r.shape[1];
-  int64_t batch = 0;
-  for (const nnc::rt::Region &r : m.regions()) {
-    if (r.kind != "input")
-      continue;
-    StringRef local = StringRef(r.name).split('.').second;
-    int64_t n = r.numElements();
-    if (local == "lr")
-      *m.dataAs<float>(r) = 1e-6f;
-    else if (local == "step" || local == "seed")
-      *m.dataAs<int64_t>(r) = 1;
-    else if (r.dtype == "i64")
-      for (int64_t i = 0; i < n; ++i)
-        m.dataAs<int64_t>(r)[i] = int64_t(next() * double(classes));
-    else if (r.dtype == "i32")
-      for (int64_t i = 0; i < n; ++i)
-        m.dataAs<int32_t>(r)[i] = int32_t(next() * double(classes));
-    else if (r.dtype == "f32")
-      for (int64_t i = 0; i < n; ++i)
-        m.dataAs<float>(r)[i] = float(next());
-    if (local != "labels" && !r.shape.empty() && batch == 0)
-      batch = r.shape[0];
-  }
-  return batch;
-}
-
 /// `nnc bench`: milliseconds per forward and per training step, median of
 /// --iterations runs after --warmup runs, on seeded synthetic inputs; with
 /// profiling on, also the mean step split into library calls and generated
@@ -141,7 +105,7 @@ static int runBench() {
   }
   nnc::rt::Model &m = built ? *built : *loaded->model;
   m.initialize(1);
-  int64_t batch = fillSyntheticInputs(m);
+  int64_t batch = nnc::rt::fillSyntheticInputs(m);
   outs() << "model " << m.name() << ", batch " << batch << ", " << nnc_get_num_threads()
          << " thread(s)\n";
   // What the runtime allocated for the arena (test/report/arena-exact.test
