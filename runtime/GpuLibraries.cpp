@@ -277,12 +277,13 @@ bool gpu::deviceCopy2d(const LibraryHandles &h, const float *src, int64_t srcLd,
                        int64_t dstLd, int64_t rows, int64_t cols) {
   if (rows == 0 || cols == 0)
     return true;
-  // Column-major, the rows are columns of `cols` elements: C = 1 * A + 0 * B.
+  ColumnMajorCopy c = copyAsGeam(src, srcLd, dst, dstLd, rows, cols);
   const float one = 1.0f, zero = 0.0f;
+  // B is not read with beta 0; it is A to be a valid operand.
   return checkCublas(h,
-                     h.blas.cublasSgeam(h.blasHandle, kCublasOpN, kCublasOpN, int(cols), int(rows),
-                                        &one, src, int(srcLd), &zero, src, int(srcLd), dst,
-                                        int(dstLd)),
+                     h.blas.cublasSgeam(h.blasHandle, kCublasOpN, kCublasOpN, int(c.m), int(c.n),
+                                        &one, c.A, int(c.lda), &zero, c.A, int(c.lda), c.C,
+                                        int(c.ldc)),
                      "cublasSgeam");
 }
 

@@ -210,6 +210,22 @@ inline ColumnMajorGemm toColumnMajor(bool transA, bool transB, int64_t M, int64_
           ldc};
 }
 
+/// The arguments of the cublasSgeam (C = 1 * op(A) + 0 * op(B), no
+/// transposes) that copies `rows` row-major rows of `cols` floats from `src`
+/// (row stride srcLd) to `dst` (row stride dstLd): column-major, the rows are
+/// the `n` columns of `m` elements.
+struct ColumnMajorCopy {
+  int64_t m, n;
+  const float *A;
+  int64_t lda;
+  float *C;
+  int64_t ldc;
+};
+inline ColumnMajorCopy copyAsGeam(const float *src, int64_t srcLd, float *dst, int64_t dstLd,
+                                  int64_t rows, int64_t cols) {
+  return {cols, rows, src, srcLd, dst, dstLd};
+}
+
 //===----------------------------------------------------------------------===//
 // Convolution descriptors and algorithm choice
 //===----------------------------------------------------------------------===//
