@@ -36,22 +36,7 @@ struct GpuOps {
   /// One range: the device runs all rows of a step at once.
   template <typename Body> void forRowRanges(int64_t N, Body body) { body(int64_t(0), N); }
   /// The per-step products: plain cublasSgemm calls on W_hh.
-  class RecurrentGemm {
-  public:
-    RecurrentGemm(GpuOps &ops, bool transB, int64_t N, int64_t K, const float *B, int64_t ldb,
-                  int64_t lda, int64_t ldc, int64_t /*batch*/)
-        : ops(ops), transB(transB), N(N), K(K), B(B), ldb(ldb), lda(lda), ldc(ldc) {}
-    void run(int64_t M, const float *A, float beta, float *C) const {
-      ops.gemm(false, transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-    }
-
-  private:
-    GpuOps &ops;
-    bool transB;
-    int64_t N, K;
-    const float *B;
-    int64_t ldb, lda, ldc;
-  };
+  using RecurrentGemm = UnpackedGemm<GpuOps>;
 };
 
 template <typename... Args> void forward(Args... args) {

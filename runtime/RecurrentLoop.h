@@ -42,6 +42,7 @@
 #define NNC_RUNTIME_RECURRENTLOOP_H
 
 #include "runtime/Kernels.h"
+#include "runtime/KernelsInternal.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -49,23 +50,8 @@
 
 namespace nnc::kernels::recurrent {
 
-/// Rounds a byte count up to a multiple of 64.
-constexpr int64_t alignBytes(int64_t bytes) { return (bytes + 63) / 64 * 64; }
-
-/// Carves consecutive 64-byte-aligned float buffers out of a scratch block
-/// (host or device addresses alike: it only computes addresses).
-class Cursor {
-public:
-  explicit Cursor(void *base) : cur(static_cast<char *>(base)) {}
-  float *take(int64_t floats) {
-    float *p = reinterpret_cast<float *>(cur);
-    cur += alignBytes(floats * static_cast<int64_t>(sizeof(float)));
-    return p;
-  }
-
-private:
-  char *cur;
-};
+using nnc::kernels::alignUp;
+using nnc::kernels::ScratchCursor;
 
 enum class Cell { RnnTanh, RnnRelu, Lstm, Gru };
 
@@ -120,17 +106,17 @@ struct Rec {
   // c [N, H], zeros [GH]; in inference also the layer outputs [T*N, D*H]
   // (two alternating ones for stacked layers).
   int64_t fwdScratchBytes(bool train) const {
-    return alignBytes(T * N * F * 4) + alignBytes(T * N * gh() * 4) + alignBytes(N * gh() * 4) +
-           alignBytes(N * H * 4) + alignBytes(gh() * 4) +
-           (train ? 0 : std::min<int64_t>(L, 2) * alignBytes(T * N * dh() * 4));
+    return alignUp(T * N * F * 4) + alignUp(T * N * gh() * 4) + alignUp(N * gh() * 4) +
+           alignUp(N * H * 4) + alignUp(gh() * 4) +
+           (train ? 0 : std::min<int64_t>(L, 2) * alignUp(T * N * dh() * 4));
   }
   // Backward scratch: x time-major [T*N, F], two alternating output/input
   // gradients [T*N, maxIn], dXP (and for GRU dHP) [T*N, GH], dhRec, dcRec
   // [N, H], zeros [GH], ones [T*N].
   int64_t bwdScratchBytes() const {
-    return alignBytes(T * N * F * 4) + 2 * alignBytes(T * N * maxIn() * 4) +
-           (cell == Cell::Gru ? 2 : 1) * alignBytes(T * N * gh() * 4) + 2 * alignBytes(N * H * 4) +
-           alignBytes(gh() * 4) + alignBytes(T * N * 4);
+    return alignUp(T * N * F * 4) + 2 * alignUp(T * N * maxIn() * 4) +
+           (cell == Cell::Gru ? 2 : 1) * alignUp(T * N * gh() * 4) + 2 * alignUp(N * H * 4) +
+           alignUp(gh() * 4) + alignUp(T * N * 4);
   }
 };
 
@@ -149,6 +135,25 @@ template <typename... Views> void callStep(nnc_step_fn fn, Views... views) {
   std::apply([fn](auto... args) { reinterpret_cast<void (*)(decltype(args)...)>(fn)(args...); },
              std::tuple_cat(memrefArgs(views)...));
 }
+
+/// The per-step products C[M, N] = A op(B) + beta C as plain `Ops::gemm`
+/// calls on B (an Ops' RecurrentGemm where nothing is packed).
+template <typename Ops> class UnpackedGemm {
+public:
+  UnpackedGemm(Ops &ops, bool transB, int64_t N, int64_t K, const float *B, int64_t ldb,
+               int64_t lda, int64_t ldc, int64_t /*batch*/)
+      : ops(ops), transB(transB), N(N), K(K), B(B), ldb(ldb), lda(lda), ldc(ldc) {}
+  void run(int64_t M, const float *A, float beta, float *C) const {
+    ops.gemm(false, transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+  }
+
+private:
+  Ops &ops;
+  bool transB;
+  int64_t N, K;
+  const float *B;
+  int64_t ldb, lda, ldc;
+};
 
 /// dst[b, a, :] = src[a, b, :] for a [A, B, W] array.
 template <typename Ops>
@@ -169,7 +174,7 @@ void recurrentFwd(Ops &ops, const Rec &r, const float *x, const float *const *we
                   float *reserve, void *scratch, nnc_step_fn step) {
   const int64_t N = r.N, T = r.T, H = r.H, GH = r.gh(), DH = r.dh();
   const int64_t SH = r.sh(), NT = N * T;
-  Cursor cur(scratch);
+  ScratchCursor cur(scratch);
   float *xT = cur.take(NT * r.F);
   float *XP = cur.take(NT * GH);
   float *HP = cur.take(N * GH);
@@ -278,7 +283,7 @@ void recurrentBwd(Ops &ops, const Rec &r, const float *dy, const float *x,
   const int64_t SH = r.sh(), NT = N * T;
   // The reserve is only read; the layout helpers take a mutable pointer.
   float *reserve = const_cast<float *>(reserveC);
-  Cursor cur(scratch);
+  ScratchCursor cur(scratch);
   float *xT = cur.take(NT * r.F);
   float *bufA = cur.take(NT * r.maxIn());
   float *bufB = cur.take(NT * r.maxIn());

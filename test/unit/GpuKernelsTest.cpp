@@ -8,8 +8,9 @@
 // among cuDNN's ranking; cuDNN's descriptors built from the real libcudnn.so.9
 // (cuDNN's output size must be nnc's) where it loads; the hand-written
 // constants and struct layouts against cudnn.h and cublas_v2.h where they are
-// installed. A test that needs what this machine lacks is skipped with the
-// reason.
+// installed. On a GPU (GpuKernelsDevice tests): nnc_gpu_gemm, linear and
+// conv2d forward/backward and the RNN time loop against the CPU's kernels. A
+// test that needs what this machine lacks is skipped with the reason.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,7 +25,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 #if __has_include(<cudnn.h>) && __has_include(<cublas_v2.h>)
 #define NNC_HAVE_CUDA_LIBRARY_HEADERS 1
@@ -195,71 +198,95 @@ struct EmulatedGpuOps {
     ++ranges;
     body(int64_t(0), N);
   }
-  class RecurrentGemm {
-  public:
-    RecurrentGemm(EmulatedGpuOps &ops, bool transB, int64_t N, int64_t K, const float *B,
-                  int64_t ldb, int64_t lda, int64_t ldc, int64_t)
-        : ops(ops), transB(transB), N(N), K(K), B(B), ldb(ldb), lda(lda), ldc(ldc) {}
-    void run(int64_t M, const float *A, float beta, float *C) const {
-      ops.gemm(false, transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-    }
-
-  private:
-    EmulatedGpuOps &ops;
-    bool transB;
-    int64_t N, K;
-    const float *B;
-    int64_t ldb, lda, ldc;
-  };
+  using RecurrentGemm = nnc::kernels::recurrent::UnpackedGemm<EmulatedGpuOps>;
   int ranges = 0;
 };
 
+/// Copies a strided [rows, cols] device view (row stride ld) to the host.
+std::vector<float> download(const float *p, int64_t rows, int64_t cols, int64_t ld) {
+  std::vector<float> host(rows ? (rows - 1) * ld + cols : 0);
+  driver().cuMemcpyDtoHAsync(host.data(), CUdeviceptr(uintptr_t(p)), host.size() * 4, stream());
+  driver().cuStreamSynchronize(stream());
+  return host;
+}
+void upload(float *p, const std::vector<float> &host) {
+  driver().cuMemcpyHtoDAsync(CUdeviceptr(uintptr_t(p)), host.data(), host.size() * 4, stream());
+  driver().cuStreamSynchronize(stream());
+}
+
 /// Stands in for the generated tanh RNN inference step (memref arguments xp
 /// [rows, H], b_ih, b_hh [H], h [rows, H] with row stride ldh):
-/// h = tanh(xp + b_ih + b_hh).
+/// h = tanh(xp + b_ih + b_hh), on host memory or, with `stepOnDevice`, on
+/// device memory (it then waits for the stream and copies).
 int64_t stepRows = 0;
+bool stepOnDevice = false;
 void rnnStep(float *, float *xp, int64_t, int64_t rows, int64_t cols, int64_t ldx, int64_t, float *,
              float *bih, int64_t, int64_t, int64_t, float *, float *bhh, int64_t, int64_t, int64_t,
              float *, float *h, int64_t, int64_t, int64_t, int64_t ldh, int64_t) {
   stepRows = rows;
+  std::vector<float> X, BI, BH, Hs;
+  float *xs = xp, *bi = bih, *bh = bhh, *hs = h;
+  if (stepOnDevice) {
+    X = download(xp, rows, cols, ldx), BI = download(bih, 1, cols, cols);
+    BH = download(bhh, 1, cols, cols), Hs = download(h, rows, cols, ldh);
+    xs = X.data(), bi = BI.data(), bh = BH.data(), hs = Hs.data();
+  }
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < cols; ++j)
-      h[r * ldh + j] = std::tanh(xp[r * ldx + j] + bih[j] + bhh[j]);
+      hs[r * ldh + j] = std::tanh(xs[r * ldx + j] + bi[j] + bh[j]);
+  if (stepOnDevice)
+    upload(h, Hs);
 }
+
+/// The recurrent tests' layer: a tanh RNN, two bidirectional layers with
+/// biases, and its weights in state_dict order.
+struct RnnCase {
+  static constexpr int64_t N = 5, T = 4, F = 3, H = 6, L = 2;
+  std::vector<std::vector<float>> store;
+  std::vector<const float *> weights;
+  std::vector<float> x = randomVec(N * T * F, 99);
+  RnnCase() {
+    uint32_t seed = 10;
+    for (int64_t l = 0; l < L; ++l)
+      for (int d = 0; d < 2; ++d)
+        for (int64_t size : {H * (l == 0 ? F : 2 * H), H * H, H, H})
+          store.push_back(randomVec(size, seed++, -0.5f, 0.5f));
+    for (auto &w : store)
+      weights.push_back(w.data());
+  }
+  static int64_t ySize(int32_t sequences) { return sequences ? N * T * 2 * H : N * 2 * H; }
+  static int64_t scratchBytes() { return nnc_rnn_fwd_scratch_bytes(N, T, F, H, L, 1, 0); }
+  /// The CPU's result, one thread.
+  std::vector<float> cpuForward(int32_t sequences) const {
+    std::vector<float> y(ySize(sequences));
+    Scratch s(scratchBytes());
+    stepOnDevice = false;
+    nnc_set_num_threads(1);
+    nnc_rnn_fwd(x.data(), weights.data(), y.data(), nullptr, s.get(),
+                reinterpret_cast<nnc_step_fn>(&rnnStep), N, T, F, H, L, 1, 1, sequences, 0);
+    nnc_set_num_threads(0);
+    return y;
+  }
+};
 
 /// Two bidirectional layers with biases, sequences and last states: the loop
 /// with the device's mappings (one range of all N rows) gives the CPU's
 /// results.
 TEST(GpuKernels, RecurrentLoopWithDeviceMappingsMatchesCpu) {
   using namespace nnc::kernels::recurrent;
-  const int64_t N = 5, T = 4, F = 3, H = 6, L = 2;
-  std::vector<std::vector<float>> store;
-  std::vector<const float *> weights;
-  uint32_t seed = 10;
-  for (int64_t l = 0; l < L; ++l)
-    for (int d = 0; d < 2; ++d)
-      for (int64_t size : {H * (l == 0 ? F : 2 * H), H * H, H, H}) {
-        store.push_back(randomVec(size, seed++, -0.5f, 0.5f));
-        weights.push_back(store.back().data());
-      }
-  auto x = randomVec(N * T * F, 99);
-  nnc_set_num_threads(1);
+  RnnCase c;
   for (int32_t sequences : {0, 1}) {
-    const int64_t ySize = sequences ? N * T * 2 * H : N * 2 * H;
-    std::vector<float> want(ySize), got(ySize, NAN);
-    Scratch s1(nnc_rnn_fwd_scratch_bytes(N, T, F, H, L, 1, 0));
-    nnc_rnn_fwd(x.data(), weights.data(), want.data(), nullptr, s1.get(),
-                reinterpret_cast<nnc_step_fn>(&rnnStep), N, T, F, H, L, 1, 1, sequences, 0);
-    Scratch s2(nnc_rnn_fwd_scratch_bytes(N, T, F, H, L, 1, 0));
+    std::vector<float> want = c.cpuForward(sequences), got(RnnCase::ySize(sequences), NAN);
+    Scratch s(RnnCase::scratchBytes());
     EmulatedGpuOps ops;
     stepRows = 0;
-    recurrentFwd(ops, Rec(Cell::RnnTanh, N, T, F, H, L, 1, 1, sequences), x.data(), weights.data(),
-                 got.data(), nullptr, s2.get(), reinterpret_cast<nnc_step_fn>(&rnnStep));
-    EXPECT_EQ(stepRows, N) << "the device calls the step with all rows";
-    EXPECT_EQ(ops.ranges, L * 2);
-    EXPECT_LT(maxRelErr(got.data(), want.data(), ySize), 1e-5) << "sequences " << sequences;
+    recurrentFwd(ops, Rec(Cell::RnnTanh, c.N, c.T, c.F, c.H, c.L, 1, 1, sequences), c.x.data(),
+                 c.weights.data(), got.data(), nullptr, s.get(),
+                 reinterpret_cast<nnc_step_fn>(&rnnStep));
+    EXPECT_EQ(stepRows, c.N) << "the device calls the step with all rows";
+    EXPECT_EQ(ops.ranges, c.L * 2);
+    EXPECT_LT(maxRelErr(got.data(), want.data(), got.size()), 1e-5) << "sequences " << sequences;
   }
-  nnc_set_num_threads(0);
 }
 
 //===----------------------------------------------------------------------===//
@@ -385,6 +412,163 @@ TEST(GpuKernels, EntryPointsReportWhyTheGpuIsUnavailable) {
                      0, 1, 1, 1, 0);
   ASSERT_NE(nnc_kernels_error(), nullptr);
   nnc_kernels_clear_error();
+}
+
+//===----------------------------------------------------------------------===//
+// On a GPU: the entry points against the CPU's kernels (skipped without one)
+//===----------------------------------------------------------------------===//
+
+#define SKIP_WITHOUT_GPU()                                                                         \
+  if (!unavailableReason().empty())                                                                \
+  GTEST_SKIP() << "no usable GPU: " << unavailableReason()
+
+/// Device memory holding a copy of host floats; freed at the end of scope.
+class DeviceBuffer {
+public:
+  explicit DeviceBuffer(const std::vector<float> &host) : n(int64_t(host.size())) {
+    makeContextCurrent();
+    EXPECT_TRUE(check(driver().cuMemAlloc(&ptr, std::max<size_t>(n, 1) * 4), "cuMemAlloc"));
+    if (n)
+      EXPECT_TRUE(check(driver().cuMemcpyHtoDAsync(ptr, host.data(), n * 4, stream()),
+                        "cuMemcpyHtoDAsync"));
+  }
+  explicit DeviceBuffer(int64_t n) : DeviceBuffer(std::vector<float>(n, NAN)) {}
+  ~DeviceBuffer() { driver().cuMemFree(ptr); }
+  float *get() const { return reinterpret_cast<float *>(uintptr_t(ptr)); }
+  /// Waits for the stream and copies the contents back.
+  std::vector<float> read() const {
+    std::vector<float> host(n);
+    EXPECT_TRUE(
+        check(driver().cuMemcpyDtoHAsync(host.data(), ptr, n * 4, stream()), "cuMemcpyDtoHAsync"));
+    EXPECT_TRUE(check(driver().cuStreamSynchronize(stream()), "cuStreamSynchronize"));
+    return host;
+  }
+
+private:
+  CUdeviceptr ptr = 0;
+  int64_t n;
+};
+
+/// No kernel reported an error since the last call.
+void expectNoKernelError() {
+  const char *error = nnc_kernels_error();
+  EXPECT_EQ(error, nullptr) << error;
+  nnc_kernels_clear_error();
+}
+
+TEST(GpuKernelsDevice, GemmMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  const int64_t M = 37, N = 29, K = 45, pad = 3;
+  for (int32_t transA : {0, 1})
+    for (int32_t transB : {0, 1}) {
+      const int64_t lda = (transA ? M : K) + pad, ldb = (transB ? K : N) + pad, ldc = N + pad;
+      auto A = randomVec((transA ? K : M) * lda, 1), B = randomVec((transB ? N : K) * ldb, 2);
+      auto want = randomVec(M * ldc, 3);
+      DeviceBuffer a(A), b(B), c(want);
+      nnc_gemm(transA, transB, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 1.0f, want.data(), ldc);
+      nnc_gpu_gemm(transA, transB, M, N, K, 0.5f, a.get(), lda, b.get(), ldb, 1.0f, c.get(), ldc);
+      auto got = c.read();
+      expectNoKernelError();
+      EXPECT_LT(maxRelErr(got.data(), want.data(), M * ldc), 1e-5)
+          << "transA " << transA << " transB " << transB;
+    }
+}
+
+TEST(GpuKernelsDevice, LinearMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  const int64_t M = 65, in = 33, out = 17;
+  auto x = randomVec(M * in, 4), w = randomVec(out * in, 5), bias = randomVec(out, 6);
+  auto dy = randomVec(M * out, 7);
+  DeviceBuffer dX(x), dW(w), dB(bias), dDy(dy);
+  for (int32_t epilogue : {0, 1})
+    for (bool hasBias : {false, true}) {
+      std::vector<float> want(M * out);
+      DeviceBuffer y(M * out);
+      nnc_linear_fwd(x.data(), w.data(), hasBias ? bias.data() : nullptr, want.data(), M, in, out,
+                     epilogue);
+      nnc_gpu_linear_fwd(dX.get(), dW.get(), hasBias ? dB.get() : nullptr, y.get(), M, in, out,
+                         epilogue);
+      auto got = y.read();
+      expectNoKernelError();
+      EXPECT_LT(maxRelErr(got.data(), want.data(), M * out), 1e-5)
+          << "epilogue " << epilogue << " bias " << hasBias;
+    }
+  std::vector<float> dx(M * in), dw(out * in), db(out);
+  nnc_linear_bwd(dy.data(), x.data(), w.data(), dx.data(), dw.data(), db.data(), M, in, out);
+  DeviceBuffer gx(M * in), gw(out * in), gb(out);
+  nnc_gpu_linear_bwd(dDy.get(), dX.get(), dW.get(), gx.get(), gw.get(), gb.get(), M, in, out);
+  auto gotDx = gx.read(), gotDw = gw.read(), gotDb = gb.read();
+  expectNoKernelError();
+  EXPECT_LT(maxRelErr(gotDx.data(), dx.data(), M * in), 1e-5);
+  EXPECT_LT(maxRelErr(gotDw.data(), dw.data(), out * in), 1e-5);
+  EXPECT_LT(maxRelErr(gotDb.data(), db.data(), out), 1e-5);
+}
+
+TEST(GpuKernelsDevice, Conv2dMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  uint32_t seed = 20;
+  for (const ConvShape &s : kConvCases) {
+#define SHAPE                                                                                      \
+  s.N, s.C, s.H, s.W, s.O, s.KH, s.KW, s.strideH, s.strideW, s.padH, s.padW, s.dilH, s.dilW,       \
+      s.groups
+    const int64_t xN = s.N * s.C * s.H * s.W, wN = s.O * (s.C / s.groups) * s.KH * s.KW;
+    const int64_t yN = s.N * s.O * s.outH() * s.outW();
+    auto x = randomVec(xN, seed++), w = randomVec(wN, seed++), b = randomVec(s.O, seed++);
+    auto dy = randomVec(yN, seed++);
+    DeviceBuffer dX(x), dW(w), dB(b), dDy(dy);
+    const int64_t gpuScratch = nnc_gpu_conv2d_fwd_scratch_bytes(SHAPE);
+    DeviceBuffer scratch(gpuScratch / 4);
+    for (int32_t epilogue : {0, 1}) {
+      std::vector<float> want(yN);
+      Scratch cpuScratch(nnc_conv2d_fwd_scratch_bytes(SHAPE));
+      nnc_conv2d_fwd(x.data(), w.data(), b.data(), want.data(), cpuScratch.get(), cpuScratch.bytes,
+                     SHAPE, epilogue);
+      DeviceBuffer y(yN);
+      nnc_gpu_conv2d_fwd(dX.get(), dW.get(), dB.get(), y.get(), scratch.get(), gpuScratch, SHAPE,
+                         epilogue);
+      auto got = y.read();
+      expectNoKernelError();
+      EXPECT_LT(maxRelErr(got.data(), want.data(), yN), 1e-4)
+          << "N " << s.N << " C " << s.C << " groups " << s.groups << " epilogue " << epilogue;
+    }
+    std::vector<float> dx(xN), dw(wN), db(s.O);
+    Scratch cpuScratch(nnc_conv2d_bwd_scratch_bytes(SHAPE));
+    nnc_conv2d_bwd(dy.data(), x.data(), w.data(), dx.data(), dw.data(), db.data(), cpuScratch.get(),
+                   cpuScratch.bytes, SHAPE);
+    DeviceBuffer gx(xN), gw(wN), gb(s.O);
+    nnc_gpu_conv2d_bwd(dDy.get(), dX.get(), dW.get(), gx.get(), gw.get(), gb.get(), scratch.get(),
+                       nnc_gpu_conv2d_bwd_scratch_bytes(SHAPE), SHAPE);
+    auto gotDx = gx.read(), gotDw = gw.read(), gotDb = gb.read();
+    expectNoKernelError();
+    EXPECT_LT(maxRelErr(gotDx.data(), dx.data(), xN), 1e-4) << "dx, C " << s.C;
+    EXPECT_LT(maxRelErr(gotDw.data(), dw.data(), wN), 1e-4) << "dw, C " << s.C;
+    EXPECT_LT(maxRelErr(gotDb.data(), db.data(), s.O), 1e-4) << "db, C " << s.C;
+#undef SHAPE
+  }
+}
+
+TEST(GpuKernelsDevice, RecurrentLoopMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  RnnCase c;
+  std::vector<std::unique_ptr<DeviceBuffer>> deviceStore;
+  std::vector<const float *> deviceWeights;
+  for (auto &w : c.store) {
+    deviceStore.push_back(std::make_unique<DeviceBuffer>(w));
+    deviceWeights.push_back(deviceStore.back()->get());
+  }
+  DeviceBuffer x(c.x);
+  for (int32_t sequences : {0, 1}) {
+    std::vector<float> want = c.cpuForward(sequences);
+    DeviceBuffer y(RnnCase::ySize(sequences)), scratch(RnnCase::scratchBytes() / 4 + 16);
+    stepOnDevice = true;
+    nnc_gpu_rnn_fwd(x.get(), deviceWeights.data(), y.get(), nullptr, scratch.get(),
+                    reinterpret_cast<nnc_step_fn>(&rnnStep), c.N, c.T, c.F, c.H, c.L, 1, 1,
+                    sequences, 0);
+    auto got = y.read();
+    stepOnDevice = false;
+    expectNoKernelError();
+    EXPECT_LT(maxRelErr(got.data(), want.data(), got.size()), 1e-5) << "sequences " << sequences;
+  }
 }
 
 #ifdef NNC_HAVE_CUDA_LIBRARY_HEADERS
