@@ -155,11 +155,17 @@ private:
   int64_t ldb, lda, ldc;
 };
 
-/// dst[b, a, :] = src[a, b, :] for a [A, B, W] array.
+/// dst[b, a, :] = src[a, b, :] for a [A, B, W] array: min(A, B) strided
+/// copies (one call each on the device).
 template <typename Ops>
 void swapMajor(Ops &ops, const float *src, float *dst, int64_t A, int64_t B, int64_t W) {
-  for (int64_t a = 0; a < A; ++a)
-    ops.copy2d(src + a * B * W, W, dst + a * W, A * W, B, W);
+  if (A <= B) {
+    for (int64_t a = 0; a < A; ++a)
+      ops.copy2d(src + a * B * W, W, dst + a * W, A * W, B, W);
+    return;
+  }
+  for (int64_t b = 0; b < B; ++b)
+    ops.copy2d(src + b * W, B * W, dst + b * A * W, W, A, W);
 }
 
 /// The hidden states of one layer and direction, time-major: h at step t is

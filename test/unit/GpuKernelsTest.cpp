@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -238,6 +239,20 @@ void rnnStep(float *, float *xp, int64_t, int64_t rows, int64_t cols, int64_t ld
     upload(h, Hs);
 }
 
+/// Stands in for the generated tanh RNN backward step (memref arguments go
+/// [rows, H] with row stride ldg, dh [rows, H], h [rows, H], dxp [rows, H]):
+/// dxp = (go + dh) * (1 - h^2), on host memory.
+void rnnBwdStep(float *, float *go, int64_t, int64_t rows, int64_t cols, int64_t ldg, int64_t,
+                float *, float *dh, int64_t, int64_t, int64_t, int64_t ldd, int64_t, float *,
+                float *h, int64_t, int64_t, int64_t, int64_t ldh, int64_t, float *, float *dxp,
+                int64_t, int64_t, int64_t, int64_t ldx, int64_t) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) {
+      float hv = h[r * ldh + j];
+      dxp[r * ldx + j] = (go[r * ldg + j] + dh[r * ldd + j]) * (1 - hv * hv);
+    }
+}
+
 /// The recurrent tests' layer: a tanh RNN, two bidirectional layers with
 /// biases, and its weights in state_dict order.
 struct RnnCase {
@@ -286,6 +301,67 @@ TEST(GpuKernels, RecurrentLoopWithDeviceMappingsMatchesCpu) {
     EXPECT_EQ(stepRows, c.N) << "the device calls the step with all rows";
     EXPECT_EQ(ops.ranges, c.L * 2);
     EXPECT_LT(maxRelErr(got.data(), want.data(), got.size()), 1e-5) << "sequences " << sequences;
+  }
+}
+
+/// Training: the forward with a reserve, then the backward (input and every
+/// weight gradient; its GEMMs transpose A, sum biases with a row of ones and
+/// copy the second bias gradient) with the device's mappings equal the CPU's.
+TEST(GpuKernels, RecurrentTrainingWithDeviceMappingsMatchesCpu) {
+  using namespace nnc::kernels::recurrent;
+  RnnCase c;
+  const int64_t N = c.N, T = c.T, F = c.F, H = c.H, L = c.L;
+  for (int32_t sequences : {0, 1}) {
+    const int64_t ySize = RnnCase::ySize(sequences);
+    auto dy = randomVec(ySize, 77);
+    struct Result {
+      std::vector<float> y, reserve, dx;
+      std::vector<std::vector<float>> dw;
+      std::vector<float *> dwPtrs;
+    };
+    auto fresh = [&] {
+      Result r{std::vector<float>(ySize),
+               std::vector<float>(nnc_rnn_reserve_bytes(N, T, F, H, L, 1) / 4),
+               std::vector<float>(N * T * F),
+               {},
+               {}};
+      for (auto &w : c.store)
+        r.dw.emplace_back(w.size(), NAN);
+      for (auto &g : r.dw)
+        r.dwPtrs.push_back(g.data());
+      return r;
+    };
+    Result want = fresh(), got = fresh();
+    Scratch f1(nnc_rnn_fwd_scratch_bytes(N, T, F, H, L, 1, 1)),
+        b1(nnc_rnn_bwd_scratch_bytes(N, T, F, H, L, 1));
+    nnc_set_num_threads(1);
+    nnc_rnn_fwd(c.x.data(), c.weights.data(), want.y.data(), want.reserve.data(), f1.get(),
+                reinterpret_cast<nnc_step_fn>(&rnnStep), N, T, F, H, L, 1, 1, sequences, 0);
+    nnc_rnn_bwd(dy.data(), c.x.data(), c.weights.data(), want.reserve.data(), want.dx.data(),
+                want.dwPtrs.data(), b1.get(), reinterpret_cast<nnc_step_fn>(&rnnBwdStep), N, T, F,
+                H, L, 1, 1, sequences, 0);
+    nnc_set_num_threads(0);
+    Scratch f2(nnc_rnn_fwd_scratch_bytes(N, T, F, H, L, 1, 1)),
+        b2(nnc_rnn_bwd_scratch_bytes(N, T, F, H, L, 1));
+    EmulatedGpuOps ops;
+    Rec rec(Cell::RnnTanh, N, T, F, H, L, 1, 1, sequences);
+    recurrentFwd(ops, rec, c.x.data(), c.weights.data(), got.y.data(), got.reserve.data(), f2.get(),
+                 reinterpret_cast<nnc_step_fn>(&rnnStep));
+    recurrentBwd(ops, rec, dy.data(), c.x.data(), c.weights.data(), got.reserve.data(),
+                 got.dx.data(), got.dwPtrs.data(), b2.get(),
+                 reinterpret_cast<nnc_step_fn>(&rnnBwdStep));
+    EXPECT_LT(maxRelErr(got.y.data(), want.y.data(), ySize), 1e-5);
+    EXPECT_LT(maxRelErr(got.reserve.data(), want.reserve.data(), got.reserve.size()), 1e-5);
+    EXPECT_LT(maxRelErr(got.dx.data(), want.dx.data(), got.dx.size()), 1e-5);
+    auto finite = [](const std::vector<float> &v) {
+      return std::all_of(v.begin(), v.end(), [](float f) { return std::isfinite(f); });
+    };
+    EXPECT_TRUE(finite(got.dx) && finite(got.y));
+    for (size_t i = 0; i < got.dw.size(); ++i)
+      EXPECT_TRUE(finite(got.dw[i])) << "weight " << i << " not written";
+    for (size_t i = 0; i < got.dw.size(); ++i)
+      EXPECT_LT(maxRelErr(got.dw[i].data(), want.dw[i].data(), got.dw[i].size()), 1e-5)
+          << "weight " << i << " sequences " << sequences;
   }
 }
 
