@@ -10,7 +10,10 @@
 // RUN: %nnc compile %examples/lenet.nn --train --batch=2 --emit=kernels -o %t.lenet.mlir
 // RUN: nn-opt %t.lenet.mlir -nn-lower-to-buffers="target=gpu check-numerics=true" -nn-plan-memory | FileCheck %s --check-prefix=LENET
 // RUN: %nnc compile %examples/lstm_rows.nn --train --batch=2 --emit=kernels -o %t.lstm.mlir
-// RUN: nn-opt %t.lstm.mlir -nn-lower-to-buffers=target=gpu -nn-plan-memory | FileCheck %s --check-prefix=LSTM
+// RUN: nn-opt %t.lstm.mlir -nn-lower-to-buffers=target=gpu -nn-plan-memory > %t.lstm-gpu.mlir
+// RUN: FileCheck %s --check-prefix=LSTM < %t.lstm-gpu.mlir
+// RUN: FileCheck %s --check-prefix=NO-ARENA-TABLE < %t.lstm-gpu.mlir
+// RUN: nn-opt %t.lstm.mlir -nn-lower-to-buffers -nn-plan-memory | FileCheck %s --check-prefix=CPU-TABLE
 // RUN: not nn-opt %s -nn-lower-to-buffers=target=tpu 2>&1 | FileCheck %s --check-prefix=BAD
 
 // CHECK-LABEL: func.func @nnc_forward(
@@ -52,6 +55,11 @@
 // LSTM:         memref.alloca() : memref<4xi64>
 // LSTM:         call @nnc_gpu_lstm_bwd(
 // LSTM-NOT:     call @nnc_lstm_
+
+// No pointer table in the (device) arena; the CPU's are there.
+// NO-ARENA-TABLE-NOT: memref<?xi8> to memref<4xi64>
+// CPU-TABLE: memref.view %arg0[%{{.*}}][] : memref<?xi8> to memref<4xi64>
+// CPU-TABLE: call @nnc_lstm_fwd(
 
 // BAD: error: -nn-lower-to-buffers: unknown target 'tpu' (expected cpu or gpu)
 
