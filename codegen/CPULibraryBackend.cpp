@@ -8,6 +8,11 @@
 // time, by the runtime's own *_scratch_bytes functions and planned in the
 // arena like any buffer.
 //
+// The lowering itself (lowerLibraryCalls) is shared with the GPU's backend
+// (GPULibraryBackend.cpp): the two targets' entry points take the same
+// arguments and differ only in their names, their convolution scratch rule
+// and where the recurrent layers' pointer tables live (LibraryCalls).
+//
 //===----------------------------------------------------------------------===//
 
 #include "codegen/FunctionLowering.h"
@@ -81,11 +86,11 @@ RecurrentSizeFn recurrentBytes(StringRef kind, RecurrentSizeFn lstm,
   return kind == "lstm" ? lstm : kind == "gru" ? gru : rnn;
 }
 
-/// Lowers the library ops of one function for the CPU, with the helpers of
-/// its FunctionLowering.
-struct CPULibraryLowering {
-  explicit CPULibraryLowering(FunctionLowering &fl)
-      : fl(fl), b(fl.b), mapping(fl.mapping), model(fl.model) {}
+/// Lowers the library ops of one function to the calls of `calls`, with the
+/// helpers of its FunctionLowering.
+struct LibraryLowering {
+  LibraryLowering(FunctionLowering &fl, const LibraryCalls &calls)
+      : fl(fl), calls(calls), b(fl.b), mapping(fl.mapping), model(fl.model) {}
 
   LogicalResult lower(Operation *op);
   Value lowerRecurrent(Operation *op, StringRef kind, Value input,
@@ -96,6 +101,11 @@ struct CPULibraryLowering {
   /// recurrent layer `op` of `kind` ("rnn", "lstm", "gru"), for `pass`.
   Value recurrentStep(Operation *op, StringRef kind, bool relu, GatePass pass,
                       int64_t hidden, bool bidir);
+  /// An array of the addresses of `buffers` (int64 each), in the arena or,
+  /// with LibraryCalls::hostPointerTables, on the host's stack.
+  Value pointerTable(ArrayRef<Value> buffers);
+  /// The runtime function of `op` ("conv2d_fwd") for this target.
+  std::string name(StringRef op) const { return (calls.prefix + op).str(); }
 
   Location loc() const { return fl.loc(); }
   Value alloc(MemRefType type) { return fl.alloc(type); }
@@ -111,12 +121,13 @@ struct CPULibraryLowering {
   Value lookup(Value tensor) { return fl.lookup(tensor); }
 
   FunctionLowering &fl;
+  const LibraryCalls &calls;
   OpBuilder &b;
   DenseMap<Value, Value> &mapping;
   ModuleOp model;
 };
 
-LogicalResult CPULibraryLowering::lower(Operation *op) {
+LogicalResult LibraryLowering::lower(Operation *op) {
   auto shapeOf = [](Value v) {
     return cast<ShapedType>(v.getType()).getShape();
   };
@@ -143,31 +154,30 @@ LogicalResult CPULibraryLowering::lower(Operation *op) {
         auto x = shapeOf(c.getInput()), w = shapeOf(c.getWeight());
         auto st = c.getStride(), pd = c.getPadding(), dl = c.getDilation();
         int64_t groups = c.getGroups();
-        int64_t scratch = nnc_conv2d_fwd_scratch_bytes(
-            x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0], st[1], pd[0],
-            pd[1], dl[0], dl[1], groups);
+        int64_t scratch = calls.convFwdScratch(x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0],
+                                               st[1], pd[0], pd[1], dl[0], dl[1], groups);
         Value out = alloc(toMemRef(c.getType()));
-        call("nnc_conv2d_fwd", {ptr(lookup(c.getInput())),
-                                ptr(lookup(c.getWeight())),
-                                ptrOrNull(c.getBias()),
-                                ptr(out),
-                                ptr(allocBytes(scratch)),
-                                i64(scratch),
-                                i64(x[0]),
-                                i64(x[1]),
-                                i64(x[2]),
-                                i64(x[3]),
-                                i64(w[0]),
-                                i64(w[2]),
-                                i64(w[3]),
-                                i64(st[0]),
-                                i64(st[1]),
-                                i64(pd[0]),
-                                i64(pd[1]),
-                                i64(dl[0]),
-                                i64(dl[1]),
-                                i64(groups),
-                                i32(*epilogue)});
+        call(name("conv2d_fwd"), {ptr(lookup(c.getInput())),
+                                  ptr(lookup(c.getWeight())),
+                                  ptrOrNull(c.getBias()),
+                                  ptr(out),
+                                  ptr(allocBytes(scratch)),
+                                  i64(scratch),
+                                  i64(x[0]),
+                                  i64(x[1]),
+                                  i64(x[2]),
+                                  i64(x[3]),
+                                  i64(w[0]),
+                                  i64(w[2]),
+                                  i64(w[3]),
+                                  i64(st[0]),
+                                  i64(st[1]),
+                                  i64(pd[0]),
+                                  i64(pd[1]),
+                                  i64(dl[0]),
+                                  i64(dl[1]),
+                                  i64(groups),
+                                  i32(*epilogue)});
         return setResult(out);
       })
       .Case<LinearOp>([&](LinearOp l) -> LogicalResult {
@@ -176,10 +186,9 @@ LogicalResult CPULibraryLowering::lower(Operation *op) {
           return failure();
         auto w = shapeOf(l.getWeight());
         Value out = alloc(toMemRef(l.getType()));
-        call("nnc_linear_fwd",
-             {ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())),
-              ptrOrNull(l.getBias()), ptr(out), i64(numel(l.getInput()) / w[1]),
-              i64(w[1]), i64(w[0]), i32(*epilogue)});
+        call(name("linear_fwd"),
+             {ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())), ptrOrNull(l.getBias()),
+              ptr(out), i64(numel(l.getInput()) / w[1]), i64(w[1]), i64(w[0]), i32(*epilogue)});
         return setResult(out);
       })
       .Case<LSTMOp>([&](LSTMOp r) {
@@ -202,10 +211,9 @@ LogicalResult CPULibraryLowering::lower(Operation *op) {
       })
       .Case<LinearBackwardOp>([&](LinearBackwardOp l) {
         auto w = shapeOf(l.getWeight());
-        call("nnc_linear_bwd",
-             {ptr(lookup(l.getGrad())), ptr(lookup(l.getInput())),
-              ptr(lookup(l.getWeight())), orNull(l.getInputGrad()),
-              orNull(l.getWeightGrad()), orNull(l.getBiasGrad()),
+        call(name("linear_bwd"),
+             {ptr(lookup(l.getGrad())), ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())),
+              orNull(l.getInputGrad()), orNull(l.getWeightGrad()), orNull(l.getBiasGrad()),
               i64(numel(l.getInput()) / w[1]), i64(w[1]), i64(w[0])});
         return success();
       })
@@ -213,9 +221,8 @@ LogicalResult CPULibraryLowering::lower(Operation *op) {
         auto x = shapeOf(c.getInput()), w = shapeOf(c.getWeight());
         auto st = c.getStride(), pd = c.getPadding(), dl = c.getDilation();
         int64_t groups = c.getGroups();
-        int64_t scratch = nnc_conv2d_bwd_scratch_bytes(
-            x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0], st[1], pd[0],
-            pd[1], dl[0], dl[1], groups);
+        int64_t scratch = calls.convBwdScratch(x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0],
+                                               st[1], pd[0], pd[1], dl[0], dl[1], groups);
         SmallVector<Value> args = {
             ptr(lookup(c.getGrad())),   ptr(lookup(c.getInput())),
             ptr(lookup(c.getWeight())), orNull(c.getInputGrad()),
@@ -224,7 +231,7 @@ LogicalResult CPULibraryLowering::lower(Operation *op) {
         for (int64_t v : {x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0],
                           st[1], pd[0], pd[1], dl[0], dl[1], groups})
           args.push_back(i64(v));
-        call("nnc_conv2d_bwd", args);
+        call(name("conv2d_bwd"), args);
         return success();
       })
       .Case<LSTMTrainOp, GRUTrainOp, RNNTrainOp>(
@@ -256,21 +263,8 @@ LogicalResult CPULibraryLowering::lower(Operation *op) {
         auto x = shapeOf(input);
         bool needsInput = op->hasAttr("needs_input_grad");
         int64_t scratch = recurrentBytes(r.kind, nnc_lstm_bwd_scratch_bytes,
-                                         nnc_gru_bwd_scratch_bytes,
-                                         nnc_rnn_bwd_scratch_bytes)(
+                                         nnc_gru_bwd_scratch_bytes, nnc_rnn_bwd_scratch_bytes)(
             x[0], x[1], x[2], r.hidden, r.layers, r.bidir);
-        auto tableOf = [&](ValueRange values) {
-          Value table =
-              alloc(MemRefType::get({int64_t(values.size())}, b.getI64Type()));
-          for (auto [i, v] : llvm::enumerate(values)) {
-            Value asInt =
-                LLVM::PtrToIntOp::create(b, loc(), b.getI64Type(), ptr(v));
-            memref::StoreOp::create(
-                b, loc(), asInt, table,
-                ValueRange{arith::ConstantIndexOp::create(b, loc(), i)});
-          }
-          return table;
-        };
         SmallVector<Value> weightBuffers, gradBuffers;
         for (Value w : weights)
           weightBuffers.push_back(lookup(w));
@@ -278,55 +272,47 @@ LogicalResult CPULibraryLowering::lower(Operation *op) {
         Value dx = needsInput ? allocFor(grads[0]) : Value();
         for (Value g : grads.drop_front(needsInput ? 1 : 0))
           gradBuffers.push_back(allocFor(g));
-        SmallVector<Value> args = {ptr(lookup(dy)),
-                                   ptr(lookup(input)),
-                                   ptr(tableOf(weightBuffers)),
-                                   ptr(lookup(saved)),
-                                   dx ? ptr(dx) : nullPtr(),
-                                   ptr(tableOf(gradBuffers)),
-                                   ptr(allocBytes(scratch)),
-                                   recurrentStep(op, r.kind, r.relu,
-                                                 GatePass::Backward, r.hidden,
-                                                 r.bidir),
-                                   i64(x[0]),
-                                   i64(x[1]),
-                                   i64(x[2]),
-                                   i64(r.hidden),
-                                   i64(r.layers),
-                                   i32(r.bidir),
-                                   i32(r.hasBias),
-                                   i32(r.sequences)};
+        SmallVector<Value> args = {
+            ptr(lookup(dy)),
+            ptr(lookup(input)),
+            ptr(pointerTable(weightBuffers)),
+            ptr(lookup(saved)),
+            dx ? ptr(dx) : nullPtr(),
+            ptr(pointerTable(gradBuffers)),
+            ptr(allocBytes(scratch)),
+            recurrentStep(op, r.kind, r.relu, GatePass::Backward, r.hidden, r.bidir),
+            i64(x[0]),
+            i64(x[1]),
+            i64(x[2]),
+            i64(r.hidden),
+            i64(r.layers),
+            i32(r.bidir),
+            i32(r.hasBias),
+            i32(r.sequences)};
         if (r.kind == "rnn")
           args.push_back(i32(r.relu));
-        call(("nnc_" + r.kind + "_bwd").str(), args);
+        call(name((r.kind + "_bwd").str()), args);
         return success();
       })
       .Default([&](Operation *) -> LogicalResult {
-        return op->emitError("the CPU library backend cannot lower '")
-               << op->getName() << "'";
+        return op->emitError("the library backend (")
+               << calls.prefix << "*) cannot lower '" << op->getName() << "'";
       });
 }
 
-Value CPULibraryLowering::lowerRecurrent(Operation *op, StringRef kind,
-                                         Value input, ValueRange weights,
-                                         int64_t hidden, int64_t layers,
-                                         bool bidir, bool hasBias,
-                                         bool sequences, int32_t relu,
-                                         Value reserve) {
+Value LibraryLowering::lowerRecurrent(Operation *op, StringRef kind, Value input,
+                                      ValueRange weights, int64_t hidden, int64_t layers,
+                                      bool bidir, bool hasBias, bool sequences, int32_t relu,
+                                      Value reserve) {
   auto inType = cast<RankedTensorType>(input.getType());
   int64_t n = inType.getDimSize(0), t = inType.getDimSize(1),
           f = inType.getDimSize(2);
   Value out = alloc(toMemRef(op->getResult(0).getType()));
   // The weights as an array of pointers, in state_dict order.
-  auto table =
-      alloc(MemRefType::get({int64_t(weights.size())}, b.getI64Type()));
-  for (auto [i, w] : llvm::enumerate(weights)) {
-    Value asInt =
-        LLVM::PtrToIntOp::create(b, loc(), b.getI64Type(), ptr(lookup(w)));
-    memref::StoreOp::create(
-        b, loc(), asInt, table,
-        ValueRange{arith::ConstantIndexOp::create(b, loc(), i)});
-  }
+  SmallVector<Value> weightBuffers;
+  for (Value w : weights)
+    weightBuffers.push_back(lookup(w));
+  Value table = pointerTable(weightBuffers);
   int32_t train = reserve ? 1 : 0;
   int64_t scratchBytes = 0;
   if (kind == "lstm")
@@ -357,13 +343,25 @@ Value CPULibraryLowering::lowerRecurrent(Operation *op, StringRef kind,
                              i32(sequences)};
   if (kind == "rnn")
     args.push_back(i32(relu));
-  call(("nnc_" + kind + "_fwd").str(), args);
+  call(name((kind + "_fwd").str()), args);
   return out;
 }
 
-Value CPULibraryLowering::recurrentStep(Operation *op, StringRef kind,
-                                        bool relu, GatePass pass,
-                                        int64_t hidden, bool bidir) {
+Value LibraryLowering::pointerTable(ArrayRef<Value> buffers) {
+  auto type = MemRefType::get({int64_t(buffers.size())}, b.getI64Type());
+  // The host reads the table; on the GPU the arena is device memory.
+  Value table =
+      calls.hostPointerTables ? Value(memref::AllocaOp::create(b, loc(), type)) : alloc(type);
+  for (auto [i, v] : llvm::enumerate(buffers)) {
+    Value asInt = LLVM::PtrToIntOp::create(b, loc(), b.getI64Type(), ptr(v));
+    memref::StoreOp::create(b, loc(), asInt, table,
+                            ValueRange{arith::ConstantIndexOp::create(b, loc(), i)});
+  }
+  return table;
+}
+
+Value LibraryLowering::recurrentStep(Operation *op, StringRef kind, bool relu, GatePass pass,
+                                     int64_t hidden, bool bidir) {
   RecurrentCell cell = kind == "lstm"  ? RecurrentCell::Lstm
                        : kind == "gru" ? RecurrentCell::Gru
                        : relu          ? RecurrentCell::RnnRelu
@@ -384,12 +382,21 @@ Value CPULibraryLowering::recurrentStep(Operation *op, StringRef kind,
 class CPULibraryBackend final : public LibraryBackend {
 public:
   StringRef target() const override { return "cpu"; }
+  StringRef checkFiniteFunction() const override { return "nnc_check_finite"; }
   LogicalResult lower(FunctionLowering &fl, Operation *op) const override {
-    return CPULibraryLowering(fl).lower(op);
+    static const LibraryCalls calls = {"nnc_", nnc_conv2d_fwd_scratch_bytes,
+                                       nnc_conv2d_bwd_scratch_bytes,
+                                       /*hostPointerTables=*/false};
+    return lowerLibraryCalls(fl, op, calls);
   }
 };
 
 } // namespace
+
+LogicalResult nnc::codegen::lowerLibraryCalls(FunctionLowering &fl, Operation *op,
+                                              const LibraryCalls &calls) {
+  return LibraryLowering(fl, calls).lower(op);
+}
 
 const LibraryBackend &nnc::codegen::cpuLibraryBackend() {
   static const CPULibraryBackend backend;

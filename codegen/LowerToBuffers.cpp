@@ -550,7 +550,7 @@ LogicalResult FunctionLowering::lowerBody(func::FuncOp source,
       else
         numericsOps->push_back((name ? name.str() : std::string("-")) + " (" +
                                op.getName().getStringRef().str() + ")");
-      call("nnc_check_finite",
+      call(library->checkFiniteFunction(),
            {ptr(buffer), i64(type.getNumElements()), i64(int64_t(numericsOps->size()) - 1)});
     }
   }
@@ -579,10 +579,19 @@ struct NNLowerToBuffersPass
       if (m->hasAttr("nn.model"))
         models.push_back(m);
     });
+    library = libraryBackendFor(target);
+    if (!library) {
+      emitError(getOperation().getLoc())
+          << "-nn-lower-to-buffers: unknown target '" << target << "' (expected cpu or gpu)";
+      return signalPassFailure();
+    }
     for (ModuleOp model : models)
       if (failed(lowerModel(model)))
         return signalPassFailure();
   }
+
+  /// The library ops' implementation for `target`.
+  const LibraryBackend *library = nullptr;
 
   using NNLowerToBuffersBase::NNLowerToBuffersBase;
 
@@ -661,6 +670,7 @@ struct NNLowerToBuffersPass
       entry->setAttr("llvm.emit_c_interface", b.getUnitAttr());
       entry.addEntryBlock();
       FunctionLowering lowering(model, entry, paramOffsets);
+      lowering.library = library;
       if (checkNumerics)
         lowering.setNumericsTable(&numericsOps);
       if (failed(lowering.lowerBody(fn, inputOffsets, outputOffsets)))

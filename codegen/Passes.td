@@ -156,10 +156,19 @@ def NNLowerToBuffers : Pass<"nn-lower-to-buffers", "::mlir::ModuleOp"> {
     With `check-numerics`, every floating-point op result is checked for NaN
     and Inf (`nnc_check_finite`); the ops are listed in `nn.numerics_ops` so
     the runtime can name the first one that produced a non-finite value.
+
+    `target` chooses the library ops' implementation (codegen/LibraryBackend.h):
+    `cpu` calls the runtime's oneDNN entry points (nnc_conv2d_fwd, ...), `gpu`
+    the cuDNN/cuBLAS ones with the same arguments (nnc_gpu_conv2d_fwd, ...,
+    runtime/GpuKernels.h; their convolution scratch is cuDNN's workspace,
+    planned by the runtime's cap), and the numerics check becomes
+    `nnc_gpu_check_finite`.
   }];
   let options = [
     Option<"checkNumerics", "check-numerics", "bool", /*default=*/"false",
            "Check every floating-point op result for NaN/Inf">,
+    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+           "Where the library ops run: cpu (oneDNN) or gpu (cuDNN, cuBLAS)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
