@@ -67,7 +67,8 @@ Value pick(const gpu::KernelDim3 &values, gpu::Dimension dim) {
 }
 
 /// Replaces `launch` by scf.for loops over its block ids (outside) and
-/// thread ids (inside) with its body inlined.
+/// thread ids (inside) with its body inlined; the outermost loop takes the
+/// launch's nn.* attributes.
 void lowerLaunch(RewriterBase &rewriter, gpu::LaunchOp launch) {
   Location loc = launch.getLoc();
   rewriter.setInsertionPoint(launch);
@@ -76,6 +77,7 @@ void lowerLaunch(RewriterBase &rewriter, gpu::LaunchOp launch) {
   gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
   gpu::KernelDim3 block = launch.getBlockSizeOperandValues();
   gpu::KernelDim3 blockIds, threadIds;
+  scf::ForOp outermost;
   for (auto [bound, id] : {std::pair{grid.x, &blockIds.x},
                            {grid.y, &blockIds.y},
                            {grid.z, &blockIds.z},
@@ -83,6 +85,8 @@ void lowerLaunch(RewriterBase &rewriter, gpu::LaunchOp launch) {
                            {block.y, &threadIds.y},
                            {block.z, &threadIds.z}}) {
     auto loop = scf::ForOp::create(rewriter, loc, zero, bound, one);
+    if (!outermost)
+      outermost = loop;
     *id = loop.getInductionVar();
     rewriter.setInsertionPoint(loop.getBody()->getTerminator());
   }
@@ -113,6 +117,10 @@ void lowerLaunch(RewriterBase &rewriter, gpu::LaunchOp launch) {
   Operation *insertBefore = &*rewriter.getInsertionPoint();
   rewriter.eraseOp(body.getTerminator());
   rewriter.inlineBlockBefore(&body, insertBefore, replacements);
+  // The kernel's nn.* attributes (nn.kernel, nn.layer) stay with its loops.
+  for (NamedAttribute attr : launch->getDiscardableAttrs())
+    if (attr.getName().strref().starts_with("nn."))
+      outermost->setAttr(attr.getName(), attr.getValue());
   rewriter.eraseOp(launch);
 }
 
