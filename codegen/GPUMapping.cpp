@@ -39,6 +39,9 @@ namespace {
 /// The most threads a block may have (every NVIDIA GPU since sm_20).
 constexpr int64_t kMaxThreadsPerBlock = 1024;
 
+/// The most blocks in the y and z dimensions of a grid.
+constexpr int64_t kMaxGridYZ = 65535;
+
 /// The fewest threads per block worth having: a warp.
 constexpr int64_t kMinThreads = 32;
 
@@ -281,6 +284,12 @@ FailureOr<scf::ParallelOp> prepareKernel(RewriterBase &rewriter, scf::ParallelOp
 LogicalResult mapKernel(scf::ParallelOp kernel) {
   if (failed(mapDims(kernel, gpu::Processor::BlockX)))
     return kernel.emitError("internal error: cannot map this kernel's tile loop to GPU blocks");
+  // Dimensions y and z of a grid hold at most 65535 blocks (x: 2^31 - 1).
+  for (unsigned i = 0; i + 1 < kernel.getNumLoops(); ++i)
+    if (std::optional<int64_t> trips = nnc::tripCount(kernel, i); trips && *trips > kMaxGridYZ)
+      return kernel.emitError("this kernel's tile loop has ")
+             << *trips << " iterations in dimension " << i << ", more than the " << kMaxGridYZ
+             << " blocks of a GPU grid's y and z";
   scf::ParallelOp elements = elementLoop(kernel);
   if (!elements)
     return success();

@@ -59,3 +59,25 @@ func.func @hidden(%a: memref<64x64xf32>, %flag: i1) {
   }
   return
 }
+
+// -----
+
+// 70000 tiles in a grid's y dimension (the innermost goes to x).
+func.func @tall(%a: memref<70000x512xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c256 = arith.constant 256 : index
+  %c512 = arith.constant 512 : index
+  %c70000 = arith.constant 70000 : index
+  %cst = arith.constant 0.0 : f32
+  // expected-error @+1 {{this kernel's tile loop has 70000 iterations in dimension 0, more than the 65535 blocks of a GPU grid's y and z}}
+  scf.parallel (%i, %t) = (%c0, %c0) to (%c70000, %c512) step (%c1, %c256) {
+    scf.parallel (%j) = (%c0) to (%c256) step (%c1) {
+      %k = arith.addi %t, %j : index
+      memref.store %cst, %a[%i, %k] : memref<70000x512xf32>
+      scf.reduce
+    }
+    scf.reduce
+  }
+  return
+}
