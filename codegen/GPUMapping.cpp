@@ -255,15 +255,18 @@ scf::ParallelOp coarsen(RewriterBase &rewriter, scf::ParallelOp kernel, int64_t 
 }
 
 /// Gives `kernel` an element loop of enough threads (tileForThreads,
-/// coarsen) and at most three dimensions per loop; returns the nest.
-FailureOr<scf::ParallelOp> prepareKernel(RewriterBase &rewriter, scf::ParallelOp kernel,
-                                         int64_t threads) {
+/// coarsen); returns the nest.
+scf::ParallelOp addThreads(RewriterBase &rewriter, scf::ParallelOp kernel, int64_t threads) {
+  if (elementLoop(kernel))
+    return coarsen(rewriter, kernel, threads);
   bool single = llvm::all_of(llvm::seq(kernel.getNumLoops()),
                              [&](unsigned i) { return nnc::tripCount(kernel, i) == 1; });
-  if (!elementLoop(kernel) && !single)
-    kernel = tileForThreads(kernel, threads);
-  else if (elementLoop(kernel))
-    kernel = coarsen(rewriter, kernel, threads);
+  return single ? kernel : tileForThreads(kernel, threads);
+}
+
+/// Collapses the tile and element loops of `kernel` to at most three
+/// dimensions each (after their bounds were folded); returns the nest.
+FailureOr<scf::ParallelOp> collapseKernel(RewriterBase &rewriter, scf::ParallelOp kernel) {
   kernel = collapseToThreeDims(rewriter, kernel);
   if (!kernel)
     return emitError(rewriter.getUnknownLoc(), "internal error: cannot collapse a tile loop");
@@ -334,13 +337,18 @@ struct NNGPUMapPass : nnc::impl::NNGPUMapBase<NNGPUMapPass> {
       for (NamedAttribute attr : kernel->getDiscardableAttrs())
         if (attr.getName().strref().starts_with("nn."))
           tags.back().push_back(attr);
-      FailureOr<scf::ParallelOp> prepared = prepareKernel(rewriter, kernel, threads);
-      if (failed(prepared))
-        return signalPassFailure();
-      kernel = *prepared;
+      kernel = addThreads(rewriter, kernel, threads);
     }
     // Fold the new loops' bounds (products of constants) as -nn-kernel-loops
-    // folds its own.
+    // folds its own, before and after collapsing dimensions.
+    if (failed(applyPatternsGreedily(module, cleanup)))
+      return signalPassFailure();
+    for (scf::ParallelOp &kernel : kernels) {
+      FailureOr<scf::ParallelOp> collapsed = collapseKernel(rewriter, kernel);
+      if (failed(collapsed))
+        return signalPassFailure();
+      kernel = *collapsed;
+    }
     if (failed(applyPatternsGreedily(module, cleanup)))
       return signalPassFailure();
     for (scf::ParallelOp kernel : kernels)

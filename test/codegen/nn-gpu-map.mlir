@@ -178,3 +178,30 @@ func.func @pool_rows(%a: memref<7x60xf32>) {
   }
   return
 }
+
+// -----
+
+// Four dimensions, too many for x, y, z: the nest is tiled into one block of
+// all 120 elements and the two leading dimensions of each loop are collapsed
+// (upstream collapseParallelLoops): threads 5 x 4 x 6, the 6 split back into
+// 2 x 3.
+// CHECK-LABEL: func.func @four(
+// CHECK:         gpu.launch blocks({{.*}}) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c1) threads(%[[TX:.*]], %[[TY:.*]], %[[TZ:.*]]) in (%{{.*}} = %c5, %{{.*}} = %c4, %{{.*}} = %c6) {
+// CHECK-NEXT:      %[[J:.*]] = arith.remsi %[[TZ]], %c3 : index
+// CHECK-NEXT:      %[[I:.*]] = arith.divsi %[[TZ]], %c3 : index
+// CHECK-NEXT:      memref.store %{{.*}}, %{{.*}}[%[[I]], %[[J]], %[[TY]], %[[TX]]]
+// CHECK:         } {nn.kernel = "k0_fill"}
+func.func @four(%a: memref<2x3x4x5xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c3 = arith.constant 3 : index
+  %c4 = arith.constant 4 : index
+  %c5 = arith.constant 5 : index
+  %cst = arith.constant 0.0 : f32
+  scf.parallel (%i, %j, %k, %l) = (%c0, %c0, %c0, %c0) to (%c2, %c3, %c4, %c5) step (%c1, %c1, %c1, %c1) {
+    memref.store %cst, %a[%i, %j, %k, %l] : memref<2x3x4x5xf32>
+    scf.reduce
+  } {nn.kernel = "k0_fill"}
+  return
+}
