@@ -2,6 +2,7 @@
 
 #include "codegen/CPUPipeline.h"
 
+#include "codegen/GPUMapping.h"
 #include "codegen/KernelLoops.h"
 #include "codegen/Passes.h"
 
@@ -319,8 +320,8 @@ FailureOr<nnc::ArenaSize> nnc::planArena(ModuleOp model, bool checkNumerics, boo
   return ArenaSize{arena.getInt(), persistent.getInt()};
 }
 
-FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
-                                                      bool checkNumerics, bool fuse) {
+FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model, bool checkNumerics,
+                                                       bool fuse, bool gpuEmulate) {
   MLIRContext *ctx = model.getContext();
   llvm::json::Object limits = batchLimits(model);
   OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
@@ -328,6 +329,10 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model,
   PassManager pm(ctx, ModuleOp::getOperationName());
   addBufferStages(pm, checkNumerics, fuse);
   pm.addPass(nnc::createNNKernelLoops());
+  if (gpuEmulate) {
+    nnc::addGPUMappingStages(pm);
+    pm.addPass(nnc::createNNGPULaunchToLoops());
+  }
   if (failed(pm.run(*standalone)) || failed(mapKernelsToCPU(*standalone)))
     return failure();
 
@@ -452,7 +457,7 @@ LogicalResult nnc::linkSharedLibrary(StringRef objectPath, StringRef outputPath,
 
 LogicalResult nnc::buildArtifact(ModuleOp model, StringRef outputPath,
                                  const ArtifactOptions &options) {
-  auto lowered = lowerModelToLLVM(model, options.checkNumerics, options.fuse);
+  auto lowered = lowerModelToLLVM(model, options.checkNumerics, options.fuse, options.gpuEmulate);
   if (failed(lowered))
     return failure();
   SmallString<128> object;

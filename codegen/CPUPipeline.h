@@ -56,15 +56,24 @@ struct ArtifactOptions {
   bool checkNumerics = false;
   /// Fuse the generated kernels (-nn-fuse; false: nnc --no-fuse).
   bool fuse = true;
+  /// Run the GPU-mapped kernel IR on the CPU (nnc --gpu-emulate, a test
+  /// harness): see lowerModelToLLVM.
+  bool gpuEmulate = false;
 };
 
 /// Returns a standalone copy of the model module `model` (a nested
 /// `module @m attributes {nn.model}` with static shapes) lowered to the LLVM
 /// dialect, with the model table `nnc_model_info` (JSON, docs/abi.md) as a
 /// constant global; `fuse` = false runs -nn-fuse without fusion (one kernel
-/// per linalg op). Errors are emitted at their locations.
-mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>
-lowerModelToLLVM(mlir::ModuleOp model, bool checkNumerics = false, bool fuse = true);
+/// per linalg op). With `gpuEmulate`, the kernel nests are first mapped to
+/// the GPU (nnc::addGPUMappingStages) and each gpu.launch then runs as loops
+/// over its block and thread ids (-nn-gpu-launch-to-loops), so the artifact
+/// executes exactly the GPU-mapped kernels on the CPU. Errors are emitted at
+/// their locations.
+mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>> lowerModelToLLVM(mlir::ModuleOp model,
+                                                                    bool checkNumerics = false,
+                                                                    bool fuse = true,
+                                                                    bool gpuEmulate = false);
 
 /// Translates an LLVM-dialect module, optimizes it at -O3 for the host CPU and
 /// writes an object file.

@@ -34,10 +34,7 @@ namespace nnc {
 
 using namespace mlir;
 
-namespace {
-
-/// The trip count of dimension `i` of `loop`, if its bounds are constants.
-std::optional<int64_t> tripCount(scf::ParallelOp loop, unsigned i) {
+std::optional<int64_t> nnc::tripCount(scf::ParallelOp loop, unsigned i) {
   std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound()[i]);
   std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound()[i]);
   std::optional<int64_t> step = getConstantIntValue(loop.getStep()[i]);
@@ -45,6 +42,10 @@ std::optional<int64_t> tripCount(scf::ParallelOp loop, unsigned i) {
     return std::nullopt;
   return *ub <= *lb ? 0 : llvm::divideCeil(*ub - *lb, *step);
 }
+
+namespace {
+
+using nnc::tripCount;
 
 /// The iterations of `op` if it is a loop with static bounds (all
 /// dimensions of an scf.parallel), else 1.
@@ -70,17 +71,19 @@ int64_t innerIterations(Block &block) {
   return std::max<int64_t>(total, 1);
 }
 
-/// The tile of one dimension of `size` iterations that holds about `want`
-/// of them: a divisor of `size` in [want/2, want], the one with the most
-/// factors of two (16 floats fill an AVX-512 register), else `want` itself
-/// (the last tile is partial).
-int64_t pickTile(int64_t size, int64_t want) {
+} // namespace
+
+int64_t nnc::pickTile(int64_t size, int64_t want) {
   int64_t best = 0;
   for (int64_t d = want; d > 0 && 2 * d >= want; --d)
     if (size % d == 0 && (best == 0 || (d & -d) > (best & -best)))
       best = d;
   return best ? best : want;
 }
+
+namespace {
+
+using nnc::pickTile;
 
 /// Tile sizes for the dimensions `sizes` (outermost first) of a loop whose
 /// every iteration runs `perIteration` innermost iterations: whole
@@ -387,18 +390,7 @@ void promoteAccumulators(RewriterBase &rewriter, Operation *root) {
       loop = grown;
 }
 
-/// The canonicalization patterns of every loaded dialect and registered op
-/// except scf.parallel's: those would merge an element loop with constant
-/// bounds back into its tile loop.
-FrozenRewritePatternSet cleanupPatterns(MLIRContext *ctx) {
-  RewritePatternSet patterns(ctx);
-  for (Dialect *dialect : ctx->getLoadedDialects())
-    dialect->getCanonicalizationPatterns(patterns);
-  for (RegisteredOperationName name : ctx->getRegisteredOperations())
-    if (name.getTypeID() != TypeID::get<scf::ParallelOp>())
-      name.getCanonicalizationPatterns(patterns, ctx);
-  return FrozenRewritePatternSet(std::move(patterns));
-}
+using nnc::cleanupPatterns;
 
 struct NNKernelLoopsPass : nnc::impl::NNKernelLoopsBase<NNKernelLoopsPass> {
   using Base::Base;
@@ -446,4 +438,14 @@ int64_t nnc::estimateWork(Operation *op) {
     for (Block &block : region)
       work += estimateWork(block);
   return staticTrips(op) * work;
+}
+
+FrozenRewritePatternSet nnc::cleanupPatterns(MLIRContext *ctx) {
+  RewritePatternSet patterns(ctx);
+  for (Dialect *dialect : ctx->getLoadedDialects())
+    dialect->getCanonicalizationPatterns(patterns);
+  for (RegisteredOperationName name : ctx->getRegisteredOperations())
+    if (name.getTypeID() != TypeID::get<scf::ParallelOp>())
+      name.getCanonicalizationPatterns(patterns, ctx);
+  return FrozenRewritePatternSet(std::move(patterns));
 }

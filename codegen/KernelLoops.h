@@ -9,9 +9,12 @@
 #ifndef NNC_CODEGEN_KERNELLOOPS_H
 #define NNC_CODEGEN_KERNELLOOPS_H
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Block.h"
+#include "mlir/Rewrite/FrozenRewritePatternSet.h"
 
 #include <cstdint>
+#include <optional>
 
 namespace nnc {
 
@@ -22,6 +25,20 @@ int64_t estimateWork(mlir::Block &block);
 
 /// The same for one loop op (scf.parallel or scf.for) and everything in it.
 int64_t estimateWork(mlir::Operation *loop);
+
+/// The canonicalization patterns of every loaded dialect and registered op
+/// except scf.parallel's: those would merge an element loop with constant
+/// bounds back into its tile loop.
+mlir::FrozenRewritePatternSet cleanupPatterns(mlir::MLIRContext *ctx);
+
+/// The trip count of dimension `i` of `loop`, if its bounds are constants.
+std::optional<int64_t> tripCount(mlir::scf::ParallelOp loop, unsigned i);
+
+/// The tile of one dimension of `size` iterations that holds about `want`
+/// of them: a divisor of `size` in [want/2, want], the one with the most
+/// factors of two (16 floats fill an AVX-512 register), else `want` itself
+/// (the last tile is partial).
+int64_t pickTile(int64_t size, int64_t want);
 
 } // namespace nnc
 

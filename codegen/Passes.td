@@ -248,4 +248,52 @@ def NNKernelLoops : Pass<"nn-kernel-loops", "::mlir::ModuleOp"> {
   ];
 }
 
+def NNGPUMap : Pass<"nn-gpu-map", "::mlir::ModuleOp"> {
+  let summary = "Map every kernel nest of -nn-kernel-loops to one gpu.launch";
+  let description = [{
+    The GPU mapping of the kernel IR (docs/design.md, "One kernel IR, two
+    targets"); nnc::addGPUMappingStages adds it. Every outermost
+    `scf.parallel` (a kernel nest of -nn-kernel-loops, in any function of any
+    nested module) becomes exactly one `gpu.launch`: its tile loop is shared
+    out to blocks and its element loop to the threads of a block. A nest
+    whose element loop was dropped (every tile one element: long reductions)
+    or never made (dynamic bounds: the recurrent gate step functions) is
+    tiled here (upstream `tileParallelLoop`) so that a block has up to
+    `threads` threads, whole innermost dimensions first; a tile that does not
+    divide its dimension is guarded by an `scf.if`. Loops that run a
+    dimension beyond the third are collapsed into one (upstream
+    `collapseParallelLoops`). The mapping attributes (innermost dimension to
+    x) are then converted by the upstream `convert-parallel-loops-to-gpu`
+    patterns, which guard a ragged element loop (an `affine.min` bound) too.
+    A nest left on the host is an error, as is a kernel with more threads
+    per block than the hardware allows (1024). A nest without parallel
+    dimensions (a full reduction) runs in one thread of one block.
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"256",
+           "Threads per block for the nests that -nn-gpu-map tiles itself">,
+  ];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect"
+  ];
+}
+
+def NNGPULaunchToLoops : Pass<"nn-gpu-launch-to-loops", "::mlir::ModuleOp"> {
+  let summary = "Run gpu.launch bodies on the CPU as loops over block and thread ids";
+  let description = [{
+    The CPU emulation of the GPU mapping (a test harness, `nnc build
+    --gpu-emulate`): every `gpu.launch` (after -nn-gpu-map, before
+    outlining) becomes `scf.for` loops over the block ids and, inside them,
+    the thread ids (the grid and block sizes as bounds), with the body
+    inlined: the launch's id and size arguments and the `gpu.block_id`,
+    `gpu.thread_id`, `gpu.block_dim` and `gpu.grid_dim` ops are replaced by
+    the loop indices and sizes, `gpu.terminator` is dropped. Threads run one
+    after another, which is only right when they do not synchronise: a
+    kernel with `gpu.barrier`, shuffles, workgroup or private attributions
+    (shared memory) or any other gpu op is an error.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+}
+
 #endif // NNC_CODEGEN_PASSES_TD

@@ -10,12 +10,15 @@
 #include "codegen/Passes.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllPasses.h"
@@ -26,6 +29,8 @@ void nnc::registerAllDialects(mlir::DialectRegistry &registry) {
                   mlir::arith::ArithDialect, mlir::tensor::TensorDialect,
                   mlir::memref::MemRefDialect, mlir::linalg::LinalgDialect,
                   mlir::math::MathDialect, mlir::LLVM::LLVMDialect>();
+  // The kernel IR (-nn-kernel-loops) and its GPU mapping (-nn-gpu-map).
+  registry.insert<mlir::affine::AffineDialect, mlir::scf::SCFDialect, mlir::gpu::GPUDialect>();
 }
 
 void nnc::registerAllPasses() {

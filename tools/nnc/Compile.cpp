@@ -76,7 +76,8 @@ static int printStage(Session &session, raw_ostream &os) {
     if (failed(session.specializeBatch(m, *graph)))
       return 1;
     if (emitAction == Emit::LLVM) {
-      auto lowered = nnc::lowerModelToLLVM(m, /*checkNumerics=*/false, !model.noFuse);
+      auto lowered =
+          nnc::lowerModelToLLVM(m, /*checkNumerics=*/false, !model.noFuse, model.gpuEmulate);
       if (failed(lowered))
         return 1;
       (*lowered)->print(os, flags);

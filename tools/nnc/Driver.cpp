@@ -123,12 +123,16 @@ ModelOptions::ModelOptions(cl::SubCommand &sub)
                 cl::value_desc("name"), cl::sub(sub), cl::cat(category())),
       defines("D", cl::desc("Override a hyperparameter: -D name=value"),
               cl::value_desc("name=value"), cl::Prefix, cl::sub(sub), cl::cat(category())),
-      batch("batch", cl::desc("Batch size, >= 1 (default: the model's train section)"),
-            cl::init(0), cl::sub(sub), cl::cat(category())),
+      batch("batch", cl::desc("Batch size, >= 1 (default: the model's train section)"), cl::init(0),
+            cl::sub(sub), cl::cat(category())),
       noFuse("no-fuse",
              cl::desc("Do not fuse: one generated kernel per linalg op, no library "
                       "epilogues, no batchnorm folding"),
-             cl::sub(sub), cl::cat(category())) {}
+             cl::sub(sub), cl::cat(category())),
+      gpuEmulate("gpu-emulate",
+                 cl::desc("Run the GPU-mapped kernels on the CPU, their block and thread "
+                          "ids as loop indices (a test of the GPU mapping)"),
+                 cl::Hidden, cl::sub(sub), cl::cat(category())) {}
 
 bool ModelOptions::check() const { return checkRange(batch, 1); }
 
@@ -392,6 +396,7 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
   artifact.runtimeLibDir = std::string(libDir);
   artifact.checkNumerics = request.checkNumerics;
   artifact.fuse = !request.model.noFuse;
+  artifact.gpuEmulate = request.model.gpuEmulate;
   std::string temp = (output + ".tmp." + Twine(sys::Process::getProcessId())).str();
   // Ctrl-C from here on lets the build finish its temporary files and
   // remove them; nothing is written.

@@ -109,6 +109,9 @@ struct ModelOptions {
   /// One generated kernel per linalg op (-nn-fuse=enable=false), to measure
   /// what fusion saves.
   llvm::cl::opt<bool> noFuse;
+  /// Hidden, for tests: build the CPU artifact from the GPU-mapped kernels
+  /// (gpu.launch run as loops over block and thread ids).
+  llvm::cl::opt<bool> gpuEmulate;
 };
 
 /// The optimizer flags of commands that add @train_step: --optimizer,
