@@ -125,6 +125,16 @@ StringRef ptxOf(gpu::BinaryOp binary) {
   return object.getObject().getValue();
 }
 
+/// Replaces the object of `binary` by `bytes` in `format`, for the same
+/// target.
+void replaceObject(gpu::BinaryOp binary, gpu::CompilationTarget format, StringRef bytes) {
+  auto object = cast<gpu::ObjectAttr>(binary.getObjects()[0]);
+  MLIRContext *ctx = binary.getContext();
+  binary.setObjectsAttr(ArrayAttr::get(
+      ctx, {gpu::ObjectAttr::get(object.getTarget(), format, StringAttr::get(ctx, bytes),
+                                 object.getProperties(), object.getKernels())}));
+}
+
 /// The kernels (`.entry` names) of `ptx`, with the line each starts on.
 SmallVector<std::pair<std::string, unsigned>> ptxKernels(StringRef ptx) {
   SmallVector<std::pair<std::string, unsigned>> kernels;
@@ -247,11 +257,7 @@ LogicalResult embedFatbin(gpu::BinaryOp binary, StringRef toolkit, StringRef ptx
   std::string fatbin = readFile(fatbinPath);
   if (fatbin.empty())
     return emitError(loc, "fatbinary wrote no fatbin");
-  auto object = cast<gpu::ObjectAttr>(binary.getObjects()[0]);
-  binary.setObjectsAttr(ArrayAttr::get(
-      binary.getContext(), {gpu::ObjectAttr::get(object.getTarget(), gpu::CompilationTarget::Fatbin,
-                                                 StringAttr::get(binary.getContext(), fatbin),
-                                                 object.getProperties(), object.getKernels())}));
+  replaceObject(binary, gpu::CompilationTarget::Fatbin, fatbin);
   return success();
 }
 
@@ -280,11 +286,7 @@ LogicalResult embedPTX(gpu::BinaryOp binary) {
            << llvm::join(externs, ", ")
            << "), and no CUDA toolkit was found to link it from: set CUDA_ROOT";
   ptx.push_back('\0');
-  auto object = cast<gpu::ObjectAttr>(binary.getObjects()[0]);
-  binary.setObjectsAttr(ArrayAttr::get(
-      binary.getContext(), {gpu::ObjectAttr::get(object.getTarget(), gpu::CompilationTarget::Binary,
-                                                 StringAttr::get(binary.getContext(), ptx),
-                                                 object.getProperties(), object.getKernels())}));
+  replaceObject(binary, gpu::CompilationTarget::Binary, ptx);
   return success();
 }
 
