@@ -5,12 +5,13 @@ For each example, inference and training step (--train), at --batch (64):
 the number of kernels (`nnc compile -emit=ptx`), the PTX size, the three
 kernels that use the most registers with their registers, spill bytes
 (stores + loads) and shared memory as `ptxas -v` reports them for --arch
-(sm_80), and the time of `nnc build --device gpu` (best of --rounds). Any
-kernel that spills or has a stack frame is listed after the table. Not a test:
-build times depend on the machine's load.
+(sm_80), and the time of `nnc build --device gpu` and, alternating with it in
+the same run, of the CPU's `nnc build` (best of --rounds each). Any kernel that
+spills or has a stack frame is listed after the table. Not a test: build
+times depend on the machine's load (compare the two columns, not runs).
 
   python3 bench/gpu_kernels.py [--nnc build/bin/nnc] [--batch 64] [--arch sm_80]
-      [--rounds 1] [--only lenet]
+      [--rounds 1] [--only lenet]      # about 1 CPU-minute per round
 """
 
 import argparse
@@ -90,24 +91,29 @@ def main():
                 subprocess.run([args.nnc, "compile", path, "-emit=ptx", "--gpu-arch", args.arch,
                                 "-o", ptx] + flags, check=True, env=env)
                 info = ptxas_report(ptxas, ptx, args.arch, tmp)
-                best = None
+                best = {"gpu": None, "cpu": None}
                 for _ in range(args.rounds):
-                    start = time.perf_counter()
-                    subprocess.run([args.nnc, "build", path, "--device", "gpu", "--gpu-arch",
-                                    args.arch, "-o", os.path.join(tmp, name + ".so")] + flags,
-                                   check=True, env=env)
-                    elapsed = time.perf_counter() - start
-                    best = elapsed if best is None else min(best, elapsed)
+                    for device in ("gpu", "cpu"):
+                        start = time.perf_counter()
+                        subprocess.run([args.nnc, "build", path, "--device", device,
+                                        "--gpu-arch", args.arch,
+                                        "-o", os.path.join(tmp, name + ".so")] + flags,
+                                       check=True, env=env)
+                        elapsed = time.perf_counter() - start
+                        if best[device] is None or elapsed < best[device]:
+                            best[device] = elapsed
                 top = sorted(info.items(), key=lambda kv: -kv[1][0])[:3]
                 label = name + (" train" if train else "")
                 rows.append((label, len(info), os.path.getsize(ptx), top, best))
                 spills += [(label, k, v) for k, v in info.items() if v[1] or v[2]]
     print(f"GPU kernels at batch {args.batch}, ptxas -v -arch={args.arch}; biggest kernels by "
           "registers as name: registers / spill bytes / shared bytes")
-    print(f"{'model':<16} {'kernels':>7} {'PTX KiB':>8} {'build s':>7}  biggest kernels")
+    print(f"{'model':<16} {'kernels':>7} {'PTX KiB':>8} {'build s':>7} {'CPU s':>6}  "
+          "biggest kernels")
     for label, n, size, top, best in rows:
         biggest = ", ".join(f"{k}: {v[0]}/{v[1]}/{v[3]}" for k, v in top)
-        print(f"{label:<16} {n:>7} {size / 1024:>8.1f} {best:>7.2f}  {biggest}")
+        print(f"{label:<16} {n:>7} {size / 1024:>8.1f} {best['gpu']:>7.2f} {best['cpu']:>6.2f}  "
+              f"{biggest}")
     if spills:
         print("kernels with spills or a stack frame:")
         for label, k, v in spills:

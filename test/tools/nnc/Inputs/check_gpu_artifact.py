@@ -3,11 +3,12 @@
 Usage: check_gpu_artifact.py llvm-nm model.so libnnc_runtime.so
 
 Prints the model table's device and "gpu" keys, then sorts the artifact's
-undefined symbols (llvm-nm -u): defined by the runtime, versioned C library
-symbols (@GLIBC), weak ones (left null by the loader), the mgpu* functions
-that the lowered host code calls (the runtime's GPU driver layer implements
-them), and any other, which is an error: the artifact must link against
-libnnc_runtime.so alone. Exits non-zero on an error.
+undefined symbols (llvm-nm -u): the mgpu* functions that the lowered host
+code calls (the runtime's GPU driver layer implements them; how many the
+given runtime defines is printed), others defined by the runtime, versioned
+C library symbols (@GLIBC), weak ones (left null by the loader), and any
+other, which is an error: the artifact must link against libnnc_runtime.so
+alone. Exits non-zero on an error.
 """
 import json
 import re
@@ -31,16 +32,18 @@ defined = {s[-1] for s in symbols("-D", "--defined-only", runtime)}
 kinds = {"runtime": [], "libc": [], "weak": [], "mgpu": [], "other": []}
 for fields in symbols("-u", model):
     kind, name = fields[-2], fields[-1]
-    if name in defined:
+    if name.startswith("mgpu"):
+        kinds["mgpu"].append(name)
+    elif name in defined:
         kinds["runtime"].append(name)
     elif "@GLIBC" in name:
         kinds["libc"].append(name)
     elif kind in ("w", "v"):
         kinds["weak"].append(name)
-    elif name.startswith("mgpu"):
-        kinds["mgpu"].append(name)
     else:
         kinds["other"].append(name)
 for kind, names in kinds.items():
     print(f"{kind}: {' '.join(sorted(names)) if names else 'none'}")
+print(f"mgpu defined by the runtime: {sum(n in defined for n in kinds['mgpu'])} "
+      f"of {len(kinds['mgpu'])}")
 sys.exit(1 if kinds["other"] or not table else 0)
