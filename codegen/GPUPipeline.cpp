@@ -3,6 +3,8 @@
 #include "codegen/GPUPipeline.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
@@ -105,6 +107,38 @@ LogicalResult mergeKernelModules(ModuleOp module) {
     return WalkResult::advance();
   });
   return failure(result.wasInterrupted());
+}
+
+/// Makes the host code's copies between buffers of the arena (a device
+/// allocation on the GPU) device-to-device copies on the runtime's stream
+/// (mgpuMemcpy, synchronized as a launch is): `memref.copy` would become a
+/// host memcpy of device memory. Only contiguous buffers are copied that way
+/// (gpu-to-llvm copies bytes); the number of copies left is returned.
+int64_t copiesToGPU(ModuleOp module) {
+  SmallVector<memref::CopyOp> copies;
+  module.walk([&](memref::CopyOp copy) {
+    if (!copy->getParentOfType<gpu::GPUModuleOp>())
+      copies.push_back(copy);
+  });
+  int64_t left = 0;
+  auto token = gpu::AsyncTokenType::get(module.getContext());
+  for (memref::CopyOp copy : copies) {
+    auto source = dyn_cast<MemRefType>(copy.getSource().getType());
+    auto target = dyn_cast<MemRefType>(copy.getTarget().getType());
+    if (!source || !target || !memref::isStaticShapeAndContiguousRowMajor(source) ||
+        !memref::isStaticShapeAndContiguousRowMajor(target)) {
+      ++left;
+      continue;
+    }
+    OpBuilder b(copy);
+    Value start = gpu::WaitOp::create(b, copy.getLoc(), token, {}).getAsyncToken();
+    Value copied =
+        gpu::MemcpyOp::create(b, copy.getLoc(), token, {start}, copy.getTarget(), copy.getSource())
+            .getAsyncToken();
+    gpu::WaitOp::create(b, copy.getLoc(), Type(), {copied});
+    copy.erase();
+  }
+  return left;
 }
 
 /// Fails on a kernel nest that the GPU mapping left on the host (upstream's
@@ -334,6 +368,7 @@ FailureOr<OwningOpRef<ModuleOp>> lowerToGPU(ModuleOp model, nnc::GPUStage stage,
   if (failed(pm.run(*module)) || failed(checkAllMapped(*module)) ||
       failed(mergeKernelModules(*module)))
     return failure();
+  copiesToGPU(*module);
   if (stage == nnc::GPUStage::GPU)
     return module;
 
