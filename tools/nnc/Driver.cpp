@@ -228,8 +228,14 @@ DeviceOptions::DeviceOptions(cl::SubCommand &sub, bool withArch)
 }
 
 bool DeviceOptions::check() const {
-  return checkChoice(device, {"cpu", "gpu"}) &&
-         (!gpuArch || checkChoice(*gpuArch, nnc::gpuArchNames()));
+  if (!checkChoice(device, {"cpu", "gpu"}) ||
+      (gpuArch && !checkChoice(*gpuArch, nnc::gpuArchNames())))
+    return false;
+  if (gpuArch && gpuArch->getNumOccurrences() && !gpu()) {
+    fail("--gpu-arch applies only with --device gpu");
+    return false;
+  }
+  return true;
 }
 
 MemoryBudgetOption::MemoryBudgetOption(cl::SubCommand &sub)
