@@ -112,24 +112,22 @@ LogicalResult mergeKernelModules(ModuleOp module) {
 /// Makes the host code's copies between buffers of the arena (a device
 /// allocation on the GPU) device-to-device copies on the runtime's stream
 /// (mgpuMemcpy, synchronized as a launch is): `memref.copy` would become a
-/// host memcpy of device memory. Only contiguous buffers are copied that way
-/// (gpu-to-llvm copies bytes); the number of copies left is returned.
-int64_t copiesToGPU(ModuleOp module) {
+/// host memcpy of device memory. gpu-to-llvm copies bytes: a copy of a
+/// non-contiguous buffer is an internal error.
+LogicalResult copiesToGPU(ModuleOp module) {
   SmallVector<memref::CopyOp> copies;
   module.walk([&](memref::CopyOp copy) {
     if (!copy->getParentOfType<gpu::GPUModuleOp>())
       copies.push_back(copy);
   });
-  int64_t left = 0;
   auto token = gpu::AsyncTokenType::get(module.getContext());
   for (memref::CopyOp copy : copies) {
     auto source = dyn_cast<MemRefType>(copy.getSource().getType());
     auto target = dyn_cast<MemRefType>(copy.getTarget().getType());
     if (!source || !target || !memref::isStaticShapeAndContiguousRowMajor(source) ||
-        !memref::isStaticShapeAndContiguousRowMajor(target)) {
-      ++left;
-      continue;
-    }
+        !memref::isStaticShapeAndContiguousRowMajor(target))
+      return copy.emitError("internal error: a copy of a non-contiguous buffer on the host of "
+                            "a GPU artifact");
     OpBuilder b(copy);
     Value start = gpu::WaitOp::create(b, copy.getLoc(), token, {}).getAsyncToken();
     Value copied =
@@ -138,7 +136,7 @@ int64_t copiesToGPU(ModuleOp module) {
     gpu::WaitOp::create(b, copy.getLoc(), Type(), {copied});
     copy.erase();
   }
-  return left;
+  return success();
 }
 
 /// Fails on a kernel nest that the GPU mapping left on the host (upstream's
@@ -366,9 +364,8 @@ FailureOr<OwningOpRef<ModuleOp>> lowerToGPU(ModuleOp model, nnc::GPUStage stage,
   if (failed(parsePassPipeline("gpu-kernel-outlining", pm)))
     return emitError(model.getLoc(), "internal error: cannot parse gpu-kernel-outlining");
   if (failed(pm.run(*module)) || failed(checkAllMapped(*module)) ||
-      failed(mergeKernelModules(*module)))
+      failed(mergeKernelModules(*module)) || failed(copiesToGPU(*module)))
     return failure();
-  copiesToGPU(*module);
   if (stage == nnc::GPUStage::GPU)
     return module;
 
