@@ -19,6 +19,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -172,15 +173,6 @@ LogicalResult approximateMath(ModuleOp module) {
   return applyPatternsGreedily(module, std::move(patterns));
 }
 
-/// Runs the textual pass pipeline `pipeline` on `module`.
-LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
-  PassManager pm(module.getContext(), ModuleOp::getOperationName());
-  if (failed(parsePassPipeline(pipeline, pm)))
-    return emitError(module.getLoc(), "internal error: cannot parse the pipeline ")
-           << pipeline;
-  return pm.run(module);
-}
-
 llvm::json::Value toJSON(Attribute attr) {
   if (auto i = dyn_cast<IntegerAttr>(attr))
     return i.getType().isInteger(1) ? llvm::json::Value(i.getValue().getBoolValue())
@@ -246,8 +238,8 @@ llvm::json::Object batchLimits(ModuleOp model) {
 }
 
 /// The model table the runtime reads (docs/abi.md).
-std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries,
-                          llvm::json::Object limits) {
+llvm::json::Object modelInfo(ModuleOp model, ArrayRef<std::string> entries,
+                             llvm::json::Object limits) {
   llvm::json::Object info = std::move(limits);
   info["format"] = "nnc-model";
   info["version"] = 1;
@@ -262,13 +254,17 @@ std::string modelInfoJSON(ModuleOp model, ArrayRef<std::string> entries,
   for (const std::string &e : entries)
     entryArray.push_back(e);
   info["entries"] = std::move(entryArray);
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << llvm::json::Value(std::move(info));
-  return text;
+  return info;
 }
 
 } // namespace
+
+LogicalResult nnc::runPipeline(ModuleOp module, StringRef pipeline) {
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  if (failed(parsePassPipeline(pipeline, pm)))
+    return emitError(module.getLoc(), "internal error: cannot parse the pipeline ") << pipeline;
+  return pm.run(module);
+}
 
 void nnc::addLinalgStages(OpPassManager &pm, bool fuse) {
   if (fuse)
@@ -281,9 +277,11 @@ void nnc::addLinalgStages(OpPassManager &pm, bool fuse) {
 
 /// Adds the stages up to the planned kernel IR: linalg, fusion, buffers and
 /// the memory plan.
-static void addBufferStages(OpPassManager &pm, bool checkNumerics, bool fuse) {
+static void addBufferStages(OpPassManager &pm, bool checkNumerics, bool fuse,
+                            bool gpuTarget = false) {
   nnc::NNLowerToBuffersOptions bufferOptions;
   bufferOptions.checkNumerics = checkNumerics;
+  bufferOptions.target = gpuTarget ? "gpu" : "cpu";
   // Checking numerics needs every layer's output, and a library's relu
   // epilogue turns a NaN into 0: no fusion then.
   nnc::addLinalgStages(pm, fuse && !checkNumerics);
@@ -320,28 +318,58 @@ FailureOr<nnc::ArenaSize> nnc::planArena(ModuleOp model, bool checkNumerics, boo
   return ArenaSize{arena.getInt(), persistent.getInt()};
 }
 
-FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model, bool checkNumerics,
-                                                       bool fuse, bool gpuEmulate) {
-  MLIRContext *ctx = model.getContext();
+FailureOr<nnc::KernelIR> nnc::lowerModelToKernelIR(ModuleOp model, bool checkNumerics, bool fuse,
+                                                   bool gpuTarget) {
   llvm::json::Object limits = batchLimits(model);
   OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
   // The nested-module markers of nnc's multi-model files do not apply here.
-  PassManager pm(ctx, ModuleOp::getOperationName());
-  addBufferStages(pm, checkNumerics, fuse);
+  PassManager pm(model.getContext(), ModuleOp::getOperationName());
+  addBufferStages(pm, checkNumerics, fuse, gpuTarget);
   pm.addPass(nnc::createNNKernelLoops());
-  if (gpuEmulate) {
-    nnc::addGPUMappingStages(pm);
-    pm.addPass(nnc::createNNGPULaunchToLoops());
-  }
-  if (failed(pm.run(*standalone)) || failed(mapKernelsToCPU(*standalone)))
+  if (failed(pm.run(*standalone)))
     return failure();
-
   std::vector<std::string> entries;
   for (auto fn : standalone->getOps<func::FuncOp>())
     if (fn->hasAttr("llvm.emit_c_interface"))
       entries.push_back(fn.getSymName().drop_front(4).str()); // strip "nnc_"
-  std::string info = modelInfoJSON(*standalone, entries, std::move(limits));
+  llvm::json::Object info = modelInfo(*standalone, entries, std::move(limits));
+  return KernelIR{std::move(standalone), std::move(info)};
+}
 
+void nnc::addModelTable(ModuleOp module, llvm::json::Object info) {
+  // The model table: a NUL-terminated JSON string.
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::json::Value(std::move(info));
+  text.push_back('\0');
+  OpBuilder b(module.getContext());
+  b.setInsertionPointToEnd(module.getBody());
+  auto type = LLVM::LLVMArrayType::get(b.getI8Type(), text.size());
+  LLVM::GlobalOp::create(b, module.getLoc(), type, /*isConstant=*/true, LLVM::Linkage::External,
+                         "nnc_model_info", b.getStringAttr(text));
+  // Drop the attributes that only the nn passes understand.
+  for (StringRef key : {"nn.layout", "nn.hparams", "nn.train", "nn.model", "nn.arena_bytes",
+                        "nn.persistent_bytes", "nn.numerics_ops"})
+    module->removeAttr(key);
+}
+
+FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model, bool checkNumerics,
+                                                       bool fuse, bool gpuEmulate) {
+  FailureOr<KernelIR> kernelIR = lowerModelToKernelIR(model, checkNumerics, fuse);
+  if (failed(kernelIR))
+    return failure();
+  OwningOpRef<ModuleOp> standalone = std::move(kernelIR->module);
+  if (gpuEmulate) {
+    // The kernels the GPU back end launches, run as loops over their block
+    // and thread ids.
+    PassManager pm(model.getContext(), ModuleOp::getOperationName());
+    nnc::addGPUMappingStages(pm);
+    pm.addPass(nnc::createNNGPULaunchToLoops());
+    if (failed(pm.run(*standalone)))
+      return failure();
+  }
+  if (failed(mapKernelsToCPU(*standalone)))
+    return failure();
   if (failed(runPipeline(*standalone, kToOpenMPPipeline)))
     return failure();
   dropRedundantBarriers(*standalone);
@@ -350,29 +378,20 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model, bool chec
   if (failed(runPipeline(*standalone, kToLLVMPipeline)))
     return failure();
   attachLoopAnnotations(*standalone);
-
-  // The model table: a NUL-terminated JSON string.
-  OpBuilder b(ctx);
-  b.setInsertionPointToEnd(standalone->getBody());
-  info.push_back('\0');
-  auto type = LLVM::LLVMArrayType::get(b.getI8Type(), info.size());
-  LLVM::GlobalOp::create(b, model.getLoc(), type, /*isConstant=*/true,
-                         LLVM::Linkage::External, "nnc_model_info",
-                         b.getStringAttr(info));
-  // Drop the attributes that only the nn passes understand.
-  for (StringRef key : {"nn.layout", "nn.hparams", "nn.train", "nn.model",
-                        "nn.arena_bytes", "nn.persistent_bytes", "nn.numerics_ops"})
-    (*standalone)->removeAttr(key);
+  addModelTable(*standalone, std::move(kernelIR->info));
   return standalone;
 }
 
-LogicalResult nnc::emitObjectFile(ModuleOp llvmModule, StringRef path) {
+LogicalResult nnc::emitObjectFile(ModuleOp llvmModule, StringRef path, unsigned optLevel) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
   registerOpenMPDialectTranslation(registry);
+  // The host code of a GPU artifact: gpu.binary and gpu.launch_func.
+  registerGPUDialectTranslation(registry);
+  gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
   llvmModule.getContext()->appendDialectRegistry(registry);
 
   llvm::LLVMContext llvmContext;
@@ -406,12 +425,13 @@ LogicalResult nnc::emitObjectFile(ModuleOp llvmModule, StringRef path) {
     features.AddFeature(name, enabled);
   llvm::TargetOptions options;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, llvm::sys::getHostCPUName(), features.getString(), options,
-      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+      triple, llvm::sys::getHostCPUName(), features.getString(), options, llvm::Reloc::PIC_,
+      std::nullopt,
+      optLevel == 0 ? llvm::CodeGenOptLevel::None : llvm::CodeGenOptLevel::Aggressive));
   module->setDataLayout(machine->createDataLayout());
   module->setTargetTriple(triple);
 
-  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0, machine.get());
+  auto optimize = makeOptimizingTransformer(optLevel, /*sizeLevel=*/0, machine.get());
   if (llvm::Error err = optimize(module.get()))
     return emitError(llvmModule.getLoc(), "LLVM optimization failed: ")
            << llvm::toString(std::move(err));
@@ -455,16 +475,21 @@ LogicalResult nnc::linkSharedLibrary(StringRef objectPath, StringRef outputPath,
   return success();
 }
 
+LogicalResult nnc::writeArtifact(ModuleOp llvmModule, StringRef outputPath,
+                                 const ArtifactOptions &options, Location loc) {
+  SmallString<128> object;
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("nnc", "o", object))
+    return emitError(loc, "cannot create a temporary file: ") << ec.message();
+  llvm::scope_exit removeObject([&] { llvm::sys::fs::remove(object); });
+  if (failed(emitObjectFile(llvmModule, object, options.optLevel)))
+    return failure();
+  return linkSharedLibrary(object, outputPath, options, loc);
+}
+
 LogicalResult nnc::buildArtifact(ModuleOp model, StringRef outputPath,
                                  const ArtifactOptions &options) {
   auto lowered = lowerModelToLLVM(model, options.checkNumerics, options.fuse, options.gpuEmulate);
   if (failed(lowered))
     return failure();
-  SmallString<128> object;
-  if (std::error_code ec = llvm::sys::fs::createTemporaryFile("nnc", "o", object))
-    return emitError(model.getLoc(), "cannot create a temporary file: ") << ec.message();
-  llvm::scope_exit removeObject([&] { llvm::sys::fs::remove(object); });
-  if (failed(emitObjectFile(**lowered, object)))
-    return failure();
-  return linkSharedLibrary(object, outputPath, options, model.getLoc());
+  return writeArtifact(**lowered, outputPath, options, model.getLoc());
 }

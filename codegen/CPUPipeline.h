@@ -16,6 +16,8 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/Support/JSON.h"
+
 #include <string>
 
 namespace nnc {
@@ -59,7 +61,35 @@ struct ArtifactOptions {
   /// Run the GPU-mapped kernel IR on the CPU (nnc --gpu-emulate, a test
   /// harness): see lowerModelToLLVM.
   bool gpuEmulate = false;
+  /// The LLVM optimization level of the host code (0 to 3).
+  unsigned optLevel = 3;
 };
+
+/// A standalone copy of a model module lowered to the kernel IR, and its
+/// model table.
+struct KernelIR {
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  /// The model table (docs/abi.md) before it becomes the `nnc_model_info`
+  /// global (addModelTable); a back end adds its own keys.
+  llvm::json::Object info;
+};
+
+/// Returns a standalone copy of the model module `model` lowered through the
+/// stages that every back end shares: -nn-lower-to-buffers, -nn-plan-memory
+/// and -nn-kernel-loops (the scf.parallel nests), with its model table. With
+/// `gpuTarget`, the library ops become calls of the GPU's library functions
+/// (-nn-lower-to-buffers{target=gpu}). Errors are emitted at their locations.
+mlir::FailureOr<KernelIR> lowerModelToKernelIR(mlir::ModuleOp model, bool checkNumerics, bool fuse,
+                                               bool gpuTarget = false);
+
+/// Adds the model table `info` to the LLVM-dialect module `module` as the
+/// constant global `nnc_model_info` (NUL-terminated JSON) and drops the
+/// module attributes that only the nn passes understand.
+void addModelTable(mlir::ModuleOp module, llvm::json::Object info);
+
+/// Runs the textual pass pipeline `pipeline` (on a builtin.module) on
+/// `module`.
+mlir::LogicalResult runPipeline(mlir::ModuleOp module, llvm::StringRef pipeline);
 
 /// Returns a standalone copy of the model module `model` (a nested
 /// `module @m attributes {nn.model}` with static shapes) lowered to the LLVM
@@ -75,9 +105,10 @@ mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>> lowerModelToLLVM(mlir::Module
                                                                     bool fuse = true,
                                                                     bool gpuEmulate = false);
 
-/// Translates an LLVM-dialect module, optimizes it at -O3 for the host CPU and
-/// writes an object file.
-mlir::LogicalResult emitObjectFile(mlir::ModuleOp llvmModule, llvm::StringRef path);
+/// Translates an LLVM-dialect module, optimizes it at -O`optLevel` for the
+/// host CPU and writes an object file.
+mlir::LogicalResult emitObjectFile(mlir::ModuleOp llvmModule, llvm::StringRef path,
+                                   unsigned optLevel = 3);
 
 /// Links `objectPath` into the shared library `outputPath` against the
 /// runtime.
@@ -85,6 +116,11 @@ mlir::LogicalResult linkSharedLibrary(llvm::StringRef objectPath,
                                       llvm::StringRef outputPath,
                                       const ArtifactOptions &options,
                                       mlir::Location loc);
+
+/// An LLVM-dialect module -> shared library at `outputPath` (emitObjectFile
+/// into a temporary object, then linkSharedLibrary).
+mlir::LogicalResult writeArtifact(mlir::ModuleOp llvmModule, llvm::StringRef outputPath,
+                                  const ArtifactOptions &options, mlir::Location loc);
 
 /// Everything above: model module -> shared library at `outputPath`.
 mlir::LogicalResult buildArtifact(mlir::ModuleOp model, llvm::StringRef outputPath,

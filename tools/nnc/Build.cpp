@@ -2,6 +2,7 @@
 //
 //   nnc build model.nn -o model.so [--batch N] [--train] [--check-numerics]
 //                                  [--memory-budget BYTES]
+//                                  [--device cpu|gpu] [--gpu-arch sm_80|sm_90]
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +18,7 @@ cl::SubCommand buildCmd("build", "Compile a model ahead of time into a shared li
 ModelOptions model(buildCmd);
 OptimizerOptions optimizer(buildCmd);
 MemoryBudgetOption memoryBudget(buildCmd);
+DeviceOptions device(buildCmd);
 cl::opt<std::string> outputFilename("o", cl::desc("The shared library to write"),
                                     cl::value_desc("model.so"), cl::sub(buildCmd),
                                     cl::cat(category()));
@@ -30,7 +32,7 @@ cl::opt<bool> checkNumerics("check-numerics",
 } // namespace
 
 static int runBuild() {
-  if (!model.check() || !optimizer.check() || !memoryBudget.check())
+  if (!model.check() || !optimizer.check() || !memoryBudget.check() || !device.check())
     return 1;
   if (outputFilename.empty() || outputFilename == "-")
     return fail("nnc build needs an output file: -o model.so");
@@ -38,7 +40,7 @@ static int runBuild() {
   if (!session)
     return 1;
   BuildRequest request{model, withTraining ? &optimizer : nullptr, checkNumerics,
-                       memoryBudget.value()};
+                       memoryBudget.value(), &device};
   return session->buildModel(outputFilename, request);
 }
 

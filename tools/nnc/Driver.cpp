@@ -3,6 +3,7 @@
 #include "tools/nnc/Driver.h"
 
 #include "codegen/CPUPipeline.h"
+#include "codegen/GPUPipeline.h"
 #include "codegen/MemoryBudget.h"
 #include "frontend/MLIRGen.h"
 #include "frontend/Parser.h"
@@ -219,6 +220,28 @@ ThreadsOption::ThreadsOption(cl::SubCommand &sub)
 
 bool ThreadsOption::check() const { return checkRange(threads, 1, 1024); }
 
+DeviceOptions::DeviceOptions(cl::SubCommand &sub, bool withArch)
+    : device("device", cl::desc("Where the model runs: cpu (default) or gpu"),
+             cl::value_desc("cpu|gpu"), cl::init("cpu"), cl::sub(sub), cl::cat(category())) {
+  if (withArch)
+    gpuArch.emplace("gpu-arch",
+                    cl::desc("With --device gpu: sm_80 (default: sm_80 PTX, sm_80 and sm_90 "
+                             "cubins) or sm_90 (sm_90 PTX and cubin)"),
+                    cl::value_desc("sm_80|sm_90"), cl::init("sm_80"), cl::sub(sub),
+                    cl::cat(category()));
+}
+
+bool DeviceOptions::check() const {
+  if (!checkChoice(device, {"cpu", "gpu"}) ||
+      (gpuArch && !checkChoice(*gpuArch, nnc::gpuArchNames())))
+    return false;
+  if (gpuArch && gpuArch->getNumOccurrences() && !gpu()) {
+    fail("--gpu-arch applies only with --device gpu");
+    return false;
+  }
+  return true;
+}
+
 MemoryBudgetOption::MemoryBudgetOption(cl::SubCommand &sub)
     : budget("memory-budget",
              cl::desc("Fit the planned arena into BYTES (e.g. 4000000, 8MiB, 10MB): the "
@@ -401,7 +424,13 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
   // Ctrl-C from here on lets the build finish its temporary files and
   // remove them; nothing is written.
   stopOnInterrupt();
-  if (failed(nnc::buildArtifact(model, temp, artifact)) || interrupted()) {
+  nnc::GPUOptions gpu;
+  if (request.device)
+    gpu.arch = request.device->arch();
+  if (failed(request.device && request.device->gpu()
+                 ? nnc::buildGPUArtifact(model, temp, artifact, gpu)
+                 : nnc::buildArtifact(model, temp, artifact)) ||
+      interrupted()) {
     sys::fs::remove(temp);
     return 1;
   }

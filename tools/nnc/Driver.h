@@ -157,6 +157,22 @@ struct ThreadsOption {
   llvm::cl::opt<int> threads;
 };
 
+/// --device cpu|gpu: where the model runs (the CPU back end or the GPU's,
+/// codegen/GPUPipeline.h), and, with `withArch`, --gpu-arch sm_80|sm_90: the
+/// GPU architectures the GPU back end compiles for.
+struct DeviceOptions {
+  explicit DeviceOptions(llvm::cl::SubCommand &sub, bool withArch = true);
+  /// Checks the flags given; false after reporting.
+  bool check() const;
+  /// Whether --device gpu was given.
+  bool gpu() const { return device == "gpu"; }
+  /// --gpu-arch, or the default (sm_80) for a command without the flag.
+  std::string arch() const { return gpuArch ? std::string(*gpuArch) : "sm_80"; }
+
+  llvm::cl::opt<std::string> device;
+  std::optional<llvm::cl::opt<std::string>> gpuArch;
+};
+
 /// --memory-budget: the most bytes the model's planned arena may take
 /// (build, train, report); a training step recomputes activations in the
 /// backward pass to fit (codegen/MemoryBudget.h).
@@ -198,6 +214,8 @@ struct BuildRequest {
   bool checkNumerics = false;
   /// --memory-budget: the most bytes the planned arena may take.
   std::optional<int64_t> memoryBudget;
+  /// --device and --gpu-arch; null: the CPU.
+  const DeviceOptions *device = nullptr;
 };
 
 /// The model file read into a source manager, with an MLIR context whose
