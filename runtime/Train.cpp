@@ -111,6 +111,9 @@ Result<int64_t> writeRegions(Model &model, const std::string &path,
                              const std::vector<const Region *> &regions,
                              const nnc::SafetensorsMetadata &metadata,
                              const nnc::SafetensorsMetadata &reserve = {}) {
+  // On the GPU the regions are copied from the device first.
+  if (Status st = model.syncToHost(); st.failed())
+    return st;
   std::vector<WriteTensor> tensors;
   for (const Region *r : regions)
     tensors.push_back({r->name, tensorDType(r->dtype), shapeOf(*r), model.data(*r), false});
@@ -133,6 +136,7 @@ Status readRegions(Model &model, const std::string &path,
     targets.push_back({r->name, tensorDType(r->dtype), shapeOf(*r), model.data(*r)});
   if (Status st = loadCheckpoint(*ckpt, targets); st.failed())
     return st;
+  model.hostChanged();
   if (metadata)
     *metadata = ckpt->metadata;
   return Status::success();
@@ -259,6 +263,8 @@ Status checkFinite(double value, const std::string &what, const std::string &whe
 
 /// Checks that every f32 parameter is finite (before a checkpoint is written).
 Status checkParameters(Model &model, const std::string &where) {
+  if (Status st = model.syncToHost(); st.failed())
+    return st;
   for (const Region &r : model.regions()) {
     if (r.kind != "param" || r.dtype != "f32")
       continue;

@@ -60,3 +60,10 @@ if cuda_root:
         config.available_features.add("ptxas")
         config.substitutions.append(("%ptxas", ptxas))
         config.substitutions.append(("%cuda_root", cuda_root))
+
+# The toolkit's stub libcuda (its cuInit returns CUDA_ERROR_STUB_LIBRARY):
+# NNC_CUDA_DRIVER=%cuda_stub makes nnc load it instead of libcuda.so.1
+# (test/tools/nnc/device-gpu.test).
+if cuda_root and os.path.isfile(os.path.join(cuda_root, "lib64", "stubs", "libcuda.so")):
+    config.available_features.add("cuda-stub")
+    config.substitutions.append(("%cuda_stub", os.path.join(cuda_root, "lib64", "stubs", "libcuda.so")))

@@ -7,6 +7,7 @@
 #include "frontend/MLIRGen.h"
 #include "frontend/Parser.h"
 #include "passes/Passes.h"
+#include "runtime/Gpu.h"
 #include "runtime/Kernels.h"
 #include "runtime/Train.h"
 #include "tools/common/Registration.h"
@@ -215,6 +216,35 @@ ThreadsOption::ThreadsOption(cl::SubCommand &sub)
 
 bool ThreadsOption::check() const { return checkRange(threads, 1, 1024); }
 
+std::optional<nnc::rt::Device> nnc::driver::parseDevice(StringRef text) {
+  if (text == "cpu")
+    return nnc::rt::Device::Cpu;
+  if (text == "gpu")
+    return nnc::rt::Device::Gpu;
+  return std::nullopt;
+}
+
+DeviceOption::DeviceOption(cl::SubCommand &sub)
+    : device("device", cl::desc("Where to build and run the model: cpu (default) | gpu"),
+             cl::init("cpu"), cl::value_desc("cpu|gpu"), cl::sub(sub), cl::cat(category())) {}
+
+bool DeviceOption::check() const {
+  std::optional<nnc::rt::Device> d = parseDevice(device);
+  if (!d) {
+    fail("--device must be cpu or gpu (got '" + device + "')");
+    return false;
+  }
+  if (*d == nnc::rt::Device::Gpu && !nnc::rt::gpu::unavailableReason().empty()) {
+    fail("cannot use the GPU: " + nnc::rt::gpu::unavailableReason());
+    return false;
+  }
+  return true;
+}
+
+nnc::rt::Device DeviceOption::value() const {
+  return parseDevice(device).value_or(nnc::rt::Device::Cpu);
+}
+
 MemoryBudgetOption::MemoryBudgetOption(cl::SubCommand &sub)
     : budget("memory-budget",
              cl::desc("Fit the planned arena into BYTES (e.g. 4000000, 8MiB, 10MB): the "
@@ -385,6 +415,9 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
              << " B without recomputation), recomputing " << join(plan->recomputedLayers, ", ")
              << " (+" << plan->extraFlops << " FLOPs per step)\n";
   }
+  // H1's GPU pipeline (codegen/GPUPipeline.h) plugs in here.
+  if (request.device == nnc::rt::Device::Gpu)
+    return fail("GPU code generation not available in this build");
   std::string exe = sys::fs::getMainExecutable(programPath().c_str(), (void *)&fail);
   SmallString<256> libDir(sys::path::parent_path(sys::path::parent_path(exe)));
   sys::path::append(libDir, "lib");
@@ -421,7 +454,7 @@ std::unique_ptr<LoadedModel> Session::buildAndLoad(const BuildRequest &request,
     return nullptr;
   if (interrupted())
     return nullptr;
-  auto model = nnc::rt::Model::load(std::string(lib));
+  auto model = nnc::rt::Model::load(std::string(lib), request.device);
   if (!model) {
     fail(model.message());
     return nullptr;
@@ -433,9 +466,10 @@ std::unique_ptr<LoadedModel> Session::buildAndLoad(const BuildRequest &request,
   return loaded;
 }
 
-std::unique_ptr<LoadedModel> Session::buildWithWeights(const ModelOptions &model,
-                                                       StringRef weights, int threads) {
-  std::unique_ptr<LoadedModel> loaded = buildAndLoad({model}, threads);
+std::unique_ptr<LoadedModel> Session::buildWithWeights(const ModelOptions &model, StringRef weights,
+                                                       int threads, nnc::rt::Device device) {
+  std::unique_ptr<LoadedModel> loaded =
+      buildAndLoad({model, nullptr, false, std::nullopt, device}, threads);
   if (!loaded)
     return nullptr;
   if (auto st = nnc::rt::loadWeights(*loaded->model, weights.str()); st.failed()) {
@@ -458,10 +492,10 @@ std::unique_ptr<LoadedModel> nnc::driver::loadModel(const BuildRequest &request,
 }
 
 std::unique_ptr<LoadedModel> nnc::driver::loadModelWithWeights(const ModelOptions &model,
-                                                               StringRef weights,
-                                                               int threads) {
+                                                               StringRef weights, int threads,
+                                                               nnc::rt::Device device) {
   std::unique_ptr<Session> session = Session::open(model);
-  return session ? session->buildWithWeights(model, weights, threads) : nullptr;
+  return session ? session->buildWithWeights(model, weights, threads, device) : nullptr;
 }
 
 int nnc::driver::printToOutput(const ModelOptions &model, StringRef output,

@@ -154,6 +154,26 @@ struct ThreadsOption {
   llvm::cl::opt<int> threads;
 };
 
+/// `cpu` or `gpu` as a device (--device), else none.
+std::optional<nnc::rt::Device> parseDevice(llvm::StringRef text);
+
+/// --device cpu|gpu: where a command builds and runs the model (default
+/// cpu).
+struct DeviceOption {
+  explicit DeviceOption(llvm::cl::SubCommand &sub);
+  /// Checks the flag and, for gpu, that the GPU path can run here: without
+  /// a usable GPU, prints the one line `nnc: error: cannot use the GPU:
+  /// <reason>` (runtime/Gpu.h) and returns false, before anything is built
+  /// or written.
+  bool check() const;
+  /// The device given (cpu if none).
+  nnc::rt::Device value() const;
+  /// Whether --device was given (an artifact then must be built for it).
+  bool given() const { return device.getNumOccurrences() > 0; }
+
+  llvm::cl::opt<std::string> device;
+};
+
 /// --memory-budget: the most bytes the model's planned arena may take
 /// (build, train, report); a training step recomputes activations in the
 /// backward pass to fit (codegen/MemoryBudget.h).
@@ -195,6 +215,8 @@ struct BuildRequest {
   bool checkNumerics = false;
   /// --memory-budget: the most bytes the planned arena may take.
   std::optional<int64_t> memoryBudget;
+  /// --device: the device to build for.
+  nnc::rt::Device device = nnc::rt::Device::Cpu;
 };
 
 /// The model file read into a source manager, with an MLIR context whose
@@ -229,9 +251,9 @@ public:
 
   /// Builds the inference model, loads `weights` into it and works out the
   /// sample it expects; null after reporting.
-  std::unique_ptr<LoadedModel> buildWithWeights(const ModelOptions &model,
-                                                llvm::StringRef weights,
-                                                int threads);
+  std::unique_ptr<LoadedModel> buildWithWeights(const ModelOptions &model, llvm::StringRef weights,
+                                                int threads,
+                                                nnc::rt::Device device = nnc::rt::Device::Cpu);
 
   nnc::DiagEngine &diag() { return diagEngine; }
   mlir::MLIRContext &context() { return mlirContext; }
@@ -253,7 +275,8 @@ std::unique_ptr<LoadedModel> loadModel(const BuildRequest &request, int threads)
 /// Opens the model file, builds the inference model and loads `weights`
 /// into it (Session::buildWithWeights); null after reporting.
 std::unique_ptr<LoadedModel> loadModelWithWeights(const ModelOptions &model,
-                                                  llvm::StringRef weights, int threads);
+                                                  llvm::StringRef weights, int threads,
+                                                  nnc::rt::Device device = nnc::rt::Device::Cpu);
 
 /// Opens the model file, has `print` write the command's text and writes it
 /// to `output` (`-`: stdout) only if `print` succeeded. Returns the exit
