@@ -6,7 +6,7 @@ import lit.formats
 config.name = "nnc"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir", ".nn", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "unit", "lit.cfg.py", "check_metrics.py", "make_idx.py", "make_png.py", "kill_resume.py", "check_checkpoint_size.py", "readme_listing.py", "abi_normalize.py", "abi_classify.py", "nnc_abi.py"]
+config.excludes = ["Inputs", "CMakeLists.txt", "unit", "lit.cfg.py", "check_metrics.py", "make_idx.py", "make_png.py", "kill_resume.py", "check_checkpoint_size.py", "readme_listing.py", "abi_normalize.py", "abi_classify.py", "nnc_abi.py", "gpu_artifact.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.nnc_obj_root, "test")
 
