@@ -269,7 +269,10 @@ Status Model::run(std::string_view entry) {
       deviceArena_->run(i, hostChanged_);
       if (!nnc_kernels_error())
         hostChanged_ = false;
-      deviceChanged_ = true;
+      // forward and loss read the persistent regions only (docs/abi.md);
+      // any other entry (train_step) may have updated them on the device.
+      if (entry != "forward" && entry != "loss")
+        deviceChanged_ = true;
     } else {
       MemRef1D arena{arena_, arena_, 0, arenaBytes_, 1};
       reinterpret_cast<EntryFn>(entryFns_[i])(&arena);

@@ -98,8 +98,9 @@ public:
   Status run(std::string_view entry);
 
   /// Before the host reads params, buffers or state (checkpoints, checks):
-  /// on the GPU, copies them from the device into the mirror if an entry ran
-  /// since the last copy. Nothing on the CPU.
+  /// on the GPU, copies them from the device into the mirror if an entry
+  /// that updates them (any but forward and loss) ran since the last copy.
+  /// Nothing on the CPU.
   Status syncToHost();
   /// After the host wrote params, buffers or state (initialize, checkpoint
   /// load): on the GPU, the next run() uploads them first. Nothing on the
