@@ -46,6 +46,11 @@ bool graphsFromEnvironment() {
 
 } // namespace
 
+void nnc::rt::callEntryPoint(void *fn, char *base, int64_t bytes) {
+  MemRef1D arena{base, base, 0, bytes, 1};
+  reinterpret_cast<EntryFn>(fn)(&arena);
+}
+
 std::vector<ArenaSpan> nnc::rt::mergeSpans(std::vector<ArenaSpan> spans, int64_t gap) {
   std::sort(spans.begin(), spans.end(),
             [](const ArenaSpan &a, const ArenaSpan &b) { return a.offset < b.offset; });
@@ -125,9 +130,7 @@ void DeviceArena::enqueue(Entry &e) {
     if (!check(d.cuMemcpyHtoDAsync(device_ + s.offset, host_ + s.offset, size_t(s.bytes), stream()),
                "uploading an input (cuMemcpyHtoDAsync)"))
       return;
-  auto *base = reinterpret_cast<char *>(device_);
-  MemRef1D arena{base, base, 0, bytes_, 1};
-  reinterpret_cast<EntryFn>(e.fn)(&arena);
+  callEntryPoint(e.fn, reinterpret_cast<char *>(device_), bytes_);
   for (const ArenaSpan &s : e.outputs)
     if (!check(d.cuMemcpyDtoHAsync(host_ + s.offset, device_ + s.offset, size_t(s.bytes), stream()),
                "downloading an output (cuMemcpyDtoHAsync)"))

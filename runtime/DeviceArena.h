@@ -40,6 +40,11 @@ struct ArenaSpan {
   int64_t bytes = 0;
 };
 
+/// Calls the entry point `fn` (an artifact's `_mlir_ciface_nnc_<entry>`,
+/// docs/abi.md) on the arena of `bytes` at `base`: a host address on the
+/// CPU, a device address on the GPU.
+void callEntryPoint(void *fn, char *base, int64_t bytes);
+
 /// Merges overlapping or adjacent spans (sorted by offset); spans with at
 /// most `gap` bytes between them become one copy.
 std::vector<ArenaSpan> mergeSpans(std::vector<ArenaSpan> spans, int64_t gap = 0);

@@ -17,16 +17,6 @@ using namespace nnc::rt;
 
 namespace {
 
-/// The MLIR C-interface descriptor of a `memref<?xi8>`.
-struct MemRef1D {
-  char *allocated;
-  char *aligned;
-  int64_t offset;
-  int64_t size;
-  int64_t stride;
-};
-using EntryFn = void (*)(MemRef1D *);
-
 /// Persistent regions: what the host initializes, loads and saves.
 bool isPersistent(const Region &r) {
   return r.kind == "param" || r.kind == "buffer" || r.kind == "state";
@@ -274,8 +264,7 @@ Status Model::run(std::string_view entry) {
       if (entry != "forward" && entry != "loss")
         deviceChanged_ = true;
     } else {
-      MemRef1D arena{arena_, arena_, 0, arenaBytes_, 1};
-      reinterpret_cast<EntryFn>(entryFns_[i])(&arena);
+      callEntryPoint(entryFns_[i], arena_, arenaBytes_);
     }
     // A kernel that could not compute its outputs on this machine says why.
     if (const char *why = nnc_kernels_error())
