@@ -177,7 +177,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path,
     // One device allocation of exactly the planned bytes, and its mirror.
     Result<std::unique_ptr<DeviceArena>> arena = DeviceArena::create(m->arenaBytes_);
     if (!arena)
-      return arena.status();
+      return bad(path, arena.message());
     m->deviceArena_ = std::move(*arena);
     m->arena_ = m->deviceArena_->host();
     m->allocatedBytes_ = m->arenaBytes_;
