@@ -82,7 +82,8 @@ static void printProfile(double totalMs, int64_t steps) {
 /// code.
 static int runBench() {
   if (!model.check() || !optimizer.check() || !memoryBudget.check() || !threads.check() ||
-      !checkRange(iterations, 1, 1000000) || !checkRange(warmup, 0, 1000) || !device.check())
+      !checkRange(iterations, 1, 1000000) || !checkRange(warmup, 0, 1000) ||
+      !(artifact.empty() ? device.check() : device.checkName()))
     return 1;
   for (const std::string &entry : entries)
     if (entry != "forward" && entry != "train_step")
@@ -92,6 +93,7 @@ static int runBench() {
   std::unique_ptr<nnc::rt::Model> built;
   if (!artifact.empty()) {
     // The artifact's table says its device; --device, if given, must agree.
+    // Model::load refuses a GPU artifact without a usable GPU in one line.
     auto library = nnc::rt::Model::load(artifact, device.given() ? std::optional(device.value())
                                                                  : std::nullopt);
     if (!library)

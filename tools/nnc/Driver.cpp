@@ -228,13 +228,17 @@ DeviceOption::DeviceOption(cl::SubCommand &sub)
     : device("device", cl::desc("Where to build and run the model: cpu (default) | gpu"),
              cl::init("cpu"), cl::value_desc("cpu|gpu"), cl::sub(sub), cl::cat(category())) {}
 
+bool DeviceOption::checkName() const {
+  if (parseDevice(device))
+    return true;
+  fail("--device must be cpu or gpu (got '" + device + "')");
+  return false;
+}
+
 bool DeviceOption::check() const {
-  std::optional<nnc::rt::Device> d = parseDevice(device);
-  if (!d) {
-    fail("--device must be cpu or gpu (got '" + device + "')");
+  if (!checkName())
     return false;
-  }
-  if (*d == nnc::rt::Device::Gpu && !nnc::rt::gpu::unavailableReason().empty()) {
+  if (value() == nnc::rt::Device::Gpu && !nnc::rt::gpu::unavailableReason().empty()) {
     fail("cannot use the GPU: " + nnc::rt::gpu::unavailableReason());
     return false;
   }

@@ -166,6 +166,10 @@ struct DeviceOption {
   /// <reason>` (runtime/Gpu.h) and returns false, before anything is built
   /// or written.
   bool check() const;
+  /// Checks only that the flag names a device (for a command that loads an
+  /// artifact, whose own device decides: Model::load says why it cannot
+  /// run); false after reporting one line.
+  bool checkName() const;
   /// The device given (cpu if none).
   nnc::rt::Device value() const;
   /// Whether --device was given (an artifact then must be built for it).
