@@ -181,6 +181,73 @@ extern "C" void fakeEntry(FakeMemRef *arena) {
   mgpuStreamDestroy(stream);
 }
 
+/// out[threadIdx.x] = threadIdx.x, as PTX (ptxas assembles it for sm_80
+/// and sm_90; the driver compiles it for the device at load).
+const char kIotaPtx[] = R"(.version 8.0
+.target sm_80
+.address_size 64
+
+.visible .entry nnc_test_iota(.param .u64 nnc_test_iota_param_0)
+{
+  .reg .b32 %r<2>;
+  .reg .b64 %rd<5>;
+  .reg .f32 %f<2>;
+  ld.param.u64 %rd1, [nnc_test_iota_param_0];
+  cvta.to.global.u64 %rd2, %rd1;
+  mov.u32 %r1, %tid.x;
+  cvt.rn.f32.u32 %f1, %r1;
+  mul.wide.u32 %rd3, %r1, 4;
+  add.s64 %rd4, %rd2, %rd3;
+  st.global.f32 [%rd4], %f1;
+  ret;
+}
+)";
+
+TEST(GpuDriverTest, LoadLaunchCopyOnGpu) {
+  SKIP_UNLESS_GPU();
+  nnc_kernels_clear_error();
+  void *module = mgpuModuleLoadJIT(const_cast<char *>(kIotaPtx), 2);
+  void *function = mgpuModuleGetFunction(module, "nnc_test_iota");
+  ASSERT_NE(function, nullptr) << recordedError();
+  EXPECT_EQ(mgpuModuleGetFunction(module, "nnc_test_iota"), function) << "cached";
+  void *stream = mgpuStreamCreate();
+  EXPECT_EQ(stream, static_cast<void *>(gpu::stream())) << "the one stream";
+  auto *device = static_cast<float *>(mgpuMemAlloc(64 * sizeof(float), stream, false));
+  ASSERT_NE(device, nullptr) << recordedError();
+  mgpuMemset32(device, 0, 64, stream);
+  void *params[] = {&device};
+  mgpuLaunchKernel(function, 1, 1, 1, 64, 1, 1, 0, stream, params, nullptr, 1);
+  float host[64] = {};
+  mgpuMemcpy(host, device, sizeof(host), stream);
+  ASSERT_TRUE(gpu::check(gpu::driver().cuStreamSynchronize(gpu::stream()), "sync"));
+  EXPECT_EQ(nnc_kernels_error(), nullptr) << recordedError();
+  for (int i = 0; i < 64; ++i)
+    EXPECT_EQ(host[i], float(i)) << i;
+  mgpuMemFree(device, stream);
+  // Not a kernel of the module: recorded, not fatal.
+  EXPECT_EQ(mgpuModuleGetFunction(module, "nnc_no_such_kernel"), nullptr);
+  EXPECT_NE(recordedError().find("cuModuleGetFunction(nnc_no_such_kernel)"), std::string::npos)
+      << recordedError();
+  nnc_kernels_clear_error();
+  mgpuModuleUnload(module);
+}
+
+TEST(GpuDriverTest, CheckFiniteOnGpu) {
+  SKIP_UNLESS_GPU();
+  float values[4] = {1, 2, std::numeric_limits<float>::quiet_NaN(), 4};
+  auto *device = static_cast<float *>(mgpuMemAlloc(sizeof(values), nullptr, false));
+  ASSERT_NE(device, nullptr) << recordedError();
+  mgpuMemcpy(device, values, sizeof(values), nullptr);
+  nnc_numerics_reset();
+  nnc_gpu_check_finite(device, 2, 3);
+  EXPECT_EQ(nnc_numerics_first(), -1) << "the first two values are finite";
+  nnc_gpu_check_finite(device, 4, 5);
+  EXPECT_EQ(nnc_numerics_first(), 5);
+  mgpuMemFree(device, nullptr);
+  EXPECT_EQ(nnc_kernels_error(), nullptr) << recordedError();
+  nnc_numerics_reset();
+}
+
 TEST(DeviceArenaTest, EntryRunsEagerThenCapturedThenReplayed) {
   SKIP_UNLESS_GPU();
   Result<std::unique_ptr<DeviceArena>> created = DeviceArena::create(256);
