@@ -20,6 +20,10 @@ using namespace nnc::rt::gpu;
 struct DeviceArena::Entry {
   void *fn = nullptr;
   std::vector<ArenaSpan> inputs, outputs;
+  /// The inputs packed one after the other (pinned; null if none), and the
+  /// offset of each input span in it.
+  char *staging = nullptr;
+  std::vector<int64_t> stagingOffsets;
   int64_t runs = 0;
   CUgraphExec graph = nullptr;
   /// Set when a capture failed: this entry runs without a graph.
@@ -103,33 +107,51 @@ Result<std::unique_ptr<DeviceArena>> DeviceArena::create(int64_t bytes) {
 
 DeviceArena::~DeviceArena() {
   const Driver &d = driver();
-  for (std::unique_ptr<Entry> &e : entries_)
+  for (std::unique_ptr<Entry> &e : entries_) {
     if (e->graph)
       d.cuGraphExecDestroy(e->graph);
+    if (e->staging)
+      d.cuMemFreeHost(e->staging);
+  }
   if (device_)
     d.cuMemFree(device_);
   if (host_)
     d.cuMemFreeHost(host_);
 }
 
-size_t DeviceArena::addEntry(void *fn, std::vector<ArenaSpan> inputs,
+Status DeviceArena::addEntry(void *fn, std::vector<ArenaSpan> inputs,
                              std::vector<ArenaSpan> outputs) {
   auto e = std::make_unique<Entry>();
   e->fn = fn;
   e->inputs = mergeSpans(std::move(inputs));
   e->outputs = mergeSpans(std::move(outputs));
+  int64_t staged = 0;
+  for (const ArenaSpan &s : e->inputs) {
+    e->stagingOffsets.push_back(staged);
+    staged += s.bytes;
+  }
+  if (staged > 0) {
+    void *p = nullptr;
+    if (CUresult r = driver().cuMemAllocHost(&p, size_t(staged)); r != kSuccess)
+      return Status::error("cannot allocate the " + std::to_string(staged) +
+                           " B pinned staging buffer of an entry's inputs: " + errorText(r));
+    e->staging = static_cast<char *>(p);
+  }
   entries_.push_back(std::move(e));
-  return entries_.size() - 1;
+  return Status::success();
 }
 
 bool DeviceArena::replaysGraph(size_t index) const { return entries_[index]->graph != nullptr; }
 
 void DeviceArena::enqueue(Entry &e) {
   const Driver &d = driver();
-  for (const ArenaSpan &s : e.inputs)
-    if (!check(d.cuMemcpyHtoDAsync(device_ + s.offset, host_ + s.offset, size_t(s.bytes), stream()),
+  for (size_t i = 0; i < e.inputs.size(); ++i) {
+    const ArenaSpan &s = e.inputs[i];
+    const char *from = e.staging ? e.staging + e.stagingOffsets[i] : host_ + s.offset;
+    if (!check(d.cuMemcpyHtoDAsync(device_ + s.offset, from, size_t(s.bytes), stream()),
                "uploading an input (cuMemcpyHtoDAsync)"))
       return;
+  }
   callEntryPoint(e.fn, reinterpret_cast<char *>(device_), bytes_);
   for (const ArenaSpan &s : e.outputs)
     if (!check(d.cuMemcpyDtoHAsync(host_ + s.offset, device_ + s.offset, size_t(s.bytes), stream()),
@@ -166,11 +188,17 @@ bool DeviceArena::capture(Entry &e) {
   return true;
 }
 
-void DeviceArena::run(size_t index, bool hostChanged) {
+void DeviceArena::start(size_t index, bool hostChanged) {
   if (!ready("running a GPU entry point"))
     return;
   const Driver &d = driver();
   Entry &e = *entries_[index];
+  // The previous start() was finished, so its upload from the staging
+  // buffer is done.
+  if (e.staging)
+    for (size_t i = 0; i < e.inputs.size(); ++i)
+      std::memcpy(e.staging + e.stagingOffsets[i], host_ + e.inputs[i].offset,
+                  size_t(e.inputs[i].bytes));
   if (hostChanged)
     for (const ArenaSpan &s : persistent_)
       if (!check(
@@ -185,7 +213,12 @@ void DeviceArena::run(size_t index, bool hostChanged) {
   else
     enqueue(e);
   ++e.runs;
-  check(d.cuStreamSynchronize(stream()), "running a GPU entry point (cuStreamSynchronize)");
+}
+
+void DeviceArena::finish() {
+  if (ready("running a GPU entry point"))
+    check(driver().cuStreamSynchronize(stream()),
+          "running a GPU entry point (cuStreamSynchronize)");
 }
 
 void DeviceArena::syncToHost() {

@@ -77,18 +77,27 @@ public:
   /// downloaded by syncToHost()).
   void setPersistent(std::vector<ArenaSpan> spans) { persistent_ = std::move(spans); }
   /// Adds an entry point: `fn` is its `_mlir_ciface_` function, `inputs` and
-  /// `outputs` its regions' spans. Returns its index for run().
-  size_t addEntry(void *fn, std::vector<ArenaSpan> inputs, std::vector<ArenaSpan> outputs);
+  /// `outputs` its regions' spans, and allocates its inputs' staging buffer.
+  /// Entries are numbered for start() and run() in the order they were added.
+  Status addEntry(void *fn, std::vector<ArenaSpan> inputs, std::vector<ArenaSpan> outputs);
   /// Turns CUDA graphs on or off (default: on unless NNC_CUDA_GRAPHS=0).
   void setGraphs(bool on) { graphs_ = on; }
   bool graphs() const { return graphs_; }
   /// Whether entry `index` now replays a captured graph.
   bool replaysGraph(size_t index) const;
 
-  /// Runs entry `index`: uploads the persistent regions first if
-  /// `hostChanged`, then its inputs, runs it, downloads its outputs and
-  /// waits for the stream. Errors are recorded (nnc_kernels_error).
-  void run(size_t index, bool hostChanged);
+  /// Starts entry `index` without waiting: stages its input regions,
+  /// queues the upload of the persistent regions if `hostChanged`, then of
+  /// its inputs, its work and the download of its output regions. Errors
+  /// are recorded (nnc_kernels_error).
+  void start(size_t index, bool hostChanged);
+  /// Waits for what start() queued (the outputs are then in the mirror).
+  void finish();
+  /// start() then finish().
+  void run(size_t index, bool hostChanged) {
+    start(index, hostChanged);
+    finish();
+  }
   /// Downloads the persistent regions into the mirror and waits.
   void syncToHost();
 

@@ -188,9 +188,11 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path,
     // Alignment padding between regions is copied along: fewer copies.
     m->deviceArena_->setPersistent(mergeSpans(std::move(persistent), kArenaAlign));
     for (size_t i = 0; i < m->entryNames_.size(); ++i)
-      m->deviceArena_->addEntry(m->entryFns_[i],
-                                entrySpans(m->regions_, m->entryNames_[i], "input"),
-                                entrySpans(m->regions_, m->entryNames_[i], "output"));
+      if (Status st = m->deviceArena_->addEntry(
+              m->entryFns_[i], entrySpans(m->regions_, m->entryNames_[i], "input"),
+              entrySpans(m->regions_, m->entryNames_[i], "output"));
+          st.failed())
+        return bad(path, st.message());
     if (!m->numericsOps_.empty())
       m->deviceArena_->setGraphs(false);
     return m;
@@ -251,30 +253,54 @@ void Model::initialize(uint64_t seed) {
 }
 
 Status Model::run(std::string_view entry) {
+  if (Status st = start(entry); st.failed())
+    return st;
+  return finish();
+}
+
+Status Model::start(std::string_view entry) {
+  // One entry at a time: the previous one must have finished.
+  if (Status st = finish(); st.failed())
+    return st;
   for (size_t i = 0; i < entryNames_.size(); ++i) {
     if (entryNames_[i] != entry)
       continue;
     nnc_kernels_clear_error();
-    if (deviceArena_) {
-      deviceArena_->run(i, hostChanged_);
-      if (!nnc_kernels_error())
-        hostChanged_ = false;
-      // forward and loss read the persistent regions only (docs/abi.md);
-      // any other entry (train_step) may have updated them on the device.
-      if (entry != "forward" && entry != "loss")
-        deviceChanged_ = true;
-    } else {
+    running_ = entryNames_[i];
+    if (!deviceArena_) {
       callEntryPoint(entryFns_[i], arena_, arenaBytes_);
+      return Status::success();
     }
-    // A kernel that could not compute its outputs on this machine says why.
-    if (const char *why = nnc_kernels_error())
-      return bad(path_, std::string(entry) + ": " + why);
+    deviceArena_->start(i, hostChanged_);
+    // Uploaded (finish() sets it again if the entry fails).
+    hostChanged_ = false;
+    // forward and loss read the persistent regions only (docs/abi.md);
+    // any other entry (train_step) may have updated them on the device.
+    if (entry != "forward" && entry != "loss")
+      deviceChanged_ = true;
     return Status::success();
   }
   return bad(path_, "the model has no entry point '" + std::string(entry) + "'");
 }
 
+Status Model::finish() {
+  if (running_.empty())
+    return Status::success();
+  std::string entry = std::move(running_);
+  running_.clear();
+  if (deviceArena_)
+    deviceArena_->finish();
+  // A kernel that could not compute its outputs on this machine says why.
+  if (const char *why = nnc_kernels_error()) {
+    hostChanged_ = deviceArena_ != nullptr;
+    return bad(path_, entry + ": " + why);
+  }
+  return Status::success();
+}
+
 Status Model::syncToHost() {
+  if (Status st = finish(); st.failed())
+    return st;
   if (!deviceArena_ || !deviceChanged_)
     return Status::success();
   nnc_kernels_clear_error();

@@ -95,7 +95,16 @@ public:
   /// Runs one entry point on the arena. On the GPU: uploads the persistent
   /// regions if hostChanged() was called since, and the entry's input
   /// regions; runs it; downloads its output regions; waits for the GPU.
+  /// The same as start(entry) then finish().
   Status run(std::string_view entry);
+  /// Starts one entry point. From its return the host may write the next
+  /// inputs into the input regions (on the GPU they were staged for the
+  /// upload), while the entry runs; it reads outputs (or anything else of
+  /// the arena) only after finish(). On the CPU the entry runs here.
+  Status start(std::string_view entry);
+  /// Waits for the entry start() began (nothing if none) and reports its
+  /// error.
+  Status finish();
 
   /// Before the host reads params, buffers or state (checkpoints, checks):
   /// on the GPU, copies them from the device into the mirror if an entry
@@ -133,6 +142,8 @@ private:
   /// GPU: the host wrote persistent regions since the last upload / an
   /// entry ran since the last download.
   bool hostChanged_ = false, deviceChanged_ = false;
+  /// The entry start() began and finish() has not waited for ("" if none).
+  std::string running_;
   int64_t arenaBytes_ = 0;
   int64_t residentBeforeArena_ = -1;
   int64_t allocatedBytes_ = 0;
