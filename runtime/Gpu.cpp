@@ -77,6 +77,7 @@ std::string resolveDriver(void *handle, Driver &d) {
   get(d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
   get(d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
   get(d.cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2");
+  get(d.cuMemcpyAsync, "cuMemcpyAsync");
   get(d.cuMemsetD8Async, "cuMemsetD8Async");
   get(d.cuMemsetD16Async, "cuMemsetD16Async");
   get(d.cuMemsetD32Async, "cuMemsetD32Async");
@@ -208,6 +209,20 @@ std::string gpu::errorText(CUresult code) {
   if (code == kErrorNoDevice)
     return "CUDA_ERROR_NO_DEVICE";
   return "CUDA error " + std::to_string(code);
+}
+
+bool gpu::ready(const char *what) {
+  const std::string &reason = unavailableReason();
+  if (!reason.empty()) {
+    kernels::reportError(std::string(what) + ": cannot use the GPU: " + reason);
+    return false;
+  }
+  thread_local bool current = false;
+  if (!current) {
+    makeContextCurrent();
+    current = true;
+  }
+  return true;
 }
 
 bool gpu::check(CUresult result, const char *what) {

@@ -86,6 +86,8 @@ struct Driver {
   CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr dst, const void *src, size_t bytes, CUstream stream);
   CUresult (*cuMemcpyDtoHAsync)(void *dst, CUdeviceptr src, size_t bytes, CUstream stream);
   CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream);
+  /// Either direction (unified addressing tells host from device pointers).
+  CUresult (*cuMemcpyAsync)(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream);
   CUresult (*cuMemsetD8Async)(CUdeviceptr dst, unsigned char value, size_t count, CUstream stream);
   CUresult (*cuMemsetD16Async)(CUdeviceptr dst, unsigned short value, size_t count,
                                CUstream stream);
@@ -145,6 +147,13 @@ void *openLibrary(std::initializer_list<const char *> names, std::string &error)
 /// "CUDA_ERROR_NO_DEVICE (no CUDA-capable device is detected)" for `code`
 /// (the code as a number if the driver is not loaded).
 std::string errorText(CUresult code);
+
+/// For the runtime functions generated code calls: whether the GPU path is
+/// usable, with device 0's context made current on the calling thread (once
+/// per thread). If not, records "<what>: cannot use the GPU: <reason>" as the
+/// kernels' error (nnc_kernels_error) and returns false: the caller then
+/// does nothing.
+bool ready(const char *what);
 
 /// Checks a driver call's result: on failure records "<what>: <errorText>"
 /// as the kernels' error (nnc_kernels_error, runtime/Kernels.h: Model::run

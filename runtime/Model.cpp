@@ -2,6 +2,7 @@
 
 #include "runtime/Model.h"
 
+#include "runtime/Gpu.h"
 #include "runtime/Json.h"
 #include "runtime/Kernels.h"
 #include "runtime/Memory.h"
@@ -16,15 +17,21 @@ using namespace nnc::rt;
 
 namespace {
 
-/// The MLIR C-interface descriptor of a `memref<?xi8>`.
-struct MemRef1D {
-  char *allocated;
-  char *aligned;
-  int64_t offset;
-  int64_t size;
-  int64_t stride;
-};
-using EntryFn = void (*)(MemRef1D *);
+/// Persistent regions: what the host initializes, loads and saves.
+bool isPersistent(const Region &r) {
+  return r.kind == "param" || r.kind == "buffer" || r.kind == "state";
+}
+
+/// The spans of `entry`'s regions of `kind` (input or output).
+std::vector<ArenaSpan> entrySpans(const std::vector<Region> &regions, const std::string &entry,
+                                  const char *kind) {
+  std::vector<ArenaSpan> spans;
+  std::string prefix = entry + ".";
+  for (const Region &r : regions)
+    if (r.kind == kind && r.name.compare(0, prefix.size(), prefix) == 0)
+      spans.push_back({r.offset, r.bytes});
+  return spans;
+}
 
 constexpr int64_t kArenaAlign = 64;
 
@@ -60,6 +67,8 @@ int64_t elementBytes(const std::string &dtype) {
 
 } // namespace
 
+const char *nnc::rt::deviceName(Device device) { return device == Device::Gpu ? "gpu" : "cpu"; }
+
 int64_t Region::numElements() const {
   int64_t n = 1;
   for (int64_t d : shape)
@@ -67,7 +76,8 @@ int64_t Region::numElements() const {
   return n;
 }
 
-Result<std::unique_ptr<Model>> Model::load(const std::string &path) {
+Result<std::unique_ptr<Model>> Model::load(const std::string &path,
+                                           std::optional<Device> expected) {
   std::unique_ptr<Model> m(new Model());
   m->path_ = path;
   m->handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -90,6 +100,18 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path) {
       asInt(jsonMember(root, "version")).value_or(0) != 1)
     return bad(path, "unsupported model table (expected format nnc-model, version 1)");
   m->name_ = asString(jsonMember(root, "model"));
+  std::string device = asString(jsonMember(root, "device"));
+  if (device == "gpu")
+    m->device_ = Device::Gpu;
+  else if (!device.empty() && device != "cpu")
+    return bad(path, "model table names an unknown device '" + device + "'");
+  if (expected && *expected != m->device_)
+    return bad(path, std::string("built for the ") + (m->device_ == Device::Gpu ? "GPU" : "CPU") +
+                         ", not the " + (*expected == Device::Gpu ? "GPU" : "CPU") +
+                         "; rebuild it with --device " + deviceName(*expected));
+  // Before anything else is checked: the one line that says why it cannot run.
+  if (m->device_ == Device::Gpu && !gpu::unavailableReason().empty())
+    return Status::error("cannot use the GPU: " + gpu::unavailableReason());
   std::optional<int64_t> arenaBytes = asInt(jsonMember(root, "arena_bytes"));
   if (!arenaBytes || *arenaBytes <= 0)
     return bad(path, "model table has no valid arena_bytes");
@@ -151,6 +173,30 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path) {
   }
 
   m->residentBeforeArena_ = residentMemory().current;
+  if (m->device_ == Device::Gpu) {
+    // One device allocation of exactly the planned bytes, and its mirror.
+    Result<std::unique_ptr<DeviceArena>> arena = DeviceArena::create(m->arenaBytes_);
+    if (!arena)
+      return bad(path, arena.message());
+    m->deviceArena_ = std::move(*arena);
+    m->arena_ = m->deviceArena_->host();
+    m->allocatedBytes_ = m->arenaBytes_;
+    std::vector<ArenaSpan> persistent;
+    for (const Region &r : m->regions_)
+      if (isPersistent(r))
+        persistent.push_back({r.offset, r.bytes});
+    // Alignment padding between regions is copied along: fewer copies.
+    m->deviceArena_->setPersistent(mergeSpans(std::move(persistent), kArenaAlign));
+    for (size_t i = 0; i < m->entryNames_.size(); ++i)
+      if (Status st = m->deviceArena_->addEntry(
+              m->entryFns_[i], entrySpans(m->regions_, m->entryNames_[i], "input"),
+              entrySpans(m->regions_, m->entryNames_[i], "output"));
+          st.failed())
+        return bad(path, st.message());
+    if (!m->numericsOps_.empty())
+      m->deviceArena_->setGraphs(false);
+    return m;
+  }
   size_t size = (m->arenaBytes_ + kArenaAlign - 1) / kArenaAlign * kArenaAlign;
   m->arena_ = static_cast<char *>(std::aligned_alloc(kArenaAlign, size));
   if (!m->arena_)
@@ -161,7 +207,10 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path) {
 }
 
 Model::~Model() {
-  std::free(arena_);
+  if (deviceArena_)
+    deviceArena_.reset();
+  else
+    std::free(arena_);
   if (handle_)
     dlclose(handle_);
 }
@@ -200,19 +249,73 @@ void Model::initialize(uint64_t seed) {
     else
       initZeros(p, n);
   }
+  hostChanged();
 }
 
 Status Model::run(std::string_view entry) {
+  if (Status st = start(entry); st.failed())
+    return st;
+  return finish();
+}
+
+Status Model::start(std::string_view entry) {
+  // One entry at a time: the previous one must have finished.
+  if (Status st = finish(); st.failed())
+    return st;
   for (size_t i = 0; i < entryNames_.size(); ++i) {
     if (entryNames_[i] != entry)
       continue;
-    MemRef1D arena{arena_, arena_, 0, arenaBytes_, 1};
     nnc_kernels_clear_error();
-    reinterpret_cast<EntryFn>(entryFns_[i])(&arena);
-    // A kernel that could not compute its outputs on this machine says why.
-    if (const char *why = nnc_kernels_error())
-      return bad(path_, std::string(entry) + ": " + why);
+    running_ = entryNames_[i];
+    if (!deviceArena_) {
+      callEntryPoint(entryFns_[i], arena_, arenaBytes_);
+      return Status::success();
+    }
+    deviceArena_->start(i, hostChanged_);
+    // Uploaded (finish() sets it again if the entry fails).
+    hostChanged_ = false;
+    // forward and loss read the persistent regions only (docs/abi.md);
+    // any other entry (train_step) may have updated them on the device.
+    if (entry != "forward" && entry != "loss")
+      deviceChanged_ = true;
     return Status::success();
   }
   return bad(path_, "the model has no entry point '" + std::string(entry) + "'");
+}
+
+Status Model::finish() {
+  if (running_.empty())
+    return Status::success();
+  std::string entry = std::move(running_);
+  running_.clear();
+  if (deviceArena_)
+    deviceArena_->finish();
+  // A kernel that could not compute its outputs on this machine says why.
+  if (const char *why = nnc_kernels_error()) {
+    hostChanged_ = deviceArena_ != nullptr;
+    return bad(path_, entry + ": " + why);
+  }
+  return Status::success();
+}
+
+Status Model::syncToHost() {
+  if (Status st = finish(); st.failed())
+    return st;
+  if (!deviceArena_ || !deviceChanged_)
+    return Status::success();
+  nnc_kernels_clear_error();
+  deviceArena_->syncToHost();
+  if (const char *why = nnc_kernels_error())
+    return bad(path_, why);
+  deviceChanged_ = false;
+  return Status::success();
+}
+
+void Model::setCudaGraphs(bool on) {
+  if (deviceArena_)
+    deviceArena_->setGraphs(on && numericsOps_.empty());
+}
+
+DeviceMemoryInfo Model::deviceMemory() const {
+  return deviceArena_ ? deviceArena_->memory() : DeviceMemoryInfo();
 }

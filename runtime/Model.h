@@ -7,15 +7,25 @@
 // inputs, outputs and every temporary, at the offsets the compiler planned
 // (docs/abi.md). This class owns the library handle and the arena.
 //
+// A GPU artifact (`nnc build --device gpu`, `"device": "gpu"` in its table)
+// has its arena on the GPU (runtime/DeviceArena.h): data() then returns a
+// pinned host mirror, run() copies the entry's inputs up and its outputs
+// down, and the persistent regions (params, buffers, state) move only on
+// request: call syncToHost() before the host reads them and hostChanged()
+// after it wrote them. On the CPU both do nothing, so code that calls them
+// runs on either device.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef NNC_RUNTIME_MODEL_H
 #define NNC_RUNTIME_MODEL_H
 
+#include "runtime/DeviceArena.h"
 #include "runtime/Status.h"
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,15 +45,27 @@ struct Region {
   int64_t numElements() const;
 };
 
+/// Where a model runs.
+enum class Device { Cpu, Gpu };
+
+/// "cpu" or "gpu".
+const char *deviceName(Device device);
+
 class Model {
 public:
-  /// Loads a compiled model; the error names the file and the problem.
-  static Result<std::unique_ptr<Model>> load(const std::string &path);
+  /// Loads a compiled model; the error names the file and the problem. With
+  /// `expected`, an artifact built for the other device is refused. A GPU
+  /// artifact without a usable GPU fails with the one line "cannot use the
+  /// GPU: <reason>" (runtime/Gpu.h unavailableReason()).
+  static Result<std::unique_ptr<Model>> load(const std::string &path,
+                                             std::optional<Device> expected = std::nullopt);
   ~Model();
   Model(const Model &) = delete;
   Model &operator=(const Model &) = delete;
 
   const std::string &name() const { return name_; }
+  /// The device the artifact was built for (its table's "device").
+  Device device() const { return device_; }
   /// The model table's arena_bytes (docs/abi.md).
   int64_t arenaBytes() const { return arenaBytes_; }
   /// The process's resident bytes just before load allocated the arena (-1
@@ -57,7 +79,7 @@ public:
   const std::vector<Region> &regions() const { return regions_; }
   /// The region named `name`, or nullptr.
   const Region *region(std::string_view name) const;
-  /// The region's memory in the arena.
+  /// The region's memory in the arena (on the GPU: in its host mirror).
   void *data(const Region &r) { return arena_ + r.offset; }
   template <typename T> T *dataAs(const Region &r) {
     return reinterpret_cast<T *>(arena_ + r.offset);
@@ -70,8 +92,37 @@ public:
   /// default distributions), deterministically from `seed`, in layout order.
   void initialize(uint64_t seed);
 
-  /// Runs one entry point on the arena.
+  /// Runs one entry point on the arena. On the GPU: uploads the persistent
+  /// regions if hostChanged() was called since, and the entry's input
+  /// regions; runs it; downloads its output regions; waits for the GPU.
+  /// The same as start(entry) then finish().
   Status run(std::string_view entry);
+  /// Starts one entry point. From its return the host may write the next
+  /// inputs into the input regions (on the GPU they were staged for the
+  /// upload), while the entry runs; it reads outputs (or anything else of
+  /// the arena) only after finish(). On the CPU the entry runs here.
+  Status start(std::string_view entry);
+  /// Waits for the entry start() began (nothing if none) and reports its
+  /// error.
+  Status finish();
+
+  /// Before the host reads params, buffers or state (checkpoints, checks):
+  /// on the GPU, copies them from the device into the mirror if an entry
+  /// that updates them (any but forward and loss) ran since the last copy.
+  /// Nothing on the CPU.
+  Status syncToHost();
+  /// After the host wrote params, buffers or state (initialize, checkpoint
+  /// load): on the GPU, the next run() uploads them first. Nothing on the
+  /// CPU. A caller that writes only some of them after entries ran calls
+  /// syncToHost() before writing (the upload copies all of them).
+  void hostChanged() { hostChanged_ = true; }
+
+  /// GPU only: CUDA graphs (each entry captured at its second run, then
+  /// replayed); on by default unless NNC_CUDA_GRAPHS=0, always off for
+  /// models built with --check-numerics (its checks wait for the GPU).
+  void setCudaGraphs(bool on);
+  /// GPU only: device memory before and after the arena's allocation.
+  DeviceMemoryInfo deviceMemory() const;
 
   /// For models built with --check-numerics: the description of each
   /// checked op ("conv1 (nn.conv2d)"), indexed by nnc_numerics_first().
@@ -84,7 +135,15 @@ private:
   Model() = default;
   std::string path_, name_, info_;
   void *handle_ = nullptr;
+  Device device_ = Device::Cpu;
+  /// The arena: allocated here on the CPU; the GPU mirror of deviceArena_.
   char *arena_ = nullptr;
+  std::unique_ptr<DeviceArena> deviceArena_;
+  /// GPU: the host wrote persistent regions since the last upload / an
+  /// entry ran since the last download.
+  bool hostChanged_ = false, deviceChanged_ = false;
+  /// The entry start() began and finish() has not waited for ("" if none).
+  std::string running_;
   int64_t arenaBytes_ = 0;
   int64_t residentBeforeArena_ = -1;
   int64_t allocatedBytes_ = 0;

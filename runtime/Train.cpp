@@ -111,6 +111,9 @@ Result<int64_t> writeRegions(Model &model, const std::string &path,
                              const std::vector<const Region *> &regions,
                              const nnc::SafetensorsMetadata &metadata,
                              const nnc::SafetensorsMetadata &reserve = {}) {
+  // On the GPU the regions are copied from the device first.
+  if (Status st = model.syncToHost(); st.failed())
+    return st;
   std::vector<WriteTensor> tensors;
   for (const Region *r : regions)
     tensors.push_back({r->name, tensorDType(r->dtype), shapeOf(*r), model.data(*r), false});
@@ -133,6 +136,7 @@ Status readRegions(Model &model, const std::string &path,
     targets.push_back({r->name, tensorDType(r->dtype), shapeOf(*r), model.data(*r)});
   if (Status st = loadCheckpoint(*ckpt, targets); st.failed())
     return st;
+  model.hostChanged();
   if (metadata)
     *metadata = ckpt->metadata;
   return Status::success();
@@ -259,6 +263,8 @@ Status checkFinite(double value, const std::string &what, const std::string &whe
 
 /// Checks that every f32 parameter is finite (before a checkpoint is written).
 Status checkParameters(Model &model, const std::string &where) {
+  if (Status st = model.syncToHost(); st.failed())
+    return st;
   for (const Region &r : model.regions()) {
     if (r.kind != "param" || r.dtype != "f32")
       continue;
@@ -653,30 +659,57 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       bar->beginEpoch(epoch + 1, options.epochs, stepsPerEpoch);
     double lossSum = 0, start = now();
     int64_t correct = 0, seen = 0;
-    for (int64_t i = 0; i < stepsPerEpoch; ++i) {
-      if (options.stop && *options.stop) {
-        // Ctrl-C: keep the last complete checkpoint, write nothing partial.
-        if (bar)
-          bar->endEpoch();
-        result.stopped = true;
-        result.steps = globalStep;
-        return result;
-      }
-      int64_t n = batcher->copyBatch(i, buffers);
-      if (n == 0)
+    // Ctrl-C: keep the last complete checkpoint, write nothing partial.
+    // Checked before each step starts.
+    auto stopRequested = [&] { return options.stop && *options.stop; };
+    auto stopNow = [&] {
+      if (bar)
+        bar->endEpoch();
+      result.stopped = true;
+      result.steps = globalStep;
+      return result;
+    };
+    // Writes batch `b` and the step inputs of global step `g` + 1 into the
+    // input regions. Called for the next step while the device runs the
+    // current one (Model::start stages the inputs it uploads).
+    int64_t stagedN = 0;
+    double stagedLr = 0;
+    bool checking = !model.numericsOps().empty();
+    auto stageStep = [&](int64_t b, int64_t g) -> Status {
+      stagedN = batcher->copyBatch(b, buffers);
+      if (stagedN == 0)
         return Status::error(trainData->source + ": its samples (" +
                              (trainData->tokenInputs ? "token ids" : "floats") + ", " +
                              (trainData->labels.empty() ? "float targets" : "class labels") +
                              ") do not fit the model's input '" + io.input->name + "' (" +
                              io.input->dtype + ") and labels (" + io.labels->dtype + ")");
-      double lr = lrAt(epoch, globalStep);
-      *model.dataAs<float>(*io.lr) = float(lr);
-      *model.dataAs<int64_t>(*io.step) = globalStep + 1;
-      *model.dataAs<int64_t>(*io.seed) = dropoutSeedForStep(options.seed, globalStep + 1);
-      bool checking = !model.numericsOps().empty();
+      stagedLr = lrAt(epoch, g);
+      *model.dataAs<float>(*io.lr) = float(stagedLr);
+      *model.dataAs<int64_t>(*io.step) = g + 1;
+      *model.dataAs<int64_t>(*io.seed) = dropoutSeedForStep(options.seed, g + 1);
+      return Status::success();
+    };
+    auto beginStep = [&] {
       if (checking)
         nnc_numerics_reset();
-      if (Status st = model.run("train_step"); st.failed())
+      return model.start("train_step");
+    };
+    if (stepsPerEpoch > 0) {
+      if (stopRequested())
+        return stopNow();
+      if (Status st = stageStep(0, globalStep); st.failed())
+        return st;
+      if (Status st = beginStep(); st.failed())
+        return st;
+    }
+    for (int64_t i = 0; i < stepsPerEpoch; ++i) {
+      int64_t n = stagedN;
+      double lr = stagedLr;
+      // The next batch is prepared while the device runs this step; its
+      // error, if any, is reported after this step's.
+      Status nextStaged =
+          i + 1 < stepsPerEpoch ? stageStep(i + 1, globalStep + 1) : Status::success();
+      if (Status st = model.finish(); st.failed())
         return st;
       if (measuring && globalStep == startStep)
         memory.firstStep = residentMemory();
@@ -709,6 +742,14 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       if (bar)
         bar->update(i + 1, seen, lossSum / double(seen),
                     regression ? -1.0 : double(correct) / double(seen));
+      if (nextStaged.failed())
+        return nextStaged;
+      if (i + 1 < stepsPerEpoch) {
+        if (stopRequested())
+          return stopNow();
+        if (Status st = beginStep(); st.failed())
+          return st;
+      }
     }
     double elapsed = now() - start;
     if (bar)

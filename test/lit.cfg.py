@@ -6,7 +6,7 @@ import lit.formats
 config.name = "nnc"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir", ".nn", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "unit", "lit.cfg.py", "check_metrics.py", "make_idx.py", "make_png.py", "kill_resume.py", "check_checkpoint_size.py", "readme_listing.py", "abi_normalize.py", "abi_classify.py", "nnc_abi.py"]
+config.excludes = ["Inputs", "CMakeLists.txt", "unit", "lit.cfg.py", "check_metrics.py", "make_idx.py", "make_png.py", "kill_resume.py", "check_checkpoint_size.py", "readme_listing.py", "abi_normalize.py", "abi_classify.py", "nnc_abi.py", "gpu_artifact.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.nnc_obj_root, "test")
 
@@ -60,3 +60,10 @@ if cuda_root:
         config.available_features.add("ptxas")
         config.substitutions.append(("%ptxas", ptxas))
         config.substitutions.append(("%cuda_root", cuda_root))
+
+# The toolkit's stub libcuda (its cuInit returns CUDA_ERROR_STUB_LIBRARY):
+# NNC_CUDA_DRIVER=%cuda_stub makes nnc load it instead of libcuda.so.1
+# (test/tools/nnc/device-gpu.test).
+if cuda_root and os.path.isfile(os.path.join(cuda_root, "lib64", "stubs", "libcuda.so")):
+    config.available_features.add("cuda-stub")
+    config.substitutions.append(("%cuda_stub", os.path.join(cuda_root, "lib64", "stubs", "libcuda.so")))

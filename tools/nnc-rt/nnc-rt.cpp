@@ -103,6 +103,12 @@ int bench(int argc, char **argv) {
   int64_t batch = fillSyntheticInputs(m);
   std::printf("model %s, batch %lld, arena %lld B\n", m.name().c_str(), (long long)batch,
               (long long)m.allocatedBytes());
+  // A GPU artifact: what the device says the arena took (compare with the plan).
+  if (m.device() == Device::Gpu) {
+    DeviceMemoryInfo mem = m.deviceMemory();
+    std::printf("device memory: %lld B free before the arena, %lld B after, %lld B total\n",
+                (long long)mem.freeBefore, (long long)mem.freeAfter, (long long)mem.total);
+  }
   std::vector<std::string> entries = {"forward", "train_step"};
   if (flags.count("entry"))
     entries = {flags["entry"]};

@@ -31,6 +31,7 @@ ModelOptions model(benchCmd);
 OptimizerOptions optimizer(benchCmd);
 MemoryBudgetOption memoryBudget(benchCmd);
 ThreadsOption threads(benchCmd);
+DeviceOptions device(benchCmd, /*withArch=*/false);
 cl::opt<int64_t> iterations("iterations", cl::desc("Timed iterations per entry point, 1 to 1000000"),
                             cl::init(50), cl::sub(benchCmd), cl::cat(category()));
 cl::opt<int64_t> warmup("warmup", cl::desc("Untimed runs before the timed ones, 0 to 1000 (default 3)"),
@@ -81,7 +82,8 @@ static void printProfile(double totalMs, int64_t steps) {
 /// code.
 static int runBench() {
   if (!model.check() || !optimizer.check() || !memoryBudget.check() || !threads.check() ||
-      !checkRange(iterations, 1, 1000000) || !checkRange(warmup, 0, 1000))
+      !checkRange(iterations, 1, 1000000) || !checkRange(warmup, 0, 1000) ||
+      !(artifact.empty() ? device.checkRunnable() : device.check()))
     return 1;
   for (const std::string &entry : entries)
     if (entry != "forward" && entry != "train_step")
@@ -90,7 +92,10 @@ static int runBench() {
   std::unique_ptr<LoadedModel> loaded;
   std::unique_ptr<nnc::rt::Model> built;
   if (!artifact.empty()) {
-    auto library = nnc::rt::Model::load(artifact);
+    // The artifact's table says its device; --device, if given, must agree.
+    // Model::load refuses a GPU artifact without a usable GPU in one line.
+    auto library = nnc::rt::Model::load(artifact, device.given() ? std::optional(device.value())
+                                                                 : std::nullopt);
     if (!library)
       return fail(library.message());
     built = std::move(*library);
@@ -98,8 +103,9 @@ static int runBench() {
   } else {
     // Without train_step to time, only the forward pass is compiled.
     bool train = llvm::is_contained(timed, "train_step");
-    loaded = loadModel({model, train ? &optimizer : nullptr, false, memoryBudget.value()},
-                       threads.value());
+    loaded = loadModel(
+        {model, train ? &optimizer : nullptr, false, memoryBudget.value(), device.value()},
+        threads.value());
     if (!loaded)
       return 1;
   }
@@ -111,6 +117,12 @@ static int runBench() {
   // What the runtime allocated for the arena (test/report/arena-exact.test
   // compares it with nnc report's).
   outs() << "arena: " << m.allocatedBytes() << " B allocated\n";
+  // On the GPU: what the device says the arena took (compare with the plan).
+  if (m.device() == nnc::rt::Device::Gpu) {
+    nnc::rt::DeviceMemoryInfo mem = m.deviceMemory();
+    outs() << formatv("device memory: {0} B free before the arena, {1} B after, {2} B total\n",
+                      mem.freeBefore, mem.freeAfter, mem.total);
+  }
   if (profile)
     nnc_profile_enable(1);
   bool profiling = nnc_profile_enabled();

@@ -40,7 +40,7 @@ static int runBuild() {
   if (!session)
     return 1;
   BuildRequest request{model, withTraining ? &optimizer : nullptr, checkNumerics,
-                       memoryBudget.value(), &device};
+                       memoryBudget.value(), device.value(), device.arch()};
   return session->buildModel(outputFilename, request);
 }
 

@@ -8,6 +8,7 @@
 #include "frontend/MLIRGen.h"
 #include "frontend/Parser.h"
 #include "passes/Passes.h"
+#include "runtime/Gpu.h"
 #include "runtime/Kernels.h"
 #include "runtime/Train.h"
 #include "tools/common/Registration.h"
@@ -231,6 +232,14 @@ DeviceOptions::DeviceOptions(cl::SubCommand &sub, bool withArch)
                     cl::cat(category()));
 }
 
+std::optional<nnc::rt::Device> nnc::driver::parseDevice(StringRef text) {
+  if (text == "cpu")
+    return nnc::rt::Device::Cpu;
+  if (text == "gpu")
+    return nnc::rt::Device::Gpu;
+  return std::nullopt;
+}
+
 bool DeviceOptions::check() const {
   if (!checkChoice(device, {"cpu", "gpu"}) ||
       (gpuArch && !checkChoice(*gpuArch, nnc::gpuArchNames())))
@@ -240,6 +249,20 @@ bool DeviceOptions::check() const {
     return false;
   }
   return true;
+}
+
+bool DeviceOptions::checkRunnable() const {
+  if (!check())
+    return false;
+  if (gpu() && !nnc::rt::gpu::unavailableReason().empty()) {
+    fail("cannot use the GPU: " + nnc::rt::gpu::unavailableReason());
+    return false;
+  }
+  return true;
+}
+
+nnc::rt::Device DeviceOptions::value() const {
+  return parseDevice(device).value_or(nnc::rt::Device::Cpu);
 }
 
 MemoryBudgetOption::MemoryBudgetOption(cl::SubCommand &sub)
@@ -425,9 +448,8 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
   // remove them; nothing is written.
   stopOnInterrupt();
   nnc::GPUOptions gpu;
-  if (request.device)
-    gpu.arch = request.device->arch();
-  if (failed(request.device && request.device->gpu()
+  gpu.arch = request.gpuArch;
+  if (failed(request.device == nnc::rt::Device::Gpu
                  ? nnc::buildGPUArtifact(model, temp, artifact, gpu)
                  : nnc::buildArtifact(model, temp, artifact)) ||
       interrupted()) {
@@ -455,7 +477,7 @@ std::unique_ptr<LoadedModel> Session::buildAndLoad(const BuildRequest &request,
     return nullptr;
   if (interrupted())
     return nullptr;
-  auto model = nnc::rt::Model::load(std::string(lib));
+  auto model = nnc::rt::Model::load(std::string(lib), request.device);
   if (!model) {
     fail(model.message());
     return nullptr;
@@ -467,9 +489,10 @@ std::unique_ptr<LoadedModel> Session::buildAndLoad(const BuildRequest &request,
   return loaded;
 }
 
-std::unique_ptr<LoadedModel> Session::buildWithWeights(const ModelOptions &model,
-                                                       StringRef weights, int threads) {
-  std::unique_ptr<LoadedModel> loaded = buildAndLoad({model}, threads);
+std::unique_ptr<LoadedModel> Session::buildWithWeights(const ModelOptions &model, StringRef weights,
+                                                       int threads, nnc::rt::Device device) {
+  std::unique_ptr<LoadedModel> loaded =
+      buildAndLoad({model, nullptr, false, std::nullopt, device}, threads);
   if (!loaded)
     return nullptr;
   if (auto st = nnc::rt::loadWeights(*loaded->model, weights.str()); st.failed()) {
@@ -492,10 +515,10 @@ std::unique_ptr<LoadedModel> nnc::driver::loadModel(const BuildRequest &request,
 }
 
 std::unique_ptr<LoadedModel> nnc::driver::loadModelWithWeights(const ModelOptions &model,
-                                                               StringRef weights,
-                                                               int threads) {
+                                                               StringRef weights, int threads,
+                                                               nnc::rt::Device device) {
   std::unique_ptr<Session> session = Session::open(model);
-  return session ? session->buildWithWeights(model, weights, threads) : nullptr;
+  return session ? session->buildWithWeights(model, weights, threads, device) : nullptr;
 }
 
 int nnc::driver::printToOutput(const ModelOptions &model, StringRef output,

@@ -157,15 +157,29 @@ struct ThreadsOption {
   llvm::cl::opt<int> threads;
 };
 
-/// --device cpu|gpu: where the model runs (the CPU back end or the GPU's,
-/// codegen/GPUPipeline.h), and, with `withArch`, --gpu-arch sm_80|sm_90: the
-/// GPU architectures the GPU back end compiles for.
+/// `cpu` or `gpu` as a device (--device), else none.
+std::optional<nnc::rt::Device> parseDevice(llvm::StringRef text);
+
+/// --device cpu|gpu: where the model is built for and runs (the CPU back end
+/// or the GPU's, codegen/GPUPipeline.h), and, with `withArch`, --gpu-arch
+/// sm_80|sm_90: the GPU architectures the GPU back end compiles for.
 struct DeviceOptions {
   explicit DeviceOptions(llvm::cl::SubCommand &sub, bool withArch = true);
-  /// Checks the flags given; false after reporting.
+  /// Checks the flags given (a device name, --gpu-arch only with --device
+  /// gpu); false after reporting one line. Enough for a command that only
+  /// builds, or that loads an artifact (whose own device decides:
+  /// Model::load says why it cannot run).
   bool check() const;
+  /// check(), and for gpu that the GPU path can run here: without a usable
+  /// GPU, prints the one line `nnc: error: cannot use the GPU: <reason>`
+  /// (runtime/Gpu.h) and returns false, before anything is built or written.
+  bool checkRunnable() const;
   /// Whether --device gpu was given.
   bool gpu() const { return device == "gpu"; }
+  /// The device given (cpu if none).
+  nnc::rt::Device value() const;
+  /// Whether --device was given (an artifact then must be built for it).
+  bool given() const { return device.getNumOccurrences() > 0; }
   /// --gpu-arch, or the default (sm_80) for a command without the flag.
   std::string arch() const { return gpuArch ? std::string(*gpuArch) : "sm_80"; }
 
@@ -214,8 +228,9 @@ struct BuildRequest {
   bool checkNumerics = false;
   /// --memory-budget: the most bytes the planned arena may take.
   std::optional<int64_t> memoryBudget;
-  /// --device and --gpu-arch; null: the CPU.
-  const DeviceOptions *device = nullptr;
+  /// --device: the device to build for, and --gpu-arch for the GPU.
+  nnc::rt::Device device = nnc::rt::Device::Cpu;
+  std::string gpuArch = "sm_80";
 };
 
 /// The model file read into a source manager, with an MLIR context whose
@@ -250,9 +265,9 @@ public:
 
   /// Builds the inference model, loads `weights` into it and works out the
   /// sample it expects; null after reporting.
-  std::unique_ptr<LoadedModel> buildWithWeights(const ModelOptions &model,
-                                                llvm::StringRef weights,
-                                                int threads);
+  std::unique_ptr<LoadedModel> buildWithWeights(const ModelOptions &model, llvm::StringRef weights,
+                                                int threads,
+                                                nnc::rt::Device device = nnc::rt::Device::Cpu);
 
   nnc::DiagEngine &diag() { return diagEngine; }
   mlir::MLIRContext &context() { return mlirContext; }
@@ -274,7 +289,8 @@ std::unique_ptr<LoadedModel> loadModel(const BuildRequest &request, int threads)
 /// Opens the model file, builds the inference model and loads `weights`
 /// into it (Session::buildWithWeights); null after reporting.
 std::unique_ptr<LoadedModel> loadModelWithWeights(const ModelOptions &model,
-                                                  llvm::StringRef weights, int threads);
+                                                  llvm::StringRef weights, int threads,
+                                                  nnc::rt::Device device = nnc::rt::Device::Cpu);
 
 /// Opens the model file, has `print` write the command's text and writes it
 /// to `output` (`-`: stdout) only if `print` succeeded. Returns the exit

@@ -19,6 +19,7 @@ cl::SubCommand evalCmd("eval", "Evaluate trained weights on a dataset's test spl
 
 ModelOptions model(evalCmd);
 ThreadsOption threads(evalCmd);
+DeviceOptions device(evalCmd, /*withArch=*/false);
 cl::opt<std::string> weightsPath("weights", cl::desc("The weights (safetensors) to evaluate"),
                                  cl::sub(evalCmd), cl::cat(category()));
 cl::opt<std::string> outputFilename(
@@ -37,12 +38,12 @@ cl::opt<int64_t> testLimit("test-limit", cl::desc("Use only the first N test sam
 static int runEval() {
   nnc::rt::DataOptions dataOptions;
   if (!model.check() || !threads.check() || !checkRange(testLimit, 1) ||
-      !dataFlags.toOptions(dataOptions))
+      !dataFlags.toOptions(dataOptions) || !device.checkRunnable())
     return 1;
   if (weightsPath.empty())
     return fail("nnc eval needs --weights FILE.safetensors");
   std::unique_ptr<LoadedModel> loaded =
-      loadModelWithWeights(model, weightsPath, threads.value());
+      loadModelWithWeights(model, weightsPath, threads.value(), device.value());
   if (!loaded)
     return 1;
   nnc::rt::Model &m = *loaded->model;

@@ -22,6 +22,7 @@ cl::SubCommand predictCmd("predict", "Classify PNG images with trained weights")
 
 ModelOptions model(predictCmd);
 ThreadsOption threads(predictCmd);
+DeviceOptions device(predictCmd, /*withArch=*/false);
 cl::list<std::string> imagePaths(cl::Positional, cl::desc("<image.png>..."),
                                  cl::sub(predictCmd), cl::cat(category()));
 cl::opt<std::string> weightsPath("weights", cl::desc("The trained weights (safetensors)"),
@@ -38,7 +39,7 @@ cl::opt<std::string> classNames("labels",
 
 /// `nnc predict`: the class of each PNG image.
 static int runPredict() {
-  if (!model.check() || !threads.check())
+  if (!model.check() || !threads.check() || !device.checkRunnable())
     return 1;
   if (weightsPath.empty() || imagePaths.empty())
     return fail("nnc predict needs --weights FILE and at least one image");
@@ -47,7 +48,7 @@ static int runPredict() {
   if (model.batchFor(0) < int64_t(imagePaths.size()))
     return fail("--batch must be at least the number of images");
   std::unique_ptr<LoadedModel> loaded =
-      loadModelWithWeights(model, weightsPath, threads.value());
+      loadModelWithWeights(model, weightsPath, threads.value(), device.value());
   if (!loaded)
     return 1;
   nnc::rt::Model &m = *loaded->model;

@@ -24,6 +24,7 @@ cl::SubCommand runCmd("run", "Run the forward pass on inputs from a safetensors 
 
 ModelOptions model(runCmd);
 ThreadsOption threads(runCmd);
+DeviceOptions device(runCmd, /*withArch=*/false);
 cl::opt<std::string> weightsPath("weights", cl::desc("The weights (safetensors)"),
                                  cl::sub(runCmd), cl::cat(category()));
 cl::opt<std::string> inputsPath("inputs",
@@ -111,7 +112,8 @@ static void printRows(const float *y, const nnc::rt::Region &out) {
 /// output printed (or, with --check, compared with the file's `__output`; with
 /// -o, written as the `__output` tensor of a safetensors file).
 static int runRun() {
-  if (!model.check() || !threads.check() || !checkReal(tolerance, 0, /*strict=*/false))
+  if (!model.check() || !threads.check() || !checkReal(tolerance, 0, /*strict=*/false) ||
+      !device.checkRunnable())
     return 1;
   if (weightsPath.empty() || inputsPath.empty())
     return fail("nnc run needs --weights FILE and --inputs FILE");
@@ -122,7 +124,8 @@ static int runRun() {
   int64_t inputIndex = inputs->find("__input");
   if (inputIndex >= 0 && !inputs->tensors[inputIndex].shape.empty())
     model.impliedBatch = int64_t(inputs->tensors[inputIndex].shape[0]);
-  std::unique_ptr<LoadedModel> loaded = loadModel({model}, threads.value());
+  std::unique_ptr<LoadedModel> loaded =
+      loadModel({model, nullptr, false, std::nullopt, device.value()}, threads.value());
   if (!loaded)
     return 1;
   nnc::rt::Model &m = *loaded->model;
@@ -138,6 +141,7 @@ static int runRun() {
     if ((r.kind == "param" || r.kind == "buffer") &&
         failed(copyTensor(*weights, r.name, m, r)))
       return 1;
+  m.hostChanged();
   if (failed(copyTensor(*inputs, "__input", m, *in)) || failed(checkTokenIds(m, *in)))
     return 1;
   if (auto st = m.run("forward"); st.failed())

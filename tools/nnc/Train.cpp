@@ -27,6 +27,7 @@ ModelOptions model(trainCmd);
 OptimizerOptions optimizer(trainCmd);
 MemoryBudgetOption memoryBudget(trainCmd);
 ThreadsOption threads(trainCmd);
+DeviceOptions device(trainCmd, /*withArch=*/false);
 cl::opt<std::string> outputFilename("o",
                                     cl::desc("Write the weights here after every epoch, and "
                                              "the optimizer state to <file>.state for "
@@ -88,7 +89,7 @@ static bool checkFlags() {
          checkRange(epochs, 1) && checkRange(stopAfter, 1) &&
          checkReal(learningRate, 0, /*strict=*/true) &&
          checkChoice(schedule, {"constant", "step", "cosine"}) && checkRange(trainLimit, 1) &&
-         checkRange(testLimit, 1) && checkRange(metricsEvery, 1);
+         checkRange(testLimit, 1) && checkRange(metricsEvery, 1) && device.checkRunnable();
 }
 
 /// Where the weights go: -o, else `<model-file stem>.safetensors` here.
@@ -118,8 +119,8 @@ static int runTrain() {
     return 1;
   if (outputFilename == "-" || (outputFilename.getNumOccurrences() && outputFilename.empty()))
     return fail("-o must name a file: the weights are written as safetensors");
-  std::unique_ptr<LoadedModel> loaded =
-      loadModel({model, &optimizer, checkNumerics, memoryBudget.value()}, threads.value());
+  std::unique_ptr<LoadedModel> loaded = loadModel(
+      {model, &optimizer, checkNumerics, memoryBudget.value(), device.value()}, threads.value());
   if (!loaded)
     return 1;
   const nnc::ModelGraph &graph = loaded->graph;

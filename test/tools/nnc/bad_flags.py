@@ -63,16 +63,31 @@ TABLE = [
     ("bench --weight-decay nan", "--weight-decay must be a finite number >= 0 (got nan)"),
     ("bench --warmup -1", "--warmup must be an integer from 0 to 1000 (got -1)"),
     ("bench --entry loss", "--entry must be forward or train_step (got 'loss')"),
+    ("train --device tpu", "--device must be cpu or gpu (got 'tpu')"),
+    ("eval --weights W --device tpu", "--device must be cpu or gpu (got 'tpu')"),
+    ("run --weights W --inputs W --device tpu", "--device must be cpu or gpu (got 'tpu')"),
+    ("predict --weights W img.png --device tpu", "--device must be cpu or gpu (got 'tpu')"),
+    ("bench --device tpu", "--device must be cpu or gpu (got 'tpu')"),
+    # Without a usable GPU (the driver library named here does not exist).
+    ("NODRIVER train --device gpu", "nnc: error: cannot use the GPU: no CUDA driver: cannot load"),
+    ("NODRIVER eval --weights W --device gpu", "nnc: error: cannot use the GPU: no CUDA driver"),
+    ("NODRIVER run --weights W --inputs W --device gpu", "nnc: error: cannot use the GPU: no CUDA"),
+    ("NODRIVER predict --weights W img.png --device gpu", "nnc: error: cannot use the GPU: no CUDA"),
+    ("NODRIVER bench --device gpu", "nnc: error: cannot use the GPU: no CUDA driver: cannot load"),
 ]
 
 failures = 0
 for flags, expected in TABLE:
     words = flags.replace(" W ", " " + w + " ").replace(" W", " " + w).split()
+    env = dict(os.environ)
+    if words[0] == "NODRIVER":
+        env["NNC_CUDA_DRIVER"] = os.path.join(work, "no-libcuda.so")
+        words = words[1:]
     command = [nnc, words[0], model, *words[1:]]
     # Commands that write a file get -o, which must not appear.
     if words[0] in ("train", "build", "compile", "report"):
         command += ["-o", out]
-    p = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     lines = p.stderr.splitlines()
     problems = []
     if p.returncode != 1:
