@@ -2,6 +2,8 @@
 
 #include "codegen/GPUPipeline.h"
 
+#include "codegen/GPUMapping.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
@@ -34,18 +36,6 @@ namespace {
 
 /// The name of the one kernel module of a GPU artifact.
 constexpr llvm::StringLiteral kKernelModule = "nnc_kernels";
-
-//===----------------------------------------------------------------------===//
-// PLACEHOLDER: the GPU mapping (helper H4, codegen/GPUMapping.h
-// addGPUMappingStages). The coordinator replaces this function with that one
-// at merge: upstream's default mapping of every outermost scf.parallel nest
-// onto one gpu.launch (outer loop -> blocks, inner loop -> threads), untuned.
-//===----------------------------------------------------------------------===//
-void addGPUMappingStages(OpPassManager &pm) {
-  if (failed(parsePassPipeline(
-          "func.func(gpu-map-parallel-loops,convert-parallel-loops-to-gpu),lower-affine", pm)))
-    llvm::report_fatal_error("internal error: cannot parse the GPU mapping pipeline");
-}
 
 /// The stages from the mapped host code and its kernels to the kernels in
 /// the NVVM dialect (the host code keeps its scf/memref/func ops, and the
@@ -350,9 +340,10 @@ FailureOr<OwningOpRef<ModuleOp>> lowerToGPU(ModuleOp model, nnc::GPUStage stage,
                                             bool fuse, llvm::json::Object *info) {
   MLIRContext *ctx = model.getContext();
   registerNVVMTarget(ctx);
-  // LIBRARY TARGET: the library ops are still lowered for the CPU (calls of
-  // nnc_conv2d_fwd etc.) until the GPU LibraryBackend (helper H2) is merged.
-  FailureOr<nnc::KernelIR> kernelIR = nnc::lowerModelToKernelIR(model, checkNumerics, fuse);
+  // The library ops become calls of the GPU's (cuDNN, cuBLAS:
+  // runtime/GpuKernels.h).
+  FailureOr<nnc::KernelIR> kernelIR =
+      nnc::lowerModelToKernelIR(model, checkNumerics, fuse, /*gpuTarget=*/true);
   if (failed(kernelIR))
     return failure();
   OwningOpRef<ModuleOp> module = std::move(kernelIR->module);
@@ -360,8 +351,8 @@ FailureOr<OwningOpRef<ModuleOp>> lowerToGPU(ModuleOp model, nnc::GPUStage stage,
     *info = std::move(kernelIR->info);
 
   PassManager pm(ctx, ModuleOp::getOperationName());
-  addGPUMappingStages(pm);
-  if (failed(parsePassPipeline("gpu-kernel-outlining", pm)))
+  nnc::addGPUMappingStages(pm);
+  if (failed(parsePassPipeline("lower-affine,gpu-kernel-outlining", pm)))
     return emitError(model.getLoc(), "internal error: cannot parse gpu-kernel-outlining");
   if (failed(pm.run(*module)) || failed(checkAllMapped(*module)) ||
       failed(mergeKernelModules(*module)) || failed(copiesToGPU(*module)))
