@@ -291,24 +291,25 @@ static void addBufferStages(OpPassManager &pm, bool checkNumerics, bool fuse,
 
 /// A copy of `model` lowered up to the planned kernel IR.
 static FailureOr<OwningOpRef<ModuleOp>> plannedCopy(ModuleOp model, bool checkNumerics,
-                                                    bool fuse) {
+                                                    bool fuse, bool gpuTarget) {
   OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
   PassManager pm(model.getContext(), ModuleOp::getOperationName());
-  addBufferStages(pm, checkNumerics, fuse);
+  addBufferStages(pm, checkNumerics, fuse, gpuTarget);
   if (failed(pm.run(*standalone)))
     return failure();
   return standalone;
 }
 
-FailureOr<nnc::MemoryPlan> nnc::planModelMemory(ModuleOp model, bool fuse) {
-  auto planned = plannedCopy(model, /*checkNumerics=*/false, fuse);
+FailureOr<nnc::MemoryPlan> nnc::planModelMemory(ModuleOp model, bool fuse, bool gpuTarget) {
+  auto planned = plannedCopy(model, /*checkNumerics=*/false, fuse, gpuTarget);
   if (failed(planned))
     return failure();
   return readMemoryPlan(**planned);
 }
 
-FailureOr<nnc::ArenaSize> nnc::planArena(ModuleOp model, bool checkNumerics, bool fuse) {
-  auto planned = plannedCopy(model, checkNumerics, fuse);
+FailureOr<nnc::ArenaSize> nnc::planArena(ModuleOp model, bool checkNumerics, bool fuse,
+                                         bool gpuTarget) {
+  auto planned = plannedCopy(model, checkNumerics, fuse, gpuTarget);
   if (failed(planned))
     return failure();
   auto arena = (**planned)->getAttrOfType<IntegerAttr>("nn.arena_bytes");

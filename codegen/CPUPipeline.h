@@ -31,7 +31,10 @@ void addLinalgStages(mlir::OpPassManager &pm, bool fuse);
 /// @train_step if it was added): a copy lowered through -nn-lower-to-buffers
 /// and -nn-plan-memory exactly as lowerModelToLLVM does, so the plan is the
 /// arena the artifact allocates. Errors are emitted at their locations.
-mlir::FailureOr<MemoryPlan> planModelMemory(mlir::ModuleOp model, bool fuse = true);
+/// With `gpuTarget`, the plan of the GPU artifact (its library calls' cuDNN
+/// workspaces; nnc build --device gpu).
+mlir::FailureOr<MemoryPlan> planModelMemory(mlir::ModuleOp model, bool fuse = true,
+                                            bool gpuTarget = false);
 
 /// The size of a model's planned arena (-nn-plan-memory): `arena` bytes in
 /// all (nn.arena_bytes), of which `persistent` hold the parameters, state and
@@ -45,7 +48,7 @@ struct ArenaSize {
 /// lowerModelToLLVM does, without the later stages, and returns the arena
 /// size. Errors are emitted at their locations.
 mlir::FailureOr<ArenaSize> planArena(mlir::ModuleOp model, bool checkNumerics = false,
-                                     bool fuse = true);
+                                     bool fuse = true, bool gpuTarget = false);
 
 /// Where the artifact is linked.
 struct ArtifactOptions {

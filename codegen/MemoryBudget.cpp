@@ -48,7 +48,7 @@ std::string nnc::formatBytesMiB(int64_t bytes) {
 }
 
 FailureOr<nnc::RecomputePlan> nnc::planMemoryBudget(ModuleOp model, int64_t budget, bool checkNumerics,
-                                                 bool fuse) {
+                                                 bool fuse, bool gpuTarget) {
   RecomputePlan plan;
   plan.budget = budget;
   // Plans of sets of recomputed positions (sorted), each built once.
@@ -68,7 +68,7 @@ FailureOr<nnc::RecomputePlan> nnc::planMemoryBudget(ModuleOp model, int64_t budg
         return failure();
       t.extraFlops = *flops;
     }
-    FailureOr<ArenaSize> size = planArena(*copy, checkNumerics, fuse);
+    FailureOr<ArenaSize> size = planArena(*copy, checkNumerics, fuse, gpuTarget);
     if (failed(size))
       return failure();
     t.arena = size->arena;

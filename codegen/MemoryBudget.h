@@ -52,8 +52,10 @@ struct RecomputePlan {
 /// for all their uses if that still fits (fewer FLOPs). If even
 /// recomputing every candidate does not fit, fails with an error at the
 /// model naming the smallest arena of the plans built. `model` is not changed.
+/// `gpuTarget`: plans of the GPU artifact (nnc --device gpu).
 mlir::FailureOr<RecomputePlan> planMemoryBudget(mlir::ModuleOp model, int64_t budget,
-                                             bool checkNumerics = false, bool fuse = true);
+                                             bool checkNumerics = false, bool fuse = true,
+                                             bool gpuTarget = false);
 
 /// Applies the recomputation `plan` chose to `model` (-nn-recompute).
 mlir::LogicalResult applyRecomputePlan(mlir::ModuleOp model, const RecomputePlan &plan);

@@ -426,7 +426,8 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
     return 1;
   if (request.memoryBudget) {
     mlir::FailureOr<nnc::RecomputePlan> plan = nnc::planMemoryBudget(
-        model, *request.memoryBudget, request.checkNumerics, !request.model.noFuse);
+        model, *request.memoryBudget, request.checkNumerics, !request.model.noFuse,
+        request.device == nnc::rt::Device::Gpu);
     if (failed(plan) || failed(nnc::applyRecomputePlan(model, *plan)))
       return 1;
     if (!plan->recomputedLayers.empty())

@@ -31,6 +31,7 @@ cl::SubCommand memplanCmd("memplan", "Print the arena plan: every buffer with it
                                      "layer, bytes, offset and live range");
 
 ModelOptions model(memplanCmd);
+DeviceOptions device(memplanCmd, /*withArch=*/false);
 OptimizerOptions optimizer(memplanCmd);
 MemoryBudgetOption memoryBudget(memplanCmd);
 cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)"),
@@ -244,7 +245,7 @@ static int printPlans(Session &session, raw_ostream &os) {
     // the budget needs (docs/training.md).
     if (std::optional<int64_t> budget = memoryBudget.value()) {
       mlir::FailureOr<nnc::RecomputePlan> recompute =
-          nnc::planMemoryBudget(m, *budget, /*checkNumerics=*/false, !model.noFuse);
+          nnc::planMemoryBudget(m, *budget, /*checkNumerics=*/false, !model.noFuse, device.gpu());
       if (failed(recompute) || failed(nnc::applyRecomputePlan(m, *recompute)))
         return 1;
       if (!recompute->recomputedLayers.empty())
@@ -252,7 +253,7 @@ static int printPlans(Session &session, raw_ostream &os) {
                << llvm::join(recompute->recomputedLayers, ", ") << " (+" << recompute->extraFlops
                << " FLOPs per step)\n";
     }
-    mlir::FailureOr<MemoryPlan> plan = nnc::planModelMemory(m, !model.noFuse);
+    mlir::FailureOr<MemoryPlan> plan = nnc::planModelMemory(m, !model.noFuse, device.gpu());
     if (failed(plan))
       return 1;
     SmallVector<const EntryPlan *> shown;
@@ -319,7 +320,7 @@ static int printPlans(Session &session, raw_ostream &os) {
 }
 
 static int runMemPlan() {
-  if (!model.check() || !optimizer.check() || !memoryBudget.check())
+  if (!model.check() || !optimizer.check() || !memoryBudget.check() || !device.check())
     return 1;
   if (!withTraining && (entryName == "train_step"))
     return fail("--entry train_step needs --train");

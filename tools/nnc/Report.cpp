@@ -17,6 +17,7 @@
 #include "passes/ModelReport.h"
 #include "passes/Passes.h"
 #include "runtime/Data.h"
+#include "runtime/GpuKernels.h"
 
 #include "mlir/Pass/PassManager.h"
 
@@ -31,6 +32,7 @@ cl::SubCommand reportCmd("report", "Print what a model costs: parameters, bytes,
                                    "FLOPs, training and inference memory");
 
 ModelOptions model(reportCmd);
+DeviceOptions device(reportCmd, /*withArch=*/false);
 MemoryBudgetOption memoryBudget(reportCmd);
 cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"),
@@ -134,7 +136,7 @@ static nnc::MemorySection memoryOf(const std::string &why, const FailureOr<nnc::
 /// still reported: each section says why.
 static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
                                      const nnc::ModelGraph &graph, StringRef optimizer, bool fuse,
-                                     const nnc::RecomputePlan *recompute) {
+                                     const nnc::RecomputePlan *recompute, bool gpu) {
   CompiledCosts result;
   for (const nnc::InputInfo &in : graph.inputs)
     if (nnc::isFloat(graph.values[in.value].dtype) &&
@@ -150,7 +152,7 @@ static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
   std::string why = unlessCompiles(session, [&] {
     if (failed(session.specializeBatch(inferenceModel, graph)))
       return mlir::failure();
-    plan = nnc::planModelMemory(inferenceModel, fuse);
+    plan = nnc::planModelMemory(inferenceModel, fuse, gpu);
     return mlir::LogicalResult(plan);
   });
   result.inference = memoryOf(why, plan);
@@ -169,7 +171,7 @@ static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
   }
   plan = failure();
   why = unlessCompiles(session, [&] {
-    plan = nnc::planModelMemory(copy, fuse);
+    plan = nnc::planModelMemory(copy, fuse, gpu);
     return mlir::LogicalResult(plan);
   });
   result.training = memoryOf(why, plan);
@@ -222,6 +224,33 @@ static json::Value budgetToJSON(const nnc::RecomputePlan &plan, const nnc::Model
 /// --fixed-mb default is this bound) at 4.2-10.2 MB for the examples at 1
 /// and 2 threads (docs/training.md, *Memory*).
 constexpr int64_t kRuntimeFixedBound = 12'000'000;
+
+/// With --device gpu: the arena is one device allocation of the planned bytes
+/// (cuDNN's workspaces are library scratch in it); outside it the device holds
+/// cuBLAS's workspace (runtime/GpuKernels.h), and the host a pinned mirror of
+/// the arena (what data()/dataAs() return, docs/abi.md) and a pinned staging
+/// copy of each entry's inputs.
+static int64_t arenaOf(const nnc::MemorySection &section) {
+  return section.unavailable.empty() ? section.breakdown.arena : 0;
+}
+
+static void printGPUOutsideArena(const CompiledCosts &costs, raw_ostream &os) {
+  int64_t arena = std::max(arenaOf(costs.training), arenaOf(costs.inference));
+  os << "gpu: the arena is one device allocation; outside it on the device: cuBLAS workspace "
+     << nnc::formatBytes(nnc_gpu_library_workspace_bytes())
+     << "; on the host (pinned): the arena's mirror, " << nnc::formatBytes(arena)
+     << " (training artifact), and each entry's input staging; not counted: the CUDA context "
+        "and the libraries' device code (nnc-rt bench prints the device memory the arena "
+        "took)\n";
+}
+
+static json::Object gpuOutsideArenaJSON(const CompiledCosts &costs) {
+  return json::Object{
+      {"device_arena_bytes", json::Object{{"training", arenaOf(costs.training)},
+                                          {"inference", arenaOf(costs.inference)}}},
+      {"cublas_workspace_bytes", nnc_gpu_library_workspace_bytes()},
+      {"pinned_host_mirror_bytes", std::max(arenaOf(costs.training), arenaOf(costs.inference))}};
+}
 
 /// The bytes `nnc train --data ...` holds for its data (runtime/Data.h
 /// dataMemory: the splits as stored, u8 images, and the batch staging), with
@@ -308,7 +337,7 @@ static int printReports(Session &session, raw_ostream &os) {
       if (!copy)
         return 1;
       mlir::FailureOr<nnc::RecomputePlan> fitted =
-          nnc::planMemoryBudget(copy, *budget, /*checkNumerics=*/false, !model.noFuse);
+          nnc::planMemoryBudget(copy, *budget, /*checkNumerics=*/false, !model.noFuse, device.gpu());
       if (failed(fitted))
         return 1;
       recompute = std::move(*fitted);
@@ -317,7 +346,7 @@ static int printReports(Session &session, raw_ostream &os) {
     if (failed(data))
       return 1;
     CompiledCosts costs = compiledCostsOf(session, m, graph, options.optimizer, !model.noFuse,
-                                          recompute ? &*recompute : nullptr);
+                                          recompute ? &*recompute : nullptr, device.gpu());
     if (failed(session.specializeBatch(m, graph)))
       return 1;
     FailureOr<nnc::ModelReport> report = nnc::computeReport(m, options);
@@ -336,6 +365,8 @@ static int printReports(Session &session, raw_ostream &os) {
       if (runtimeOf.unavailable.empty())
         object["runtime_outside_arena"] = nnc::runtimeCostsToJSON(runtimeOf.runtime);
       object["runtime_fixed_bytes_bound"] = kRuntimeFixedBound;
+      if (device.gpu())
+        object["gpu"] = gpuOutsideArenaJSON(costs);
       if (*data)
         object["data_pipeline"] = json::Object{{"train", int64_t((*data)->memory.train)},
                                                {"test", int64_t((*data)->memory.test)},
@@ -359,11 +390,15 @@ static int printReports(Session &session, raw_ostream &os) {
           costs.training, os);
       nnc::printMemorySection(formatv("inference memory @ batch {0}", options.batch).str(),
                               costs.inference, os);
-      nnc::printRuntimeCosts(runtimeOf, os);
-      os << "runtime fixed costs (not in the arena): at most "
-         << nnc::formatBytes(kRuntimeFixedBound)
-         << " measured (oneDNN's generated code and library pages run for the first time; "
-            "docs/training.md)\n";
+      if (device.gpu()) {
+        printGPUOutsideArena(costs, os);
+      } else {
+        nnc::printRuntimeCosts(runtimeOf, os);
+        os << "runtime fixed costs (not in the arena): at most "
+           << nnc::formatBytes(kRuntimeFixedBound)
+           << " measured (oneDNN's generated code and library pages run for the first time; "
+              "docs/training.md)\n";
+      }
       if (*data)
         os << (*data)->line << "\n";
       if (!costs.kernelsUnavailable.empty())
@@ -383,7 +418,7 @@ static int printReports(Session &session, raw_ostream &os) {
 }
 
 static int runReport() {
-  if (!model.check() || !memoryBudget.check() || !checkChoice(optimizerName, optimizerNames()) ||
+  if (!model.check() || !memoryBudget.check() || !device.check() || !checkChoice(optimizerName, optimizerNames()) ||
       !checkChoice(dtypeName, {"f32", "f16", "bf16", "int8"}) || !checkRange(trainLimit, 0) ||
       !checkRange(testLimit, 0))
     return 1;
