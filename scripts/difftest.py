@@ -34,7 +34,8 @@ Oracles, for each model (the first failure stops the model):
      differs from PyTorch in f64 by more than TRAIN_TOLERANCE / 4 is
      ill-conditioned (e.g. batchnorm over nearly equal values) and skipped.
   4. every nnc configuration of NNC_CONFIGS gives the same: the default
-     (fusion on) and `--no-fuse`.
+     (fusion on), `--no-fuse`, and `--gpu-emulate` (the GPU mapping's kernels
+     run on the CPU).
   5. no crash, hang (60 s per command) or error: an error on a model that
      PyTorch runs is a failure.
 
@@ -87,7 +88,10 @@ REGRESS = os.path.join(ROOT, "test", "difftest", "regress")
 KNOWN_BUGS = set()  # i32-ids, softmax-dim, bn-single-value, info-optimizer: fixed
 
 # The nnc configurations every model is compared under: (name, extra build/run flags).
-NNC_CONFIGS = [("default", []), ("no-fuse", ["--no-fuse"])]
+# gpu-emulate runs the kernels as the GPU back end maps them (one gpu.launch
+# per kernel, its block and thread ids turned into loops on the CPU;
+# docs/gpu.md), so every random model also checks the GPU mapping's indexing.
+NNC_CONFIGS = [("default", []), ("no-fuse", ["--no-fuse"]), ("gpu-emulate", ["--gpu-emulate"])]
 
 FORWARD_TOLERANCE = 1e-4
 TRAIN_TOLERANCE = 1e-4
