@@ -95,9 +95,9 @@ def main():
                 for _ in range(args.rounds):
                     for device in ("gpu", "cpu"):
                         start = time.perf_counter()
-                        subprocess.run([args.nnc, "build", path, "--device", device,
-                                        "--gpu-arch", args.arch,
-                                        "-o", os.path.join(tmp, name + ".so")] + flags,
+                        arch = ["--gpu-arch", args.arch] if device == "gpu" else []
+                        subprocess.run([args.nnc, "build", path, "--device", device] + arch +
+                                       ["-o", os.path.join(tmp, name + ".so")] + flags,
                                        check=True, env=env)
                         elapsed = time.perf_counter() - start
                         if best[device] is None or elapsed < best[device]:
