@@ -250,6 +250,8 @@ llvm::json::Object modelInfo(ModuleOp model, ArrayRef<std::string> entries,
   for (StringRef key : {"nn.hparams", "nn.train", "nn.layout", "nn.numerics_ops"})
     if (Attribute a = model->getAttr(key))
       info[key == "nn.layout" ? "regions" : key.drop_front(3).str()] = toJSON(a);
+  if (model->hasAttr("nn.generated_matmul"))
+    info["generated_matmul"] = true;
   llvm::json::Array entryArray;
   for (const std::string &e : entries)
     entryArray.push_back(e);
@@ -350,7 +352,7 @@ void nnc::addModelTable(ModuleOp module, llvm::json::Object info) {
                          "nnc_model_info", b.getStringAttr(text));
   // Drop the attributes that only the nn passes understand.
   for (StringRef key : {"nn.layout", "nn.hparams", "nn.train", "nn.model", "nn.arena_bytes",
-                        "nn.persistent_bytes", "nn.numerics_ops"})
+                        "nn.persistent_bytes", "nn.numerics_ops", "nn.generated_matmul"})
     module->removeAttr(key);
 }
 

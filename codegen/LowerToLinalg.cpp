@@ -4,7 +4,7 @@
 // convolutions, linear layers and the recurrent layers' GEMMs) is replaced
 // by linalg on tensors, built by its family's lowering (codegen/Linalg*.cpp).
 // Library ops stay nn ops; -nn-lower-to-buffers turns them into library
-// calls.
+// calls. With generated-matmul, the linear layers are generated too.
 //
 //===----------------------------------------------------------------------===//
 
@@ -126,6 +126,8 @@ Value LinalgBuilder::broadcastAlong(ValueRange inputs, RankedTensorType full, in
 namespace {
 
 struct NNLowerToLinalgPass : public nnc::impl::NNLowerToLinalgBase<NNLowerToLinalgPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     if (failed(nnc::checkCodegenElementTypes(getOperation())))
       return signalPassFailure();
@@ -138,6 +140,8 @@ struct NNLowerToLinalgPass : public nnc::impl::NNLowerToLinalgBase<NNLowerToLina
     });
     LinalgBuilder lb(&getContext());
     for (func::FuncOp fn : functions) {
+      bool generatedMatmul =
+          this->generatedMatmul || fn->getParentOp()->hasAttr("nn.generated_matmul");
       for (Operation &op : llvm::make_early_inc_range(fn.getBody().front())) {
         // nn ops, and the arith ops on tensors that -nn-autodiff emits
         // (constants, 0-d bookkeeping).
@@ -153,6 +157,13 @@ struct NNLowerToLinalgPass : public nnc::impl::NNLowerToLinalgBase<NNLowerToLina
             return signalPassFailure();
           }
         lb.startOp(&op);
+        if (generatedMatmul) {
+          FailureOr<bool> done = lowerLinearToLinalg(lb, &op);
+          if (failed(done))
+            return signalPassFailure();
+          if (*done)
+            continue;
+        }
         // Each op family's lowering, in turn (codegen/Linalg*.cpp).
         for (auto lower : {lowerElementwiseToLinalg, lowerOptimizersToLinalg,
                            lowerEmbeddingToLinalg, lowerPoolingToLinalg, lowerNormToLinalg,

@@ -23,7 +23,20 @@ def NNLowerToLinalg : Pass<"nn-lower-to-linalg", "::mlir::ModuleOp"> {
 
     Models with floating-point types other than f32 are refused first (see
     -nn-check-element-types).
+
+    With `generated-matmul`, or on a model module carrying the unit
+    attribute `nn.generated_matmul` (set by `nnc --generated-matmul`),
+    nn.linear and nn.linear_backward are not library ops: they become
+    linalg.generic matmuls (the weight read transposed through its indexing
+    map, the bias as the accumulator's initial value, one reduction loop per
+    output element), which -nn-fuse and the kernel loops treat like any
+    other generated op; used to compare a generated kernel with the
+    library's GEMM.
   }];
+  let options = [
+    Option<"generatedMatmul", "generated-matmul", "bool", /*default=*/"false",
+           "Generate the linear layers' matmuls instead of calling the library">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",

@@ -131,6 +131,10 @@ ModelOptions::ModelOptions(cl::SubCommand &sub)
              cl::desc("Do not fuse: one generated kernel per linalg op, no library "
                       "epilogues, no batchnorm folding"),
              cl::sub(sub), cl::cat(category())),
+      generatedMatmul("generated-matmul",
+                      cl::desc("Generate the linear layers' matmul kernels instead of calling "
+                               "the library (oneDNN, cuBLAS), to compare the two"),
+                      cl::sub(sub), cl::cat(category())),
       gpuEmulate("gpu-emulate",
                  cl::desc("Run the GPU-mapped kernels on the CPU, their block and thread "
                           "ids as loop indices (a test of the GPU mapping)"),
@@ -388,6 +392,9 @@ mlir::LogicalResult Session::specializeBatch(mlir::ModuleOp model,
   shapeOptions.batch = options.batchFor(graph.train.batch);
   mlir::PassManager pm(&mlirContext, mlir::ModuleOp::getOperationName());
   pm.addPass(nnc::createNNInferShapes(shapeOptions));
+  // Read by -nn-lower-to-linalg wherever the model is lowered.
+  if (options.generatedMatmul)
+    model->setAttr("nn.generated_matmul", mlir::UnitAttr::get(&mlirContext));
   return pm.run(model);
 }
 

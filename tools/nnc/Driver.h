@@ -89,7 +89,7 @@ bool checkChoice(const llvm::cl::opt<std::string> &flag,
 //===----------------------------------------------------------------------===//
 
 /// The model file and what selects, shapes and compiles the model:
-/// `<model.nn>`, --model, -D, --batch, --no-fuse.
+/// `<model.nn>`, --model, -D, --batch, --no-fuse, --generated-matmul.
 struct ModelOptions {
   explicit ModelOptions(llvm::cl::SubCommand &sub);
   /// Checks the flags given; false after reporting.
@@ -109,6 +109,9 @@ struct ModelOptions {
   /// One generated kernel per linalg op (-nn-fuse=enable=false), to measure
   /// what fusion saves.
   llvm::cl::opt<bool> noFuse;
+  /// The linear layers as generated matmul kernels instead of library calls
+  /// (the model module's `nn.generated_matmul`), to compare the two.
+  llvm::cl::opt<bool> generatedMatmul;
   /// Hidden, for tests: build the CPU artifact from the GPU-mapped kernels
   /// (gpu.launch run as loops over block and thread ids).
   llvm::cl::opt<bool> gpuEmulate;
