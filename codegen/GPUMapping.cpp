@@ -77,6 +77,21 @@ SmallVector<int64_t> threadTiles(scf::ParallelOp loop, int64_t threads) {
 
 /// Collapses the leading dimensions of `loop` into one if it has more than
 /// three (a gpu.launch has x, y and z): upstream collapseParallelLoops.
+/// Collapses `loop`'s dimensions into `groups` (consecutive, in order; upstream
+/// collapseParallelLoops); returns the collapsed loop.
+scf::ParallelOp collapseGroups(RewriterBase &rewriter, scf::ParallelOp loop,
+                               ArrayRef<std::vector<unsigned>> groups) {
+  Block *parent = loop->getBlock();
+  Operation *before = loop->getPrevNode();
+  collapseParallelLoops(rewriter, loop, groups);
+  // The collapsed loop replaces `loop` at its place.
+  Operation *first = before ? before->getNextNode() : &parent->front();
+  for (Operation *op = first; op; op = op->getNextNode())
+    if (auto collapsed = dyn_cast<scf::ParallelOp>(op))
+      return collapsed;
+  return {};
+}
+
 scf::ParallelOp collapseToThreeDims(RewriterBase &rewriter, scf::ParallelOp loop) {
   unsigned n = loop.getNumLoops();
   if (n <= 3)
@@ -84,15 +99,7 @@ scf::ParallelOp collapseToThreeDims(RewriterBase &rewriter, scf::ParallelOp loop
   std::vector<unsigned> leading;
   for (unsigned i = 0; i + 2 < n; ++i)
     leading.push_back(i);
-  Block *parent = loop->getBlock();
-  Operation *before = loop->getPrevNode();
-  collapseParallelLoops(rewriter, loop, {leading, {n - 2}, {n - 1}});
-  // The collapsed loop replaces `loop` at its place.
-  Operation *first = before ? before->getNextNode() : &parent->front();
-  for (Operation *op = first; op; op = op->getNextNode())
-    if (auto collapsed = dyn_cast<scf::ParallelOp>(op))
-      return collapsed;
-  return {};
+  return collapseGroups(rewriter, loop, {leading, {n - 2}, {n - 1}});
 }
 
 /// Maps the dimensions of `loop` to the processors from `x` (BlockX or
@@ -274,9 +281,27 @@ FailureOr<scf::ParallelOp> collapseKernel(RewriterBase &rewriter, scf::ParallelO
   if (!elements || elements.getNumLoops() <= 3)
     return kernel;
   if (llvm::any_of(llvm::seq(elements.getNumLoops()),
-                   [&](unsigned i) { return !nnc::tripCount(elements, i); }))
-    return elements.emitError("cannot map a ragged element loop of ")
-           << elements.getNumLoops() << " dimensions to GPU threads";
+                   [&](unsigned i) { return !nnc::tripCount(elements, i); })) {
+    // A ragged dimension (an affine.min bound) keeps its own thread
+    // dimension, so the launch still has a static size and the guard its
+    // bound; the runs of static dimensions between them collapse into one
+    // (difftest seed 26: dropout over [ragged batch tile, 2, 4, 7]).
+    std::vector<std::vector<unsigned>> groups;
+    for (unsigned i = 0; i < elements.getNumLoops(); ++i) {
+      bool ragged = !nnc::tripCount(elements, i);
+      bool extend = !ragged && !groups.empty() && nnc::tripCount(elements, groups.back().back());
+      if (extend)
+        groups.back().push_back(i);
+      else
+        groups.push_back({i});
+    }
+    if (groups.size() > 3)
+      return elements.emitError("cannot map a ragged element loop of ")
+             << elements.getNumLoops() << " dimensions to GPU threads";
+    if (!collapseGroups(rewriter, elements, groups))
+      return elements.emitError("internal error: cannot collapse an element loop");
+    return kernel;
+  }
   if (!collapseToThreeDims(rewriter, elements))
     return elements.emitError("internal error: cannot collapse an element loop");
   return kernel;
