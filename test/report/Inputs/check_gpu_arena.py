@@ -3,21 +3,22 @@ arena that the GPU artifact allocates (one device allocation of the model
 table's arena_bytes, docs/abi.md).
 
 Usage: check_gpu_arena.py report.json memplan.json artifact.so {training|inference}
-The artifact needs no GPU to be read: its model table is a NUL-terminated JSON
-string in the library's data.
+The artifact needs no GPU to be read: loading it runs nothing on the device
+(the runtime loads its GPU code lazily), and test/runtime/nnc_abi.py reads its
+model table.
 """
 import json
-import re
+import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "runtime"))
+from nnc_abi import Artifact  # noqa: E402
 
 report_path, memplan_path, artifact_path, kind = sys.argv[1:5]
 report = json.load(open(report_path))
 memplan = json.load(open(memplan_path))
-data = open(artifact_path, "rb").read()
-match = re.search(rb'\{[^\x00]*"format":"nnc-model"[^\x00]*\}', data)
-if not match:
-    sys.exit(f"{artifact_path}: no model table")
-table = json.loads(match.group(0))
+table = Artifact(artifact_path).info
 if table.get("device") != "gpu":
     sys.exit(f"{artifact_path}: not a GPU artifact: device {table.get('device')!r}")
 artifact = table["arena_bytes"]
