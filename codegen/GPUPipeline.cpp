@@ -410,9 +410,17 @@ std::optional<std::string> nnc::findCUDAToolkit() {
           std::string(llvm::sys::path::parent_path(llvm::sys::path::parent_path(real))));
   }
   candidates.push_back("/usr/local/cuda");
-  for (const std::string &dir : candidates)
-    if (!dir.empty() && llvm::sys::fs::can_execute(toolPath(dir, "ptxas")))
+  // A toolkit has ptxas and libdevice: a `ptxas` on PATH may be a wrapper
+  // script outside the toolkit (/usr/local/bin/ptxas exec'ing the real one),
+  // whose grandparent directory has no nvvm/libdevice.
+  for (const std::string &dir : candidates) {
+    if (dir.empty() || !llvm::sys::fs::can_execute(toolPath(dir, "ptxas")))
+      continue;
+    SmallString<128> libdevice(dir);
+    llvm::sys::path::append(libdevice, "nvvm", "libdevice", "libdevice.10.bc");
+    if (llvm::sys::fs::is_regular_file(libdevice))
       return dir;
+  }
   return std::nullopt;
 }
 

@@ -36,8 +36,9 @@ struct GPUOptions {
 
 /// The CUDA toolkit directory: $CUDA_ROOT if set (none if it holds no
 /// bin/ptxas), else the first of $CUDA_HOME, the parent of the directory of
-/// `ptxas` on PATH and /usr/local/cuda that holds bin/ptxas. None if there is
-/// none.
+/// `ptxas` on PATH and /usr/local/cuda that holds bin/ptxas and
+/// nvvm/libdevice/libdevice.10.bc (a `ptxas` on PATH may be a wrapper script
+/// outside the toolkit). None if there is none.
 std::optional<std::string> findCUDAToolkit();
 
 /// How far lowerModelToGPU goes.

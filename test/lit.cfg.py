@@ -14,6 +14,8 @@ config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
 path = os.path.pathsep.join([config.nnc_tools_dir, config.llvm_tools_dir,
                              config.environment.get("PATH", "")])
 config.environment["PATH"] = path
+# %path: that PATH, for tests that put a directory in front of it.
+config.substitutions.append(("%path", path))
 config.substitutions.append(("%examples", os.path.join(config.nnc_src_root, "examples")))
 config.substitutions.append(("%nnc_libdir", os.path.join(os.path.dirname(config.nnc_tools_dir), "lib")))
 config.substitutions.append(("%nnc-rt", os.path.join(config.nnc_tools_dir, "nnc-rt")))
