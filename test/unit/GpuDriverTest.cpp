@@ -257,9 +257,8 @@ std::unique_ptr<DeviceArena> fakeArena(std::vector<ArenaSpan> inputs,
     ADD_FAILURE() << created.message();
     return nullptr;
   }
-  if (Status st = (*created)->addEntry(reinterpret_cast<void *>(&fakeEntry), std::move(inputs),
-                                       std::move(outputs));
-      st.failed()) {
+  (*created)->addEntry(reinterpret_cast<void *>(&fakeEntry), std::move(inputs), std::move(outputs));
+  if (Status st = (*created)->allocateStaging(); st.failed()) {
     ADD_FAILURE() << st.message();
     return nullptr;
   }
