@@ -229,6 +229,13 @@ template <typename T> CUresult memset(CUdeviceptr dst, T value, size_t count, CU
   return issue(s, info, std::move(op));
 }
 
+/// A new stream or event, numbered by its position in `all`.
+template <typename T> T *addNumbered(std::vector<std::unique_ptr<T>> &all) {
+  all.push_back(std::make_unique<T>());
+  all.back()->id = int(all.size() - 1);
+  return all.back().get();
+}
+
 CUresult allocate(void **p, size_t bytes, bool pinned) {
   if (!p || bytes == 0)
     return kInvalidValue;
@@ -374,10 +381,7 @@ CUresult cuLaunchKernel(void *f, unsigned, unsigned, unsigned, unsigned, unsigne
 //===- Streams and events --------------------------------------------------===//
 
 CUresult cuStreamCreate(CUstream_st **stream, unsigned) {
-  State &st = state();
-  st.streams.push_back(std::make_unique<CUstream_st>());
-  st.streams.back()->id = int(st.streams.size() - 1);
-  *stream = st.streams.back().get();
+  *stream = addNumbered(state().streams);
   return kSuccess;
 }
 CUresult cuStreamSynchronize(CUstream_st *stream) {
@@ -409,10 +413,7 @@ CUresult cuStreamWaitEvent(CUstream_st *stream, CUevent_st *event, unsigned) {
   return issue(stream, info, std::move(op));
 }
 CUresult cuEventCreate(CUevent_st **event, unsigned) {
-  State &st = state();
-  st.events.push_back(std::make_unique<CUevent_st>());
-  st.events.back()->id = int(st.events.size() - 1);
-  *event = st.events.back().get();
+  *event = addNumbered(state().events);
   return kSuccess;
 }
 CUresult cuEventRecord(CUevent_st *event, CUstream_st *stream) {
