@@ -257,11 +257,8 @@ TEST_P(TrainLoopTest, UploadOfTheNextBatchOverlapsTheStep) {
 }
 
 std::string policyName(const ::testing::TestParamInfo<TrainLoopTest::ParamType> &info) {
-  FakeCudaPolicy policy = std::get<0>(info.param);
-  std::string name = policy == FakeEager               ? "Eager"
-                     : policy == FakeLatestStreamFirst ? "CopiesAhead"
-                                                       : "CopiesLag";
-  return name + (std::get<1>(info.param) ? "Graphs" : "NoGraphs");
+  return std::string(fakeCudaPolicyName(std::get<0>(info.param))) +
+         (std::get<1>(info.param) ? "Graphs" : "NoGraphs");
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, TrainLoopTest,
@@ -315,9 +312,7 @@ INSTANTIATE_TEST_SUITE_P(Policies, ReuseTest,
                          ::testing::Values(FakeEager, FakeLatestStreamFirst,
                                            FakeEarliestStreamFirst),
                          [](const ::testing::TestParamInfo<FakeCudaPolicy> &info) {
-                           return info.param == FakeEager               ? "Eager"
-                                  : info.param == FakeLatestStreamFirst ? "CopiesAhead"
-                                                                        : "CopiesLag";
+                           return fakeCudaPolicyName(info.param);
                          });
 
 TEST(DeviceArenaOverlapTest, StartWithoutPrefetchUploadsItself) {

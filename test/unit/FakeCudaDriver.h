@@ -68,6 +68,14 @@ struct FakeCudaOp {
 /// How queued work runs (see above).
 enum FakeCudaPolicy { FakeEager, FakeLatestStreamFirst, FakeEarliestStreamFirst };
 
+/// The policy's name in test names: Eager, CopiesAhead (the copy stream,
+/// created after the compute stream, runs first), CopiesLag.
+inline const char *fakeCudaPolicyName(FakeCudaPolicy policy) {
+  return policy == FakeEager               ? "Eager"
+         : policy == FakeLatestStreamFirst ? "CopiesAhead"
+                                           : "CopiesLag";
+}
+
 extern "C" {
 void fakeCudaSetPolicy(FakeCudaPolicy policy);
 /// Clears the log (not the memory, streams or events).

@@ -126,9 +126,7 @@ INSTANTIATE_TEST_SUITE_P(Policies, TrainOverlapTest,
                          ::testing::Values(FakeEager, FakeLatestStreamFirst,
                                            FakeEarliestStreamFirst),
                          [](const ::testing::TestParamInfo<FakeCudaPolicy> &info) {
-                           return info.param == FakeEager               ? "Eager"
-                                  : info.param == FakeLatestStreamFirst ? "CopiesAhead"
-                                                                        : "CopiesLag";
+                           return fakeCudaPolicyName(info.param);
                          });
 
 } // namespace
