@@ -13,10 +13,12 @@
 // are the ones cuda.h maps the plain names to. test/unit/GpuTest.cpp checks
 // the constants against cuda.h where the toolkit is installed.
 //
-// Every launch, copy and library call of the process goes to one stream
-// (stream()): work is ordered by the stream alone, no call synchronizes except
-// where the host reads device memory, and a whole entry point can be captured
-// into one CUDA graph.
+// Every launch, library call and arena copy of the process goes to one
+// stream (stream()): work is ordered by the stream alone, no call
+// synchronizes except where the host reads device memory, and a whole entry
+// point can be captured into one CUDA graph. The one exception is the upload
+// of an entry's next inputs, which runs on DeviceArena's copy stream,
+// ordered against stream() by events (runtime/DeviceArena.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -49,6 +51,7 @@ constexpr int kAttrComputeCapabilityMinor = 76; // CU_DEVICE_ATTRIBUTE_COMPUTE_C
 constexpr int kAttrMultiprocessorCount = 16;    // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
 constexpr unsigned kStreamNonBlocking = 1;      // CU_STREAM_NON_BLOCKING
 constexpr int kCaptureModeThreadLocal = 1;      // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
+constexpr unsigned kEventDisableTiming = 2;     // CU_EVENT_DISABLE_TIMING
 /// The oldest compute capability nnc generates code for (sm_80, Ampere).
 constexpr int kMinComputeCapability = 80;
 

@@ -188,11 +188,11 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path,
     // Alignment padding between regions is copied along: fewer copies.
     m->deviceArena_->setPersistent(mergeSpans(std::move(persistent), kArenaAlign));
     for (size_t i = 0; i < m->entryNames_.size(); ++i)
-      if (Status st = m->deviceArena_->addEntry(
-              m->entryFns_[i], entrySpans(m->regions_, m->entryNames_[i], "input"),
-              entrySpans(m->regions_, m->entryNames_[i], "output"));
-          st.failed())
-        return bad(path, st.message());
+      m->deviceArena_->addEntry(m->entryFns_[i],
+                                entrySpans(m->regions_, m->entryNames_[i], "input"),
+                                entrySpans(m->regions_, m->entryNames_[i], "output"));
+    if (Status st = m->deviceArena_->allocateStaging(); st.failed())
+      return bad(path, st.message());
     if (!m->numericsOps_.empty())
       m->deviceArena_->setGraphs(false);
     return m;
@@ -283,6 +283,18 @@ Status Model::start(std::string_view entry) {
   return bad(path_, "the model has no entry point '" + std::string(entry) + "'");
 }
 
+Status Model::prefetch(std::string_view entry) {
+  if (!deviceArena_)
+    return Status::success();
+  for (size_t i = 0; i < entryNames_.size(); ++i)
+    if (entryNames_[i] == entry) {
+      if (Status st = deviceArena_->prefetch(i); st.failed())
+        return bad(path_, entryNames_[i] + ": " + st.message());
+      return Status::success();
+    }
+  return bad(path_, "the model has no entry point '" + std::string(entry) + "'");
+}
+
 Status Model::finish() {
   if (running_.empty())
     return Status::success();
@@ -314,6 +326,10 @@ Status Model::syncToHost() {
 void Model::setCudaGraphs(bool on) {
   if (deviceArena_)
     deviceArena_->setGraphs(on && numericsOps_.empty());
+}
+
+int64_t Model::inputStagingBytes() const {
+  return deviceArena_ ? 2 * deviceArena_->stagingSlotBytes() : 0;
 }
 
 DeviceMemoryInfo Model::deviceMemory() const {

@@ -102,6 +102,14 @@ public:
   /// upload), while the entry runs; it reads outputs (or anything else of
   /// the arena) only after finish(). On the CPU the entry runs here.
   Status start(std::string_view entry);
+  /// GPU: takes the entry's input regions as they are now in the mirror and
+  /// queues their upload on the copy stream, which overlaps the entry that
+  /// is running; the next start(entry) runs on them (without a prefetch,
+  /// start uploads the inputs itself). The host may write the input regions
+  /// again from its return. Nothing on the CPU (start reads the arena).
+  /// Training calls start(i), writes batch i+1, prefetch, finish(i),
+  /// start(i+1), ...
+  Status prefetch(std::string_view entry);
   /// Waits for the entry start() began (nothing if none) and reports its
   /// error.
   Status finish();
@@ -121,6 +129,10 @@ public:
   /// replayed); on by default unless NNC_CUDA_GRAPHS=0, always off for
   /// models built with --check-numerics (its checks wait for the GPU).
   void setCudaGraphs(bool on);
+  /// GPU only: the bytes of the input staging buffers the runtime allocated
+  /// outside the arena, on the device and (as much again) pinned on the
+  /// host: 2 x inputStagingSlotBytes (runtime/DeviceArena.h); 0 on the CPU.
+  int64_t inputStagingBytes() const;
   /// GPU only: device memory before and after the arena's allocation.
   DeviceMemoryInfo deviceMemory() const;
 

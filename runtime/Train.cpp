@@ -671,7 +671,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     };
     // Writes batch `b` and the step inputs of global step `g` + 1 into the
     // input regions. Called for the next step while the device runs the
-    // current one (Model::start stages the inputs it uploads).
+    // current one, then Model::prefetch takes them: on the GPU their upload
+    // overlaps the current step (on the CPU it does nothing).
     int64_t stagedN = 0;
     double stagedLr = 0;
     bool checking = !model.numericsOps().empty();
@@ -709,6 +710,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       // error, if any, is reported after this step's.
       Status nextStaged =
           i + 1 < stepsPerEpoch ? stageStep(i + 1, globalStep + 1) : Status::success();
+      if (i + 1 < stepsPerEpoch && !nextStaged.failed())
+        nextStaged = model.prefetch("train_step");
       if (Status st = model.finish(); st.failed())
         return st;
       if (measuring && globalStep == startStep)

@@ -29,6 +29,7 @@ TEST(GpuTest, ConstantsMatchCudaHeader) {
   EXPECT_EQ(gpu::kAttrMultiprocessorCount, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
   EXPECT_EQ(gpu::kStreamNonBlocking, unsigned(CU_STREAM_NON_BLOCKING));
   EXPECT_EQ(gpu::kCaptureModeThreadLocal, int(CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+  EXPECT_EQ(gpu::kEventDisableTiming, unsigned(CU_EVENT_DISABLE_TIMING));
   static_assert(sizeof(gpu::CUdeviceptr) == sizeof(CUdeviceptr));
   static_assert(sizeof(gpu::CUdevice) == sizeof(CUdevice));
 #else

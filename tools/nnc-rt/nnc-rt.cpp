@@ -108,6 +108,9 @@ int bench(int argc, char **argv) {
     DeviceMemoryInfo mem = m.deviceMemory();
     std::printf("device memory: %lld B free before the arena, %lld B after, %lld B total\n",
                 (long long)mem.freeBefore, (long long)mem.freeAfter, (long long)mem.total);
+    // Outside the arena (nnc report --device gpu states it).
+    std::printf("input staging: %lld B on the device, %lld B pinned\n",
+                (long long)m.inputStagingBytes(), (long long)m.inputStagingBytes());
   }
   std::vector<std::string> entries = {"forward", "train_step"};
   if (flags.count("entry"))

@@ -17,6 +17,7 @@
 #include "passes/ModelReport.h"
 #include "passes/Passes.h"
 #include "runtime/Data.h"
+#include "runtime/DeviceArena.h"
 #include "runtime/GpuKernels.h"
 
 #include "mlir/Pass/PassManager.h"
@@ -103,7 +104,26 @@ struct CompiledCosts {
   std::vector<nnc::EntryKernels> kernels;
   std::string kernelsUnavailable;
   nnc::MemorySection training, inference;
+  /// With --device gpu: the bytes of one input staging slot of each
+  /// artifact (runtime/DeviceArena.h inputStagingSlotBytes; 0 unplanned).
+  int64_t trainingStagingSlot = 0, inferenceStagingSlot = 0;
 };
+
+/// The bytes of one input staging slot the runtime allocates for the GPU
+/// artifact of `plan`: its entries' input regions (`<entry>.*`, kind
+/// input), as runtime/Model.cpp passes them to DeviceArena.
+static int64_t stagingSlotOf(const FailureOr<nnc::MemoryPlan> &plan) {
+  if (failed(plan))
+    return 0;
+  std::vector<std::vector<nnc::rt::ArenaSpan>> inputs;
+  for (const nnc::EntryPlan &e : plan->entries) {
+    inputs.emplace_back();
+    for (const nnc::PlannedBuffer &r : plan->regions)
+      if (r.kind == "input" && StringRef(r.name).starts_with(e.entry + "."))
+        inputs.back().push_back({r.offset, r.bytes});
+  }
+  return nnc::rt::inputStagingSlotBytes(inputs);
+}
 
 /// A copy of the model module `model`, alone in a module of its own.
 static mlir::OwningOpRef<mlir::ModuleOp> copyOf(mlir::ModuleOp model) {
@@ -156,6 +176,8 @@ static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
     return mlir::LogicalResult(plan);
   });
   result.inference = memoryOf(why, plan);
+  if (why.empty())
+    result.inferenceStagingSlot = stagingSlotOf(plan);
 
   // The training artifact: the training step first, then the batch, then
   // what --memory-budget recomputes.
@@ -175,6 +197,8 @@ static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
     return mlir::LogicalResult(plan);
   });
   result.training = memoryOf(why, plan);
+  if (why.empty())
+    result.trainingStagingSlot = stagingSlotOf(plan);
   result.kernelsUnavailable = unlessCompiles(session, [&] {
     mlir::PassManager lower(&session.context(), mlir::ModuleOp::getOperationName());
     nnc::addLinalgStages(lower, fuse);
@@ -227,21 +251,24 @@ constexpr int64_t kRuntimeFixedBound = 12'000'000;
 
 /// With --device gpu: the arena is one device allocation of the planned bytes
 /// (cuDNN's workspaces are library scratch in it); outside it the device holds
-/// cuBLAS's workspace (runtime/GpuKernels.h), and the host a pinned mirror of
-/// the arena (what data()/dataAs() return, docs/abi.md) and a pinned staging
-/// copy of each entry's inputs.
+/// cuBLAS's workspace (runtime/GpuKernels.h) and the two device buffers of
+/// the double-buffered input uploads, and the host a pinned mirror of the
+/// arena (what data()/dataAs() return, docs/abi.md) and the uploads' two
+/// pinned buffers (runtime/DeviceArena.h: 2 x inputStagingSlotBytes each).
 static int64_t arenaOf(const nnc::MemorySection &section) {
   return section.unavailable.empty() ? section.breakdown.arena : 0;
 }
 
 static void printGPUOutsideArena(const CompiledCosts &costs, raw_ostream &os) {
   int64_t arena = std::max(arenaOf(costs.training), arenaOf(costs.inference));
+  int64_t staging = 2 * std::max(costs.trainingStagingSlot, costs.inferenceStagingSlot);
   os << "gpu: the arena is one device allocation; outside it on the device: cuBLAS workspace "
-     << nnc::formatBytes(nnc_gpu_library_workspace_bytes())
-     << "; on the host (pinned): the arena's mirror, " << nnc::formatBytes(arena)
-     << " (training artifact), and each entry's input staging; not counted: the CUDA context "
-        "and the libraries' device code (nnc-rt bench prints the device memory the arena "
-        "took)\n";
+     << nnc::formatBytes(nnc_gpu_library_workspace_bytes()) << ", input upload buffers (2 slots) "
+     << nnc::formatBytes(staging) << "; on the host (pinned): the arena's mirror, "
+     << nnc::formatBytes(arena) << " (training artifact), input upload buffers (2 slots) "
+     << nnc::formatBytes(staging)
+     << "; not counted: the CUDA context and the libraries' device code (nnc-rt bench prints "
+        "the device memory the arena took)\n";
 }
 
 static json::Object gpuOutsideArenaJSON(const CompiledCosts &costs) {
@@ -249,7 +276,10 @@ static json::Object gpuOutsideArenaJSON(const CompiledCosts &costs) {
       {"device_arena_bytes", json::Object{{"training", arenaOf(costs.training)},
                                           {"inference", arenaOf(costs.inference)}}},
       {"cublas_workspace_bytes", nnc_gpu_library_workspace_bytes()},
-      {"pinned_host_mirror_bytes", std::max(arenaOf(costs.training), arenaOf(costs.inference))}};
+      {"pinned_host_mirror_bytes", std::max(arenaOf(costs.training), arenaOf(costs.inference))},
+      // Device and pinned host alike (2 slots each).
+      {"input_staging_bytes", json::Object{{"training", 2 * costs.trainingStagingSlot},
+                                           {"inference", 2 * costs.inferenceStagingSlot}}}};
 }
 
 /// The bytes `nnc train --data ...` holds for its data (runtime/Data.h
