@@ -2,7 +2,9 @@
 """The GPU kernels nnc generates for every example (no GPU needed).
 
 For each example, inference and training step (--train), at --batch (64):
-the number of kernels (`nnc compile -emit=ptx`), the PTX size, the three
+the number of kernels (`nnc compile -emit=ptx`), how many of them have
+vector loads (ld.global.v2/v4) and vector loads or stores (-nn-gpu-map's
+vector-width), the PTX size, the three
 kernels that use the most registers with their registers, spill bytes
 (stores + loads) and shared memory as `ptxas -v` reports them for --arch
 (sm_80), and the time of `nnc build --device gpu` and, alternating with it in
@@ -67,6 +69,17 @@ def ptxas_report(ptxas, ptx, arch, workdir):
     return info
 
 
+def vector_kernels(ptx):
+    """(kernels with vector loads, kernels with vector loads or stores) of a PTX file."""
+    loads = either = 0
+    with open(ptx) as f:
+        for kernel in f.read().split(".entry ")[1:]:
+            load = re.search(r"\bld\.global(\.nc)?\.v[24]\.", kernel) is not None
+            loads += load
+            either += load or re.search(r"\bst\.global\.v[24]\.", kernel) is not None
+    return loads, either
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nnc", default=os.path.join(ROOT, "build", "bin", "nnc"))
@@ -104,16 +117,18 @@ def main():
                             best[device] = elapsed
                 top = sorted(info.items(), key=lambda kv: -kv[1][0])[:3]
                 label = name + (" train" if train else "")
-                rows.append((label, len(info), os.path.getsize(ptx), top, best))
+                rows.append((label, len(info), vector_kernels(ptx), os.path.getsize(ptx), top,
+                             best))
                 spills += [(label, k, v) for k, v in info.items() if v[1] or v[2]]
     print(f"GPU kernels at batch {args.batch}, ptxas -v -arch={args.arch}; biggest kernels by "
           "registers as name: registers / spill bytes / shared bytes")
-    print(f"{'model':<16} {'kernels':>7} {'PTX KiB':>8} {'build s':>7} {'CPU s':>6}  "
-          "biggest kernels")
-    for label, n, size, top, best in rows:
+    print("vector: kernels with vector loads / with vector loads or stores")
+    print(f"{'model':<16} {'kernels':>7} {'vector':>7} {'PTX KiB':>8} {'build s':>7} "
+          f"{'CPU s':>6}  biggest kernels")
+    for label, n, (vload, vany), size, top, best in rows:
         biggest = ", ".join(f"{k}: {v[0]}/{v[1]}/{v[3]}" for k, v in top)
-        print(f"{label:<16} {n:>7} {size / 1024:>8.1f} {best['gpu']:>7.2f} {best['cpu']:>6.2f}  "
-              f"{biggest}")
+        print(f"{label:<16} {n:>7} {f'{vload}/{vany}':>7} {size / 1024:>8.1f} "
+              f"{best['gpu']:>7.2f} {best['cpu']:>6.2f}  {biggest}")
     if spills:
         print("kernels with spills or a stack frame:")
         for label, k, v in spills:

@@ -57,9 +57,11 @@ constexpr const char *kToOpenMPPipeline =
 /// The pipeline from there to the LLVM dialect. expand-strided-metadata
 /// computes the sizes and strides of views of dynamic shapes (the gate
 /// functions' rows) with affine.apply: lowered by the second lower-affine.
+/// convert-vector-to-llvm: the vector loads and stores of the GPU-mapped
+/// kernels (-nn-gpu-map's vector-width) that --gpu-emulate runs.
 constexpr const char *kToLLVMPipeline =
     "lower-affine,convert-scf-to-cf,expand-strided-metadata,lower-affine,convert-math-to-llvm,"
-    "convert-math-to-libm,convert-openmp-to-llvm,finalize-memref-to-llvm,"
+    "convert-math-to-libm,convert-vector-to-llvm,convert-openmp-to-llvm,finalize-memref-to-llvm,"
     "convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,"
     "convert-cf-to-llvm,reconcile-unrealized-casts";
 

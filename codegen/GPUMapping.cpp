@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/GPUMapping.h"
+#include "codegen/GPUVectorize.h"
 #include "codegen/KernelLoops.h"
 #include "codegen/Passes.h"
 
@@ -347,6 +348,10 @@ struct NNGPUMapPass : nnc::impl::NNGPUMapBase<NNGPUMapPass> {
       module.emitError("nn-gpu-map: threads must be in [32, 1024]");
       return signalPassFailure();
     }
+    if (vectorWidth < 1 || vectorWidth > 16 || !llvm::isPowerOf2_64(vectorWidth)) {
+      module.emitError("nn-gpu-map: vector-width must be 1, 2, 4, 8 or 16");
+      return signalPassFailure();
+    }
     SmallVector<scf::ParallelOp> kernels;
     module.walk([&](scf::ParallelOp loop) {
       if (!loop->getParentOfType<scf::ParallelOp>() && !loop->getParentOfType<gpu::LaunchOp>())
@@ -368,6 +373,10 @@ struct NNGPUMapPass : nnc::impl::NNGPUMapBase<NNGPUMapPass> {
     // folds its own, before and after collapsing dimensions.
     if (failed(applyPatternsGreedily(module, cleanup)))
       return signalPassFailure();
+    // Vector lanes per thread, before collapsing: the body still indexes
+    // with each dimension's own induction variable.
+    for (scf::ParallelOp kernel : kernels)
+      nnc::vectorizeElementLoop(rewriter, kernel, vectorWidth, kMinThreads);
     for (scf::ParallelOp &kernel : kernels) {
       FailureOr<scf::ParallelOp> collapsed = collapseKernel(rewriter, kernel);
       if (failed(collapsed))

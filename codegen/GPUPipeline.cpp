@@ -352,7 +352,11 @@ FailureOr<OwningOpRef<ModuleOp>> lowerToGPU(ModuleOp model, nnc::GPUStage stage,
 
   PassManager pm(ctx, ModuleOp::getOperationName());
   nnc::addGPUMappingStages(pm);
-  if (failed(parsePassPipeline("lower-affine,gpu-kernel-outlining", pm)))
+  // Constants sink into the launches before outlining: a kernel's bounds,
+  // strides and splat vectors are then constants of its code, not
+  // parameters.
+  if (failed(parsePassPipeline(
+          "lower-affine,gpu-launch-sink-index-computations,gpu-kernel-outlining", pm)))
     return emitError(model.getLoc(), "internal error: cannot parse gpu-kernel-outlining");
   if (failed(pm.run(*module)) || failed(checkAllMapped(*module)) ||
       failed(mergeKernelModules(*module)) || failed(copiesToGPU(*module)))

@@ -281,14 +281,46 @@ def NNGPUMap : Pass<"nn-gpu-map", "::mlir::ModuleOp"> {
     A nest left on the host is an error, as is a kernel with more threads
     per block than the hardware allows (1024). A nest without parallel
     dimensions (a full reduction) runs in one thread of one block.
+
+    Vector accesses (`vector-width` W, codegen/GPUVectorize.cpp), before
+    the collapsing: a thread of an elementwise nest handles w consecutive
+    elements of the innermost element dimension (the one mapped to thread
+    x), w the widest power of two up to W for which all of this holds:
+    that dimension starts at 0 with step 1 and its extent is a multiple of
+    w (a ragged `affine.min` bound: every term a multiple of w); the block
+    keeps at least 32 threads (the element loop's iterations divided by w;
+    a smaller block is left alone); the body has no regions (no `scf.for`,
+    `scf.if`) and holds only `memref.load`/`memref.store` and ops without
+    memory effects that are elementwise-mappable (arith, math) on scalar
+    integers, floats and indices; every access whose subscripts depend on
+    that dimension's index has it as the last subscript, as the index
+    plus uniform offsets that are provably multiples of w (constants, tile
+    induction variables with such a step, their sums and products), the
+    other subscripts uniform, on a memref of identity layout whose last
+    extent is a multiple of w and whose element size is a whole number of
+    bytes, which is a view of an entry's arena (`memref<?xi8>`, 64-byte
+    aligned) at constant byte offsets, through `memref.view`,
+    `collapse_shape`, `expand_shape`, `cast` and `reinterpret_cast` at
+    offset 0, with an offset that is a multiple of w times the element
+    size; and every store depends on that index (lanes storing to one
+    address would race). Such accesses become `vector.load`/`vector.store`
+    with `alignment` = w times the element size (NVPTX: `ld.global.v4.b32`
+    for f32, two `v2.b64` for 4 x f64/i64), accesses not indexed by it stay
+    scalar loads broadcast to the lanes, and the other ops run on vectors
+    (libdevice math functions are called per lane by convert-gpu-to-nvvm).
+    Any other nest is left as it was. W = 1 turns this off.
   }];
   let options = [
     Option<"threads", "threads", "int64_t", /*default=*/"256",
            "Threads per block for the nests that -nn-gpu-map tiles itself">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"4",
+           "Consecutive elements per thread of an elementwise kernel, read and "
+           "written as one vector (a power of two up to 16; 1: off)">,
   ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
-    "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect"
+    "::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
   ];
 }
 
