@@ -3,6 +3,7 @@
 #include "codegen/GPUPipeline.h"
 
 #include "codegen/GPUMapping.h"
+#include "codegen/GPUReductions.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -361,7 +362,8 @@ FailureOr<OwningOpRef<ModuleOp>> lowerToGPU(ModuleOp model, nnc::GPUStage stage,
     return module;
 
   std::string attach = "nvvm-attach-target{chip=" + options.arch + " features=+ptx80 O=3}";
-  if (failed(nnc::runPipeline(*module, attach + "," + kKernelsToNVVM)))
+  if (failed(nnc::lowerAllReduces(*module)) ||
+      failed(nnc::runPipeline(*module, attach + "," + kKernelsToNVVM)))
     return failure();
   if (stage == nnc::GPUStage::NVVM)
     return module;

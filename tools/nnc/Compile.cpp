@@ -118,8 +118,8 @@ static int printStage(Session &session, raw_ostream &os) {
       if (failed(printGPUStage(m, emitAction, os, flags)))
         return 1;
     } else if (emitAction == Emit::LLVM) {
-      auto lowered =
-          nnc::lowerModelToLLVM(m, /*checkNumerics=*/false, !model.noFuse, model.gpuEmulate);
+      auto lowered = nnc::lowerModelToLLVM(m, /*checkNumerics=*/false, !model.noFuse,
+                                           model.gpuEmulate, !model.gpuSerialReductions);
       if (failed(lowered))
         return 1;
       (*lowered)->print(os, flags);
