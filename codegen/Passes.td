@@ -321,7 +321,18 @@ def NNGPULaunchToLoops : Pass<"nn-gpu-launch-to-loops", "::mlir::ModuleOp"> {
     the loop indices and sizes, `gpu.terminator` is dropped. Threads run one
     after another, which is only right when they do not synchronise: a
     kernel with `gpu.barrier`, shuffles, workgroup or private attributions
-    (shared memory) or any other gpu op is an error.
+    (shared memory) or any other gpu op is an error, except a uniform
+    `gpu.all_reduce` (with an operation, no body) at the top level of the
+    launch body, over a block of constant size (-nn-gpu-map's block
+    reductions). Such a body runs in phases split at its all-reduces, each a
+    loop over the block's threads inside the block loops: a thread's operand
+    goes to a buffer of the block's size, and after the phase's loop the
+    value is combined in the order of upstream's all-reduce lowering (each
+    warp: lane L combines its value with lane L xor d's, d = 1, 2, ..., 16,
+    where that lane is below the warp's width; then the warps' values the
+    same way). A value of an earlier phase is recomputed if pure, else kept
+    per thread in a buffer; a memref value crossing an all-reduce is an
+    error. The buffers are allocas at the start of the enclosing function.
   }];
   let dependentDialects = [
     "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect"
