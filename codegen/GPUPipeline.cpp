@@ -352,7 +352,7 @@ FailureOr<OwningOpRef<ModuleOp>> lowerToGPU(ModuleOp model, nnc::GPUStage stage,
     *info = std::move(kernelIR->info);
 
   PassManager pm(ctx, ModuleOp::getOperationName());
-  nnc::addGPUMappingStages(pm);
+  nnc::addGPUMappingStages(pm, options.blockReductions);
   if (failed(parsePassPipeline("lower-affine,gpu-kernel-outlining", pm)))
     return emitError(model.getLoc(), "internal error: cannot parse gpu-kernel-outlining");
   if (failed(pm.run(*module)) || failed(checkAllMapped(*module)) ||

@@ -66,6 +66,7 @@ static mlir::LogicalResult printGPUStage(mlir::ModuleOp m, Emit emit, raw_ostrea
                                          mlir::OpPrintingFlags flags) {
   nnc::GPUOptions gpu;
   gpu.arch = gpuArch;
+  gpu.blockReductions = !model.gpuSerialReductions;
   nnc::GPUStage stage = emit == Emit::GPU    ? nnc::GPUStage::GPU
                         : emit == Emit::NVVM ? nnc::GPUStage::NVVM
                                              : nnc::GPUStage::PTX;

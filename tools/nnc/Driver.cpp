@@ -140,8 +140,8 @@ ModelOptions::ModelOptions(cl::SubCommand &sub)
                           "ids as loop indices (a test of the GPU mapping)"),
                  cl::Hidden, cl::sub(sub), cl::cat(category())),
       gpuSerialReductions("gpu-serial-reductions",
-                          cl::desc("With --gpu-emulate: map each reduction to one thread, as "
-                                   "without block reductions (bit for bit the CPU's sums)"),
+                          cl::desc("Map each reduction to one GPU thread, without block "
+                                   "reductions (with --gpu-emulate: the CPU's sums bit for bit)"),
                           cl::Hidden, cl::sub(sub), cl::cat(category())) {}
 
 bool ModelOptions::check() const { return checkRange(batch, 1); }
@@ -462,6 +462,7 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
   stopOnInterrupt();
   nnc::GPUOptions gpu;
   gpu.arch = request.gpuArch;
+  gpu.blockReductions = !request.model.gpuSerialReductions;
   if (failed(request.device == nnc::rt::Device::Gpu
                  ? nnc::buildGPUArtifact(model, temp, artifact, gpu)
                  : nnc::buildArtifact(model, temp, artifact)) ||

@@ -115,8 +115,8 @@ struct ModelOptions {
   /// Hidden, for tests: build the CPU artifact from the GPU-mapped kernels
   /// (gpu.launch run as loops over block and thread ids).
   llvm::cl::opt<bool> gpuEmulate;
-  /// Hidden, for tests: with gpuEmulate, keep each reduction in one thread
-  /// (-nn-gpu-map block-reductions=false): equal to the CPU bit for bit.
+  /// Hidden, for tests: keep each reduction in one GPU thread (-nn-gpu-map
+  /// block-reductions=false); with gpuEmulate equal to the CPU bit for bit.
   llvm::cl::opt<bool> gpuSerialReductions;
 };
 
