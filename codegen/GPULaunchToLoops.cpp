@@ -88,6 +88,31 @@ Value pick(const gpu::KernelDim3 &values, gpu::Dimension dim) {
   return dim == gpu::Dimension::x ? values.x : dim == gpu::Dimension::y ? values.y : values.z;
 }
 
+/// Replaces the gpu.block_id, thread_id, block_dim and grid_dim ops in
+/// `body` by the values of their dimension in `blockIds`, `threadIds`,
+/// `block` and `grid`.
+void replaceQueries(RewriterBase &rewriter, Block &body, const gpu::KernelDim3 &blockIds,
+                    const gpu::KernelDim3 &threadIds, const gpu::KernelDim3 &grid,
+                    const gpu::KernelDim3 &block) {
+  SmallVector<Operation *> queries;
+  body.walk([&](Operation *op) {
+    if (isa<gpu::BlockIdOp, gpu::ThreadIdOp, gpu::BlockDimOp, gpu::GridDimOp>(op))
+      queries.push_back(op);
+  });
+  for (Operation *op : queries) {
+    Value value;
+    if (auto q = dyn_cast<gpu::BlockIdOp>(op))
+      value = pick(blockIds, q.getDimension());
+    else if (auto q = dyn_cast<gpu::ThreadIdOp>(op))
+      value = pick(threadIds, q.getDimension());
+    else if (auto q = dyn_cast<gpu::BlockDimOp>(op))
+      value = pick(block, q.getDimension());
+    else
+      value = pick(grid, cast<gpu::GridDimOp>(op).getDimension());
+    rewriter.replaceOp(op, value);
+  }
+}
+
 /// Replaces `launch` by scf.for loops over its block ids (outside) and
 /// thread ids (inside) with its body inlined; the outermost loop takes the
 /// launch's nn.* attributes.
@@ -114,23 +139,7 @@ void lowerLaunch(RewriterBase &rewriter, gpu::LaunchOp launch) {
   }
 
   Block &body = launch.getBody().front();
-  SmallVector<Operation *> queries;
-  body.walk([&](Operation *op) {
-    if (isa<gpu::BlockIdOp, gpu::ThreadIdOp, gpu::BlockDimOp, gpu::GridDimOp>(op))
-      queries.push_back(op);
-  });
-  for (Operation *op : queries) {
-    Value value;
-    if (auto q = dyn_cast<gpu::BlockIdOp>(op))
-      value = pick(blockIds, q.getDimension());
-    else if (auto q = dyn_cast<gpu::ThreadIdOp>(op))
-      value = pick(threadIds, q.getDimension());
-    else if (auto q = dyn_cast<gpu::BlockDimOp>(op))
-      value = pick(block, q.getDimension());
-    else
-      value = pick(grid, cast<gpu::GridDimOp>(op).getDimension());
-    rewriter.replaceOp(op, value);
-  }
+  replaceQueries(rewriter, body, blockIds, threadIds, grid, block);
 
   // The body's arguments: block ids, thread ids, grid size, block size.
   SmallVector<Value> replacements;
@@ -226,23 +235,8 @@ LogicalResult lowerLaunchInPhases(RewriterBase &rewriter, gpu::LaunchOp launch) 
   Location loc = launch.getLoc();
   Block &body = launch.getBody().front();
   // The id and size queries as the body's arguments.
-  SmallVector<Operation *> queries;
-  body.walk([&](Operation *op) {
-    if (isa<gpu::BlockIdOp, gpu::ThreadIdOp, gpu::BlockDimOp, gpu::GridDimOp>(op))
-      queries.push_back(op);
-  });
-  for (Operation *op : queries) {
-    Value value;
-    if (auto q = dyn_cast<gpu::BlockIdOp>(op))
-      value = pick(launch.getBlockIds(), q.getDimension());
-    else if (auto q = dyn_cast<gpu::ThreadIdOp>(op))
-      value = pick(launch.getThreadIds(), q.getDimension());
-    else if (auto q = dyn_cast<gpu::BlockDimOp>(op))
-      value = pick(launch.getBlockSize(), q.getDimension());
-    else
-      value = pick(launch.getGridSize(), cast<gpu::GridDimOp>(op).getDimension());
-    rewriter.replaceOp(op, value);
-  }
+  replaceQueries(rewriter, body, launch.getBlockIds(), launch.getThreadIds(), launch.getGridSize(),
+                 launch.getBlockSize());
 
   // The phases and the values that cross from one to a later one.
   SmallVector<SmallVector<Operation *>> phases(1);
