@@ -275,6 +275,16 @@ scf::ParallelOp nnc::reduceAcrossThreads(RewriterBase &rewriter, scf::ParallelOp
 }
 
 LogicalResult nnc::lowerAllReduces(ModuleOp module) {
+  // Upstream's lowering splits the kernel's block: the all-reduce must be at
+  // its top level (every thread reaches it; reduceAcrossThreads puts it there).
+  WalkResult nested = module.walk([](gpu::AllReduceOp op) {
+    if (isa<gpu::GPUFuncOp>(op->getParentOp()))
+      return WalkResult::advance();
+    op.emitError("internal error: a gpu.all_reduce inside a region of its kernel");
+    return WalkResult::interrupt();
+  });
+  if (nested.wasInterrupted())
+    return failure();
   RewritePatternSet patterns(module.getContext());
   populateGpuAllReducePatterns(patterns);
   populateGpuShufflePatterns(patterns);
