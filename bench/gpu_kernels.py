@@ -9,7 +9,8 @@ kernels that use the most registers with their registers, spill bytes
 (stores + loads) and shared memory as `ptxas -v` reports them for --arch
 (sm_80), and the time of `nnc build --device gpu` and, alternating with it in
 the same run, of the CPU's `nnc build` (best of --rounds each). Any kernel that
-spills or has a stack frame is listed after the table. Not a test: build
+spills or has a stack frame is listed after the table, and per example the
+kernels with shared memory (block reductions) and their bytes. Not a test: build
 times depend on the machine's load (compare the two columns, not runs).
 
   python3 bench/gpu_kernels.py [--nnc build/bin/nnc] [--batch 64] [--arch sm_80]
@@ -92,7 +93,7 @@ def main():
     env = dict(os.environ, CUDA_ROOT=cuda)
     ptxas = os.path.join(cuda, "bin", "ptxas")
     examples = sorted(glob.glob(os.path.join(ROOT, "examples", "*.nn")))
-    rows, spills = [], []
+    rows, spills, shared = [], [], []
     with tempfile.TemporaryDirectory(prefix="nnc-gpu-kernels") as tmp:
         for path in examples:
             name = os.path.splitext(os.path.basename(path))[0]
@@ -119,6 +120,7 @@ def main():
                 label = name + (" train" if train else "")
                 rows.append((label, len(info), vector_kernels(ptx), os.path.getsize(ptx), top,
                              best))
+                shared.append((label, [v[3] for v in info.values() if v[3]]))
                 spills += [(label, k, v) for k, v in info.items() if v[1] or v[2]]
     print(f"GPU kernels at batch {args.batch}, ptxas -v -arch={args.arch}; biggest kernels by "
           "registers as name: registers / spill bytes / shared bytes")
@@ -129,6 +131,10 @@ def main():
         biggest = ", ".join(f"{k}: {v[0]}/{v[1]}/{v[3]}" for k, v in top)
         print(f"{label:<16} {n:>7} {f'{vload}/{vany}':>7} {size / 1024:>8.1f} "
               f"{best['gpu']:>7.2f} {best['cpu']:>6.2f}  {biggest}")
+    print("kernels with shared memory (block reductions: gpu.all_reduce):")
+    for label, sizes in shared:
+        if sizes:
+            print(f"  {label}: {len(sizes)} kernels, {min(sizes)} to {max(sizes)} bytes")
     if spills:
         print("kernels with spills or a stack frame:")
         for label, k, v in spills:

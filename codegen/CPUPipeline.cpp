@@ -359,7 +359,8 @@ void nnc::addModelTable(ModuleOp module, llvm::json::Object info) {
 }
 
 FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model, bool checkNumerics,
-                                                       bool fuse, bool gpuEmulate) {
+                                                       bool fuse, bool gpuEmulate,
+                                                       bool blockReductions) {
   FailureOr<KernelIR> kernelIR = lowerModelToKernelIR(model, checkNumerics, fuse);
   if (failed(kernelIR))
     return failure();
@@ -368,7 +369,7 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model, bool chec
     // The kernels the GPU back end launches, run as loops over their block
     // and thread ids.
     PassManager pm(model.getContext(), ModuleOp::getOperationName());
-    nnc::addGPUMappingStages(pm);
+    nnc::addGPUMappingStages(pm, blockReductions);
     pm.addPass(nnc::createNNGPULaunchToLoops());
     if (failed(pm.run(*standalone)))
       return failure();
@@ -493,7 +494,8 @@ LogicalResult nnc::writeArtifact(ModuleOp llvmModule, StringRef outputPath,
 
 LogicalResult nnc::buildArtifact(ModuleOp model, StringRef outputPath,
                                  const ArtifactOptions &options) {
-  auto lowered = lowerModelToLLVM(model, options.checkNumerics, options.fuse, options.gpuEmulate);
+  auto lowered = lowerModelToLLVM(model, options.checkNumerics, options.fuse, options.gpuEmulate,
+                                  options.gpuBlockReductions);
   if (failed(lowered))
     return failure();
   return writeArtifact(**lowered, outputPath, options, model.getLoc());

@@ -64,6 +64,9 @@ struct ArtifactOptions {
   /// Run the GPU-mapped kernel IR on the CPU (nnc --gpu-emulate, a test
   /// harness): see lowerModelToLLVM.
   bool gpuEmulate = false;
+  /// With gpuEmulate: -nn-gpu-map's block reductions (false: nnc
+  /// --gpu-serial-reductions).
+  bool gpuBlockReductions = true;
   /// The LLVM optimization level of the host code (0 to 3).
   unsigned optLevel = 3;
 };
@@ -101,12 +104,11 @@ mlir::LogicalResult runPipeline(mlir::ModuleOp module, llvm::StringRef pipeline)
 /// per linalg op). With `gpuEmulate`, the kernel nests are first mapped to
 /// the GPU (nnc::addGPUMappingStages) and each gpu.launch then runs as loops
 /// over its block and thread ids (-nn-gpu-launch-to-loops), so the artifact
-/// executes exactly the GPU-mapped kernels on the CPU. Errors are emitted at
-/// their locations.
-mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>> lowerModelToLLVM(mlir::ModuleOp model,
-                                                                    bool checkNumerics = false,
-                                                                    bool fuse = true,
-                                                                    bool gpuEmulate = false);
+/// executes exactly the GPU-mapped kernels on the CPU (`blockReductions`:
+/// the mapping's option of that name). Errors are emitted at their locations.
+mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>
+lowerModelToLLVM(mlir::ModuleOp model, bool checkNumerics = false, bool fuse = true,
+                 bool gpuEmulate = false, bool blockReductions = true);
 
 /// Translates an LLVM-dialect module, optimizes it at -O`optLevel` for the
 /// host CPU and writes an object file.

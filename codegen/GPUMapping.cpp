@@ -9,6 +9,7 @@
 
 #include "codegen/GPUMapping.h"
 #include "codegen/GPUVectorize.h"
+#include "codegen/GPUReductions.h"
 #include "codegen/KernelLoops.h"
 #include "codegen/Passes.h"
 
@@ -367,6 +368,8 @@ struct NNGPUMapPass : nnc::impl::NNGPUMapBase<NNGPUMapPass> {
       for (NamedAttribute attr : kernel->getDiscardableAttrs())
         if (attr.getName().strref().starts_with("nn."))
           tags.back().push_back(attr);
+      if (blockReductions)
+        kernel = nnc::reduceAcrossThreads(rewriter, kernel, threads);
       kernel = addThreads(rewriter, kernel, threads);
     }
     // Fold the new loops' bounds (products of constants) as -nn-kernel-loops
@@ -434,4 +437,8 @@ private:
 
 } // namespace
 
-void nnc::addGPUMappingStages(OpPassManager &pm) { pm.addPass(nnc::createNNGPUMap()); }
+void nnc::addGPUMappingStages(OpPassManager &pm, bool blockReductions) {
+  nnc::NNGPUMapOptions options;
+  options.blockReductions = blockReductions;
+  pm.addPass(nnc::createNNGPUMap(options));
+}

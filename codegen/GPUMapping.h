@@ -17,8 +17,8 @@ namespace nnc {
 /// (a model module or a module holding model modules): after -nn-kernel-loops,
 /// every kernel nest is one gpu.launch with at least 32 threads per block
 /// where its iteration space has that many elements; a nest that cannot be
-/// mapped is an error.
-void addGPUMappingStages(mlir::OpPassManager &pm);
+/// mapped is an error. `blockReductions`: the pass's option of that name.
+void addGPUMappingStages(mlir::OpPassManager &pm, bool blockReductions = true);
 
 } // namespace nnc
 

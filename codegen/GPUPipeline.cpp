@@ -3,6 +3,7 @@
 #include "codegen/GPUPipeline.h"
 
 #include "codegen/GPUMapping.h"
+#include "codegen/GPUReductions.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -351,7 +352,7 @@ FailureOr<OwningOpRef<ModuleOp>> lowerToGPU(ModuleOp model, nnc::GPUStage stage,
     *info = std::move(kernelIR->info);
 
   PassManager pm(ctx, ModuleOp::getOperationName());
-  nnc::addGPUMappingStages(pm);
+  nnc::addGPUMappingStages(pm, options.blockReductions);
   // Constants sink into the launches before outlining: a kernel's bounds,
   // strides and splat vectors are then constants of its code, not
   // parameters.
@@ -365,7 +366,8 @@ FailureOr<OwningOpRef<ModuleOp>> lowerToGPU(ModuleOp model, nnc::GPUStage stage,
     return module;
 
   std::string attach = "nvvm-attach-target{chip=" + options.arch + " features=+ptx80 O=3}";
-  if (failed(nnc::runPipeline(*module, attach + "," + kKernelsToNVVM)))
+  if (failed(nnc::lowerAllReduces(*module)) ||
+      failed(nnc::runPipeline(*module, attach + "," + kKernelsToNVVM)))
     return failure();
   if (stage == nnc::GPUStage::NVVM)
     return module;

@@ -32,6 +32,8 @@ struct GPUOptions {
   std::string arch = "sm_80";
   /// The CUDA toolkit (ptxas, fatbinary, libdevice); empty: findCUDAToolkit.
   std::string toolkit;
+  /// -nn-gpu-map's block reductions (false: nnc --gpu-serial-reductions).
+  bool blockReductions = true;
 };
 
 /// The CUDA toolkit directory: $CUDA_ROOT if set (none if it holds no

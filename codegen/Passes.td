@@ -279,8 +279,23 @@ def NNGPUMap : Pass<"nn-gpu-map", "::mlir::ModuleOp"> {
     x) are then converted by the upstream `convert-parallel-loops-to-gpu`
     patterns, which guard a ragged element loop (an `affine.min` bound) too.
     A nest left on the host is an error, as is a kernel with more threads
-    per block than the hardware allows (1024). A nest without parallel
-    dimensions (a full reduction) runs in one thread of one block.
+    per block than the hardware allows (1024).
+
+    Block reductions (`block-reductions`, on by default;
+    codegen/GPUReductions.cpp): a nest whose tiles are one element each and
+    whose tile body is reads, one `scf.for` nest with iter_args combined by
+    simple combiners (arith.addf, addi, mulf, muli, max/min of every kind,
+    andi, ori, xori on 32- or 64-bit values; the innermost body only reads
+    memory) and stores of its results, with at least 64 iterations in the
+    reduction and at most 2048 tiles (a loss's mean over the batch, the
+    per-channel sums of batchnorm), gets a block of R threads per tile
+    (`threads`, or the reduction's length rounded up to a multiple of 32 if
+    smaller): thread t combines the flattened iterations t, t + R, ...
+    (innermost index fastest, so a warp reads consecutive elements) from the
+    combiner's identity, a uniform `gpu.all_reduce` per result combines the
+    block's values, and thread 0 combines that with the loaded initial value
+    and stores. Other reductions (argmax: a select) stay in one thread per
+    tile; a full reduction then runs in one thread of one block.
 
     Vector accesses (`vector-width` W, codegen/GPUVectorize.cpp), before
     the collapsing: a thread of an elementwise nest handles w consecutive
@@ -316,6 +331,8 @@ def NNGPUMap : Pass<"nn-gpu-map", "::mlir::ModuleOp"> {
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"4",
            "Consecutive elements per thread of an elementwise kernel, read and "
            "written as one vector (a power of two up to 16; 1: off)">,
+    Option<"blockReductions", "block-reductions", "bool", /*default=*/"true",
+           "Share a long reduction of few outputs among a block's threads (gpu.all_reduce)">,
   ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
@@ -336,9 +353,22 @@ def NNGPULaunchToLoops : Pass<"nn-gpu-launch-to-loops", "::mlir::ModuleOp"> {
     the loop indices and sizes, `gpu.terminator` is dropped. Threads run one
     after another, which is only right when they do not synchronise: a
     kernel with `gpu.barrier`, shuffles, workgroup or private attributions
-    (shared memory) or any other gpu op is an error.
+    (shared memory) or any other gpu op is an error, except a uniform
+    `gpu.all_reduce` (with an operation, no body) at the top level of the
+    launch body, over a block of constant size (-nn-gpu-map's block
+    reductions). Such a body runs in phases split at its all-reduces, each a
+    loop over the block's threads inside the block loops: a thread's operand
+    goes to a buffer of the block's size, and after the phase's loop the
+    value is combined in the order of upstream's all-reduce lowering (each
+    warp: lane L combines its value with lane L xor d's, d = 1, 2, ..., 16,
+    where that lane is below the warp's width; then the warps' values the
+    same way). A value of an earlier phase is recomputed if pure, else kept
+    per thread in a buffer; a memref value crossing an all-reduce is an
+    error. The buffers are allocas at the start of the enclosing function.
   }];
-  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+  let dependentDialects = [
+    "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect"
+  ];
 }
 
 #endif // NNC_CODEGEN_PASSES_TD

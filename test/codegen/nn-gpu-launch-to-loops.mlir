@@ -125,3 +125,116 @@ func.func @shuffle(%a: memref<64xf32>) {
   }
   return
 }
+
+// -----
+
+// gpu.all_reduce at the top level of the body (-nn-gpu-map's block
+// reductions): the body runs in phases, each a loop over the block's
+// threads. Phase 0 keeps each thread's operand in a buffer of the block's
+// size (by linear thread id) and spills the loaded value that phase 1 uses
+// (a load cannot be recomputed there); between the phases the block's
+// value is combined in upstream's order: each warp's lanes pairwise at
+// distances 1, 2, 4, 8, 16 where the partner lane is below the warp's
+// width, then the warps' values the same way. The buffers are allocated at
+// the start of the function.
+// CHECK-LABEL: func.func @all_reduce(
+// CHECK-DAG:     %[[PARTIALS:.*]] = memref.alloca() : memref<40xf32>
+// CHECK-DAG:     %[[LANES:.*]] = memref.alloca() : memref<32xf32>
+// CHECK-DAG:     %[[WARPS:.*]] = memref.alloca() : memref<32xf32>
+// CHECK-DAG:     %[[SPILL:.*]] = memref.alloca() : memref<40xf32>
+// CHECK:         scf.for %[[BX:.*]] = %{{.*}} to %c3 step %{{.*}} {
+// CHECK-NEXT:      scf.for
+// CHECK-NEXT:        scf.for
+// CHECK-NEXT:          scf.for %[[TX:.*]] = %{{.*}} to %c40 step %{{.*}} {
+// CHECK-NEXT:            scf.for
+// CHECK-NEXT:              scf.for
+// CHECK:                     %[[T:.*]] = arith.addi %{{.*}}, %[[TX]] : index
+// CHECK-NEXT:                %[[INIT:.*]] = memref.load %{{.*}}[%[[BX]]]
+// CHECK-NEXT:                memref.store %[[INIT]], %[[SPILL]][%[[T]]]
+// CHECK-NEXT:                %[[V:.*]] = memref.load %{{.*}}[%[[BX]], %[[TX]]]
+// CHECK-NEXT:                memref.store %[[V]], %[[PARTIALS]][%[[T]]]
+// CHECK:                   %[[WARPSN:.*]] = arith.ceildivui %c40{{.*}}, %c32 : index
+// CHECK:                   scf.for %[[W:.*]] = %{{.*}} to %[[WARPSN]]
+// CHECK:                     %[[WIDTH:.*]] = arith.minui
+// CHECK:                     memref.load %[[PARTIALS]]
+// CHECK-NEXT:                memref.store %{{.*}}, %[[LANES]]
+// CHECK:                     scf.for %[[L:.*]] = %{{.*}} to %c32{{.*}} step %c2
+// CHECK-NEXT:                  %[[P:.*]] = arith.addi %[[L]], %c1
+// CHECK-NEXT:                  %[[OK:.*]] = arith.cmpi ult, %[[P]], %[[WIDTH]]
+// CHECK-NEXT:                  scf.if %[[OK]] {
+// CHECK-NEXT:                    %[[A:.*]] = memref.load %[[LANES]][%[[L]]]
+// CHECK-NEXT:                    %[[B:.*]] = memref.load %[[LANES]][%[[P]]]
+// CHECK-NEXT:                    %[[S:.*]] = arith.addf %[[A]], %[[B]] : f32
+// CHECK-NEXT:                    memref.store %[[S]], %[[LANES]][%[[L]]]
+// CHECK:                     step %c16
+// CHECK:                     memref.store %{{.*}}, %[[WARPS]][%[[W]]]
+// CHECK:                   scf.for
+// CHECK:                     arith.cmpi ult, %{{.*}}, %[[WARPSN]]
+// CHECK:                   %[[SUM:.*]] = memref.load %[[WARPS]][%c0
+// CHECK-NEXT:              scf.for %[[TX2:.*]] = %{{.*}} to %c40 step %{{.*}} {
+// CHECK:                     %[[T2:.*]] = arith.addi %{{.*}}, %[[TX2]] : index
+// CHECK-NEXT:                %[[FIRST:.*]] = arith.cmpi eq, %[[TX2]], %c0
+// CHECK-NEXT:                %[[INIT2:.*]] = memref.load %[[SPILL]][%[[T2]]]
+// CHECK-NEXT:                scf.if %[[FIRST]] {
+// CHECK-NEXT:                  %[[R:.*]] = arith.addf %[[INIT2]], %[[SUM]] : f32
+// CHECK-NEXT:                  memref.store %[[R]], %{{.*}}[%[[BX]]]
+// CHECK:         } {nn.kernel = "k0_sum"}
+func.func @all_reduce(%a: memref<3x40xf32>, %s: memref<3xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c40 = arith.constant 40 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c3, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c40, %sy = %c1, %sz = %c1) {
+    %init = memref.load %s[%bx] : memref<3xf32>
+    %v = memref.load %a[%bx, %tx] : memref<3x40xf32>
+    %sum = gpu.all_reduce add %v uniform {} : (f32) -> f32
+    %first = arith.cmpi eq, %tx, %c0 : index
+    scf.if %first {
+      %r = arith.addf %init, %sum : f32
+      memref.store %r, %s[%bx] : memref<3xf32>
+    }
+    gpu.terminator
+  } {nn.kernel = "k0_sum"}
+  return
+}
+
+// -----
+
+// An all-reduce inside a region of the body (upstream's lowering cannot
+// split such a region into blocks either).
+func.func @nested_all_reduce(%a: memref<64xf32>) {
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %true = arith.constant true
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c64, %sy = %c1, %sz = %c1) {
+    %v = memref.load %a[%tx] : memref<64xf32>
+    scf.if %true {
+      // expected-error @+1 {{cannot run a gpu.all_reduce inside a region of its kernel as loops (only at the top level of the gpu.launch body)}}
+      %s = gpu.all_reduce add %v uniform {} : (f32) -> f32
+      memref.store %s, %a[%tx] : memref<64xf32>
+    }
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// A memref value computed before an all-reduce and used after it can be
+// neither recomputed (an allocation) nor kept in a buffer of scalars.
+func.func @memref_across(%a: memref<64xf32>) {
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c64, %sy = %c1, %sz = %c1) {
+    // expected-error @+1 {{cannot run this kernel as loops: its value of type 'memref<2xf32>' is used across a gpu.all_reduce}}
+    %m = memref.alloca() : memref<2xf32>
+    %v = memref.load %a[%tx] : memref<64xf32>
+    %s = gpu.all_reduce add %v uniform {} : (f32) -> f32
+    memref.store %s, %m[%c1] : memref<2xf32>
+    gpu.terminator
+  }
+  return
+}

@@ -1,5 +1,6 @@
 // RUN: nn-opt %s -split-input-file -nn-gpu-map | FileCheck %s
 // RUN: nn-opt %s -split-input-file -nn-gpu-map=threads=64 | FileCheck %s --check-prefix=T64
+// RUN: nn-opt %s -split-input-file -nn-gpu-map=block-reductions=false | FileCheck %s --check-prefix=SERIAL
 
 // -nn-gpu-map: every kernel nest of -nn-kernel-loops becomes one gpu.launch,
 // the tile loop's iterations the blocks, the element loop's the threads.
@@ -92,12 +93,16 @@ func.func @rows(%a: memref<?x128xf32>) {
 
 // -----
 
-// A full reduction (the one-iteration nest of -nn-kernel-loops): one thread
-// of one block.
+// A full reduction (the one-iteration nest of -nn-kernel-loops): one block
+// whose 256 threads share the 300 iterations (gpu.all_reduce:
+// nn-gpu-map-reductions.mlir); without block reductions one thread.
 // CHECK-LABEL: func.func @sum(
-// CHECK:         gpu.launch blocks({{.*}}) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c1) {
-// CHECK-NEXT:      memref.load
-// CHECK-NEXT:      scf.for
+// CHECK:         gpu.launch blocks({{.*}}) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c256, %{{.*}} = %c1, %{{.*}} = %c1) {
+// CHECK:           gpu.all_reduce add
+// SERIAL-LABEL: func.func @sum(
+// SERIAL:         gpu.launch blocks({{.*}}) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c1) threads({{.*}}) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c1) {
+// SERIAL-NEXT:      memref.load
+// SERIAL-NEXT:      scf.for
 func.func @sum(%a: memref<300xf32>, %s: memref<f32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

@@ -66,6 +66,7 @@ static mlir::LogicalResult printGPUStage(mlir::ModuleOp m, Emit emit, raw_ostrea
                                          mlir::OpPrintingFlags flags) {
   nnc::GPUOptions gpu;
   gpu.arch = gpuArch;
+  gpu.blockReductions = !model.gpuSerialReductions;
   nnc::GPUStage stage = emit == Emit::GPU    ? nnc::GPUStage::GPU
                         : emit == Emit::NVVM ? nnc::GPUStage::NVVM
                                              : nnc::GPUStage::PTX;
@@ -118,8 +119,8 @@ static int printStage(Session &session, raw_ostream &os) {
       if (failed(printGPUStage(m, emitAction, os, flags)))
         return 1;
     } else if (emitAction == Emit::LLVM) {
-      auto lowered =
-          nnc::lowerModelToLLVM(m, /*checkNumerics=*/false, !model.noFuse, model.gpuEmulate);
+      auto lowered = nnc::lowerModelToLLVM(m, /*checkNumerics=*/false, !model.noFuse,
+                                           model.gpuEmulate, !model.gpuSerialReductions);
       if (failed(lowered))
         return 1;
       (*lowered)->print(os, flags);

@@ -138,7 +138,11 @@ ModelOptions::ModelOptions(cl::SubCommand &sub)
       gpuEmulate("gpu-emulate",
                  cl::desc("Run the GPU-mapped kernels on the CPU, their block and thread "
                           "ids as loop indices (a test of the GPU mapping)"),
-                 cl::Hidden, cl::sub(sub), cl::cat(category())) {}
+                 cl::Hidden, cl::sub(sub), cl::cat(category())),
+      gpuSerialReductions("gpu-serial-reductions",
+                          cl::desc("Map each reduction to one GPU thread, without block "
+                                   "reductions (with --gpu-emulate: the CPU's sums bit for bit)"),
+                          cl::Hidden, cl::sub(sub), cl::cat(category())) {}
 
 bool ModelOptions::check() const { return checkRange(batch, 1); }
 
@@ -451,12 +455,14 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
   artifact.checkNumerics = request.checkNumerics;
   artifact.fuse = !request.model.noFuse;
   artifact.gpuEmulate = request.model.gpuEmulate;
+  artifact.gpuBlockReductions = !request.model.gpuSerialReductions;
   std::string temp = (output + ".tmp." + Twine(sys::Process::getProcessId())).str();
   // Ctrl-C from here on lets the build finish its temporary files and
   // remove them; nothing is written.
   stopOnInterrupt();
   nnc::GPUOptions gpu;
   gpu.arch = request.gpuArch;
+  gpu.blockReductions = !request.model.gpuSerialReductions;
   if (failed(request.device == nnc::rt::Device::Gpu
                  ? nnc::buildGPUArtifact(model, temp, artifact, gpu)
                  : nnc::buildArtifact(model, temp, artifact)) ||

@@ -115,6 +115,9 @@ struct ModelOptions {
   /// Hidden, for tests: build the CPU artifact from the GPU-mapped kernels
   /// (gpu.launch run as loops over block and thread ids).
   llvm::cl::opt<bool> gpuEmulate;
+  /// Hidden, for tests: keep each reduction in one GPU thread (-nn-gpu-map
+  /// block-reductions=false); with gpuEmulate equal to the CPU bit for bit.
+  llvm::cl::opt<bool> gpuSerialReductions;
 };
 
 /// The optimizer flags of commands that add @train_step: --optimizer,
