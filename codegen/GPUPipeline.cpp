@@ -45,7 +45,8 @@ constexpr llvm::StringLiteral kKernelModule = "nnc_kernels";
 /// libm lowering must not reach the kernels.
 constexpr const char *kKernelsToNVVM =
     "lower-affine,convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-    "gpu.module(convert-gpu-to-nvvm,canonicalize,cse,reconcile-unrealized-casts)";
+    "gpu.module(int-range-optimizations,canonicalize,convert-gpu-to-nvvm,canonicalize,cse,"
+    "reconcile-unrealized-casts)";
 
 /// The host code to the LLVM dialect (as the CPU's, with gpu-to-llvm for the
 /// launches: calls of the runtime's mgpu* functions).
