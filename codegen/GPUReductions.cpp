@@ -70,16 +70,6 @@ bool readsOnly(Operation *op) {
          });
 }
 
-/// The constant trip count of `loop`, if its bounds and step are constant.
-std::optional<int64_t> constantTrips(scf::ForOp loop) {
-  std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound());
-  std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound());
-  std::optional<int64_t> step = getConstantIntValue(loop.getStep());
-  if (!lb || !ub || !step || *step <= 0)
-    return std::nullopt;
-  return *ub > *lb ? llvm::divideCeil(*ub - *lb, *step) : 0;
-}
-
 /// Whether the shuffles of gpu.all_reduce's lowering can carry `type`
 /// (32 bits, or 64 bits as two shuffles).
 bool shuffleable(Type type) {
@@ -91,11 +81,11 @@ bool shuffleable(Type type) {
 FailureOr<ReductionNest> matchNest(scf::ForOp top) {
   ReductionNest nest;
   for (scf::ForOp loop = top; loop;) {
-    std::optional<int64_t> trips = constantTrips(loop);
+    std::optional<APInt> trips = loop.getStaticTripCount();
     if (!trips || loop.getNumRegionIterArgs() != top.getNumRegionIterArgs())
       return failure();
     nest.loops.push_back(loop);
-    nest.trips.push_back(*trips);
+    nest.trips.push_back(trips->getSExtValue());
     scf::ForOp inner;
     for (Operation &op : loop.getBody()->without_terminator()) {
       if (auto nested = dyn_cast<scf::ForOp>(op); nested && nested.getNumRegionIterArgs()) {
