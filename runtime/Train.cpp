@@ -623,6 +623,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   } else {
     model.initialize(options.seed);
   }
+  if (options.afterStep)
+    if (Status st = options.afterStep(model); st.failed())
+      return st;
 
   std::optional<MetricsLog> metrics;
   if (!options.metrics.empty()) {
@@ -714,6 +717,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
         nextStaged = model.prefetch("train_step");
       if (Status st = model.finish(); st.failed())
         return st;
+      if (options.afterStep)
+        if (Status st = options.afterStep(model); st.failed())
+          return st;
       if (measuring && globalStep == startStep)
         memory.firstStep = residentMemory();
       if (checking) {

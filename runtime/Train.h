@@ -15,6 +15,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 namespace nnc::rt {
@@ -61,6 +62,13 @@ struct TrainOptions {
   /// it on Ctrl-C) training stops without writing a partial epoch and
   /// returns with `stopped` set. Null: never.
   const volatile std::sig_atomic_t *stop = nullptr;
+  /// Called once the starting weights are in place (initialized, loaded or
+  /// resumed) and after every training step, before the next one starts and
+  /// before any evaluation or checkpoint: nnc prune re-applies its masks here
+  /// (docs/pruning.md). It may write parameters in the arena; on the GPU the
+  /// caller must sync them itself (nnc prune runs on the CPU only). An error
+  /// ends training. Null: none.
+  std::function<Status(Model &)> afterStep;
 };
 
 struct EvalResult {
