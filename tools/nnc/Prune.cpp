@@ -123,7 +123,7 @@ static bool checkFlags() {
     if (sparsity >= 1)
       return fail("--sparsity must be below 1 with --structured (every group keeps a "
                   "channel; got " +
-                  formatv("{0}", double(sparsity)) + ")"),
+                  formatv("{0}", format("%g", double(sparsity))).str() + ")"),
              false;
     if (scope.getNumOccurrences())
       return fail("--scope applies to unstructured pruning; --structured removes the same "
@@ -303,18 +303,18 @@ static int pruneChannels(const nnc::rt::DataOptions &dataOptions, const std::str
     return 1;
   nnc::rt::Model &m = *original->model;
   const nnc::ModelGraph &graph = original->graph;
-  std::optional<nnc::rt::Dataset> test = testSplit(*original, dataOptions);
-  if (!test)
-    return 1;
-  std::optional<std::string> dense = testFigure(m, *test);
-  if (!dense)
-    return 1;
   auto plan = nnc::planChannelPruning(graph, sparsity, [&](const nnc::ParamInfo &p) {
     const nnc::rt::Region *r = m.region(p.name);
     return r && r->dtype == "f32" ? m.dataAs<const float>(*r) : nullptr;
   });
   if (!plan)
     return fail(toString(plan.takeError()));
+  std::optional<nnc::rt::Dataset> test = testSplit(*original, dataOptions);
+  if (!test)
+    return 1;
+  std::optional<std::string> dense = testFigure(m, *test);
+  if (!dense)
+    return 1;
 
   // The new weights, and with --zeroed-weights the old ones with the
   // removed channels zeroed.
