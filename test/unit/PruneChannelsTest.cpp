@@ -8,17 +8,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "SemaTestUtil.h"
+
 #include "frontend/PruneChannels.h"
-#include "frontend/Parser.h"
-#include "frontend/Sema.h"
-
-#include "llvm/Support/MemoryBuffer.h"
-
-#include "gtest/gtest.h"
 
 #include <map>
 
 using namespace nnc;
+using namespace nnc::test;
 
 namespace {
 
@@ -59,38 +56,6 @@ model resnet(depth = 2, width = 8, classes = 10) {
   train { optimizer = momentum; lr = 0.1; batch = 32 }
 }
 )";
-
-/// Parses and analyzes `source`; diagnostics go to `diagText`.
-struct Analyzed {
-  llvm::SourceMgr srcMgr;
-  std::string diagText;
-  std::optional<std::vector<ModelGraph>> graphs;
-
-  Analyzed(llvm::StringRef source, std::vector<std::string> overrides = {}) {
-    srcMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(source, "t.nn"), llvm::SMLoc());
-    llvm::raw_string_ostream os(diagText);
-    DiagEngine diag(srcMgr, os);
-    auto module = parseModelFile(diag);
-    if (module)
-      graphs = analyzeModule(*module, "", overrides, diag);
-  }
-  const ModelGraph &graph() const { return graphs->front(); }
-};
-
-int64_t numel(const Shape &shape) {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
-}
-
-int64_t trainableCount(const ModelGraph &g) {
-  int64_t n = 0;
-  for (const ParamInfo &p : g.params)
-    if (!p.buffer)
-      n += numel(p.shape);
-  return n;
-}
 
 int64_t prunedTrainableCount(const ModelGraph &g, const ChannelPrunePlan &plan) {
   int64_t n = 0;

@@ -1,59 +1,15 @@
 //===- SemaTest.cpp - Evaluation, naming and shape rules of Sema ----------===//
 
-#include "frontend/Parser.h"
-#include "frontend/Sema.h"
+#include "SemaTestUtil.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 
 #include "gtest/gtest.h"
 
 using namespace nnc;
+using namespace nnc::test;
 
 namespace {
-
-/// Parses and analyzes `source`; diagnostics go to `diagText`.
-struct Analyzed {
-  llvm::SourceMgr srcMgr;
-  std::string diagText;
-  std::optional<std::vector<ModelGraph>> graphs;
-
-  Analyzed(llvm::StringRef source, std::vector<std::string> overrides = {},
-           SemaLimits limits = SemaLimits()) {
-    srcMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(source, "t.nn"),
-                              llvm::SMLoc());
-    llvm::raw_string_ostream os(diagText);
-    DiagEngine diag(srcMgr, os);
-    auto module = parseModelFile(diag);
-    if (module)
-      graphs = analyzeModule(*module, "", overrides, diag, limits);
-  }
-  const ModelGraph &graph() const { return graphs->front(); }
-  const Layer &layer(llvm::StringRef name) const {
-    for (const Layer &l : graph().layers)
-      if (l.name == name)
-        return l;
-    ADD_FAILURE() << "no layer " << name.str();
-    return graph().layers.front();
-  }
-  Shape shapeOf(llvm::StringRef layerName) const {
-    return graph().values[layer(layerName).result].shape;
-  }
-};
-
-int64_t numel(const Shape &shape) {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
-}
-
-int64_t trainableCount(const ModelGraph &g) {
-  int64_t total = 0;
-  for (const ParamInfo &p : g.params)
-    if (!p.buffer)
-      total += numel(p.shape);
-  return total;
-}
 
 const char *kLeNet = R"(
 model lenet(classes = 10) {
