@@ -134,6 +134,10 @@ static bool checkFlags() {
                   "train OUT.nn --resume OUT.safetensors"),
              false;
   }
+  if (!resumePath.empty() && finetuneEpochs < 1)
+    return fail("--resume continues fine-tuning: it needs --finetune-epochs K, the epochs of "
+                "the whole run"),
+           false;
   return true;
 }
 
@@ -284,10 +288,15 @@ static int pruneWeights(const nnc::rt::DataOptions &dataOptions, const std::stri
       return rc;
     outs() << "after fine-tuning:\n";
     printSparsity(*tensors);
-    outs() << "test accuracy: ";
-    if (dense)
-      outs() << "dense " << *dense << "  pruned " << *pruned << "  ";
-    outs() << formatv("fine-tuned {0:F2}%\n", 100 * result.testAccuracy);
+    if (result.test.samples == 0) {
+      outs() << "no fine-tuning epoch was left to run: the checkpoint holds all "
+             << int64_t(finetuneEpochs) << "\n";
+    } else {
+      outs() << "test accuracy: ";
+      if (dense)
+        outs() << "dense " << *dense << "  pruned " << *pruned << "  ";
+      outs() << formatv("fine-tuned {0:F2}%\n", 100 * result.testAccuracy);
+    }
   } else {
     outs() << "test accuracy: dense " << *dense << "  pruned " << *pruned << "\n";
   }
@@ -303,6 +312,9 @@ static int pruneChannels(const nnc::rt::DataOptions &dataOptions, const std::str
     return 1;
   nnc::rt::Model &m = *original->model;
   const nnc::ModelGraph &graph = original->graph;
+  // The channels are ranked by the L1 norms of f32 weights.
+  if (auto weights = maskedWeights(m, graph); !weights)
+    return fail(toString(weights.takeError()));
   auto plan = nnc::planChannelPruning(graph, sparsity, [&](const nnc::ParamInfo &p) {
     const nnc::rt::Region *r = m.region(p.name);
     return r && r->dtype == "f32" ? m.dataAs<const float>(*r) : nullptr;
@@ -326,17 +338,16 @@ static int pruneChannels(const nnc::rt::DataOptions &dataOptions, const std::str
     const nnc::rt::Region *r = m.region(p.oldName);
     if (!r)
       return fail("internal error: no region for " + p.oldName);
-    nnc::TensorDType dtype = *nnc::parseSafetensorsDType(r->dtype == "f32"   ? "F32"
-                                                         : r->dtype == "i64" ? "I64"
-                                                         : r->dtype == "i32" ? "I32"
-                                                                             : "");
+    std::optional<nnc::TensorDType> dtype = nnc::parseSafetensorsDType(StringRef(r->dtype).upper());
+    if (!dtype)
+      return fail("internal error: no safetensors type for " + r->dtype);
     nnc::slicePrunedParam(p, static_cast<const char *>(m.data(*r)),
                           size_t(r->bytes / std::max<int64_t>(1, r->numElements())), newData[i],
                           zeroedPath.empty() ? nullptr : &zeroData[i]);
     std::vector<uint64_t> newShape(p.newShape.begin(), p.newShape.end()),
         oldShape(p.oldShape.begin(), p.oldShape.end());
-    newTensors.push_back({p.newName, dtype, newShape, newData[i].data(), false});
-    zeroTensors.push_back({p.oldName, dtype, oldShape, zeroData[i].data(), false});
+    newTensors.push_back({p.newName, *dtype, newShape, newData[i].data(), false});
+    zeroTensors.push_back({p.oldName, *dtype, oldShape, zeroData[i].data(), false});
     if (!graph.params[i].buffer) {
       int64_t o = 1, n = 1;
       for (int64_t d : p.oldShape)
