@@ -1,4 +1,4 @@
-//===- PruneChannels.h - Structured (channel) pruning of a model -*- C++ -*-===//
+//===- PruneChannels.h - Structured (channel) pruning -----------*- C++ -*-===//
 //
 // `nnc prune --structured channels` (docs/pruning.md): removes the output
 // channels of conv2d layers and the neurons of linear layers with the
