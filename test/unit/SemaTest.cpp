@@ -11,16 +11,6 @@ using namespace nnc::test;
 
 namespace {
 
-const char *kLeNet = R"(
-model lenet(classes = 10) {
-  input image: f32[N, 1, 28, 28]
-  x = conv2d(image, out=6, kernel=5, padding=2) |> relu |> maxpool2d(2)
-  x = conv2d(x, out=16, kernel=5) |> relu |> maxpool2d(2)
-  x = flatten(x) |> linear(120) |> relu |> linear(84) |> relu
-  output logits = linear(x, classes)
-}
-)";
-
 TEST(SemaTest, LeNetShapesNamesAndParameters) {
   Analyzed a(kLeNet);
   ASSERT_TRUE(a.graphs) << a.diagText;

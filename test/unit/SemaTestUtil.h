@@ -60,6 +60,17 @@ inline int64_t trainableCount(const ModelGraph &g) {
   return total;
 }
 
+/// LeNet-5 as in examples/lenet.nn, without its train section.
+inline const char *const kLeNet = R"(
+model lenet(classes = 10) {
+  input image: f32[N, 1, 28, 28]
+  x = conv2d(image, out=6, kernel=5, padding=2) |> relu |> maxpool2d(2)
+  x = conv2d(x, out=16, kernel=5) |> relu |> maxpool2d(2)
+  x = flatten(x) |> linear(120) |> relu |> linear(84) |> relu
+  output logits = linear(x, classes)
+}
+)";
+
 } // namespace nnc::test
 
 #endif // NNC_TEST_UNIT_SEMATESTUTIL_H
