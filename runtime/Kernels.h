@@ -16,12 +16,12 @@
 ///   `scratch` pointer of at least `nnc_<kernel>_scratch_bytes(...)` bytes
 ///   (64-byte aligned is best; 16 is enough). The compiler calls the same
 ///   function at compile time to reserve the scratch in the arena. The one
-///   exception is the convolution backend's per-shape primitive cache (see
-///   nnc_conv2d_fwd): small objects created at the first call with a new
-///   shape, and copies of the weights reordered into oneDNN's layout (kept
-///   while the weights' bytes are unchanged, up to 8 per primitive of at
-///   most 1 MiB each), kept until nnc_kernels_release(); their workspace is
-///   the scratch.
+///   exception is the oneDNN backend's primitive cache (see nnc_conv2d_fwd
+///   and the int8 kernels): small objects created at the first call with a
+///   new shape (int8: new shape and scales), and copies of the weights
+///   reordered into oneDNN's layout (kept while the weights' bytes are
+///   unchanged, up to 8 per primitive of at most 1 MiB each), kept until
+///   nnc_kernels_release(); their workspace is the scratch.
 /// - Outputs never alias inputs unless the function says so. Optional outputs
 ///   (documented `|null`) may be null when not needed (e.g. dx of the first
 ///   layer). Gradients are OVERWRITTEN, never accumulated: the caller sums
@@ -52,8 +52,8 @@ extern "C" {
 void nnc_set_num_threads(int32_t n);
 /// The thread count kernels use now.
 int32_t nnc_get_num_threads(void);
-/// Frees the conv backend's primitive cache of the calling thread (optional;
-/// a later call rebuilds what it needs).
+/// Frees the conv and int8 backends' primitive caches of the calling thread
+/// (optional; a later call rebuilds what it needs).
 void nnc_kernels_release(void);
 /// The first error a kernel reported since the last nnc_kernels_clear_error(),
 /// or NULL. A kernel reports what it cannot compute on this machine (a

@@ -211,20 +211,11 @@ ConvCache &cache() {
   return *convCache;
 }
 
-/// The scratch an entry needs for the thread count of a run on this machine:
-/// the larger of the current thread count's and the online core count's (a
-/// compiled model is usually run with at most one thread per core).
+/// The scratch an entry needs for the thread count of a run on this machine
+/// (scratchForPlannedThreads).
 int64_t plannedScratch(const ConvShape &s, Direction dir, bool bias,
                        bool relu) {
-  int64_t bytes = cache().get(s, dir, bias, relu).scratchBytes;
-  const int current = omp_get_max_threads();
-  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  if (cores > current) {
-    omp_set_num_threads(static_cast<int>(cores));
-    bytes = std::max(bytes, cache().get(s, dir, bias, relu).scratchBytes);
-    omp_set_num_threads(current);
-  }
-  return alignUp(bytes);
+  return scratchForPlannedThreads([&] { return cache().get(s, dir, bias, relu).scratchBytes; });
 }
 
 /// The entry for a call, or null after reporting why it cannot run: oneDNN

@@ -11,7 +11,9 @@
 
 #include "runtime/KernelsInternal.h"
 
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -315,6 +317,22 @@ private:
   int64_t padRegion = 0, bufferBytes = 0;
   std::vector<Operand> operands;
 };
+
+/// The scratch a primitive needs for the thread count of a run on this
+/// machine: the larger of `bytes()` at the current thread count and at the
+/// online core count (a compiled model is usually run with at most one thread
+/// per core; primitives are cached per thread count), rounded up to 64.
+template <typename BytesFn> int64_t scratchForPlannedThreads(BytesFn bytes) {
+  int64_t most = bytes();
+  const int current = omp_get_max_threads();
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores > current) {
+    omp_set_num_threads(static_cast<int>(cores));
+    most = std::max(most, bytes());
+    omp_set_num_threads(current);
+  }
+  return alignUp(most);
+}
 
 /// The oneDNN description of a conv shape on the plain layouts.
 struct ConvDescs {

@@ -264,11 +264,11 @@ QuantCache &cache() {
 }
 
 /// The scratch of the key with every choice of relu and zero points, for the
-/// larger of the current thread count and the online core count (as the f32
-/// conv plans). Output scales do not change it: it is planned with scales 1.
+/// thread count of a run on this machine (scratchForPlannedThreads). Output
+/// scales do not change it: it is planned with scales 1.
 int64_t plannedScratch(QuantKey k, int64_t channels) {
   const std::vector<float> ones(static_cast<size_t>(channels), 1.0f);
-  auto largest = [&] {
+  return scratchForPlannedThreads([&] {
     int64_t bytes = 0;
     for (int relu = 0; relu < 2; ++relu)
       for (int xZp = 0; xZp < 2; ++xZp)
@@ -279,16 +279,7 @@ int64_t plannedScratch(QuantKey k, int64_t channels) {
           bytes = std::max(bytes, cache().get(k, ones).scratchBytes);
         }
     return bytes;
-  };
-  int64_t bytes = largest();
-  const int current = omp_get_max_threads();
-  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  if (cores > current) {
-    omp_set_num_threads(static_cast<int>(cores));
-    bytes = std::max(bytes, largest());
-    omp_set_num_threads(current);
-  }
-  return alignUp(bytes);
+  });
 }
 
 QuantKey convKey(const ConvShape &s, int32_t xUnsigned, int32_t yType) {
