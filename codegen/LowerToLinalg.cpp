@@ -168,7 +168,7 @@ struct NNLowerToLinalgPass : public nnc::impl::NNLowerToLinalgBase<NNLowerToLina
         for (auto lower : {lowerElementwiseToLinalg, lowerOptimizersToLinalg,
                            lowerEmbeddingToLinalg, lowerPoolingToLinalg, lowerNormToLinalg,
                            lowerActivationsToLinalg, lowerLossesToLinalg,
-                           lowerTensorsToLinalg}) {
+                           lowerTensorsToLinalg, lowerQuantToLinalg}) {
           FailureOr<bool> done = lower(lb, &op);
           if (failed(done))
             return signalPassFailure();

@@ -219,6 +219,26 @@ void nnc_gru_bwd(const float *dy, const float *x, const float *const *weights,
 //===----------------------------------------------------------------------===//
 
 //===----------------------------------------------------------------------===//
+// Int8
+//===----------------------------------------------------------------------===//
+
+int64_t nnc_qconv2d_fwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
+    int64_t KH, int64_t KW, int64_t strideH, int64_t strideW, int64_t padH, int64_t padW,
+    int64_t dilH, int64_t dilW, int64_t groups, int32_t xUnsigned, int32_t yType);
+void nnc_qconv2d_fwd(const int8_t *x, const int8_t *w, const float *wScale, const float *b,
+    void *y, void *scratch, int64_t scratchBytes, int64_t N, int64_t C, int64_t H, int64_t W,
+    int64_t O, int64_t KH, int64_t KW, int64_t strideH, int64_t strideW, int64_t padH,
+    int64_t padW, int64_t dilH, int64_t dilW, int64_t groups, float xScale, int32_t xZeroPoint,
+    int32_t xUnsigned, int32_t epilogue, int32_t yType, float yScale, int32_t yZeroPoint);
+int64_t nnc_qlinear_fwd_scratch_bytes(int64_t M, int64_t in, int64_t out, int32_t xUnsigned,
+    int32_t yType);
+void nnc_qlinear_fwd(const int8_t *x, const int8_t *w, const float *wScale, const float *b,
+    void *y, void *scratch, int64_t scratchBytes, int64_t M, int64_t in, int64_t out,
+    float xScale, int32_t xZeroPoint, int32_t xUnsigned, int32_t epilogue, int32_t yType,
+    float yScale, int32_t yZeroPoint);
+const char *nnc_int8_implementations(void); // e.g. "conv: brg:avx512_core_amx; matmul: ..."
+
+//===----------------------------------------------------------------------===//
 // Numerics checks (nnc train --check-numerics)
 //===----------------------------------------------------------------------===//
 

@@ -402,6 +402,14 @@ mlir::LogicalResult Session::specializeBatch(mlir::ModuleOp model,
   return pm.run(model);
 }
 
+mlir::LogicalResult Session::quantize(mlir::ModuleOp module, StringRef table) {
+  nnc::NNQuantizeOptions quantize;
+  quantize.table = table.str();
+  mlir::PassManager pm(&mlirContext, mlir::ModuleOp::getOperationName());
+  pm.addPass(nnc::createNNQuantize(quantize));
+  return pm.run(module);
+}
+
 mlir::LogicalResult Session::addTrainStep(mlir::ModuleOp module,
                                           const OptimizerOptions &optimizer) {
   // Flags not given keep the pass's "the model's train section" values.
@@ -429,6 +437,8 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
     return fail("the file defines " + Twine(models.size()) +
                 " models; choose one with --model NAME");
   if (request.optimizer && failed(addTrainStep(*module, *request.optimizer)))
+    return 1;
+  if (!request.quantizeTable.empty() && failed(quantize(*module, request.quantizeTable)))
     return 1;
   auto [model, graph] = models.front();
   if (graphOut)

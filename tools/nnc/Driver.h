@@ -237,6 +237,9 @@ struct BuildRequest {
   /// --device: the device to build for, and --gpu-arch for the GPU.
   nnc::rt::Device device = nnc::rt::Device::Cpu;
   std::string gpuArch = "sm_80";
+  /// --quantize-table: the int8 quantization table (JSON, docs/quantization.md)
+  /// that -nn-quantize applies to the inference model; empty: f32.
+  std::string quantizeTable = {};
 };
 
 /// The model file read into a source manager, with an MLIR context whose
@@ -254,6 +257,10 @@ public:
   /// model's train section.
   mlir::LogicalResult specializeBatch(mlir::ModuleOp model,
                                       const nnc::ModelGraph &graph);
+
+  /// Quantizes every model to int8 with the table at `table`
+  /// (-nn-quantize{table=...}).
+  mlir::LogicalResult quantize(mlir::ModuleOp module, llvm::StringRef table);
 
   /// Adds @train_step to every model (-nn-autodiff with the optimizer flags).
   mlir::LogicalResult addTrainStep(mlir::ModuleOp module,
