@@ -16,6 +16,8 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "passes/Passes.h"
 
 #include "llvm/Support/FileSystem.h"
 
@@ -110,6 +112,60 @@ TEST(QuantCodegen, QuantizeDequantizeAndI8Params) {
   EXPECT_EQ(qu[5], 0);
   EXPECT_EQ(qs[5], -127);
   EXPECT_EQ(qu[6], 255);
+}
+
+/// -nn-quantize{observe} makes the planned layers' f32 inputs results of
+/// @forward; the one of the first layer is the model input itself.
+TEST(QuantCodegen, ObserveOutputsHoldLayerInputs) {
+  constexpr const char *kLinear = R"mlir(
+module @m attributes {nn.model} {
+  nn.param @"fc1.weight" : tensor<3x4xf32> init ones
+  nn.param @"fc2.weight" : tensor<2x3xf32> init ones
+  func.func @forward(%x: tensor<2x4xf32> {nn.name = "x"}) -> (tensor<2x2xf32> {nn.name = "y"}) {
+    %w1 = nn.param_ref @"fc1.weight" : tensor<3x4xf32>
+    %h = nn.linear %x, %w1 {name = "fc1"} : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x3xf32>
+    %r = nn.relu %h {name = "relu1"} : tensor<2x3xf32>
+    %w2 = nn.param_ref @"fc2.weight" : tensor<2x3xf32>
+    %y = nn.linear %r, %w2 {name = "fc2"} : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x2xf32>
+    return %y : tensor<2x2xf32>
+  }
+}
+)mlir";
+  nnc::registerAllPasses();
+  mlir::DialectRegistry registry;
+  nnc::registerAllDialects(registry);
+  mlir::MLIRContext ctx(registry);
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(kLinear, &ctx);
+  ASSERT_TRUE(module);
+  mlir::PassManager pm(&ctx);
+  nnc::NNQuantizeOptions observe;
+  observe.observe = true;
+  pm.addPass(nnc::createNNQuantize(observe));
+  ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
+  llvm::SmallString<128> lib;
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("nnc-observe", "so", lib));
+  nnc::ArtifactOptions options;
+  options.runtimeLibDir = NNC_RUNTIME_LIB_DIR;
+  ASSERT_TRUE(mlir::succeeded(nnc::buildArtifact(*module, lib, options)));
+  auto model = nnc::rt::Model::load(std::string(lib));
+  llvm::sys::fs::remove(lib);
+  ASSERT_TRUE(bool(model)) << model.message();
+  nnc::rt::Model &m = **model;
+  m.initialize(1);
+  const float x[8] = {1, -2, 3, -4, 0.5f, 0.25f, -1, 2};
+  std::memcpy(m.dataAs<float>(*m.region("forward.x")), x, sizeof(x));
+  ASSERT_FALSE(m.run("forward").failed());
+  const nnc::rt::Region *in1 = m.region("forward.observe.fc1");
+  const nnc::rt::Region *in2 = m.region("forward.observe.fc2");
+  ASSERT_NE(in1, nullptr);
+  ASSERT_NE(in2, nullptr);
+  EXPECT_EQ(std::memcmp(m.dataAs<float>(*in1), x, sizeof(x)), 0);
+  // fc1 with all-ones weights: each output is the row sum, then relu.
+  const float *r = m.dataAs<float>(*in2);
+  for (int b = 0; b < 2; ++b)
+    for (int o = 0; o < 3; ++o)
+      EXPECT_FLOAT_EQ(r[b * 3 + o], std::fmax(0.0f, x[b * 4] + x[b * 4 + 1] + x[b * 4 + 2] +
+                                                        x[b * 4 + 3]));
 }
 
 } // namespace
