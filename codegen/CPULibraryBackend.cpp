@@ -63,8 +63,7 @@ struct QuantOutput {
   int32_t zeroPoint = 0;
 };
 
-template <typename OpTy>
-QuantOutput quantOutput(OpTy op) {
+template <typename OpTy> QuantOutput quantOutput(OpTy op) {
   if (!op.getOutputScaleAttr())
     return {};
   return {op.getOutputUnsigned() ? 2 : 1, float(op.getOutputScaleAttr().getValueAsDouble()),
@@ -137,9 +136,7 @@ struct LibraryLowering {
   Value nullPtr() { return fl.nullPtr(); }
   Value i64(int64_t v) { return fl.i64(v); }
   Value i32(int64_t v) { return fl.i32(v); }
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, loc(), b.getF32FloatAttr(float(v)));
-  }
+  Value f32(double v) { return arith::ConstantOp::create(b, loc(), b.getF32FloatAttr(float(v))); }
   /// Lowers nn.qconv2d / nn.qlinear.
   LogicalResult lowerInt8(Operation *op);
   Value call(StringRef name, ArrayRef<Value> args) {
@@ -344,12 +341,15 @@ LogicalResult LibraryLowering::lowerInt8(Operation *op) {
     auto x = shapeOf(c.getInput()), w = shapeOf(c.getWeight());
     auto st = c.getStride(), pd = c.getPadding(), dl = c.getDilation();
     int64_t groups = c.getGroups();
-    int64_t scratch =
-        calls.qconvFwdScratch(x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0], st[1], pd[0], pd[1],
-                              dl[0], dl[1], groups, xUnsigned, y.type);
-    SmallVector<Value> args = {ptr(lookup(c.getInput())), ptr(lookup(c.getWeight())),
-                               ptr(lookup(c.getWeightScale())), ptrOrNull(c.getBias()),
-                               ptr(out), ptr(allocBytes(scratch)), i64(scratch)};
+    int64_t scratch = calls.qconvFwdScratch(x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0], st[1],
+                                            pd[0], pd[1], dl[0], dl[1], groups, xUnsigned, y.type);
+    SmallVector<Value> args = {ptr(lookup(c.getInput())),
+                               ptr(lookup(c.getWeight())),
+                               ptr(lookup(c.getWeightScale())),
+                               ptrOrNull(c.getBias()),
+                               ptr(out),
+                               ptr(allocBytes(scratch)),
+                               i64(scratch)};
     for (int64_t v : {x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0], st[1], pd[0], pd[1], dl[0],
                       dl[1], groups})
       args.push_back(i64(v));
@@ -366,8 +366,8 @@ LogicalResult LibraryLowering::lowerInt8(Operation *op) {
   int64_t scratch = calls.qlinearFwdScratch(m, w[1], w[0], xUnsigned, y.type);
   call(name("qlinear_fwd"),
        {ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())), ptr(lookup(l.getWeightScale())),
-        ptrOrNull(l.getBias()), ptr(out), ptr(allocBytes(scratch)), i64(scratch), i64(m),
-        i64(w[1]), i64(w[0]), f32(l.getInputScale().convertToDouble()),
+        ptrOrNull(l.getBias()), ptr(out), ptr(allocBytes(scratch)), i64(scratch), i64(m), i64(w[1]),
+        i64(w[0]), f32(l.getInputScale().convertToDouble()),
         i32(l.getInputZeroPointAttr().getInt()), i32(xUnsigned), i32(*epilogue), i32(y.type),
         f32(y.scale), i32(y.zeroPoint)});
   return success();

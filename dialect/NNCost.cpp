@@ -133,8 +133,7 @@ nn::detail::recurrentExtraSavedBytes(Value input,
 /// FLOPs of a convolution (f32 or int8) with `result` and `weight`.
 static std::optional<int64_t> conv2dFlops(Value result, Value weight, bool hasBias) {
   std::optional<int64_t> out = numElements(result);
-  std::optional<int64_t> macs =
-      product({2, out, dim(weight, 1), dim(weight, 2), dim(weight, 3)});
+  std::optional<int64_t> macs = product({2, out, dim(weight, 1), dim(weight, 2), dim(weight, 3)});
   return sum({macs, hasBias ? out : std::optional<int64_t>(0)});
 }
 

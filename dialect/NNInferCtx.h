@@ -116,8 +116,8 @@ InferCtx ctxFor(std::optional<Location> loc, typename OpTy::Adaptor adaptor) {
 /// the geometry; reports through `ctx`.
 FailureOr<nnc::shape::Shape> inferConv2dShape(const InferCtx &ctx, Value input, Value weight,
                                               Value bias, DenseI64ArrayAttr stride,
-                                              DenseI64ArrayAttr padding,
-                                              DenseI64ArrayAttr dilation, int64_t groups);
+                                              DenseI64ArrayAttr padding, DenseI64ArrayAttr dilation,
+                                              int64_t groups);
 
 /// The result shape of a linear layer (nn.linear, nn.qlinear): input
 /// [..., I], weight [O, I], optional bias [O].

@@ -157,10 +157,11 @@ LogicalResult ParamRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
 // Layers with weights
 //===----------------------------------------------------------------------===//
 
-FailureOr<shape::Shape> nn::detail::inferConv2dShape(
-    const InferCtx &ctx, Value input, Value weight, Value bias,
-    DenseI64ArrayAttr strideAttr, DenseI64ArrayAttr paddingAttr,
-    DenseI64ArrayAttr dilationAttr, int64_t groups) {
+FailureOr<shape::Shape> nn::detail::inferConv2dShape(const InferCtx &ctx, Value input, Value weight,
+                                                     Value bias, DenseI64ArrayAttr strideAttr,
+                                                     DenseI64ArrayAttr paddingAttr,
+                                                     DenseI64ArrayAttr dilationAttr,
+                                                     int64_t groups) {
   FailureOr<RankedTensorType> in = ctx.tensor(input, "input");
   FailureOr<RankedTensorType> w = ctx.tensor(weight, "weight");
   if (failed(in) || failed(w))
@@ -188,15 +189,15 @@ FailureOr<shape::Shape> nn::detail::inferConv2dShape(
     (void)ctx.fail(err);
     return failure();
   }
-  if (failed(ctx.expectShape(weight, shape::conv2dWeightShape(in->getDimSize(1), params),
-                             "weight")) ||
+  if (failed(
+          ctx.expectShape(weight, shape::conv2dWeightShape(in->getDimSize(1), params), "weight")) ||
       failed(ctx.expectShape(bias, {ws[0]}, "bias")))
     return failure();
   return out;
 }
 
-FailureOr<shape::Shape> nn::detail::inferLinearShape(const InferCtx &ctx, Value input,
-                                                     Value weight, Value bias) {
+FailureOr<shape::Shape> nn::detail::inferLinearShape(const InferCtx &ctx, Value input, Value weight,
+                                                     Value bias) {
   FailureOr<RankedTensorType> in = ctx.tensor(input, "input");
   FailureOr<RankedTensorType> w = ctx.tensor(weight, "weight");
   if (failed(in) || failed(w))
@@ -217,10 +218,8 @@ FailureOr<shape::Shape> nn::detail::inferLinearShape(const InferCtx &ctx, Value 
   return out;
 }
 
-LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &types) {
+LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                         Adaptor adaptor, SmallVectorImpl<Type> &types) {
   InferCtx ctx = ctxFor<Conv2dOp>(loc, adaptor);
   FailureOr<shape::Shape> out = nn::detail::inferConv2dShape(
       ctx, adaptor.getInput(), adaptor.getWeight(), adaptor.getBias(), adaptor.getStrideAttr(),
@@ -239,8 +238,8 @@ LogicalResult LinearOp::inferReturnTypes(MLIRContext *,
                                          Adaptor adaptor,
                                          SmallVectorImpl<Type> &types) {
   InferCtx ctx = ctxFor<LinearOp>(loc, adaptor);
-  FailureOr<shape::Shape> out = nn::detail::inferLinearShape(
-      ctx, adaptor.getInput(), adaptor.getWeight(), adaptor.getBias());
+  FailureOr<shape::Shape> out =
+      nn::detail::inferLinearShape(ctx, adaptor.getInput(), adaptor.getWeight(), adaptor.getBias());
   if (failed(out))
     return failure();
   Type elem = cast<RankedTensorType>(adaptor.getInput().getType()).getElementType();

@@ -31,8 +31,8 @@ LogicalResult verifyScale(Operation *op, StringRef what, FloatAttr scale) {
 LogicalResult verifyZeroPoint(Operation *op, StringRef what, int64_t zp, bool isUnsigned) {
   int64_t lo = isUnsigned ? 0 : -128, hi = isUnsigned ? 255 : 127;
   if (zp < lo || zp > hi)
-    return op->emitOpError() << what << " " << zp << " is outside [" << lo << ", " << hi
-                             << "] (" << (isUnsigned ? "u8" : "s8") << ")";
+    return op->emitOpError() << what << " " << zp << " is outside [" << lo << ", " << hi << "] ("
+                             << (isUnsigned ? "u8" : "s8") << ")";
   return success();
 }
 
@@ -44,12 +44,10 @@ Type quantResultType(MLIRContext *ctx, ArrayRef<int64_t> resultShape, bool quant
 }
 
 /// The checks common to nn.qconv2d and nn.qlinear.
-template <typename OpTy>
-LogicalResult verifyQuantLibraryOp(OpTy op) {
+template <typename OpTy> LogicalResult verifyQuantLibraryOp(OpTy op) {
   Operation *o = op.getOperation();
   if (failed(verifyScale(o, "input_scale", op.getInputScaleAttr())) ||
-      failed(verifyZeroPoint(o, "input_zero_point", op.getInputZeroPoint(),
-                             op.getInputUnsigned())))
+      failed(verifyZeroPoint(o, "input_zero_point", op.getInputZeroPoint(), op.getInputUnsigned())))
     return failure();
   bool hasScale = bool(op.getOutputScaleAttr());
   if (hasScale != bool(op.getOutputZeroPointAttr()))
@@ -77,7 +75,8 @@ LogicalResult verifyQuantLibraryOp(OpTy op) {
 
 LogicalResult QuantizeOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                                            Adaptor adaptor, SmallVectorImpl<Type> &types) {
-  FailureOr<RankedTensorType> in = ctxFor<QuantizeOp>(loc, adaptor).tensor(adaptor.getInput(), "input");
+  FailureOr<RankedTensorType> in =
+      ctxFor<QuantizeOp>(loc, adaptor).tensor(adaptor.getInput(), "input");
   if (failed(in))
     return failure();
   types.push_back(RankedTensorType::get(in->getShape(), IntegerType::get(ctx, 8)));
@@ -89,8 +88,7 @@ LogicalResult QuantizeOp::verify() {
     return failure();
   int64_t qmin = getQmin(), qmax = getQmax(), zp = getZeroPoint();
   if (qmin < -128 || qmax > 255 || qmin >= qmax)
-    return emitOpError("expects -128 <= qmin < qmax <= 255, got [")
-           << qmin << ", " << qmax << "]";
+    return emitOpError("expects -128 <= qmin < qmax <= 255, got [") << qmin << ", " << qmax << "]";
   if (qmin < 0 && qmax > 127)
     return emitOpError("range [") << qmin << ", " << qmax << "] is neither u8 nor s8";
   if (zp < qmin || zp > qmax)

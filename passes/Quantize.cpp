@@ -190,9 +190,10 @@ void quantizeLayer(ModuleOp model, const QuantLayer &l, const InputParams &in) {
   Location loc = op->getLoc();
   auto f32 = b.getF32Type();
   auto i8 = b.getIntegerType(8);
-  Value q = QuantizeOp::create(b, loc, op->getOperand(0), b.getF32FloatAttr(in.scale),
-                               b.getI64IntegerAttr(in.zeroPoint), b.getI64IntegerAttr(in.qmin),
-                               b.getI64IntegerAttr(in.qmax), b.getStringAttr(l.layer + ".quantize"));
+  Value q =
+      QuantizeOp::create(b, loc, op->getOperand(0), b.getF32FloatAttr(in.scale),
+                         b.getI64IntegerAttr(in.zeroPoint), b.getI64IntegerAttr(in.qmin),
+                         b.getI64IntegerAttr(in.qmax), b.getStringAttr(l.layer + ".quantize"));
   // The int8 weight and its scales.
   auto weightRef = op->getOperand(1).getDefiningOp<ParamRefOp>();
   auto weightParam = model.lookupSymbol<ParamOp>(weightRef.getSym());
@@ -202,8 +203,8 @@ void quantizeLayer(ModuleOp model, const QuantLayer &l, const InputParams &in) {
   Value scales = createParam(weightParam, l.prefix + ".weight_scale", channels, op);
   Value bias = op->getNumOperands() > 2 ? op->getOperand(2) : Value();
   if (!bias && l.bn)
-    bias = createParam(model.lookupSymbol<ParamOp>(l.prefix + ".weight_scale"),
-                       l.prefix + ".bias", channels, op);
+    bias = createParam(model.lookupSymbol<ParamOp>(l.prefix + ".weight_scale"), l.prefix + ".bias",
+                       channels, op);
   SmallVector<Value> operands = {q, weightRef, scales};
   if (bias)
     operands.push_back(bias);
@@ -423,8 +424,7 @@ FailureOr<QuantizationPlan> nnc::planQuantization(ModuleOp module, ArrayRef<std:
     }
     auto weightRef = op->getOperand(1).getDefiningOp<ParamRefOp>();
     if (!weightRef)
-      return op->emitError("nn-quantize: the weight of layer '")
-             << name << "' is not an nn.param";
+      return op->emitError("nn-quantize: the weight of layer '") << name << "' is not an nn.param";
     QuantLayer l;
     l.layer = name.str();
     StringRef sym = weightRef.getSym();

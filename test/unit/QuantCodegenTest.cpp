@@ -164,8 +164,8 @@ module @m attributes {nn.model} {
   const float *r = m.dataAs<float>(*in2);
   for (int b = 0; b < 2; ++b)
     for (int o = 0; o < 3; ++o)
-      EXPECT_FLOAT_EQ(r[b * 3 + o], std::fmax(0.0f, x[b * 4] + x[b * 4 + 1] + x[b * 4 + 2] +
-                                                        x[b * 4 + 3]));
+      EXPECT_FLOAT_EQ(r[b * 3 + o],
+                      std::fmax(0.0f, x[b * 4] + x[b * 4 + 1] + x[b * 4 + 2] + x[b * 4 + 3]));
 }
 
 } // namespace

@@ -45,8 +45,10 @@ static int runBuild() {
   std::unique_ptr<Session> session = Session::open(model);
   if (!session)
     return 1;
-  BuildRequest request{model, withTraining ? &optimizer : nullptr, checkNumerics,
-                       memoryBudget.value(), device.value(), device.arch(), quantizeTable};
+  BuildRequest request{model,          withTraining ? &optimizer : nullptr,
+                       checkNumerics,  memoryBudget.value(),
+                       device.value(), device.arch(),
+                       quantizeTable};
   return session->buildModel(outputFilename, request);
 }
 
