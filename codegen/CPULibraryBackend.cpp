@@ -28,12 +28,6 @@
 
 #include "llvm/ADT/TypeSwitch.h"
 
-// The int8 kernels (runtime/KernelsQuant.cpp) may be missing from the runtime
-// this compiler links: nn.qconv2d/nn.qlinear are then refused at compile time
-// instead of failing to link.
-#pragma weak nnc_qconv2d_fwd_scratch_bytes
-#pragma weak nnc_qlinear_fwd_scratch_bytes
-
 using namespace mlir;
 using namespace mlir::nn;
 using namespace nnc::codegen;
@@ -463,10 +457,6 @@ public:
                                        /*hostPointerTables=*/false,
                                        nnc_qconv2d_fwd_scratch_bytes,
                                        nnc_qlinear_fwd_scratch_bytes};
-    if (isa<QConv2dOp, QLinearOp>(op) &&
-        (!nnc_qconv2d_fwd_scratch_bytes || !nnc_qlinear_fwd_scratch_bytes))
-      return op->emitError("the runtime library nnc was built with has no int8 kernels "
-                           "(nnc_qconv2d_fwd_scratch_bytes, runtime/KernelsQuant.cpp)");
     return lowerLibraryCalls(fl, op, calls);
   }
 };

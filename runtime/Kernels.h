@@ -16,12 +16,12 @@
 ///   `scratch` pointer of at least `nnc_<kernel>_scratch_bytes(...)` bytes
 ///   (64-byte aligned is best; 16 is enough). The compiler calls the same
 ///   function at compile time to reserve the scratch in the arena. The one
-///   exception is the convolution backend's per-shape primitive cache (see
-///   nnc_conv2d_fwd): small objects created at the first call with a new
-///   shape, and copies of the weights reordered into oneDNN's layout (kept
-///   while the weights' bytes are unchanged, up to 8 per primitive of at
-///   most 1 MiB each), kept until nnc_kernels_release(); their workspace is
-///   the scratch.
+///   exception is the oneDNN backend's primitive cache (see nnc_conv2d_fwd
+///   and the int8 kernels): small objects created at the first call with a
+///   new shape (int8: new shape and scales), and copies of the weights
+///   reordered into oneDNN's layout (kept while the weights' bytes are
+///   unchanged, up to 8 per primitive of at most 1 MiB each), kept until
+///   nnc_kernels_release(); their workspace is the scratch.
 /// - Outputs never alias inputs unless the function says so. Optional outputs
 ///   (documented `|null`) may be null when not needed (e.g. dx of the first
 ///   layer). Gradients are OVERWRITTEN, never accumulated: the caller sums
@@ -52,8 +52,8 @@ extern "C" {
 void nnc_set_num_threads(int32_t n);
 /// The thread count kernels use now.
 int32_t nnc_get_num_threads(void);
-/// Frees the conv backend's primitive cache of the calling thread (optional;
-/// a later call rebuilds what it needs).
+/// Frees the conv and int8 backends' primitive caches of the calling thread
+/// (optional; a later call rebuilds what it needs).
 void nnc_kernels_release(void);
 /// The first error a kernel reported since the last nnc_kernels_clear_error(),
 /// or NULL. A kernel reports what it cannot compute on this machine (a
@@ -131,6 +131,53 @@ void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
                     int64_t KH, int64_t KW, int64_t strideH, int64_t strideW,
                     int64_t padH, int64_t padW, int64_t dilH, int64_t dilW,
                     int64_t groups);
+
+//===----------------------------------------------------------------------===//
+// Int8 (post-training static quantization; docs/quantization.md)
+//===----------------------------------------------------------------------===//
+// Int8 tensors are bytes: x is read as u8 [0,255] if xUnsigned, else s8;
+// weights are s8 (symmetric, per output channel). Real values:
+//   x_real = (x - xZeroPoint) * xScale, w_real[o,...] = w[o,...] * wScale[o]
+//   y_f[o] = xScale * wScale[o] * sum_int32(x - xZeroPoint) * w + b[o]
+// (padding is a real 0, i.e. x = xZeroPoint), then the epilogue (1: relu),
+// then by yType: 0 y is f32 y_f; 1 y is s8 sat(roundeven(y_f / yScale) +
+// yZeroPoint) in [-128,127]; 2 y is u8, the same in [0,255]. `b` may be null.
+// xScale, wScale[o] and (int8 y) yScale must be positive and finite.
+// Layouts and shapes are those of the f32 conv2d and linear (NCHW/OIHW,
+// [M,in]/[out,in]), and so are the backend's conventions (oneDNN primitives
+// cached per thread, shape and output scales, i.e. per layer, weights'
+// reordered copies kept while their bytes are unchanged, workspace in the caller's scratch, an
+// error report and an output of NaN (f32) or 0 bytes (int8) when it cannot run). Accumulation is
+// exact (int32); the f32 result differs from the exact one by a few f32 ulps, an int8 result by at
+// most 1 unit (rounding of a value near a tie).
+
+/// Scratch bytes nnc_qconv2d_fwd needs for this shape, input and output type
+/// (any bias, epilogue, zero points, scales).
+int64_t nnc_qconv2d_fwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
+                                      int64_t KH, int64_t KW, int64_t strideH, int64_t strideW,
+                                      int64_t padH, int64_t padW, int64_t dilH, int64_t dilW,
+                                      int64_t groups, int32_t xUnsigned, int32_t yType);
+/// y = conv2d(x, w) as above; x [N,C,H,W], w [O,C/groups,KH,KW], wScale [O],
+/// b [O] f32, y [N,O,OH,OW] of yType.
+void nnc_qconv2d_fwd(const int8_t *x, const int8_t *w, const float *wScale, const float *b, void *y,
+                     void *scratch, int64_t scratchBytes, int64_t N, int64_t C, int64_t H,
+                     int64_t W, int64_t O, int64_t KH, int64_t KW, int64_t strideH, int64_t strideW,
+                     int64_t padH, int64_t padW, int64_t dilH, int64_t dilW, int64_t groups,
+                     float xScale, int32_t xZeroPoint, int32_t xUnsigned, int32_t epilogue,
+                     int32_t yType, float yScale, int32_t yZeroPoint);
+/// Scratch bytes nnc_qlinear_fwd needs for this shape, input and output type.
+int64_t nnc_qlinear_fwd_scratch_bytes(int64_t M, int64_t in, int64_t out, int32_t xUnsigned,
+                                      int32_t yType);
+/// y[M,out] = x[M,in] * w[out,in]^T as above; wScale [out], b [out] f32.
+void nnc_qlinear_fwd(const int8_t *x, const int8_t *w, const float *wScale, const float *b, void *y,
+                     void *scratch, int64_t scratchBytes, int64_t M, int64_t in, int64_t out,
+                     float xScale, int32_t xZeroPoint, int32_t xUnsigned, int32_t epilogue,
+                     int32_t yType, float yScale, int32_t yZeroPoint);
+/// The oneDNN implementations the int8 kernels have run so far, e.g.
+/// "conv: brgconv:avx512_core_amx_int8; matmul: brg:avx512_core_amx_int8" (each distinct
+/// one once, in order of first use; "" before any). The string stays valid
+/// until the next int8 kernel call.
+const char *nnc_int8_implementations(void);
 
 //===----------------------------------------------------------------------===//
 // Recurrent layers: RNN (tanh|relu), LSTM (gates i,f,g,o), GRU (gates r,z,n)
@@ -217,26 +264,6 @@ void nnc_gru_bwd(const float *dy, const float *x, const float *const *weights,
                  int32_t hasBias, int32_t returnSequences);
 
 //===----------------------------------------------------------------------===//
-
-//===----------------------------------------------------------------------===//
-// Int8
-//===----------------------------------------------------------------------===//
-
-int64_t nnc_qconv2d_fwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
-    int64_t KH, int64_t KW, int64_t strideH, int64_t strideW, int64_t padH, int64_t padW,
-    int64_t dilH, int64_t dilW, int64_t groups, int32_t xUnsigned, int32_t yType);
-void nnc_qconv2d_fwd(const int8_t *x, const int8_t *w, const float *wScale, const float *b,
-    void *y, void *scratch, int64_t scratchBytes, int64_t N, int64_t C, int64_t H, int64_t W,
-    int64_t O, int64_t KH, int64_t KW, int64_t strideH, int64_t strideW, int64_t padH,
-    int64_t padW, int64_t dilH, int64_t dilW, int64_t groups, float xScale, int32_t xZeroPoint,
-    int32_t xUnsigned, int32_t epilogue, int32_t yType, float yScale, int32_t yZeroPoint);
-int64_t nnc_qlinear_fwd_scratch_bytes(int64_t M, int64_t in, int64_t out, int32_t xUnsigned,
-    int32_t yType);
-void nnc_qlinear_fwd(const int8_t *x, const int8_t *w, const float *wScale, const float *b,
-    void *y, void *scratch, int64_t scratchBytes, int64_t M, int64_t in, int64_t out,
-    float xScale, int32_t xZeroPoint, int32_t xUnsigned, int32_t epilogue, int32_t yType,
-    float yScale, int32_t yZeroPoint);
-const char *nnc_int8_implementations(void); // e.g. "conv: brg:avx512_core_amx; matmul: ..."
 
 //===----------------------------------------------------------------------===//
 // Numerics checks (nnc train --check-numerics)

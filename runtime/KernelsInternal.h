@@ -42,6 +42,10 @@ private:
 /// (nnc_kernels_error returns it).
 void reportError(const std::string &message);
 
+/// Frees the calling thread's int8 primitives (KernelsQuant.cpp); part of
+/// nnc_kernels_release.
+void releaseInt8Primitives();
+
 /// Row-major single-precision GEMM (the backend behind nnc_gemm), usable from
 /// inside or outside parallel regions.
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K,

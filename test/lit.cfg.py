@@ -69,14 +69,3 @@ if cuda_root:
 if cuda_root and os.path.isfile(os.path.join(cuda_root, "lib64", "stubs", "libcuda.so")):
     config.available_features.add("cuda-stub")
     config.substitutions.append(("%cuda_stub", os.path.join(cuda_root, "lib64", "stubs", "libcuda.so")))
-
-# The runtime's int8 kernels (runtime/KernelsQuant.cpp, nnc_qconv2d_fwd):
-# feature `int8-runtime`. Without them nnc refuses int8 library ops at
-# compile time (test/tools/nnc/quantize-table.test checks both cases).
-_runtime_lib = os.path.join(os.path.dirname(config.nnc_tools_dir), "lib", "libnnc_runtime.so")
-try:
-    with open(_runtime_lib, "rb") as _f:
-        if b"nnc_qconv2d_fwd_scratch_bytes" in _f.read():
-            config.available_features.add("int8-runtime")
-except OSError:
-    pass
