@@ -155,13 +155,13 @@ void retypeParam(ModuleOp model, ParamOp param, RankedTensorType type) {
   });
 }
 
-/// Creates the parameter `name` of `type` (init zeros) after `after`, and a
+/// Creates the parameter `name` of `type` with `init` after `after`, and a
 /// reference to it before `user`.
-Value createParam(ParamOp after, StringRef name, RankedTensorType type, Operation *user) {
+Value createParam(ParamOp after, StringRef name, RankedTensorType type, NNInit init,
+                  Operation *user) {
   OpBuilder b(after->getContext());
   b.setInsertionPointAfter(after);
-  ParamOp::create(b, after.getLoc(), name, type, /*buffer=*/false, NNInit::zeros,
-                  /*scale=*/nullptr);
+  ParamOp::create(b, after.getLoc(), name, type, /*buffer=*/false, init, /*scale=*/nullptr);
   b.setInsertionPoint(user);
   return ParamRefOp::create(b, user->getLoc(), type, FlatSymbolRefAttr::get(b.getContext(), name));
 }
@@ -200,11 +200,12 @@ void quantizeLayer(ModuleOp model, const QuantLayer &l, const InputParams &in) {
   auto weightType = cast<RankedTensorType>(weightParam.getType());
   retypeParam(model, weightParam, RankedTensorType::get(weightType.getShape(), i8));
   auto channels = RankedTensorType::get({weightType.getDimSize(0)}, f32);
-  Value scales = createParam(weightParam, l.prefix + ".weight_scale", channels, op);
+  // Scales of 1 until weights are loaded: the kernels want positive scales.
+  Value scales = createParam(weightParam, l.prefix + ".weight_scale", channels, NNInit::ones, op);
   Value bias = op->getNumOperands() > 2 ? op->getOperand(2) : Value();
   if (!bias && l.bn)
     bias = createParam(model.lookupSymbol<ParamOp>(l.prefix + ".weight_scale"), l.prefix + ".bias",
-                       channels, op);
+                       channels, NNInit::zeros, op);
   SmallVector<Value> operands = {q, weightRef, scales};
   if (bias)
     operands.push_back(bias);

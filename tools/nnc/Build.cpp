@@ -35,6 +35,12 @@ cl::opt<std::string> quantizeTable("quantize-table",
                                             "(JSON, docs/quantization.md)"),
                                    cl::value_desc("table.json"), cl::sub(buildCmd),
                                    cl::cat(category()));
+/// Hidden, for calibration and its tests: every quantizable layer's f32 input
+/// as an extra forward output `observe.<layer>`.
+cl::opt<bool> quantizeObserve("quantize-observe", cl::Hidden,
+                              cl::desc("Add each quantizable layer's f32 input as a forward "
+                                       "output observe.<layer> (calibration)"),
+                              cl::sub(buildCmd), cl::cat(category()));
 } // namespace
 
 static int runBuild() {
@@ -49,6 +55,7 @@ static int runBuild() {
                        checkNumerics,  memoryBudget.value(),
                        device.value(), device.arch(),
                        quantizeTable};
+  request.quantizeObserve = quantizeObserve;
   return session->buildModel(outputFilename, request);
 }
 

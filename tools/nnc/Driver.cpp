@@ -402,9 +402,10 @@ mlir::LogicalResult Session::specializeBatch(mlir::ModuleOp model,
   return pm.run(model);
 }
 
-mlir::LogicalResult Session::quantize(mlir::ModuleOp module, StringRef table) {
+mlir::LogicalResult Session::quantize(mlir::ModuleOp module, StringRef table, bool observe) {
   nnc::NNQuantizeOptions quantize;
   quantize.table = table.str();
+  quantize.observe = observe;
   mlir::PassManager pm(&mlirContext, mlir::ModuleOp::getOperationName());
   pm.addPass(nnc::createNNQuantize(quantize));
   return pm.run(module);
@@ -438,7 +439,8 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
                 " models; choose one with --model NAME");
   if (request.optimizer && failed(addTrainStep(*module, *request.optimizer)))
     return 1;
-  if (!request.quantizeTable.empty() && failed(quantize(*module, request.quantizeTable)))
+  if ((request.quantizeObserve || !request.quantizeTable.empty()) &&
+      failed(quantize(*module, request.quantizeTable, request.quantizeObserve)))
     return 1;
   auto [model, graph] = models.front();
   if (graphOut)

@@ -240,6 +240,9 @@ struct BuildRequest {
   /// --quantize-table: the int8 quantization table (JSON, docs/quantization.md)
   /// that -nn-quantize applies to the inference model; empty: f32.
   std::string quantizeTable = {};
+  /// Calibration: -nn-quantize{observe}, the f32 model with each layer's
+  /// input as an extra output `observe.<layer>` (ignores quantizeTable).
+  bool quantizeObserve = false;
 };
 
 /// The model file read into a source manager, with an MLIR context whose
@@ -259,8 +262,9 @@ public:
                                       const nnc::ModelGraph &graph);
 
   /// Quantizes every model to int8 with the table at `table`
-  /// (-nn-quantize{table=...}).
-  mlir::LogicalResult quantize(mlir::ModuleOp module, llvm::StringRef table);
+  /// (-nn-quantize{table=...}); with `observe`, adds the calibration outputs
+  /// instead (-nn-quantize{observe}).
+  mlir::LogicalResult quantize(mlir::ModuleOp module, llvm::StringRef table, bool observe = false);
 
   /// Adds @train_step to every model (-nn-autodiff with the optimizer flags).
   mlir::LogicalResult addTrainStep(mlir::ModuleOp module,
