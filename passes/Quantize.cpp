@@ -125,13 +125,7 @@ FailureOr<Table> readTable(StringRef path, Location loc) {
 
 /// The single model module of `module` (itself if it is one).
 FailureOr<ModuleOp> modelOf(ModuleOp module) {
-  if (module->hasAttr("nn.model"))
-    return module;
-  SmallVector<ModuleOp> models;
-  module.walk([&](ModuleOp m) {
-    if (m->hasAttr("nn.model"))
-      models.push_back(m);
-  });
+  SmallVector<ModuleOp> models = nnc::modelModules(module);
   if (models.size() != 1)
     return module.emitError("nn-quantize: expected one model module, found ") << models.size();
   return models.front();
@@ -303,12 +297,7 @@ struct NNQuantizePass : public nnc::impl::NNQuantizeBase<NNQuantizePass> {
   using Base::Base;
 
   void runOnOperation() override {
-    SmallVector<ModuleOp> models;
-    getOperation()->walk([&](ModuleOp m) {
-      if (m->hasAttr("nn.model"))
-        models.push_back(m);
-    });
-    for (ModuleOp model : models)
+    for (ModuleOp model : nnc::modelModules(getOperation()))
       if (failed(runOnModel(model)))
         return signalPassFailure();
   }

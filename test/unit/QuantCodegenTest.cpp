@@ -48,6 +48,34 @@ module @m attributes {nn.model} {
 }
 )mlir";
 
+/// Parses the nn-dialect text `mlir`, runs `pass` on it if given, builds it
+/// with the CPU pipeline and loads it; null after a failed assertion.
+std::unique_ptr<nnc::rt::Model> buildModel(const char *mlir,
+                                           std::unique_ptr<mlir::Pass> pass = nullptr) {
+  nnc::registerAllPasses();
+  mlir::DialectRegistry registry;
+  nnc::registerAllDialects(registry);
+  mlir::MLIRContext ctx(registry);
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(mlir, &ctx);
+  EXPECT_TRUE(module);
+  if (!module)
+    return nullptr;
+  if (pass) {
+    mlir::PassManager pm(&ctx);
+    pm.addPass(std::move(pass));
+    EXPECT_TRUE(mlir::succeeded(pm.run(*module)));
+  }
+  llvm::SmallString<128> lib;
+  EXPECT_FALSE(llvm::sys::fs::createTemporaryFile("nnc-quant", "so", lib));
+  nnc::ArtifactOptions options;
+  options.runtimeLibDir = NNC_RUNTIME_LIB_DIR;
+  EXPECT_TRUE(mlir::succeeded(nnc::buildArtifact(*module, lib, options)));
+  auto model = nnc::rt::Model::load(std::string(lib));
+  llvm::sys::fs::remove(lib);
+  EXPECT_TRUE(bool(model)) << model.message();
+  return model ? std::move(*model) : nullptr;
+}
+
 /// The reference of nn.quantize.
 int64_t quantize(float x, float scale, int64_t zp, int64_t qmin, int64_t qmax) {
   float q = std::nearbyint(x / scale) + float(zp); // round half to even (default mode)
@@ -55,22 +83,11 @@ int64_t quantize(float x, float scale, int64_t zp, int64_t qmin, int64_t qmax) {
 }
 
 TEST(QuantCodegen, QuantizeDequantizeAndI8Params) {
-  nnc::registerAllPasses();
-  mlir::DialectRegistry registry;
-  nnc::registerAllDialects(registry);
-  mlir::MLIRContext ctx(registry);
-  auto module = mlir::parseSourceString<mlir::ModuleOp>(kModel, &ctx);
-  ASSERT_TRUE(module);
-  llvm::SmallString<128> lib, weights;
-  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("nnc-quant", "so", lib));
+  std::unique_ptr<nnc::rt::Model> model = buildModel(kModel);
+  ASSERT_TRUE(model);
+  nnc::rt::Model &m = *model;
+  llvm::SmallString<128> weights;
   ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("nnc-quant", "safetensors", weights));
-  nnc::ArtifactOptions options;
-  options.runtimeLibDir = NNC_RUNTIME_LIB_DIR;
-  ASSERT_TRUE(mlir::succeeded(nnc::buildArtifact(*module, lib, options)));
-  auto model = nnc::rt::Model::load(std::string(lib));
-  llvm::sys::fs::remove(lib);
-  ASSERT_TRUE(bool(model)) << model.message();
-  nnc::rt::Model &m = **model;
 
   // The i8 parameter is an i8 region of 8 bytes.
   const nnc::rt::Region *w = m.region("w");
@@ -131,26 +148,11 @@ module @m attributes {nn.model} {
   }
 }
 )mlir";
-  nnc::registerAllPasses();
-  mlir::DialectRegistry registry;
-  nnc::registerAllDialects(registry);
-  mlir::MLIRContext ctx(registry);
-  auto module = mlir::parseSourceString<mlir::ModuleOp>(kLinear, &ctx);
-  ASSERT_TRUE(module);
-  mlir::PassManager pm(&ctx);
   nnc::NNQuantizeOptions observe;
   observe.observe = true;
-  pm.addPass(nnc::createNNQuantize(observe));
-  ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
-  llvm::SmallString<128> lib;
-  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("nnc-observe", "so", lib));
-  nnc::ArtifactOptions options;
-  options.runtimeLibDir = NNC_RUNTIME_LIB_DIR;
-  ASSERT_TRUE(mlir::succeeded(nnc::buildArtifact(*module, lib, options)));
-  auto model = nnc::rt::Model::load(std::string(lib));
-  llvm::sys::fs::remove(lib);
-  ASSERT_TRUE(bool(model)) << model.message();
-  nnc::rt::Model &m = **model;
+  std::unique_ptr<nnc::rt::Model> model = buildModel(kLinear, nnc::createNNQuantize(observe));
+  ASSERT_TRUE(model);
+  nnc::rt::Model &m = *model;
   m.initialize(1);
   const float x[8] = {1, -2, 3, -4, 0.5f, 0.25f, -1, 2};
   std::memcpy(m.dataAs<float>(*m.region("forward.x")), x, sizeof(x));
