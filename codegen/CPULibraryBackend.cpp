@@ -49,6 +49,21 @@ FailureOr<int32_t> libraryEpilogue(Operation *op) {
          << attr << " (supported: \"relu\")";
 }
 
+/// The output of an int8 library op for the runtime: type (0 f32, 1 s8, 2
+/// u8), scale and zero point (1 and 0 for f32).
+struct QuantOutput {
+  int32_t type = 0;
+  float scale = 1.0f;
+  int32_t zeroPoint = 0;
+};
+
+template <typename OpTy> QuantOutput quantOutput(OpTy op) {
+  if (!op.getOutputScaleAttr())
+    return {};
+  return {op.getOutputUnsigned() ? 2 : 1, float(op.getOutputScaleAttr().getValueAsDouble()),
+          int32_t(op.getOutputZeroPointAttr().getInt())};
+}
+
 /// The attributes of a recurrent layer's training or backward op.
 struct RecurrentAttrs {
   StringRef kind; ///< "lstm", "gru" or "rnn".
@@ -115,6 +130,9 @@ struct LibraryLowering {
   Value nullPtr() { return fl.nullPtr(); }
   Value i64(int64_t v) { return fl.i64(v); }
   Value i32(int64_t v) { return fl.i32(v); }
+  Value f32(double v) { return arith::ConstantOp::create(b, loc(), b.getF32FloatAttr(float(v))); }
+  /// Lowers nn.qconv2d / nn.qlinear.
+  LogicalResult lowerInt8(Operation *op);
   Value call(StringRef name, ArrayRef<Value> args) {
     return fl.call(name, args);
   }
@@ -191,6 +209,7 @@ LogicalResult LibraryLowering::lower(Operation *op) {
               ptr(out), i64(numel(l.getInput()) / w[1]), i64(w[1]), i64(w[0]), i32(*epilogue)});
         return setResult(out);
       })
+      .Case<QConv2dOp, QLinearOp>([&](Operation *) { return lowerInt8(op); })
       .Case<LSTMOp>([&](LSTMOp r) {
         return setResult(lowerRecurrent(
             op, "lstm", r.getInput(), r.getWeights(), r.getHiddenSize(),
@@ -300,6 +319,54 @@ LogicalResult LibraryLowering::lower(Operation *op) {
       });
 }
 
+LogicalResult LibraryLowering::lowerInt8(Operation *op) {
+  if (!calls.qconvFwdScratch || !calls.qlinearFwdScratch)
+    return op->emitError("int8 library ops are CPU-only for now ('")
+           << op->getName() << "' on the " << calls.prefix << "* library)";
+  FailureOr<int32_t> epilogue = libraryEpilogue(op);
+  if (failed(epilogue))
+    return failure();
+  auto shapeOf = [](Value v) { return cast<ShapedType>(v.getType()).getShape(); };
+  Value out = alloc(toMemRef(op->getResult(0).getType()));
+  mapping[op->getResult(0)] = out;
+  if (auto c = dyn_cast<QConv2dOp>(op)) {
+    QuantOutput y = quantOutput(c);
+    int32_t xUnsigned = c.getInputUnsigned();
+    auto x = shapeOf(c.getInput()), w = shapeOf(c.getWeight());
+    auto st = c.getStride(), pd = c.getPadding(), dl = c.getDilation();
+    int64_t groups = c.getGroups();
+    int64_t scratch = calls.qconvFwdScratch(x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0], st[1],
+                                            pd[0], pd[1], dl[0], dl[1], groups, xUnsigned, y.type);
+    SmallVector<Value> args = {ptr(lookup(c.getInput())),
+                               ptr(lookup(c.getWeight())),
+                               ptr(lookup(c.getWeightScale())),
+                               ptrOrNull(c.getBias()),
+                               ptr(out),
+                               ptr(allocBytes(scratch)),
+                               i64(scratch)};
+    for (int64_t v : {x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0], st[1], pd[0], pd[1], dl[0],
+                      dl[1], groups})
+      args.push_back(i64(v));
+    args.append({f32(c.getInputScale().convertToDouble()), i32(c.getInputZeroPointAttr().getInt()),
+                 i32(xUnsigned), i32(*epilogue), i32(y.type), f32(y.scale), i32(y.zeroPoint)});
+    call(name("qconv2d_fwd"), args);
+    return success();
+  }
+  auto l = cast<QLinearOp>(op);
+  QuantOutput y = quantOutput(l);
+  int32_t xUnsigned = l.getInputUnsigned();
+  auto w = shapeOf(l.getWeight());
+  int64_t m = cast<ShapedType>(l.getInput().getType()).getNumElements() / w[1];
+  int64_t scratch = calls.qlinearFwdScratch(m, w[1], w[0], xUnsigned, y.type);
+  call(name("qlinear_fwd"),
+       {ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())), ptr(lookup(l.getWeightScale())),
+        ptrOrNull(l.getBias()), ptr(out), ptr(allocBytes(scratch)), i64(scratch), i64(m), i64(w[1]),
+        i64(w[0]), f32(l.getInputScale().convertToDouble()),
+        i32(l.getInputZeroPointAttr().getInt()), i32(xUnsigned), i32(*epilogue), i32(y.type),
+        f32(y.scale), i32(y.zeroPoint)});
+  return success();
+}
+
 Value LibraryLowering::lowerRecurrent(Operation *op, StringRef kind, Value input,
                                       ValueRange weights, int64_t hidden, int64_t layers,
                                       bool bidir, bool hasBias, bool sequences, int32_t relu,
@@ -384,9 +451,12 @@ public:
   StringRef target() const override { return "cpu"; }
   StringRef checkFiniteFunction() const override { return "nnc_check_finite"; }
   LogicalResult lower(FunctionLowering &fl, Operation *op) const override {
-    static const LibraryCalls calls = {"nnc_", nnc_conv2d_fwd_scratch_bytes,
+    static const LibraryCalls calls = {"nnc_",
+                                       nnc_conv2d_fwd_scratch_bytes,
                                        nnc_conv2d_bwd_scratch_bytes,
-                                       /*hostPointerTables=*/false};
+                                       /*hostPointerTables=*/false,
+                                       nnc_qconv2d_fwd_scratch_bytes,
+                                       nnc_qlinear_fwd_scratch_bytes};
     return lowerLibraryCalls(fl, op, calls);
   }
 };

@@ -56,8 +56,12 @@ inline std::string dtypeString(Type elem) {
     return "i64";
   if (elem.isInteger(32))
     return "i32";
-  if (elem.isInteger(8))
+  // Int8 tensors are signless i8 (quantized weights and activations); u8
+  // only where the type says so.
+  if (elem.isUnsignedInteger(8))
     return "u8";
+  if (elem.isInteger(8))
+    return "i8";
   return "unknown";
 }
 

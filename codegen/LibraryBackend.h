@@ -55,6 +55,14 @@ const LibraryBackend *libraryBackendFor(llvm::StringRef target);
 using ConvScratchFn = int64_t (*)(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                                   int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
 
+/// The int8 scratch rules (runtime/Kernels.h, "Int8"): a convolution's 14
+/// shape arguments, then whether the input is u8 and the output type (0 f32,
+/// 1 s8, 2 u8); a linear layer's M, in, out, then the same two.
+using QConvScratchFn = int64_t (*)(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                   int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                   int32_t, int32_t);
+using QLinearScratchFn = int64_t (*)(int64_t, int64_t, int64_t, int32_t, int32_t);
+
 /// What one target's library calls differ in; the arguments are the same.
 struct LibraryCalls {
   /// Prefix of the runtime functions: "nnc_" gives nnc_conv2d_fwd.
@@ -67,6 +75,11 @@ struct LibraryCalls {
   /// (The recurrent layers' scratch and reserve are the CPU's on both
   /// targets: the GPU runs the same time loop, runtime/RecurrentLoop.h.)
   bool hostPointerTables;
+  /// The scratch of <prefix>qconv2d_fwd and <prefix>qlinear_fwd; null where
+  /// the target has no int8 library ops (nn.qconv2d and nn.qlinear are then
+  /// refused with an error at the op).
+  QConvScratchFn qconvFwdScratch = nullptr;
+  QLinearScratchFn qlinearFwdScratch = nullptr;
 };
 
 /// Lowers the library op `op` to calls of the runtime functions `calls`

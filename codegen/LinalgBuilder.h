@@ -160,6 +160,8 @@ FailureOr<bool> lowerLossesToLinalg(LinalgBuilder &lb, Operation *op);
 /// concat and its backward, constant tensors and 0-d arithmetic
 /// (LinalgTensors.cpp).
 FailureOr<bool> lowerTensorsToLinalg(LinalgBuilder &lb, Operation *op);
+/// nn.quantize and nn.dequantize as elementwise generics (LinalgQuant.cpp).
+FailureOr<bool> lowerQuantToLinalg(LinalgBuilder &lb, Operation *op);
 /// nn.linear and nn.linear_backward as generated matmuls, for
 /// -nn-lower-to-linalg{generated-matmul=1} (LinalgLinear.cpp).
 FailureOr<bool> lowerLinearToLinalg(LinalgBuilder &lb, Operation *op);

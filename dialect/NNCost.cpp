@@ -130,22 +130,46 @@ nn::detail::recurrentExtraSavedBytes(Value input,
 // Layers with weights
 //===----------------------------------------------------------------------===//
 
+/// FLOPs of a convolution (f32 or int8) with `result` and `weight`.
+static std::optional<int64_t> conv2dFlops(Value result, Value weight, bool hasBias) {
+  std::optional<int64_t> out = numElements(result);
+  std::optional<int64_t> macs = product({2, out, dim(weight, 1), dim(weight, 2), dim(weight, 3)});
+  return sum({macs, hasBias ? out : std::optional<int64_t>(0)});
+}
+
+/// FLOPs of a linear layer (f32 or int8) with `result` and `weight`.
+static std::optional<int64_t> linearFlops(Value result, Value weight, bool hasBias) {
+  std::optional<int64_t> out = numElements(result);
+  std::optional<int64_t> macs = product({2, out, dim(weight, 1)});
+  return sum({macs, hasBias ? out : std::optional<int64_t>(0)});
+}
+
 std::optional<int64_t> Conv2dOp::getForwardFlops() {
-  std::optional<int64_t> out = numElements(getResult());
-  std::optional<int64_t> macs = product(
-      {2, out, dim(getWeight(), 1), dim(getWeight(), 2), dim(getWeight(), 3)});
-  return sum({macs, getBias() ? out : std::optional<int64_t>(0)});
+  return conv2dFlops(getResult(), getWeight(), bool(getBias()));
 }
 bool Conv2dOp::hasTrainableWeights() { return true; }
 SmallVector<Value> Conv2dOp::getSavedForBackward() { return {getInput()}; }
 
 std::optional<int64_t> LinearOp::getForwardFlops() {
-  std::optional<int64_t> out = numElements(getResult());
-  std::optional<int64_t> macs = product({2, out, dim(getWeight(), 1)});
-  return sum({macs, getBias() ? out : std::optional<int64_t>(0)});
+  return linearFlops(getResult(), getWeight(), bool(getBias()));
 }
 bool LinearOp::hasTrainableWeights() { return true; }
 SmallVector<Value> LinearOp::getSavedForBackward() { return {getInput()}; }
+
+// Int8 ops: the library ops count as the f32 op they replace; quantize and
+// dequantize 2 FLOPs per element (a multiply and an add).
+std::optional<int64_t> QConv2dOp::getForwardFlops() {
+  return conv2dFlops(getResult(), getWeight(), bool(getBias()));
+}
+std::optional<int64_t> QLinearOp::getForwardFlops() {
+  return linearFlops(getResult(), getWeight(), bool(getBias()));
+}
+std::optional<int64_t> QuantizeOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getResult(), 2);
+}
+std::optional<int64_t> DequantizeOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getResult(), 2);
+}
 
 std::optional<int64_t> EmbeddingOp::getForwardFlops() { return 0; }
 bool EmbeddingOp::hasTrainableWeights() { return true; }

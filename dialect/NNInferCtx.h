@@ -111,6 +111,19 @@ InferCtx ctxFor(std::optional<Location> loc, typename OpTy::Adaptor adaptor) {
   return InferCtx(OpTy::getOperationName(), loc, adaptor.getName());
 }
 
+/// The result shape of a 2-d convolution (nn.conv2d, nn.qconv2d): checks
+/// the input, the weight [O, C/groups, KH, KW], the optional bias [O] and
+/// the geometry; reports through `ctx`.
+FailureOr<nnc::shape::Shape> inferConv2dShape(const InferCtx &ctx, Value input, Value weight,
+                                              Value bias, DenseI64ArrayAttr stride,
+                                              DenseI64ArrayAttr padding, DenseI64ArrayAttr dilation,
+                                              int64_t groups);
+
+/// The result shape of a linear layer (nn.linear, nn.qlinear): input
+/// [..., I], weight [O, I], optional bias [O].
+FailureOr<nnc::shape::Shape> inferLinearShape(const InferCtx &ctx, Value input, Value weight,
+                                              Value bias);
+
 } // namespace mlir::nn::detail
 
 #endif // NNC_DIALECT_NNINFERCTX_H

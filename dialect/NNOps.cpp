@@ -126,6 +126,10 @@ LogicalResult ParamOp::verify() {
     return emitOpError("initializer scale must be finite and non-negative, "
                        "got ")
            << *scale;
+  // Integer parameters (int8 weights, counters) are loaded, not drawn.
+  if (!isa<FloatType>(getType().getElementType()) && getInit() != NNInit::zeros)
+    return emitOpError("an integer parameter's initializer must be 'zeros', got '")
+           << stringifyNNInit(getInit()) << "'";
   return success();
 }
 
@@ -153,45 +157,80 @@ LogicalResult ParamRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
 // Layers with weights
 //===----------------------------------------------------------------------===//
 
-LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &types) {
-  InferCtx ctx = ctxFor<Conv2dOp>(loc, adaptor);
-  FailureOr<RankedTensorType> in = ctx.tensor(adaptor.getInput(), "input");
-  FailureOr<RankedTensorType> w = ctx.tensor(adaptor.getWeight(), "weight");
+FailureOr<shape::Shape> nn::detail::inferConv2dShape(const InferCtx &ctx, Value input, Value weight,
+                                                     Value bias, DenseI64ArrayAttr strideAttr,
+                                                     DenseI64ArrayAttr paddingAttr,
+                                                     DenseI64ArrayAttr dilationAttr,
+                                                     int64_t groups) {
+  FailureOr<RankedTensorType> in = ctx.tensor(input, "input");
+  FailureOr<RankedTensorType> w = ctx.tensor(weight, "weight");
   if (failed(in) || failed(w))
     return failure();
-  FailureOr<std::array<int64_t, 2>> stride =
-      ctx.pair(adaptor.getStrideAttr(), "stride");
-  FailureOr<std::array<int64_t, 2>> padding =
-      ctx.pair(adaptor.getPaddingAttr(), "padding");
-  FailureOr<std::array<int64_t, 2>> dilation =
-      ctx.pair(adaptor.getDilationAttr(), "dilation");
+  FailureOr<std::array<int64_t, 2>> stride = ctx.pair(strideAttr, "stride");
+  FailureOr<std::array<int64_t, 2>> padding = ctx.pair(paddingAttr, "padding");
+  FailureOr<std::array<int64_t, 2>> dilation = ctx.pair(dilationAttr, "dilation");
   if (failed(stride) || failed(padding) || failed(dilation))
     return failure();
   ArrayRef<int64_t> ws = w->getShape();
-  if (ws.size() != 4)
-    return ctx.fail("expects a 4-d weight [O, C/groups, KH, KW], got " +
-                    shape::formatShape(ws));
+  if (ws.size() != 4) {
+    (void)ctx.fail("expects a 4-d weight [O, C/groups, KH, KW], got " + shape::formatShape(ws));
+    return failure();
+  }
   shape::Conv2dParams params;
   params.outChannels = ws[0];
   params.kernel = {ws[2], ws[3]};
   params.stride = *stride;
   params.padding = *padding;
   params.dilation = *dilation;
-  params.groups = static_cast<int64_t>(adaptor.getGroups());
+  params.groups = groups;
   std::string err;
   FailureOr<shape::Shape> out = shape::inferConv2d(in->getShape(), params, err);
-  if (failed(out))
-    return ctx.fail(err);
-  if (failed(ctx.expectShape(
-          adaptor.getWeight(),
-          shape::conv2dWeightShape(in->getDimSize(1), params), "weight")) ||
-      failed(ctx.expectShape(adaptor.getBias(), {ws[0]}, "bias")) ||
-      failed(ctx.sameElementType(in->getElementType(), adaptor.getOperands())))
+  if (failed(out)) {
+    (void)ctx.fail(err);
     return failure();
-  return ctx.result(out, err, in->getElementType(), types);
+  }
+  if (failed(
+          ctx.expectShape(weight, shape::conv2dWeightShape(in->getDimSize(1), params), "weight")) ||
+      failed(ctx.expectShape(bias, {ws[0]}, "bias")))
+    return failure();
+  return out;
+}
+
+FailureOr<shape::Shape> nn::detail::inferLinearShape(const InferCtx &ctx, Value input, Value weight,
+                                                     Value bias) {
+  FailureOr<RankedTensorType> in = ctx.tensor(input, "input");
+  FailureOr<RankedTensorType> w = ctx.tensor(weight, "weight");
+  if (failed(in) || failed(w))
+    return failure();
+  ArrayRef<int64_t> ws = w->getShape();
+  if (ws.size() != 2) {
+    (void)ctx.fail("expects a 2-d weight [out, in], got " + shape::formatShape(ws));
+    return failure();
+  }
+  std::string err;
+  FailureOr<shape::Shape> out = shape::inferLinear(in->getShape(), ws[1], ws[0], err);
+  if (failed(out)) {
+    (void)ctx.fail(err);
+    return failure();
+  }
+  if (failed(ctx.expectShape(bias, {ws[0]}, "bias")))
+    return failure();
+  return out;
+}
+
+LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                         Adaptor adaptor, SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<Conv2dOp>(loc, adaptor);
+  FailureOr<shape::Shape> out = nn::detail::inferConv2dShape(
+      ctx, adaptor.getInput(), adaptor.getWeight(), adaptor.getBias(), adaptor.getStrideAttr(),
+      adaptor.getPaddingAttr(), adaptor.getDilationAttr(), adaptor.getGroups());
+  if (failed(out))
+    return failure();
+  Type elem = cast<RankedTensorType>(adaptor.getInput().getType()).getElementType();
+  if (failed(ctx.sameElementType(elem, adaptor.getOperands())))
+    return failure();
+  types.push_back(RankedTensorType::get(*out, elem));
+  return success();
 }
 
 LogicalResult LinearOp::inferReturnTypes(MLIRContext *,
@@ -199,23 +238,15 @@ LogicalResult LinearOp::inferReturnTypes(MLIRContext *,
                                          Adaptor adaptor,
                                          SmallVectorImpl<Type> &types) {
   InferCtx ctx = ctxFor<LinearOp>(loc, adaptor);
-  FailureOr<RankedTensorType> in = ctx.tensor(adaptor.getInput(), "input");
-  FailureOr<RankedTensorType> w = ctx.tensor(adaptor.getWeight(), "weight");
-  if (failed(in) || failed(w))
-    return failure();
-  ArrayRef<int64_t> ws = w->getShape();
-  if (ws.size() != 2)
-    return ctx.fail("expects a 2-d weight [out, in], got " +
-                    shape::formatShape(ws));
-  std::string err;
   FailureOr<shape::Shape> out =
-      shape::inferLinear(in->getShape(), ws[1], ws[0], err);
+      nn::detail::inferLinearShape(ctx, adaptor.getInput(), adaptor.getWeight(), adaptor.getBias());
   if (failed(out))
-    return ctx.fail(err);
-  if (failed(ctx.expectShape(adaptor.getBias(), {ws[0]}, "bias")) ||
-      failed(ctx.sameElementType(in->getElementType(), adaptor.getOperands())))
     return failure();
-  return ctx.result(out, err, in->getElementType(), types);
+  Type elem = cast<RankedTensorType>(adaptor.getInput().getType()).getElementType();
+  if (failed(ctx.sameElementType(elem, adaptor.getOperands())))
+    return failure();
+  types.push_back(RankedTensorType::get(*out, elem));
+  return success();
 }
 
 LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *,

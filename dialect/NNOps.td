@@ -424,6 +424,10 @@ def NN_MseOp : NN_LayerOp<"mse", (ins NN_FloatTensor:$pred,
 // writes (the ops -nn-autodiff emits).
 include "dialect/NNTrainOps.td"
 
+// Int8 quantization: quantize/dequantize and the int8 library ops
+// (the ops -nn-quantize emits).
+include "dialect/NNQuantOps.td"
+
 // Generated kernels (the ops -nn-fuse emits).
 include "dialect/NNKernelOps.td"
 

@@ -99,13 +99,17 @@ struct CheckElementTypesPass
 
 } // namespace
 
-LogicalResult nnc::checkCodegenElementTypes(ModuleOp root) {
+SmallVector<ModuleOp> nnc::modelModules(ModuleOp root) {
   SmallVector<ModuleOp> models;
   root->walk([&](ModuleOp m) {
     if (m->hasAttr("nn.model"))
       models.push_back(m);
   });
-  for (ModuleOp model : models)
+  return models;
+}
+
+LogicalResult nnc::checkCodegenElementTypes(ModuleOp root) {
+  for (ModuleOp model : modelModules(root))
     if (failed(checkModel(model)))
       return failure();
   return success();

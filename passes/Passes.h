@@ -30,6 +30,9 @@ namespace nnc {
 /// generation supports f32 models only (-nn-check-element-types).
 mlir::LogicalResult checkCodegenElementTypes(mlir::ModuleOp root);
 
+/// The model modules (`nn.model`) in `root`, `root` included, in walk order.
+llvm::SmallVector<mlir::ModuleOp> modelModules(mlir::ModuleOp root);
+
 } // namespace nnc
 
 #endif // NNC_PASSES_PASSES_H

@@ -185,4 +185,49 @@ def NNRecompute : Pass<"nn-recompute", "::mlir::ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def NNQuantize : Pass<"nn-quantize", "::mlir::ModuleOp"> {
+  let summary = "Post-training static int8 quantization of the inference "
+                "forward pass";
+  let description = [{
+    For every model module (`nn.model`) without a @train_step, rewrites
+    @forward after the plan of nnc::planQuantization (passes/Quantize.h):
+    every nn.conv2d / nn.linear not kept in f32 (`keep-f32`: `first`,
+    `last` or layer names, plus the table's `f32_layers`) becomes
+    nn.quantize of its input (the table's per-tensor parameters) and
+    nn.qconv2d / nn.qlinear on the int8 weight `<prefix>.weight` (i8), the
+    per-output-channel scales `<prefix>.weight_scale` (f32 [O]) and the f32
+    bias. An inference nn.batchnorm whose input is such a conv's result, with
+    the conv as its only user, is folded into it: the bn op and its four
+    parameters go (a bias is created if the conv had none). A quantized
+    layer whose result feeds only an nn.quantize with the full u8 or s8
+    range (through an optional nn.relu, which becomes the `nn.epilogue`)
+    writes that quantize's int8 result itself.
+
+    The table (`table=PATH`) is JSON: {"version": 1, "f32_layers": [...],
+    "layers": [{"layer": "conv1", "batchnorm": "bn1" | null, "input":
+    {"scale": s, "zero_point": z, "qmin": a, "qmax": b}}, ...]}; a layer the
+    table does not list, a table layer the model does not plan, or a
+    batchnorm that does not match is an error located at the layer.
+
+    With `observe`, nothing is rewritten and no table is read: the f32 input
+    of each planned layer becomes an extra result of @forward named
+    `observe.<layer>` (for calibration).
+
+    ```
+    nn-opt model.mlir -nn-quantize="table=q.json keep-f32=first,last"
+    ```
+  }];
+  let options = [
+    Option<"table", "table", "std::string", /*default=*/"\"\"",
+           "The quantization table (JSON) to apply">,
+    ListOption<"keepF32", "keep-f32", "std::string",
+               "Layers to leave in f32: layer names, `first`, `last`">,
+    Option<"observe", "observe", "bool", /*default=*/"false",
+           "Add each planned layer's f32 input as a result of @forward "
+           "(observe.<layer>) instead of quantizing">,
+  ];
+  let dependentDialects = ["::mlir::nn::NNDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 #endif // NNC_PASSES_PASSES_TD

@@ -317,12 +317,7 @@ public:
   using NNRecomputeBase::NNRecomputeBase;
 
   void runOnOperation() override {
-    SmallVector<ModuleOp> models;
-    getOperation()->walk([&](ModuleOp m) {
-      if (m->hasAttr("nn.model"))
-        models.push_back(m);
-    });
-    for (ModuleOp model : models)
+    for (ModuleOp model : nnc::modelModules(getOperation()))
       if (failed(runOnModel(model)))
         return signalPassFailure();
   }

@@ -60,7 +60,7 @@ int64_t elementBytes(const std::string &dtype) {
     return 2;
   if (dtype == "i64")
     return 8;
-  if (dtype == "u8")
+  if (dtype == "u8" || dtype == "i8")
     return 1;
   return 0;
 }

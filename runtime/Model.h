@@ -36,7 +36,7 @@ namespace nnc::rt {
 struct Region {
   std::string name;  ///< "conv1.weight", "forward.image", "loss.result0"
   std::string kind;  ///< param | buffer | state | input | output
-  std::string dtype; ///< f32 | f16 | bf16 | i64 | i32 | u8
+  std::string dtype; ///< f32 | f16 | bf16 | i64 | i32 | u8 | i8
   std::vector<int64_t> shape;
   int64_t offset = 0;
   int64_t bytes = 0;

@@ -89,6 +89,8 @@ nnc::TensorDType tensorDType(const std::string &dtype) {
     return nnc::TensorDType::BF16;
   if (dtype == "u8")
     return nnc::TensorDType::U8;
+  if (dtype == "i8")
+    return nnc::TensorDType::I8;
   return nnc::TensorDType::F32;
 }
 

@@ -3,6 +3,7 @@
 //   nnc build model.nn -o model.so [--batch N] [--train] [--check-numerics]
 //                                  [--memory-budget BYTES]
 //                                  [--device cpu|gpu] [--gpu-arch sm_80|sm_90]
+//                                  [--quantize-table T.json]
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,6 +30,17 @@ cl::opt<bool> checkNumerics("check-numerics",
                             cl::desc("Check every op result for NaN/Inf and name the first "
                                      "layer where one appears"),
                             cl::sub(buildCmd), cl::cat(category()));
+cl::opt<std::string> quantizeTable("quantize-table",
+                                   cl::desc("Build an int8 model: quantize it with this table "
+                                            "(JSON, docs/quantization.md)"),
+                                   cl::value_desc("table.json"), cl::sub(buildCmd),
+                                   cl::cat(category()));
+/// Hidden, for calibration and its tests: every quantizable layer's f32 input
+/// as an extra forward output `observe.<layer>`.
+cl::opt<bool> quantizeObserve("quantize-observe", cl::Hidden,
+                              cl::desc("Add each quantizable layer's f32 input as a forward "
+                                       "output observe.<layer> (calibration)"),
+                              cl::sub(buildCmd), cl::cat(category()));
 } // namespace
 
 static int runBuild() {
@@ -39,8 +51,11 @@ static int runBuild() {
   std::unique_ptr<Session> session = Session::open(model);
   if (!session)
     return 1;
-  BuildRequest request{model, withTraining ? &optimizer : nullptr, checkNumerics,
-                       memoryBudget.value(), device.value(), device.arch()};
+  BuildRequest request{model,          withTraining ? &optimizer : nullptr,
+                       checkNumerics,  memoryBudget.value(),
+                       device.value(), device.arch(),
+                       quantizeTable};
+  request.quantizeObserve = quantizeObserve;
   return session->buildModel(outputFilename, request);
 }
 

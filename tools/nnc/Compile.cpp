@@ -3,7 +3,7 @@
 //   nnc compile model.nn -emit=ast|nn|nn-autodiff|linalg|kernels|buffers|llvm
 //                             |gpu|nvvm|ptx
 //               [-o out] [--model NAME] [-D name=value] [--batch N] [--train]
-//               [--no-fuse] [--gpu-arch sm_80|sm_90]
+//               [--no-fuse] [--gpu-arch sm_80|sm_90] [--quantize-table T.json]
 //
 //===----------------------------------------------------------------------===//
 
@@ -54,6 +54,11 @@ cl::opt<bool> printLocations("locations",
 cl::opt<bool> withTraining("train",
                            cl::desc("Include @train_step (autodiff + optimizer update)"),
                            cl::sub(compileCmd), cl::cat(category()));
+cl::opt<std::string> quantizeTable("quantize-table",
+                                   cl::desc("Quantize the inference model to int8 with this "
+                                            "table (JSON, docs/quantization.md)"),
+                                   cl::value_desc("table.json"), cl::sub(compileCmd),
+                                   cl::cat(category()));
 cl::opt<std::string> gpuArch("gpu-arch",
                              cl::desc("With -emit=gpu|nvvm|ptx: the PTX target, sm_80 "
                                       "(default) or sm_90"),
@@ -106,6 +111,8 @@ static int printStage(Session &session, raw_ostream &os) {
   auto flags = mlir::OpPrintingFlags().enableDebugInfo(printLocations, /*prettyForm=*/false);
   if ((emitAction == Emit::NNAutodiff || withTraining) &&
       failed(session.addTrainStep(*module, optimizer)))
+    return 1;
+  if (!quantizeTable.empty() && failed(session.quantize(*module, quantizeTable)))
     return 1;
   if (emitAction == Emit::NN || emitAction == Emit::NNAutodiff) {
     module->print(os, flags);

@@ -402,6 +402,15 @@ mlir::LogicalResult Session::specializeBatch(mlir::ModuleOp model,
   return pm.run(model);
 }
 
+mlir::LogicalResult Session::quantize(mlir::ModuleOp module, StringRef table, bool observe) {
+  nnc::NNQuantizeOptions quantize;
+  quantize.table = table.str();
+  quantize.observe = observe;
+  mlir::PassManager pm(&mlirContext, mlir::ModuleOp::getOperationName());
+  pm.addPass(nnc::createNNQuantize(quantize));
+  return pm.run(module);
+}
+
 mlir::LogicalResult Session::addTrainStep(mlir::ModuleOp module,
                                           const OptimizerOptions &optimizer) {
   // Flags not given keep the pass's "the model's train section" values.
@@ -429,6 +438,9 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
     return fail("the file defines " + Twine(models.size()) +
                 " models; choose one with --model NAME");
   if (request.optimizer && failed(addTrainStep(*module, *request.optimizer)))
+    return 1;
+  if ((request.quantizeObserve || !request.quantizeTable.empty()) &&
+      failed(quantize(*module, request.quantizeTable, request.quantizeObserve)))
     return 1;
   auto [model, graph] = models.front();
   if (graphOut)

@@ -237,6 +237,12 @@ struct BuildRequest {
   /// --device: the device to build for, and --gpu-arch for the GPU.
   nnc::rt::Device device = nnc::rt::Device::Cpu;
   std::string gpuArch = "sm_80";
+  /// --quantize-table: the int8 quantization table (JSON, docs/quantization.md)
+  /// that -nn-quantize applies to the inference model; empty: f32.
+  std::string quantizeTable = {};
+  /// Calibration: -nn-quantize{observe}, the f32 model with each layer's
+  /// input as an extra output `observe.<layer>` (ignores quantizeTable).
+  bool quantizeObserve = false;
 };
 
 /// The model file read into a source manager, with an MLIR context whose
@@ -254,6 +260,11 @@ public:
   /// model's train section.
   mlir::LogicalResult specializeBatch(mlir::ModuleOp model,
                                       const nnc::ModelGraph &graph);
+
+  /// Quantizes every model to int8 with the table at `table`
+  /// (-nn-quantize{table=...}); with `observe`, adds the calibration outputs
+  /// instead (-nn-quantize{observe}).
+  mlir::LogicalResult quantize(mlir::ModuleOp module, llvm::StringRef table, bool observe = false);
 
   /// Adds @train_step to every model (-nn-autodiff with the optimizer flags).
   mlir::LogicalResult addTrainStep(mlir::ModuleOp module,
