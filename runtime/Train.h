@@ -15,6 +15,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 namespace nnc::rt {
@@ -61,6 +62,14 @@ struct TrainOptions {
   /// it on Ctrl-C) training stops without writing a partial epoch and
   /// returns with `stopped` set. Null: never.
   const volatile std::sig_atomic_t *stop = nullptr;
+  /// Called each time a training batch of `rows` samples (the rest of the
+  /// batch is padding) was written into train_step's input regions, before
+  /// the step that reads them starts: it may fill further inputs. nnc
+  /// distill runs the teacher on the batch here and writes its logits into
+  /// `train_step.teacher_logits`, which a train_step built for distillation
+  /// takes (training such a step without a hook is refused). Its error stops
+  /// training.
+  std::function<Status(Model &model, int64_t rows)> batchHook;
 };
 
 struct EvalResult {
