@@ -1,9 +1,9 @@
 //===- LinalgLosses.cpp - Losses and the correct-prediction count ---------===//
 //
-// cross_entropy, count_correct and mse with their backward ops as linalg on
-// tensors. The losses reduce in a fixed order (row-major loops, f64
-// accumulators where the loss is a mean), so a step's loss does not depend
-// on threads or tiling.
+// cross_entropy, count_correct, mse and the distillation loss with their
+// backward ops as linalg on tensors. The losses reduce in a fixed order
+// (row-major loops, f64 accumulators where the loss is a mean), so a step's
+// loss does not depend on threads or tiling.
 //
 // Labels outside [0, C) - the padding rows of a partial batch carry -100 -
 // are ignored like PyTorch's ignore_index: they add nothing to the loss, the
@@ -169,14 +169,11 @@ Value countCorrect(LinalgBuilder &lb, Value logits, Value labels) {
                         })[0];
 }
 
-/// dL/dlogits = seed * (softmax(logits) - onehot(label)) / V, V the number
-/// of valid labels; rows with an invalid label get 0.
-Value crossEntropyBackward(LinalgBuilder &lb, Value seed, Value logits, Value labels) {
-  auto type = cast<RankedTensorType>(logits.getType());
-  int64_t n = type.getDimSize(0), classes = type.getDimSize(1);
+/// 1 / V as an f32 0-d tensor, V the number of `labels` that name one of
+/// `classes` classes (0 without any).
+Value inverseValidCount(LinalgBuilder &lb, Value labels, int64_t classes) {
   B &b = lb.b;
-  Type f32 = type.getElementType();
-  // 1 / V (0 without valid labels).
+  int64_t n = cast<RankedTensorType>(labels.getType()).getDimSize(0);
   Value valid = lb.reduceAlong(labels, filledInt(lb, RankedTensorType::get({}, b.getI64Type()), 0),
                                RankedTensorType::get({n}, b.getI64Type()), 0,
                                [&](B &b, Location l, ValueRange a) -> SmallVector<Value> {
@@ -184,8 +181,9 @@ Value crossEntropyBackward(LinalgBuilder &lb, Value seed, Value logits, Value la
                                  return {arith::AddIOp::create(
                                      b, l, a[1], arith::ExtUIOp::create(b, l, b.getI64Type(), ok))};
                                })[0];
-  Value invValid = lb.elementwise(
-      valid, RankedTensorType::get({}, f32), [](B &b, Location l, ValueRange a) -> Value {
+  return lb.elementwise(
+      valid, RankedTensorType::get({}, b.getF32Type()),
+      [](B &b, Location l, ValueRange a) -> Value {
         Type t = b.getF32Type();
         Value any = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, a[0], i64Const(b, l, 0));
         Value one = arith::ConstantFloatOp::create(b, l, cast<FloatType>(t), APFloat(1.0f));
@@ -194,6 +192,15 @@ Value crossEntropyBackward(LinalgBuilder &lb, Value seed, Value logits, Value la
             b, l, any, arith::DivFOp::create(b, l, one, arith::SIToFPOp::create(b, l, t, a[0])),
             zero);
       });
+}
+
+/// dL/dlogits = seed * (softmax(logits) - onehot(label)) / V, V the number
+/// of valid labels; rows with an invalid label get 0.
+Value crossEntropyBackward(LinalgBuilder &lb, Value seed, Value logits, Value labels) {
+  auto type = cast<RankedTensorType>(logits.getType());
+  int64_t n = type.getDimSize(0), classes = type.getDimSize(1);
+  Type f32 = type.getElementType();
+  Value invValid = inverseValidCount(lb, labels, classes);
   // exp(x - max) once per element, its sum per row, then the gradient.
   Value max = rowMax(lb, logits, /*withArgmax=*/false)[0];
   Value e = lb.broadcastAlong({logits, max}, type, 1, [](B &b, Location l, ValueRange a) -> Value {
@@ -217,6 +224,152 @@ Value crossEntropyBackward(LinalgBuilder &lb, Value seed, Value logits, Value la
     Value zero = arith::ConstantFloatOp::create(b, l, cast<FloatType>(d.getType()), APFloat(0.0f));
     d = arith::SelectOp::create(b, l, validLabel(b, l, label, classes), d, zero);
     return scaled ? arith::MulFOp::create(b, l, d, a[4]).getResult() : d;
+  });
+}
+
+/// Each row's maximum m of logits [N, C] (f32 [N]) and log sum_j exp((x_j -
+/// m) / T) (f64 [N]): log softmax(x / T)_j = (x_j - m) / T - that.
+std::pair<Value, Value> softenedLogSumExp(LinalgBuilder &lb, Value logits, double temperature) {
+  auto type = cast<RankedTensorType>(logits.getType());
+  B &b = lb.b;
+  auto rowsF64 = RankedTensorType::get({type.getDimSize(0)}, b.getF64Type());
+  Value max = rowMax(lb, logits, /*withArgmax=*/false)[0];
+  Value sum =
+      lb.reduceAlong({logits, max}, lb.filled(rowsF64, 0.0), type, 1,
+                     [&](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+                       Type f64 = b.getF64Type();
+                       Value d = arith::SubFOp::create(b, l, arith::ExtFOp::create(b, l, f64, a[0]),
+                                                       arith::ExtFOp::create(b, l, f64, a[1]));
+                       Value x =
+                           arith::DivFOp::create(b, l, d, floatConstant(b, l, f64, temperature));
+                       return {arith::AddFOp::create(b, l, a[2], math::ExpOp::create(b, l, x))};
+                     })[0];
+  Value lse = lb.elementwise(sum, rowsF64, [](B &b, Location l, ValueRange a) -> Value {
+    return math::LogOp::create(b, l, a[0]);
+  });
+  return {max, lse};
+}
+
+/// log softmax(x / T) of one element, in f64, from the element, its row's
+/// maximum and softenedLogSumExp.
+Value softenedLogProb(B &b, Location l, Value x, Value max, Value lse, double temperature) {
+  Type f64 = b.getF64Type();
+  Value d = arith::SubFOp::create(b, l, arith::ExtFOp::create(b, l, f64, x),
+                                  arith::ExtFOp::create(b, l, f64, max));
+  return arith::SubFOp::create(
+      b, l, arith::DivFOp::create(b, l, d, floatConstant(b, l, f64, temperature)), lse);
+}
+
+/// The distillation loss alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) +
+/// (1 - alpha) * cross_entropy(s, labels), the KL summed over the classes
+/// and averaged over the rows with a valid label (PyTorch's KLDivLoss with
+/// reduction='batchmean' on a full batch). Accumulated in f64 in row-major
+/// order. alpha = 0 is exactly nn.cross_entropy.
+Value distillLoss(LinalgBuilder &lb, DistillLossOp op) {
+  Value s = op.getLogits(), t = op.getTeacherLogits(), labels = op.getLabels();
+  double temperature = op.getTemperature().convertToDouble();
+  double alpha = op.getAlpha().convertToDouble();
+  auto type = cast<RankedTensorType>(s.getType());
+  int64_t n = type.getDimSize(0), classes = type.getDimSize(1);
+  B &b = lb.b;
+  Value ce;
+  if (alpha < 1.0) {
+    auto [loss, correct] = crossEntropy(lb, s, labels);
+    lb.correctCounts[{s, labels}] = correct;
+    if (alpha == 0.0)
+      return loss;
+    ce = loss;
+  }
+  auto [maxS, lseS] = softenedLogSumExp(lb, s, temperature);
+  auto [maxT, lseT] = softenedLogSumExp(lb, t, temperature);
+  // Per row: sum_j p_j (log p_j - log q_j), p the teacher's, q the student's.
+  auto rowsF64 = RankedTensorType::get({n}, b.getF64Type());
+  Value kl = lb.reduceAlong({s, t, maxS, lseS, maxT, lseT}, lb.filled(rowsF64, 0.0), type, 1,
+                            [&](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+                              Value logQ = softenedLogProb(b, l, a[0], a[2], a[3], temperature);
+                              Value logP = softenedLogProb(b, l, a[1], a[4], a[5], temperature);
+                              Value term =
+                                  arith::MulFOp::create(b, l, math::ExpOp::create(b, l, logP),
+                                                        arith::SubFOp::create(b, l, logP, logQ));
+                              return {arith::AddFOp::create(b, l, a[6], term)};
+                            })[0];
+  // The valid rows' sum and count, in order.
+  ValueRange totals = lb.reduceAlong(
+      {labels, kl},
+      {lb.filled(RankedTensorType::get({}, b.getF64Type()), 0.0),
+       filledInt(lb, RankedTensorType::get({}, b.getI64Type()), 0)},
+      RankedTensorType::get({n}, b.getI64Type()), 0,
+      [&](B &b, Location l, ValueRange a) -> SmallVector<Value> {
+        Value valid = validLabel(b, l, labelAsI64(b, l, a[0]), classes);
+        Value zero = floatConstant(b, l, b.getF64Type(), 0.0);
+        return {
+            arith::AddFOp::create(b, l, a[2], arith::SelectOp::create(b, l, valid, a[1], zero)),
+            arith::AddIOp::create(b, l, a[3], arith::ExtUIOp::create(b, l, b.getI64Type(), valid))};
+      });
+  SmallVector<Value> inputs = {totals[0], totals[1]};
+  if (ce)
+    inputs.push_back(ce);
+  return lb.elementwise(
+      inputs, RankedTensorType::get({}, b.getF32Type()), [&](B &b, Location l, ValueRange a) {
+        Type f64 = b.getF64Type();
+        Value count = arith::SIToFPOp::create(b, l, f64, a[1]);
+        Value any = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sgt, a[1], i64Const(b, l, 0));
+        Value mean = arith::SelectOp::create(b, l, any, arith::DivFOp::create(b, l, a[0], count),
+                                             floatConstant(b, l, f64, 0.0));
+        Value loss = arith::MulFOp::create(
+            b, l, floatConstant(b, l, f64, alpha * temperature * temperature), mean);
+        if (ce)
+          loss = arith::AddFOp::create(
+              b, l, loss,
+              arith::MulFOp::create(b, l, floatConstant(b, l, f64, 1.0 - alpha),
+                                    arith::ExtFOp::create(b, l, f64, a[2])));
+        return arith::TruncFOp::create(b, l, b.getF32Type(), loss).getResult();
+      });
+}
+
+/// dL/ds = seed * (alpha * T * (softmax(s/T) - softmax(t/T)) + (1 - alpha) *
+/// (softmax(s) - onehot(label))) / V; rows with an invalid label get 0.
+/// alpha = 0 is exactly nn.cross_entropy_backward.
+Value distillLossBackward(LinalgBuilder &lb, DistillLossBackwardOp op) {
+  Value seed = op.getGrad(), s = op.getLogits(), t = op.getTeacherLogits(), labels = op.getLabels();
+  double temperature = op.getTemperature().convertToDouble();
+  double alpha = op.getAlpha().convertToDouble();
+  if (alpha == 0.0)
+    return crossEntropyBackward(lb, seed, s, labels);
+  auto type = cast<RankedTensorType>(s.getType());
+  int64_t classes = type.getDimSize(1);
+  B &b = lb.b;
+  auto scalar = RankedTensorType::get({}, b.getF32Type());
+  bool seeded = !isOne(seed);
+  // seed * k as an f32 0-d tensor.
+  auto scaledSeed = [&](Value by, double k) {
+    SmallVector<Value> in = {by};
+    if (seeded)
+      in.push_back(seed);
+    return lb.elementwise(in, scalar, [&](B &b, Location l, ValueRange a) -> Value {
+      Value v = arith::MulFOp::create(b, l, a[0], floatConstant(b, l, b.getF32Type(), k));
+      return seeded ? arith::MulFOp::create(b, l, v, a[1]).getResult() : v;
+    });
+  };
+  Value ce;
+  if (alpha < 1.0)
+    ce = crossEntropyBackward(lb, scaledSeed(lb.filled(scalar, 1.0), 1.0 - alpha), s, labels);
+  Value k = scaledSeed(inverseValidCount(lb, labels, classes), alpha * temperature);
+  auto [maxS, lseS] = softenedLogSumExp(lb, s, temperature);
+  auto [maxT, lseT] = softenedLogSumExp(lb, t, temperature);
+  SmallVector<Value> inputs = {s, t, maxS, lseS, maxT, lseT, labels, k};
+  if (ce)
+    inputs.push_back(ce);
+  return lb.broadcastAlong(inputs, type, 1, [&](B &b, Location l, ValueRange a) -> Value {
+    Type f64 = b.getF64Type();
+    Value q = math::ExpOp::create(b, l, softenedLogProb(b, l, a[0], a[2], a[3], temperature));
+    Value p = math::ExpOp::create(b, l, softenedLogProb(b, l, a[1], a[4], a[5], temperature));
+    Value d = arith::MulFOp::create(b, l, arith::SubFOp::create(b, l, q, p),
+                                    arith::ExtFOp::create(b, l, f64, a[7]));
+    Value valid = validLabel(b, l, labelAsI64(b, l, a[6]), classes);
+    d = arith::SelectOp::create(b, l, valid, d, floatConstant(b, l, f64, 0.0));
+    Value g = arith::TruncFOp::create(b, l, b.getF32Type(), d);
+    return ce ? arith::AddFOp::create(b, l, g, a[8]).getResult() : g;
   });
 }
 
@@ -278,6 +431,9 @@ FailureOr<bool> nnc::codegen::lowerLossesToLinalg(LinalgBuilder &lb, Operation *
       .Case<CrossEntropyBackwardOp>([&](CrossEntropyBackwardOp ce) {
         return replace(crossEntropyBackward(lb, ce.getGrad(), ce.getLogits(), ce.getLabels()));
       })
+      .Case<DistillLossOp>([&](DistillLossOp d) { return replace(distillLoss(lb, d)); })
+      .Case<DistillLossBackwardOp>(
+          [&](DistillLossBackwardOp d) { return replace(distillLossBackward(lb, d)); })
       .Case<MseOp>([&](MseOp m) { return replace(mse(lb, m.getPred(), m.getTarget())); })
       .Case<MseBackwardOp>([&](MseBackwardOp m) {
         return replace(mseBackward(lb, m.getGrad(), m.getPred(), m.getTarget()));

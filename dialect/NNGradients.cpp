@@ -382,6 +382,17 @@ Grads CrossEntropyOp::buildGradient(OpBuilder &b, ArrayRef<Value> resultGrads,
   return r.done();
 }
 
+Grads DistillLossOp::buildGradient(OpBuilder &b, ArrayRef<Value> resultGrads, ArrayRef<bool> need) {
+  Rule r(*this, b, resultGrads, need);
+  if (r.needs(1))
+    return emitOpError("has no gradient with respect to the teacher logits");
+  if (r.dy())
+    r.grads[0] = r.create<DistillLossBackwardOp>(
+        {r.dy(), getLogits(), getTeacherLogits(), getLabels()},
+        {r.attr("temperature", getTemperatureAttr()), r.attr("alpha", getAlphaAttr())});
+  return r.done();
+}
+
 Grads MseOp::buildGradient(OpBuilder &b, ArrayRef<Value> resultGrads,
                            ArrayRef<bool> need) {
   Rule r(*this, b, resultGrads, need);

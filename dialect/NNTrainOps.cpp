@@ -117,6 +117,33 @@ LogicalResult verifyWeightDecay(Operation *op, double wd) {
   return success();
 }
 
+/// Checks a distillation loss's temperature (> 0, finite) and alpha
+/// (in [0, 1]).
+LogicalResult verifyDistill(Operation *op, double temperature, double alpha) {
+  if (!(temperature > 0.0 && std::isfinite(temperature)))
+    return op->emitOpError("temperature must be finite and positive, got ") << temperature;
+  if (!(alpha >= 0.0 && alpha <= 1.0))
+    return op->emitOpError("alpha must be in [0, 1], got ") << alpha;
+  return success();
+}
+
+/// The type of a distillation loss's student logits [N, C], checked against
+/// the teacher's (the same shape) and the labels [N].
+FailureOr<RankedTensorType> inferDistill(const InferCtx &ctx, Value logits, Value teacher,
+                                         Value labels) {
+  FailureOr<RankedTensorType> s = ctx.tensor(logits, "logits");
+  FailureOr<RankedTensorType> l = ctx.tensor(labels, "labels");
+  if (failed(s) || failed(l))
+    return failure();
+  std::string err;
+  if (failed(shape::inferCrossEntropy(s->getShape(), l->getShape(), err)))
+    return ctx.fail(err);
+  if (failed(ctx.expectShape(teacher, s->getShape(), "teacher logits")) ||
+      failed(ctx.sameElementType(s->getElementType(), teacher)))
+    return failure();
+  return *s;
+}
+
 /// Checks 0 <= dim < rank for softmax-like ops.
 LogicalResult verifyDim(Operation *op, int64_t dimension, Value input) {
   int64_t rank = cast<RankedTensorType>(input.getType()).getRank();
@@ -652,6 +679,48 @@ LogicalResult CountCorrectOp::inferReturnTypes(MLIRContext *context,
     return ctx.fail(err);
   types.push_back(RankedTensorType::get({}, IntegerType::get(context, 64)));
   return success();
+}
+
+LogicalResult DistillLossOp::inferReturnTypes(MLIRContext *context, std::optional<Location> loc,
+                                              Adaptor adaptor, SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<DistillLossOp>(loc, adaptor);
+  if (failed(
+          inferDistill(ctx, adaptor.getLogits(), adaptor.getTeacherLogits(), adaptor.getLabels())))
+    return failure();
+  types.push_back(RankedTensorType::get({}, Float32Type::get(context)));
+  return success();
+}
+
+LogicalResult DistillLossOp::verify() {
+  return verifyDistill(*this, getTemperature().convertToDouble(), getAlpha().convertToDouble());
+}
+
+std::optional<int64_t> DistillLossOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getLogits(), 12);
+}
+
+SmallVector<Value> DistillLossOp::getSavedForBackward() {
+  return {getLogits(), getTeacherLogits(), getLabels()};
+}
+
+LogicalResult DistillLossBackwardOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                                      Adaptor adaptor,
+                                                      SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<DistillLossBackwardOp>(loc, adaptor);
+  FailureOr<RankedTensorType> logits =
+      inferDistill(ctx, adaptor.getLogits(), adaptor.getTeacherLogits(), adaptor.getLabels());
+  if (failed(logits))
+    return failure();
+  types.push_back(*logits);
+  return success();
+}
+
+LogicalResult DistillLossBackwardOp::verify() {
+  return verifyDistill(*this, getTemperature().convertToDouble(), getAlpha().convertToDouble());
+}
+
+std::optional<int64_t> DistillLossBackwardOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getLogits(), 10);
 }
 
 std::optional<int64_t> CountCorrectOp::getForwardFlops() {

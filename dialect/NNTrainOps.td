@@ -510,6 +510,50 @@ def NN_CrossEntropyBackwardOp : NN_TrainOp<"cross_entropy_backward", (ins
   }];
 }
 
+/// The attributes of the distillation loss and its backward.
+defvar NN_DistillAttrs = (ins F64Attr:$temperature, F64Attr:$alpha);
+
+def NN_DistillLossOp : NN_TrainForwardOp<"distill_loss", !con((ins
+    NN_FloatTensor:$logits, NN_FloatTensor:$teacher_logits,
+    NN_IntTensor:$labels), NN_DistillAttrs),
+    (outs NN_ScalarF32Tensor:$result), ["getSavedForBackward"]> {
+  let summary = "knowledge-distillation loss: soft targets mixed with "
+                "cross_entropy";
+  let description = [{
+    Student logits s [N, C], teacher logits t [N, C], labels [N]; with
+    temperature T > 0 and alpha in [0, 1] (Hinton et al. 2015):
+    `alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) *
+    cross_entropy(s, labels)`, the KL summed over the classes and averaged
+    over the rows like PyTorch's `KLDivLoss(reduction='batchmean')`. Rows
+    whose label is outside [0, C) (the padding of a partial batch) count in
+    neither term, as in nn.cross_entropy. -nn-autodiff emits it for
+    `distill-temperature=T`. The teacher logits get no gradient. FLOPs:
+    12*N*C. Backward keeps all three inputs.
+
+    ```mlir
+    %loss = nn.distill_loss %s, %t, %labels {alpha = 9.0e-01 : f64, temperature = 4.0 : f64} : (tensor<?x10xf32>, tensor<?x10xf32>, tensor<?xi64>) -> tensor<f32>
+    ```
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_DistillLossBackwardOp : NN_TrainOp<"distill_loss_backward", !con((ins
+    NN_ScalarF32Tensor:$grad, NN_FloatTensor:$logits,
+    NN_FloatTensor:$teacher_logits, NN_IntTensor:$labels), NN_DistillAttrs),
+    (outs NN_FloatTensor:$result)> {
+  let summary = "distill_loss backward with respect to the student logits";
+  let description = [{
+    dL/ds = grad * (alpha * T * (softmax(s/T) - softmax(t/T)) + (1 - alpha)
+    * (softmax(s) - onehot(labels))) / V, V the rows with a valid label;
+    rows with an invalid label get 0. FLOPs: 10*N*C.
+
+    ```mlir
+    %ds = nn.distill_loss_backward %one, %s, %t, %labels {alpha = 9.0e-01 : f64, temperature = 4.0 : f64} : (tensor<f32>, tensor<?x10xf32>, tensor<?x10xf32>, tensor<?xi64>) -> tensor<?x10xf32>
+    ```
+  }];
+  let hasVerifier = 1;
+}
+
 def NN_MseBackwardOp : NN_TrainOp<"mse_backward", (ins
     NN_ScalarF32Tensor:$grad, NN_FloatTensor:$pred, NN_FloatTensor:$target),
     (outs NN_FloatTensor:$result), [], [Pure, AllTypesMatch<["pred", "target"]>]> {

@@ -20,6 +20,8 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/Debug.h"
 
+#include <cmath>
+
 #define DEBUG_TYPE "nn-autodiff"
 
 namespace nnc {
@@ -44,6 +46,15 @@ struct OptimizerConfig {
   double eps = 1e-8;
 };
 
+/// Knowledge distillation (the pass's distill-temperature > 0): the loss
+/// becomes nn.distill_loss of the student's logits, the teacher's logits (an
+/// extra @train_step argument) and the labels.
+struct DistillConfig {
+  double temperature = 0.0; ///< 0: no distillation.
+  double alpha = 0.9;
+  bool enabled() const { return temperature != 0.0; }
+};
+
 /// A batchnorm of @forward in training mode: its running statistics are
 /// written back after the step.
 struct BatchNormUpdate {
@@ -54,8 +65,8 @@ struct BatchNormUpdate {
 /// Builds @train_step of one model module.
 class TrainStepBuilder {
 public:
-  TrainStepBuilder(ModuleOp model, const OptimizerConfig &config)
-      : model(model), config(config), b(model.getContext()), symbols(model) {}
+  TrainStepBuilder(ModuleOp model, const OptimizerConfig &config, const DistillConfig &distill)
+      : model(model), config(config), distill(distill), b(model.getContext()), symbols(model) {}
 
   LogicalResult build();
 
@@ -69,6 +80,7 @@ private:
   LogicalResult writeRunningStats();
   FailureOr<Value> stateRef(ParamOp param, StringRef key);
   LogicalResult assign(FlatSymbolRefAttr sym, Value value, Location loc);
+  FailureOr<Value> distillLoss(Value loss, Value teacherLogits);
 
   /// The nn.param a param_ref reads, or null.
   ParamOp paramOf(ParamRefOp ref) {
@@ -77,6 +89,7 @@ private:
 
   ModuleOp model;
   const OptimizerConfig &config;
+  const DistillConfig &distill;
   OpBuilder b;
   SymbolTable symbols;
   /// The gradient of each value of @train_step reached from the loss.
@@ -376,6 +389,24 @@ LogicalResult TrainStepBuilder::writeRunningStats() {
 // @train_step
 //===----------------------------------------------------------------------===//
 
+/// Replaces the cloned loss (which must be nn.cross_entropy) by
+/// nn.distill_loss of the same logits and labels and `teacherLogits`.
+FailureOr<Value> TrainStepBuilder::distillLoss(Value loss, Value teacherLogits) {
+  auto ce = loss.getDefiningOp<CrossEntropyOp>();
+  if (!ce)
+    return emitError(loss.getLoc(), "nn-autodiff: distillation needs a "
+                                    "cross_entropy loss (the student's @loss)");
+  SmallVector<NamedAttribute> attrs{
+      b.getNamedAttr("temperature", b.getF64FloatAttr(distill.temperature)),
+      b.getNamedAttr("alpha", b.getF64FloatAttr(distill.alpha))};
+  if (auto name = ce->getAttrOfType<StringAttr>("name"))
+    attrs.push_back(b.getNamedAttr("name", name));
+  Value mixed = DistillLossOp::create(
+      b, ce.getLoc(), ValueRange{ce.getLogits(), teacherLogits, ce.getLabels()}, attrs);
+  ce.erase();
+  return mixed;
+}
+
 LogicalResult TrainStepBuilder::build() {
   auto forward = symbols.lookup<func::FuncOp>("forward");
   auto lossFn = symbols.lookup<func::FuncOp>("loss");
@@ -399,9 +430,12 @@ LogicalResult TrainStepBuilder::build() {
   for (ParamOp p : model.getBody()->getOps<ParamOp>())
     lastParam = p;
 
-  // The signature: inputs..., labels, lr, step, seed -> (loss, correct).
+  // The signature: inputs..., labels, lr, step, seed[, teacher_logits] ->
+  // (loss, correct).
   SmallVector<Type> argTypes(forward.getArgumentTypes());
   argTypes.append({lossFn.getArgumentTypes()[1], f32, i64, i64});
+  if (distill.enabled())
+    argTypes.push_back(forward.getResultTypes()[0]);
   b.setInsertionPointAfter(lossFn);
   auto fn = func::FuncOp::create(b, forward.getLoc(), "train_step",
                                  b.getFunctionType(argTypes, {f32, i64}));
@@ -416,6 +450,8 @@ LogicalResult TrainStepBuilder::build() {
   for (unsigned i = 0; i < 3; ++i)
     fn.setArgAttr(numInputs + 1 + i, "nn.name",
                   b.getStringAttr(scalarNames[i]));
+  if (distill.enabled())
+    fn.setArgAttr(numInputs + 4, "nn.name", b.getStringAttr("teacher_logits"));
   fn.setResultAttr(0, "nn.name", b.getStringAttr("loss"));
   fn.setResultAttr(1, "nn.name", b.getStringAttr("correct"));
   Block *body = fn.addEntryBlock();
@@ -435,18 +471,27 @@ LogicalResult TrainStepBuilder::build() {
   for (Operation &op : lossBody.without_terminator())
     b.clone(op, lossMap);
   Value loss = lossMap.lookupOrDefault(lossBody.getTerminator()->getOperand(0));
+  if (distill.enabled()) {
+    FailureOr<Value> mixed = distillLoss(loss, args[numInputs + 4]);
+    if (failed(mixed))
+      return failure();
+    loss = *mixed;
+  }
 
   SmallVector<Operation *> forwardOps;
   for (Operation &op : *body)
     forwardOps.push_back(&op);
 
-  // Correct predictions (not differentiated).
+  // Correct predictions (not differentiated; the hard labels').
   Value correct;
+  auto countCorrect = [&](Location loc, Value logits, Value labels) {
+    return CountCorrectOp::create(b, loc, ValueRange{logits, labels}, ArrayRef<NamedAttribute>{})
+        .getResult();
+  };
   if (auto ce = loss.getDefiningOp<CrossEntropyOp>())
-    correct = CountCorrectOp::create(b, ce.getLoc(),
-                                     ValueRange{ce.getLogits(), ce.getLabels()},
-                                     ArrayRef<NamedAttribute>{})
-                  .getResult();
+    correct = countCorrect(ce.getLoc(), ce.getLogits(), ce.getLabels());
+  else if (auto kd = loss.getDefiningOp<DistillLossOp>())
+    correct = countCorrect(kd.getLoc(), kd.getLogits(), kd.getLabels());
   else
     correct = arith::ConstantOp::create(
         b, loss.getLoc(), DenseElementsAttr::get(i64, b.getI64IntegerAttr(0)));
@@ -470,6 +515,17 @@ public:
 
   void runOnOperation() override {
     ModuleOp root = getOperation();
+    distillConfig = {distillTemperature, distillAlpha};
+    if (distillConfig.temperature < 0.0 || !std::isfinite(distillConfig.temperature)) {
+      root.emitError("nn-autodiff: distill-temperature must be finite and "
+                     "positive (0: no distillation), got ")
+          << distillConfig.temperature;
+      return signalPassFailure();
+    }
+    if (distillConfig.enabled() && !(distillConfig.alpha >= 0.0 && distillConfig.alpha <= 1.0)) {
+      root.emitError("nn-autodiff: distill-alpha must be in [0, 1], got ") << distillConfig.alpha;
+      return signalPassFailure();
+    }
     // @train_step is built only for models that nnc can compile.
     if (failed(nnc::checkCodegenElementTypes(root)))
       return signalPassFailure();
@@ -480,13 +536,15 @@ public:
     });
     for (ModuleOp model : models) {
       FailureOr<OptimizerConfig> config = resolveConfig(model);
-      if (failed(config) || failed(TrainStepBuilder(model, *config).build()))
+      if (failed(config) || failed(TrainStepBuilder(model, *config, distillConfig).build()))
         return signalPassFailure();
       recordConfig(model, *config);
     }
   }
 
 private:
+  DistillConfig distillConfig;
+
   /// Rewrites the optimizer entries of `model`'s nn.train attribute (which
   /// becomes the artifact's `train` table) to what @train_step was built
   /// with: the optimizer and exactly its hyperparameters.

@@ -118,6 +118,13 @@ def NNAutodiff : Pass<"nn-autodiff", "::mlir::ModuleOp"> {
        nn.param_assign of the new values; the new batchnorm running
        statistics and `num_batches_tracked + 1` are assigned as well.
 
+    With `distill-temperature=T` (T > 0; knowledge distillation,
+    docs/training.md), @train_step takes one more argument after %seed,
+    `%teacher_logits` (named `teacher_logits`, the type of @forward's first
+    result), and the loss, which must be nn.cross_entropy, becomes
+    `nn.distill_loss %logits, %teacher_logits, %labels {temperature = T,
+    alpha = distill-alpha}`; the correct count stays the hard labels'.
+
     @forward stays the inference entry. The optimizer and its
     hyperparameters default to the model's `nn.train` attribute (optimizer,
     momentum, weight_decay), else to plain SGD; options override them.
@@ -143,6 +150,14 @@ def NNAutodiff : Pass<"nn-autodiff", "::mlir::ModuleOp"> {
            "Adam's second-moment decay">,
     Option<"eps", "eps", "double", /*default=*/"1.0e-8",
            "Adam's denominator epsilon">,
+    Option<"distillTemperature", "distill-temperature", "double",
+           /*default=*/"0.0",
+           "Knowledge distillation at this temperature T > 0: @train_step "
+           "takes the teacher's logits and its loss is nn.distill_loss "
+           "(default 0: no distillation)">,
+    Option<"distillAlpha", "distill-alpha", "double", /*default=*/"0.9",
+           "Weight of the soft-target term of the distillation loss, in "
+           "[0, 1]">,
   ];
   let dependentDialects = ["::mlir::nn::NNDialect",
                            "::mlir::func::FuncDialect",

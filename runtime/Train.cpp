@@ -27,6 +27,8 @@ struct EntryIO {
   const Region *lr = nullptr, *step = nullptr, *seed = nullptr;
   const Region *loss = nullptr, *correct = nullptr;
   const Region *output = nullptr; ///< forward only.
+  /// train_step built for distillation: the teacher's logits.
+  const Region *teacherLogits = nullptr;
 };
 
 Result<EntryIO> entryIO(const Model &model, const std::string &entry) {
@@ -46,6 +48,8 @@ Result<EntryIO> entryIO(const Model &model, const std::string &entry) {
         io.step = &r;
       else if (local == "seed")
         io.seed = &r;
+      else if (local == "teacher_logits" && entry == "train_step")
+        io.teacherLogits = &r;
       else if (inputs++ == 0)
         io.input = &r;
     } else if (r.kind == "output") {
@@ -518,6 +522,10 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   if (!ioOr)
     return ioOr.status();
   EntryIO io = *ioOr;
+  if (io.teacherLogits && !options.batchHook)
+    return Status::error("model '" + model.name() +
+                         "': its train_step takes teacher logits (built for distillation); "
+                         "train it with nnc distill");
   Result<SampleSpec> spec = sampleSpecOf(model);
   if (!spec)
     return spec.status();
@@ -689,6 +697,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
                              (trainData->labels.empty() ? "float targets" : "class labels") +
                              ") do not fit the model's input '" + io.input->name + "' (" +
                              io.input->dtype + ") and labels (" + io.labels->dtype + ")");
+      if (options.batchHook)
+        if (Status st = options.batchHook(model, stagedN); st.failed())
+          return st;
       stagedLr = lrAt(epoch, g);
       *model.dataAs<float>(*io.lr) = float(stagedLr);
       *model.dataAs<int64_t>(*io.step) = g + 1;

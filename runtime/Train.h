@@ -69,6 +69,14 @@ struct TrainOptions {
   /// caller must sync them itself (nnc prune runs on the CPU only). An error
   /// ends training. Null: none.
   std::function<Status(Model &)> afterStep;
+  /// Called each time a training batch of `rows` samples (the rest of the
+  /// batch is padding) was written into train_step's input regions, before
+  /// the step that reads them starts: it may fill further inputs. nnc
+  /// distill runs the teacher on the batch here and writes its logits into
+  /// `train_step.teacher_logits`, which a train_step built for distillation
+  /// takes (training such a step without a hook is refused). Its error stops
+  /// training.
+  std::function<Status(Model &model, int64_t rows)> batchHook;
 };
 
 struct EvalResult {

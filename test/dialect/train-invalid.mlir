@@ -278,6 +278,38 @@ func.func @f(%one: tensor<f32>, %logits: tensor<4x10xf32>, %labels: tensor<8xi64
 
 // -----
 
+func.func @f(%s: tensor<?x10xf32>, %labels: tensor<?xi64>) {
+  // expected-error @+1 {{'nn.distill_loss' op temperature must be finite and positive, got 0.000000e+00}}
+  %0 = nn.distill_loss %s, %s, %labels {alpha = 0.5 : f64, temperature = 0.0 : f64} : (tensor<?x10xf32>, tensor<?x10xf32>, tensor<?xi64>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @f(%one: tensor<f32>, %s: tensor<?x10xf32>, %labels: tensor<?xi64>) {
+  // expected-error @+1 {{'nn.distill_loss_backward' op alpha must be in [0, 1], got -5.000000e-01}}
+  %0 = nn.distill_loss_backward %one, %s, %s, %labels {alpha = -0.5 : f64, temperature = 2.0 : f64} : (tensor<f32>, tensor<?x10xf32>, tensor<?x10xf32>, tensor<?xi64>) -> tensor<?x10xf32>
+  return
+}
+
+// -----
+
+func.func @f(%s: tensor<?x10xf32>, %t: tensor<?x9xf32>, %labels: tensor<?xi64>) {
+  // expected-error @+1 {{'nn.distill_loss' op expects teacher logits of shape [N, 10], got [N, 9]}}
+  %0 = nn.distill_loss %s, %t, %labels {alpha = 0.5 : f64, temperature = 2.0 : f64} : (tensor<?x10xf32>, tensor<?x9xf32>, tensor<?xi64>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @f(%s: tensor<4x10xf32>, %labels: tensor<8xi64>) {
+  // expected-error @+1 {{'nn.distill_loss' op expects as many labels as logits rows, got logits [4, 10] and labels [8]}}
+  %0 = nn.distill_loss %s, %s, %labels {alpha = 0.5 : f64, temperature = 2.0 : f64} : (tensor<4x10xf32>, tensor<4x10xf32>, tensor<8xi64>) -> tensor<f32>
+  return
+}
+
+// -----
+
 func.func @f(%one: tensor<1xf32>, %logits: tensor<?x10xf32>, %labels: tensor<?xi64>) {
   // expected-error @+1 {{operand #0 must be 0D tensor of 32-bit float values}}
   %0 = nn.cross_entropy_backward %one, %logits, %labels : (tensor<1xf32>, tensor<?x10xf32>, tensor<?xi64>) -> tensor<?x10xf32>

@@ -115,6 +115,10 @@ func.func @losses(%one: tensor<f32>, %logits: tensor<?x10xf32>,
   %0 = nn.cross_entropy_backward %one, %logits, %labels : (tensor<f32>, tensor<?x10xf32>, tensor<?xi64>) -> tensor<?x10xf32>
   // CHECK: nn.mse_backward {{.*}} : (tensor<f32>, tensor<?x3xf32>, tensor<?x3xf32>) -> tensor<?x3xf32>
   %1 = nn.mse_backward %one, %pred, %pred : (tensor<f32>, tensor<?x3xf32>, tensor<?x3xf32>) -> tensor<?x3xf32>
+  // CHECK: nn.distill_loss %{{.*}}, %{{.*}}, %{{.*}} {alpha = 9.000000e-01 : f64, temperature = 4.000000e+00 : f64} : (tensor<?x10xf32>, tensor<?x10xf32>, tensor<?xi64>) -> tensor<f32>
+  %kd = nn.distill_loss %logits, %logits, %labels {alpha = 0.9 : f64, temperature = 4.0 : f64} : (tensor<?x10xf32>, tensor<?x10xf32>, tensor<?xi64>) -> tensor<f32>
+  // CHECK: nn.distill_loss_backward {{.*}} {alpha = 9.000000e-01 : f64, temperature = 4.000000e+00 : f64} : (tensor<f32>, tensor<?x10xf32>, tensor<?x10xf32>, tensor<?xi64>) -> tensor<?x10xf32>
+  %dkd = nn.distill_loss_backward %one, %logits, %logits, %labels {alpha = 0.9 : f64, temperature = 4.0 : f64} : (tensor<f32>, tensor<?x10xf32>, tensor<?x10xf32>, tensor<?xi64>) -> tensor<?x10xf32>
   // CHECK: nn.count_correct %{{.*}}, %{{.*}} : tensor<?x10xf32>, tensor<?xi64>
   %2 = nn.count_correct %logits, %labels : tensor<?x10xf32>, tensor<?xi64>
   return

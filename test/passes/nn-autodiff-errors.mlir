@@ -1,6 +1,7 @@
 // RUN: not nn-opt %s -split-input-file -nn-autodiff 2>&1 | FileCheck %s
 // RUN: not nn-opt %s -split-input-file -nn-autodiff=optimizer=rmsprop 2>&1 | FileCheck %s --check-prefix=OPT
 // RUN: not nn-opt %s -split-input-file -nn-autodiff="optimizer=adam nesterov=true" 2>&1 | FileCheck %s --check-prefix=NESTEROV
+// RUN: not nn-opt %s -split-input-file -nn-autodiff=distill-temperature=4 2>&1 | FileCheck %s --check-prefix=DISTILL
 
 // An op between the parameters and the loss without a gradient is an error
 // located at the op (a FileLineColLoc into the model file, as MLIRGen makes).
@@ -57,6 +58,23 @@ module @mismatch attributes {nn.model} {
   }
   func.func @loss(%out: tensor<?x3xf32>, %labels: tensor<?xi64>) -> tensor<f32> {
     %0 = nn.cross_entropy %out, %labels : tensor<?x3xf32>, tensor<?xi64>
+    return %0 : tensor<f32>
+  }
+}
+
+// -----
+
+// Distillation needs a classifier: the error points at the student's loss.
+module @regression attributes {nn.model} {
+  nn.param @w : tensor<1x4xf32> init zeros
+  func.func @forward(%x: tensor<?x4xf32>) -> tensor<?x1xf32> {
+    %w = nn.param_ref @w : tensor<1x4xf32>
+    %0 = nn.linear %x, %w : (tensor<?x4xf32>, tensor<1x4xf32>) -> tensor<?x1xf32>
+    return %0 : tensor<?x1xf32>
+  }
+  func.func @loss(%y: tensor<?x1xf32>, %t: tensor<?x1xf32>) -> tensor<f32> {
+    // DISTILL: nn-autodiff-errors.mlir:[[# @LINE + 1]]:10: error: nn-autodiff: distillation needs a cross_entropy loss (the student's @loss)
+    %0 = nn.mse %y, %t : tensor<?x1xf32>
     return %0 : tensor<f32>
   }
 }

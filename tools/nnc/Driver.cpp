@@ -411,8 +411,8 @@ mlir::LogicalResult Session::quantize(mlir::ModuleOp module, StringRef table, bo
   return pm.run(module);
 }
 
-mlir::LogicalResult Session::addTrainStep(mlir::ModuleOp module,
-                                          const OptimizerOptions &optimizer) {
+mlir::LogicalResult Session::addTrainStep(mlir::ModuleOp module, const OptimizerOptions &optimizer,
+                                          const DistillLoss *distill) {
   // Flags not given keep the pass's "the model's train section" values.
   nnc::NNAutodiffOptions autodiff;
   if (optimizer.optimizer.getNumOccurrences())
@@ -422,6 +422,10 @@ mlir::LogicalResult Session::addTrainStep(mlir::ModuleOp module,
   if (optimizer.momentum.getNumOccurrences())
     autodiff.momentum = optimizer.momentum;
   autodiff.nesterov = optimizer.nesterov;
+  if (distill) {
+    autodiff.distillTemperature = distill->temperature;
+    autodiff.distillAlpha = distill->alpha;
+  }
   mlir::PassManager pm(&mlirContext, mlir::ModuleOp::getOperationName());
   pm.addPass(nnc::createNNAutodiff(autodiff));
   return pm.run(module);
@@ -437,7 +441,8 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
   if (models.size() != 1)
     return fail("the file defines " + Twine(models.size()) +
                 " models; choose one with --model NAME");
-  if (request.optimizer && failed(addTrainStep(*module, *request.optimizer)))
+  if (request.optimizer && failed(addTrainStep(*module, *request.optimizer,
+                                               request.distill ? &*request.distill : nullptr)))
     return 1;
   if ((request.quantizeObserve || !request.quantizeTable.empty()) &&
       failed(quantize(*module, request.quantizeTable, request.quantizeObserve)))

@@ -227,6 +227,13 @@ struct LoadedModel {
   ~LoadedModel();
 };
 
+/// Knowledge distillation's loss (nnc distill): -nn-autodiff's
+/// distill-temperature and distill-alpha.
+struct DistillLoss {
+  double temperature = 4.0;
+  double alpha = 0.9;
+};
+
 /// What to build: the model, and with `optimizer` non-null, its @train_step.
 struct BuildRequest {
   const ModelOptions &model;
@@ -243,6 +250,9 @@ struct BuildRequest {
   /// Calibration: -nn-quantize{observe}, the f32 model with each layer's
   /// input as an extra output `observe.<layer>` (ignores quantizeTable).
   bool quantizeObserve = false;
+  /// With `optimizer`: a @train_step for distillation (it takes the
+  /// teacher's logits, docs/training.md).
+  std::optional<DistillLoss> distill = std::nullopt;
 };
 
 /// The model file read into a source manager, with an MLIR context whose
@@ -266,9 +276,10 @@ public:
   /// instead (-nn-quantize{observe}).
   mlir::LogicalResult quantize(mlir::ModuleOp module, llvm::StringRef table, bool observe = false);
 
-  /// Adds @train_step to every model (-nn-autodiff with the optimizer flags).
-  mlir::LogicalResult addTrainStep(mlir::ModuleOp module,
-                                   const OptimizerOptions &optimizer);
+  /// Adds @train_step to every model (-nn-autodiff with the optimizer flags
+  /// and, if given, the distillation loss).
+  mlir::LogicalResult addTrainStep(mlir::ModuleOp module, const OptimizerOptions &optimizer,
+                                   const DistillLoss *distill = nullptr);
 
   /// Compiles the single selected model to a shared library at `output`,
   /// written atomically. Returns the exit status.

@@ -139,6 +139,7 @@ int main(int argc, char **argv) {
       errs() << "nnc: interrupted\n";
     return interruptedExitCode;
   }
-  return fail("expected a command: compile, report, memplan, build, train, eval, predict, run, "
-              "bench or plot (see nnc help)");
+  return fail(
+      "expected a command: compile, report, memplan, build, train, distill, eval, predict, run, "
+      "bench or plot (see nnc help)");
 }
