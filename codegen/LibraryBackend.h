@@ -67,6 +67,11 @@ struct LibraryCalls {
   /// (The recurrent layers' scratch and reserve are the CPU's on both
   /// targets: the GPU runs the same time loop, runtime/RecurrentLoop.h.)
   bool hostPointerTables;
+  /// Whether the target has the mixed-precision conv2d/linear entry points
+  /// (<prefix>conv2d_fwd_mixed, ...; runtime/Kernels.h "Mixed precision")
+  /// that library ops with an `nn.precision` of bf16 or f16 call. A target
+  /// without them refuses such ops with an error at the op.
+  bool mixedPrecision = false;
 };
 
 /// Lowers the library op `op` to calls of the runtime functions `calls`

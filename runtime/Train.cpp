@@ -107,16 +107,51 @@ std::vector<const Region *> regionsOfKind(const Model &model,
   return out;
 }
 
+/// How a file stores an arena region: under `name`, as `dtype` (converted
+/// from and to the region's f32 when they differ).
+struct Stored {
+  const Region *region;
+  std::string name;
+  nnc::TensorDType dtype;
+};
+
+/// The weights file's tensors: the parameters and buffers, the f32 ones in
+/// the model's precision (a bf16 or f16 model's weights file holds its
+/// declared type: half the bytes, what inference needs).
+std::vector<Stored> weightsFile(const Model &model) {
+  std::vector<Stored> out;
+  for (const Region *r : regionsOfKind(model, {"param", "buffer"}))
+    out.push_back({r, r->name,
+                   r->dtype == "f32" && !model.precision().empty() ? tensorDType(model.precision())
+                                                                   : tensorDType(r->dtype)});
+  return out;
+}
+
+/// The training state file's tensors: the optimizer state and, for a bf16 or
+/// f16 model, its f32 master weights as `master.<name>` (the weights file
+/// rounds them; --resume continues from these exactly).
+std::vector<Stored> stateFile(const Model &model) {
+  std::vector<Stored> out;
+  for (const Region *r : regionsOfKind(model, {"state"}))
+    out.push_back({r, r->name, tensorDType(r->dtype)});
+  if (!model.precision().empty())
+    for (const Region *r : regionsOfKind(model, {"param", "buffer"}))
+      if (r->dtype == "f32")
+        out.push_back({r, "master." + r->name, nnc::TensorDType::F32});
+  return out;
+}
+
 Result<int64_t> writeRegions(Model &model, const std::string &path,
-                             const std::vector<const Region *> &regions,
+                             const std::vector<Stored> &regions,
                              const nnc::SafetensorsMetadata &metadata,
                              const nnc::SafetensorsMetadata &reserve = {}) {
   // On the GPU the regions are copied from the device first.
   if (Status st = model.syncToHost(); st.failed())
     return st;
   std::vector<WriteTensor> tensors;
-  for (const Region *r : regions)
-    tensors.push_back({r->name, tensorDType(r->dtype), shapeOf(*r), model.data(*r), false});
+  for (const Stored &s : regions)
+    tensors.push_back({s.name, s.dtype, shapeOf(*s.region), model.data(*s.region),
+                       s.dtype != tensorDType(s.region->dtype)});
   if (Status st = writeCheckpoint(path, tensors, metadata, reserve); st.failed())
     return st;
   struct stat info;
@@ -125,15 +160,15 @@ Result<int64_t> writeRegions(Model &model, const std::string &path,
   return int64_t(info.st_size);
 }
 
-Status readRegions(Model &model, const std::string &path,
-                   const std::vector<const Region *> &regions,
+Status readRegions(Model &model, const std::string &path, const std::vector<Stored> &regions,
                    nnc::SafetensorsMetadata *metadata = nullptr) {
   Result<Checkpoint> ckpt = readCheckpoint(path);
   if (!ckpt)
     return ckpt.status();
   std::vector<LoadTarget> targets;
-  for (const Region *r : regions)
-    targets.push_back({r->name, tensorDType(r->dtype), shapeOf(*r), model.data(*r)});
+  for (const Stored &s : regions)
+    targets.push_back(
+        {s.name, tensorDType(s.region->dtype), shapeOf(*s.region), model.data(*s.region)});
   if (Status st = loadCheckpoint(*ckpt, targets); st.failed())
     return st;
   model.hostChanged();
@@ -418,11 +453,11 @@ std::string nnc::rt::batchCoupledLayer(const Model &model) {
 }
 
 Status nnc::rt::loadWeights(Model &model, const std::string &path) {
-  return readRegions(model, path, regionsOfKind(model, {"param", "buffer"}));
+  return readRegions(model, path, weightsFile(model));
 }
 
 Result<int64_t> nnc::rt::saveWeights(Model &model, const std::string &path) {
-  return writeRegions(model, path, regionsOfKind(model, {"param", "buffer"}), {});
+  return writeRegions(model, path, weightsFile(model), {});
 }
 
 std::string nnc::rt::formatTestFigures(const EvalResult &test) {
@@ -579,8 +614,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
 
   // Start: resume, given weights, or fresh initialization.
   int64_t startEpoch = 0, globalStep = 0;
-  std::vector<const Region *> weights = regionsOfKind(model, {"param", "buffer"});
-  std::vector<const Region *> state = regionsOfKind(model, {"state"});
+  std::vector<Stored> weights = weightsFile(model), state = stateFile(model);
   if (!options.resume.empty()) {
     nnc::SafetensorsMetadata weightsMd, md;
     if (Status st = readRegions(model, options.resume, weights, &weightsMd); st.failed())
