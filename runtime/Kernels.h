@@ -226,6 +226,15 @@ int64_t nnc_linear_bwd_mixed_scratch_bytes(int64_t M, int64_t in, int64_t out, i
 void nnc_linear_bwd_mixed(const float *dy, const float *x, const float *w, float *dx, float *dw,
                           float *db, void *scratch, int64_t scratchBytes, int64_t M, int64_t in,
                           int64_t out, int32_t precision);
+/// Dynamic loss scaling of f16 training (docs/training.md "Loss scaling"):
+/// the f16 backward kernels (conv2d, linear) round `scale` * dy to f16 and
+/// divide their f32 results (dx, dw, db) by `scale`. Outside these kernels the
+/// model computes in f32, so with a power-of-two scale this is exactly what
+/// scaling the loss and unscaling the gradients does to the f16 operands; an
+/// f16 overflow (inf) reaches the gradients, which the training loop detects.
+/// A scale that is not positive and finite sets 1 (the default). Process-wide.
+void nnc_set_loss_scale(float scale);
+float nnc_get_loss_scale(void);
 /// The oneDNN implementations the bf16 kernels created so far, e.g. "conv
 /// fwd: brgconv:avx512_core_amx_bf16; matmul: brg:avx512_core_amx_bf16"
 /// (each once, in order; "" before any). Valid until the next such call.

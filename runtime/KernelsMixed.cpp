@@ -35,6 +35,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -68,11 +70,31 @@ Implementations &implementations() {
   return impls;
 }
 
+/// The loss scale of the f16 backward kernels (nnc_set_loss_scale).
+std::atomic<float> lossScale{1.0f};
+
 /// n floats of `src` rounded to f16 and back into `dst`.
-void roundToHalf(const float *src, float *dst, int64_t n) {
+void roundToHalf(const float *src, float *dst, int64_t n, float scale = 1.0f) {
 #pragma omp parallel for schedule(static) if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i)
-    dst[i] = static_cast<float>(static_cast<_Float16>(src[i]));
+    dst[i] = static_cast<float>(static_cast<_Float16>(src[i] * scale));
+}
+
+/// Multiplies n floats of `p` (null: none) by `factor`.
+void scaleBy(float *p, int64_t n, float factor) {
+  if (!p || factor == 1.0f)
+    return;
+#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
+  for (int64_t i = 0; i < n; ++i)
+    p[i] *= factor;
+}
+
+/// Divides the f16 backward's results by the loss scale it multiplied dy by
+/// (exact for a power of two, barring f32 overflow).
+void unscale(float *dx, int64_t xn, float *dw, int64_t wn, float *db, int64_t bn, float scale) {
+  scaleBy(dx, xn, 1.0f / scale);
+  scaleBy(dw, wn, 1.0f / scale);
+  scaleBy(db, bn, 1.0f / scale);
 }
 
 /// Bytes of n floats, 64-byte aligned (ScratchCursor's unit).
@@ -309,12 +331,14 @@ void nnc_conv2d_bwd_mixed(const float *dy, const float *x, const float *w, float
   const int64_t convBytes = scratchBytes - floatBytes(yn) - floatBytes(xn) - floatBytes(wn);
   ScratchCursor cur(static_cast<char *>(scratch) + convBytes);
   float *dy16 = cur.take(yn), *x16 = cur.take(xn), *w16 = cur.take(wn);
-  roundToHalf(dy, dy16, yn);
+  const float scale = lossScale.load();
+  roundToHalf(dy, dy16, yn, scale);
   if (dw)
     roundToHalf(x, x16, xn);
   if (dx)
     roundToHalf(w, w16, wn);
   convBwd(fn, s, dnnl_f32, dy16, x16, w16, dx, dw, db, scratch, convBytes);
+  unscale(dx, xn, dw, wn, db, O, scale);
 }
 
 int64_t nnc_linear_fwd_mixed_scratch_bytes(int64_t M, int64_t in, int64_t out, int32_t precision) {
@@ -384,12 +408,14 @@ void nnc_linear_bwd_mixed(const float *dy, const float *x, const float *w, float
   if (precision == NNC_PRECISION_F16) {
     ScratchCursor cur(scratch);
     float *dy16 = cur.take(M * out), *x16 = cur.take(M * in), *w16 = cur.take(out * in);
-    roundToHalf(dy, dy16, M * out);
+    const float scale = lossScale.load();
+    roundToHalf(dy, dy16, M * out, scale);
     if (dw)
       roundToHalf(x, x16, M * in);
     if (dx)
       roundToHalf(w, w16, out * in);
-    return nnc_linear_bwd(dy16, x16, w16, dx, dw, db, M, in, out);
+    nnc_linear_bwd(dy16, x16, w16, dx, dw, db, M, in, out);
+    return unscale(dx, M * in, dw, out * in, db, out, scale);
   }
   // The bias gradient in f32, as the f32 kernel sums it.
   if (db)
@@ -410,6 +436,12 @@ void nnc_linear_bwd_mixed(const float *dy, const float *x, const float *w, float
   poison(dw, out * in);
   poison(db, out);
 }
+
+void nnc_set_loss_scale(float scale) {
+  lossScale.store(scale > 0.0f && std::isfinite(scale) ? scale : 1.0f);
+}
+
+float nnc_get_loss_scale(void) { return lossScale.load(); }
 
 const char *nnc_mixed_implementations(void) {
   Implementations &impls = implementations();

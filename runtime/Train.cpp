@@ -13,8 +13,10 @@
 #include <chrono>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 using namespace nnc::rt;
 
@@ -176,6 +178,72 @@ Status readRegions(Model &model, const std::string &path, const std::vector<Stor
     *metadata = ckpt->metadata;
   return Status::success();
 }
+
+/// Dynamic loss scaling of an f16 model, as PyTorch's GradScaler: each step
+/// runs with the f16 backward kernels' loss scale (nnc_set_loss_scale); a
+/// step whose gradients had an inf or NaN leaves a non-finite parameter,
+/// buffer or optimizer state (every optimizer's update propagates them), so
+/// the loop restores them from the copy taken before the step, counts the
+/// step as skipped and halves the scale; after `growth` good steps in a row
+/// the scale doubles. The copy lives outside the arena (the persistent
+/// regions' bytes once more).
+class LossScaler {
+public:
+  LossScaler(Model &model, double scale, int64_t growth)
+      : on(model.precision() == "f16"), scale(scale), growth(growth) {
+    if (!on)
+      return;
+    for (const Region *r : regionsOfKind(model, {"param", "buffer", "state"}))
+      saved.push_back({r, std::vector<char>(size_t(r->bytes))});
+  }
+  ~LossScaler() { nnc_set_loss_scale(1.0f); }
+  bool enabled() const { return on; }
+  double lossScale() const { return scale; }
+  int64_t skippedSteps() const { return skipped; }
+  void resume(double s) { scale = s > 0 ? s : scale; }
+
+  /// Before a step: remember the persistent regions, set the scale.
+  void before(Model &model) {
+    if (!on)
+      return;
+    for (auto &[r, bytes] : saved)
+      std::memcpy(bytes.data(), model.data(*r), bytes.size());
+    nnc_set_loss_scale(float(scale));
+  }
+  /// After a step: whether it is skipped (then its effects are undone).
+  bool after(Model &model) {
+    if (!on)
+      return false;
+    bool finite = true;
+    for (auto &[r, bytes] : saved) {
+      if (r->dtype != "f32")
+        continue;
+      const float *p = model.dataAs<float>(*r);
+      for (int64_t i = 0, n = r->numElements(); i < n && finite; ++i)
+        finite = std::isfinite(p[i]);
+    }
+    if (finite) {
+      if (++good >= growth) {
+        scale *= 2;
+        good = 0;
+      }
+      return false;
+    }
+    for (auto &[r, bytes] : saved)
+      std::memcpy(model.data(*r), bytes.data(), bytes.size());
+    model.hostChanged();
+    scale /= 2;
+    good = 0;
+    ++skipped;
+    return true;
+  }
+
+private:
+  bool on;
+  double scale;
+  int64_t growth, good = 0, skipped = 0;
+  std::vector<std::pair<const Region *, std::vector<char>>> saved;
+};
 
 std::string metadataValue(const nnc::SafetensorsMetadata &md, const std::string &key) {
   for (const auto &[k, v] : md)
@@ -614,6 +682,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
 
   // Start: resume, given weights, or fresh initialization.
   int64_t startEpoch = 0, globalStep = 0;
+  std::string resumedLossScale; // f16: the scale the checkpoint's run had reached
   std::vector<Stored> weights = weightsFile(model), state = stateFile(model);
   if (!options.resume.empty()) {
     nnc::SafetensorsMetadata weightsMd, md;
@@ -638,6 +707,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
         statePath = nextPath;
       }
     }
+    resumedLossScale = metadataValue(md, "loss_scale");
     startEpoch = std::atoll(metadataValue(md, "epoch").c_str());
     result.lastCheckpoint = options.resume;
     result.lastCheckpointEpoch = startEpoch;
@@ -658,6 +728,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     model.initialize(options.seed);
   }
 
+  LossScaler scaler(model, options.lossScale, options.lossScaleGrowth);
+  if (!options.resume.empty())
+    scaler.resume(std::atof(resumedLossScale.c_str()));
   std::optional<MetricsLog> metrics;
   if (!options.metrics.empty()) {
     if (!options.resume.empty())
@@ -727,6 +800,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     auto beginStep = [&] {
       if (checking)
         nnc_numerics_reset();
+      scaler.before(model);
       return model.start("train_step");
     };
     if (stepsPerEpoch > 0) {
@@ -758,12 +832,18 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
                                model.numericsOps()[first]);
       }
       double loss = *model.dataAs<float>(*io.loss);
-      if (Status st = checkFinite(loss, "the loss", whereInTraining(epoch, i + 1, globalStep + 1));
-          st.failed())
-        return st;
-      lossSum += loss * double(n);
-      correct += *model.dataAs<int64_t>(*io.correct);
-      seen += n;
+      // A skipped f16 step (inf/NaN gradients, or an f16 overflow in the
+      // forward) changes nothing and is not counted in the epoch's figures.
+      const bool skipped = scaler.after(model);
+      if (!skipped) {
+        if (Status st =
+                checkFinite(loss, "the loss", whereInTraining(epoch, i + 1, globalStep + 1));
+            st.failed())
+          return st;
+        lossSum += loss * double(n);
+        correct += *model.dataAs<int64_t>(*io.correct);
+        seen += n;
+      }
       ++globalStep;
       if (metrics && globalStep % options.metricsEvery == 0) {
         MetricsRecord record;
@@ -773,6 +853,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
             .add("loss", loss)
             .add("lr", lr)
             .add("time_s", now() - trainStart);
+        if (scaler.enabled())
+          record.add("loss_scale", scaler.lossScale()).add("skipped", skipped ? 1 : 0);
         if (Status st = metrics->write(record); st.failed())
           return st;
       }
@@ -792,8 +874,12 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     if (bar)
       bar->endEpoch();
     result.steps = globalStep;
-    result.lastEpochLoss = lossSum / double(seen);
-    result.trainAccuracy = double(correct) / double(seen);
+    result.lastEpochLoss = seen ? lossSum / double(seen) : std::numeric_limits<double>::quiet_NaN();
+    result.trainAccuracy = seen ? double(correct) / double(seen) : 0.0;
+    if (scaler.enabled()) {
+      result.skippedSteps = scaler.skippedSteps();
+      result.lossScale = scaler.lossScale();
+    }
     result.samplesPerSecond = double(seen) / elapsed;
     result.stepMs = 1000.0 * elapsed / double(stepsPerEpoch);
 
@@ -823,6 +909,10 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
                    (long long)(epoch + 1), (long long)options.epochs, result.lastEpochLoss,
                    100 * result.trainAccuracy, eval->loss, 100 * eval->accuracy,
                    result.samplesPerSecond, result.stepMs);
+    if (options.progress && scaler.enabled())
+      std::fprintf(options.progress,
+                   "loss scale %g, %lld step(s) skipped so far (inf/NaN f16 gradients)\n",
+                   scaler.lossScale(), (long long)scaler.skippedSteps());
     if (metrics) {
       MetricsRecord record;
       record.add("kind", std::string("epoch"))
@@ -836,6 +926,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
             .add("test_loss", eval->loss)
             .add("test_accuracy", eval->accuracy);
       record.add("samples_per_second", result.samplesPerSecond).add("step_ms", result.stepMs);
+      if (scaler.enabled())
+        record.add("loss_scale", scaler.lossScale()).add("skipped_steps", scaler.skippedSteps());
       if (Status st = metrics->write(record); st.failed())
         return st;
     }
@@ -852,6 +944,11 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
           nnc::trainingProgress(epoch + 1, globalStep);
       nnc::SafetensorsMetadata md = {{"format", "nnc-train-state"}};
       md.insert(md.end(), progress.begin(), progress.end());
+      if (scaler.enabled()) {
+        char scaleText[32];
+        std::snprintf(scaleText, sizeof(scaleText), "%.17g", scaler.lossScale());
+        md.push_back({"loss_scale", scaleText});
+      }
       std::string statePath = options.checkpoint + ".state";
       std::string nextPath = statePath + ".next";
       Result<int64_t> stateBytes = writeRegions(model, nextPath, state, md);

@@ -223,6 +223,28 @@ TEST(MixedKernels, F16OverflowGivesInfinity) {
   EXPECT_TRUE(std::isfinite(dw[0]));
 }
 
+TEST(MixedKernels, F16LossScaleKeepsSmallGradients) {
+  // dy = 2e-8 is below half of f16's smallest subnormal (5.96e-8): unscaled
+  // it rounds to 0 and the weight gradient vanishes; scaled by 2^16 it is an
+  // f16 normal, and the kernel divides the result by the scale again.
+  const int64_t M = 4, in = 8, out = 3;
+  std::vector<float> dy(M * out, 2e-8f), x(M * in, 1.0f), w(out * in, 0.5f), dx(M * in),
+      dw(out * in);
+  Scratch s(nnc_linear_bwd_mixed_scratch_bytes(M, in, out, NNC_PRECISION_F16));
+  nnc_linear_bwd_mixed(dy.data(), x.data(), w.data(), dx.data(), dw.data(), nullptr, s.get(),
+                       s.bytes, M, in, out, NNC_PRECISION_F16);
+  EXPECT_EQ(dw[0], 0.0f);
+  nnc_set_loss_scale(65536.0f);
+  EXPECT_EQ(nnc_get_loss_scale(), 65536.0f);
+  nnc_linear_bwd_mixed(dy.data(), x.data(), w.data(), dx.data(), dw.data(), nullptr, s.get(),
+                       s.bytes, M, in, out, NNC_PRECISION_F16);
+  nnc_set_loss_scale(0.0f); // not positive: back to 1
+  EXPECT_EQ(nnc_get_loss_scale(), 1.0f);
+  // 4 rows of dy * x: 8e-8, up to f16's rounding of 2e-8 * 2^16 (2^-11).
+  EXPECT_NEAR(dw[0], 8e-8f, 8e-8f * 1e-3f);
+  EXPECT_NEAR(dx[0], 3e-8f, 3e-8f * 1e-3f);
+}
+
 TEST(MixedKernels, UnknownPrecisionIsReported) {
   nnc_kernels_clear_error();
   std::vector<float> x(8, 1.0f), w(8, 1.0f), y(1);
