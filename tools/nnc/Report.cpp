@@ -426,6 +426,13 @@ static int printReports(Session &session, raw_ostream &os) {
               "conv2d/linear compute in "
            << costs.precision << " with f32 accumulation; the weights file stores "
            << costs.precision << " (docs/design.md)\n";
+      if (costs.precision == "f16" && costs.training.unavailable.empty()) {
+        const nnc::ArenaBreakdown &t = costs.training.breakdown;
+        os << "f16 loss scaling (nnc train, not in the arena): a copy of the parameters, "
+              "buffers and optimizer state, "
+           << nnc::formatBytes(t.parameters + t.buffers + t.optimizerState)
+           << " (docs/training.md)\n";
+      }
       if (device.gpu()) {
         printGPUOutsideArena(costs, os);
       } else {
