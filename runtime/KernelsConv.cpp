@@ -247,13 +247,7 @@ ConvEntry *entryFor(const char *fn, const ConvShape &s, Direction dir, bool bias
     return nullptr;
   }
   if (e.scratchBytes > scratchBytes) {
-    reportError(std::string(fn) + ": " + describe(s) + " needs " +
-                std::to_string(e.scratchBytes) + " scratch bytes with " +
-                std::to_string(omp_get_max_threads()) +
-                " threads on this CPU, but the model planned " +
-                std::to_string(scratchBytes) +
-                " (it was built on another CPU or for fewer threads): rebuild "
-                "it on this machine or run it with fewer threads");
+    reportError(scratchShortfall(fn, describe(s), e.scratchBytes, scratchBytes));
     return nullptr;
   }
   return &e;
@@ -275,11 +269,6 @@ void biasGradient(const float *dy, float *db, int64_t N, int64_t O,
   }
 }
 
-/// Fills a tensor the kernel could not compute with NaN (never stale data).
-void poison(float *p, int64_t n) {
-  if (p)
-    std::fill(p, p + n, std::numeric_limits<float>::quiet_NaN());
-}
 
 } // namespace
 

@@ -49,24 +49,9 @@ using namespace nnc::kernels;
 
 namespace {
 
-/// The implementations used so far, each once, "; "-joined.
-struct Implementations {
-  std::mutex mutex;
-  std::vector<std::string> seen;
-  std::string joined;
-
-  void add(const std::string &impl) {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (std::find(seen.begin(), seen.end(), impl) != seen.end())
-      return;
-    seen.push_back(impl);
-    joined.clear();
-    for (const std::string &s : seen)
-      joined += (joined.empty() ? "" : "; ") + s;
-  }
-};
-Implementations &implementations() {
-  static Implementations impls;
+/// The implementations the bf16 kernels used so far.
+ImplementationList &implementations() {
+  static ImplementationList impls;
   return impls;
 }
 
@@ -223,19 +208,10 @@ LinearEntry *linearEntry(const char *fn, int64_t M, int64_t in, int64_t out, Lin
     return nullptr;
   }
   if (e.scratchBytes > scratchBytes) {
-    reportError(std::string(fn) + ": " + shape + " needs " + std::to_string(e.scratchBytes) +
-                " scratch bytes with " + std::to_string(omp_get_max_threads()) +
-                " threads on this CPU, but the model planned " + std::to_string(scratchBytes) +
-                " (it was built on another CPU or for fewer threads): rebuild it on this "
-                "machine or run it with fewer threads");
+    reportError(scratchShortfall(fn, shape, e.scratchBytes, scratchBytes));
     return nullptr;
   }
   return &e;
-}
-
-void poison(float *p, int64_t n) {
-  if (p)
-    std::fill(p, p + n, std::numeric_limits<float>::quiet_NaN());
 }
 
 /// Whether `precision` is one of the NNC_PRECISION_* codes; reports it if not.
@@ -443,10 +419,6 @@ void nnc_set_loss_scale(float scale) {
 
 float nnc_get_loss_scale(void) { return lossScale.load(); }
 
-const char *nnc_mixed_implementations(void) {
-  Implementations &impls = implementations();
-  std::lock_guard<std::mutex> lock(impls.mutex);
-  return impls.joined.c_str();
-}
+const char *nnc_mixed_implementations(void) { return implementations().str(); }
 
 } // extern "C"

@@ -21,6 +21,8 @@
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <limits>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -350,6 +352,49 @@ template <typename BytesFn> int64_t scratchForPlannedThreads(BytesFn bytes) {
     omp_set_num_threads(current);
   }
   return alignUp(most);
+}
+
+/// The oneDNN implementations a family of kernels has used so far, each
+/// once, "; "-joined (nnc_int8_implementations, nnc_mixed_implementations).
+class ImplementationList {
+public:
+  void add(const std::string &impl) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (std::find(seen.begin(), seen.end(), impl) != seen.end())
+      return;
+    seen.push_back(impl);
+    joined.clear();
+    for (const std::string &s : seen)
+      joined += (joined.empty() ? "" : "; ") + s;
+  }
+  /// The list; valid until the next add.
+  const char *str() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return joined.c_str();
+  }
+
+private:
+  std::mutex mutex;
+  std::vector<std::string> seen;
+  std::string joined;
+};
+
+/// Fills a tensor a kernel could not compute with NaN (never stale data);
+/// null: nothing.
+inline void poison(float *p, int64_t n) {
+  if (p)
+    std::fill(p, p + n, std::numeric_limits<float>::quiet_NaN());
+}
+
+/// The error of a primitive (`what`, e.g. describe(shape)) that needs more
+/// scratch than the model planned.
+inline std::string scratchShortfall(const char *fn, const std::string &what, int64_t needed,
+                                    int64_t planned) {
+  return std::string(fn) + ": " + what + " needs " + std::to_string(needed) +
+         " scratch bytes with " + std::to_string(omp_get_max_threads()) +
+         " threads on this CPU, but the model planned " + std::to_string(planned) +
+         " (it was built on another CPU or for fewer threads): rebuild it on this machine or "
+         "run it with fewer threads";
 }
 
 /// The oneDNN description of a conv shape on the plain layouts.
