@@ -64,6 +64,28 @@ template <typename OpTy> QuantOutput quantOutput(OpTy op) {
           int32_t(op.getOutputZeroPointAttr().getInt())};
 }
 
+/// The runtime's precision code (NNC_PRECISION_*) of a library op's
+/// `nn.precision` (set by -nn-autocast from the model's float type): f32
+/// without one, else "bf16" or "f16". With `mixed` false (the target has no
+/// mixed-precision entry points) a reduced precision is an error at the op.
+FailureOr<int32_t> libraryPrecision(Operation *op, bool mixed) {
+  auto attr = op->getAttrOfType<StringAttr>("nn.precision");
+  if (!attr || attr.getValue() == "f32")
+    return NNC_PRECISION_F32;
+  int32_t code = attr.getValue() == "bf16"  ? NNC_PRECISION_BF16
+                 : attr.getValue() == "f16" ? NNC_PRECISION_F16
+                                            : -1;
+  if (code < 0)
+    return op->emitOpError("has an unsupported nn.precision ")
+           << attr << " (supported: \"f32\", \"bf16\", \"f16\")";
+  if (!mixed)
+    return op->emitError("reduced precision (")
+           << attr.getValue()
+           << ") is not implemented on this target: only the CPU has mixed-precision library "
+              "kernels (build for the CPU, or declare the model's input f32)";
+  return code;
+}
+
 /// The attributes of a recurrent layer's training or backward op.
 struct RecurrentAttrs {
   StringRef kind; ///< "lstm", "gru" or "rnn".
@@ -119,6 +141,10 @@ struct LibraryLowering {
   /// An array of the addresses of `buffers` (int64 each), in the arena or,
   /// with LibraryCalls::hostPointerTables, on the host's stack.
   Value pointerTable(ArrayRef<Value> buffers);
+  /// The precision code of the library op `op` on this target.
+  FailureOr<int32_t> precisionOf(Operation *op) const {
+    return libraryPrecision(op, calls.mixedPrecision);
+  }
   /// The runtime function of `op` ("conv2d_fwd") for this target.
   std::string name(StringRef op) const { return (calls.prefix + op).str(); }
 
@@ -167,46 +193,64 @@ LogicalResult LibraryLowering::lower(Operation *op) {
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case<Conv2dOp>([&](Conv2dOp c) -> LogicalResult {
         FailureOr<int32_t> epilogue = libraryEpilogue(op);
-        if (failed(epilogue))
+        FailureOr<int32_t> precision = precisionOf(op);
+        if (failed(epilogue) || failed(precision))
           return failure();
         auto x = shapeOf(c.getInput()), w = shapeOf(c.getWeight());
         auto st = c.getStride(), pd = c.getPadding(), dl = c.getDilation();
         int64_t groups = c.getGroups();
-        int64_t scratch = calls.convFwdScratch(x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0],
-                                               st[1], pd[0], pd[1], dl[0], dl[1], groups);
+        int64_t scratch =
+            *precision ? nnc_conv2d_fwd_mixed_scratch_bytes(x[0], x[1], x[2], x[3], w[0], w[2],
+                                                            w[3], st[0], st[1], pd[0], pd[1], dl[0],
+                                                            dl[1], groups, *precision)
+                       : calls.convFwdScratch(x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0],
+                                              st[1], pd[0], pd[1], dl[0], dl[1], groups);
         Value out = alloc(toMemRef(c.getType()));
-        call(name("conv2d_fwd"), {ptr(lookup(c.getInput())),
-                                  ptr(lookup(c.getWeight())),
-                                  ptrOrNull(c.getBias()),
-                                  ptr(out),
-                                  ptr(allocBytes(scratch)),
-                                  i64(scratch),
-                                  i64(x[0]),
-                                  i64(x[1]),
-                                  i64(x[2]),
-                                  i64(x[3]),
-                                  i64(w[0]),
-                                  i64(w[2]),
-                                  i64(w[3]),
-                                  i64(st[0]),
-                                  i64(st[1]),
-                                  i64(pd[0]),
-                                  i64(pd[1]),
-                                  i64(dl[0]),
-                                  i64(dl[1]),
-                                  i64(groups),
-                                  i32(*epilogue)});
+        SmallVector<Value> args = {ptr(lookup(c.getInput())),
+                                   ptr(lookup(c.getWeight())),
+                                   ptrOrNull(c.getBias()),
+                                   ptr(out),
+                                   ptr(allocBytes(scratch)),
+                                   i64(scratch),
+                                   i64(x[0]),
+                                   i64(x[1]),
+                                   i64(x[2]),
+                                   i64(x[3]),
+                                   i64(w[0]),
+                                   i64(w[2]),
+                                   i64(w[3]),
+                                   i64(st[0]),
+                                   i64(st[1]),
+                                   i64(pd[0]),
+                                   i64(pd[1]),
+                                   i64(dl[0]),
+                                   i64(dl[1]),
+                                   i64(groups),
+                                   i32(*epilogue)};
+        if (*precision)
+          args.push_back(i32(*precision));
+        call(name(*precision ? "conv2d_fwd_mixed" : "conv2d_fwd"), args);
         return setResult(out);
       })
       .Case<LinearOp>([&](LinearOp l) -> LogicalResult {
         FailureOr<int32_t> epilogue = libraryEpilogue(op);
-        if (failed(epilogue))
+        FailureOr<int32_t> precision = precisionOf(op);
+        if (failed(epilogue) || failed(precision))
           return failure();
         auto w = shapeOf(l.getWeight());
+        int64_t m = numel(l.getInput()) / w[1];
         Value out = alloc(toMemRef(l.getType()));
-        call(name("linear_fwd"),
+        if (!*precision) {
+          call(name("linear_fwd"),
+               {ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())), ptrOrNull(l.getBias()),
+                ptr(out), i64(m), i64(w[1]), i64(w[0]), i32(*epilogue)});
+          return setResult(out);
+        }
+        int64_t scratch = nnc_linear_fwd_mixed_scratch_bytes(m, w[1], w[0], *precision);
+        call(name("linear_fwd_mixed"),
              {ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())), ptrOrNull(l.getBias()),
-              ptr(out), i64(numel(l.getInput()) / w[1]), i64(w[1]), i64(w[0]), i32(*epilogue)});
+              ptr(out), ptr(allocBytes(scratch)), i64(scratch), i64(m), i64(w[1]), i64(w[0]),
+              i32(*epilogue), i32(*precision)});
         return setResult(out);
       })
       .Case<QConv2dOp, QLinearOp>([&](Operation *) { return lowerInt8(op); })
@@ -228,20 +272,38 @@ LogicalResult LibraryLowering::lower(Operation *op) {
             r.getNumLayers(), r.getBidirectional(), r.getHasBias(),
             r.getReturnSequences(), r.getNonlinearity() == "relu"));
       })
-      .Case<LinearBackwardOp>([&](LinearBackwardOp l) {
+      .Case<LinearBackwardOp>([&](LinearBackwardOp l) -> LogicalResult {
+        FailureOr<int32_t> precision = precisionOf(op);
+        if (failed(precision))
+          return failure();
         auto w = shapeOf(l.getWeight());
-        call(name("linear_bwd"),
-             {ptr(lookup(l.getGrad())), ptr(lookup(l.getInput())), ptr(lookup(l.getWeight())),
-              orNull(l.getInputGrad()), orNull(l.getWeightGrad()), orNull(l.getBiasGrad()),
-              i64(numel(l.getInput()) / w[1]), i64(w[1]), i64(w[0])});
+        int64_t m = numel(l.getInput()) / w[1];
+        SmallVector<Value> args = {ptr(lookup(l.getGrad())),   ptr(lookup(l.getInput())),
+                                   ptr(lookup(l.getWeight())), orNull(l.getInputGrad()),
+                                   orNull(l.getWeightGrad()),  orNull(l.getBiasGrad())};
+        if (*precision) {
+          int64_t scratch = nnc_linear_bwd_mixed_scratch_bytes(m, w[1], w[0], *precision);
+          args.append({ptr(allocBytes(scratch)), i64(scratch)});
+        }
+        args.append({i64(m), i64(w[1]), i64(w[0])});
+        if (*precision)
+          args.push_back(i32(*precision));
+        call(name(*precision ? "linear_bwd_mixed" : "linear_bwd"), args);
         return success();
       })
-      .Case<Conv2dBackwardOp>([&](Conv2dBackwardOp c) {
+      .Case<Conv2dBackwardOp>([&](Conv2dBackwardOp c) -> LogicalResult {
+        FailureOr<int32_t> precision = precisionOf(op);
+        if (failed(precision))
+          return failure();
         auto x = shapeOf(c.getInput()), w = shapeOf(c.getWeight());
         auto st = c.getStride(), pd = c.getPadding(), dl = c.getDilation();
         int64_t groups = c.getGroups();
-        int64_t scratch = calls.convBwdScratch(x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0],
-                                               st[1], pd[0], pd[1], dl[0], dl[1], groups);
+        int64_t scratch =
+            *precision ? nnc_conv2d_bwd_mixed_scratch_bytes(x[0], x[1], x[2], x[3], w[0], w[2],
+                                                            w[3], st[0], st[1], pd[0], pd[1], dl[0],
+                                                            dl[1], groups, *precision)
+                       : calls.convBwdScratch(x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0],
+                                              st[1], pd[0], pd[1], dl[0], dl[1], groups);
         SmallVector<Value> args = {
             ptr(lookup(c.getGrad())),   ptr(lookup(c.getInput())),
             ptr(lookup(c.getWeight())), orNull(c.getInputGrad()),
@@ -250,7 +312,9 @@ LogicalResult LibraryLowering::lower(Operation *op) {
         for (int64_t v : {x[0], x[1], x[2], x[3], w[0], w[2], w[3], st[0],
                           st[1], pd[0], pd[1], dl[0], dl[1], groups})
           args.push_back(i64(v));
-        call(name("conv2d_bwd"), args);
+        if (*precision)
+          args.push_back(i32(*precision));
+        call(name(*precision ? "conv2d_bwd_mixed" : "conv2d_bwd"), args);
         return success();
       })
       .Case<LSTMTrainOp, GRUTrainOp, RNNTrainOp>(
@@ -456,7 +520,8 @@ public:
                                        nnc_conv2d_bwd_scratch_bytes,
                                        /*hostPointerTables=*/false,
                                        nnc_qconv2d_fwd_scratch_bytes,
-                                       nnc_qlinear_fwd_scratch_bytes};
+                                       nnc_qlinear_fwd_scratch_bytes,
+                                       /*mixedPrecision=*/true};
     return lowerLibraryCalls(fl, op, calls);
   }
 };

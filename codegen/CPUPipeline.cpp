@@ -254,6 +254,9 @@ llvm::json::Object modelInfo(ModuleOp model, ArrayRef<std::string> entries,
       info[key == "nn.layout" ? "regions" : key.drop_front(3).str()] = toJSON(a);
   if (model->hasAttr("nn.generated_matmul"))
     info["generated_matmul"] = true;
+  // A reduced-precision model (-nn-autocast): its weights file's type.
+  if (auto precision = model->getAttrOfType<StringAttr>("nn.precision"))
+    info["precision"] = precision.getValue();
   llvm::json::Array entryArray;
   for (const std::string &e : entries)
     entryArray.push_back(e);
@@ -353,8 +356,9 @@ void nnc::addModelTable(ModuleOp module, llvm::json::Object info) {
   LLVM::GlobalOp::create(b, module.getLoc(), type, /*isConstant=*/true, LLVM::Linkage::External,
                          "nnc_model_info", b.getStringAttr(text));
   // Drop the attributes that only the nn passes understand.
-  for (StringRef key : {"nn.layout", "nn.hparams", "nn.train", "nn.model", "nn.arena_bytes",
-                        "nn.persistent_bytes", "nn.numerics_ops", "nn.generated_matmul"})
+  for (StringRef key :
+       {"nn.layout", "nn.hparams", "nn.train", "nn.model", "nn.arena_bytes", "nn.persistent_bytes",
+        "nn.numerics_ops", "nn.generated_matmul", "nn.precision"})
     module->removeAttr(key);
 }
 

@@ -80,6 +80,11 @@ struct LibraryCalls {
   /// refused with an error at the op).
   QConvScratchFn qconvFwdScratch = nullptr;
   QLinearScratchFn qlinearFwdScratch = nullptr;
+  /// Whether the target has the mixed-precision conv2d/linear entry points
+  /// (<prefix>conv2d_fwd_mixed, ...; runtime/Kernels.h "Mixed precision")
+  /// that library ops with an `nn.precision` of bf16 or f16 call. A target
+  /// without them refuses such ops with an error at the op.
+  bool mixedPrecision = false;
 };
 
 /// Lowers the library op `op` to calls of the runtime functions `calls`

@@ -571,8 +571,8 @@ std::string ioName(func::FuncOp fn, unsigned i, bool result) {
 struct NNLowerToBuffersPass
     : public nnc::impl::NNLowerToBuffersBase<NNLowerToBuffersPass> {
   void runOnOperation() override {
-    // Only f32 models: refuse others before lowering anything.
-    if (failed(nnc::checkCodegenElementTypes(getOperation())))
+    // f32 storage for f16/bf16 models; others refused before lowering anything.
+    if (failed(nnc::autocastModels(getOperation())))
       return signalPassFailure();
     SmallVector<ModuleOp> models;
     getOperation()->walk([&](ModuleOp m) {

@@ -129,7 +129,7 @@ struct NNLowerToLinalgPass : public nnc::impl::NNLowerToLinalgBase<NNLowerToLina
   using Base::Base;
 
   void runOnOperation() override {
-    if (failed(nnc::checkCodegenElementTypes(getOperation())))
+    if (failed(nnc::autocastModels(getOperation())))
       return signalPassFailure();
     SmallVector<func::FuncOp> functions;
     getOperation()->walk([&](ModuleOp m) {

@@ -526,8 +526,9 @@ public:
       root.emitError("nn-autodiff: distill-alpha must be in [0, 1], got ") << distillConfig.alpha;
       return signalPassFailure();
     }
-    // @train_step is built only for models that nnc can compile.
-    if (failed(nnc::checkCodegenElementTypes(root)))
+    // @train_step is built only for models that nnc can compile, on f32
+    // master weights for f16/bf16 models.
+    if (failed(nnc::autocastModels(root)))
       return signalPassFailure();
     SmallVector<ModuleOp> models;
     root->walk([&](ModuleOp m) {
@@ -540,6 +541,9 @@ public:
         return signalPassFailure();
       recordConfig(model, *config);
     }
+    // The backward conv2d/linear ops take their forward's precision.
+    if (failed(nnc::autocastModels(root)))
+      return signalPassFailure();
   }
 
 private:

@@ -1,10 +1,14 @@
 //===- CheckElementTypes.cpp - -nn-check-element-types --------------------===//
 //
-// Part of nnc. Code generation supports f32 models only: this check refuses
-// any other floating-point type (f16, bf16) with an error located at the
-// model input, parameter or layer that has it. The autodiff pass and
-// -nn-lower-to-buffers run it first, so every command that generates code
-// refuses such a model before lowering anything.
+// Part of nnc. Code generation supports models of one floating-point type:
+// f32, or f16/bf16, which -nn-autocast turns into f32 storage with library ops
+// computing in that precision (docs/design.md "Reduced precision"). This
+// check finds a model's float type and refuses a model that mixes two
+// reduced types or has any other float type, with an error located at the
+// model input, parameter or layer that has it. -nn-autocast (which
+// -nn-autodiff, -nn-lower-to-linalg and -nn-lower-to-buffers run first) runs
+// it, so every command that generates code refuses such a model before
+// lowering anything.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,42 +31,65 @@ using namespace mlir;
 namespace {
 
 /// The floating-point element type of `type` if it is not f32, else null.
-FloatType unsupportedFloat(Type type) {
+FloatType reducedFloat(Type type) {
   auto shaped = dyn_cast<ShapedType>(type);
   auto elem = dyn_cast<FloatType>(shaped ? shaped.getElementType() : type);
   return elem && !elem.isF32() ? elem : FloatType();
 }
 
-/// Reports `what` (e.g. "input 'x'") having element type `elem` at `loc`.
-LogicalResult refuse(Location loc, const Twine &what, FloatType elem) {
+std::string typeName(Type type) {
   std::string name;
-  llvm::raw_string_ostream(name) << elem;
-  return emitError(loc) << what << " has type " << name
-                        << "; nnc generates code for f32 models only (reduced "
-                           "precision is not implemented yet)";
+  llvm::raw_string_ostream(name) << type;
+  return name;
 }
+
+/// The model's float type while it is checked: the first non-f32 float type
+/// seen and what had it.
+struct FloatTypeCheck {
+  FloatType found;
+  std::string foundWhat;
+
+  /// Accepts `elem` (non-f32) of `what` at `loc` if it is f16 or bf16 and
+  /// the same as every earlier one; else reports why not.
+  LogicalResult accept(Location loc, const Twine &what, FloatType elem) {
+    if (!elem.isF16() && !elem.isBF16())
+      return emitError(loc) << what << " has type " << typeName(elem)
+                            << "; nnc generates code for f32, f16 and bf16 models only";
+    if (!found) {
+      found = elem;
+      foundWhat = what.str();
+      return success();
+    }
+    if (found == elem)
+      return success();
+    return emitError(loc) << what << " has type " << typeName(elem) << ", but " << foundWhat
+                          << " has type " << typeName(found)
+                          << "; a model computes in one floating-point type";
+  }
+};
 
 /// Checks one model module: the arguments of its functions (model inputs
 /// first), then its parameters and ops in order.
-LogicalResult checkModel(ModuleOp model) {
+FailureOr<FloatType> checkModel(ModuleOp model) {
+  FloatTypeCheck check;
   for (auto fn : model.getOps<func::FuncOp>()) {
     if (fn.isExternal())
       continue;
     for (BlockArgument arg : fn.getArguments())
-      if (FloatType elem = unsupportedFloat(arg.getType())) {
+      if (FloatType elem = reducedFloat(arg.getType())) {
         auto name = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "nn.name");
-        return refuse(arg.getLoc(),
-                      "input '" + (name ? name.getValue() : StringRef("?")) + "'", elem);
+        if (failed(check.accept(arg.getLoc(),
+                                "input '" + (name ? name.getValue() : StringRef("?")) + "'", elem)))
+          return failure();
       }
   }
   // Pre-order, so that the bodies of linalg ops (scalar code nnc generated
   // itself, e.g. Adam's f64 bias corrections) are not checked.
   WalkResult result = model.walk<WalkOrder::PreOrder>([&](Operation *op) {
     if (auto param = dyn_cast<nn::ParamOp>(op)) {
-      if (FloatType elem = unsupportedFloat(param.getType())) {
-        (void)refuse(op->getLoc(), "parameter '" + param.getSymName() + "'", elem);
-        return WalkResult::interrupt();
-      }
+      if (FloatType elem = reducedFloat(param.getType()))
+        if (failed(check.accept(op->getLoc(), "parameter '" + param.getSymName() + "'", elem)))
+          return WalkResult::interrupt();
       return WalkResult::advance();
     }
     // Code that -nn-lower-to-linalg generated (linalg, tensor and scf ops,
@@ -76,17 +103,19 @@ LogicalResult checkModel(ModuleOp model) {
     if (isa<arith::ConstantOp>(op) && !isa<ShapedType>(op->getResult(0).getType()))
       return WalkResult::advance();
     for (Type t : op->getResultTypes())
-      if (FloatType elem = isa<ShapedType>(t) ? unsupportedFloat(t) : FloatType()) {
+      if (FloatType elem = isa<ShapedType>(t) ? reducedFloat(t) : FloatType()) {
         auto name = op->getAttrOfType<StringAttr>("name");
         std::string what = name ? "layer '" + name.str() + "' (" +
                                       op->getName().getStringRef().str() + ")"
                                 : "'" + op->getName().getStringRef().str() + "'";
-        (void)refuse(op->getLoc(), what, elem);
-        return WalkResult::interrupt();
+        if (failed(check.accept(op->getLoc(), what, elem)))
+          return WalkResult::interrupt();
       }
     return isa<linalg::LinalgOp>(op) ? WalkResult::skip() : WalkResult::advance();
   });
-  return failure(result.wasInterrupted());
+  if (result.wasInterrupted())
+    return failure();
+  return check.found;
 }
 
 struct CheckElementTypesPass
@@ -98,6 +127,8 @@ struct CheckElementTypesPass
 };
 
 } // namespace
+
+FailureOr<FloatType> nnc::modelFloatType(ModuleOp model) { return checkModel(model); }
 
 SmallVector<ModuleOp> nnc::modelModules(ModuleOp root) {
   SmallVector<ModuleOp> models;

@@ -69,17 +69,42 @@ def NNReport : Pass<"nn-report", "::mlir::ModuleOp"> {
 }
 
 def NNCheckElementTypes : Pass<"nn-check-element-types", "::mlir::ModuleOp"> {
-  let summary = "Refuse models with floating-point types other than f32";
+  let summary = "Refuse models whose floating-point types nnc cannot compile";
   let description = [{
-    Code generation supports f32 models only. For every model module
-    (`module @name attributes {nn.model}`), fails with an error located at
-    the first function argument (model input), `nn.param` or op whose
-    floating-point element type is not f32 (f16, bf16), naming it and the
-    type. Integer tensors (token ids, labels) are accepted. -nn-autodiff and
-    -nn-lower-to-buffers run this check first (nnc::checkCodegenElementTypes).
+    A model computes in f32, f16 or bf16 (-nn-autocast). For every model
+    module (`module @name attributes {nn.model}`), fails with an error
+    located at the first function argument (model input), `nn.param` or op
+    with another floating-point element type (f64), or with a second reduced
+    type (an f16 input and a bf16 parameter), naming it and the type.
+    Integer tensors (token ids, labels) are accepted. -nn-autocast runs this
+    check first (nnc::checkCodegenElementTypes).
 
     ```
     nn-opt model.mlir -nn-check-element-types
+    ```
+  }];
+  let dependentDialects = ["::mlir::nn::NNDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
+def NNAutocast : Pass<"nn-autocast", "::mlir::ModuleOp"> {
+  let summary = "Compile f16/bf16 models as f32 storage with reduced-precision library ops";
+  let description = [{
+    Mixed precision as PyTorch's autocast with f32 master weights. A model
+    module whose tensors are f16 or bf16 (its inputs' float type, which its
+    parameters take) is rewritten to f32 tensors everywhere (inputs,
+    parameters, buffers, activations, constants; so the optimizer state and
+    gradients -nn-autodiff builds are f32 too) and marked with the module
+    attribute `nn.precision = "bf16"` (or "f16"). In a model so marked,
+    every nn.conv2d, nn.linear, nn.conv2d_backward and nn.linear_backward
+    gets the discardable attribute `nn.precision` of the same value: its
+    library kernel reads its inputs in that precision with f32 accumulation
+    (runtime/Kernels.h, "Mixed precision"). Generated kernels stay f32.
+    Idempotent; -nn-autodiff, -nn-lower-to-linalg and -nn-lower-to-buffers
+    run it first (nnc::autocastModels), after -nn-check-element-types.
+
+    ```
+    nn-opt model.mlir -nn-autocast
     ```
   }];
   let dependentDialects = ["::mlir::nn::NNDialect",

@@ -180,6 +180,67 @@ void nnc_qlinear_fwd(const int8_t *x, const int8_t *w, const float *wScale, cons
 const char *nnc_int8_implementations(void);
 
 //===----------------------------------------------------------------------===//
+// Mixed precision (bf16/f16 models; docs/design.md "Reduced precision")
+//===----------------------------------------------------------------------===//
+// The conv2d and linear kernels of a model whose float type is bf16 or f16:
+// the same tensors, layouts and shape arguments as the f32 ones (all tensors
+// f32: master weights, activations, gradients), a caller scratch sized by the
+// *_mixed_scratch_bytes function for the same precision, and the inputs (x,
+// w, dy) read in `precision` with f32 accumulation and f32 outputs, as
+// PyTorch's autocast computes. NNC_PRECISION_BF16: oneDNN bf16 primitives
+// (the conversion is their reorder into the scratch; weights' converted copies
+// are kept as the f32 conv keeps its reordered ones). NNC_PRECISION_F16:
+// oneDNN 2.6 has no f16 primitives on the CPU, so the inputs are rounded to
+// f16 (nearest even; beyond f16's range +-inf) into the scratch and the f32
+// kernels run on them. NNC_PRECISION_F32 is the f32 kernel. The bias
+// gradient is summed in f32. Another precision code is reported
+// (nnc_kernels_error) and the outputs are NaN.
+
+#define NNC_PRECISION_F32 0
+#define NNC_PRECISION_BF16 1
+#define NNC_PRECISION_F16 2
+
+int64_t nnc_conv2d_fwd_mixed_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
+                                           int64_t KH, int64_t KW, int64_t strideH, int64_t strideW,
+                                           int64_t padH, int64_t padW, int64_t dilH, int64_t dilW,
+                                           int64_t groups, int32_t precision);
+void nnc_conv2d_fwd_mixed(const float *x, const float *w, const float *b, float *y, void *scratch,
+                          int64_t scratchBytes, int64_t N, int64_t C, int64_t H, int64_t W,
+                          int64_t O, int64_t KH, int64_t KW, int64_t strideH, int64_t strideW,
+                          int64_t padH, int64_t padW, int64_t dilH, int64_t dilW, int64_t groups,
+                          int32_t epilogue, int32_t precision);
+int64_t nnc_conv2d_bwd_mixed_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
+                                           int64_t KH, int64_t KW, int64_t strideH, int64_t strideW,
+                                           int64_t padH, int64_t padW, int64_t dilH, int64_t dilW,
+                                           int64_t groups, int32_t precision);
+void nnc_conv2d_bwd_mixed(const float *dy, const float *x, const float *w, float *dx, float *dw,
+                          float *db, void *scratch, int64_t scratchBytes, int64_t N, int64_t C,
+                          int64_t H, int64_t W, int64_t O, int64_t KH, int64_t KW, int64_t strideH,
+                          int64_t strideW, int64_t padH, int64_t padW, int64_t dilH, int64_t dilW,
+                          int64_t groups, int32_t precision);
+int64_t nnc_linear_fwd_mixed_scratch_bytes(int64_t M, int64_t in, int64_t out, int32_t precision);
+void nnc_linear_fwd_mixed(const float *x, const float *w, const float *b, float *y, void *scratch,
+                          int64_t scratchBytes, int64_t M, int64_t in, int64_t out,
+                          int32_t epilogue, int32_t precision);
+int64_t nnc_linear_bwd_mixed_scratch_bytes(int64_t M, int64_t in, int64_t out, int32_t precision);
+void nnc_linear_bwd_mixed(const float *dy, const float *x, const float *w, float *dx, float *dw,
+                          float *db, void *scratch, int64_t scratchBytes, int64_t M, int64_t in,
+                          int64_t out, int32_t precision);
+/// Dynamic loss scaling of f16 training (docs/training.md "Loss scaling"):
+/// the f16 backward kernels (conv2d, linear) round `scale` * dy to f16 and
+/// divide their f32 results (dx, dw, db) by `scale`. Outside these kernels the
+/// model computes in f32, so with a power-of-two scale this is exactly what
+/// scaling the loss and unscaling the gradients does to the f16 operands; an
+/// f16 overflow (inf) reaches the gradients, which the training loop detects.
+/// A scale that is not positive and finite sets 1 (the default). Process-wide.
+void nnc_set_loss_scale(float scale);
+float nnc_get_loss_scale(void);
+/// The oneDNN implementations the bf16 kernels created so far, e.g. "conv
+/// fwd: brgconv:avx512_core_amx_bf16; matmul: brg:avx512_core_amx_bf16"
+/// (each once, in order; "" before any). Valid until the next such call.
+const char *nnc_mixed_implementations(void);
+
+//===----------------------------------------------------------------------===//
 // Recurrent layers: RNN (tanh|relu), LSTM (gates i,f,g,o), GRU (gates r,z,n)
 //===----------------------------------------------------------------------===//
 // Common arguments:

@@ -84,29 +84,44 @@ struct ConvEntry {
   /// reorder of it.
   bool shareDy = false;
 
-  ConvEntry(const ConvShape &s, Direction dir, bool bias, bool relu) {
-    // Winograd where it is faster; the direct algorithm where oneDNN has no
-    // Winograd implementation (a CPU without AVX-512) or none of a direction.
-    if (useWinograd(s))
-      build(s, dir, bias, relu, dnnl_convolution_winograd);
+  /// `low` is the type the primitives read their inputs in (x, w, dy): f32,
+  /// or bf16/f16 for a reduced-precision model (runtime/KernelsMixed.cpp);
+  /// their outputs (y, dx, dw, db) are f32 either way.
+  ConvEntry(const ConvShape &s, Direction dir, bool bias, bool relu,
+            dnnl_data_type_t low = dnnl_f32) {
+    // Winograd where it is faster (oneDNN has it for f32 only); the direct
+    // algorithm where oneDNN has no Winograd implementation (a CPU without
+    // AVX-512) or none of a direction.
+    if (low == dnnl_f32 && useWinograd(s))
+      build(s, dir, bias, relu, dnnl_convolution_winograd, low);
     if (!ok) {
       for (Primitive *p : {&fwd, &bwdData, &bwdWeights})
         p->reset();
-      build(s, dir, bias, relu, dnnl_convolution_direct);
+      build(s, dir, bias, relu, dnnl_convolution_direct, low);
     }
+    if (ok && low != dnnl_f32)
+      for (auto [what, p] : {std::pair{"conv fwd: ", &fwd},
+                             {"conv bwd data: ", &bwdData},
+                             {"conv bwd weights: ", &bwdWeights}})
+        if (std::string impl = p->implementation(); !impl.empty())
+          recordMixedImplementation(what + impl);
   }
 
 private:
-  void build(const ConvShape &s, Direction dir, bool bias, bool relu,
-             dnnl_alg_kind_t alg) {
+  void build(const ConvShape &s, Direction dir, bool bias, bool relu, dnnl_alg_kind_t alg,
+             dnnl_data_type_t low) {
     ConvDescs d(s);
-    dnnl_memory_desc_t x, w, y; // any layout
-    dnnl_memory_desc_init_by_tag(&x, d.x.ndims, d.x.dims, dnnl_f32,
-                                 dnnl_format_tag_any);
-    dnnl_memory_desc_init_by_tag(&w, d.w.ndims, d.w.dims, dnnl_f32,
-                                 dnnl_format_tag_any);
+    // Any layout; the inputs in `low` (Primitive's reorders from the plain
+    // f32 tensors convert them), the outputs in f32.
+    dnnl_memory_desc_t x, w, y, yLow;
+    dnnl_memory_desc_init_by_tag(&x, d.x.ndims, d.x.dims, low, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&w, d.w.ndims, d.w.dims, low, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&y, d.y.ndims, d.y.dims, dnnl_f32,
                                  dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&yLow, d.y.ndims, d.y.dims, low, dnnl_format_tag_any);
+    dnnl_memory_desc_t xOut = x, wOut = w; // dx and dw: f32
+    xOut.data_type = dnnl_f32;
+    wOut.data_type = dnnl_f32;
     dnnl_convolution_desc_t fwdDesc;
     if (dnnl_dilated_convolution_forward_desc_init(
             &fwdDesc, dnnl_forward_training, alg, &x, &w, bias ? &d.b : nullptr,
@@ -129,12 +144,12 @@ private:
     dnnl_primitive_desc_t hint = createPd(&fwdDesc, false, nullptr);
     dnnl_convolution_desc_t dataDesc, weightsDesc;
     ok = hint &&
-         dnnl_dilated_convolution_backward_data_desc_init(
-             &dataDesc, alg, &x, &w, &y, d.strides, d.dilates, d.padL,
-             d.padR) == dnnl_success &&
+         dnnl_dilated_convolution_backward_data_desc_init(&dataDesc, alg, &xOut, &w, &yLow,
+                                                          d.strides, d.dilates, d.padL,
+                                                          d.padR) == dnnl_success &&
          dnnl_dilated_convolution_backward_weights_desc_init(
-             &weightsDesc, alg, &x, &w, bias ? &d.b : nullptr, &y, d.strides,
-             d.dilates, d.padL, d.padR) == dnnl_success;
+             &weightsDesc, alg, &x, &wOut, bias ? &d.b : nullptr, &yLow, d.strides, d.dilates,
+             d.padL, d.padR) == dnnl_success;
     // dy comes first in both, so its reorder buffer starts each one's
     // buffers.
     ok = ok && bwdData.init(createPd(&dataDesc, false, hint),
@@ -175,7 +190,7 @@ private:
 /// epilogue and thread count.
 struct ConvCache {
   dnnl_stream_t stream = nullptr;
-  std::map<std::array<int64_t, 18>, std::unique_ptr<ConvEntry>> entries;
+  std::map<std::array<int64_t, 19>, std::unique_ptr<ConvEntry>> entries;
 
   ConvCache() {
     if (dnnl_stream_create(&stream, cpuEngine(), dnnl_stream_default_flags) !=
@@ -189,16 +204,17 @@ struct ConvCache {
   }
 
   /// The entry for this call, created at its first use.
-  ConvEntry &get(const ConvShape &s, Direction dir, bool bias, bool relu) {
-    std::array<int64_t, 18> key;
+  ConvEntry &get(const ConvShape &s, Direction dir, bool bias, bool relu, dnnl_data_type_t low) {
+    std::array<int64_t, 19> key;
     std::copy(s.begin(), s.end(), key.begin());
     key[14] = static_cast<int64_t>(dir);
     key[15] = bias;
     key[16] = relu;
     key[17] = omp_get_max_threads();
+    key[18] = low;
     std::unique_ptr<ConvEntry> &e = entries[key];
     if (!e)
-      e = std::make_unique<ConvEntry>(s, dir, bias, relu);
+      e = std::make_unique<ConvEntry>(s, dir, bias, relu, low);
     return *e;
   }
 };
@@ -213,30 +229,25 @@ ConvCache &cache() {
 
 /// The scratch an entry needs for the thread count of a run on this machine
 /// (scratchForPlannedThreads).
-int64_t plannedScratch(const ConvShape &s, Direction dir, bool bias,
-                       bool relu) {
-  return scratchForPlannedThreads([&] { return cache().get(s, dir, bias, relu).scratchBytes; });
+int64_t plannedScratch(const ConvShape &s, Direction dir, bool bias, bool relu,
+                       dnnl_data_type_t low) {
+  return scratchForPlannedThreads(
+      [&] { return cache().get(s, dir, bias, relu, low).scratchBytes; });
 }
 
 /// The entry for a call, or null after reporting why it cannot run: oneDNN
 /// has no implementation, or it needs more scratch than the compiler planned
 /// (the artifact was built on another CPU, or the thread count is higher).
-ConvEntry *entryFor(const char *fn, const ConvShape &s, Direction dir,
-                    bool bias, bool relu, int64_t scratchBytes) {
-  ConvEntry &e = cache().get(s, dir, bias, relu);
+ConvEntry *entryFor(const char *fn, const ConvShape &s, Direction dir, bool bias, bool relu,
+                    dnnl_data_type_t low, int64_t scratchBytes) {
+  ConvEntry &e = cache().get(s, dir, bias, relu, low);
   if (!e.ok || !cache().stream) {
     reportError(std::string(fn) + ": oneDNN has no implementation of " +
                 describe(s));
     return nullptr;
   }
   if (e.scratchBytes > scratchBytes) {
-    reportError(std::string(fn) + ": " + describe(s) + " needs " +
-                std::to_string(e.scratchBytes) + " scratch bytes with " +
-                std::to_string(omp_get_max_threads()) +
-                " threads on this CPU, but the model planned " +
-                std::to_string(scratchBytes) +
-                " (it was built on another CPU or for fewer threads): rebuild "
-                "it on this machine or run it with fewer threads");
+    reportError(scratchShortfall(fn, describe(s), e.scratchBytes, scratchBytes));
     return nullptr;
   }
   return &e;
@@ -258,19 +269,76 @@ void biasGradient(const float *dy, float *db, int64_t N, int64_t O,
   }
 }
 
-/// Fills a tensor the kernel could not compute with NaN (never stale data).
-void poison(float *p, int64_t n) {
-  if (p)
-    std::fill(p, p + n, std::numeric_limits<float>::quiet_NaN());
-}
 
 } // namespace
+
+/// The conv kernels for inputs read in `low` (f32, bf16 or f16); the
+/// extern "C" entry points below and runtime/KernelsMixed.cpp call them.
+int64_t nnc::kernels::convFwdScratchBytes(const ConvShape &s, dnnl_data_type_t low) {
+  int64_t bytes = 0;
+  for (bool bias : {false, true})
+    for (bool relu : {false, true})
+      bytes = std::max(bytes, plannedScratch(s, Direction::Forward, bias, relu, low));
+  return bytes;
+}
+
+void nnc::kernels::convFwd(const char *fn, const ConvShape &s, dnnl_data_type_t low, const float *x,
+                           const float *w, const float *b, float *y, void *scratch,
+                           int64_t scratchBytes, int32_t epilogue) {
+  ConvEntry *e =
+      entryFor(fn, s, Direction::Forward, b != nullptr, epilogue == 1, low, scratchBytes);
+  if (e && e->fwd.execute(cache().stream,
+                          b ? std::initializer_list<const void *>{x, w, b, y}
+                            : std::initializer_list<const void *>{x, w, y},
+                          scratch))
+    return;
+  if (e)
+    reportError(std::string(fn) + ": oneDNN failed to run " + describe(s));
+  auto [oh, ow] = outputSize(s);
+  poison(y, s[N_] * s[O_] * oh * ow);
+}
+
+int64_t nnc::kernels::convBwdScratchBytes(const ConvShape &s, dnnl_data_type_t low) {
+  return std::max(plannedScratch(s, Direction::Backward, false, false, low),
+                  plannedScratch(s, Direction::Backward, true, false, low));
+}
+
+void nnc::kernels::convBwd(const char *fn, const ConvShape &s, dnnl_data_type_t low,
+                           const float *dy, const float *x, const float *w, float *dx, float *dw,
+                           float *db, void *scratch, int64_t scratchBytes) {
+  // Without dw, oneDNN's backward-weights cannot give db alone: sum dy here.
+  const bool bias = db != nullptr && dw != nullptr;
+  if (db && !dw) {
+    auto [oh, ow] = outputSize(s);
+    biasGradient(dy, db, s[N_], s[O_], oh * ow);
+  }
+  if (!dx && !dw)
+    return;
+  ConvEntry *e = entryFor(fn, s, Direction::Backward, bias, false, low, scratchBytes);
+  bool ok = e != nullptr;
+  if (ok && dx)
+    ok = e->bwdData.execute(cache().stream, {dy, w, dx}, scratch);
+  // Backward-data left dy's reorder in the scratch where backward-weights
+  // reads it.
+  const bool dyReordered = dx && e && e->shareDy;
+  if (ok && dw)
+    ok = bias ? e->bwdWeights.execute(cache().stream, {dy, x, dw, db}, scratch, dyReordered)
+              : e->bwdWeights.execute(cache().stream, {dy, x, dw}, scratch, dyReordered);
+  if (ok)
+    return;
+  if (e)
+    reportError(std::string(fn) + ": oneDNN failed to run " + describe(s));
+  poison(dx, s[N_] * s[C_] * s[H_] * s[W_]);
+  poison(dw, s[O_] * (s[C_] / s[G_]) * s[KH_] * s[KW_]);
+  poison(db, s[O_]);
+}
 
 extern "C" {
 
 void nnc_kernels_release(void) {
   convCache.reset();
   releaseInt8Primitives();
+  releaseMixedPrimitives();
 }
 
 int64_t nnc_conv2d_fwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
@@ -278,15 +346,8 @@ int64_t nnc_conv2d_fwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
                                      int64_t strideH, int64_t strideW,
                                      int64_t padH, int64_t padW, int64_t dilH,
                                      int64_t dilW, int64_t groups) {
-  ConvShape s = {
-      N,       C,       H,    W,    O,    KH,   KW,
-      strideH, strideW, padH, padW, dilH, dilW, std::max<int64_t>(groups, 1)};
-  int64_t bytes = 0;
-  for (bool bias : {false, true})
-    for (bool relu : {false, true})
-      bytes =
-          std::max(bytes, plannedScratch(s, Direction::Forward, bias, relu));
-  return bytes;
+  return convFwdScratchBytes(
+      convShape(N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW, groups), dnnl_f32);
 }
 
 void nnc_conv2d_fwd(const float *x, const float *w, const float *b, float *y,
@@ -296,20 +357,9 @@ void nnc_conv2d_fwd(const float *x, const float *w, const float *b, float *y,
                     int64_t padW, int64_t dilH, int64_t dilW, int64_t groups,
                     int32_t epilogue) {
   nnc::rt::LibraryTimer timer;
-  ConvShape s = {
-      N,       C,       H,    W,    O,    KH,   KW,
-      strideH, strideW, padH, padW, dilH, dilW, std::max<int64_t>(groups, 1)};
-  ConvEntry *e = entryFor("nnc_conv2d_fwd", s, Direction::Forward, b != nullptr,
-                          epilogue == 1, scratchBytes);
-  if (e && e->fwd.execute(cache().stream,
-                          b ? std::initializer_list<const void *>{x, w, b, y}
-                            : std::initializer_list<const void *>{x, w, y},
-                          scratch))
-    return;
-  if (e)
-    reportError("nnc_conv2d_fwd: oneDNN failed to run " + describe(s));
-  auto [oh, ow] = outputSize(s);
-  poison(y, N * O * oh * ow);
+  convFwd("nnc_conv2d_fwd",
+          convShape(N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW, groups),
+          dnnl_f32, x, w, b, y, scratch, scratchBytes, epilogue);
 }
 
 int64_t nnc_conv2d_bwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
@@ -317,11 +367,8 @@ int64_t nnc_conv2d_bwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_t W,
                                      int64_t strideH, int64_t strideW,
                                      int64_t padH, int64_t padW, int64_t dilH,
                                      int64_t dilW, int64_t groups) {
-  ConvShape s = {
-      N,       C,       H,    W,    O,    KH,   KW,
-      strideH, strideW, padH, padW, dilH, dilW, std::max<int64_t>(groups, 1)};
-  return std::max(plannedScratch(s, Direction::Backward, false, false),
-                  plannedScratch(s, Direction::Backward, true, false));
+  return convBwdScratchBytes(
+      convShape(N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW, groups), dnnl_f32);
 }
 
 void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
@@ -331,37 +378,9 @@ void nnc_conv2d_bwd(const float *dy, const float *x, const float *w, float *dx,
                     int64_t padH, int64_t padW, int64_t dilH, int64_t dilW,
                     int64_t groups) {
   nnc::rt::LibraryTimer timer;
-  ConvShape s = {
-      N,       C,       H,    W,    O,    KH,   KW,
-      strideH, strideW, padH, padW, dilH, dilW, std::max<int64_t>(groups, 1)};
-  // Without dw, oneDNN's backward-weights cannot give db alone: sum dy here.
-  const bool bias = db != nullptr && dw != nullptr;
-  if (db && !dw) {
-    auto [oh, ow] = outputSize(s);
-    biasGradient(dy, db, N, O, oh * ow);
-  }
-  if (!dx && !dw)
-    return;
-  ConvEntry *e = entryFor("nnc_conv2d_bwd", s, Direction::Backward, bias, false,
-                          scratchBytes);
-  bool ok = e != nullptr;
-  if (ok && dx)
-    ok = e->bwdData.execute(cache().stream, {dy, w, dx}, scratch);
-  // Backward-data left dy's reorder in the scratch where backward-weights
-  // reads it.
-  const bool dyReordered = dx && e && e->shareDy;
-  if (ok && dw)
-    ok = bias ? e->bwdWeights.execute(cache().stream, {dy, x, dw, db}, scratch,
-                                      dyReordered)
-              : e->bwdWeights.execute(cache().stream, {dy, x, dw}, scratch,
-                                      dyReordered);
-  if (ok)
-    return;
-  if (e)
-    reportError("nnc_conv2d_bwd: oneDNN failed to run " + describe(s));
-  poison(dx, N * C * H * W);
-  poison(dw, O * (C / s[G_]) * KH * KW);
-  poison(db, O);
+  convBwd("nnc_conv2d_bwd",
+          convShape(N, C, H, W, O, KH, KW, strideH, strideW, padH, padW, dilH, dilW, groups),
+          dnnl_f32, dy, x, w, dx, dw, db, scratch, scratchBytes);
 }
 
 } // extern "C"

@@ -21,6 +21,8 @@
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <limits>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +32,14 @@ namespace nnc::kernels {
 /// The 14 shape arguments every conv function takes, in ABI order.
 using ConvShape = std::array<int64_t, 14>;
 enum Dim { N_, C_, H_, W_, O_, KH_, KW_, SH_, SW_, PH_, PW_, DH_, DW_, G_ };
+
+/// A ConvShape from the ABI's 14 arguments (groups < 1 read as 1).
+inline ConvShape convShape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t KH,
+                           int64_t KW, int64_t strideH, int64_t strideW, int64_t padH, int64_t padW,
+                           int64_t dilH, int64_t dilW, int64_t groups) {
+  return {N,       C,       H,    W,    O,    KH,   KW,
+          strideH, strideW, padH, padW, dilH, dilW, std::max<int64_t>(groups, 1)};
+}
 
 /// Output height and width of a conv shape (PyTorch's floor formula).
 inline std::pair<int64_t, int64_t> outputSize(const ConvShape &s) {
@@ -235,6 +245,16 @@ public:
     return ok && dnnl_stream_wait(stream) == dnnl_success;
   }
 
+  /// oneDNN's name of the primitive's implementation ("" before init).
+  std::string implementation() const {
+    const_dnnl_primitive_desc_t pd = nullptr;
+    const char *impl = nullptr;
+    if (!prim || dnnl_primitive_get_primitive_desc(prim, &pd) != dnnl_success ||
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success)
+      return "";
+    return impl ? impl : "";
+  }
+
   /// Bytes of scratch execute needs: the scratchpad and the reorder buffers.
   int64_t scratchBytes = 0;
 
@@ -334,6 +354,49 @@ template <typename BytesFn> int64_t scratchForPlannedThreads(BytesFn bytes) {
   return alignUp(most);
 }
 
+/// The oneDNN implementations a family of kernels has used so far, each
+/// once, "; "-joined (nnc_int8_implementations, nnc_mixed_implementations).
+class ImplementationList {
+public:
+  void add(const std::string &impl) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (std::find(seen.begin(), seen.end(), impl) != seen.end())
+      return;
+    seen.push_back(impl);
+    joined.clear();
+    for (const std::string &s : seen)
+      joined += (joined.empty() ? "" : "; ") + s;
+  }
+  /// The list; valid until the next add.
+  const char *str() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return joined.c_str();
+  }
+
+private:
+  std::mutex mutex;
+  std::vector<std::string> seen;
+  std::string joined;
+};
+
+/// Fills a tensor a kernel could not compute with NaN (never stale data);
+/// null: nothing.
+inline void poison(float *p, int64_t n) {
+  if (p)
+    std::fill(p, p + n, std::numeric_limits<float>::quiet_NaN());
+}
+
+/// The error of a primitive (`what`, e.g. describe(shape)) that needs more
+/// scratch than the model planned.
+inline std::string scratchShortfall(const char *fn, const std::string &what, int64_t needed,
+                                    int64_t planned) {
+  return std::string(fn) + ": " + what + " needs " + std::to_string(needed) +
+         " scratch bytes with " + std::to_string(omp_get_max_threads()) +
+         " threads on this CPU, but the model planned " + std::to_string(planned) +
+         " (it was built on another CPU or for fewer threads): rebuild it on this machine or "
+         "run it with fewer threads";
+}
+
 /// The oneDNN description of a conv shape on the plain layouts.
 struct ConvDescs {
   dnnl_memory_desc_t x, w, b, y;
@@ -370,6 +433,25 @@ struct ConvDescs {
     }
   }
 };
+
+/// The f32 conv kernels of KernelsConv.cpp with their inputs (x, w, dy) read
+/// in `low` (f32, or bf16/f16 converted by the reorders into the scratch) and
+/// f32 outputs; `fn` names the entry point in error reports. Same scratch
+/// rules as nnc_conv2d_fwd/bwd.
+int64_t convFwdScratchBytes(const ConvShape &s, dnnl_data_type_t low);
+void convFwd(const char *fn, const ConvShape &s, dnnl_data_type_t low, const float *x,
+             const float *w, const float *b, float *y, void *scratch, int64_t scratchBytes,
+             int32_t epilogue);
+int64_t convBwdScratchBytes(const ConvShape &s, dnnl_data_type_t low);
+void convBwd(const char *fn, const ConvShape &s, dnnl_data_type_t low, const float *dy,
+             const float *x, const float *w, float *dx, float *dw, float *db, void *scratch,
+             int64_t scratchBytes);
+/// Frees the calling thread's reduced-precision linear primitives
+/// (KernelsMixed.cpp; nnc_kernels_release).
+void releaseMixedPrimitives();
+/// Adds `impl` ("conv fwd: brgconv:avx512_core_amx_bf16") to what
+/// nnc_mixed_implementations lists.
+void recordMixedImplementation(const std::string &impl);
 
 } // namespace nnc::kernels
 

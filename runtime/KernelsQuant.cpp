@@ -62,23 +62,8 @@ dnnl_data_type_t destinationType(int64_t yType) {
 }
 
 /// The implementations used so far ("conv: ...", "matmul: ..."), each once.
-struct Implementations {
-  std::mutex mutex;
-  std::vector<std::string> seen;
-  std::string joined;
-
-  void add(const std::string &impl) {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (std::find(seen.begin(), seen.end(), impl) != seen.end())
-      return;
-    seen.push_back(impl);
-    joined.clear();
-    for (const std::string &s : seen)
-      joined += (joined.empty() ? "" : "; ") + s;
-  }
-};
-Implementations &implementations() {
-  static Implementations impls;
+ImplementationList &implementations() {
+  static ImplementationList impls;
   return impls;
 }
 
@@ -399,10 +384,6 @@ void nnc_qlinear_fwd(const int8_t *x, const int8_t *w, const float *wScale, cons
            yZeroPoint);
 }
 
-const char *nnc_int8_implementations(void) {
-  Implementations &impls = implementations();
-  std::lock_guard<std::mutex> lock(impls.mutex);
-  return impls.joined.c_str();
-}
+const char *nnc_int8_implementations(void) { return implementations().str(); }
 
 } // extern "C"

@@ -116,6 +116,9 @@ Result<std::unique_ptr<Model>> Model::load(const std::string &path,
   if (!arenaBytes || *arenaBytes <= 0)
     return bad(path, "model table has no valid arena_bytes");
   m->arenaBytes_ = *arenaBytes;
+  m->precision_ = asString(jsonMember(root, "precision"));
+  if (!m->precision_.empty() && m->precision_ != "bf16" && m->precision_ != "f16")
+    return bad(path, "model table names an unknown precision '" + m->precision_ + "'");
 
   const Json *regions = jsonMember(root, "regions");
   if (!regions || !regions->is_array())

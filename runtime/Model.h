@@ -68,6 +68,10 @@ public:
   Device device() const { return device_; }
   /// The model table's arena_bytes (docs/abi.md).
   int64_t arenaBytes() const { return arenaBytes_; }
+  /// The table's "precision": "bf16" or "f16" for a reduced-precision model
+  /// (its f32 arena regions are stored in that type in its weights file;
+  /// docs/abi.md), "" for an f32 model.
+  const std::string &precision() const { return precision_; }
   /// The process's resident bytes just before load allocated the arena (-1
   /// where unknown): the baseline of nnc train's memory figures, which the
   /// compiler, the model library and the runtime's libraries are part of.
@@ -157,6 +161,7 @@ private:
   /// The entry start() began and finish() has not waited for ("" if none).
   std::string running_;
   int64_t arenaBytes_ = 0;
+  std::string precision_;
   int64_t residentBeforeArena_ = -1;
   int64_t allocatedBytes_ = 0;
   std::vector<Region> regions_;

@@ -13,8 +13,10 @@
 #include <chrono>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 using namespace nnc::rt;
 
@@ -113,16 +115,51 @@ std::vector<const Region *> regionsOfKind(const Model &model,
   return out;
 }
 
+/// How a file stores an arena region: under `name`, as `dtype` (converted
+/// from and to the region's f32 when they differ).
+struct Stored {
+  const Region *region;
+  std::string name;
+  nnc::TensorDType dtype;
+};
+
+/// The weights file's tensors: the parameters and buffers, the f32 ones in
+/// the model's precision (a bf16 or f16 model's weights file holds its
+/// declared type: half the bytes, what inference needs).
+std::vector<Stored> weightsFile(const Model &model) {
+  std::vector<Stored> out;
+  for (const Region *r : regionsOfKind(model, {"param", "buffer"}))
+    out.push_back({r, r->name,
+                   r->dtype == "f32" && !model.precision().empty() ? tensorDType(model.precision())
+                                                                   : tensorDType(r->dtype)});
+  return out;
+}
+
+/// The training state file's tensors: the optimizer state and, for a bf16 or
+/// f16 model, its f32 master weights as `master.<name>` (the weights file
+/// rounds them; --resume continues from these exactly).
+std::vector<Stored> stateFile(const Model &model) {
+  std::vector<Stored> out;
+  for (const Region *r : regionsOfKind(model, {"state"}))
+    out.push_back({r, r->name, tensorDType(r->dtype)});
+  if (!model.precision().empty())
+    for (const Region *r : regionsOfKind(model, {"param", "buffer"}))
+      if (r->dtype == "f32")
+        out.push_back({r, "master." + r->name, nnc::TensorDType::F32});
+  return out;
+}
+
 Result<int64_t> writeRegions(Model &model, const std::string &path,
-                             const std::vector<const Region *> &regions,
+                             const std::vector<Stored> &regions,
                              const nnc::SafetensorsMetadata &metadata,
                              const nnc::SafetensorsMetadata &reserve = {}) {
   // On the GPU the regions are copied from the device first.
   if (Status st = model.syncToHost(); st.failed())
     return st;
   std::vector<WriteTensor> tensors;
-  for (const Region *r : regions)
-    tensors.push_back({r->name, tensorDType(r->dtype), shapeOf(*r), model.data(*r), false});
+  for (const Stored &s : regions)
+    tensors.push_back({s.name, s.dtype, shapeOf(*s.region), model.data(*s.region),
+                       s.dtype != tensorDType(s.region->dtype)});
   if (Status st = writeCheckpoint(path, tensors, metadata, reserve); st.failed())
     return st;
   struct stat info;
@@ -131,15 +168,15 @@ Result<int64_t> writeRegions(Model &model, const std::string &path,
   return int64_t(info.st_size);
 }
 
-Status readRegions(Model &model, const std::string &path,
-                   const std::vector<const Region *> &regions,
+Status readRegions(Model &model, const std::string &path, const std::vector<Stored> &regions,
                    nnc::SafetensorsMetadata *metadata = nullptr) {
   Result<Checkpoint> ckpt = readCheckpoint(path);
   if (!ckpt)
     return ckpt.status();
   std::vector<LoadTarget> targets;
-  for (const Region *r : regions)
-    targets.push_back({r->name, tensorDType(r->dtype), shapeOf(*r), model.data(*r)});
+  for (const Stored &s : regions)
+    targets.push_back(
+        {s.name, tensorDType(s.region->dtype), shapeOf(*s.region), model.data(*s.region)});
   if (Status st = loadCheckpoint(*ckpt, targets); st.failed())
     return st;
   model.hostChanged();
@@ -147,6 +184,72 @@ Status readRegions(Model &model, const std::string &path,
     *metadata = ckpt->metadata;
   return Status::success();
 }
+
+/// Dynamic loss scaling of an f16 model, as PyTorch's GradScaler: each step
+/// runs with the f16 backward kernels' loss scale (nnc_set_loss_scale); a
+/// step whose gradients had an inf or NaN leaves a non-finite parameter,
+/// buffer or optimizer state (every optimizer's update propagates them), so
+/// the loop restores them from the copy taken before the step, counts the
+/// step as skipped and halves the scale; after `growth` good steps in a row
+/// the scale doubles. The copy lives outside the arena (the persistent
+/// regions' bytes once more).
+class LossScaler {
+public:
+  LossScaler(Model &model, double scale, int64_t growth)
+      : on(model.precision() == "f16"), scale(scale), growth(growth) {
+    if (!on)
+      return;
+    for (const Region *r : regionsOfKind(model, {"param", "buffer", "state"}))
+      saved.push_back({r, std::vector<char>(size_t(r->bytes))});
+  }
+  ~LossScaler() { nnc_set_loss_scale(1.0f); }
+  bool enabled() const { return on; }
+  double lossScale() const { return scale; }
+  int64_t skippedSteps() const { return skipped; }
+  void resume(double s) { scale = s > 0 ? s : scale; }
+
+  /// Before a step: remember the persistent regions, set the scale.
+  void before(Model &model) {
+    if (!on)
+      return;
+    for (auto &[r, bytes] : saved)
+      std::memcpy(bytes.data(), model.data(*r), bytes.size());
+    nnc_set_loss_scale(float(scale));
+  }
+  /// After a step: whether it is skipped (then its effects are undone).
+  bool after(Model &model) {
+    if (!on)
+      return false;
+    bool finite = true;
+    for (auto &[r, bytes] : saved) {
+      if (r->dtype != "f32")
+        continue;
+      const float *p = model.dataAs<float>(*r);
+      for (int64_t i = 0, n = r->numElements(); i < n && finite; ++i)
+        finite = std::isfinite(p[i]);
+    }
+    if (finite) {
+      if (++good >= growth) {
+        scale *= 2;
+        good = 0;
+      }
+      return false;
+    }
+    for (auto &[r, bytes] : saved)
+      std::memcpy(model.data(*r), bytes.data(), bytes.size());
+    model.hostChanged();
+    scale /= 2;
+    good = 0;
+    ++skipped;
+    return true;
+  }
+
+private:
+  bool on;
+  double scale;
+  int64_t growth, good = 0, skipped = 0;
+  std::vector<std::pair<const Region *, std::vector<char>>> saved;
+};
 
 std::string metadataValue(const nnc::SafetensorsMetadata &md, const std::string &key) {
   for (const auto &[k, v] : md)
@@ -424,11 +527,11 @@ std::string nnc::rt::batchCoupledLayer(const Model &model) {
 }
 
 Status nnc::rt::loadWeights(Model &model, const std::string &path) {
-  return readRegions(model, path, regionsOfKind(model, {"param", "buffer"}));
+  return readRegions(model, path, weightsFile(model));
 }
 
 Result<int64_t> nnc::rt::saveWeights(Model &model, const std::string &path) {
-  return writeRegions(model, path, regionsOfKind(model, {"param", "buffer"}), {});
+  return writeRegions(model, path, weightsFile(model), {});
 }
 
 std::string nnc::rt::formatTestFigures(const EvalResult &test) {
@@ -589,8 +692,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
 
   // Start: resume, given weights, or fresh initialization.
   int64_t startEpoch = 0, globalStep = 0;
-  std::vector<const Region *> weights = regionsOfKind(model, {"param", "buffer"});
-  std::vector<const Region *> state = regionsOfKind(model, {"state"});
+  std::string resumedLossScale; // f16: the scale the checkpoint's run had reached
+  std::vector<Stored> weights = weightsFile(model), state = stateFile(model);
   if (!options.resume.empty()) {
     nnc::SafetensorsMetadata weightsMd, md;
     if (Status st = readRegions(model, options.resume, weights, &weightsMd); st.failed())
@@ -614,6 +717,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
         statePath = nextPath;
       }
     }
+    resumedLossScale = metadataValue(md, "loss_scale");
     startEpoch = std::atoll(metadataValue(md, "epoch").c_str());
     result.lastCheckpoint = options.resume;
     result.lastCheckpointEpoch = startEpoch;
@@ -637,6 +741,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     if (Status st = options.afterStep(model); st.failed())
       return st;
 
+  LossScaler scaler(model, options.lossScale, options.lossScaleGrowth);
+  if (!options.resume.empty())
+    scaler.resume(std::atof(resumedLossScale.c_str()));
   std::optional<MetricsLog> metrics;
   if (!options.metrics.empty()) {
     if (!options.resume.empty())
@@ -709,6 +816,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     auto beginStep = [&] {
       if (checking)
         nnc_numerics_reset();
+      scaler.before(model);
       return model.start("train_step");
     };
     if (stepsPerEpoch > 0) {
@@ -743,12 +851,18 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
                                model.numericsOps()[first]);
       }
       double loss = *model.dataAs<float>(*io.loss);
-      if (Status st = checkFinite(loss, "the loss", whereInTraining(epoch, i + 1, globalStep + 1));
-          st.failed())
-        return st;
-      lossSum += loss * double(n);
-      correct += *model.dataAs<int64_t>(*io.correct);
-      seen += n;
+      // A skipped f16 step (inf/NaN gradients, or an f16 overflow in the
+      // forward) changes nothing and is not counted in the epoch's figures.
+      const bool skipped = scaler.after(model);
+      if (!skipped) {
+        if (Status st =
+                checkFinite(loss, "the loss", whereInTraining(epoch, i + 1, globalStep + 1));
+            st.failed())
+          return st;
+        lossSum += loss * double(n);
+        correct += *model.dataAs<int64_t>(*io.correct);
+        seen += n;
+      }
       ++globalStep;
       if (metrics && globalStep % options.metricsEvery == 0) {
         MetricsRecord record;
@@ -758,6 +872,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
             .add("loss", loss)
             .add("lr", lr)
             .add("time_s", now() - trainStart);
+        if (scaler.enabled())
+          record.add("loss_scale", scaler.lossScale()).add("skipped", skipped ? 1 : 0);
         if (Status st = metrics->write(record); st.failed())
           return st;
       }
@@ -777,8 +893,12 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     if (bar)
       bar->endEpoch();
     result.steps = globalStep;
-    result.lastEpochLoss = lossSum / double(seen);
-    result.trainAccuracy = double(correct) / double(seen);
+    result.lastEpochLoss = seen ? lossSum / double(seen) : std::numeric_limits<double>::quiet_NaN();
+    result.trainAccuracy = seen ? double(correct) / double(seen) : 0.0;
+    if (scaler.enabled()) {
+      result.skippedSteps = scaler.skippedSteps();
+      result.lossScale = scaler.lossScale();
+    }
     result.samplesPerSecond = double(seen) / elapsed;
     result.stepMs = 1000.0 * elapsed / double(stepsPerEpoch);
 
@@ -808,6 +928,10 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
                    (long long)(epoch + 1), (long long)options.epochs, result.lastEpochLoss,
                    100 * result.trainAccuracy, eval->loss, 100 * eval->accuracy,
                    result.samplesPerSecond, result.stepMs);
+    if (options.progress && scaler.enabled())
+      std::fprintf(options.progress,
+                   "loss scale %g, %lld step(s) skipped so far (inf/NaN f16 gradients)\n",
+                   scaler.lossScale(), (long long)scaler.skippedSteps());
     if (metrics) {
       MetricsRecord record;
       record.add("kind", std::string("epoch"))
@@ -821,6 +945,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
             .add("test_loss", eval->loss)
             .add("test_accuracy", eval->accuracy);
       record.add("samples_per_second", result.samplesPerSecond).add("step_ms", result.stepMs);
+      if (scaler.enabled())
+        record.add("loss_scale", scaler.lossScale()).add("skipped_steps", scaler.skippedSteps());
       if (Status st = metrics->write(record); st.failed())
         return st;
     }
@@ -837,6 +963,11 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
           nnc::trainingProgress(epoch + 1, globalStep);
       nnc::SafetensorsMetadata md = {{"format", "nnc-train-state"}};
       md.insert(md.end(), progress.begin(), progress.end());
+      if (scaler.enabled()) {
+        char scaleText[32];
+        std::snprintf(scaleText, sizeof(scaleText), "%.17g", scaler.lossScale());
+        md.push_back({"loss_scale", scaleText});
+      }
       std::string statePath = options.checkpoint + ".state";
       std::string nextPath = statePath + ".next";
       Result<int64_t> stateBytes = writeRegions(model, nextPath, state, md);

@@ -54,6 +54,11 @@ struct TrainOptions {
   /// resident sizes after each phase). Resets the process's resident peak
   /// when training starts, so the peak is training's. Empty: none.
   std::string memoryStats;
+  /// Dynamic loss scaling of an f16 model (docs/training.md "Loss
+  /// scaling"): the initial scale and the number of good steps after which
+  /// it doubles (a step with an inf/NaN gradient is skipped and halves it).
+  double lossScale = 65536.0;
+  int64_t lossScaleGrowth = 2000;
   /// Kernel threads (0: all cores).
   int threads = 0;
   /// Print progress to this stream (null: quiet).
@@ -103,6 +108,10 @@ struct TrainResult {
   double samplesPerSecond = 0;
   /// Step time in milliseconds, averaged over the last epoch.
   double stepMs = 0;
+  /// f16 models: the steps skipped for inf/NaN gradients (whole run) and the
+  /// loss scale at the end (0: no loss scaling).
+  int64_t skippedSteps = 0;
+  double lossScale = 0;
   /// Whether `TrainOptions::stop` ended training early.
   bool stopped = false;
   /// What the data pipeline held (printed at the start as "memory: ...").

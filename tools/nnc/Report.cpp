@@ -107,6 +107,8 @@ struct CompiledCosts {
   /// With --device gpu: the bytes of one input staging slot of each
   /// artifact (runtime/DeviceArena.h inputStagingSlotBytes; 0 unplanned).
   int64_t trainingStagingSlot = 0, inferenceStagingSlot = 0;
+  /// "bf16" or "f16" for a reduced-precision model (-nn-autocast), else "".
+  std::string precision;
 };
 
 /// The bytes of one input staging slot the runtime allocates for the GPU
@@ -158,13 +160,6 @@ static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
                                      const nnc::ModelGraph &graph, StringRef optimizer, bool fuse,
                                      const nnc::RecomputePlan *recompute, bool gpu) {
   CompiledCosts result;
-  for (const nnc::InputInfo &in : graph.inputs)
-    if (nnc::isFloat(graph.values[in.value].dtype) &&
-        graph.values[in.value].dtype != nnc::DType::F32) {
-      result.kernelsUnavailable = "nnc compiles f32 models only";
-      result.training.unavailable = result.inference.unavailable = result.kernelsUnavailable;
-      return result;
-    }
   // The inference artifact: the model at the batch.
   mlir::OwningOpRef<mlir::ModuleOp> inferenceTop = copyOf(model);
   auto inferenceModel = cast<mlir::ModuleOp>(inferenceTop->getBody()->front());
@@ -191,6 +186,9 @@ static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
     result.kernelsUnavailable = result.training.unavailable = why;
     return result;
   }
+  // -nn-autodiff ran -nn-autocast on the copy.
+  if (auto precision = copy->getAttrOfType<mlir::StringAttr>("nn.precision"))
+    result.precision = precision.getValue().str();
   plan = failure();
   why = unlessCompiles(session, [&] {
     plan = nnc::planModelMemory(copy, fuse, gpu);
@@ -402,6 +400,8 @@ static int printReports(Session &session, raw_ostream &os) {
                                                {"test", int64_t((*data)->memory.test)},
                                                {"staging", int64_t((*data)->memory.staging)},
                                                {"total", int64_t((*data)->memory.total())}};
+      if (!costs.precision.empty())
+        object["precision"] = costs.precision;
       if (costs.kernelsUnavailable.empty())
         object["kernels"] = nnc::kernelsToJSON(costs.kernels, fused);
       if (recompute)
@@ -420,6 +420,19 @@ static int printReports(Session &session, raw_ostream &os) {
           costs.training, os);
       nnc::printMemorySection(formatv("inference memory @ batch {0}", options.batch).str(),
                               costs.inference, os);
+      if (!costs.precision.empty())
+        os << "mixed precision " << costs.precision
+           << ": the arena holds f32 master weights, gradients, optimizer state and activations; "
+              "conv2d/linear compute in "
+           << costs.precision << " with f32 accumulation; the weights file stores "
+           << costs.precision << " (docs/design.md)\n";
+      if (costs.precision == "f16" && costs.training.unavailable.empty()) {
+        const nnc::ArenaBreakdown &t = costs.training.breakdown;
+        os << "f16 loss scaling (nnc train, not in the arena): a copy of the parameters, "
+              "buffers and optimizer state, "
+           << nnc::formatBytes(t.parameters + t.buffers + t.optimizerState)
+           << " (docs/training.md)\n";
+      }
       if (device.gpu()) {
         printGPUOutsideArena(costs, os);
       } else {

@@ -75,6 +75,15 @@ cl::opt<std::string> memoryStatsPath(
     cl::desc("Write the run's memory figures (resident baseline and peak, arena, data "
              "pipeline) as JSON here; the resident peak is then training's own"),
     cl::value_desc("memory.json"), cl::sub(trainCmd), cl::cat(category()));
+cl::opt<double> lossScale("loss-scale",
+                          cl::desc("f16 models: the initial dynamic loss scale (default 65536; "
+                                   "docs/training.md, \"Loss scaling\")"),
+                          cl::init(65536.0), cl::sub(trainCmd), cl::cat(category()));
+cl::opt<int64_t> lossScaleGrowth("loss-scale-growth",
+                                 cl::desc("f16 models: double the loss scale after K good steps "
+                                          "in a row (default 2000)"),
+                                 cl::value_desc("K"), cl::init(2000), cl::sub(trainCmd),
+                                 cl::cat(category()));
 cl::opt<std::string> plotPath("plot",
                               cl::desc("After training, draw the loss and accuracy curves "
                                        "as an SVG chart here (as nnc plot)"),
@@ -89,7 +98,9 @@ static bool checkFlags() {
          checkRange(epochs, 1) && checkRange(stopAfter, 1) &&
          checkReal(learningRate, 0, /*strict=*/true) &&
          checkChoice(schedule, {"constant", "step", "cosine"}) && checkRange(trainLimit, 1) &&
-         checkRange(testLimit, 1) && checkRange(metricsEvery, 1) && device.checkRunnable();
+         checkRange(testLimit, 1) && checkRange(metricsEvery, 1) &&
+         checkReal(lossScale, 0, /*strict=*/true, 3.0e38) && checkRange(lossScaleGrowth, 1) &&
+         device.checkRunnable();
 }
 
 /// Where the weights go: -o, else `<model-file stem>.safetensors` here.
@@ -140,6 +151,8 @@ static int runTrain() {
   options.metrics = metricsPath;
   options.memoryStats = memoryStatsPath;
   options.threads = threads.value();
+  options.lossScale = lossScale;
+  options.lossScaleGrowth = lossScaleGrowth;
   options.stop = interruptFlag();
   if (stopAfter > options.epochs)
     return fail(formatv("--stop-after must be an integer from 1 to the number of epochs, {0} "
