@@ -173,6 +173,8 @@ LogicalResult ReportBuilder::collectParams() {
               add(report.parameterBytes, info.bytes, loc, "parameter bytes")))
         return failure();
       ++report.parameterTensors;
+      if (type.getElementType().isInteger(8))
+        report.int8Parameters += *elements;
     }
     params[param.getSymName()] = info;
 
@@ -188,8 +190,9 @@ LogicalResult ReportBuilder::collectParams() {
     entry.shape.assign(type.getShape().begin(), type.getShape().end());
     entries.push_back(std::move(entry));
   }
-  // nn.param has no `frozen` marker: every parameter is trainable.
-  report.trainableParameters = report.parameters;
+  // nn.param has no `frozen` marker: every parameter is trainable, unless the
+  // model is quantized (-nn-quantize), which makes it inference only.
+  report.trainableParameters = report.int8Parameters ? 0 : report.parameters;
 
   Location loc = model.getLoc();
   FailureOr<int64_t> f32 = mul(report.parameters, 4, loc, "size in bytes");
@@ -445,11 +448,16 @@ void printReportTable(const ModelReport &r, llvm::raw_ostream &os) {
     os << line << "\n";
   }
 
-  os << "total parameters: " << formatCount(r.parameters) << " (trainable "
-     << formatCount(r.trainableParameters)
-     << ") = " << formatCount(r.parameterBytesF32) << " B f32 / "
-     << formatCount(r.parameterBytesF16) << " B f16 / "
-     << formatCount(r.parameterBytesInt8) << " B int8\n";
+  if (r.int8Parameters)
+    os << "total parameters: " << formatCount(r.parameters) << " (int8 "
+       << formatCount(r.int8Parameters)
+       << ", the rest f32; quantized: inference only) = " << formatCount(r.parameterBytes)
+       << " B as stored\n";
+  else
+    os << "total parameters: " << formatCount(r.parameters) << " (trainable "
+       << formatCount(r.trainableParameters) << ") = " << formatCount(r.parameterBytesF32)
+       << " B f32 / " << formatCount(r.parameterBytesF16) << " B f16 / "
+       << formatCount(r.parameterBytesInt8) << " B int8\n";
   os << "buffers (not parameters): " << formatCount(r.bufferElements)
      << " elements in " << r.bufferTensors
      << " tensors = " << formatBytes(r.bufferBytes) << " " << o.dtype << "\n";

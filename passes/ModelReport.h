@@ -74,6 +74,9 @@ struct ModelReport {
   int64_t parameters = 0;
   int64_t trainableParameters = 0;
   int64_t parameterTensors = 0;
+  /// Of `parameters`, the int8 ones (the weights of a quantized model, whose
+  /// parameters are then none trainable: it runs inference only).
+  int64_t int8Parameters = 0;
   /// Buffer totals (running statistics; not parameters).
   int64_t bufferElements = 0;
   int64_t bufferTensors = 0;

@@ -260,6 +260,9 @@ def NNQuantize : Pass<"nn-quantize", "::mlir::ModuleOp"> {
   let options = [
     Option<"table", "table", "std::string", /*default=*/"\"\"",
            "The quantization table (JSON) to apply">,
+    Option<"tableName", "table-name", "std::string", /*default=*/"\"\"",
+           "How messages name the table (default: its path; nnc names the "
+           "quantized weights file the table came from)">,
     ListOption<"keepF32", "keep-f32", "std::string",
                "Layers to leave in f32: layer names, `first`, `last`">,
     Option<"observe", "observe", "bool", /*default=*/"false",

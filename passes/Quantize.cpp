@@ -58,10 +58,10 @@ struct Table {
   std::vector<std::string> f32Layers;
 };
 
-/// Reads and checks the table at `path`; errors at `loc` name the file.
-FailureOr<Table> readTable(StringRef path, Location loc) {
+/// Reads and checks the table at `path`; errors at `loc` name it `name`.
+FailureOr<Table> readTable(StringRef path, StringRef name, Location loc) {
   auto fail = [&](const Twine &msg) -> FailureOr<Table> {
-    emitError(loc) << "nn-quantize: quantization table '" << path << "': " << msg;
+    emitError(loc) << "nn-quantize: quantization table '" << name << "': " << msg;
     return failure();
   };
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
@@ -71,7 +71,7 @@ FailureOr<Table> readTable(StringRef path, Location loc) {
   if (!json)
     return fail("not valid JSON: " + llvm::toString(json.takeError()));
   Table table;
-  table.path = path.str();
+  table.path = name.str();
   const llvm::json::Object *root = json->getAsObject();
   if (!root)
     return fail("expected a JSON object");
@@ -308,7 +308,9 @@ struct NNQuantizePass : public nnc::impl::NNQuantizeBase<NNQuantizePass> {
     if (!observe) {
       if (this->table.empty())
         return model.emitError("nn-quantize: needs a quantization table (table=PATH) or observe");
-      FailureOr<Table> read = readTable(this->table, model.getLoc());
+      FailureOr<Table> read =
+          readTable(this->table, tableName.empty() ? StringRef(this->table) : StringRef(tableName),
+                    model.getLoc());
       if (failed(read))
         return failure();
       table = std::move(*read);

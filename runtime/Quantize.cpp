@@ -140,6 +140,7 @@ void HistogramObserver::observe(const float *data, size_t n) {
       maxValue = std::max(maxValue, x);
     }
     ++total;
+    exactZeros += x == 0.0f;
     batchMaxAbs = std::max(batchMaxAbs, std::fabs(x));
   }
   if (batchMaxAbs > halfRange)
@@ -225,6 +226,15 @@ float HistogramObserver::entropyThreshold(unsigned levels) const {
     return 0.0f;
   std::vector<uint64_t> h = absHistogram();
   float maxAbs = std::max(std::fabs(min()), std::fabs(max()));
+  // Exact zeros (a relu's) quantize exactly under any threshold, so they
+  // take no part in the choice: left in, their spike in bin 0 is smeared
+  // over Q's first group, which favours the narrowest groups, i.e. far too
+  // small thresholds (LeNet's post-relu inputs were clipped at a third of
+  // their range).
+  h[0] -= exactZeros;
+  uint64_t counted = total - exactZeros;
+  if (counted == 0)
+    return 0.0f;
   // Counts above each bin: outliers[i] = sum of h[i, absBins).
   std::vector<uint64_t> outliers(absBins + 1, 0);
   for (size_t k = absBins; k-- > 0;)
@@ -267,7 +277,7 @@ float HistogramObserver::entropyThreshold(unsigned levels) const {
       uint64_t pk = k + 1 == i ? lastP : h[k];
       if (pk == 0)
         continue;
-      double pn = double(pk) / double(total), qn = q[k] / qTotal;
+      double pn = double(pk) / double(counted), qn = q[k] / qTotal;
       kl += pn * std::log(pn / qn);
     }
     if (kl < bestKl) {

@@ -107,6 +107,8 @@ public:
   /// The histogram of |x|: bin k counts |x| in [k, k + 1) * range / absBins.
   std::vector<uint64_t> absHistogram() const;
 
+  /// Values that were exactly 0 (or -0).
+  uint64_t zeroCount() const { return exactZeros; }
   /// (a) The observed [min, max].
   QuantParams minMax(QuantScheme scheme) const;
 
@@ -141,6 +143,8 @@ private:
   float halfRange = 0.0f;
   float minValue = 0.0f, maxValue = 0.0f;
   uint64_t total = 0, nonFinite = 0, zerosBeforeRange = 0;
+  /// Values exactly 0 (or -0): what a relu zeroed.
+  uint64_t exactZeros = 0;
 
   void growTo(float newRange);
   /// Bin edges of the signed histogram: edge(j) = -range + j * width.

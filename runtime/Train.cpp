@@ -618,6 +618,40 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data) {
   return result;
 }
 
+Status nnc::rt::forEachForwardBatch(Model &model, const Dataset &data, int64_t maxBatches,
+                                    const std::function<Status(int64_t)> &afterBatch) {
+  Result<EntryIO> io = entryIO(model, "forward");
+  if (!io)
+    return io.status();
+  int64_t batch = io->input->shape[0];
+  if (Status st = checkLastBatch(model, data, batch, /*training=*/false); st.failed())
+    return st;
+  Result<Batcher> batcher = Batcher::create(data, batch, /*shuffle=*/false, 0);
+  if (!batcher)
+    return batcher.status();
+  batcher->beginEpoch(0);
+  Result<BatchBuffers> buffersOr = buffersFor(model, data, *io->input, nullptr);
+  if (!buffersOr)
+    return buffersOr.status();
+  BatchBuffers buffers = *buffersOr;
+  // Labels and targets are copied but not used.
+  std::vector<int64_t> labels(batch);
+  std::vector<float> targets(batch * std::max<int64_t>(data.targetWidth, 1));
+  buffers.labels = labels.data();
+  buffers.targets = targets.data();
+  int64_t batches = batcher->numBatches();
+  if (maxBatches > 0)
+    batches = std::min(batches, maxBatches);
+  for (int64_t i = 0; i < batches; ++i) {
+    int64_t n = batcher->copyBatch(i, buffers);
+    if (Status st = model.run("forward"); st.failed())
+      return st;
+    if (Status st = afterBatch(n); st.failed())
+      return st;
+  }
+  return Status::success();
+}
+
 Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   if (!model.hasEntry("train_step"))
     return Status::error("model '" + model.name() + "' was built without train_step");

@@ -129,6 +129,14 @@ Result<TrainResult> train(Model &model, const TrainOptions &options);
 /// accuracy for class labels, mse and RMSE for float targets.
 Result<EvalResult> evaluate(Model &model, const Dataset &data);
 
+/// Runs the model's `forward` entry on the first `maxBatches` batches of
+/// `data` in file order (all of them if maxBatches <= 0) and calls
+/// `afterBatch(n)` after each, n the batch's true number of samples (rows
+/// n.. of the batch regions are padding): calibration reads the forward's
+/// regions there. Stops at the first failed status and returns it.
+Status forEachForwardBatch(Model &model, const Dataset &data, int64_t maxBatches,
+                           const std::function<Status(int64_t)> &afterBatch);
+
 /// Checks that the batch regions of an entry point can take what `data`
 /// provides: `input` (batch dimension first) holds one batch of f32 samples
 /// (or i64 or i32 token ids) of the data's sample shape, and `labels`, if

@@ -209,6 +209,33 @@ TEST(QuantizeTest, UniformAllMethodsNearTheMax) {
   EXPECT_NEAR(a.scale, (obs.max() - obs.min()) / 255.0f, 0.05f * a.scale);
 }
 
+// A relu's exact zeros take no part in the entropy threshold: it is the
+// threshold of the positive values alone. (Counted in, the spike in bin 0
+// pulled LeNet's post-relu thresholds down to a third of the range, and the
+// threshold here to about 1.2.)
+TEST(QuantizeTest, EntropyIgnoresReluZeros) {
+  std::vector<float> v = gaussian(100000, 11), positive;
+  for (float &x : v) {
+    if (x > 0)
+      positive.push_back(x);
+    x = std::max(x, 0.0f);
+  }
+  HistogramObserver relu, alone;
+  observeInBatches(relu, v, 5);
+  observeInBatches(alone, positive, 3);
+  EXPECT_EQ(relu.zeroCount(), v.size() - positive.size());
+  EXPECT_EQ(alone.zeroCount(), 0u);
+  float t = relu.entropyThreshold(255);
+  EXPECT_EQ(t, alone.entropyThreshold(255));
+  EXPECT_GT(t, 2.5f);
+  EXPECT_LE(t, relu.max());
+  // All zeros: threshold 0, as for an empty observer.
+  HistogramObserver zeros;
+  std::vector<float> z(100, 0.0f);
+  zeros.observe(z.data(), z.size());
+  EXPECT_EQ(zeros.entropyThreshold(128), 0.0f);
+}
+
 TEST(QuantizeTest, GaussianWithOutliers) {
   std::vector<float> v = gaussian(100000, 7);
   v[100] = 50.0f;

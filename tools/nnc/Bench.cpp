@@ -4,6 +4,7 @@
 //                      [--batch N] [--entry forward|train_step] [--profile]
 //                      [--memory-budget BYTES]
 //   nnc bench --artifact model.so [...]
+//   nnc bench model.nn --quantized Q.safetensors [...]
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,6 +45,11 @@ cl::opt<std::string> artifact("artifact",
                               cl::desc("Time this library (made by nnc build) instead of "
                                        "compiling the model file"),
                               cl::value_desc("model.so"), cl::sub(benchCmd), cl::cat(category()));
+cl::opt<std::string> quantized("quantized",
+                               cl::desc("Time the int8 model of these quantized weights (nnc "
+                                        "quantize), with them loaded; forward only"),
+                               cl::value_desc("Q.safetensors"), cl::sub(benchCmd),
+                               cl::cat(category()));
 cl::opt<bool> profile("profile",
                       cl::desc("Split each step into library calls and generated code "
                                "(also on with NNC_PROFILE=1)"),
@@ -88,7 +94,14 @@ static int runBench() {
   for (const std::string &entry : entries)
     if (entry != "forward" && entry != "train_step")
       return fail("--entry must be forward or train_step (got '" + entry + "')");
+  if (!quantized.empty() && !artifact.empty())
+    return fail("--quantized and --artifact exclude each other (build the int8 artifact with "
+                "nnc build --quantized)");
+  if (!quantized.empty() && llvm::is_contained(entries, "train_step"))
+    return fail("an int8 model has no train_step (quantized models run inference only)");
   SmallVector<StringRef, 2> timed = selectedEntries();
+  if (!quantized.empty())
+    timed = {"forward"};
   std::unique_ptr<LoadedModel> loaded;
   std::unique_ptr<nnc::rt::Model> built;
   if (!artifact.empty()) {
@@ -103,14 +116,18 @@ static int runBench() {
   } else {
     // Without train_step to time, only the forward pass is compiled.
     bool train = llvm::is_contained(timed, "train_step");
-    loaded = loadModel(
-        {model, train ? &optimizer : nullptr, false, memoryBudget.value(), device.value()},
-        threads.value());
+    BuildRequest request{model, train ? &optimizer : nullptr, false, memoryBudget.value(),
+                         device.value()};
+    request.quantizedWeights = quantized;
+    loaded = loadModel(request, threads.value());
     if (!loaded)
       return 1;
   }
   nnc::rt::Model &m = built ? *built : *loaded->model;
   m.initialize(1);
+  if (!quantized.empty())
+    if (auto st = nnc::rt::loadWeights(m, quantized); st.failed())
+      return fail(st.message());
   int64_t batch = nnc::rt::fillSyntheticInputs(m);
   outs() << "model " << m.name() << ", batch " << batch << ", " << nnc_get_num_threads()
          << " thread(s)\n";

@@ -3,7 +3,7 @@
 //   nnc build model.nn -o model.so [--batch N] [--train] [--check-numerics]
 //                                  [--memory-budget BYTES]
 //                                  [--device cpu|gpu] [--gpu-arch sm_80|sm_90]
-//                                  [--quantize-table T.json]
+//                                  [--quantize-table T.json | --quantized Q.safetensors]
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,6 +35,11 @@ cl::opt<std::string> quantizeTable("quantize-table",
                                             "(JSON, docs/quantization.md)"),
                                    cl::value_desc("table.json"), cl::sub(buildCmd),
                                    cl::cat(category()));
+cl::opt<std::string> quantized("quantized",
+                               cl::desc("Build the int8 model of these quantized weights (nnc "
+                                        "quantize): their table; load them at run time"),
+                               cl::value_desc("Q.safetensors"), cl::sub(buildCmd),
+                               cl::cat(category()));
 /// Hidden, for calibration and its tests: every quantizable layer's f32 input
 /// as an extra forward output `observe.<layer>`.
 cl::opt<bool> quantizeObserve("quantize-observe", cl::Hidden,
@@ -56,6 +61,10 @@ static int runBuild() {
                        device.value(), device.arch(),
                        quantizeTable};
   request.quantizeObserve = quantizeObserve;
+  request.quantizedWeights = quantized;
+  if (!quantized.empty() && !quantizeTable.empty())
+    return fail("--quantized and --quantize-table exclude each other (the weights file holds "
+                "its table)");
   return session->buildModel(outputFilename, request);
 }
 

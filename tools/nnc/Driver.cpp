@@ -8,13 +8,16 @@
 #include "frontend/MLIRGen.h"
 #include "frontend/Parser.h"
 #include "passes/Passes.h"
+#include "runtime/Checkpoint.h"
 #include "runtime/Gpu.h"
 #include "runtime/Kernels.h"
+#include "runtime/QuantizeModel.h"
 #include "runtime/Train.h"
 #include "tools/common/Registration.h"
 
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -402,9 +405,11 @@ mlir::LogicalResult Session::specializeBatch(mlir::ModuleOp model,
   return pm.run(model);
 }
 
-mlir::LogicalResult Session::quantize(mlir::ModuleOp module, StringRef table, bool observe) {
+mlir::LogicalResult Session::quantize(mlir::ModuleOp module, StringRef table, bool observe,
+                                      StringRef tableName) {
   nnc::NNQuantizeOptions quantize;
   quantize.table = table.str();
+  quantize.tableName = tableName.str();
   quantize.observe = observe;
   mlir::PassManager pm(&mlirContext, mlir::ModuleOp::getOperationName());
   pm.addPass(nnc::createNNQuantize(quantize));
@@ -431,23 +436,55 @@ mlir::LogicalResult Session::addTrainStep(mlir::ModuleOp module, const Optimizer
   return pm.run(module);
 }
 
+mlir::FailureOr<std::pair<mlir::ModuleOp, const nnc::ModelGraph *>>
+Session::lowerSingleModel(mlir::OwningOpRef<mlir::ModuleOp> &module,
+                          std::vector<nnc::ModelGraph> &graphs) {
+  module = lowerToNN(&graphs);
+  if (!module)
+    return mlir::failure();
+  auto models = modelsOf(*module, graphs);
+  if (models.size() != 1) {
+    fail("the file defines " + Twine(models.size()) + " models; choose one with --model NAME");
+    return mlir::failure();
+  }
+  return models.front();
+}
+
 int Session::buildModel(StringRef output, const BuildRequest &request,
                         nnc::ModelGraph *graphOut) {
   std::vector<nnc::ModelGraph> graphs;
-  mlir::OwningOpRef<mlir::ModuleOp> module = lowerToNN(&graphs);
-  if (!module)
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  auto single = lowerSingleModel(module, graphs);
+  if (failed(single))
     return 1;
-  auto models = modelsOf(*module, graphs);
-  if (models.size() != 1)
-    return fail("the file defines " + Twine(models.size()) +
-                " models; choose one with --model NAME");
   if (request.optimizer && failed(addTrainStep(*module, *request.optimizer,
                                                request.distill ? &*request.distill : nullptr)))
     return 1;
-  if ((request.quantizeObserve || !request.quantizeTable.empty()) &&
-      failed(quantize(*module, request.quantizeTable, request.quantizeObserve)))
+  std::string table = request.quantizeTable;
+  SmallString<128> tableFile;
+  scope_exit removeTable([&] {
+    if (!tableFile.empty())
+      sys::fs::remove(tableFile);
+  });
+  if (!request.quantizedWeights.empty()) {
+    // The pass reads its table from a file: the weights file's, copied out.
+    auto weights = nnc::rt::readQuantizedWeights(request.quantizedWeights);
+    if (!weights)
+      return fail(weights.message());
+    int fd = -1;
+    if (std::error_code ec = sys::fs::createTemporaryFile("nnc-table", "json", fd, tableFile))
+      return fail("cannot create a temporary file: " + ec.message());
+    raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << nnc::rt::quantizationTableToJson(weights->table);
+    os.close();
+    if (os.has_error())
+      return fail("cannot write '" + tableFile + "': " + os.error().message());
+    table = std::string(tableFile);
+  }
+  if ((request.quantizeObserve || !table.empty()) &&
+      failed(quantize(*module, table, request.quantizeObserve, request.quantizedWeights)))
     return 1;
-  auto [model, graph] = models.front();
+  auto [model, graph] = *single;
   if (graphOut)
     *graphOut = *graph;
   if (failed(specializeBatch(model, *graph)))
@@ -520,10 +557,23 @@ std::unique_ptr<LoadedModel> Session::buildAndLoad(const BuildRequest &request,
   return loaded;
 }
 
+bool nnc::driver::isQuantizedWeights(StringRef weights) {
+  auto ckpt = nnc::rt::readCheckpoint(weights.str());
+  if (!ckpt)
+    return false;
+  for (const auto &[key, value] : ckpt->metadata)
+    if (key == nnc::rt::kQuantizationMetadataKey)
+      return true;
+  return false;
+}
+
 std::unique_ptr<LoadedModel> Session::buildWithWeights(const ModelOptions &model, StringRef weights,
                                                        int threads, nnc::rt::Device device) {
-  std::unique_ptr<LoadedModel> loaded =
-      buildAndLoad({model, nullptr, false, std::nullopt, device}, threads);
+  BuildRequest request{model, nullptr, false, std::nullopt, device};
+  // int8 weights (nnc quantize) build the int8 model of their table.
+  if (isQuantizedWeights(weights))
+    request.quantizedWeights = weights.str();
+  std::unique_ptr<LoadedModel> loaded = buildAndLoad(request, threads);
   if (!loaded)
     return nullptr;
   if (auto st = nnc::rt::loadWeights(*loaded->model, weights.str()); st.failed()) {

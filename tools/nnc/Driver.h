@@ -247,6 +247,9 @@ struct BuildRequest {
   /// --quantize-table: the int8 quantization table (JSON, docs/quantization.md)
   /// that -nn-quantize applies to the inference model; empty: f32.
   std::string quantizeTable = {};
+  /// A quantized weights file (nnc quantize; docs/abi.md "Quantized
+  /// weights") whose table -nn-quantize applies (instead of quantizeTable).
+  std::string quantizedWeights = {};
   /// Calibration: -nn-quantize{observe}, the f32 model with each layer's
   /// input as an extra output `observe.<layer>` (ignores quantizeTable).
   bool quantizeObserve = false;
@@ -266,6 +269,13 @@ public:
   mlir::OwningOpRef<mlir::ModuleOp>
   lowerToNN(std::vector<nnc::ModelGraph> *graphsOut = nullptr);
 
+  /// Lowers the file to nn (into `module`, graphs into `graphs`) and returns
+  /// its single model (--model selects one of several); failure after
+  /// reporting.
+  mlir::FailureOr<std::pair<mlir::ModuleOp, const nnc::ModelGraph *>>
+  lowerSingleModel(mlir::OwningOpRef<mlir::ModuleOp> &module,
+                   std::vector<nnc::ModelGraph> &graphs);
+
   /// Fixes the batch dimension of one model module: --batch, else the
   /// model's train section.
   mlir::LogicalResult specializeBatch(mlir::ModuleOp model,
@@ -273,8 +283,10 @@ public:
 
   /// Quantizes every model to int8 with the table at `table`
   /// (-nn-quantize{table=...}); with `observe`, adds the calibration outputs
-  /// instead (-nn-quantize{observe}).
-  mlir::LogicalResult quantize(mlir::ModuleOp module, llvm::StringRef table, bool observe = false);
+  /// instead (-nn-quantize{observe}). Messages name the table `tableName`
+  /// if given (the quantized weights file it came from).
+  mlir::LogicalResult quantize(mlir::ModuleOp module, llvm::StringRef table, bool observe = false,
+                               llvm::StringRef tableName = "");
 
   /// Adds @train_step to every model (-nn-autodiff with the optimizer flags
   /// and, if given, the distillation loss).
@@ -325,6 +337,11 @@ std::unique_ptr<LoadedModel> loadModelWithWeights(const ModelOptions &model,
 /// status.
 int printToOutput(const ModelOptions &model, llvm::StringRef output,
                   llvm::function_ref<int(Session &, llvm::raw_ostream &)> print);
+
+/// Whether `weights` is a quantized weights file: a safetensors file whose
+/// metadata holds an int8 quantization table (false for anything else,
+/// unreadable files included: loading them reports).
+bool isQuantizedWeights(llvm::StringRef weights);
 
 /// The model modules of `module` with their graphs, in order.
 llvm::SmallVector<std::pair<mlir::ModuleOp, const nnc::ModelGraph *>>

@@ -124,8 +124,11 @@ static int runRun() {
   int64_t inputIndex = inputs->find("__input");
   if (inputIndex >= 0 && !inputs->tensors[inputIndex].shape.empty())
     model.impliedBatch = int64_t(inputs->tensors[inputIndex].shape[0]);
-  std::unique_ptr<LoadedModel> loaded =
-      loadModel({model, nullptr, false, std::nullopt, device.value()}, threads.value());
+  BuildRequest request{model, nullptr, false, std::nullopt, device.value()};
+  // int8 weights (nnc quantize) build the int8 model of their table.
+  if (isQuantizedWeights(weightsPath))
+    request.quantizedWeights = weightsPath;
+  std::unique_ptr<LoadedModel> loaded = loadModel(request, threads.value());
   if (!loaded)
     return 1;
   nnc::rt::Model &m = *loaded->model;
