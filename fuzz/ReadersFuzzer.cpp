@@ -1,15 +1,18 @@
 //===- ReadersFuzzer.cpp - libFuzzer target for the runtime's file readers ===//
 //
-// Feeds arbitrary bytes to the two readers that parse untrusted files: the
+// Feeds arbitrary bytes to the readers that parse untrusted files: the
 // safetensors checkpoint reader (parseCheckpoint, then loading into a fixed
-// model layout) and the IDX reader (plain or gzip). The first input byte picks
-// the reader. Every input must be accepted or refused with an error message;
+// model layout), the IDX reader (plain or gzip) and the int8 quantization
+// table of a quantized weights file (parseQuantizationTable; a table it
+// accepts must also survive a round trip through its JSON). The first input
+// byte picks the reader. Every input must be accepted or refused with an error message;
 // a crash, hang or sanitizer report is a bug.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Checkpoint.h"
 #include "runtime/Data.h"
+#include "runtime/QuantizeModel.h"
 
 #include <unistd.h>
 
@@ -46,8 +49,22 @@ const std::string &idxPath() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0)
     return 0;
-  const uint8_t which = data[0] % 2;
+  const uint8_t which = data[0] % 3;
   std::vector<uint8_t> bytes(data + 1, data + size);
+  if (which == 2) {
+    std::string text(bytes.begin(), bytes.end());
+    Result<QuantizationTable> table = parseQuantizationTable(text, "fuzz.json");
+    if (!table) {
+      if (table.message().empty())
+        std::abort();
+      return 0;
+    }
+    std::string json = quantizationTableToJson(*table);
+    Result<QuantizationTable> again = parseQuantizationTable(json, "round trip");
+    if (!again || quantizationTableToJson(*again) != json)
+      std::abort(); // What the writer writes, the reader takes back unchanged.
+    return 0;
+  }
   if (which == 0) {
     Result<Checkpoint> ckpt = parseCheckpoint("fuzz.safetensors", std::move(bytes));
     if (ckpt)
