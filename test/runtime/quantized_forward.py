@@ -27,7 +27,10 @@ layers = ["conv1", "conv2", "fc1", "fc2", "fc3"]
 
 
 def build(path, *flags):
-    subprocess.check_call([nnc, "build", model, "--batch", "2", "-o", path, *flags])
+    # Under the sanitizers %python-model preloads the ASan runtime into Python;
+    # nnc (built with its own) must not inherit it.
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    subprocess.check_call([nnc, "build", model, "--batch", "2", "-o", path, *flags], env=env)
     return Artifact(path)
 
 
