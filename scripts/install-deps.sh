@@ -7,7 +7,8 @@ set -euo pipefail
 pkgs=(cmake ninja-build ccache g++ pkg-config python3 zlib1g-dev libpng-dev nlohmann-json3-dev
       libopenblas-dev libdnnl-dev libomp-22-dev
       llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22
-      libclang-rt-22-dev googletest libgtest-dev dataset-fashion-mnist)
+      libclang-rt-22-dev googletest libgtest-dev dataset-fashion-mnist
+      libopenmpi-dev openmpi-bin)
 if [[ "${1:-}" == "--with-torch" ]]; then
   pkgs+=(python3-torch python3-numpy)
 fi
