@@ -2,6 +2,7 @@
 
 #include "codegen/CPUPipeline.h"
 
+#include "codegen/FlatUpdate.h"
 #include "codegen/GPUMapping.h"
 #include "codegen/KernelLoops.h"
 #include "codegen/Passes.h"
@@ -239,6 +240,56 @@ llvm::json::Object batchLimits(ModuleOp model) {
   return limits;
 }
 
+/// The arena offset of the buffer behind `pointer`, a pointer that
+/// FunctionLowering::ptr computed from views of the arena at constant
+/// offsets (as -nn-plan-memory places the temporaries); none otherwise.
+std::optional<int64_t> arenaOffsetOf(Value pointer) {
+  auto toPtr = pointer.getDefiningOp<LLVM::IntToPtrOp>();
+  auto asInt = toPtr ? toPtr.getArg().getDefiningOp<arith::IndexCastOp>() : nullptr;
+  if (!asInt)
+    return std::nullopt;
+  // base + offset * element size, the offset (0 for a view) folded or not.
+  Value address = asInt.getIn();
+  if (auto add = address.getDefiningOp<arith::AddIOp>())
+    address = add.getLhs();
+  auto base = address.getDefiningOp<memref::ExtractAlignedPointerAsIndexOp>();
+  if (!base)
+    return std::nullopt;
+  Value buffer = base.getSource();
+  int64_t offset = 0;
+  while (auto view = buffer.getDefiningOp<memref::ViewOp>()) {
+    std::optional<int64_t> shift = getConstantIntValue(view.getByteShift());
+    if (!shift)
+      return std::nullopt;
+    offset += *shift;
+    buffer = view.getSource();
+  }
+  if (!isa<BlockArgument>(buffer))
+    return std::nullopt;
+  return offset;
+}
+
+/// The table's `data_parallel` (-nn-lower-to-buffers' `nn.data_parallel`)
+/// with each group's `grad_offset`: where the memory plan put the gradient
+/// buffer that train_step hands to nnc_dp_reduce_gradients.
+llvm::json::Value dataParallelInfo(ModuleOp model, Attribute attr) {
+  llvm::json::Value table = toJSON(attr);
+  llvm::json::Array *groups =
+      table.getAsObject() ? table.getAsObject()->getArray("groups") : nullptr;
+  if (!groups)
+    return table;
+  model.walk([&](func::CallOp call) {
+    if (call.getCallee() != nnc::codegen::kDpReduceFunction || call.getNumOperands() != 4)
+      return;
+    std::optional<int64_t> group = getConstantIntValue(call.getOperand(0));
+    std::optional<int64_t> offset = arenaOffsetOf(call.getOperand(1));
+    if (group && offset && *group >= 0 && size_t(*group) < groups->size())
+      if (llvm::json::Object *entry = (*groups)[*group].getAsObject())
+        (*entry)["grad_offset"] = *offset;
+  });
+  return table;
+}
+
 /// The model table the runtime reads (docs/abi.md).
 llvm::json::Object modelInfo(ModuleOp model, ArrayRef<std::string> entries,
                              llvm::json::Object limits) {
@@ -254,6 +305,8 @@ llvm::json::Object modelInfo(ModuleOp model, ArrayRef<std::string> entries,
       info[key == "nn.layout" ? "regions" : key.drop_front(3).str()] = toJSON(a);
   if (model->hasAttr("nn.generated_matmul"))
     info["generated_matmul"] = true;
+  if (Attribute dp = model->getAttr(nnc::codegen::kDataParallelAttr))
+    info["data_parallel"] = dataParallelInfo(model, dp);
   // A reduced-precision model (-nn-autocast): its weights file's type.
   if (auto precision = model->getAttrOfType<StringAttr>("nn.precision"))
     info["precision"] = precision.getValue();
@@ -358,7 +411,7 @@ void nnc::addModelTable(ModuleOp module, llvm::json::Object info) {
   // Drop the attributes that only the nn passes understand.
   for (StringRef key :
        {"nn.layout", "nn.hparams", "nn.train", "nn.model", "nn.arena_bytes", "nn.persistent_bytes",
-        "nn.numerics_ops", "nn.generated_matmul", "nn.precision"})
+        "nn.numerics_ops", "nn.generated_matmul", "nn.precision", "nn.data_parallel"})
     module->removeAttr(key);
 }
 

@@ -16,6 +16,16 @@
 // gradient buffer laid out the same way, and runs the kernel as one flat
 // elementwise loop over all parameter elements.
 //
+// Data-parallel training (docs/distributed.md, "Compiler") is asked for by
+// the model module's `nn.data_parallel = {ranks = N : i64, shard = "none" |
+// "opt"}`: -nn-lower-to-buffers then hands each flat gradient buffer to the
+// runtime's nnc_dp_reduce_gradients (runtime/DataParallel.h) before the
+// group's loop and, with shard = "opt" (ZeRO-1), pads the group to a
+// multiple of N elements, keeps each state column as one region
+// `dp<group>.<state>` of count/N elements, updates only the shard of rank
+// nnc_dp_rank() and calls nnc_dp_gather_parameters after. It rewrites the
+// attribute into the model table's `data_parallel` object (docs/abi.md).
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef NNC_CODEGEN_FLATUPDATE_H
@@ -34,6 +44,14 @@ constexpr llvm::StringLiteral kOptimizerScalarsAttr = "nn.optimizer_scalars";
 /// On an nn.kernel holding the updates of several parameters (the
 /// optimizer's name): lowered as one loop over all their elements.
 constexpr llvm::StringLiteral kFlatUpdateAttr = "nn.flat_update";
+/// On a model module: the data-parallel training it is built for (above).
+constexpr llvm::StringLiteral kDataParallelAttr = "nn.data_parallel";
+
+/// The runtime's hooks (runtime/DataParallel.h) that a data-parallel
+/// train_step calls.
+constexpr llvm::StringLiteral kDpRankFunction = "nnc_dp_rank";
+constexpr llvm::StringLiteral kDpReduceFunction = "nnc_dp_reduce_gradients";
+constexpr llvm::StringLiteral kDpGatherFunction = "nnc_dp_gather_parameters";
 
 } // namespace nnc::codegen
 

@@ -74,6 +74,27 @@ using FlatUpdateColumns = SmallVector<SmallVector<StringRef>>;
 /// an nn.param_ref and no symbol is in two of them.
 SmallVector<FlatUpdateColumns> flatUpdateGroups(ModuleOp model);
 
+/// The data-parallel lowering of the flat update groups (model attribute
+/// `nn.data_parallel`, codegen/FlatUpdate.h), planned with the arena.
+struct DataParallelPlan {
+  int64_t ranks = 1;
+  /// ZeRO-1: each rank updates its shard of count / ranks elements.
+  bool sharded = false;
+  struct Group {
+    /// The elements of the group's parameters (padded to a multiple of
+    /// `ranks` when sharded).
+    int64_t count = 0;
+    /// The elements before padding.
+    int64_t used = 0;
+    /// Sharded: the arena offset of each state column's region
+    /// `dp<group>.<state>` (count / ranks elements each).
+    SmallVector<int64_t> stateOffsets;
+  };
+  SmallVector<Group> groups;
+  /// The group whose first parameter lies at this arena offset.
+  DenseMap<int64_t, unsigned> groupAt;
+};
+
 /// Builds the body of one entry function.
 class FunctionLowering {
 public:
@@ -149,6 +170,9 @@ public:
   /// gradients' buffers become slices of one gradient buffer (or are copied
   /// into it). Returns false, having built nothing, where that does not
   /// hold.
+  /// With `dataParallel`, the gradient buffer is reduced first
+  /// (nnc_dp_reduce_gradients), and a sharded group updates only this
+  /// rank's shard, then gathers the parameters.
   bool lowerFlatUpdate(nn::KernelOp kernel);
   /// A scalar read from a rank-0 buffer.
   Value loadScalar(Value tensor);
@@ -169,6 +193,8 @@ public:
   Location currentLoc = UnknownLoc::get(model.getContext());
   /// The target's implementation of the library ops (LibraryOpInterface).
   const LibraryBackend *library = &cpuLibraryBackend();
+  /// Data-parallel training: the hooks around each flat update (null: none).
+  const DataParallelPlan *dataParallel = nullptr;
   /// The name of the nn.kernel being inlined (null outside kernels).
   StringAttr currentKernel;
   /// The op being lowered (the innermost one).

@@ -8,7 +8,8 @@
 // that the backward pass writes a gradient into (a memref.alloc of exactly
 // the parameter's size) becomes a view of its slice, so the backward pass
 // writes each gradient in place; any other gradient is copied into its
-// slice.
+// slice. With data parallelism (codegen/FlatUpdate.h) the hooks of
+// runtime/DataParallel.h are called around the loop.
 //
 //===----------------------------------------------------------------------===//
 
@@ -90,6 +91,9 @@ bool FunctionLowering::lowerFlatUpdate(KernelOp kernel) {
   SmallVector<int64_t> starts; // element offset of each update
   SmallVector<int64_t> bases;  // arena offset of each destination column
   int64_t total = 0;
+  // ZeRO-1: the state columns are the group's `dp<g>.<state>` regions, not
+  // the per-parameter ones (their param_refs are not read).
+  bool sharded = dataParallel && dataParallel->sharded;
   for (linalg::GenericOp update : updates) {
     if (update.getNumDpsInputs() != 1 || update.getNumDpsInits() != numState ||
         update.getNumReductionLoops() != 0 ||
@@ -104,7 +108,7 @@ bool FunctionLowering::lowerFlatUpdate(KernelOp kernel) {
         return false;
       if (starts.empty())
         bases.push_back(it->second);
-      else if (it->second != bases[k] + total * elemBytes)
+      else if ((k == 0 || !sharded) && it->second != bases[k] + total * elemBytes)
         return false;
     }
     starts.push_back(total);
@@ -115,6 +119,19 @@ bool FunctionLowering::lowerFlatUpdate(KernelOp kernel) {
   getUsedValuesDefinedAbove(first.getRegion(), captured);
   if (llvm::any_of(captured, [&](Value v) { return isa<ShapedType>(v.getType()) || !lookup(v); }))
     return false;
+  // Data parallelism: the group planned with the arena, `count` elements.
+  int64_t group = -1;
+  int64_t count = total;
+  const DataParallelPlan::Group *dp = nullptr;
+  if (dataParallel) {
+    auto it = dataParallel->groupAt.find(bases[0]);
+    if (it == dataParallel->groupAt.end() || dataParallel->groups[it->second].used != total ||
+        (sharded && dataParallel->groups[it->second].stateOffsets.size() + 1 != numState))
+      return false;
+    group = it->second;
+    dp = &dataParallel->groups[group];
+    count = dp->count;
+  }
 
   // The gradient buffer: each gradient's allocation becomes its slice.
   Block *entry = arena.getParentBlock();
@@ -129,7 +146,7 @@ bool FunctionLowering::lowerFlatUpdate(KernelOp kernel) {
   for (memref::AllocOp alloc : allocs)
     if (alloc && (!earliest || alloc->isBeforeInBlock(earliest)))
       earliest = alloc;
-  auto slabType = MemRefType::get({total * elemBytes}, b.getI8Type());
+  auto slabType = MemRefType::get({count * elemBytes}, b.getI8Type());
   Value slab;
   {
     OpBuilder::InsertionGuard guard(b);
@@ -178,13 +195,45 @@ bool FunctionLowering::lowerFlatUpdate(KernelOp kernel) {
   }
 
   // One loop over all elements: the first update's body on flat views.
-  auto flatType = MemRefType::get({total}, elemType);
+  auto flatType = MemRefType::get({count}, elemType);
   Value grads = slice(0, flatType);
   SmallVector<Value> dests;
-  for (int64_t base : bases)
-    dests.push_back(view(base, flatType));
+  Value params = view(bases[0], flatType);
+  if (dp && count > total) {
+    // The padding of a sharded group: zero gradients (the buffer is a
+    // temporary) and zero parameters, which the update leaves at zero.
+    auto padType = MemRefType::get({count - total}, elemType);
+    Value zero = arith::ConstantOp::create(b, loc(), b.getZeroAttr(elemType));
+    linalg::FillOp::create(b, loc(), ValueRange{zero}, ValueRange{slice(total, padType)});
+    linalg::FillOp::create(b, loc(), ValueRange{zero},
+                           ValueRange{view(bases[0] + total * elemBytes, padType)});
+  }
+  if (dp)
+    call(kDpReduceFunction, {i64(group), ptr(grads), i64(count), i64(sharded ? 1 : 0)});
+  Value updateGrads = grads;
+  if (sharded) {
+    // This rank's shard: elements [rank * shard, (rank + 1) * shard) of the
+    // parameters and gradients, all of its state regions.
+    int64_t shard = count / dataParallel->ranks;
+    Value rank = arith::IndexCastOp::create(b, loc(), b.getIndexType(),
+                                            call(kDpRankFunction, {}, b.getI64Type()));
+    Value begin = arith::MulIOp::create(b, loc(), rank, arith::ConstantIndexOp::create(b, loc(), shard));
+    auto shardOf = [&](Value full) -> Value {
+      SmallVector<OpFoldResult> offsets = {begin}, sizes = {b.getIndexAttr(shard)},
+                                strides = {b.getIndexAttr(1)};
+      return memref::SubViewOp::create(b, loc(), full, offsets, sizes, strides);
+    };
+    updateGrads = shardOf(grads);
+    dests.push_back(shardOf(params));
+    for (int64_t offset : dp->stateOffsets)
+      dests.push_back(view(offset, MemRefType::get({shard}, elemType)));
+  } else {
+    dests.push_back(params);
+    for (int64_t base : ArrayRef(bases).drop_front())
+      dests.push_back(view(base, flatType));
+  }
   SmallVector<AffineMap> maps(1 + numState, b.getMultiDimIdentityMap(1));
-  auto flat = linalg::GenericOp::create(b, loc(), ValueRange{grads}, dests, maps,
+  auto flat = linalg::GenericOp::create(b, loc(), ValueRange{updateGrads}, dests, maps,
                                         {utils::IteratorType::parallel});
   for (NamedAttribute attr : first->getDiscardableAttrs())
     flat->setAttr(attr.getName(), attr.getValue());
@@ -193,6 +242,8 @@ bool FunctionLowering::lowerFlatUpdate(KernelOp kernel) {
   for (Value v : captured)
     bodyMapping.map(v, lookup(v));
   first.getRegion().cloneInto(&flat.getRegion(), bodyMapping);
+  if (sharded)
+    call(kDpGatherFunction, {i64(group), ptr(params), i64(count)});
   // Each update's results are its destinations, updated in place.
   for (linalg::GenericOp update : updates)
     for (auto [result, init] : llvm::zip(update->getResults(), update.getDpsInits()))

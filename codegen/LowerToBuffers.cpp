@@ -432,6 +432,9 @@ LogicalResult FunctionLowering::lowerKernel(KernelOp kernel) {
         return failure();
     flat = lowerFlatUpdate(kernel);
   }
+  if (dataParallel && kernel->hasAttr(kFlatUpdateAttr) && !flat)
+    return kernel.emitError("data-parallel training: the optimizer update ")
+           << kernel.getName() << " cannot run as one loop over its parameters' elements";
   for (Operation &op : body) {
     bool lowered = isa<linalg::GenericOp>(op) ? flat : tried;
     if (!lowered && failed(lowerOp(&op)))
@@ -568,6 +571,44 @@ std::string ioName(func::FuncOp fn, unsigned i, bool result) {
   return (result ? "result" : "arg") + std::to_string(i);
 }
 
+/// The model's `nn.data_parallel = {ranks = N : i64, shard = "none" | "opt"}`
+/// (codegen/FlatUpdate.h) as a plan without groups yet; none where absent or
+/// for one rank without sharding (nothing changes then). Failure after
+/// reporting a malformed attribute.
+FailureOr<std::optional<DataParallelPlan>> readDataParallel(ModuleOp model) {
+  Attribute attr = model->getAttr(kDataParallelAttr);
+  if (!attr)
+    return std::optional<DataParallelPlan>();
+  auto dict = dyn_cast<DictionaryAttr>(attr);
+  auto ranks = dict ? dict.getAs<IntegerAttr>("ranks") : IntegerAttr();
+  auto shard = dict ? dict.getAs<StringAttr>("shard") : StringAttr();
+  if (!ranks || ranks.getInt() < 1 || !shard ||
+      !llvm::is_contained({"none", "opt"}, shard.getValue()))
+    return emitError(model.getLoc())
+           << kDataParallelAttr
+           << " must be {ranks = N : i64 (N >= 1), shard = \"none\" or \"opt\"}, not " << attr;
+  DataParallelPlan plan;
+  plan.ranks = ranks.getInt();
+  plan.sharded = shard.getValue() == "opt";
+  if (plan.ranks == 1 && !plan.sharded) {
+    model->removeAttr(kDataParallelAttr);
+    return std::optional<DataParallelPlan>();
+  }
+  return std::optional<DataParallelPlan>(std::move(plan));
+}
+
+/// The parameter an optimizer update generic (in an nn.kernel) updates: the
+/// nn.param_ref behind its first destination, else null.
+ParamRefOp updatedParam(linalg::GenericOp update) {
+  if (update.getNumDpsInits() == 0)
+    return nullptr;
+  Value init = update.getDpsInits()[0];
+  if (auto arg = dyn_cast<BlockArgument>(init))
+    if (auto kernel = dyn_cast<KernelOp>(arg.getOwner()->getParentOp()))
+      init = kernel.getInputs()[arg.getArgNumber()];
+  return init.getDefiningOp<ParamRefOp>();
+}
+
 struct NNLowerToBuffersPass
     : public nnc::impl::NNLowerToBuffersBase<NNLowerToBuffersPass> {
   void runOnOperation() override {
@@ -595,8 +636,40 @@ struct NNLowerToBuffersPass
 
   using NNLowerToBuffersBase::NNLowerToBuffersBase;
 
+  /// The state regions of each sharded group: {suffix, region}.
+  DenseMap<unsigned, SmallVector<Attribute>> dpStates;
+
+  /// The model table's `data_parallel` (docs/abi.md) as an attribute.
+  DictionaryAttr dataParallelTable(ModuleOp model, const DataParallelPlan &dp,
+                                   ArrayRef<FlatUpdateColumns> groups,
+                                   const llvm::StringMap<int64_t> &paramOffsets) {
+    Builder b(model.getContext());
+    SmallVector<Attribute> tableGroups;
+    for (auto [g, columns] : llvm::enumerate(groups)) {
+      SmallVector<Attribute> params;
+      for (StringRef sym : columns.front())
+        params.push_back(b.getStringAttr(sym));
+      tableGroups.push_back(b.getDictionaryAttr({
+          b.getNamedAttr("count", b.getI64IntegerAttr(dp.groups[g].count)),
+          b.getNamedAttr("params", b.getArrayAttr(params)),
+          b.getNamedAttr("param_offset",
+                         b.getI64IntegerAttr(paramOffsets.lookup(columns.front().front()))),
+          // The gradient buffer is a temporary: its offset is the memory
+          // plan's (the model table's writer fills it in).
+          b.getNamedAttr("grad_offset", b.getI64IntegerAttr(0)),
+          b.getNamedAttr("state", b.getArrayAttr(dpStates.lookup(g))),
+      }));
+    }
+    return b.getDictionaryAttr({
+        b.getNamedAttr("ranks", b.getI64IntegerAttr(dp.ranks)),
+        b.getNamedAttr("shard", b.getStringAttr(dp.sharded ? "opt" : "none")),
+        b.getNamedAttr("groups", b.getArrayAttr(tableGroups)),
+    });
+  }
+
   LogicalResult lowerModel(ModuleOp model) {
     MLIRContext *ctx = model.getContext();
+    dpStates.clear();
     std::vector<std::string> numericsOps;
     ArenaLayout layout(ctx);
     llvm::StringMap<int64_t> paramOffsets;
@@ -611,12 +684,79 @@ struct NNLowerToBuffersPass
       for (ArrayRef<StringRef> column : columns)
         for (StringRef sym : column)
           groupOf[sym] = g;
-    auto placeGroup = [&](const FlatUpdateColumns &columns) {
-      for (ArrayRef<StringRef> column : columns) {
+    auto dataParallel = readDataParallel(model);
+    if (failed(dataParallel))
+      return failure();
+    std::optional<DataParallelPlan> &dp = *dataParallel;
+    // Data parallelism: every update in a flat group, of f32 parameters;
+    // ZeRO-1 replaces the per-parameter state regions by one region per
+    // state column (`dp<g>.<state>`), which the regions of the column's
+    // symbols then do not get.
+    llvm::StringSet<> noRegion;
+    SmallVector<Attribute> dpGroups;
+    if (dp) {
+      WalkResult walk = model.walk([&](linalg::GenericOp update) {
+        if (!update->hasAttr(kOptimizerAttr))
+          return WalkResult::advance();
+        auto kernel = update->getParentOfType<KernelOp>();
+        ParamRefOp param = updatedParam(update);
+        if (kernel && kernel->hasAttr(kFlatUpdateAttr) && param && groupOf.count(param.getSym()))
+          return WalkResult::advance();
+        update.emitError("data-parallel training needs every parameter's optimizer update in "
+                         "one flat update loop (a fused build: not --no-fuse or "
+                         "--check-numerics)");
+        return WalkResult::interrupt();
+      });
+      if (walk.wasInterrupted())
+        return failure();
+      for (const FlatUpdateColumns &columns : groups) {
+        DataParallelPlan::Group group;
+        for (StringRef sym : columns.front()) {
+          auto type = cast<ShapedType>(model.lookupSymbol<ParamOp>(sym).getType());
+          if (!type.getElementType().isF32())
+            return model.lookupSymbol<ParamOp>(sym).emitError("data-parallel training: parameter ")
+                   << sym << " is " << type.getElementType()
+                   << "; the gradient reduction supports f32 parameters only";
+          group.used += type.getNumElements();
+        }
+        group.count = dp->sharded ? llvm::alignTo(group.used, dp->ranks) : group.used;
+        dp->groups.push_back(std::move(group));
+      }
+    }
+    auto placeGroup = [&](unsigned g) {
+      const FlatUpdateColumns &columns = groups[g];
+      for (auto [k, column] : llvm::enumerate(columns)) {
+        if (dp && dp->sharded && k > 0) {
+          // One region of this rank's shard of the state column.
+          DataParallelPlan::Group &group = dp->groups[g];
+          StringRef param = columns.front().front(), sym = column.front();
+          std::string suffix = sym.starts_with((param + ".").str())
+                                   ? sym.drop_front(param.size() + 1).str()
+                                   : "state" + std::to_string(k);
+          std::string name = "dp" + std::to_string(g) + "." + suffix;
+          Builder b(ctx);
+          auto type = RankedTensorType::get({group.count / dp->ranks}, b.getF32Type());
+          int64_t at = layout.add(
+              name, "state", type, {b.getNamedAttr("init", b.getStringAttr("zeros"))});
+          group.stateOffsets.push_back(at);
+          dpStates[g].push_back(b.getDictionaryAttr(
+              {b.getNamedAttr("suffix", b.getStringAttr(suffix)),
+               b.getNamedAttr("region", b.getStringAttr(name))}));
+          for (StringRef s : column) {
+            fixedOffsets[s] = at;
+            noRegion.insert(s);
+          }
+          continue;
+        }
         SmallVector<int64_t> bytes;
         for (StringRef sym : column)
           bytes.push_back(byteSize(cast<ShapedType>(model.lookupSymbol<ParamOp>(sym).getType())));
-        int64_t at = layout.reserve(std::accumulate(bytes.begin(), bytes.end(), int64_t(0)));
+        int64_t columnBytes = std::accumulate(bytes.begin(), bytes.end(), int64_t(0));
+        if (dp && k == 0)
+          columnBytes = std::max(columnBytes, dp->groups[g].count * 4); // padding
+        int64_t at = layout.reserve(columnBytes);
+        if (dp && k == 0)
+          dp->groupAt[at] = g;
         for (auto [sym, size] : llvm::zip(column, bytes)) {
           fixedOffsets[sym] = at;
           at += size;
@@ -626,7 +766,11 @@ struct NNLowerToBuffersPass
     for (ParamOp p : model.getOps<ParamOp>()) {
       auto group = groupOf.find(p.getSymName());
       if (group != groupOf.end() && !fixedOffsets.count(p.getSymName()))
-        placeGroup(groups[group->second]);
+        placeGroup(group->second);
+      if (noRegion.contains(p.getSymName())) {
+        paramOffsets[p.getSymName()] = fixedOffsets.lookup(p.getSymName());
+        continue;
+      }
       auto type = cast<RankedTensorType>(p.getType());
       StringRef kind = p.getBuffer() ? "buffer" : p.getState() ? "state" : "param";
       Builder b(ctx);
@@ -671,6 +815,7 @@ struct NNLowerToBuffersPass
       entry.addEntryBlock();
       FunctionLowering lowering(model, entry, paramOffsets);
       lowering.library = library;
+      lowering.dataParallel = dp ? &*dp : nullptr;
       if (checkNumerics)
         lowering.setNumericsTable(&numericsOps);
       if (failed(lowering.lowerBody(fn, inputOffsets, outputOffsets)))
@@ -681,6 +826,8 @@ struct NNLowerToBuffersPass
     for (ParamOp p : llvm::make_early_inc_range(model.getOps<ParamOp>()))
       p.erase();
     model->setAttr("nn.layout", layout.attr());
+    if (dp)
+      model->setAttr(kDataParallelAttr, dataParallelTable(model, *dp, groups, paramOffsets));
     if (checkNumerics) {
       SmallVector<Attribute> ops;
       for (const std::string &op : numericsOps)

@@ -4,6 +4,7 @@
 //                                  [--memory-budget BYTES]
 //                                  [--device cpu|gpu] [--gpu-arch sm_80|sm_90]
 //                                  [--quantize-table T.json | --quantized Q.safetensors]
+//                                  [--ranks N [--shard none|opt]]
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +21,7 @@ ModelOptions model(buildCmd);
 OptimizerOptions optimizer(buildCmd);
 MemoryBudgetOption memoryBudget(buildCmd);
 DeviceOptions device(buildCmd);
+DataParallelOptions dataParallel(buildCmd);
 cl::opt<std::string> outputFilename("o", cl::desc("The shared library to write"),
                                     cl::value_desc("model.so"), cl::sub(buildCmd),
                                     cl::cat(category()));
@@ -49,7 +51,8 @@ cl::opt<bool> quantizeObserve("quantize-observe", cl::Hidden,
 } // namespace
 
 static int runBuild() {
-  if (!model.check() || !optimizer.check() || !memoryBudget.check() || !device.check())
+  if (!model.check() || !optimizer.check() || !memoryBudget.check() || !device.check() ||
+      !dataParallel.check())
     return 1;
   if (outputFilename.empty() || outputFilename == "-")
     return fail("nnc build needs an output file: -o model.so");
@@ -62,6 +65,7 @@ static int runBuild() {
                        quantizeTable};
   request.quantizeObserve = quantizeObserve;
   request.quantizedWeights = quantized;
+  request.dataParallel = dataParallel.value();
   if (!quantized.empty() && !quantizeTable.empty())
     return fail("--quantized and --quantize-table exclude each other (the weights file holds "
                 "its table)");

@@ -4,6 +4,7 @@
 //                             |gpu|nvvm|ptx
 //               [-o out] [--model NAME] [-D name=value] [--batch N] [--train]
 //               [--no-fuse] [--gpu-arch sm_80|sm_90] [--quantize-table T.json]
+//               [--ranks N [--shard none|opt]]
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,6 +27,7 @@ cl::SubCommand compileCmd("compile", "Parse a model file and print a compiler st
 
 ModelOptions model(compileCmd);
 OptimizerOptions optimizer(compileCmd);
+DataParallelOptions dataParallel(compileCmd);
 cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"),
                                     cl::sub(compileCmd), cl::cat(category()));
@@ -119,9 +121,11 @@ static int printStage(Session &session, raw_ostream &os) {
     os << "\n";
     return 0;
   }
+  DataParallelConfig dp = dataParallel.value();
   for (auto [m, graph] : modelsOf(*module, graphs)) {
-    if (failed(session.specializeBatch(m, *graph)))
+    if (failed(session.specializeBatch(m, *graph, dp.ranks)))
       return 1;
+    setDataParallel(m, dp);
     if (emitAction == Emit::GPU || emitAction == Emit::NVVM || emitAction == Emit::PTX) {
       if (failed(printGPUStage(m, emitAction, os, flags)))
         return 1;
@@ -156,8 +160,11 @@ static int printStage(Session &session, raw_ostream &os) {
 }
 
 static int runCompile() {
-  if (!model.check() || !optimizer.check() || !checkChoice(gpuArch, nnc::gpuArchNames()))
+  if (!model.check() || !optimizer.check() || !dataParallel.check() ||
+      !checkChoice(gpuArch, nnc::gpuArchNames()))
     return 1;
+  if (dataParallel.value().enabled() && !withTraining)
+    return fail("--ranks and --shard build a data-parallel training step: add --train");
   return printToOutput(model, outputFilename, printStage);
 }
 

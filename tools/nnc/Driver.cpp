@@ -282,6 +282,31 @@ MemoryBudgetOption::MemoryBudgetOption(cl::SubCommand &sub)
                       "training step recomputes activations in the backward pass"),
              cl::value_desc("BYTES"), cl::sub(sub), cl::cat(category())) {}
 
+DataParallelOptions::DataParallelOptions(cl::SubCommand &sub)
+    : ranks("ranks",
+            cl::desc("Build the training step for N-way data parallelism (mpirun -np N; the "
+                     "batch is the global one, each rank's is batch/N)"),
+            cl::value_desc("N"), cl::init(1), cl::sub(sub), cl::cat(category())),
+      shard("shard",
+            cl::desc("With --ranks: none (every rank keeps all optimizer state) or opt (ZeRO-1: "
+                     "each rank keeps and updates 1/N of it)"),
+            cl::value_desc("none|opt"), cl::init("none"), cl::sub(sub), cl::cat(category())) {}
+
+bool DataParallelOptions::check() const {
+  return checkRange(ranks, 1, 1 << 20) && checkChoice(shard, {"none", "opt"});
+}
+
+DataParallelConfig DataParallelOptions::value() const { return {ranks, shard}; }
+
+void nnc::driver::setDataParallel(mlir::ModuleOp model, const DataParallelConfig &config) {
+  if (!config.enabled())
+    return;
+  mlir::Builder b(model.getContext());
+  model->setAttr("nn.data_parallel",
+                 b.getDictionaryAttr({b.getNamedAttr("ranks", b.getI64IntegerAttr(config.ranks)),
+                                      b.getNamedAttr("shard", b.getStringAttr(config.shard))}));
+}
+
 std::optional<int64_t> nnc::driver::parseByteCount(StringRef text) {
   StringRef number = text.trim();
   size_t end = number.find_first_not_of("0123456789.");
@@ -393,10 +418,18 @@ Session::lowerToNN(std::vector<nnc::ModelGraph> *graphsOut) {
   return module;
 }
 
-mlir::LogicalResult Session::specializeBatch(mlir::ModuleOp model,
-                                             const nnc::ModelGraph &graph) {
+mlir::LogicalResult Session::specializeBatch(mlir::ModuleOp model, const nnc::ModelGraph &graph,
+                                             int64_t ranks) {
   nnc::NNInferShapesOptions shapeOptions;
   shapeOptions.batch = options.batchFor(graph.train.batch);
+  if (ranks > 1) {
+    if (shapeOptions.batch % ranks != 0) {
+      fail("the global batch " + Twine(shapeOptions.batch) + " is not a multiple of --ranks " +
+           Twine(ranks) + ": each rank needs an equal share (choose --batch)");
+      return mlir::failure();
+    }
+    shapeOptions.batch /= ranks;
+  }
   mlir::PassManager pm(&mlirContext, mlir::ModuleOp::getOperationName());
   pm.addPass(nnc::createNNInferShapes(shapeOptions));
   // Read by -nn-lower-to-linalg wherever the model is lowered.
@@ -487,8 +520,32 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
   auto [model, graph] = *single;
   if (graphOut)
     *graphOut = *graph;
-  if (failed(specializeBatch(model, *graph)))
+  const DataParallelConfig &dp = request.dataParallel;
+  if (dp.enabled()) {
+    // Each rank reduces the flat gradient buffer of the fused update.
+    if (!request.optimizer)
+      return fail("--ranks and --shard build a data-parallel training step: add --train");
+    if (request.model.noFuse)
+      return fail("--no-fuse cannot be combined with --ranks " + Twine(dp.ranks) +
+                  (dp.shard == "opt" ? " --shard opt" : "") +
+                  ": data-parallel training reduces the fused optimizer update's flat gradient "
+                  "buffer");
+    if (request.checkNumerics)
+      return fail("--check-numerics cannot be combined with --ranks/--shard: data-parallel "
+                  "training needs the fused optimizer update, which --check-numerics turns off");
+  }
+  if (failed(specializeBatch(model, *graph, dp.ranks)))
     return 1;
+  setDataParallel(model, dp);
+  if (dp.shard == "opt") {
+    std::string optimizerName = request.optimizer->optimizer.getNumOccurrences()
+                                    ? std::string(request.optimizer->optimizer)
+                                    : graph->train.optimizer;
+    if (optimizerName == "sgd")
+      errs() << "nnc: note: --shard opt: the optimizer sgd keeps no state, so there is nothing "
+                "to shard (each rank still updates 1/"
+             << dp.ranks << " of the parameters and gathers them)\n";
+  }
   if (request.memoryBudget) {
     mlir::FailureOr<nnc::RecomputePlan> plan = nnc::planMemoryBudget(
         model, *request.memoryBudget, request.checkNumerics, !request.model.noFuse,

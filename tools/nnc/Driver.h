@@ -206,6 +206,37 @@ struct MemoryBudgetOption {
   llvm::cl::opt<std::string> budget;
 };
 
+/// Data-parallel training over `ranks` processes (docs/distributed.md):
+/// each rank's artifact is built at the global batch / ranks, its
+/// train_step reduces the gradients through the runtime's hooks
+/// (runtime/DataParallel.h); `shard` "opt" (ZeRO-1) shards the optimizer
+/// state. One rank without sharding changes nothing.
+struct DataParallelConfig {
+  int64_t ranks = 1;
+  /// "none" or "opt".
+  std::string shard = "none";
+  bool enabled() const { return ranks > 1 || shard == "opt"; }
+};
+
+/// --ranks N and --shard none|opt (build; nnc train and nnc report may
+/// instantiate them too).
+struct DataParallelOptions {
+  explicit DataParallelOptions(llvm::cl::SubCommand &sub);
+  /// Checks the flags given (--ranks >= 1, --shard a known mode); false
+  /// after reporting one line.
+  bool check() const;
+  DataParallelConfig value() const;
+
+  llvm::cl::opt<int64_t> ranks;
+  llvm::cl::opt<std::string> shard;
+};
+
+/// Marks the model module `model` for data-parallel lowering
+/// (`nn.data_parallel = {ranks = N : i64, shard = "..."}`, read by
+/// -nn-lower-to-buffers; nothing for one rank without sharding). Its batch
+/// must already be the per-rank batch (Session::specializeBatch).
+void setDataParallel(mlir::ModuleOp model, const DataParallelConfig &config);
+
 /// Parses a byte count: an integer, optionally followed by B, kB/KB (1000),
 /// KiB (1024), MB, MiB, GB or GiB; an integer part and a fraction are
 /// accepted with a unit (1.5MiB). None if malformed, not positive or too
@@ -256,6 +287,9 @@ struct BuildRequest {
   /// With `optimizer`: a @train_step for distillation (it takes the
   /// teacher's logits, docs/training.md).
   std::optional<DistillLoss> distill = std::nullopt;
+  /// --ranks/--shard: data-parallel training (needs `optimizer`); the
+  /// model's batch is then the global batch, divided by the ranks.
+  DataParallelConfig dataParallel = {};
 };
 
 /// The model file read into a source manager, with an MLIR context whose
@@ -277,9 +311,11 @@ public:
                    std::vector<nnc::ModelGraph> &graphs);
 
   /// Fixes the batch dimension of one model module: --batch, else the
-  /// model's train section.
-  mlir::LogicalResult specializeBatch(mlir::ModuleOp model,
-                                      const nnc::ModelGraph &graph);
+  /// model's train section; with `ranks` > 1 that is the global batch and
+  /// each rank's is a `ranks`-th of it (an error names both where it does
+  /// not divide).
+  mlir::LogicalResult specializeBatch(mlir::ModuleOp model, const nnc::ModelGraph &graph,
+                                      int64_t ranks = 1);
 
   /// Quantizes every model to int8 with the table at `table`
   /// (-nn-quantize{table=...}); with `observe`, adds the calibration outputs
