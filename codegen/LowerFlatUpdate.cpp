@@ -217,7 +217,8 @@ bool FunctionLowering::lowerFlatUpdate(KernelOp kernel) {
     int64_t shard = count / dataParallel->ranks;
     Value rank = arith::IndexCastOp::create(b, loc(), b.getIndexType(),
                                             call(kDpRankFunction, {}, b.getI64Type()));
-    Value begin = arith::MulIOp::create(b, loc(), rank, arith::ConstantIndexOp::create(b, loc(), shard));
+    Value begin =
+        arith::MulIOp::create(b, loc(), rank, arith::ConstantIndexOp::create(b, loc(), shard));
     auto shardOf = [&](Value full) -> Value {
       SmallVector<OpFoldResult> offsets = {begin}, sizes = {b.getIndexAttr(shard)},
                                 strides = {b.getIndexAttr(1)};

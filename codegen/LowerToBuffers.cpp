@@ -736,12 +736,12 @@ struct NNLowerToBuffersPass
           std::string name = "dp" + std::to_string(g) + "." + suffix;
           Builder b(ctx);
           auto type = RankedTensorType::get({group.count / dp->ranks}, b.getF32Type());
-          int64_t at = layout.add(
-              name, "state", type, {b.getNamedAttr("init", b.getStringAttr("zeros"))});
+          int64_t at =
+              layout.add(name, "state", type, {b.getNamedAttr("init", b.getStringAttr("zeros"))});
           group.stateOffsets.push_back(at);
-          dpStates[g].push_back(b.getDictionaryAttr(
-              {b.getNamedAttr("suffix", b.getStringAttr(suffix)),
-               b.getNamedAttr("region", b.getStringAttr(name))}));
+          dpStates[g].push_back(
+              b.getDictionaryAttr({b.getNamedAttr("suffix", b.getStringAttr(suffix)),
+                                   b.getNamedAttr("region", b.getStringAttr(name))}));
           for (StringRef s : column) {
             fixedOffsets[s] = at;
             noRegion.insert(s);
