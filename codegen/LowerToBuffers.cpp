@@ -693,7 +693,6 @@ struct NNLowerToBuffersPass
     // state column (`dp<g>.<state>`), which the regions of the column's
     // symbols then do not get.
     llvm::StringSet<> noRegion;
-    SmallVector<Attribute> dpGroups;
     if (dp) {
       WalkResult walk = model.walk([&](linalg::GenericOp update) {
         if (!update->hasAttr(kOptimizerAttr))
@@ -768,6 +767,9 @@ struct NNLowerToBuffersPass
       if (group != groupOf.end() && !fixedOffsets.count(p.getSymName()))
         placeGroup(group->second);
       if (noRegion.contains(p.getSymName())) {
+        // Its param_ref's view is never accessed: the sharded update writes
+        // the dp<g>.<state> region (lowerFlatUpdate; anything else is an
+        // error with data parallelism).
         paramOffsets[p.getSymName()] = fixedOffsets.lookup(p.getSymName());
         continue;
       }

@@ -162,6 +162,21 @@ def NNLowerToBuffers : Pass<"nn-lower-to-buffers", "::mlir::ModuleOp"> {
     Where the regions do not line up or the update could not run in place,
     the kernel's updates are lowered one by one.
 
+    Data-parallel training: a model module with `nn.data_parallel = {ranks
+    = N : i64, shard = "none" | "opt"}` (nnc --ranks/--shard; N >= 2 or
+    "opt", else the attribute is dropped and nothing changes) needs every
+    optimizer update in a flat update kernel of f32 parameters (else an
+    error). Before each flat loop the whole gradient buffer goes to
+    `nnc_dp_reduce_gradients(group, grads, count, sharded)`
+    (runtime/DataParallel.h). With "opt" (ZeRO-1) the group's parameters
+    and gradient buffer are padded to `count`, a multiple of N (the step
+    zeroes the padding), each state column is one region `dp<g>.<state>` of
+    count / N elements instead of the per-parameter state regions, the loop
+    updates elements [r * count / N, (r + 1) * count / N) with r =
+    `nnc_dp_rank()` at run time, and `nnc_dp_gather_parameters(group,
+    params, count)` follows. The attribute is replaced by the model table's
+    `data_parallel` (docs/abi.md).
+
     The layout is recorded in the module attribute `nn.layout` (one
     dictionary per region: name, kind, offset, bytes, dtype, shape) for the
     artifact's model table.
