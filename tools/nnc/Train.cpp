@@ -21,6 +21,11 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
+
 using namespace llvm;
 using namespace nnc::driver;
 
@@ -180,6 +185,31 @@ static bool joinRanks(Ranks &ranks) {
   return true;
 }
 
+/// What a rank says when mpirun ends the job (SIGTERM), prepared before the
+/// handler is installed: it may be waiting for a dead rank in a collective,
+/// so it exits at once.
+static char endedByMpirun[160];
+
+static void onMpirunTerm(int) {
+  ssize_t ignored = ::write(STDERR_FILENO, endedByMpirun, std::strlen(endedByMpirun));
+  (void)ignored;
+  ::_exit(1);
+}
+
+/// Under mpirun: SIGTERM is mpirun ending the job because a rank failed (it
+/// kills the others after a grace period), not a request to finish the
+/// epoch, which would wait for the failed rank.
+static void exitWhenMpirunEndsTheJob(int64_t rank) {
+  std::snprintf(endedByMpirun, sizeof(endedByMpirun),
+                "nnc: error: rank %lld: ended by mpirun because another rank failed (see "
+                "mpirun's message); the last checkpoint is kept\n",
+                (long long)rank);
+  struct sigaction action = {};
+  action.sa_handler = onMpirunTerm;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
 /// `nnc train`: compile with @train_step, train, evaluate, save.
 static int runTrain() {
   // Each rank of a node on its own GPU: before anything touches the driver.
@@ -245,6 +275,8 @@ static int runTrain() {
     options.metrics = std::string(tempMetrics);
   }
 
+  if (ranks.mpi)
+    exitWhenMpirunEndsTheJob(ranks.rank());
   auto result = nnc::rt::train(*loaded->model, options);
   if (!result)
     return ranks.fail(result.message());
