@@ -149,6 +149,13 @@ struct Ranks {
   }
   int64_t rank() const { return mpi ? mpi->rank() : 0; }
   int64_t size() const { return mpi ? mpi->size() : 1; }
+  /// After an error on this rank (reported): exit status 1, MPI left
+  /// unfinalized so that mpirun ends the other ranks.
+  int abandon() {
+    if (mpi)
+      nnc::rt::abandonMpi(*mpi);
+    return 1;
+  }
   /// An error on this rank: "nnc: error: rank R: ..." (exit status 1), and
   /// MPI is left unfinalized so that mpirun ends the other ranks.
   int fail(const std::string &message) {
@@ -229,10 +236,10 @@ static int runTrain() {
                 "nnc train (docs/distributed.md); this process was not started by mpirun");
   BuildRequest request{model, &optimizer, checkNumerics, memoryBudget.value(), device.value()};
   if (!setDataParallelBuild(model, request, ranks.size(), shard))
-    return ranks.fail("cannot build the rank's model (see above)");
+    return ranks.abandon();
   std::unique_ptr<LoadedModel> loaded = loadModel(request, threads.value());
   if (!loaded)
-    return ranks.fail("the model did not build (see above)");
+    return ranks.abandon();
   const nnc::ModelGraph &graph = loaded->graph;
   nnc::rt::TrainOptions options;
   options.dataset = dataOptions;
