@@ -16,14 +16,13 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
 #include <vector>
 
 using namespace nnc::rt;
 
-namespace {
-
 /// The process's MPI communicator, created once (MPI_Init happens once).
-Communicator &comm() {
+Communicator &testCommunicator() {
   static std::unique_ptr<Communicator> c = [] {
     auto r = createMpiCommunicator();
     EXPECT_TRUE(bool(r)) << r.message();
@@ -31,6 +30,16 @@ Communicator &comm() {
   }();
   return *c;
 }
+
+/// A directory the ranks share (the first argument after the gtest flags).
+std::string &testDirectory() {
+  static std::string dir = "/tmp";
+  return dir;
+}
+
+namespace {
+
+Communicator &comm() { return testCommunicator(); }
 
 /// A buffer of more than two buckets, so a collective crosses bucket ends.
 constexpr int64_t kBig = 2 * kCommBucketBytes / 4 + 12345;
@@ -273,8 +282,10 @@ TEST(DataParallel, NcclNeedsItsLibraryAndAGpu) {
 
 int main(int argc, char **argv) {
   testing::InitGoogleTest(&argc, argv);
+  if (argc > 1)
+    testDirectory() = argv[1];
   // MPI is initialized before the tests and finalized after them.
-  comm();
+  testCommunicator();
   int rc = RUN_ALL_TESTS();
   return rc;
 }
