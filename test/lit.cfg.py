@@ -86,3 +86,10 @@ if mpirun:
         mpi_env.append("ASAN_OPTIONS=detect_leaks=0")
     config.substitutions.append(("%mpirun", "env %s %s --bind-to none" % (" ".join(mpi_env), mpirun)))
 config.substitutions.append(("%nnc-dp-tests", os.path.join(config.nnc_tools_dir, "nnc-dp-tests")))
+
+# dp-compiler: nnc builds data-parallel artifacts (tools/nnc/Driver.h has the
+# compiler's DataParallelOptions): the lit tests that need the train step to
+# reduce its gradients (test/runtime/dp-lenet.test).
+with open(os.path.join(config.nnc_src_root, "tools", "nnc", "Driver.h")) as driver_h:
+    if "DataParallelOptions" in driver_h.read():
+        config.available_features.add("dp-compiler")

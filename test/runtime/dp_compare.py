@@ -4,8 +4,12 @@ dp_compare.py metrics A.jsonl B.jsonl --loss-rtol R [--accuracy-tol T]
     Every step's loss agrees within relative R and every epoch's test
     accuracy within T (absolute, a fraction); prints the largest differences.
 dp_compare.py tensors A.safetensors B.safetensors --rtol R NAME...
-    The named tensors agree within relative R of their largest magnitude
-    (R = 0: bit for bit); prints the largest difference.
+    The named tensors (default: all) agree within relative R of their
+    largest magnitude (R = 0: bit for bit); prints the largest difference.
+dp_compare.py state MEM_NONE.json MEM_OPT.json --ranks N
+    --memory-stats of an unsharded and a ZeRO-1 rank: the ZeRO-1 rank's
+    optimizer state is 1/N of the unsharded one's (within the padding of
+    each state column to a multiple of N elements, 1%).
 """
 import argparse
 import json
@@ -35,13 +39,14 @@ def floats(dtype, raw):
 
 
 parser = argparse.ArgumentParser()
-parser.add_argument("what", choices=["metrics", "tensors"])
+parser.add_argument("what", choices=["metrics", "tensors", "state"])
 parser.add_argument("a")
 parser.add_argument("b")
 parser.add_argument("names", nargs="*")
 parser.add_argument("--loss-rtol", type=float, default=0)
 parser.add_argument("--accuracy-tol", type=float, default=0)
 parser.add_argument("--rtol", type=float, default=0)
+parser.add_argument("--ranks", type=int, default=2)
 args = parser.parse_intermixed_args()
 
 if args.what == "metrics":
@@ -59,6 +64,14 @@ if args.what == "metrics":
     print(f"{len(epochs(ra))} epochs: test accuracy difference "
           f"{'within' if acc <= args.accuracy_tol else 'OVER'} {args.accuracy_tol:g} (largest {acc:.4f})")
     sys.exit(0 if loss <= args.loss_rtol and acc <= args.accuracy_tol else 1)
+
+if args.what == "state":
+    none, opt = json.load(open(args.a)), json.load(open(args.b))
+    ratio = opt["state_bytes"] * args.ranks / none["state_bytes"]
+    ok = none["ranks"] == opt["ranks"] == args.ranks and abs(ratio - 1) <= 0.01
+    print(f"optimizer state per rank: {none['state_bytes']} B unsharded, {opt['state_bytes']} B "
+          f"sharded: 1/{args.ranks} {'within' if ok else 'OVER'} 1% (ratio x {args.ranks} = {ratio:.4f})")
+    sys.exit(0 if ok else 1)
 
 ta, tb = read_safetensors(args.a), read_safetensors(args.b)
 ok = True
