@@ -89,9 +89,9 @@ public:
       return Status::error("rank " + std::to_string(rank_) + ": all-gather of " +
                            std::to_string(shard) + " elements per rank: more than MPI's int " +
                            "count allows");
-    return check(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, int(shard), MPI_FLOAT,
-                               comm),
-                 "MPI_Allgather");
+    return check(
+        MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, int(shard), MPI_FLOAT, comm),
+        "MPI_Allgather");
   }
 
   Status broadcast(void *data, int64_t bytes, int64_t root) override {
@@ -110,9 +110,8 @@ public:
   Status allReduceSumHost(double *data, int64_t count) override {
     for (int64_t begin = 0; begin < count; begin += kBucketElements) {
       int n = int(std::min(kBucketElements, count - begin));
-      if (Status st =
-              check(MPI_Allreduce(MPI_IN_PLACE, data + begin, n, MPI_DOUBLE, MPI_SUM, comm),
-                    "MPI_Allreduce");
+      if (Status st = check(MPI_Allreduce(MPI_IN_PLACE, data + begin, n, MPI_DOUBLE, MPI_SUM, comm),
+                            "MPI_Allreduce");
           st.failed())
         return st;
     }

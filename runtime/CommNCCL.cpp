@@ -107,9 +107,9 @@ public:
   std::string engine() const override { return "nccl"; }
 
   Status allReduceSum(float *data, int64_t count) override {
-    return check(nccl.ncclAllReduce(data, data, size_t(count), kNcclFloat32, kNcclSum, comm,
-                                    gpu::stream()),
-                 "ncclAllReduce");
+    return check(
+        nccl.ncclAllReduce(data, data, size_t(count), kNcclFloat32, kNcclSum, comm, gpu::stream()),
+        "ncclAllReduce");
   }
   Status reduceScatterSum(float *data, int64_t count) override {
     int64_t shard = count / size_;
@@ -129,15 +129,15 @@ public:
                  "ncclAllGather");
   }
   Status broadcast(void *data, int64_t bytes, int64_t root) override {
-    return check(nccl.ncclBroadcast(data, data, size_t(bytes), kNcclUint8, int(root), comm,
-                                    gpu::stream()),
-                 "ncclBroadcast");
+    return check(
+        nccl.ncclBroadcast(data, data, size_t(bytes), kNcclUint8, int(root), comm, gpu::stream()),
+        "ncclBroadcast");
   }
   Status barrier() override {
     // An all-reduce of nothing orders the ranks on the stream; wait for it.
-    if (Status st = check(nccl.ncclAllReduce(nullptr, nullptr, 0, kNcclFloat32, kNcclSum, comm,
-                                             gpu::stream()),
-                          "ncclAllReduce");
+    if (Status st = check(
+            nccl.ncclAllReduce(nullptr, nullptr, 0, kNcclFloat32, kNcclSum, comm, gpu::stream()),
+            "ncclAllReduce");
         st.failed())
       return st;
     if (!gpu::check(gpu::driver().cuStreamSynchronize(gpu::stream()), "cuStreamSynchronize"))
@@ -153,9 +153,9 @@ public:
     for (int64_t begin = 0; begin < count; begin += INT32_MAX) {
       int n = int(std::min<int64_t>(INT32_MAX, count - begin));
       if (!gpu::checkCublas(*h,
-                            h->blas.cublasSgeam(h->blasHandle, gpu::kCublasOpN, gpu::kCublasOpN,
-                                                n, 1, &factor, data + begin, n, &zero,
-                                                data + begin, n, data + begin, n),
+                            h->blas.cublasSgeam(h->blasHandle, gpu::kCublasOpN, gpu::kCublasOpN, n,
+                                                1, &factor, data + begin, n, &zero, data + begin, n,
+                                                data + begin, n),
                             "cublasSgeam (gradient scaling)"))
         return Status::error("cublasSgeam (gradient scaling) failed");
     }

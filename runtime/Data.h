@@ -410,9 +410,7 @@ public:
   }
 
   /// Batches per epoch, the last one possibly partial.
-  int64_t numBatches() const {
-    return (data_->size() + batch_ * ranks_ - 1) / (batch_ * ranks_);
-  }
+  int64_t numBatches() const { return (data_->size() + batch_ * ranks_ - 1) / (batch_ * ranks_); }
   /// The full batch size (this rank's part of a global batch).
   int64_t batchSize() const { return batch_; }
   /// The true number of samples in batch `index` (this rank's part).

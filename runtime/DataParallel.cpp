@@ -72,8 +72,8 @@ extern "C" void nnc_dp_reduce_gradients(int64_t group, float *grads, int64_t cou
   }
   if (installed->size() == 1)
     return;
-  Status st = sharded ? installed->reduceScatterSum(grads, count)
-                      : installed->allReduceSum(grads, count);
+  Status st =
+      sharded ? installed->reduceScatterSum(grads, count) : installed->allReduceSum(grads, count);
   if (st.failed())
     fail(st, "reducing the gradients", group, grads, count);
 }

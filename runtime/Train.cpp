@@ -146,11 +146,11 @@ struct DataParallelPlan {
   int64_t ranks = 1;
   bool sharded = false;
   struct Column {
-    std::string suffix;     ///< "exp_avg": the state file's `<param>.exp_avg`.
-    const Region *region;   ///< This rank's shard: count / ranks elements.
+    std::string suffix;   ///< "exp_avg": the state file's `<param>.exp_avg`.
+    const Region *region; ///< This rank's shard: count / ranks elements.
   };
   struct Group {
-    int64_t count = 0;      ///< Elements, padded to a multiple of the ranks.
+    int64_t count = 0;                  ///< Elements, padded to a multiple of the ranks.
     std::vector<const Region *> params; ///< In flat order.
     std::vector<Column> columns;
   };
@@ -197,8 +197,8 @@ Result<DataParallelPlan> dataParallelPlan(const Model &model) {
     DataParallelPlan::Group group;
     std::optional<uint64_t> count = jsonUInt64(jsonMember(&g, "count"));
     const Json *params = jsonMember(&g, "params"), *state = jsonMember(&g, "state");
-    if (!count || *count % uint64_t(plan.ranks) != 0 || !params || !params->is_array() ||
-        !state || !state->is_array())
+    if (!count || *count % uint64_t(plan.ranks) != 0 || !params || !params->is_array() || !state ||
+        !state->is_array())
       return bad("group needs count (a multiple of the ranks), params and state");
     group.count = int64_t(*count);
     int64_t total = 0;
@@ -511,8 +511,8 @@ std::string lossOf(const Model &model) {
 /// > 1 the batches are global ones of batch x ranks samples split over the
 /// ranks: each rank must get a sample of the last one, and the smallest
 /// part counts.
-Status checkLastBatch(const Model &model, const Dataset &data, int64_t batch,
-                      bool training, int64_t ranks = 1) {
+Status checkLastBatch(const Model &model, const Dataset &data, int64_t batch, bool training,
+                      int64_t ranks = 1) {
   int64_t global = batch * ranks;
   int64_t lastGlobal = global > 0 ? data.size() % global : 0;
   if (lastGlobal == 0)
@@ -520,10 +520,9 @@ Status checkLastBatch(const Model &model, const Dataset &data, int64_t batch,
   int64_t last = lastGlobal / ranks;
   std::string error;
   std::optional<Json> info = parseJson(model.info(), error);
-  std::string holds = data.source + ": the last " + (ranks > 1 ? "global " : "") +
-                      "batch holds " + std::to_string(lastGlobal) +
-                      (lastGlobal == 1 ? " sample" : " samples") + " (" +
-                      std::to_string(data.size()) + " samples, batch " +
+  std::string holds = data.source + ": the last " + (ranks > 1 ? "global " : "") + "batch holds " +
+                      std::to_string(lastGlobal) + (lastGlobal == 1 ? " sample" : " samples") +
+                      " (" + std::to_string(data.size()) + " samples, batch " +
                       std::to_string(global) +
                       (ranks > 1 ? " over " + std::to_string(ranks) + " ranks" : "") + "); ";
   if (lastGlobal < ranks)
@@ -907,9 +906,10 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
                          std::to_string(ranks) + (ranks == 1 ? " process runs" : " processes run") +
                          " it");
   if (!plan.present && ranks > 1 && progress)
-    std::fprintf(progress, "nnc: warning: model '%s' was built without data parallelism (no "
-                           "data_parallel in its model table): its train_step does not reduce "
-                           "the gradients, so each of the %lld ranks trains its own replica\n",
+    std::fprintf(progress,
+                 "nnc: warning: model '%s' was built without data parallelism (no "
+                 "data_parallel in its model table): its train_step does not reduce "
+                 "the gradients, so each of the %lld ranks trains its own replica\n",
                  model.name().c_str(), (long long)ranks);
 
   // --memory-stats: the resident peak from here on is training's.
@@ -940,11 +940,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
 
   bool regression = spec->targetWidth > 0;
   int64_t batch = io.input->shape[0];
-  if (Status st = checkLastBatch(model, *trainData, batch, /*training=*/true, ranks);
-      st.failed())
+  if (Status st = checkLastBatch(model, *trainData, batch, /*training=*/true, ranks); st.failed())
     return st;
-  if (Status st = checkLastBatch(model, *testData, batch, /*training=*/false, ranks);
-      st.failed())
+  if (Status st = checkLastBatch(model, *testData, batch, /*training=*/false, ranks); st.failed())
     return st;
   Result<Batcher> batcher = Batcher::create(*trainData, batch, /*shuffle=*/true,
                                             options.seed);
@@ -1072,9 +1070,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     // Checked before each step starts.
     // With several ranks they agree (each step's figures carry the flag), so
     // that all stop at the same step.
-    auto stopRequested = [&] {
-      return ranks > 1 ? stopAgreed : options.stop && *options.stop;
-    };
+    auto stopRequested = [&] { return ranks > 1 ? stopAgreed : options.stop && *options.stop; };
     auto stopNow = [&] {
       if (bar)
         bar->endEpoch();
@@ -1242,8 +1238,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
                    100 * result.trainAccuracy, eval->loss, 100 * eval->accuracy,
                    result.samplesPerSecond, result.stepMs);
     if (progress && scaler.enabled())
-      std::fprintf(progress,
-                   "loss scale %g, %lld step(s) skipped so far (inf/NaN f16 gradients)\n",
+      std::fprintf(progress, "loss scale %g, %lld step(s) skipped so far (inf/NaN f16 gradients)\n",
                    scaler.lossScale(), (long long)scaler.skippedSteps());
     if (metrics) {
       MetricsRecord record;
@@ -1293,8 +1288,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
                          sharded ? sharded->tensors() : std::vector<WriteTensor>());
         if (!stateBytes)
           return stateBytes.status();
-        Result<int64_t> bytes = writeRegions(model, options.checkpoint, weights, at,
-                                             nnc::trainingProgressReserve());
+        Result<int64_t> bytes =
+            writeRegions(model, options.checkpoint, weights, at, nnc::trainingProgressReserve());
         if (!bytes)
           return bytes.status();
         if (std::rename(nextPath.c_str(), statePath.c_str()) != 0)
@@ -1309,10 +1304,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     if (Status st = metrics->close(); st.failed())
       return st;
   if (measuring)
-    if (Status st = writeMemoryStats(rank == 0 ? options.memoryStats
-                                               : options.memoryStats + ".rank" +
-                                                     std::to_string(rank),
-                                     memory, model, result.dataMemory, comm);
+    if (Status st = writeMemoryStats(
+            rank == 0 ? options.memoryStats : options.memoryStats + ".rank" + std::to_string(rank),
+            memory, model, result.dataMemory, comm);
         st.failed())
       return st;
   return result;

@@ -7,10 +7,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/DataParallel.h"
 #include "runtime/CommMPI.h"
 #include "runtime/CommNCCL.h"
 #include "runtime/Data.h"
-#include "runtime/DataParallel.h"
 #include "runtime/Gpu.h"
 
 #include <gtest/gtest.h>
@@ -200,8 +200,7 @@ TEST(DataParallel, StridedShardsSplitEachGlobalBatch) {
         size_t sample = b->order()[size_t(i * 3 * n + r + j * n)];
         std::vector<float> expected(2);
         data->sampleAsFloats(int64_t(sample), expected.data());
-        EXPECT_EQ(std::vector<float>(inputs.begin() + 2 * j, inputs.begin() + 2 * j + 2),
-                  expected);
+        EXPECT_EQ(std::vector<float>(inputs.begin() + 2 * j, inputs.begin() + 2 * j + 2), expected);
         EXPECT_EQ(labels[j], data->labels[sample]);
         seen.insert(expected);
       }
@@ -227,9 +226,9 @@ TEST(DataParallel, NcclNeedsItsLibraryAndAGpu) {
   if (!ncclUnavailableReason().empty() || !gpu::unavailableReason().empty()) {
     auto nccl = createNcclCommunicator(comm());
     ASSERT_FALSE(bool(nccl));
-    EXPECT_NE(nccl.message().find(!ncclUnavailableReason().empty() ? "NCCL"
-                                                                    : "cannot use the GPU: "),
-              std::string::npos)
+    EXPECT_NE(
+        nccl.message().find(!ncclUnavailableReason().empty() ? "NCCL" : "cannot use the GPU: "),
+        std::string::npos)
         << nccl.message();
     return;
   }

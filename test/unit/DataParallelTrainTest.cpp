@@ -49,7 +49,8 @@ TrainOptions baseOptions() {
 
 /// `artifact` trained with `options` (with the test communicator unless
 /// `alone`); the error, if any, in `error`.
-Outcome train(const char *artifact, TrainOptions options, bool alone, std::string *error = nullptr) {
+Outcome train(const char *artifact, TrainOptions options, bool alone,
+              std::string *error = nullptr) {
   Outcome out;
   auto model = Model::load(artifact);
   EXPECT_TRUE(bool(model)) << model.message();

@@ -33,7 +33,7 @@ constexpr bool kSharded = true;
 constexpr bool kSharded = false;
 #endif
 constexpr int64_t kBatch = 8 / kRanks, kFeatures = 16, kClasses = 3;
-constexpr int64_t kParams = kClasses * kFeatures + kClasses;           // 51
+constexpr int64_t kParams = kClasses * kFeatures + kClasses; // 51
 constexpr int64_t kCount = kSharded ? (kParams + kRanks - 1) / kRanks * kRanks : kParams;
 
 /// Arena offsets in bytes: the flat parameters (w then b, then padding),
@@ -170,23 +170,21 @@ std::string region(const char *name, const char *kind, const char *dtype, const 
 std::string table() {
   const Layout &layout = theLayout();
   std::string b = std::to_string(kBatch), s = std::to_string(layout.stateElements);
-  std::string regions =
-      region("w", "param", "f32", "3, 16", layout.params, 192, "uniform") + ", " +
-      region("b", "param", "f32", "3", layout.params + 192, 12, "uniform") + ", " +
-      region("running_mean", "buffer", "f32", "16", layout.running, 64) + ", ";
+  std::string regions = region("w", "param", "f32", "3, 16", layout.params, 192, "uniform") + ", " +
+                        region("b", "param", "f32", "3", layout.params + 192, 12, "uniform") +
+                        ", " + region("running_mean", "buffer", "f32", "16", layout.running, 64) +
+                        ", ";
   if (kSharded)
-    regions += region("dp0.exp_avg", "state", "f32", s, layout.expAvg, layout.stateElements * 4) +
-               ", " +
-               region("dp0.exp_avg_sq", "state", "f32", s, layout.expAvgSq,
-                      layout.stateElements * 4) +
-               ", ";
+    regions +=
+        region("dp0.exp_avg", "state", "f32", s, layout.expAvg, layout.stateElements * 4) + ", " +
+        region("dp0.exp_avg_sq", "state", "f32", s, layout.expAvgSq, layout.stateElements * 4) +
+        ", ";
   else
     regions += region("w.exp_avg", "state", "f32", "3, 16", layout.expAvg, 192) + ", " +
                region("b.exp_avg", "state", "f32", "3", layout.expAvg + 192, 12) + ", " +
                region("w.exp_avg_sq", "state", "f32", "3, 16", layout.expAvgSq, 192) + ", " +
                region("b.exp_avg_sq", "state", "f32", "3", layout.expAvgSq + 192, 12) + ", ";
-  regions += region("train_step.x", "input", "f32", b + ", 1, 4, 4", layout.trainX,
-                    kBatch * 64) +
+  regions += region("train_step.x", "input", "f32", b + ", 1, 4, 4", layout.trainX, kBatch * 64) +
              ", " + region("train_step.labels", "input", "i64", b, layout.labels, kBatch * 8) +
              ", " + region("train_step.lr", "input", "f32", "", layout.lr, 4) + ", " +
              region("train_step.step", "input", "i64", "", layout.step, 8) + ", " +
@@ -209,8 +207,7 @@ std::string table() {
   }
   return "{\"format\": \"nnc-model\", \"version\": 1, \"model\": \"fake_dp\", \"device\": "
          "\"cpu\", \"arena_bytes\": " +
-         std::to_string(layout.arena) + ", \"persistent_bytes\": " +
-         std::to_string(layout.trainX) +
+         std::to_string(layout.arena) + ", \"persistent_bytes\": " + std::to_string(layout.trainX) +
          ", \"train\": {\"loss\": \"cross_entropy\"}, \"entries\": [\"forward\", "
          "\"train_step\"], \"regions\": [" +
          regions + "]" + dp + "}";
