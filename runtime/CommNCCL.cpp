@@ -107,11 +107,15 @@ public:
   std::string engine() const override { return "nccl"; }
 
   Status allReduceSum(float *data, int64_t count) override {
+    if (Status st = ready(); st.failed())
+      return st;
     return check(
         nccl.ncclAllReduce(data, data, size_t(count), kNcclFloat32, kNcclSum, comm, gpu::stream()),
         "ncclAllReduce");
   }
   Status reduceScatterSum(float *data, int64_t count) override {
+    if (Status st = ready(); st.failed())
+      return st;
     int64_t shard = count / size_;
     if (shard * size_ != count)
       return Status::error("ncclReduceScatter: count not a multiple of the ranks");
@@ -121,6 +125,8 @@ public:
                  "ncclReduceScatter");
   }
   Status allGather(float *data, int64_t count) override {
+    if (Status st = ready(); st.failed())
+      return st;
     int64_t shard = count / size_;
     if (shard * size_ != count)
       return Status::error("ncclAllGather: count not a multiple of the ranks");
@@ -129,6 +135,8 @@ public:
                  "ncclAllGather");
   }
   Status broadcast(void *data, int64_t bytes, int64_t root) override {
+    if (Status st = ready(); st.failed())
+      return st;
     return check(
         nccl.ncclBroadcast(data, data, size_t(bytes), kNcclUint8, int(root), comm, gpu::stream()),
         "ncclBroadcast");
@@ -163,6 +171,16 @@ public:
   }
 
 private:
+  /// The GPU context current on the calling thread (the train step may run
+  /// the hooks on another thread than the one that created the
+  /// communicator).
+  Status ready() {
+    if (gpu::ready("NCCL"))
+      return Status::success();
+    failed = true;
+    return Status::error("rank " + std::to_string(rank_) + ": NCCL: cannot use the GPU");
+  }
+
   Status check(ncclResult_t result, const char *what) {
     if (result == kNcclSuccess)
       return Status::success();

@@ -85,6 +85,8 @@ if mpirun:
     if getattr(config, "nnc_sanitize", False):
         mpi_env.append("ASAN_OPTIONS=detect_leaks=0")
     config.substitutions.append(("%mpirun", "env %s %s --bind-to none" % (" ".join(mpi_env), mpirun)))
+    # A process that initializes MPI without mpirun (a singleton).
+    config.substitutions.append(("%mpi-alone", "env %s" % " ".join(mpi_env)))
 config.substitutions.append(("%nnc-dp-tests", os.path.join(config.nnc_tools_dir, "nnc-dp-tests")))
 
 # dp-compiler: nnc builds data-parallel artifacts (tools/nnc/Driver.h has the
