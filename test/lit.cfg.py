@@ -83,7 +83,7 @@ if mpirun:
                "OMPI_MCA_btl_vader_single_copy_mechanism=none",
                "OMPI_MCA_rmaps_base_oversubscribe=1"]
     if getattr(config, "nnc_sanitize", False):
-        mpi_env.append("ASAN_OPTIONS=detect_leaks=0")
+        mpi_env.append("ASAN_OPTIONS=detect_leaks=0:allow_user_poisoning=0")
     config.substitutions.append(("%mpirun", "env %s %s --bind-to none" % (" ".join(mpi_env), mpirun)))
     # A process that initializes MPI without mpirun (a singleton).
     config.substitutions.append(("%mpi-alone", "env %s" % " ".join(mpi_env)))
