@@ -1009,10 +1009,15 @@ void Batcher::beginEpoch(uint64_t epoch) {
   }
 }
 
-int64_t Batcher::batchCount(int64_t index) const {
+int64_t Batcher::globalBatchCount(int64_t index) const {
   if (index < 0 || index >= numBatches())
     return 0;
-  return std::min(batch_, data_->size() - index * batch_);
+  return std::min(batch_ * ranks_, data_->size() - index * batch_ * ranks_);
+}
+
+int64_t Batcher::batchCount(int64_t index) const {
+  int64_t global = globalBatchCount(index);
+  return global > rank_ ? (global - rank_ + ranks_ - 1) / ranks_ : 0;
 }
 
 int64_t Batcher::copyBatch(int64_t index, const BatchBuffers &out) const {
@@ -1028,7 +1033,7 @@ int64_t Batcher::copyBatch(int64_t index, const BatchBuffers &out) const {
     // batch's samples, so an mse batch holds real data only.
     bool repeat = r >= n && !useLabels;
     bool real = r < n || repeat;
-    size_t s = real ? order_[size_t(index * batch_ + r % n)] : 0;
+    size_t s = real ? order_[size_t(index * batch_ * ranks_ + rank_ + (r % n) * ranks_)] : 0;
     if (useTokens && out.tokens) {
       int64_t *dst = out.tokens + r * elems;
       if (real)

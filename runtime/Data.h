@@ -399,12 +399,24 @@ public:
   /// Fixes the sample order of epoch `epoch` (0-based).
   void beginEpoch(uint64_t epoch);
 
+  /// Data parallelism (docs/distributed.md): from now on the batcher hands
+  /// out rank `rank`'s part of global batches of batchSize() * ranks
+  /// samples, rows rank, rank + ranks, rank + 2 ranks, ... of each (strided,
+  /// so a partial last batch splits evenly); every rank's batcher has the
+  /// same order. 0 <= rank < ranks.
+  void setShard(int64_t rank, int64_t ranks) {
+    rank_ = rank;
+    ranks_ = ranks;
+  }
+
   /// Batches per epoch, the last one possibly partial.
-  int64_t numBatches() const { return (data_->size() + batch_ - 1) / batch_; }
-  /// The full batch size.
+  int64_t numBatches() const { return (data_->size() + batch_ * ranks_ - 1) / (batch_ * ranks_); }
+  /// The full batch size (this rank's part of a global batch).
   int64_t batchSize() const { return batch_; }
-  /// The true number of samples in batch `index`.
+  /// The true number of samples in batch `index` (this rank's part).
   int64_t batchCount(int64_t index) const;
+  /// The true number of samples in global batch `index` (all ranks').
+  int64_t globalBatchCount(int64_t index) const;
   /// The sample order of the current epoch.
   const std::vector<uint32_t> &order() const { return order_; }
 
@@ -423,6 +435,7 @@ private:
   int64_t batch_;
   bool shuffle_;
   uint64_t seed_;
+  int64_t rank_ = 0, ranks_ = 1;
   std::vector<uint32_t> order_;
 };
 

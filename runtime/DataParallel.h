@@ -76,6 +76,15 @@ public:
   virtual Status broadcast(void *data, int64_t bytes, int64_t root) = 0;
   /// Waits until every rank reached it.
   virtual Status barrier() = 0;
+  /// In place: data *= factor (this rank only; device memory for a GPU
+  /// communicator). The host loop by default.
+  virtual Status scale(float *data, int64_t count, float factor);
+  /// In place on host doubles: data = sum over ranks (the training loop's
+  /// figures). A GPU communicator leaves this to the MPI one beside it.
+  virtual Status allReduceSumHost(double *data, int64_t count);
+  /// The bytes the communicator holds for its collectives (bucket staging),
+  /// for --memory-stats.
+  virtual int64_t bufferBytes() const { return 0; }
 };
 
 /// Installs the communicator the hooks use (null: none, one rank); returns

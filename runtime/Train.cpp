@@ -7,6 +7,7 @@
 #include "runtime/Kernels.h"
 #include "runtime/Memory.h"
 #include "runtime/Progress.h"
+#include "runtime/TrainDataParallel.h"
 
 #include <sys/stat.h>
 
@@ -138,10 +139,11 @@ std::vector<Stored> weightsFile(const Model &model) {
 /// The training state file's tensors: the optimizer state and, for a bf16 or
 /// f16 model, its f32 master weights as `master.<name>` (the weights file
 /// rounds them; --resume continues from these exactly).
-std::vector<Stored> stateFile(const Model &model) {
+std::vector<Stored> stateFile(const Model &model, const DataParallelPlan *plan = nullptr) {
   std::vector<Stored> out;
   for (const Region *r : regionsOfKind(model, {"state"}))
-    out.push_back({r, r->name, tensorDType(r->dtype)});
+    if (!plan || !plan->isShardRegion(r))
+      out.push_back({r, r->name, tensorDType(r->dtype)});
   if (!model.precision().empty())
     for (const Region *r : regionsOfKind(model, {"param", "buffer"}))
       if (r->dtype == "f32")
@@ -152,7 +154,8 @@ std::vector<Stored> stateFile(const Model &model) {
 Result<int64_t> writeRegions(Model &model, const std::string &path,
                              const std::vector<Stored> &regions,
                              const nnc::SafetensorsMetadata &metadata,
-                             const nnc::SafetensorsMetadata &reserve = {}) {
+                             const nnc::SafetensorsMetadata &reserve = {},
+                             const std::vector<WriteTensor> &extra = {}) {
   // On the GPU the regions are copied from the device first.
   if (Status st = model.syncToHost(); st.failed())
     return st;
@@ -160,6 +163,7 @@ Result<int64_t> writeRegions(Model &model, const std::string &path,
   for (const Stored &s : regions)
     tensors.push_back({s.name, s.dtype, shapeOf(*s.region), model.data(*s.region),
                        s.dtype != tensorDType(s.region->dtype)});
+  tensors.insert(tensors.end(), extra.begin(), extra.end());
   if (Status st = writeCheckpoint(path, tensors, metadata, reserve); st.failed())
     return st;
   struct stat info;
@@ -169,7 +173,8 @@ Result<int64_t> writeRegions(Model &model, const std::string &path,
 }
 
 Status readRegions(Model &model, const std::string &path, const std::vector<Stored> &regions,
-                   nnc::SafetensorsMetadata *metadata = nullptr) {
+                   nnc::SafetensorsMetadata *metadata = nullptr,
+                   const std::vector<LoadTarget> &extra = {}) {
   Result<Checkpoint> ckpt = readCheckpoint(path);
   if (!ckpt)
     return ckpt.status();
@@ -177,6 +182,7 @@ Status readRegions(Model &model, const std::string &path, const std::vector<Stor
   for (const Stored &s : regions)
     targets.push_back(
         {s.name, tensorDType(s.region->dtype), shapeOf(*s.region), model.data(*s.region)});
+  targets.insert(targets.end(), extra.begin(), extra.end());
   if (Status st = loadCheckpoint(*ckpt, targets); st.failed())
     return st;
   model.hostChanged();
@@ -312,19 +318,27 @@ std::string lossOf(const Model &model) {
 /// artifact's batch limits, docs/abi.md): any partial batch when a layer
 /// normalizes over the batch dimension (the padding rows would change the
 /// real rows' results), and in training a batch of fewer samples than
-/// `min_train_batch` (a batchnorm with one value per channel).
-Status checkLastBatch(const Model &model, const Dataset &data, int64_t batch,
-                      bool training) {
-  int64_t last = batch > 0 ? data.size() % batch : 0;
-  if (last == 0)
+/// `min_train_batch` (a batchnorm with one value per channel). With `ranks`
+/// > 1 the batches are global ones of batch x ranks samples split over the
+/// ranks: each rank must get a sample of the last one, and the smallest
+/// part counts.
+Status checkLastBatch(const Model &model, const Dataset &data, int64_t batch, bool training,
+                      int64_t ranks = 1) {
+  int64_t global = batch * ranks;
+  int64_t lastGlobal = global > 0 ? data.size() % global : 0;
+  if (lastGlobal == 0)
     return Status::success();
+  int64_t last = lastGlobal / ranks;
   std::string error;
   std::optional<Json> info = parseJson(model.info(), error);
-  std::string holds = data.source + ": the last batch holds " +
-                      std::to_string(last) +
-                      (last == 1 ? " sample" : " samples") + " (" +
-                      std::to_string(data.size()) + " samples, batch " +
-                      std::to_string(batch) + "); ";
+  std::string holds = data.source + ": the last " + (ranks > 1 ? "global " : "") + "batch holds " +
+                      std::to_string(lastGlobal) + (lastGlobal == 1 ? " sample" : " samples") +
+                      " (" + std::to_string(data.size()) + " samples, batch " +
+                      std::to_string(global) +
+                      (ranks > 1 ? " over " + std::to_string(ranks) + " ranks" : "") + "); ";
+  if (lastGlobal < ranks)
+    return Status::error(holds + "every rank needs at least one sample of it; choose "
+                                 "another --batch (or --limit)");
   if (std::string coupled = batchCoupledLayer(model); !coupled.empty())
     return Status::error(
         holds + "layer '" + coupled +
@@ -402,7 +416,7 @@ struct MemoryPhases {
 /// the data pipeline: the runtime's fixed costs. The process's own peak is
 /// the larger of `peak_rss_bytes` and `peak_before_training_bytes`.
 Status writeMemoryStats(const std::string &path, const MemoryPhases &phases, const Model &model,
-                        const DataMemory &data) {
+                        const DataMemory &data, Communicator *comm) {
   ResidentMemory now = residentMemory();
   int64_t baseline = model.residentBeforeArena();
   MetricsRecord record;
@@ -415,6 +429,17 @@ Status writeMemoryStats(const std::string &path, const MemoryPhases &phases, con
       .add("data_train_bytes", int64_t(data.train))
       .add("data_test_bytes", int64_t(data.test))
       .add("data_staging_bytes", int64_t(data.staging));
+  // Data parallelism: this rank's figures, its optimizer state (a shard of
+  // it with ZeRO-1) and the communicators' buffers.
+  int64_t stateBytes = 0, commBytes = comm ? comm->bufferBytes() : 0;
+  for (const Region *r : regionsOfKind(model, {"state"}))
+    stateBytes += r->bytes;
+  if (Communicator *hooks = communicator(); hooks && hooks != comm)
+    commBytes += hooks->bufferBytes();
+  record.add("rank", comm ? comm->rank() : int64_t(0))
+      .add("ranks", comm ? comm->size() : int64_t(1))
+      .add("state_bytes", stateBytes)
+      .add("comm_buffer_bytes", commBytes);
   for (auto [name, m] : {std::pair{"start", phases.start},
                          {"data_loaded", phases.loaded},
                          {"first_step", phases.firstStep},
@@ -425,7 +450,7 @@ Status writeMemoryStats(const std::string &path, const MemoryPhases &phases, con
   if (baseline >= 0 && now.peak >= 0) {
     int64_t growth = now.peak - baseline;
     record.add("growth_bytes", growth)
-        .add("fixed_bytes", growth - model.arenaBytes() - int64_t(data.total()));
+        .add("fixed_bytes", growth - model.arenaBytes() - int64_t(data.total()) - commBytes);
   }
   std::FILE *f = std::fopen(path.c_str(), "w");
   if (!f)
@@ -544,7 +569,8 @@ std::string nnc::rt::formatTestFigures(const EvalResult &test) {
   return buf;
 }
 
-Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data) {
+Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data, Communicator *comm) {
+  int64_t rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
   Result<EntryIO> io = entryIO(model, "forward");
   if (!io)
     return io.status();
@@ -557,12 +583,12 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data) {
     return Status::error(data.source + ": evaluation needs a classifier ([N, classes] "
                                        "output) and labelled data, or a regression "
                                        "model (loss = mse) with one target per output");
-  if (Status st = checkLastBatch(model, data, batch, /*training=*/false);
-      st.failed())
+  if (Status st = checkLastBatch(model, data, batch, /*training=*/false, ranks); st.failed())
     return st;
   Result<Batcher> batcher = Batcher::create(data, batch, /*shuffle=*/false, 0);
   if (!batcher)
     return batcher.status();
+  batcher->setShard(rank, ranks);
   batcher->beginEpoch(0);
   std::vector<int64_t> labels(batch);
   if (out.dtype != "f32")
@@ -606,6 +632,15 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data) {
       correct += best == labels[r];
     }
     result.samples += n;
+  }
+  if (ranks > 1) {
+    // Every rank's sums: the figures of the whole test set.
+    double sums[3] = {lossSum, double(correct), double(result.samples)};
+    if (Status st = comm->allReduceSumHost(sums, 3); st.failed())
+      return st;
+    lossSum = sums[0];
+    correct = int64_t(sums[1]);
+    result.samples = int64_t(sums[2]);
   }
   if (result.regression) {
     double count = double(result.samples * width);
@@ -668,6 +703,26 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     return spec.status();
   nnc_set_num_threads(options.threads);
 
+  // Data parallelism: this process is rank `rank` of `ranks`; rank 0 speaks.
+  Communicator *comm = options.comm;
+  const int64_t rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
+  std::FILE *progress = rank == 0 ? options.progress : nullptr;
+  Result<DataParallelPlan> planOr = dataParallelPlan(model);
+  if (!planOr)
+    return planOr.status();
+  const DataParallelPlan &plan = *planOr;
+  if (plan.present && plan.ranks != ranks)
+    return Status::error("model '" + model.name() + "' was built for " +
+                         std::to_string(plan.ranks) + " data-parallel ranks, but " +
+                         std::to_string(ranks) + (ranks == 1 ? " process runs" : " processes run") +
+                         " it");
+  if (!plan.present && ranks > 1 && progress)
+    std::fprintf(progress,
+                 "nnc: warning: model '%s' was built without data parallelism (no "
+                 "data_parallel in its model table): its train_step does not reduce "
+                 "the gradients, so each of the %lld ranks trains its own replica\n",
+                 model.name().c_str(), (long long)ranks);
+
   // --memory-stats: the resident peak from here on is training's.
   MemoryPhases memory;
   bool measuring = !options.memoryStats.empty();
@@ -687,25 +742,25 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   Result<DataSplits> splits = loadSplits(dataOptions, *spec, {});
   if (!splits)
     return splits.status();
-  if (options.progress)
+  if (progress)
     for (const std::string &note : splits->notes)
-      std::fprintf(options.progress, "%s\n", note.c_str());
+      std::fprintf(progress, "%s\n", note.c_str());
   Dataset *trainData = &splits->train, *testData = &splits->test;
   if (options.metricsEvery < 1)
     return Status::error("--metrics-every must be at least 1");
 
   bool regression = spec->targetWidth > 0;
   int64_t batch = io.input->shape[0];
-  if (Status st = checkLastBatch(model, *trainData, batch, /*training=*/true);
-      st.failed())
+  if (Status st = checkLastBatch(model, *trainData, batch, /*training=*/true, ranks); st.failed())
     return st;
-  if (Status st = checkLastBatch(model, *testData, batch, /*training=*/false);
-      st.failed())
+  if (Status st = checkLastBatch(model, *testData, batch, /*training=*/false, ranks); st.failed())
     return st;
   Result<Batcher> batcher = Batcher::create(*trainData, batch, /*shuffle=*/true,
                                             options.seed);
   if (!batcher)
     return batcher.status();
+  // Every rank shuffles alike and takes its strided rows of each global batch.
+  batcher->setShard(rank, ranks);
   Result<BatchBuffers> buffersOr = buffersFor(model, *trainData, *io.input, io.labels);
   if (!buffersOr)
     return buffersOr.status();
@@ -717,8 +772,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     return forwardIO.status();
   int64_t outputWidth = batch ? forwardIO->output->numElements() / batch : 0;
   result.dataMemory = dataMemory(*trainData, *testData, batch, outputWidth);
-  if (options.progress)
-    std::fprintf(options.progress, "memory: arena %s B, %s\n",
+  if (progress)
+    std::fprintf(progress, "memory: arena %s B, %s\n",
                  groupDigits(uint64_t(model.arenaBytes())).c_str(),
                  describeDataMemory(result.dataMemory, *trainData, *testData).c_str());
   if (measuring)
@@ -727,13 +782,19 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   // Start: resume, given weights, or fresh initialization.
   int64_t startEpoch = 0, globalStep = 0;
   std::string resumedLossScale; // f16: the scale the checkpoint's run had reached
-  std::vector<Stored> weights = weightsFile(model), state = stateFile(model);
+  std::vector<Stored> weights = weightsFile(model), state = stateFile(model, &plan);
+  // ZeRO-1: the state file holds every parameter's state; each rank keeps
+  // its shard, and rank 0 gathers them to write it.
+  std::optional<ShardedState> sharded;
+  if (plan.sharded)
+    sharded.emplace(plan);
+  auto shardTargets = [&] { return sharded ? sharded->targets() : std::vector<LoadTarget>(); };
   if (!options.resume.empty()) {
     nnc::SafetensorsMetadata weightsMd, md;
     if (Status st = readRegions(model, options.resume, weights, &weightsMd); st.failed())
       return st;
     std::string statePath = options.resume + ".state";
-    if (Status st = readRegions(model, statePath, state, &md); st.failed())
+    if (Status st = readRegions(model, statePath, state, &md, shardTargets()); st.failed())
       return st;
     // A checkpoint interrupted between its weights and its state leaves the
     // new state in `.state.next` (see the checkpoint below): use it when it
@@ -746,11 +807,13 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       if (next && metadataValue(next->metadata, "epoch") ==
                       metadataValue(weightsMd, "epoch") &&
           metadataValue(next->metadata, "step") == metadataValue(weightsMd, "step")) {
-        if (Status st = readRegions(model, nextPath, state, &md); st.failed())
+        if (Status st = readRegions(model, nextPath, state, &md, shardTargets()); st.failed())
           return st;
         statePath = nextPath;
       }
     }
+    if (sharded)
+      sharded->scatter(model, rank);
     resumedLossScale = metadataValue(md, "loss_scale");
     startEpoch = std::atoll(metadataValue(md, "epoch").c_str());
     result.lastCheckpoint = options.resume;
@@ -779,7 +842,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   if (!options.resume.empty())
     scaler.resume(std::atof(resumedLossScale.c_str()));
   std::optional<MetricsLog> metrics;
-  if (!options.metrics.empty()) {
+  if (!options.metrics.empty() && rank == 0) {
     if (!options.resume.empty())
       if (Status st = trimMetrics(options.metrics, globalStep); st.failed())
         return st;
@@ -803,8 +866,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   double trainStart = now();
   const int64_t startStep = globalStep; // Resumed runs start later.
   std::optional<ProgressBar> bar;
-  if (options.progress)
-    bar.emplace(options.progress);
+  if (progress)
+    bar.emplace(progress);
+  bool stopAgreed = false;
   int64_t lastEpoch = options.stopAfter > 0 ? std::min(options.stopAfter, options.epochs)
                                             : options.epochs;
   for (int64_t epoch = startEpoch; epoch < lastEpoch; ++epoch) {
@@ -815,7 +879,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     int64_t correct = 0, seen = 0;
     // Ctrl-C: keep the last complete checkpoint, write nothing partial.
     // Checked before each step starts.
-    auto stopRequested = [&] { return options.stop && *options.stop; };
+    // With several ranks they agree (each step's figures carry the flag), so
+    // that all stop at the same step.
+    auto stopRequested = [&] { return ranks > 1 ? stopAgreed : options.stop && *options.stop; };
     auto stopNow = [&] {
       if (bar)
         bar->endEpoch();
@@ -827,11 +893,12 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     // input regions. Called for the next step while the device runs the
     // current one, then Model::prefetch takes them: on the GPU their upload
     // overlaps the current step (on the CPU it does nothing).
-    int64_t stagedN = 0;
+    int64_t stagedN = 0, stagedGlobal = 0;
     double stagedLr = 0;
     bool checking = !model.numericsOps().empty();
     auto stageStep = [&](int64_t b, int64_t g) -> Status {
       stagedN = batcher->copyBatch(b, buffers);
+      stagedGlobal = batcher->globalBatchCount(b);
       if (stagedN == 0)
         return Status::error(trainData->source + ": its samples (" +
                              (trainData->tokenInputs ? "token ids" : "floats") + ", " +
@@ -844,13 +911,18 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       stagedLr = lrAt(epoch, g);
       *model.dataAs<float>(*io.lr) = float(stagedLr);
       *model.dataAs<int64_t>(*io.step) = g + 1;
-      *model.dataAs<int64_t>(*io.seed) = dropoutSeedForStep(options.seed, g + 1);
+      // Dropout: rank 0 draws the masks a single process would; the other
+      // ranks (other rows) draw their own.
+      *model.dataAs<int64_t>(*io.seed) =
+          dropoutSeedForStep(options.seed + uint64_t(rank) * 0x632be59bd9b4e019ULL, g + 1);
       return Status::success();
     };
     auto beginStep = [&] {
       if (checking)
         nnc_numerics_reset();
       scaler.before(model);
+      // The hooks weight this rank's gradient by its share of the samples.
+      setBatchRows(stagedN, stagedGlobal);
       return model.start("train_step");
     };
     if (stepsPerEpoch > 0) {
@@ -885,16 +957,28 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
                                model.numericsOps()[first]);
       }
       double loss = *model.dataAs<float>(*io.loss);
+      int64_t stepCorrect = *model.dataAs<int64_t>(*io.correct);
       // A skipped f16 step (inf/NaN gradients, or an f16 overflow in the
       // forward) changes nothing and is not counted in the epoch's figures.
       const bool skipped = scaler.after(model);
+      if (ranks > 1) {
+        // The global batch's figures: its mean loss and its correct count.
+        double sums[4] = {loss * double(n), double(stepCorrect), double(n),
+                          options.stop && *options.stop ? 1.0 : 0.0};
+        if (Status st = comm->allReduceSumHost(sums, 4); st.failed())
+          return st;
+        n = int64_t(sums[2]);
+        loss = n ? sums[0] / double(n) : 0.0;
+        stepCorrect = int64_t(sums[1]);
+        stopAgreed = sums[3] > 0;
+      }
       if (!skipped) {
         if (Status st =
                 checkFinite(loss, "the loss", whereInTraining(epoch, i + 1, globalStep + 1));
             st.failed())
           return st;
         lossSum += loss * double(n);
-        correct += *model.dataAs<int64_t>(*io.correct);
+        correct += stepCorrect;
         seen += n;
       }
       ++globalStep;
@@ -939,7 +1023,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     std::string endOfEpoch = whereInTraining(epoch, stepsPerEpoch, globalStep);
     if (Status st = checkParameters(model, endOfEpoch); st.failed())
       return st;
-    Result<EvalResult> eval = evaluate(model, *testData);
+    if (Status st = averageBuffers(model, comm); st.failed())
+      return st;
+    Result<EvalResult> eval = evaluate(model, *testData, comm);
     if (!eval)
       return eval.status();
     if (measuring && epoch == startEpoch)
@@ -949,22 +1035,21 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     result.test = *eval;
     result.testAccuracy = eval->accuracy;
     result.testLoss = eval->loss;
-    if (options.progress && eval->regression)
-      std::fprintf(options.progress,
+    if (progress && eval->regression)
+      std::fprintf(progress,
                    "epoch %lld/%lld: train loss (mse) %.4f  %s  %.0f samples/s  %.2f "
                    "ms/step\n",
                    (long long)(epoch + 1), (long long)options.epochs, result.lastEpochLoss,
                    formatTestFigures(*eval).c_str(), result.samplesPerSecond, result.stepMs);
-    else if (options.progress)
-      std::fprintf(options.progress,
+    else if (progress)
+      std::fprintf(progress,
                    "epoch %lld/%lld: train loss %.4f acc %.1f%%  test loss %.4f acc "
                    "%.1f%%  %.0f samples/s  %.2f ms/step\n",
                    (long long)(epoch + 1), (long long)options.epochs, result.lastEpochLoss,
                    100 * result.trainAccuracy, eval->loss, 100 * eval->accuracy,
                    result.samplesPerSecond, result.stepMs);
-    if (options.progress && scaler.enabled())
-      std::fprintf(options.progress,
-                   "loss scale %g, %lld step(s) skipped so far (inf/NaN f16 gradients)\n",
+    if (progress && scaler.enabled())
+      std::fprintf(progress, "loss scale %g, %lld step(s) skipped so far (inf/NaN f16 gradients)\n",
                    scaler.lossScale(), (long long)scaler.skippedSteps());
     if (metrics) {
       MetricsRecord record;
@@ -993,10 +1078,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       // takes (a pair that disagrees otherwise is refused).
       // The weights' header has room for any epoch and step, so its size is
       // the one `nnc report` predicts.
-      nnc::SafetensorsMetadata progress =
-          nnc::trainingProgress(epoch + 1, globalStep);
+      nnc::SafetensorsMetadata at = nnc::trainingProgress(epoch + 1, globalStep);
       nnc::SafetensorsMetadata md = {{"format", "nnc-train-state"}};
-      md.insert(md.end(), progress.begin(), progress.end());
+      md.insert(md.end(), at.begin(), at.end());
       if (scaler.enabled()) {
         char scaleText[32];
         std::snprintf(scaleText, sizeof(scaleText), "%.17g", scaler.lossScale());
@@ -1004,16 +1088,25 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       }
       std::string statePath = options.checkpoint + ".state";
       std::string nextPath = statePath + ".next";
-      Result<int64_t> stateBytes = writeRegions(model, nextPath, state, md);
-      if (!stateBytes)
-        return stateBytes.status();
-      Result<int64_t> bytes = writeRegions(model, options.checkpoint, weights,
-                                           progress, nnc::trainingProgressReserve());
-      if (!bytes)
-        return bytes.status();
-      if (std::rename(nextPath.c_str(), statePath.c_str()) != 0)
-        return Status::error("cannot rename " + nextPath + " to " + statePath + ": " +
-                             std::strerror(errno));
+      // Every rank holds the same weights; rank 0 writes them (and the
+      // optimizer state, gathered from the ranks with ZeRO-1).
+      if (sharded)
+        if (Status st = sharded->gather(model, comm); st.failed())
+          return st;
+      if (rank == 0) {
+        Result<int64_t> stateBytes =
+            writeRegions(model, nextPath, state, md, {},
+                         sharded ? sharded->tensors() : std::vector<WriteTensor>());
+        if (!stateBytes)
+          return stateBytes.status();
+        Result<int64_t> bytes =
+            writeRegions(model, options.checkpoint, weights, at, nnc::trainingProgressReserve());
+        if (!bytes)
+          return bytes.status();
+        if (std::rename(nextPath.c_str(), statePath.c_str()) != 0)
+          return Status::error("cannot rename " + nextPath + " to " + statePath + ": " +
+                               std::strerror(errno));
+      }
       result.lastCheckpoint = options.checkpoint;
       result.lastCheckpointEpoch = epoch + 1;
     }
@@ -1022,7 +1115,9 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
     if (Status st = metrics->close(); st.failed())
       return st;
   if (measuring)
-    if (Status st = writeMemoryStats(options.memoryStats, memory, model, result.dataMemory);
+    if (Status st = writeMemoryStats(
+            rank == 0 ? options.memoryStats : options.memoryStats + ".rank" + std::to_string(rank),
+            memory, model, result.dataMemory, comm);
         st.failed())
       return st;
   return result;

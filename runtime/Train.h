@@ -10,6 +10,7 @@
 #define NNC_RUNTIME_TRAIN_H
 
 #include "runtime/Data.h"
+#include "runtime/DataParallel.h"
 #include "runtime/Model.h"
 #include "runtime/Status.h"
 
@@ -82,6 +83,16 @@ struct TrainOptions {
   /// takes (training such a step without a hook is refused). Its error stops
   /// training.
   std::function<Status(Model &model, int64_t rows)> batchHook;
+  /// Data parallelism (`mpirun -np N nnc train`, docs/distributed.md): the
+  /// ranks' host communicator (MPI). Every rank calls train() with the same
+  /// options; the model's batch is this rank's part of a global batch of
+  /// batch x N samples (strided shards of the same shuffled order), the loss,
+  /// accuracy and test figures are reduced over the ranks, BatchNorm buffers
+  /// are averaged before each evaluation and checkpoint, and rank 0 alone
+  /// prints progress, writes metrics and checkpoints (gathering a sharded
+  /// optimizer state first). Rank r > 0 writes --memory-stats to
+  /// `<memoryStats>.rank<r>`. Null: one process.
+  Communicator *comm = nullptr;
 };
 
 struct EvalResult {
@@ -126,8 +137,10 @@ struct TrainResult {
 Result<TrainResult> train(Model &model, const TrainOptions &options);
 
 /// Evaluates the model's `forward` entry on `data`: cross-entropy loss and
-/// accuracy for class labels, mse and RMSE for float targets.
-Result<EvalResult> evaluate(Model &model, const Dataset &data);
+/// accuracy for class labels, mse and RMSE for float targets. With `comm`,
+/// each rank evaluates its strided part of every batch of batch x ranks
+/// samples and the figures are summed over the ranks (collective).
+Result<EvalResult> evaluate(Model &model, const Dataset &data, Communicator *comm = nullptr);
 
 /// Runs the model's `forward` entry on the first `maxBatches` batches of
 /// `data` in file order (all of them if maxBatches <= 0) and calls

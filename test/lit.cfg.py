@@ -69,3 +69,23 @@ if cuda_root:
 if cuda_root and os.path.isfile(os.path.join(cuda_root, "lib64", "stubs", "libcuda.so")):
     config.available_features.add("cuda-stub")
     config.substitutions.append(("%cuda_stub", os.path.join(cuda_root, "lib64", "stubs", "libcuda.so")))
+
+# Open MPI's mpirun (data-parallel training, test/runtime/dp-*.test): feature
+# `mpirun`; %mpirun runs N local ranks (--oversubscribe: CI has 2 cores), as
+# root where CI runs as root, without the shared-memory single-copy
+# mechanism (containers forbid ptrace/CMA), and under the sanitizers without
+# leak checking (Open MPI leaks at initialization). %nnc-dp-tests: the MPI
+# unit tests (test/unit/DataParallelTest.cpp).
+mpirun = shutil.which("mpirun")
+if mpirun:
+    config.available_features.add("mpirun")
+    mpi_env = ["OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+               "OMPI_MCA_btl_vader_single_copy_mechanism=none",
+               "OMPI_MCA_rmaps_base_oversubscribe=1"]
+    if getattr(config, "nnc_sanitize", False):
+        mpi_env.append("ASAN_OPTIONS=detect_leaks=0:allow_user_poisoning=0")
+    config.substitutions.append(("%mpirun", "env %s %s --bind-to none" % (" ".join(mpi_env), mpirun)))
+    # A process that initializes MPI without mpirun (a singleton).
+    config.substitutions.append(("%mpi-alone", "env %s" % " ".join(mpi_env)))
+config.substitutions.append(("%nnc-dp-tests", os.path.join(config.nnc_tools_dir, "nnc-dp-tests")))
+

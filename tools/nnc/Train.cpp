@@ -1,6 +1,7 @@
 //===- Train.cpp - nnc train: compile with autodiff and train -------------===//
 //
 //   nnc train model.nn [--data D] [-o W.safetensors] [--epochs N] [--lr X] ...
+//   mpirun -np N nnc train model.nn [--shard none|opt] ...   (docs/distributed.md)
 //
 // The training flags are listed together below; runtime/Train.h's
 // TrainOptions receives them in runTrain.
@@ -8,14 +9,22 @@
 //===----------------------------------------------------------------------===//
 
 #include "tools/nnc/Driver.h"
+#include "tools/nnc/TrainDataParallel.h"
 
 #include "passes/ModelReport.h"
+#include "runtime/CommMPI.h"
+#include "runtime/CommNCCL.h"
 #include "runtime/Train.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
 
 using namespace llvm;
 using namespace nnc::driver;
@@ -84,6 +93,11 @@ cl::opt<int64_t> lossScaleGrowth("loss-scale-growth",
                                           "in a row (default 2000)"),
                                  cl::value_desc("K"), cl::init(2000), cl::sub(trainCmd),
                                  cl::cat(category()));
+cl::opt<std::string> shard("shard",
+                           cl::desc("Under mpirun: none (every rank holds the whole optimizer "
+                                    "state) or opt (ZeRO-1: each rank holds 1/N of it); "
+                                    "docs/distributed.md"),
+                           cl::init("none"), cl::sub(trainCmd), cl::cat(category()));
 cl::opt<std::string> plotPath("plot",
                               cl::desc("After training, draw the loss and accuracy curves "
                                        "as an SVG chart here (as nnc plot)"),
@@ -100,7 +114,7 @@ static bool checkFlags() {
          checkChoice(schedule, {"constant", "step", "cosine"}) && checkRange(trainLimit, 1) &&
          checkRange(testLimit, 1) && checkRange(metricsEvery, 1) &&
          checkReal(lossScale, 0, /*strict=*/true, 3.0e38) && checkRange(lossScaleGrowth, 1) &&
-         device.checkRunnable();
+         checkChoice(shard, {"none", "opt"}) && device.checkRunnable();
 }
 
 /// Where the weights go: -o, else `<model-file stem>.safetensors` here.
@@ -123,17 +137,109 @@ static void reportStop(const nnc::rt::TrainResult &result, int64_t epochs) {
   interruptReported() = true;
 }
 
+/// The data-parallel group of `mpirun -np N nnc train`: the MPI
+/// communicator (host figures, checkpoints) and the one the train step's
+/// hooks use (the same, or NCCL for a GPU artifact), installed while this
+/// lives.
+struct Ranks {
+  std::unique_ptr<nnc::rt::Communicator> mpi, nccl;
+  ~Ranks() {
+    nnc::rt::setCommunicator(nullptr);
+    nccl.reset();
+  }
+  int64_t rank() const { return mpi ? mpi->rank() : 0; }
+  int64_t size() const { return mpi ? mpi->size() : 1; }
+  /// After an error on this rank (reported): exit status 1, MPI left
+  /// unfinalized so that mpirun ends the other ranks.
+  int abandon() {
+    if (mpi)
+      nnc::rt::abandonMpi(*mpi);
+    return 1;
+  }
+  /// An error on this rank: "nnc: error: rank R: ..." (exit status 1), and
+  /// MPI is left unfinalized so that mpirun ends the other ranks.
+  int fail(const std::string &message) {
+    if (!mpi)
+      return nnc::driver::fail(message);
+    nnc::rt::abandonMpi(*mpi);
+    if (message.rfind("rank ", 0) == 0)
+      return nnc::driver::fail(message);
+    return nnc::driver::fail("rank " + std::to_string(rank()) + ": " + message);
+  }
+};
+
+/// Under an MPI launcher: joins the ranks (and, for the GPU, gives each rank
+/// of a node its own GPU unless CUDA_VISIBLE_DEVICES is set, then joins
+/// NCCL). False after reporting.
+static bool joinRanks(Ranks &ranks) {
+  if (!nnc::rt::launchedByMpi())
+    return true;
+  auto mpi = nnc::rt::createMpiCommunicator();
+  if (!mpi) {
+    fail(mpi.message());
+    return false;
+  }
+  ranks.mpi = std::move(*mpi);
+  if (device.gpu()) {
+    auto nccl = nnc::rt::createNcclCommunicator(*ranks.mpi);
+    if (!nccl) {
+      ranks.fail(nccl.message());
+      return false;
+    }
+    ranks.nccl = std::move(*nccl);
+  }
+  nnc::rt::setCommunicator(ranks.nccl ? ranks.nccl.get() : ranks.mpi.get());
+  return true;
+}
+
+/// What a rank says when mpirun ends the job (SIGTERM), prepared before the
+/// handler is installed: it may be waiting for a dead rank in a collective,
+/// so it exits at once.
+static char endedByMpirun[160];
+
+static void onMpirunTerm(int) {
+  ssize_t ignored = ::write(STDERR_FILENO, endedByMpirun, std::strlen(endedByMpirun));
+  (void)ignored;
+  ::_exit(1);
+}
+
+/// Under mpirun: SIGTERM is mpirun ending the job because a rank failed (it
+/// kills the others after a grace period), not a request to finish the
+/// epoch, which would wait for the failed rank.
+static void exitWhenMpirunEndsTheJob(int64_t rank) {
+  std::snprintf(endedByMpirun, sizeof(endedByMpirun),
+                "nnc: error: rank %lld: ended by mpirun because another rank failed (see "
+                "mpirun's message); the last checkpoint is kept\n",
+                (long long)rank);
+  struct sigaction action = {};
+  action.sa_handler = onMpirunTerm;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
 /// `nnc train`: compile with @train_step, train, evaluate, save.
 static int runTrain() {
+  // Each rank of a node on its own GPU: before anything touches the driver.
+  if (nnc::rt::launchedByMpi() && device.gpu() && !std::getenv("CUDA_VISIBLE_DEVICES"))
+    if (const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK"))
+      setenv("CUDA_VISIBLE_DEVICES", local, 1);
   nnc::rt::DataOptions dataOptions;
   if (!checkFlags() || !dataFlags.toOptions(dataOptions))
     return 1;
   if (outputFilename == "-" || (outputFilename.getNumOccurrences() && outputFilename.empty()))
     return fail("-o must name a file: the weights are written as safetensors");
-  std::unique_ptr<LoadedModel> loaded = loadModel(
-      {model, &optimizer, checkNumerics, memoryBudget.value(), device.value()}, threads.value());
-  if (!loaded)
+  Ranks ranks;
+  if (!joinRanks(ranks))
     return 1;
+  if (!ranks.mpi && shard != "none")
+    return fail("--shard opt shards the optimizer state over the ranks of mpirun -np N "
+                "nnc train (docs/distributed.md); this process was not started by mpirun");
+  BuildRequest request{model, &optimizer, checkNumerics, memoryBudget.value(), device.value()};
+  if (!setDataParallelBuild(model, request, ranks.size(), shard))
+    return ranks.abandon();
+  std::unique_ptr<LoadedModel> loaded = loadModel(request, threads.value());
+  if (!loaded)
+    return ranks.abandon();
   const nnc::ModelGraph &graph = loaded->graph;
   nnc::rt::TrainOptions options;
   options.dataset = dataOptions;
@@ -154,11 +260,13 @@ static int runTrain() {
   options.lossScale = lossScale;
   options.lossScaleGrowth = lossScaleGrowth;
   options.stop = interruptFlag();
+  options.comm = ranks.mpi.get();
+  const bool lead = ranks.rank() == 0;
   if (stopAfter > options.epochs)
     return fail(formatv("--stop-after must be an integer from 1 to the number of epochs, {0} "
                         "(got {1})",
                         options.epochs, int64_t(stopAfter)));
-  if (!outputFilename.getNumOccurrences())
+  if (!outputFilename.getNumOccurrences() && lead)
     errs() << "nnc: no -o given: writing the weights to " << options.checkpoint << "\n";
 
   // --plot draws the metrics, kept in a temporary file if --metrics is not
@@ -174,9 +282,14 @@ static int runTrain() {
     options.metrics = std::string(tempMetrics);
   }
 
+  if (ranks.mpi)
+    exitWhenMpirunEndsTheJob(ranks.rank());
   auto result = nnc::rt::train(*loaded->model, options);
   if (!result)
-    return fail(result.message());
+    return ranks.fail(result.message());
+  // Rank 0 reports; the others only train.
+  if (!lead)
+    return result->stopped ? interruptedExitCode : 0;
   if (!plotPath.empty() && (!result->stopped || result->steps > 0)) {
     std::string name = loaded->model->name();
     if (!options.dataset.data.empty())
