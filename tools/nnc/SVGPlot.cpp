@@ -118,6 +118,17 @@ std::string label(double v) {
   return text;
 }
 
+/// `v` with an SI suffix: 174970 -> "175.0k", 1.2e9 -> "1.20G".
+std::string siLabel(double v) {
+  static const char *suffixes[] = {"", "k", "M", "G", "T", "P"};
+  int i = 0;
+  while (std::abs(v) >= 1000 && i < 5)
+    v /= 1000, ++i;
+  char text[32];
+  std::snprintf(text, sizeof(text), std::abs(v) >= 100 ? "%.0f%s" : "%.3g%s", v, suffixes[i]);
+  return text;
+}
+
 /// The drawing area and its mapping from data to SVG coordinates.
 struct Frame {
   static constexpr double width = 900, height = 540;
@@ -364,12 +375,16 @@ std::string nnc::plot::renderLogLogSVG(ArrayRef<LogLogLine> lines, StringRef tit
                 (y0 + y1) / 2);
   static const char *colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
                                  "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
-  static const char *dashes[] = {"", "", "", "", "", "6 4", "2 3", "8 3 2 3"};
+  // Lines that coincide (params, FLOPs and checkpoint all grow as width^2)
+  // stay visible: the first ones wider, later ones dashed on top.
+  static const char *dashes[] = {"", "10 6", "", "", "2 4", "", "8 4", "8 3 2 3"};
+  static const double widths[] = {6, 3.5, 3, 2.5, 2.5, 2.5, 2.5, 2};
   os << "<g class=\"lines\">\n";
   for (auto [i, s] : llvm::enumerate(normalized)) {
     const char *color = colors[i % 8];
-    os << formatv("<polyline class=\"{0}\" fill=\"none\" stroke=\"{1}\" stroke-width=\"2\"",
-                  escapeXML(lines[i].name), color);
+    os << formatv("<polyline class=\"{0}\" fill=\"none\" stroke=\"{1}\" stroke-width=\"{2}\" "
+                  "stroke-opacity=\"0.9\"",
+                  escapeXML(lines[i].name), color, widths[i % 8]);
     if (*dashes[i % 8])
       os << " stroke-dasharray=\"" << dashes[i % 8] << "\"";
     os << " points=\"";
@@ -384,13 +399,20 @@ std::string nnc::plot::renderLogLogSVG(ArrayRef<LogLogLine> lines, StringRef tit
   double lx = x1 + 20, ly = y1 + 10;
   for (auto [i, line] : llvm::enumerate(lines)) {
     os << formatv("<line x1=\"{0:F1}\" y1=\"{1:F1}\" x2=\"{2:F1}\" y2=\"{1:F1}\" stroke=\"{3}\" "
-                  "stroke-width=\"2.5\"{4}/>",
+                  "stroke-width=\"{5}\"{4}/>",
                   lx, ly, lx + 28, colors[i % 8],
                   *dashes[i % 8] ? std::string(" stroke-dasharray=\"") + dashes[i % 8] + "\""
-                                 : std::string());
+                                 : std::string(),
+                  std::min(widths[i % 8], 4.0));
     os << formatv("<text x=\"{0:F1}\" y=\"{1:F1}\">{2} &#8733; {3}^{4:F2}</text>\n", lx + 36,
                   ly + 4, escapeXML(line.name), escapeXML(xLabel), line.exponent);
-    ly += 24;
+    // The values the line runs between.
+    if (!line.points.empty())
+      os << formatv("<text x=\"{0:F1}\" y=\"{1:F1}\" fill=\"#666\" font-size=\"11\">{2} to "
+                    "{3}</text>\n",
+                    lx + 36, ly + 19, siLabel(line.points.front().second),
+                    siLabel(line.points.back().second));
+    ly += 42;
   }
   os << "</g>\n</svg>\n";
   return text;

@@ -68,8 +68,8 @@ cl::opt<bool> measure("measure",
                                "and compare with the calibrated prediction"),
                       cl::sub(scaleCmd), cl::cat(category()));
 cl::opt<int64_t> steps("steps", cl::desc("With --measure: timed training steps per variant "
-                                         "(after 2 untimed ones), 1 to 1000 (default 10)"),
-                       cl::init(10), cl::sub(scaleCmd), cl::cat(category()));
+                                         "(after 2 untimed ones), 1 to 1000 (default 20)"),
+                       cl::init(20), cl::sub(scaleCmd), cl::cat(category()));
 cl::opt<std::string> svgFile("svg",
                              cl::desc("Draw the quantities against the first varied "
                                       "hyperparameter, log-log, as an SVG"),
@@ -108,6 +108,8 @@ struct Variant {
   std::vector<int64_t> values;
   int64_t batch = 0;
   std::string optimizer;
+  /// "bf16" or "f16" for a mixed-precision model, else "".
+  std::string precision;
   int64_t parameters = 0, parameterBytesF32 = 0, parameterBytesF16 = 0, parameterBytesInt8 = 0;
   int64_t parameterBytes = 0, bufferBytes = 0;
   int64_t forwardFlops = 0, trainingFlops = 0, checkpointBytes = 0;
@@ -138,6 +140,10 @@ struct Machine {
   double bandwidth = 0;
   /// Seconds a library call costs beyond its FLOPs (a tiny call).
   double callOverhead = 0;
+  /// Time of the reduced-precision library kernels (bf16, f16: f32 master
+  /// values converted at each call) over the f32 ones, at one convolution
+  /// and one GEMM shape.
+  double bf16Factor = 1, f16Factor = 1;
 };
 
 /// The library layers of a variant, by layer name: what the machine model
@@ -223,6 +229,7 @@ static FailureOr<Variant> costVariant(ArrayRef<Knob> knobs, ArrayRef<int64_t> va
                                         nullptr, /*gpu=*/false, kernels != nullptr,
                                         /*inference=*/false);
   variant.training = costs.training;
+  variant.precision = costs.precision;
   if (kernels)
     *kernels = costs.kernels;
 
@@ -317,20 +324,20 @@ static std::string labelOf(ArrayRef<Knob> knobs, const Variant &v) {
 // The machine model (--measure)
 //===----------------------------------------------------------------------===//
 
-/// Seconds per call of `fn`: the best of 3 rounds of enough calls to take
-/// ~30 ms.
+/// Seconds per call of `fn`: the best of 5 rounds of enough calls to take
+/// ~20 ms (the best: on a shared machine the others include waiting).
 static double secondsPerCall(function_ref<void()> fn) {
   using Clock = std::chrono::steady_clock;
   fn();
   int64_t n = 1;
   double best = INFINITY;
-  for (int round = 0; round < 3; ++round) {
+  for (int round = 0; round < 5; ++round) {
     for (;;) {
       auto start = Clock::now();
       for (int64_t i = 0; i < n; ++i)
         fn();
       double s = std::chrono::duration<double>(Clock::now() - start).count();
-      if (s < 0.03 && round == 0) {
+      if (s < 0.02 && round == 0) {
         n *= 2;
         continue;
       }
@@ -426,7 +433,7 @@ static Machine calibrate() {
     t->ins = t->outs = gemmGrid;
   for (int64_t C : convGrid)
     for (int64_t O : convGrid) {
-      const int64_t N = 32, H = 16, W = 16, K = 3;
+      const int64_t N = 32, H = 28, W = 28, K = 3;
       std::vector<float> x(N * C * H * W, 0.5f), w(O * C * K * K, 0.01f), y(N * O * H * W),
           dx(x.size()), dw(w.size());
       int64_t fwdScratch =
@@ -462,6 +469,48 @@ static Machine calibrate() {
                        out);
       }));
     }
+  // Reduced precision: one convolution (16 -> 16 channels) and one GEMM
+  // (64 x 512 -> 512), forward and backward, against f32.
+  for (int32_t precision : {NNC_PRECISION_BF16, NNC_PRECISION_F16}) {
+    const int64_t N = 32, C = 16, H = 28, W = 28, O = 16, K = 3, M = 64, in = 512, out = 512;
+    std::vector<float> x(N * C * H * W, 0.5f), w(O * C * K * K, 0.01f), y(N * O * H * W),
+        dx(x.size()), dw(w.size());
+    int64_t scratchBytes = std::max(
+        {nnc_conv2d_fwd_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1),
+         nnc_conv2d_bwd_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1),
+         nnc_conv2d_fwd_mixed_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, precision),
+         nnc_conv2d_bwd_mixed_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, precision),
+         nnc_linear_fwd_mixed_scratch_bytes(M, in, out, precision),
+         nnc_linear_bwd_mixed_scratch_bytes(M, in, out, precision)});
+    std::vector<char> scratch(scratchBytes + 64);
+    std::vector<float> lx(M * in, 0.5f), lw(out * in, 0.01f), lb(out, 0.f), ly(M * out),
+        ldx(M * in), ldw(out * in), ldb(out);
+    auto run = [&](int32_t p) {
+      return secondsPerCall([&] {
+        if (p == NNC_PRECISION_F32) {
+          nnc_conv2d_fwd(x.data(), w.data(), nullptr, y.data(), scratch.data(), scratchBytes, N,
+                         C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, 0);
+          nnc_conv2d_bwd(y.data(), x.data(), w.data(), dx.data(), dw.data(), nullptr,
+                         scratch.data(), scratchBytes, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1);
+          nnc_linear_fwd(lx.data(), lw.data(), lb.data(), ly.data(), M, in, out, 0);
+          nnc_linear_bwd(ly.data(), lx.data(), lw.data(), ldx.data(), ldw.data(), ldb.data(), M,
+                         in, out);
+          return;
+        }
+        nnc_conv2d_fwd_mixed(x.data(), w.data(), nullptr, y.data(), scratch.data(), scratchBytes,
+                             N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, 0, p);
+        nnc_conv2d_bwd_mixed(y.data(), x.data(), w.data(), dx.data(), dw.data(), nullptr,
+                             scratch.data(), scratchBytes, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1,
+                             1, p);
+        nnc_linear_fwd_mixed(lx.data(), lw.data(), lb.data(), ly.data(), scratch.data(),
+                             scratchBytes, M, in, out, 0, p);
+        nnc_linear_bwd_mixed(ly.data(), lx.data(), lw.data(), ldx.data(), ldw.data(), ldb.data(),
+                             scratch.data(), scratchBytes, M, in, out, p);
+      });
+    };
+    double factor = run(precision) / run(NNC_PRECISION_F32);
+    (precision == NNC_PRECISION_BF16 ? machine.bf16Factor : machine.f16Factor) = factor;
+  }
   std::vector<float> t1(1), t2(1), t3(1);
   machine.callOverhead = secondsPerCall(
       [&] { nnc_linear_fwd(t1.data(), t2.data(), nullptr, t3.data(), 1, 1, 1, 0); });
@@ -475,7 +524,11 @@ static Machine calibrate() {
 /// runtime op) its bytes read and written at the generated-kernel
 /// bandwidth.
 static double predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKernels> kernels,
-                             ArrayRef<nnc::LayerReport> layers, const LibraryLayers &library) {
+                             ArrayRef<nnc::LayerReport> layers, const LibraryLayers &library,
+                             StringRef precision) {
+  double precisionFactor = precision == "bf16"  ? machine.bf16Factor
+                           : precision == "f16" ? machine.f16Factor
+                                                : 1.0;
   std::map<std::string, const nnc::LayerReport *> byName;
   for (const nnc::LayerReport &l : layers)
     byName.emplace(l.name, &l);
@@ -514,7 +567,7 @@ static double predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKernels>
         } else {
           rate = (backward ? machine.gemmBwd : machine.gemmFwd).at(l.in, l.out);
         }
-        seconds += flops / rate;
+        seconds += precisionFactor * flops / rate;
         if (getenv("NNC_SCALE_DEBUG"))
           errs() << step.name << " " << name << " in " << l.in << " out " << l.out << " flops "
                  << flops << " rate " << rate * 1e-9 << " ms " << flops / rate * 1e3 << "\n";
@@ -536,7 +589,7 @@ static double measureVariant(int64_t batch, StringRef label, size_t index, size_
   if (!session)
     return -1;
   errs() << formatv("\r[{0}/{1}] {2}: building...          ", index + 1, count, label);
-  std::unique_ptr<LoadedModel> loaded = session->buildAndLoad(request, threads.value());
+  std::unique_ptr<LoadedModel> loaded = session->buildAndLoad(request, nnc_get_num_threads());
   if (!loaded)
     return -1;
   nnc::rt::Model &m = *loaded->model;
@@ -985,7 +1038,7 @@ static int runScale() {
       if (measure) {
         if (!v->training.unavailable.empty())
           return fail("--measure: " + labelOf(knobs, *v) + ": " + v->training.unavailable);
-        v->predictedMs = 1000 * predictSeconds(*machine, kernels, layers, library);
+        v->predictedMs = 1000 * predictSeconds(*machine, kernels, layers, library, v->precision);
         v->measuredMs = measureVariant(v->batch, labelOf(knobs, *v), i, combos.size());
         if (v->measuredMs < 0)
           return interrupted() ? interruptedExitCode : 1;
@@ -1095,7 +1148,9 @@ static int runScale() {
                                      {"gemm_forward_flops_per_s", table(machine->gemmFwd)},
                                      {"gemm_backward_flops_per_s", table(machine->gemmBwd)},
                                      {"kernel_bandwidth_bytes_per_s", machine->bandwidth},
-                                     {"call_overhead_s", machine->callOverhead}};
+                                     {"call_overhead_s", machine->callOverhead},
+                                     {"bf16_library_factor", machine->bf16Factor},
+                                     {"f16_library_factor", machine->f16Factor}};
     }
     if (fitLimit)
       root["fit"] = json::Object{{"bytes", *fitLimit}, {"searched", fitWhat}, {"answers", std::move(fs)}};
@@ -1132,8 +1187,10 @@ static int runScale() {
            << "grid): convolution forward " << range(machine->convFwd) << ", backward "
            << range(machine->convBwd) << ", GEMM forward " << range(machine->gemmFwd)
            << ", backward " << range(machine->gemmBwd)
-           << formatv("; generated kernels {0:F1} GB/s; {1:F1} us per library call\n",
-                      machine->bandwidth * 1e-9, machine->callOverhead * 1e6);
+           << formatv("; generated kernels {0:F1} GB/s; {1:F1} us per library call; bf16 "
+                      "library calls x{2:F2}, f16 x{3:F2}\n",
+                      machine->bandwidth * 1e-9, machine->callOverhead * 1e6, machine->bf16Factor,
+                      machine->f16Factor);
         os << formatv("prediction error: mean |error| {0:F1}%, worst {1:F1}% over {2} variant(s) "
                       "(measured: the fastest of {3} timed steps after 2 untimed)\n",
                       100 * sumAbs / double(variants.size()), 100 * worst, variants.size(),
