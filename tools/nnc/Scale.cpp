@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <map>
 #include <unistd.h>
 
@@ -118,6 +119,9 @@ struct Variant {
   std::optional<DataParallelMemory> dataParallel;
   /// --measure: milliseconds per training step, measured and predicted.
   double measuredMs = 0, predictedMs = 0;
+  /// The median wall time of a step (measuredMs is CPU time with one
+  /// thread).
+  double wallMs = 0;
 };
 
 /// FLOP/s of one library operation over its two channel dimensions (a
@@ -130,20 +134,24 @@ struct RateTable {
   double at(int64_t in, int64_t out) const;
 };
 
+/// The library's throughput in one precision (f32, or the bf16/f16 mixed
+/// precision kernels that convert f32 operands at each call).
+struct LibraryRates {
+  RateTable convFwd, convBwd, convBwdWeights, gemmFwd, gemmBwd;
+};
+
 /// The machine model --measure calibrates, at the thread count it measures
 /// with.
 struct Machine {
   int threads = 1;
-  RateTable convFwd, convBwd, convBwdWeights, gemmFwd, gemmBwd;
+  /// f32; bf16 and f16 calibrated when a variant computes in them.
+  LibraryRates f32;
+  std::optional<LibraryRates> bf16, f16;
   /// Bytes/s a generated kernel moves (read + written): a compiled relu +
   /// maxpool kernel over 4 MiB.
   double bandwidth = 0;
   /// Seconds a library call costs beyond its FLOPs (a tiny call).
   double callOverhead = 0;
-  /// Time of the reduced-precision library kernels (bf16, f16: f32 master
-  /// values converted at each call) over the f32 ones, at one convolution
-  /// and one GEMM shape.
-  double bf16Factor = 1, f16Factor = 1;
 };
 
 /// The library layers of a variant, by layer name: what the machine model
@@ -324,19 +332,32 @@ static std::string labelOf(ArrayRef<Knob> knobs, const Variant &v) {
 // The machine model (--measure)
 //===----------------------------------------------------------------------===//
 
-/// Seconds per call of `fn`: the best of 5 rounds of enough calls to take
-/// ~20 ms (the best: on a shared machine the others include waiting).
+/// The clock of --measure, in seconds: with one kernel thread, the CPU time
+/// of the process (on an idle machine the wall time; on a shared one it
+/// leaves out the time spent waiting for a CPU, which is not the model's);
+/// with more threads, the wall time (their CPU times add up).
+static double clockSeconds() {
+  if (nnc_get_num_threads() == 1) {
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Seconds per call of `fn` on clockSeconds: the best of 5 rounds of enough
+/// calls to take ~20 ms.
 static double secondsPerCall(function_ref<void()> fn) {
-  using Clock = std::chrono::steady_clock;
   fn();
   int64_t n = 1;
   double best = INFINITY;
   for (int round = 0; round < 5; ++round) {
     for (;;) {
-      auto start = Clock::now();
+      double start = clockSeconds();
       for (int64_t i = 0; i < n; ++i)
         fn();
-      double s = std::chrono::duration<double>(Clock::now() - start).count();
+      double s = clockSeconds() - start;
       if (s < 0.02 && round == 0) {
         n *= 2;
         continue;
@@ -423,94 +444,83 @@ static double kernelBandwidth() {
 /// in -> out, forward and backward) over a grid of channel counts, the
 /// bandwidth of a generated kernel, and a tiny library call. 0 bandwidth
 /// after reporting.
-static Machine calibrate() {
-  Machine machine;
-  machine.threads = nnc_get_num_threads();
+static LibraryRates calibrateRates(int32_t precision) {
+  LibraryRates rates;
   const std::vector<int64_t> convGrid = {1, 4, 16, 64}, gemmGrid = {16, 128, 1024};
-  for (RateTable *t : {&machine.convFwd, &machine.convBwd, &machine.convBwdWeights})
+  for (RateTable *t : {&rates.convFwd, &rates.convBwd, &rates.convBwdWeights})
     t->ins = t->outs = convGrid;
-  for (RateTable *t : {&machine.gemmFwd, &machine.gemmBwd})
+  for (RateTable *t : {&rates.gemmFwd, &rates.gemmBwd})
     t->ins = t->outs = gemmGrid;
+  const bool f32 = precision == NNC_PRECISION_F32;
   for (int64_t C : convGrid)
     for (int64_t O : convGrid) {
       const int64_t N = 32, H = 28, W = 28, K = 3;
       std::vector<float> x(N * C * H * W, 0.5f), w(O * C * K * K, 0.01f), y(N * O * H * W),
           dx(x.size()), dw(w.size());
       int64_t fwdScratch =
-          nnc_conv2d_fwd_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1);
+          f32 ? nnc_conv2d_fwd_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1)
+              : nnc_conv2d_fwd_mixed_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1,
+                                                   precision);
       int64_t bwdScratch =
-          nnc_conv2d_bwd_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1);
+          f32 ? nnc_conv2d_bwd_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1)
+              : nnc_conv2d_bwd_mixed_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1,
+                                                   precision);
       std::vector<char> scratch(std::max(fwdScratch, bwdScratch) + 64);
+      auto backward = [&](float *dxOut) {
+        if (f32)
+          nnc_conv2d_bwd(y.data(), x.data(), w.data(), dxOut, dw.data(), nullptr, scratch.data(),
+                         bwdScratch, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1);
+        else
+          nnc_conv2d_bwd_mixed(y.data(), x.data(), w.data(), dxOut, dw.data(), nullptr,
+                               scratch.data(), bwdScratch, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1,
+                               1, precision);
+      };
       double flops = 2.0 * N * O * H * W * C * K * K;
-      machine.convFwd.rates.push_back(flops / secondsPerCall([&] {
-        nnc_conv2d_fwd(x.data(), w.data(), nullptr, y.data(), scratch.data(), fwdScratch, N, C,
-                       H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, 0);
+      rates.convFwd.rates.push_back(flops / secondsPerCall([&] {
+        if (f32)
+          nnc_conv2d_fwd(x.data(), w.data(), nullptr, y.data(), scratch.data(), fwdScratch, N, C,
+                         H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, 0);
+        else
+          nnc_conv2d_fwd_mixed(x.data(), w.data(), nullptr, y.data(), scratch.data(), fwdScratch,
+                               N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, 0, precision);
       }));
-      machine.convBwd.rates.push_back(2 * flops / secondsPerCall([&] {
-        nnc_conv2d_bwd(y.data(), x.data(), w.data(), dx.data(), dw.data(), nullptr,
-                       scratch.data(), bwdScratch, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1);
-      }));
-      machine.convBwdWeights.rates.push_back(flops / secondsPerCall([&] {
-        nnc_conv2d_bwd(y.data(), x.data(), w.data(), nullptr, dw.data(), nullptr,
-                       scratch.data(), bwdScratch, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1);
-      }));
+      rates.convBwd.rates.push_back(2 * flops / secondsPerCall([&] { backward(dx.data()); }));
+      rates.convBwdWeights.rates.push_back(flops / secondsPerCall([&] { backward(nullptr); }));
     }
   for (int64_t in : gemmGrid)
     for (int64_t out : gemmGrid) {
       const int64_t M = 64;
       std::vector<float> x(M * in, 0.5f), w(out * in, 0.01f), b(out, 0.f), y(M * out),
           dx(M * in), dw(out * in), db(out);
+      int64_t scratchBytes =
+          f32 ? 0
+              : std::max(nnc_linear_fwd_mixed_scratch_bytes(M, in, out, precision),
+                         nnc_linear_bwd_mixed_scratch_bytes(M, in, out, precision));
+      std::vector<char> scratch(scratchBytes + 64);
       double flops = 2.0 * M * in * out;
-      machine.gemmFwd.rates.push_back(flops / secondsPerCall([&] {
-        nnc_linear_fwd(x.data(), w.data(), b.data(), y.data(), M, in, out, 0);
+      rates.gemmFwd.rates.push_back(flops / secondsPerCall([&] {
+        if (f32)
+          nnc_linear_fwd(x.data(), w.data(), b.data(), y.data(), M, in, out, 0);
+        else
+          nnc_linear_fwd_mixed(x.data(), w.data(), b.data(), y.data(), scratch.data(),
+                               scratchBytes, M, in, out, 0, precision);
       }));
-      machine.gemmBwd.rates.push_back(2 * flops / secondsPerCall([&] {
-        nnc_linear_bwd(y.data(), x.data(), w.data(), dx.data(), dw.data(), db.data(), M, in,
-                       out);
+      rates.gemmBwd.rates.push_back(2 * flops / secondsPerCall([&] {
+        if (f32)
+          nnc_linear_bwd(y.data(), x.data(), w.data(), dx.data(), dw.data(), db.data(), M, in,
+                         out);
+        else
+          nnc_linear_bwd_mixed(y.data(), x.data(), w.data(), dx.data(), dw.data(), db.data(),
+                               scratch.data(), scratchBytes, M, in, out, precision);
       }));
     }
-  // Reduced precision: one convolution (16 -> 16 channels) and one GEMM
-  // (64 x 512 -> 512), forward and backward, against f32.
-  for (int32_t precision : {NNC_PRECISION_BF16, NNC_PRECISION_F16}) {
-    const int64_t N = 32, C = 16, H = 28, W = 28, O = 16, K = 3, M = 64, in = 512, out = 512;
-    std::vector<float> x(N * C * H * W, 0.5f), w(O * C * K * K, 0.01f), y(N * O * H * W),
-        dx(x.size()), dw(w.size());
-    int64_t scratchBytes = std::max(
-        {nnc_conv2d_fwd_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1),
-         nnc_conv2d_bwd_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1),
-         nnc_conv2d_fwd_mixed_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, precision),
-         nnc_conv2d_bwd_mixed_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, precision),
-         nnc_linear_fwd_mixed_scratch_bytes(M, in, out, precision),
-         nnc_linear_bwd_mixed_scratch_bytes(M, in, out, precision)});
-    std::vector<char> scratch(scratchBytes + 64);
-    std::vector<float> lx(M * in, 0.5f), lw(out * in, 0.01f), lb(out, 0.f), ly(M * out),
-        ldx(M * in), ldw(out * in), ldb(out);
-    auto run = [&](int32_t p) {
-      return secondsPerCall([&] {
-        if (p == NNC_PRECISION_F32) {
-          nnc_conv2d_fwd(x.data(), w.data(), nullptr, y.data(), scratch.data(), scratchBytes, N,
-                         C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, 0);
-          nnc_conv2d_bwd(y.data(), x.data(), w.data(), dx.data(), dw.data(), nullptr,
-                         scratch.data(), scratchBytes, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1);
-          nnc_linear_fwd(lx.data(), lw.data(), lb.data(), ly.data(), M, in, out, 0);
-          nnc_linear_bwd(ly.data(), lx.data(), lw.data(), ldx.data(), ldw.data(), ldb.data(), M,
-                         in, out);
-          return;
-        }
-        nnc_conv2d_fwd_mixed(x.data(), w.data(), nullptr, y.data(), scratch.data(), scratchBytes,
-                             N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, 0, p);
-        nnc_conv2d_bwd_mixed(y.data(), x.data(), w.data(), dx.data(), dw.data(), nullptr,
-                             scratch.data(), scratchBytes, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1,
-                             1, p);
-        nnc_linear_fwd_mixed(lx.data(), lw.data(), lb.data(), ly.data(), scratch.data(),
-                             scratchBytes, M, in, out, 0, p);
-        nnc_linear_bwd_mixed(ly.data(), lx.data(), lw.data(), ldx.data(), ldw.data(), ldb.data(),
-                             scratch.data(), scratchBytes, M, in, out, p);
-      });
-    };
-    double factor = run(precision) / run(NNC_PRECISION_F32);
-    (precision == NNC_PRECISION_BF16 ? machine.bf16Factor : machine.f16Factor) = factor;
-  }
+  return rates;
+}
+
+static Machine calibrate() {
+  Machine machine;
+  machine.threads = nnc_get_num_threads();
+  machine.f32 = calibrateRates(NNC_PRECISION_F32);
   std::vector<float> t1(1), t2(1), t3(1);
   machine.callOverhead = secondsPerCall(
       [&] { nnc_linear_fwd(t1.data(), t2.data(), nullptr, t3.data(), 1, 1, 1, 0); });
@@ -526,9 +536,9 @@ static Machine calibrate() {
 static double predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKernels> kernels,
                              ArrayRef<nnc::LayerReport> layers, const LibraryLayers &library,
                              StringRef precision) {
-  double precisionFactor = precision == "bf16"  ? machine.bf16Factor
-                           : precision == "f16" ? machine.f16Factor
-                                                : 1.0;
+  const LibraryRates &rates = precision == "bf16" && machine.bf16  ? *machine.bf16
+                             : precision == "f16" && machine.f16 ? *machine.f16
+                                                                 : machine.f32;
   std::map<std::string, const nnc::LayerReport *> byName;
   for (const nnc::LayerReport &l : layers)
     byName.emplace(l.name, &l);
@@ -560,14 +570,14 @@ static double predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKernels>
           bool weightsOnly = backward && step.bytesWritten < 2 * l.weightBytes;
           if (weightsOnly)
             flops /= 2;
-          const RateTable &t = !backward     ? machine.convFwd
-                               : weightsOnly ? machine.convBwdWeights
-                                             : machine.convBwd;
+          const RateTable &t = !backward     ? rates.convFwd
+                               : weightsOnly ? rates.convBwdWeights
+                                             : rates.convBwd;
           rate = t.at(l.in, l.out);
         } else {
-          rate = (backward ? machine.gemmBwd : machine.gemmFwd).at(l.in, l.out);
+          rate = (backward ? rates.gemmBwd : rates.gemmFwd).at(l.in, l.out);
         }
-        seconds += precisionFactor * flops / rate;
+        seconds += flops / rate;
         if (getenv("NNC_SCALE_DEBUG"))
           errs() << step.name << " " << name << " in " << l.in << " out " << l.out << " flops "
                  << flops << " rate " << rate * 1e-9 << " ms " << flops / rate * 1e3 << "\n";
@@ -580,9 +590,11 @@ static double predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKernels>
 
 /// Builds the variant's training artifact (the defines of the last
 /// costVariant call), runs 2 untimed and --steps timed training steps on
-/// synthetic data and returns the fastest one's milliseconds; negative
-/// after reporting.
-static double measureVariant(int64_t batch, StringRef label, size_t index, size_t count) {
+/// synthetic data and returns the median one's milliseconds on
+/// clockSeconds, and in `wallMs` the median wall time; negative after
+/// reporting.
+static double measureVariant(int64_t batch, StringRef label, size_t index, size_t count,
+                             double &wallMs) {
   BatchOverride override(model, batch);
   BuildRequest request{model, &optimizer, false, std::nullopt};
   std::unique_ptr<Session> session = Session::open(model);
@@ -596,25 +608,31 @@ static double measureVariant(int64_t batch, StringRef label, size_t index, size_
   m.initialize(1);
   nnc::rt::fillSyntheticInputs(m);
   const int64_t warmup = 2;
-  std::vector<double> times;
+  std::vector<double> times, walls;
   for (int64_t i = 0; i < warmup + steps; ++i) {
     if (interrupted())
       return -1;
     errs() << formatv("\r[{0}/{1}] {2}: step {3}/{4}          ", index + 1, count, label, i + 1,
                       warmup + steps);
-    auto start = std::chrono::steady_clock::now();
+    double start = clockSeconds();
+    auto wallStart = std::chrono::steady_clock::now();
     if (auto st = m.run("train_step"); st.failed()) {
       fail(st.message());
       return -1;
     }
-    if (i >= warmup)
-      times.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+    if (i >= warmup) {
+      times.push_back(1000 * (clockSeconds() - start));
+      walls.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wallStart)
               .count());
+    }
   }
-  // The fastest step, as the calibration keeps its fastest round: on a
-  // shared machine the others include time the step waited for the CPU.
-  return *std::min_element(times.begin(), times.end());
+  std::sort(walls.begin(), walls.end());
+  wallMs = walls[walls.size() / 2];
+  // The median step (the fastest round of the calibration is its typical
+  // speed without interference; a step is long enough to be timed alone).
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
 }
 
 //===----------------------------------------------------------------------===//
@@ -795,6 +813,7 @@ static json::Value variantToJSON(ArrayRef<Knob> knobs, const Variant &v) {
     o["data_parallel"] = dataParallelToJSON(*v.dataParallel);
   if (measure) {
     o["measured_ms"] = v.measuredMs;
+    o["wall_ms"] = v.wallMs;
     o["predicted_ms"] = v.predictedMs;
     o["error"] = v.predictedMs / v.measuredMs - 1;
   }
@@ -810,7 +829,7 @@ static void printCSV(ArrayRef<Knob> knobs, ArrayRef<Variant> variants, raw_ostre
   if (variants.front().dataParallel)
     os << ",device_arena,comm_bytes";
   if (measure)
-    os << ",measured_ms,predicted_ms,error";
+    os << ",wall_ms,measured_ms,predicted_ms,error";
   os << "\n";
   for (const Variant &v : variants) {
     for (int64_t value : v.values)
@@ -825,8 +844,8 @@ static void printCSV(ArrayRef<Knob> knobs, ArrayRef<Variant> variants, raw_ostre
     if (v.dataParallel)
       os << "," << v.dataParallel->arena << "," << v.dataParallel->commBytes;
     if (measure)
-      os << formatv(",{0:F3},{1:F3},{2:F4}", v.measuredMs, v.predictedMs,
-                    v.predictedMs / v.measuredMs - 1);
+      os << formatv(",{3:F3},{0:F3},{1:F3},{2:F4}", v.measuredMs, v.predictedMs,
+                    v.predictedMs / v.measuredMs - 1, v.wallMs);
     os << "\n";
   }
 }
@@ -1038,8 +1057,13 @@ static int runScale() {
       if (measure) {
         if (!v->training.unavailable.empty())
           return fail("--measure: " + labelOf(knobs, *v) + ": " + v->training.unavailable);
+        // The rates of the precision the variant computes in.
+        if (v->precision == "bf16" && !machine->bf16)
+          machine->bf16 = calibrateRates(NNC_PRECISION_BF16);
+        if (v->precision == "f16" && !machine->f16)
+          machine->f16 = calibrateRates(NNC_PRECISION_F16);
         v->predictedMs = 1000 * predictSeconds(*machine, kernels, layers, library, v->precision);
-        v->measuredMs = measureVariant(v->batch, labelOf(knobs, *v), i, combos.size());
+        v->measuredMs = measureVariant(v->batch, labelOf(knobs, *v), i, combos.size(), v->wallMs);
         if (v->measuredMs < 0)
           return interrupted() ? interruptedExitCode : 1;
       }
@@ -1093,7 +1117,8 @@ static int runScale() {
           arena = a;
         return ok;
       };
-      int64_t startHere = knobs.empty() && mode == Sharded ? 1 : start;
+      // Each way fits at least what the plain plan fits: start there.
+      int64_t startHere = mode == Plain ? start : std::max<int64_t>(answers.front().largest, 1);
       errs() << "fitting " << fitWhat << " " << (names[mode] ? names[mode] : shardedName.c_str())
              << "...\r";
       FailureOr<int64_t> largest = largestFitting(startHere, limit, fits);
@@ -1141,16 +1166,16 @@ static int runScale() {
         return rows;
       };
       root["machine"] = json::Object{{"threads", machine->threads},
-                                     {"conv_forward_flops_per_s", table(machine->convFwd)},
-                                     {"conv_backward_flops_per_s", table(machine->convBwd)},
+                                     {"conv_forward_flops_per_s", table(machine->f32.convFwd)},
+                                     {"conv_backward_flops_per_s", table(machine->f32.convBwd)},
                                      {"conv_backward_weights_flops_per_s",
-                                      table(machine->convBwdWeights)},
-                                     {"gemm_forward_flops_per_s", table(machine->gemmFwd)},
-                                     {"gemm_backward_flops_per_s", table(machine->gemmBwd)},
+                                      table(machine->f32.convBwdWeights)},
+                                     {"gemm_forward_flops_per_s", table(machine->f32.gemmFwd)},
+                                     {"gemm_backward_flops_per_s", table(machine->f32.gemmBwd)},
                                      {"kernel_bandwidth_bytes_per_s", machine->bandwidth},
                                      {"call_overhead_s", machine->callOverhead},
-                                     {"bf16_library_factor", machine->bf16Factor},
-                                     {"f16_library_factor", machine->f16Factor}};
+                                     {"bf16_calibrated", machine->bf16.has_value()},
+                                     {"f16_calibrated", machine->f16.has_value()}};
     }
     if (fitLimit)
       root["fit"] = json::Object{{"bytes", *fitLimit}, {"searched", fitWhat}, {"answers", std::move(fs)}};
@@ -1184,17 +1209,24 @@ static int runScale() {
           return formatv("{0:F0}-{1:F0}", *lo * 1e-9, *hi * 1e-9).str();
         };
         os << "machine model (" << machine->threads << " thread(s); GFLOP/s over the channel "
-           << "grid): convolution forward " << range(machine->convFwd) << ", backward "
-           << range(machine->convBwd) << ", GEMM forward " << range(machine->gemmFwd)
-           << ", backward " << range(machine->gemmBwd)
-           << formatv("; generated kernels {0:F1} GB/s; {1:F1} us per library call; bf16 "
-                      "library calls x{2:F2}, f16 x{3:F2}\n",
-                      machine->bandwidth * 1e-9, machine->callOverhead * 1e6, machine->bf16Factor,
-                      machine->f16Factor);
+           << "grid): convolution forward " << range(machine->f32.convFwd) << ", backward "
+           << range(machine->f32.convBwd) << ", GEMM forward " << range(machine->f32.gemmFwd)
+           << ", backward " << range(machine->f32.gemmBwd)
+           << formatv("; generated kernels {0:F1} GB/s; {1:F1} us per library call", 
+                      machine->bandwidth * 1e-9, machine->callOverhead * 1e6);
+        if (machine->bf16)
+          os << "; bf16 convolution forward " << range(machine->bf16->convFwd) << ", GEMM forward "
+             << range(machine->bf16->gemmFwd);
+        if (machine->f16)
+          os << "; f16 convolution forward " << range(machine->f16->convFwd) << ", GEMM forward "
+             << range(machine->f16->gemmFwd);
+        os << "\n";
         os << formatv("prediction error: mean |error| {0:F1}%, worst {1:F1}% over {2} variant(s) "
-                      "(measured: the fastest of {3} timed steps after 2 untimed)\n",
+                      "(measured: the median of {3} timed steps after 2 untimed, {4})\n",
                       100 * sumAbs / double(variants.size()), 100 * worst, variants.size(),
-                      int64_t(steps));
+                      int64_t(steps),
+                      machine->threads == 1 ? "CPU time of the process with one kernel thread"
+                                            : "wall time");
       }
       if (first->dataParallel)
         os << "dev arena: per-device arena for " << first->dataParallel->devices
