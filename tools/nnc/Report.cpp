@@ -151,8 +151,8 @@ static nnc::MemorySection memoryOf(const std::string &why, const FailureOr<nnc::
 /// still reported: each section says why.
 CompiledCosts nnc::driver::compiledCostsOf(Session &session, mlir::ModuleOp model,
                                            const nnc::ModelGraph &graph, StringRef optimizer,
-                                           bool fuse, const nnc::RecomputePlan *recompute,
-                                           bool gpu, bool kernels, bool inference) {
+                                           bool fuse, const nnc::RecomputePlan *recompute, bool gpu,
+                                           bool kernels, bool inference) {
   CompiledCosts result;
   // The inference artifact: the model at the batch.
   FailureOr<nnc::MemoryPlan> plan = failure();
@@ -675,7 +675,8 @@ static int printReports(Session &session, raw_ostream &os) {
 }
 
 static int runReport() {
-  if (!model.check() || !memoryBudget.check() || !device.check() || !checkChoice(optimizerName, optimizerNames()) ||
+  if (!model.check() || !memoryBudget.check() || !device.check() ||
+      !checkChoice(optimizerName, optimizerNames()) ||
       !checkChoice(dtypeName, {"f32", "f16", "bf16", "int8"}) || !checkRange(trainLimit, 0) ||
       !checkRange(testLimit, 0) || !checkRange(devices, 1, 1 << 20) ||
       !checkChoice(shardFlag, {"none", "opt", "grad", "param"}))

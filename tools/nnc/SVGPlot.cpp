@@ -319,8 +319,10 @@ std::string nnc::plot::renderLogLogSVG(ArrayRef<LogLogLine> lines, StringRef tit
   Frame f;
   // Whole powers of two on x (the usual hyperparameter values), powers of
   // ten on y.
-  f.x = {std::log10(xlo) - 0.05 * std::log10(xhi / xlo), std::log10(xhi) + 0.05 * std::log10(xhi / xlo), 0};
-  f.y = {std::floor(std::log10(ylo)), std::max(std::ceil(std::log10(yhi)), std::floor(std::log10(ylo)) + 1), 1};
+  f.x = {std::log10(xlo) - 0.05 * std::log10(xhi / xlo),
+         std::log10(xhi) + 0.05 * std::log10(xhi / xlo), 0};
+  f.y = {std::floor(std::log10(ylo)),
+         std::max(std::ceil(std::log10(yhi)), std::floor(std::log10(ylo)) + 1), 1};
   std::string text;
   raw_string_ostream os(text);
   const double height = Frame::height + 40;

@@ -15,6 +15,7 @@
 
 #include "tools/nnc/Costs.h"
 #include "tools/nnc/SVGPlot.h"
+#include "tools/nnc/ScaleMachine.h"
 
 #include "runtime/Kernels.h"
 #include "runtime/Train.h"
@@ -57,10 +58,10 @@ cl::opt<std::string> dtypeName("dtype",
                                cl::sub(scaleCmd), cl::cat(category()));
 enum class Format { Table, JSON, CSV };
 cl::opt<Format> outputFormat("format", cl::desc("Output format"), cl::init(Format::Table),
-                       cl::values(clEnumValN(Format::Table, "table", "a table"),
-                                  clEnumValN(Format::JSON, "json", "JSON"),
-                                  clEnumValN(Format::CSV, "csv", "CSV, one row per variant")),
-                       cl::sub(scaleCmd), cl::cat(category()));
+                             cl::values(clEnumValN(Format::Table, "table", "a table"),
+                                        clEnumValN(Format::JSON, "json", "JSON"),
+                                        clEnumValN(Format::CSV, "csv", "CSV, one row per variant")),
+                             cl::sub(scaleCmd), cl::cat(category()));
 cl::opt<std::string> outputFilename("o", cl::desc("Output file (default: stdout)"),
                                     cl::value_desc("file"), cl::init("-"), cl::sub(scaleCmd),
                                     cl::cat(category()));
@@ -68,8 +69,9 @@ cl::opt<bool> measure("measure",
                       cl::desc("Build each variant's training artifact, time its training step "
                                "and compare with the calibrated prediction"),
                       cl::sub(scaleCmd), cl::cat(category()));
-cl::opt<int64_t> steps("steps", cl::desc("With --measure: timed training steps per variant "
-                                         "(after 2 untimed ones), 1 to 1000 (default 20)"),
+cl::opt<int64_t> steps("steps",
+                       cl::desc("With --measure: timed training steps per variant "
+                                "(after 2 untimed ones), 1 to 1000 (default 20)"),
                        cl::init(20), cl::sub(scaleCmd), cl::cat(category()));
 cl::opt<std::string> svgFile("svg",
                              cl::desc("Draw the quantities against the first varied "
@@ -124,49 +126,6 @@ struct Variant {
   double wallMs = 0;
 };
 
-/// FLOP/s of one library operation over its two channel dimensions (a
-/// convolution's input channels per group and output channels; a GEMM's
-/// inner and output widths), measured at a grid of values; read between
-/// them by bilinear interpolation in log2 space, clamped at the edges.
-struct RateTable {
-  std::vector<int64_t> ins, outs;
-  std::vector<double> rates; // [i * outs.size() + j]
-  double at(int64_t in, int64_t out) const;
-};
-
-/// The library's throughput in one precision (f32, or the bf16/f16 mixed
-/// precision kernels that convert f32 operands at each call).
-struct LibraryRates {
-  RateTable convFwd, convBwd, convBwdWeights, gemmFwd, gemmBwd;
-};
-
-/// The machine model --measure calibrates, at the thread count it measures
-/// with.
-struct Machine {
-  int threads = 1;
-  /// f32; bf16 and f16 calibrated when a variant computes in them.
-  LibraryRates f32;
-  std::optional<LibraryRates> bf16, f16;
-  /// Bytes/s a generated kernel moves (read + written): a compiled relu +
-  /// maxpool kernel over 4 MiB.
-  double bandwidth = 0;
-  /// Seconds a library call costs beyond its FLOPs (a tiny call).
-  double callOverhead = 0;
-};
-
-/// The library layers of a variant, by layer name: what the machine model
-/// needs to pick a rate.
-struct LibraryLayer {
-  enum Kind { Conv, Linear, Recurrent } kind = Linear;
-  /// Conv: input channels per group, output channels; linear: in, out;
-  /// recurrent: the per-timestep GEMM's inner (input + hidden) and output
-  /// (gates x hidden) widths.
-  int64_t in = 0, out = 0;
-  /// The weight bytes (a backward call writing little more computes no
-  /// input gradient).
-  int64_t weightBytes = 0;
-};
-using LibraryLayers = std::map<std::string, LibraryLayer>;
 } // namespace
 
 /// Parses the --vary flags; false after reporting.
@@ -202,8 +161,8 @@ static std::vector<std::string> baseDefines;
 /// fills in its costs; with `kernels`, also the training step's kernels
 /// (for the prediction); with `ranks` > 0, the per-device memory of
 /// `ranks`-way data parallelism. Failure after reporting.
-static FailureOr<Variant> costVariant(ArrayRef<Knob> knobs, ArrayRef<int64_t> values,
-                                      int64_t batch, std::vector<nnc::EntryKernels> *kernels,
+static FailureOr<Variant> costVariant(ArrayRef<Knob> knobs, ArrayRef<int64_t> values, int64_t batch,
+                                      std::vector<nnc::EntryKernels> *kernels,
                                       std::vector<nnc::LayerReport> *layers, int64_t ranks,
                                       LibraryLayers *libraryLayers = nullptr) {
   model.defines.clear();
@@ -331,262 +290,6 @@ static std::string labelOf(ArrayRef<Knob> knobs, const Variant &v) {
 //===----------------------------------------------------------------------===//
 // The machine model (--measure)
 //===----------------------------------------------------------------------===//
-
-/// The clock of --measure, in seconds: with one kernel thread, the CPU time
-/// of the process (on an idle machine the wall time; on a shared one it
-/// leaves out the time spent waiting for a CPU, which is not the model's);
-/// with more threads, the wall time (their CPU times add up).
-static double clockSeconds() {
-  if (nnc_get_num_threads() == 1) {
-    timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
-  }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-/// Seconds per call of `fn` on clockSeconds: the best of 5 rounds of enough
-/// calls to take ~20 ms.
-static double secondsPerCall(function_ref<void()> fn) {
-  fn();
-  int64_t n = 1;
-  double best = INFINITY;
-  for (int round = 0; round < 5; ++round) {
-    for (;;) {
-      double start = clockSeconds();
-      for (int64_t i = 0; i < n; ++i)
-        fn();
-      double s = clockSeconds() - start;
-      if (s < 0.02 && round == 0) {
-        n *= 2;
-        continue;
-      }
-      best = std::min(best, s / double(n));
-      break;
-    }
-  }
-  return best;
-}
-
-double RateTable::at(int64_t in, int64_t out) const {
-  auto position = [](ArrayRef<int64_t> grid, int64_t v, size_t &i, double &t) {
-    double lv = std::log2(double(std::max<int64_t>(v, 1)));
-    i = 0;
-    t = 0;
-    if (lv <= std::log2(double(grid.front())))
-      return;
-    if (lv >= std::log2(double(grid.back()))) {
-      i = grid.size() - 2;
-      t = 1;
-      return;
-    }
-    while (std::log2(double(grid[i + 1])) < lv)
-      ++i;
-    double a = std::log2(double(grid[i])), b = std::log2(double(grid[i + 1]));
-    t = (lv - a) / (b - a);
-  };
-  size_t i, j;
-  double ti, tj;
-  position(ins, in, i, ti);
-  position(outs, out, j, tj);
-  auto r = [&](size_t a, size_t b) { return std::log(rates[a * outs.size() + b]); };
-  double v = (1 - ti) * ((1 - tj) * r(i, j) + tj * r(i, j + 1)) +
-             ti * ((1 - tj) * r(i + 1, j) + tj * r(i + 1, j + 1));
-  return std::exp(v);
-}
-
-/// The generated-kernel bandwidth: builds a model of one fused relu +
-/// maxpool kernel (64 x 16 x 32 x 32 in, 4 MiB; a quarter of it out) and
-/// times its forward pass; 0 after reporting.
-static double kernelBandwidth() {
-  SmallString<128> path;
-  int fd = -1;
-  if (std::error_code ec = sys::fs::createTemporaryFile("nnc-calibrate", "nn", fd, path)) {
-    fail("cannot create a temporary file: " + ec.message());
-    return 0;
-  }
-  {
-    raw_fd_ostream os(fd, /*shouldClose=*/true);
-    os << "model calibrate(c = 16) {\n  input x: f32[N, c, 32, 32]\n"
-          "  output y = relu(x) |> maxpool2d(2)\n"
-          "  train { loss = mse; optimizer = sgd; lr = 0.1; batch = 64; epochs = 1 }\n}\n";
-  }
-  std::string oldInput = model.input, oldName = model.modelName;
-  std::vector<std::string> oldDefines(model.defines.begin(), model.defines.end());
-  scope_exit restore([&] {
-    model.input.setValue(oldInput);
-    model.modelName.setValue(oldName);
-    model.defines.clear();
-    for (const std::string &d : oldDefines)
-      model.defines.push_back(d);
-    sys::fs::remove(path);
-  });
-  model.input.setValue(std::string(path));
-  model.modelName.setValue("");
-  model.defines.clear();
-  BatchOverride batch(model, 64);
-  std::unique_ptr<Session> session = Session::open(model);
-  if (!session)
-    return 0;
-  BuildRequest request{model, nullptr, false, std::nullopt};
-  std::unique_ptr<LoadedModel> loaded = session->buildAndLoad(request, nnc_get_num_threads());
-  if (!loaded)
-    return 0;
-  nnc::rt::fillSyntheticInputs(*loaded->model);
-  double seconds = secondsPerCall([&] { (void)loaded->model->run("forward"); });
-  return (4.0 + 1.0) * 1048576.0 / seconds;
-}
-
-/// Measures this machine's library and memory throughput at the current
-/// kernel threads: convolutions (3x3, 32 x C x 16 x 16 -> O, forward,
-/// backward, backward of the weights alone) and GEMMs (linear layers 64 x
-/// in -> out, forward and backward) over a grid of channel counts, the
-/// bandwidth of a generated kernel, and a tiny library call. 0 bandwidth
-/// after reporting.
-static LibraryRates calibrateRates(int32_t precision) {
-  LibraryRates rates;
-  const std::vector<int64_t> convGrid = {1, 4, 16, 64}, gemmGrid = {16, 128, 1024};
-  for (RateTable *t : {&rates.convFwd, &rates.convBwd, &rates.convBwdWeights})
-    t->ins = t->outs = convGrid;
-  for (RateTable *t : {&rates.gemmFwd, &rates.gemmBwd})
-    t->ins = t->outs = gemmGrid;
-  const bool f32 = precision == NNC_PRECISION_F32;
-  for (int64_t C : convGrid)
-    for (int64_t O : convGrid) {
-      const int64_t N = 32, H = 28, W = 28, K = 3;
-      std::vector<float> x(N * C * H * W, 0.5f), w(O * C * K * K, 0.01f), y(N * O * H * W),
-          dx(x.size()), dw(w.size());
-      int64_t fwdScratch =
-          f32 ? nnc_conv2d_fwd_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1)
-              : nnc_conv2d_fwd_mixed_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1,
-                                                   precision);
-      int64_t bwdScratch =
-          f32 ? nnc_conv2d_bwd_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1)
-              : nnc_conv2d_bwd_mixed_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1,
-                                                   precision);
-      std::vector<char> scratch(std::max(fwdScratch, bwdScratch) + 64);
-      auto backward = [&](float *dxOut) {
-        if (f32)
-          nnc_conv2d_bwd(y.data(), x.data(), w.data(), dxOut, dw.data(), nullptr, scratch.data(),
-                         bwdScratch, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1);
-        else
-          nnc_conv2d_bwd_mixed(y.data(), x.data(), w.data(), dxOut, dw.data(), nullptr,
-                               scratch.data(), bwdScratch, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1,
-                               1, precision);
-      };
-      double flops = 2.0 * N * O * H * W * C * K * K;
-      rates.convFwd.rates.push_back(flops / secondsPerCall([&] {
-        if (f32)
-          nnc_conv2d_fwd(x.data(), w.data(), nullptr, y.data(), scratch.data(), fwdScratch, N, C,
-                         H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, 0);
-        else
-          nnc_conv2d_fwd_mixed(x.data(), w.data(), nullptr, y.data(), scratch.data(), fwdScratch,
-                               N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, 0, precision);
-      }));
-      rates.convBwd.rates.push_back(2 * flops / secondsPerCall([&] { backward(dx.data()); }));
-      rates.convBwdWeights.rates.push_back(flops / secondsPerCall([&] { backward(nullptr); }));
-    }
-  for (int64_t in : gemmGrid)
-    for (int64_t out : gemmGrid) {
-      const int64_t M = 64;
-      std::vector<float> x(M * in, 0.5f), w(out * in, 0.01f), b(out, 0.f), y(M * out),
-          dx(M * in), dw(out * in), db(out);
-      int64_t scratchBytes =
-          f32 ? 0
-              : std::max(nnc_linear_fwd_mixed_scratch_bytes(M, in, out, precision),
-                         nnc_linear_bwd_mixed_scratch_bytes(M, in, out, precision));
-      std::vector<char> scratch(scratchBytes + 64);
-      double flops = 2.0 * M * in * out;
-      rates.gemmFwd.rates.push_back(flops / secondsPerCall([&] {
-        if (f32)
-          nnc_linear_fwd(x.data(), w.data(), b.data(), y.data(), M, in, out, 0);
-        else
-          nnc_linear_fwd_mixed(x.data(), w.data(), b.data(), y.data(), scratch.data(),
-                               scratchBytes, M, in, out, 0, precision);
-      }));
-      rates.gemmBwd.rates.push_back(2 * flops / secondsPerCall([&] {
-        if (f32)
-          nnc_linear_bwd(y.data(), x.data(), w.data(), dx.data(), dw.data(), db.data(), M, in,
-                         out);
-        else
-          nnc_linear_bwd_mixed(y.data(), x.data(), w.data(), dx.data(), dw.data(), db.data(),
-                               scratch.data(), scratchBytes, M, in, out, precision);
-      }));
-    }
-  return rates;
-}
-
-static Machine calibrate() {
-  Machine machine;
-  machine.threads = nnc_get_num_threads();
-  machine.f32 = calibrateRates(NNC_PRECISION_F32);
-  std::vector<float> t1(1), t2(1), t3(1);
-  machine.callOverhead = secondsPerCall(
-      [&] { nnc_linear_fwd(t1.data(), t2.data(), nullptr, t3.data(), 1, 1, 1, 0); });
-  machine.bandwidth = kernelBandwidth();
-  return machine;
-}
-
-/// The predicted seconds of one training step: for each step of
-/// @train_step, a library call costs its FLOPs at the calibrated rate of its
-/// kind and channel counts plus the call overhead; a generated kernel (or
-/// runtime op) its bytes read and written at the generated-kernel
-/// bandwidth.
-static double predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKernels> kernels,
-                             ArrayRef<nnc::LayerReport> layers, const LibraryLayers &library,
-                             StringRef precision) {
-  const LibraryRates &rates = precision == "bf16" && machine.bf16  ? *machine.bf16
-                             : precision == "f16" && machine.f16 ? *machine.f16
-                                                                 : machine.f32;
-  std::map<std::string, const nnc::LayerReport *> byName;
-  for (const nnc::LayerReport &l : layers)
-    byName.emplace(l.name, &l);
-  double seconds = 0;
-  for (const nnc::EntryKernels &entry : kernels) {
-    if (entry.entry != "train_step")
-      continue;
-    for (const nnc::KernelStep &step : entry.steps) {
-      double bytes = double(step.bytesRead + step.bytesWritten);
-      if (step.kind != nnc::KernelStep::Kind::Library) {
-        seconds += bytes / machine.bandwidth;
-        if (getenv("NNC_SCALE_DEBUG"))
-          errs() << step.name << " bytes " << bytes << " ms " << bytes / machine.bandwidth * 1e3
-                 << "\n";
-        continue;
-      }
-      bool backward = StringRef(step.name).contains("backward");
-      for (const std::string &name : step.layers) {
-        auto it = byName.find(name);
-        auto lib = library.find(name);
-        if (it == byName.end() || lib == library.end())
-          continue;
-        const LibraryLayer &l = lib->second;
-        double flops = double(backward ? it->second->backwardFlops : it->second->forwardFlops);
-        double rate = 0;
-        if (l.kind == LibraryLayer::Conv) {
-          // A backward call writing about the weights alone computes no
-          // input gradient (the first layer): half the FLOPs.
-          bool weightsOnly = backward && step.bytesWritten < 2 * l.weightBytes;
-          if (weightsOnly)
-            flops /= 2;
-          const RateTable &t = !backward     ? rates.convFwd
-                               : weightsOnly ? rates.convBwdWeights
-                                             : rates.convBwd;
-          rate = t.at(l.in, l.out);
-        } else {
-          rate = (backward ? rates.gemmBwd : rates.gemmFwd).at(l.in, l.out);
-        }
-        seconds += flops / rate;
-        if (getenv("NNC_SCALE_DEBUG"))
-          errs() << step.name << " " << name << " in " << l.in << " out " << l.out << " flops "
-                 << flops << " rate " << rate * 1e-9 << " ms " << flops / rate * 1e3 << "\n";
-      }
-      seconds += machine.callOverhead;
-    }
-  }
-  return seconds;
-}
 
 /// Builds the variant's training artifact (the defines of the last
 /// costVariant call), runs 2 untimed and --steps timed training steps on
@@ -738,9 +441,8 @@ struct NamedDevice {
 };
 // Usable memory as the vendors state it (GB = 10^9 B).
 const NamedDevice namedDevices[] = {
-    {"h100-80g", 80'000'000'000},  {"a100-40g", 40'000'000'000},
-    {"a100-80g", 80'000'000'000},  {"h200-141g", 141'000'000'000},
-    {"rtx4090-24g", 24'000'000'000},
+    {"h100-80g", 80'000'000'000},   {"a100-40g", 40'000'000'000},    {"a100-80g", 80'000'000'000},
+    {"h200-141g", 141'000'000'000}, {"rtx4090-24g", 24'000'000'000},
 };
 
 /// One --fit answer: the largest value that fits, or why none.
@@ -800,12 +502,16 @@ static json::Value variantToJSON(ArrayRef<Knob> knobs, const Variant &v) {
                  {"checkpoint_bytes", v.checkpointBytes}};
   if (v.training.unavailable.empty()) {
     const nnc::ArenaBreakdown &t = v.training.breakdown;
-    o["training_memory"] = json::Object{
-        {"weights", t.parameters + t.buffers}, {"gradients", t.gradients},
-        {"optimizer_state", t.optimizerState}, {"activations", t.activations},
-        {"temporaries", t.temporaries},        {"scratch", t.scratch},
-        {"io", t.io},                          {"results", t.results},
-        {"fragmentation", t.fragmentation},    {"arena", t.arena}};
+    o["training_memory"] = json::Object{{"weights", t.parameters + t.buffers},
+                                        {"gradients", t.gradients},
+                                        {"optimizer_state", t.optimizerState},
+                                        {"activations", t.activations},
+                                        {"temporaries", t.temporaries},
+                                        {"scratch", t.scratch},
+                                        {"io", t.io},
+                                        {"results", t.results},
+                                        {"fragmentation", t.fragmentation},
+                                        {"arena", t.arena}};
   } else {
     o["training_memory"] = json::Object{{"unavailable", v.training.unavailable}};
   }
@@ -835,12 +541,11 @@ static void printCSV(ArrayRef<Knob> knobs, ArrayRef<Variant> variants, raw_ostre
     for (int64_t value : v.values)
       os << value << ",";
     const nnc::ArenaBreakdown &t = planOf(v);
-    os << v.batch << "," << v.parameters << "," << v.parameterBytesF32 << ","
-       << v.parameterBytesF16 << "," << v.parameterBytesInt8 << "," << v.forwardFlops << ","
-       << v.trainingFlops << "," << t.parameters + t.buffers << "," << t.gradients << ","
-       << t.optimizerState << "," << t.activations << "," << t.temporaries << "," << t.scratch
-       << "," << t.io << "," << t.results + t.fragmentation << "," << t.arena << ","
-       << v.checkpointBytes;
+    os << v.batch << "," << v.parameters << "," << v.parameterBytesF32 << "," << v.parameterBytesF16
+       << "," << v.parameterBytesInt8 << "," << v.forwardFlops << "," << v.trainingFlops << ","
+       << t.parameters + t.buffers << "," << t.gradients << "," << t.optimizerState << ","
+       << t.activations << "," << t.temporaries << "," << t.scratch << "," << t.io << ","
+       << t.results + t.fragmentation << "," << t.arena << "," << v.checkpointBytes;
     if (v.dataParallel)
       os << "," << v.dataParallel->arena << "," << v.dataParallel->commBytes;
     if (measure)
@@ -946,7 +651,8 @@ static FailureOr<FitProbe> probe(ArrayRef<Knob> knobs, ArrayRef<int64_t> values,
         return failure();
       BatchOverride override(model, v->batch);
       mlir::OwningOpRef<mlir::ModuleOp> top;
-      mlir::ModuleOp copy = trainingCopy(*session, single->first, *single->second, v->optimizer, top);
+      mlir::ModuleOp copy =
+          trainingCopy(*session, single->first, *single->second, v->optimizer, top);
       if (!copy)
         return failure();
       // "Does not fit even recomputing everything" is an answer, not an
@@ -1002,7 +708,8 @@ static FailureOr<int64_t> largestFitting(int64_t start, int64_t limit,
 
 static int runScale() {
   if (!model.check() || !optimizer.check() || !threads.check() || !checkRange(steps, 1, 1000) ||
-      !checkRange(devices, 1, 1 << 20) || !checkChoice(shardFlag, {"none", "opt", "grad", "param"}) ||
+      !checkRange(devices, 1, 1 << 20) ||
+      !checkChoice(shardFlag, {"none", "opt", "grad", "param"}) ||
       !checkChoice(dtypeName, {"f32", "f16", "bf16", "int8"}))
     return 1;
   if (shardFlag.getNumOccurrences() && !devices.getNumOccurrences())
@@ -1025,7 +732,7 @@ static int runScale() {
     // is calibrated at the thread count the steps run with.
     nnc_set_num_threads(threads.threads.getNumOccurrences() ? threads.value() : 1);
     errs() << "calibrating the machine model...";
-    machine = calibrate();
+    machine = calibrate(model);
     if (machine->bandwidth <= 0)
       return 1;
     errs() << "\r";
@@ -1092,9 +799,9 @@ static int runScale() {
     enum Mode { Plain, Recompute, BF16, Sharded };
     const char *names[] = {"plain", "with recomputation (--memory-budget)",
                            "with bf16 activations (analytical)", nullptr};
-    std::string shardedName = formatv("with {0}-way data parallelism, shard {1} (per device)", n,
-                                      StringRef(shardFlag))
-                                  .str();
+    std::string shardedName =
+        formatv("with {0}-way data parallelism, shard {1} (per device)", n, StringRef(shardFlag))
+            .str();
     for (int mode = Plain; mode <= Sharded; ++mode) {
       int64_t arena = 0;
       auto fits = [&](int64_t x) -> FailureOr<bool> {
@@ -1165,20 +872,21 @@ static int runScale() {
             rows.push_back(json::Array{t.ins[i], t.outs[j], t.rates[i * t.outs.size() + j]});
         return rows;
       };
-      root["machine"] = json::Object{{"threads", machine->threads},
-                                     {"conv_forward_flops_per_s", table(machine->f32.convFwd)},
-                                     {"conv_backward_flops_per_s", table(machine->f32.convBwd)},
-                                     {"conv_backward_weights_flops_per_s",
-                                      table(machine->f32.convBwdWeights)},
-                                     {"gemm_forward_flops_per_s", table(machine->f32.gemmFwd)},
-                                     {"gemm_backward_flops_per_s", table(machine->f32.gemmBwd)},
-                                     {"kernel_bandwidth_bytes_per_s", machine->bandwidth},
-                                     {"call_overhead_s", machine->callOverhead},
-                                     {"bf16_calibrated", machine->bf16.has_value()},
-                                     {"f16_calibrated", machine->f16.has_value()}};
+      root["machine"] =
+          json::Object{{"threads", machine->threads},
+                       {"conv_forward_flops_per_s", table(machine->f32.convFwd)},
+                       {"conv_backward_flops_per_s", table(machine->f32.convBwd)},
+                       {"conv_backward_weights_flops_per_s", table(machine->f32.convBwdWeights)},
+                       {"gemm_forward_flops_per_s", table(machine->f32.gemmFwd)},
+                       {"gemm_backward_flops_per_s", table(machine->f32.gemmBwd)},
+                       {"kernel_bandwidth_bytes_per_s", machine->bandwidth},
+                       {"call_overhead_s", machine->callOverhead},
+                       {"bf16_calibrated", machine->bf16.has_value()},
+                       {"f16_calibrated", machine->f16.has_value()}};
     }
     if (fitLimit)
-      root["fit"] = json::Object{{"bytes", *fitLimit}, {"searched", fitWhat}, {"answers", std::move(fs)}};
+      root["fit"] =
+          json::Object{{"bytes", *fitLimit}, {"searched", fitWhat}, {"answers", std::move(fs)}};
     os << formatv("{0:2}", json::Value(std::move(root))) << "\n";
   } else if (outputFormat == Format::CSV) {
     if (!variants.empty())
@@ -1212,7 +920,7 @@ static int runScale() {
            << "grid): convolution forward " << range(machine->f32.convFwd) << ", backward "
            << range(machine->f32.convBwd) << ", GEMM forward " << range(machine->f32.gemmFwd)
            << ", backward " << range(machine->f32.gemmBwd)
-           << formatv("; generated kernels {0:F1} GB/s; {1:F1} us per library call", 
+           << formatv("; generated kernels {0:F1} GB/s; {1:F1} us per library call",
                       machine->bandwidth * 1e-9, machine->callOverhead * 1e6);
         if (machine->bf16)
           os << "; bf16 convolution forward " << range(machine->bf16->convFwd) << ", GEMM forward "
@@ -1221,12 +929,11 @@ static int runScale() {
           os << "; f16 convolution forward " << range(machine->f16->convFwd) << ", GEMM forward "
              << range(machine->f16->gemmFwd);
         os << "\n";
-        os << formatv("prediction error: mean |error| {0:F1}%, worst {1:F1}% over {2} variant(s) "
-                      "(measured: the median of {3} timed steps after 2 untimed, {4})\n",
-                      100 * sumAbs / double(variants.size()), 100 * worst, variants.size(),
-                      int64_t(steps),
-                      machine->threads == 1 ? "CPU time of the process with one kernel thread"
-                                            : "wall time");
+        os << formatv(
+            "prediction error: mean |error| {0:F1}%, worst {1:F1}% over {2} variant(s) "
+            "(measured: the median of {3} timed steps after 2 untimed, {4})\n",
+            100 * sumAbs / double(variants.size()), 100 * worst, variants.size(), int64_t(steps),
+            machine->threads == 1 ? "CPU time of the process with one kernel thread" : "wall time");
       }
       if (first->dataParallel)
         os << "dev arena: per-device arena for " << first->dataParallel->devices
@@ -1234,8 +941,8 @@ static int runScale() {
            << "; comm/step: bytes each device sends per step (nnc report --devices)\n";
     }
     if (fitLimit) {
-      os << "fit in " << nnc::formatBytes(*fitLimit) << " (" << fitTarget
-         << "): the largest " << fitWhat << " whose training plan fits\n";
+      os << "fit in " << nnc::formatBytes(*fitLimit) << " (" << fitTarget << "): the largest "
+         << fitWhat << " whose training plan fits\n";
       for (const FitAnswer &a : answers) {
         os << "  " << a.how << ": ";
         if (a.largest == 0)
