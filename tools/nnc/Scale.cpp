@@ -24,6 +24,7 @@
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
@@ -243,13 +244,17 @@ static FailureOr<Variant> costVariant(ArrayRef<Knob> knobs, ArrayRef<int64_t> va
         weightElements *= d;
       lib.weightBytes = 4 * weightElements;
       if (layer.kind == nnc::LayerKind::Conv2d && w.size() == 4) {
-        lib = {LibraryLayer::Conv, w[1], w[0], lib.weightBytes};
+        // The implicit GEMM's inner size: input channels per group x kernel.
+        lib = {LibraryLayer::Conv, w[1] * w[2] * w[3], w[0], lib.weightBytes};
       } else if (layer.kind == nnc::LayerKind::Linear && w.size() == 2) {
         lib = {LibraryLayer::Linear, w[1], w[0], lib.weightBytes};
       } else if ((layer.kind == nnc::LayerKind::Lstm || layer.kind == nnc::LayerKind::Gru ||
                   layer.kind == nnc::LayerKind::Rnn) &&
                  w.size() == 2) {
-        lib = {LibraryLayer::Recurrent, w[1] + layer.attrs.hidden, w[0], lib.weightBytes};
+        lib = {LibraryLayer::Recurrent, w[1] + layer.attrs.hidden, w[0], lib.weightBytes,
+               layer.kind == nnc::LayerKind::Lstm  ? "lstm"
+               : layer.kind == nnc::LayerKind::Gru ? "gru"
+                                                   : "rnn"};
       } else {
         continue;
       }
@@ -336,6 +341,56 @@ static double measureVariant(int64_t batch, StringRef label, size_t index, size_
   // speed without interference; a step is long enough to be timed alone).
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
+}
+
+/// Calibrates the recurrent layer kind `op` (lstm, gru, rnn): builds a
+/// model of one such layer (batch 64, 32 steps of 64 features, hidden 128)
+/// and a linear classifier, predicts its training step with the GEMM table
+/// and measures it; stores the recurrent part's measured over predicted
+/// time in the machine. Failure after reporting.
+static LogicalResult calibrateRecurrent(Machine &machine, StringRef op) {
+  SmallString<128> path;
+  int fd = -1;
+  if (std::error_code ec = sys::fs::createTemporaryFile("nnc-calibrate", "nn", fd, path))
+    return fail("cannot create a temporary file: " + ec.message()), failure();
+  {
+    raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << "model calibrate(hidden = 128) {\n  input x: f32[N, 32, 64]\n  h = " << op
+       << "(x, hidden)\n  output logits = linear(h, 10)\n"
+          "  train { loss = cross_entropy; optimizer = sgd; lr = 0.01; batch = 64; epochs = 1 }\n}\n";
+  }
+  std::string oldInput = model.input, oldName = model.modelName;
+  std::vector<std::string> oldBase = baseDefines;
+  std::vector<std::string> oldDefines(model.defines.begin(), model.defines.end());
+  scope_exit restore([&] {
+    model.input.setValue(oldInput);
+    model.modelName.setValue(oldName);
+    baseDefines = oldBase;
+    model.defines.clear();
+    for (const std::string &d : oldDefines)
+      model.defines.push_back(d);
+    sys::fs::remove(path);
+  });
+  model.input.setValue(std::string(path));
+  model.modelName.setValue("");
+  baseDefines.clear();
+  std::vector<nnc::EntryKernels> kernels;
+  std::vector<nnc::LayerReport> layers;
+  LibraryLayers library;
+  FailureOr<Variant> v = costVariant({}, {}, 64, &kernels, &layers, 0, &library);
+  if (failed(v))
+    return failure();
+  machine.recurrentFactor.erase(op.str());
+  double recurrent = 0;
+  double predicted = predictSeconds(machine, kernels, layers, library, "", &recurrent);
+  double wall = 0;
+  double measured = measureVariant(64, ("calibrating " + op).str(), 0, 1, wall);
+  if (measured < 0)
+    return failure();
+  if (recurrent > 0)
+    machine.recurrentFactor[op.str()] =
+        std::max(0.1, (measured / 1000 - (predicted - recurrent)) / recurrent);
+  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -764,6 +819,11 @@ static int runScale() {
       if (measure) {
         if (!v->training.unavailable.empty())
           return fail("--measure: " + labelOf(knobs, *v) + ": " + v->training.unavailable);
+        // The recurrent layer kinds of the variant, once each.
+        for (auto &[name, lib] : library)
+          if (lib.kind == LibraryLayer::Recurrent && !machine->recurrentFactor.count(lib.op) &&
+              failed(calibrateRecurrent(*machine, lib.op)))
+            return 1;
         // The rates of the precision the variant computes in.
         if (v->precision == "bf16" && !machine->bf16)
           machine->bf16 = calibrateRates(NNC_PRECISION_BF16);

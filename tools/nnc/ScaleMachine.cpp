@@ -133,8 +133,13 @@ static double kernelBandwidth(ModelOptions &model) {
 LibraryRates nnc::driver::calibrateRates(int32_t precision) {
   LibraryRates rates;
   const std::vector<int64_t> convGrid = {1, 4, 16, 64}, gemmGrid = {16, 128, 1024};
-  for (RateTable *t : {&rates.convFwd, &rates.convBwd, &rates.convBwdWeights})
-    t->ins = t->outs = convGrid;
+  // Convolutions are read by their implicit GEMM's inner size (C x 3 x 3
+  // here, C x KH x KW for a layer) and output channels.
+  for (RateTable *t : {&rates.convFwd, &rates.convBwd, &rates.convBwdWeights}) {
+    t->outs = convGrid;
+    for (int64_t c : convGrid)
+      t->ins.push_back(9 * c);
+  }
   for (RateTable *t : {&rates.gemmFwd, &rates.gemmBwd})
     t->ins = t->outs = gemmGrid;
   const bool f32 = precision == NNC_PRECISION_F32;
@@ -225,7 +230,9 @@ Machine nnc::driver::calibrate(ModelOptions &model) {
 /// bandwidth.
 double nnc::driver::predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKernels> kernels,
                              ArrayRef<nnc::LayerReport> layers, const LibraryLayers &library,
-                             StringRef precision) {
+                             StringRef precision, double *recurrentSeconds) {
+  if (recurrentSeconds)
+    *recurrentSeconds = 0;
   const LibraryRates &rates = precision == "bf16" && machine.bf16 ? *machine.bf16
                               : precision == "f16" && machine.f16 ? *machine.f16
                                                                   : machine.f32;
@@ -266,6 +273,14 @@ double nnc::driver::predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKe
           rate = t.at(l.in, l.out);
         } else {
           rate = (backward ? rates.gemmBwd : rates.gemmFwd).at(l.in, l.out);
+        }
+        if (l.kind == LibraryLayer::Recurrent) {
+          auto factor = machine.recurrentFactor.find(l.op);
+          double t = flops / rate * (factor != machine.recurrentFactor.end() ? factor->second : 1);
+          seconds += t;
+          if (recurrentSeconds)
+            *recurrentSeconds += t;
+          continue;
         }
         seconds += flops / rate;
         if (getenv("NNC_SCALE_DEBUG"))

@@ -25,8 +25,9 @@
 namespace nnc::driver {
 
 /// FLOP/s of one library operation over its two channel dimensions (a
-/// convolution's input channels per group and output channels; a GEMM's
-/// inner and output widths), measured at a grid of values; read between
+/// convolution's implicit GEMM inner size, input channels per group x
+/// kernel height x width, and output channels; a GEMM's inner and output
+/// widths), measured at a grid of values; read between
 /// them by bilinear interpolation in log2 space, clamped at the edges.
 struct RateTable {
   std::vector<int64_t> ins, outs;
@@ -47,6 +48,11 @@ struct Machine {
   /// f32; bf16 and f16 calibrated when a variant computes in them.
   LibraryRates f32;
   std::optional<LibraryRates> bf16, f16;
+  /// Per recurrent layer kind (lstm, gru, rnn): its time over the GEMM
+  /// table's prediction of its FLOPs, calibrated on a model of one such
+  /// layer when a variant has one (the recurrent GEMMs are small and
+  /// sequential, and the gates run between them).
+  std::map<std::string, double> recurrentFactor;
   /// Bytes/s a generated kernel moves (read + written): a compiled relu +
   /// maxpool kernel over 4 MiB.
   double bandwidth = 0;
@@ -58,13 +64,16 @@ struct Machine {
 /// needs to pick a rate.
 struct LibraryLayer {
   enum Kind { Conv, Linear, Recurrent } kind = Linear;
-  /// Conv: input channels per group, output channels; linear: in, out;
+  /// Conv: input channels per group x kernel size, output channels;
+  /// linear: in, out;
   /// recurrent: the per-timestep GEMM's inner (input + hidden) and output
   /// (gates x hidden) widths.
   int64_t in = 0, out = 0;
   /// The weight bytes (a backward call writing little more computes no
   /// input gradient).
   int64_t weightBytes = 0;
+  /// Recurrent: `lstm`, `gru` or `rnn`.
+  std::string op = {};
 };
 using LibraryLayers = std::map<std::string, LibraryLayer>;
 
@@ -88,10 +97,11 @@ Machine calibrate(ModelOptions &model);
 
 /// The predicted seconds of one training step of the variant whose kernels
 /// (of @train_step), layer costs and library layers are given, computing in
-/// `precision` ("", "bf16", "f16").
+/// `precision` ("", "bf16", "f16"); in `recurrentSeconds`, the part of it
+/// that is recurrent layers.
 double predictSeconds(const Machine &machine, llvm::ArrayRef<nnc::EntryKernels> kernels,
                       llvm::ArrayRef<nnc::LayerReport> layers, const LibraryLayers &library,
-                      llvm::StringRef precision);
+                      llvm::StringRef precision, double *recurrentSeconds = nullptr);
 
 } // namespace nnc::driver
 
