@@ -932,6 +932,9 @@ static int runScale() {
             rows.push_back(json::Array{t.ins[i], t.outs[j], t.rates[i * t.outs.size() + j]});
         return rows;
       };
+      json::Object recurrentFactors;
+      for (auto &[op, f] : machine->recurrentFactor)
+        recurrentFactors[op] = f;
       root["machine"] =
           json::Object{{"threads", machine->threads},
                        {"conv_forward_flops_per_s", table(machine->f32.convFwd)},
@@ -941,6 +944,7 @@ static int runScale() {
                        {"gemm_backward_flops_per_s", table(machine->f32.gemmBwd)},
                        {"kernel_bandwidth_bytes_per_s", machine->bandwidth},
                        {"call_overhead_s", machine->callOverhead},
+                       {"recurrent_factor", std::move(recurrentFactors)},
                        {"bf16_calibrated", machine->bf16.has_value()},
                        {"f16_calibrated", machine->f16.has_value()}};
     }
@@ -982,6 +986,8 @@ static int runScale() {
            << ", backward " << range(machine->f32.gemmBwd)
            << formatv("; generated kernels {0:F1} GB/s; {1:F1} us per library call",
                       machine->bandwidth * 1e-9, machine->callOverhead * 1e6);
+        for (auto &[op, f] : machine->recurrentFactor)
+          os << formatv("; {0} {1:F2}x the GEMM table", op, f);
         if (machine->bf16)
           os << "; bf16 convolution forward " << range(machine->bf16->convFwd) << ", GEMM forward "
              << range(machine->bf16->gemmFwd);
