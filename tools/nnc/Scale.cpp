@@ -358,7 +358,8 @@ static LogicalResult calibrateRecurrent(Machine &machine, StringRef op) {
     raw_fd_ostream os(fd, /*shouldClose=*/true);
     os << "model calibrate(hidden = 128) {\n  input x: f32[N, 32, 64]\n  h = " << op
        << "(x, hidden)\n  output logits = linear(h, 10)\n"
-          "  train { loss = cross_entropy; optimizer = sgd; lr = 0.01; batch = 64; epochs = 1 }\n}\n";
+          "  train { loss = cross_entropy; optimizer = sgd; lr = 0.01; batch = 64; epochs = 1 "
+          "}\n}\n";
   }
   std::string oldInput = model.input, oldName = model.modelName;
   std::vector<std::string> oldBase = baseDefines;

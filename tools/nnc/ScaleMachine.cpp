@@ -173,7 +173,7 @@ LibraryRates nnc::driver::calibrateRates(int32_t precision) {
       double flops = 2.0 * N * O * H * W * C * K * K;
       rates.convFwd.rates.push_back(
           flops / secondsPerCall([&] {
-        touch(w);
+            touch(w);
             if (f32)
               nnc_conv2d_fwd(x.data(), w.data(), nullptr, y.data(), scratch.data(), fwdScratch, N,
                              C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, 0);
@@ -183,9 +183,13 @@ LibraryRates nnc::driver::calibrateRates(int32_t precision) {
                                    precision);
           }));
       rates.convBwd.rates.push_back(2 * flops / secondsPerCall([&] {
-        touch(w); backward(dx.data()); }));
+                                      touch(w);
+                                      backward(dx.data());
+                                    }));
       rates.convBwdWeights.rates.push_back(flops / secondsPerCall([&] {
-        touch(w); backward(nullptr); }));
+                                             touch(w);
+                                             backward(nullptr);
+                                           }));
     }
   for (int64_t in : gemmGrid)
     for (int64_t out : gemmGrid) {
@@ -200,7 +204,7 @@ LibraryRates nnc::driver::calibrateRates(int32_t precision) {
       double flops = 2.0 * M * in * out;
       rates.gemmFwd.rates.push_back(
           flops / secondsPerCall([&] {
-        touch(w);
+            touch(w);
             if (f32)
               nnc_linear_fwd(x.data(), w.data(), b.data(), y.data(), M, in, out, 0);
             else
@@ -209,7 +213,7 @@ LibraryRates nnc::driver::calibrateRates(int32_t precision) {
           }));
       rates.gemmBwd.rates.push_back(
           2 * flops / secondsPerCall([&] {
-        touch(w);
+            touch(w);
             if (f32)
               nnc_linear_bwd(y.data(), x.data(), w.data(), dx.data(), dw.data(), db.data(), M, in,
                              out);
@@ -238,8 +242,8 @@ Machine nnc::driver::calibrate(ModelOptions &model) {
 /// runtime op) its bytes read and written at the generated-kernel
 /// bandwidth.
 double nnc::driver::predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKernels> kernels,
-                             ArrayRef<nnc::LayerReport> layers, const LibraryLayers &library,
-                             StringRef precision, double *recurrentSeconds) {
+                                   ArrayRef<nnc::LayerReport> layers, const LibraryLayers &library,
+                                   StringRef precision, double *recurrentSeconds) {
   if (recurrentSeconds)
     *recurrentSeconds = 0;
   const LibraryRates &rates = precision == "bf16" && machine.bf16 ? *machine.bf16
@@ -301,4 +305,3 @@ double nnc::driver::predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKe
   }
   return seconds;
 }
-
