@@ -7,6 +7,7 @@
 #include "runtime/Train.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/Debug.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -18,6 +19,8 @@
 
 using namespace llvm;
 using namespace nnc::driver;
+
+#define DEBUG_TYPE "nnc-scale"
 
 /// The clock of --measure, in seconds: with one kernel thread, the CPU time
 /// of the process (on an idle machine the wall time; on a shared one it
@@ -260,9 +263,8 @@ double nnc::driver::predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKe
       double bytes = double(step.bytesRead + step.bytesWritten);
       if (step.kind != nnc::KernelStep::Kind::Library) {
         seconds += bytes / machine.bandwidth;
-        if (getenv("NNC_SCALE_DEBUG"))
-          errs() << step.name << " bytes " << bytes << " ms " << bytes / machine.bandwidth * 1e3
-                 << "\n";
+        LLVM_DEBUG(dbgs() << step.name << " bytes " << bytes << " ms "
+                          << bytes / machine.bandwidth * 1e3 << "\n");
         continue;
       }
       bool backward = StringRef(step.name).contains("backward");
@@ -296,9 +298,9 @@ double nnc::driver::predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKe
           continue;
         }
         seconds += flops / rate;
-        if (getenv("NNC_SCALE_DEBUG"))
-          errs() << step.name << " " << name << " in " << l.in << " out " << l.out << " flops "
-                 << flops << " rate " << rate * 1e-9 << " ms " << flops / rate * 1e3 << "\n";
+        LLVM_DEBUG(dbgs() << step.name << " " << name << " in " << l.in << " out " << l.out
+                          << " flops " << flops << " rate " << rate * 1e-9 << " ms "
+                          << flops / rate * 1e3 << "\n");
       }
       seconds += machine.callOverhead;
     }
