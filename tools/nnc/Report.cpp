@@ -4,10 +4,11 @@
 //                       [--format table|json] [--kernels] [--model NAME]
 //                       [-D name=value] [--memory-budget BYTES]
 //                       [--data D [--limit N] [--test-limit N] ...]
+//                       [--devices N [--shard none|opt|grad|param]]
 //
 //===----------------------------------------------------------------------===//
 
-#include "tools/nnc/Driver.h"
+#include "tools/nnc/Costs.h"
 
 #include "codegen/CPUPipeline.h"
 #include "codegen/KernelReport.h"
@@ -57,17 +58,23 @@ cl::opt<int64_t> trainLimit("limit",
 cl::opt<int64_t> testLimit("test-limit",
                            cl::desc("(with --data) only the first N test samples (N >= 1)"),
                            cl::init(0), cl::sub(reportCmd), cl::cat(category()));
+cl::opt<int64_t> devices("devices",
+                         cl::desc("Memory per device and bytes communicated per step for N-way "
+                                  "data parallelism (N >= 1; the batch is the global batch)"),
+                         cl::init(0), cl::sub(reportCmd), cl::cat(category()));
+cl::opt<std::string> shardFlag("shard",
+                               cl::desc("With --devices: what is sharded over the devices: none | "
+                                        "opt (ZeRO-1) | grad (ZeRO-2) | param (ZeRO-3)"),
+                               cl::init("none"), cl::sub(reportCmd), cl::cat(category()));
 cl::opt<bool> listKernels("kernels",
                           cl::desc("List every generated kernel and library call of each "
                                    "entry point (the JSON always has them)"),
                           cl::sub(reportCmd), cl::cat(category()));
 } // namespace
 
-/// A copy of `model` (not yet specialized) alone in `top`, with its training
-/// step, specialized to the batch; null after an error.
-static mlir::ModuleOp trainingCopy(Session &session, mlir::ModuleOp model,
-                                   const nnc::ModelGraph &graph, StringRef optimizer,
-                                   mlir::OwningOpRef<mlir::ModuleOp> &top) {
+mlir::ModuleOp nnc::driver::trainingCopy(Session &session, mlir::ModuleOp model,
+                                         const nnc::ModelGraph &graph, StringRef optimizer,
+                                         mlir::OwningOpRef<mlir::ModuleOp> &top) {
   mlir::OpBuilder b(&session.context());
   top = mlir::ModuleOp::create(model.getLoc());
   b.setInsertionPointToStart(top->getBody());
@@ -96,20 +103,6 @@ static std::string unlessCompiles(Session &session, function_ref<mlir::LogicalRe
   return "the model does not compile: " +
          (firstError.empty() ? std::string("unknown error") : firstError);
 }
-
-/// What a model costs once compiled: what runs (its entry points' kernels)
-/// and the memory plans of the artifacts `nnc build --train` and `nnc build`
-/// make; for each, or why there is none.
-struct CompiledCosts {
-  std::vector<nnc::EntryKernels> kernels;
-  std::string kernelsUnavailable;
-  nnc::MemorySection training, inference;
-  /// With --device gpu: the bytes of one input staging slot of each
-  /// artifact (runtime/DeviceArena.h inputStagingSlotBytes; 0 unplanned).
-  int64_t trainingStagingSlot = 0, inferenceStagingSlot = 0;
-  /// "bf16" or "f16" for a reduced-precision model (-nn-autocast), else "".
-  std::string precision;
-};
 
 /// The bytes of one input staging slot the runtime allocates for the GPU
 /// artifact of `plan`: its entries' input regions (`<entry>.*`, kind
@@ -156,23 +149,29 @@ static nnc::MemorySection memoryOf(const std::string &why, const FailureOr<nnc::
 /// chose. A model nnc
 /// cannot compile (an f16 model, a training step that cannot be built) is
 /// still reported: each section says why.
-static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
-                                     const nnc::ModelGraph &graph, StringRef optimizer, bool fuse,
-                                     const nnc::RecomputePlan *recompute, bool gpu) {
+CompiledCosts nnc::driver::compiledCostsOf(Session &session, mlir::ModuleOp model,
+                                           const nnc::ModelGraph &graph, StringRef optimizer,
+                                           bool fuse, const nnc::RecomputePlan *recompute, bool gpu,
+                                           bool kernels, bool inference) {
   CompiledCosts result;
   // The inference artifact: the model at the batch.
-  mlir::OwningOpRef<mlir::ModuleOp> inferenceTop = copyOf(model);
-  auto inferenceModel = cast<mlir::ModuleOp>(inferenceTop->getBody()->front());
   FailureOr<nnc::MemoryPlan> plan = failure();
-  std::string why = unlessCompiles(session, [&] {
-    if (failed(session.specializeBatch(inferenceModel, graph)))
-      return mlir::failure();
-    plan = nnc::planModelMemory(inferenceModel, fuse, gpu);
-    return mlir::LogicalResult(plan);
-  });
-  result.inference = memoryOf(why, plan);
-  if (why.empty())
-    result.inferenceStagingSlot = stagingSlotOf(plan);
+  std::string why;
+  if (inference) {
+    mlir::OwningOpRef<mlir::ModuleOp> inferenceTop = copyOf(model);
+    auto inferenceModel = cast<mlir::ModuleOp>(inferenceTop->getBody()->front());
+    why = unlessCompiles(session, [&] {
+      if (failed(session.specializeBatch(inferenceModel, graph)))
+        return mlir::failure();
+      plan = nnc::planModelMemory(inferenceModel, fuse, gpu);
+      return mlir::LogicalResult(plan);
+    });
+    result.inference = memoryOf(why, plan);
+    if (why.empty())
+      result.inferenceStagingSlot = stagingSlotOf(plan);
+  } else {
+    result.inference.unavailable = "not planned";
+  }
 
   // The training artifact: the training step first, then the batch, then
   // what --memory-budget recomputes.
@@ -197,6 +196,10 @@ static CompiledCosts compiledCostsOf(Session &session, mlir::ModuleOp model,
   result.training = memoryOf(why, plan);
   if (why.empty())
     result.trainingStagingSlot = stagingSlotOf(plan);
+  if (!kernels) {
+    result.kernelsUnavailable = "not listed";
+    return result;
+  }
   result.kernelsUnavailable = unlessCompiles(session, [&] {
     mlir::PassManager lower(&session.context(), mlir::ModuleOp::getOperationName());
     nnc::addLinalgStages(lower, fuse);
@@ -333,6 +336,201 @@ static FailureOr<std::optional<DataPipeline>> dataPipelineOf(const nnc::ModelGra
   return std::optional<DataPipeline>(std::move(pipeline));
 }
 
+//===----------------------------------------------------------------------===//
+// Data parallelism (--devices N --shard ...)
+//===----------------------------------------------------------------------===//
+
+StringRef nnc::driver::shardName(Shard shard) {
+  switch (shard) {
+  case Shard::None:
+    return "none";
+  case Shard::Opt:
+    return "opt";
+  case Shard::Grad:
+    return "grad";
+  case Shard::Param:
+    return "param";
+  }
+  return "none";
+}
+
+std::optional<Shard> nnc::driver::parseShard(StringRef text) {
+  for (Shard s : {Shard::None, Shard::Opt, Shard::Grad, Shard::Param})
+    if (text == shardName(s))
+      return s;
+  return std::nullopt;
+}
+
+int64_t nnc::driver::stateColumnsOf(StringRef optimizer) {
+  if (optimizer == "adam" || optimizer == "adamw")
+    return 2;
+  if (optimizer == "momentum" || optimizer == "nesterov")
+    return 1;
+  return 0;
+}
+
+BatchOverride::BatchOverride(ModelOptions &model, int64_t batch)
+    : model(model), oldBatch(model.batch), oldImplied(model.impliedBatch) {
+  if (model.batch.getNumOccurrences())
+    model.batch.setValue(batch);
+  else
+    model.impliedBatch = batch;
+}
+
+BatchOverride::~BatchOverride() {
+  model.batch.setValue(oldBatch);
+  model.impliedBatch = oldImplied;
+}
+
+/// `bytes` of f32 elements split over `n` devices: each device's shard, in
+/// bytes, the element count padded to a multiple of n (as the compiler pads
+/// a ZeRO-1 flat group).
+static int64_t shardOf(int64_t bytes, int64_t n) {
+  int64_t elements = bytes / 4;
+  return (elements + n - 1) / n * 4;
+}
+
+DataParallelMemory nnc::driver::dataParallelMemoryOf(const nnc::ArenaBreakdown &plan,
+                                                     int64_t devices, Shard shard, int64_t batch,
+                                                     int64_t gradientBytes, int64_t stateColumns,
+                                                     int64_t largestLayerBytes) {
+  DataParallelMemory dp;
+  dp.devices = devices;
+  dp.shard = shard;
+  dp.batch = batch;
+  dp.deviceBatch = batch / devices;
+  dp.planArena = plan.arena;
+  dp.parameters = plan.parameters + plan.buffers;
+  dp.gradients = plan.gradients;
+  dp.optimizerState = plan.optimizerState;
+  int64_t n = devices;
+  // One shard of the gradients (= of the trainable parameters), and the
+  // padding that rounds the flat buffers up to N shards.
+  int64_t gradShard = shardOf(gradientBytes, n);
+  int64_t padding = gradShard * n - gradientBytes;
+  switch (shard) {
+  case Shard::None:
+    // Ring all-reduce: a reduce-scatter then an all-gather, N-1 shards each.
+    dp.commBytes = 2 * (n - 1) * gradShard;
+    dp.collective = "all-reduce of the gradients";
+    break;
+  case Shard::Opt: {
+    // Each state column (one per parameter's state tensor) becomes one
+    // padded shard; the flat parameter and gradient buffers are padded.
+    int64_t column = stateColumns > 0 ? plan.optimizerState / stateColumns : 0;
+    int64_t sharded = stateColumns * shardOf(column, n);
+    dp.removed = plan.optimizerState - sharded;
+    dp.optimizerState = sharded;
+    if (n > 1 || stateColumns > 0) {
+      dp.parameters += padding;
+      dp.gradients += plan.gradients > 0 ? padding : 0;
+      dp.added = padding + (plan.gradients > 0 ? padding : 0);
+    }
+    dp.commBytes = 2 * (n - 1) * gradShard;
+    dp.collective = "reduce-scatter of the gradients + all-gather of the parameters";
+    break;
+  }
+  case Shard::Grad:
+  case Shard::Param: {
+    dp.trainable = false;
+    int64_t column = stateColumns > 0 ? plan.optimizerState / stateColumns : 0;
+    int64_t sharded = stateColumns * shardOf(column, n);
+    dp.removed = plan.optimizerState - sharded;
+    dp.optimizerState = sharded;
+    // Gradients: this device's shard plus one bucket being reduced.
+    int64_t grads =
+        std::min(plan.gradients, gradShard + std::min(gradientBytes, kGradientBucketBytes));
+    dp.removed += plan.gradients - grads;
+    dp.gradients = grads;
+    dp.commBytes = 2 * (n - 1) * gradShard;
+    dp.collective = "reduce-scatter of the gradients + all-gather of the parameters";
+    if (shard == Shard::Param) {
+      // Parameters: this device's shard plus the largest layer gathered.
+      int64_t params = std::min(plan.parameters, gradShard + largestLayerBytes);
+      dp.removed += plan.parameters - params;
+      dp.parameters = params + plan.buffers;
+      // The parameters are gathered twice (forward and backward).
+      dp.commBytes = 3 * (n - 1) * gradShard;
+      dp.collective = "reduce-scatter of the gradients + all-gather of the parameters in the "
+                      "forward and in the backward pass";
+    }
+    break;
+  }
+  }
+  dp.rest = plan.arena - (plan.parameters + plan.buffers) - plan.gradients - plan.optimizerState;
+  dp.arena = plan.arena - dp.removed + dp.added;
+  return dp;
+}
+
+void nnc::driver::printDataParallel(const DataParallelMemory &dp, raw_ostream &os) {
+  static const char *zero[] = {"plain replication", "ZeRO-1", "ZeRO-2", "ZeRO-3"};
+  os << formatv("data parallel: {0} device(s), shard {1} ({2}{3}), global batch {4} = {0} x {5}\n",
+                dp.devices, shardName(dp.shard), zero[int(dp.shard)],
+                dp.trainable ? "" : "; analytical only: not trainable by nnc train", dp.batch,
+                dp.deviceBatch);
+  os << "  per device: parameters and buffers " << nnc::formatBytes(dp.parameters)
+     << " + gradients " << nnc::formatBytes(dp.gradients) << " + optimizer state "
+     << nnc::formatBytes(dp.optimizerState)
+     << " + activations, temporaries, scratch, inputs and gaps " << nnc::formatBytes(dp.rest)
+     << " = arena " << nnc::formatBytes(dp.arena) << "\n";
+  os << "  the batch-" << dp.deviceBatch << " training plan's arena "
+     << nnc::formatBytes(dp.planArena) << " - sharded away " << nnc::formatBytes(dp.removed)
+     << " + padding and gathered " << nnc::formatBytes(dp.added) << "\n";
+  os << "  communicated per step by each device: " << nnc::formatBytes(dp.commBytes) << " ("
+     << dp.collective << ", ring)\n";
+}
+
+json::Value nnc::driver::dataParallelToJSON(const DataParallelMemory &dp) {
+  return json::Object{{"devices", dp.devices},
+                      {"shard", shardName(dp.shard)},
+                      {"trainable", dp.trainable},
+                      {"batch", dp.batch},
+                      {"device_batch", dp.deviceBatch},
+                      {"plan_arena_bytes", dp.planArena},
+                      {"parameter_bytes", dp.parameters},
+                      {"gradient_bytes", dp.gradients},
+                      {"optimizer_state_bytes", dp.optimizerState},
+                      {"other_bytes", dp.rest},
+                      {"removed_bytes", dp.removed},
+                      {"added_bytes", dp.added},
+                      {"arena_bytes", dp.arena},
+                      {"comm_bytes_per_step", dp.commBytes},
+                      {"collective", dp.collective}};
+}
+
+/// The --devices section of `model` (not yet specialized) whose report is
+/// `report`: its training plan at the per-device batch; failure after
+/// reporting.
+static FailureOr<DataParallelMemory> dataParallelOf(Session &session, mlir::ModuleOp m,
+                                                    const nnc::ModelGraph &graph,
+                                                    const nnc::ModelReport &report,
+                                                    StringRef optimizer, bool gpu) {
+  int64_t batch = report.options.batch;
+  if (batch % devices != 0) {
+    fail(formatv("--devices {0} does not divide the global batch {1} (each device trains on "
+                 "batch / devices samples)",
+                 int64_t(devices), batch));
+    return failure();
+  }
+  CompiledCosts perDevice;
+  {
+    BatchOverride override(model, batch / devices);
+    perDevice = compiledCostsOf(session, m, graph, optimizer, !model.noFuse, nullptr, gpu,
+                                /*kernels=*/false, /*inference=*/false);
+  }
+  if (!perDevice.training.unavailable.empty()) {
+    fail("--devices: the training step at batch " + Twine(batch / devices) +
+         " has no memory plan: " + perDevice.training.unavailable);
+    return failure();
+  }
+  int64_t largestLayer = 0;
+  for (const nnc::LayerReport &layer : report.layers)
+    largestLayer = std::max(largestLayer, 4 * layer.params);
+  return dataParallelMemoryOf(perDevice.training.breakdown, devices, *parseShard(shardFlag), batch,
+                              4 * report.trainableParameters, stateColumnsOf(optimizer),
+                              largestLayer);
+}
+
 /// Prints the report of every model to `os`; returns the exit status.
 static int printReports(Session &session, raw_ostream &os) {
   std::vector<nnc::ModelGraph> graphs;
@@ -375,11 +573,23 @@ static int printReports(Session &session, raw_ostream &os) {
       return 1;
     CompiledCosts costs = compiledCostsOf(session, m, graph, options.optimizer, !model.noFuse,
                                           recompute ? &*recompute : nullptr, device.gpu());
-    if (failed(session.specializeBatch(m, graph)))
+    // The report of the model specialized to the batch, from a copy: --devices
+    // compiles the model again at another batch.
+    mlir::OwningOpRef<mlir::ModuleOp> specialized = copyOf(m);
+    auto specializedModel = cast<mlir::ModuleOp>(specialized->getBody()->front());
+    if (failed(session.specializeBatch(specializedModel, graph)))
       return 1;
-    FailureOr<nnc::ModelReport> report = nnc::computeReport(m, options);
+    FailureOr<nnc::ModelReport> report = nnc::computeReport(specializedModel, options);
     if (failed(report))
       return 1;
+    std::optional<DataParallelMemory> dataParallel;
+    if (devices.getNumOccurrences()) {
+      FailureOr<DataParallelMemory> dp =
+          dataParallelOf(session, m, graph, *report, options.optimizer, device.gpu());
+      if (failed(dp))
+        return 1;
+      dataParallel = *dp;
+    }
     const bool fused = !model.noFuse;
     // The runtime's costs outside the arena: of the training library, or of
     // the inference one when training has no plan.
@@ -404,6 +614,8 @@ static int printReports(Session &session, raw_ostream &os) {
         object["precision"] = costs.precision;
       if (costs.kernelsUnavailable.empty())
         object["kernels"] = nnc::kernelsToJSON(costs.kernels, fused);
+      if (dataParallel)
+        object["data_parallel"] = dataParallelToJSON(*dataParallel);
       if (recompute)
         object["memory_budget"] = budgetToJSON(*recompute, *report);
       else
@@ -420,6 +632,8 @@ static int printReports(Session &session, raw_ostream &os) {
           costs.training, os);
       nnc::printMemorySection(formatv("inference memory @ batch {0}", options.batch).str(),
                               costs.inference, os);
+      if (dataParallel)
+        printDataParallel(*dataParallel, os);
       if (!costs.precision.empty())
         os << "mixed precision " << costs.precision
            << ": the arena holds f32 master weights, gradients, optimizer state and activations; "
@@ -461,10 +675,16 @@ static int printReports(Session &session, raw_ostream &os) {
 }
 
 static int runReport() {
-  if (!model.check() || !memoryBudget.check() || !device.check() || !checkChoice(optimizerName, optimizerNames()) ||
+  if (!model.check() || !memoryBudget.check() || !device.check() ||
+      !checkChoice(optimizerName, optimizerNames()) ||
       !checkChoice(dtypeName, {"f32", "f16", "bf16", "int8"}) || !checkRange(trainLimit, 0) ||
-      !checkRange(testLimit, 0))
+      !checkRange(testLimit, 0) || !checkRange(devices, 1, 1 << 20) ||
+      !checkChoice(shardFlag, {"none", "opt", "grad", "param"}))
     return 1;
+  if (shardFlag.getNumOccurrences() && !devices.getNumOccurrences())
+    return fail("--shard needs --devices N");
+  if (devices.getNumOccurrences() && memoryBudget.value())
+    return fail("--devices and --memory-budget cannot be combined");
   return printToOutput(model, outputFilename, printReports);
 }
 

@@ -118,6 +118,17 @@ std::string label(double v) {
   return text;
 }
 
+/// `v` with an SI suffix: 174970 -> "175.0k", 1.2e9 -> "1.20G".
+std::string siLabel(double v) {
+  static const char *suffixes[] = {"", "k", "M", "G", "T", "P"};
+  int i = 0;
+  while (std::abs(v) >= 1000 && i < 5)
+    v /= 1000, ++i;
+  char text[32];
+  std::snprintf(text, sizeof(text), std::abs(v) >= 100 ? "%.0f%s" : "%.3g%s", v, suffixes[i]);
+  return text;
+}
+
 /// The drawing area and its mapping from data to SVG coordinates.
 struct Frame {
   static constexpr double width = 900, height = 540;
@@ -281,6 +292,129 @@ std::string nnc::plot::renderSVG(const TrainingCurves &curves, StringRef title) 
                   e.dash.empty() ? std::string() : " stroke-dasharray=\"" + e.dash.str() + "\"");
     os << formatv("<text x=\"{0:F1}\" y=\"{1}\">{2}</text>\n", lx + 38, ly + 4, escapeXML(e.name));
     lx += entryWidth(e);
+  }
+  os << "</g>\n</svg>\n";
+  return text;
+}
+
+std::string nnc::plot::renderLogLogSVG(ArrayRef<LogLogLine> lines, StringRef title,
+                                       StringRef xLabel) {
+  // Decades of the data, each line divided by its first value.
+  double xlo = INFINITY, xhi = -INFINITY, ylo = 1, yhi = 1;
+  std::vector<Series> normalized;
+  for (const LogLogLine &line : lines) {
+    Series s;
+    for (auto [x, y] : line.points) {
+      if (x <= 0 || y <= 0 || line.points.front().second <= 0)
+        continue;
+      double v = y / line.points.front().second;
+      s.push_back({std::log10(x), std::log10(v)});
+      xlo = std::min(xlo, x), xhi = std::max(xhi, x);
+      ylo = std::min(ylo, v), yhi = std::max(yhi, v);
+    }
+    normalized.push_back(std::move(s));
+  }
+  if (!(xlo < xhi))
+    xlo = 1, xhi = 10;
+  Frame f;
+  // Whole powers of two on x (the usual hyperparameter values), powers of
+  // ten on y.
+  f.x = {std::log10(xlo) - 0.05 * std::log10(xhi / xlo),
+         std::log10(xhi) + 0.05 * std::log10(xhi / xlo), 0};
+  f.y = {std::floor(std::log10(ylo)),
+         std::max(std::ceil(std::log10(yhi)), std::floor(std::log10(ylo)) + 1), 1};
+  std::string text;
+  raw_string_ostream os(text);
+  const double height = Frame::height + 40;
+  os << formatv("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" "
+                "viewBox=\"0 0 {0} {1}\" font-family=\"DejaVu Sans, Helvetica, Arial, "
+                "sans-serif\" font-size=\"13\">\n",
+                Frame::width, height);
+  os << formatv("<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n", Frame::width, height);
+  os << formatv("<text class=\"title\" x=\"{0}\" y=\"30\" text-anchor=\"middle\" "
+                "font-size=\"17\" font-weight=\"bold\">{1}</text>\n",
+                Frame::width / 2, escapeXML(title));
+  double x0 = Frame::left, x1 = Frame::width - 250;
+  double y0 = Frame::height - Frame::bottom, y1 = Frame::top - 20;
+  auto px = [&](double lx) { return x0 + (lx - f.x.lo) / (f.x.hi - f.x.lo) * (x1 - x0); };
+  auto py = [&](double ly) { return y0 - (ly - f.y.lo) / (f.y.hi - f.y.lo) * (y0 - y1); };
+  // Grid: each x value of the data; each decade (and 2x, 5x) on y.
+  std::vector<double> xs;
+  for (const LogLogLine &line : lines)
+    for (auto [x, y] : line.points)
+      if (x > 0 && !llvm::is_contained(xs, x))
+        xs.push_back(x);
+  llvm::sort(xs);
+  os << "<g class=\"grid\" stroke=\"#e0e0e0\" stroke-width=\"1\">\n";
+  for (double x : xs)
+    os << formatv("<line x1=\"{0:F1}\" y1=\"{1}\" x2=\"{0:F1}\" y2=\"{2}\"/>\n", px(std::log10(x)),
+                  y0, y1);
+  for (double d = f.y.lo; d <= f.y.hi + 1e-9; d += 1)
+    for (double m : {1.0, 2.0, 5.0}) {
+      double ly = d + std::log10(m);
+      if (ly > f.y.hi + 1e-9)
+        continue;
+      os << formatv("<line x1=\"{0}\" y1=\"{1:F1}\" x2=\"{2}\" y2=\"{1:F1}\"{3}/>\n", x0, py(ly),
+                    x1, m == 1 ? " stroke=\"#c0c0c0\"" : "");
+    }
+  os << "</g>\n<g class=\"ticks\" fill=\"#333\">\n";
+  for (double x : xs)
+    os << formatv("<text x=\"{0:F1}\" y=\"{1}\" text-anchor=\"middle\">{2}</text>\n",
+                  px(std::log10(x)), y0 + 20, label(x));
+  for (double d = f.y.lo; d <= f.y.hi + 1e-9; d += 1)
+    os << formatv("<text x=\"{0}\" y=\"{1:F1}\" text-anchor=\"end\">{2}x</text>\n", x0 - 8,
+                  py(d) + 4, label(std::pow(10.0, d)));
+  os << "</g>\n";
+  os << formatv("<g class=\"axes\" stroke=\"#333\" stroke-width=\"1.5\">"
+                "<line x1=\"{0}\" y1=\"{2}\" x2=\"{1}\" y2=\"{2}\"/>"
+                "<line x1=\"{0}\" y1=\"{2}\" x2=\"{0}\" y2=\"{3}\"/></g>\n",
+                x0, x1, y0, y1);
+  os << formatv("<text x=\"{0}\" y=\"{1}\" text-anchor=\"middle\">{2} (log scale)</text>\n",
+                (x0 + x1) / 2, y0 + 45, escapeXML(xLabel));
+  os << formatv("<text x=\"22\" y=\"{0}\" text-anchor=\"middle\" "
+                "transform=\"rotate(-90 22 {0})\">relative to the first variant (log scale)"
+                "</text>\n",
+                (y0 + y1) / 2);
+  static const char *colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
+                                 "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+  // Lines that coincide (params, FLOPs and checkpoint all grow as width^2)
+  // stay visible: the first ones wider, later ones dashed on top.
+  static const char *dashes[] = {"", "10 6", "", "", "2 4", "", "8 4", "8 3 2 3"};
+  static const double widths[] = {6, 3.5, 3, 2.5, 2.5, 2.5, 2.5, 2};
+  os << "<g class=\"lines\">\n";
+  for (auto [i, s] : llvm::enumerate(normalized)) {
+    const char *color = colors[i % 8];
+    os << formatv("<polyline class=\"{0}\" fill=\"none\" stroke=\"{1}\" stroke-width=\"{2}\" "
+                  "stroke-opacity=\"0.9\"",
+                  escapeXML(lines[i].name), color, widths[i % 8]);
+    if (*dashes[i % 8])
+      os << " stroke-dasharray=\"" << dashes[i % 8] << "\"";
+    os << " points=\"";
+    for (auto [j, p] : llvm::enumerate(s))
+      os << (j ? " " : "") << formatv("{0:F1},{1:F1}", px(p.first), py(p.second));
+    os << "\"/>\n";
+    for (auto p : s)
+      os << formatv("<circle cx=\"{0:F1}\" cy=\"{1:F1}\" r=\"3.5\" fill=\"{2}\"/>\n", px(p.first),
+                    py(p.second), color);
+  }
+  os << "</g>\n<g class=\"legend\">\n";
+  double lx = x1 + 20, ly = y1 + 10;
+  for (auto [i, line] : llvm::enumerate(lines)) {
+    os << formatv("<line x1=\"{0:F1}\" y1=\"{1:F1}\" x2=\"{2:F1}\" y2=\"{1:F1}\" stroke=\"{3}\" "
+                  "stroke-width=\"{5}\"{4}/>",
+                  lx, ly, lx + 28, colors[i % 8],
+                  *dashes[i % 8] ? std::string(" stroke-dasharray=\"") + dashes[i % 8] + "\""
+                                 : std::string(),
+                  std::min(widths[i % 8], 4.0));
+    os << formatv("<text x=\"{0:F1}\" y=\"{1:F1}\">{2} &#8733; {3}^{4:F2}</text>\n", lx + 36,
+                  ly + 4, escapeXML(line.name), escapeXML(xLabel), line.exponent);
+    // The values the line runs between.
+    if (!line.points.empty())
+      os << formatv("<text x=\"{0:F1}\" y=\"{1:F1}\" fill=\"#666\" font-size=\"11\">{2} to "
+                    "{3}</text>\n",
+                    lx + 36, ly + 19, siLabel(line.points.front().second),
+                    siLabel(line.points.back().second));
+    ly += 42;
   }
   os << "</g>\n</svg>\n";
   return text;

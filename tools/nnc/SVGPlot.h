@@ -14,6 +14,7 @@
 #ifndef NNC_TOOLS_NNC_SVGPLOT_H
 #define NNC_TOOLS_NNC_SVGPLOT_H
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -57,6 +58,20 @@ std::string escapeXML(llvm::StringRef text);
 
 /// The SVG document of `curves` with `title` on top.
 std::string renderSVG(const TrainingCurves &curves, llvm::StringRef title);
+
+/// One quantity of `nnc scale` against a hyperparameter, with its fitted
+/// growth exponent.
+struct LogLogLine {
+  std::string name;
+  double exponent = 0;
+  Series points;
+};
+
+/// The SVG document of `lines` on log-log axes, each normalized to its
+/// first point (so every line starts at 1 and its slope is its exponent),
+/// with the exponents in the legend; `xLabel` names the x axis.
+std::string renderLogLogSVG(llvm::ArrayRef<LogLogLine> lines, llvm::StringRef title,
+                            llvm::StringRef xLabel);
 
 } // namespace nnc::plot
 
