@@ -29,6 +29,9 @@ namespace {
 /// The elements of one bucket.
 constexpr int64_t kBucketElements = kCommBucketBytes / int64_t(sizeof(float));
 
+/// The elements of each rank's shard a reduce-scatter stages per bucket.
+int64_t stagingPiece(int64_t ranks) { return std::max<int64_t>(1, kBucketElements / ranks); }
+
 class MpiCommunicator final : public Communicator {
 public:
   MpiCommunicator(MPI_Comm comm, int rank, int size, bool finalize)
@@ -66,8 +69,8 @@ public:
     // that one MPI_Reduce_scatter_block hands each rank the sum of its
     // piece, written straight into its shard.
     int64_t shard = count / size_;
-    int64_t piece = std::max<int64_t>(1, kBucketElements / size_);
-    staging.resize(size_t(std::min(piece, shard) * size_));
+    int64_t piece = stagingPiece(size_);
+    staging.resize(size_t(mpiStagingBytes(count, size_, true)) / sizeof(float));
     for (int64_t begin = 0; begin < shard; begin += piece) {
       int64_t n = std::min(piece, shard - begin);
       for (int64_t r = 0; r < size_; ++r)
@@ -180,4 +183,10 @@ Result<std::unique_ptr<Communicator>> nnc::rt::createMpiCommunicator() {
   MPI_Comm_size(comm, &size);
   return std::unique_ptr<Communicator>(
       std::make_unique<MpiCommunicator>(comm, rank, size, ownsInit));
+}
+
+int64_t nnc::rt::mpiStagingBytes(int64_t count, int64_t ranks, bool sharded) {
+  if (!sharded || ranks < 1 || count < 1)
+    return 0;
+  return std::min(stagingPiece(ranks), count / ranks) * ranks * int64_t(sizeof(float));
 }

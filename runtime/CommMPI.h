@@ -25,6 +25,13 @@ bool launchedByMpi();
 /// The size of one collective's piece: buffers are reduced 4 MiB at a time.
 inline constexpr int64_t kCommBucketBytes = int64_t(4) << 20;
 
+/// The host staging the MPI communicator allocates for a flat buffer of
+/// `count` f32 elements over `ranks` ranks: a reduce-scatter (`sharded`,
+/// ZeRO-1; count a multiple of ranks) stages one piece of each rank's shard
+/// side by side, at most one bucket; an all-reduce works in place (0 bytes).
+/// `nnc report --devices N` predicts the same bytes (docs/report.md).
+int64_t mpiStagingBytes(int64_t count, int64_t ranks, bool sharded);
+
 /// Initializes MPI (MPI_Init_thread, once per process) and returns a
 /// communicator over a duplicate of MPI_COMM_WORLD that returns errors
 /// instead of aborting. MPI is finalized when the communicator goes away,

@@ -79,6 +79,10 @@ struct DataParallelMemory {
   /// Bytes added (ZeRO-2's bucket, ZeRO-3's largest gathered layer).
   int64_t added = 0;
   int64_t arena = 0;
+  /// Outside the arena: the host staging of the MPI communicator's
+  /// reduce-scatter (runtime/CommMPI.h mpiStagingBytes; 0 for an all-reduce,
+  /// which works in place), and arena + that.
+  int64_t commBuffer = 0, total = 0;
   /// Bytes each device sends per step, and the collective's name.
   int64_t commBytes = 0;
   std::string collective;

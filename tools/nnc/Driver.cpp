@@ -424,8 +424,10 @@ mlir::LogicalResult Session::specializeBatch(mlir::ModuleOp model, const nnc::Mo
   shapeOptions.batch = options.batchFor(graph.train.batch);
   if (ranks > 1) {
     if (shapeOptions.batch % ranks != 0) {
-      fail("the global batch " + Twine(shapeOptions.batch) + " is not a multiple of --ranks " +
-           Twine(ranks) + ": each rank needs an equal share (choose --batch)");
+      fail("the global batch " + Twine(shapeOptions.batch) + " is not a multiple of the " +
+           Twine(ranks) +
+           " ranks: each rank trains on batch / ranks samples; choose another "
+           "--batch");
       return mlir::failure();
     }
     shapeOptions.batch /= ranks;
@@ -526,13 +528,13 @@ int Session::buildModel(StringRef output, const BuildRequest &request,
     if (!request.optimizer)
       return fail("--ranks and --shard build a data-parallel training step: add --train");
     if (request.model.noFuse)
-      return fail("--no-fuse cannot be combined with --ranks " + Twine(dp.ranks) +
-                  (dp.shard == "opt" ? " --shard opt" : "") +
-                  ": data-parallel training reduces the fused optimizer update's flat gradient "
-                  "buffer");
+      return fail("--no-fuse cannot be combined with data-parallel training (" + Twine(dp.ranks) +
+                  (dp.ranks == 1 ? " rank" : " ranks") +
+                  (dp.shard == "opt" ? ", --shard opt" : "") +
+                  "): it reduces the fused optimizer update's flat gradient buffer");
     if (request.checkNumerics)
-      return fail("--check-numerics cannot be combined with --ranks/--shard: data-parallel "
-                  "training needs the fused optimizer update, which --check-numerics turns off");
+      return fail("--check-numerics cannot be combined with data-parallel training: it needs "
+                  "the fused optimizer update, which --check-numerics turns off");
   }
   if (failed(specializeBatch(model, *graph, dp.ranks)))
     return 1;

@@ -17,6 +17,7 @@
 #include "codegen/Passes.h"
 #include "passes/ModelReport.h"
 #include "passes/Passes.h"
+#include "runtime/CommMPI.h"
 #include "runtime/Data.h"
 #include "runtime/DeviceArena.h"
 #include "runtime/GpuKernels.h"
@@ -459,6 +460,11 @@ DataParallelMemory nnc::driver::dataParallelMemoryOf(const nnc::ArenaBreakdown &
   }
   dp.rest = plan.arena - (plan.parameters + plan.buffers) - plan.gradients - plan.optimizerState;
   dp.arena = plan.arena - dp.removed + dp.added;
+  // Sharded gradients are reduce-scattered through the communicator's
+  // staging, which holds at most one bucket.
+  if (shard != Shard::None)
+    dp.commBuffer = nnc::rt::mpiStagingBytes((gradShard * n) / int64_t(sizeof(float)), n, true);
+  dp.total = dp.arena + dp.commBuffer;
   return dp;
 }
 
@@ -476,6 +482,10 @@ void nnc::driver::printDataParallel(const DataParallelMemory &dp, raw_ostream &o
   os << "  the batch-" << dp.deviceBatch << " training plan's arena "
      << nnc::formatBytes(dp.planArena) << " - sharded away " << nnc::formatBytes(dp.removed)
      << " + padding and gathered " << nnc::formatBytes(dp.added) << "\n";
+  if (dp.commBuffer)
+    os << "  outside the arena: the communicator's reduce-scatter staging "
+       << nnc::formatBytes(dp.commBuffer) << " (host, at most one 4 MiB bucket); per device "
+       << nnc::formatBytes(dp.total) << "\n";
   os << "  communicated per step by each device: " << nnc::formatBytes(dp.commBytes) << " ("
      << dp.collective << ", ring)\n";
 }
@@ -494,6 +504,8 @@ json::Value nnc::driver::dataParallelToJSON(const DataParallelMemory &dp) {
                       {"removed_bytes", dp.removed},
                       {"added_bytes", dp.added},
                       {"arena_bytes", dp.arena},
+                      {"comm_buffer_bytes", dp.commBuffer},
+                      {"total_bytes", dp.total},
                       {"comm_bytes_per_step", dp.commBytes},
                       {"collective", dp.collective}};
 }

@@ -24,6 +24,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <unistd.h>
 
 using namespace llvm;
@@ -168,6 +169,36 @@ struct Ranks {
   }
 };
 
+/// While alive (if `quiet`): the process's stderr goes to /dev/null.
+class QuietStderr {
+public:
+  explicit QuietStderr(bool quiet) {
+    if (!quiet)
+      return;
+    std::fflush(stderr);
+    llvm::errs().flush();
+    saved = dup(STDERR_FILENO);
+    int null = open("/dev/null", O_WRONLY);
+    if (saved >= 0 && null >= 0)
+      dup2(null, STDERR_FILENO);
+    if (null >= 0)
+      close(null);
+  }
+  ~QuietStderr() {
+    if (saved < 0)
+      return;
+    std::fflush(stderr);
+    llvm::errs().flush();
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+  }
+  QuietStderr(const QuietStderr &) = delete;
+  QuietStderr &operator=(const QuietStderr &) = delete;
+
+private:
+  int saved = -1;
+};
+
 /// Under an MPI launcher: joins the ranks (and, for the GPU, gives each rank
 /// of a node its own GPU unless CUDA_VISIBLE_DEVICES is set, then joins
 /// NCCL). False after reporting.
@@ -237,9 +268,15 @@ static int runTrain() {
   BuildRequest request{model, &optimizer, checkNumerics, memoryBudget.value(), device.value()};
   if (!setDataParallelBuild(model, request, ranks.size(), shard))
     return ranks.abandon();
-  std::unique_ptr<LoadedModel> loaded = loadModel(request, threads.value());
+  // Every rank compiles the same model; only rank 0 prints the compiler's
+  // notes and errors, which are the same on every rank.
+  std::unique_ptr<LoadedModel> loaded;
+  {
+    QuietStderr quiet(ranks.rank() != 0);
+    loaded = loadModel(request, threads.value());
+  }
   if (!loaded)
-    return ranks.abandon();
+    return ranks.rank() == 0 ? ranks.abandon() : ranks.fail("the build failed (rank 0 prints why)");
   const nnc::ModelGraph &graph = loaded->graph;
   nnc::rt::TrainOptions options;
   options.dataset = dataOptions;
