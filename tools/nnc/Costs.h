@@ -110,6 +110,20 @@ llvm::json::Value dataParallelToJSON(const DataParallelMemory &dp);
 /// Optimizer state tensors per parameter of `optimizer`.
 int64_t stateColumnsOf(llvm::StringRef optimizer);
 
+/// While alive, `model` compiles the model file `path` (a generated one:
+/// no --model, no -D); when it goes away the input, model name and defines
+/// are restored and `path` is removed.
+class ModelFileOverride {
+public:
+  ModelFileOverride(ModelOptions &model, llvm::StringRef path);
+  ~ModelFileOverride();
+
+private:
+  ModelOptions &model;
+  std::string path, oldInput, oldName;
+  std::vector<std::string> oldDefines;
+};
+
 /// Compiles at `batch` while alive (the session reads the batch from
 /// `model`): sets --batch if it was given, else the implied batch; restores
 /// it when it goes away.

@@ -24,6 +24,7 @@
 
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 
@@ -381,6 +382,23 @@ BatchOverride::BatchOverride(ModelOptions &model, int64_t batch)
 BatchOverride::~BatchOverride() {
   model.batch.setValue(oldBatch);
   model.impliedBatch = oldImplied;
+}
+
+ModelFileOverride::ModelFileOverride(ModelOptions &model, StringRef path)
+    : model(model), path(path.str()), oldInput(model.input), oldName(model.modelName),
+      oldDefines(model.defines.begin(), model.defines.end()) {
+  model.input.setValue(this->path);
+  model.modelName.setValue("");
+  model.defines.clear();
+}
+
+ModelFileOverride::~ModelFileOverride() {
+  model.input.setValue(oldInput);
+  model.modelName.setValue(oldName);
+  model.defines.clear();
+  for (const std::string &d : oldDefines)
+    model.defines.push_back(d);
+  (void)llvm::sys::fs::remove(path);
 }
 
 /// `bytes` of f32 elements split over `n` devices: each device's shard, in

@@ -361,20 +361,9 @@ static LogicalResult calibrateRecurrent(Machine &machine, StringRef op) {
           "  train { loss = cross_entropy; optimizer = sgd; lr = 0.01; batch = 64; epochs = 1 "
           "}\n}\n";
   }
-  std::string oldInput = model.input, oldName = model.modelName;
+  ModelFileOverride file(model, path);
   std::vector<std::string> oldBase = baseDefines;
-  std::vector<std::string> oldDefines(model.defines.begin(), model.defines.end());
-  scope_exit restore([&] {
-    model.input.setValue(oldInput);
-    model.modelName.setValue(oldName);
-    baseDefines = oldBase;
-    model.defines.clear();
-    for (const std::string &d : oldDefines)
-      model.defines.push_back(d);
-    sys::fs::remove(path);
-  });
-  model.input.setValue(std::string(path));
-  model.modelName.setValue("");
+  scope_exit restore([&] { baseDefines = oldBase; });
   baseDefines.clear();
   std::vector<nnc::EntryKernels> kernels;
   std::vector<nnc::LayerReport> layers;

@@ -6,7 +6,6 @@
 #include "runtime/Kernels.h"
 #include "runtime/Train.h"
 
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/Debug.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
@@ -101,19 +100,7 @@ static double kernelBandwidth(ModelOptions &model) {
           "  output y = relu(x) |> maxpool2d(2)\n"
           "  train { loss = mse; optimizer = sgd; lr = 0.1; batch = 64; epochs = 1 }\n}\n";
   }
-  std::string oldInput = model.input, oldName = model.modelName;
-  std::vector<std::string> oldDefines(model.defines.begin(), model.defines.end());
-  scope_exit restore([&] {
-    model.input.setValue(oldInput);
-    model.modelName.setValue(oldName);
-    model.defines.clear();
-    for (const std::string &d : oldDefines)
-      model.defines.push_back(d);
-    sys::fs::remove(path);
-  });
-  model.input.setValue(std::string(path));
-  model.modelName.setValue("");
-  model.defines.clear();
+  ModelFileOverride file(model, path);
   BatchOverride batch(model, 64);
   std::unique_ptr<Session> session = Session::open(model);
   if (!session)

@@ -277,6 +277,11 @@ static int runTrain() {
   }
   if (!loaded)
     return ranks.rank() == 0 ? ranks.abandon() : ranks.fail("the build failed (rank 0 prints why)");
+  // A CUDA graph would replay the hooks' calls with the batch-rows scale of
+  // the step it captured, wrong for a partial last batch: data-parallel GPU
+  // steps run without graphs.
+  if (ranks.size() > 1 && device.gpu())
+    loaded->model->setCudaGraphs(false);
   const nnc::ModelGraph &graph = loaded->graph;
   nnc::rt::TrainOptions options;
   options.dataset = dataOptions;
