@@ -72,8 +72,9 @@ cl::opt<bool> measure("measure",
                       cl::sub(scaleCmd), cl::cat(category()));
 cl::opt<int64_t> steps("steps",
                        cl::desc("With --measure: timed training steps per variant "
-                                "(after 2 untimed ones), 1 to 1000 (default 20)"),
-                       cl::init(20), cl::sub(scaleCmd), cl::cat(category()));
+                                "(after 2 untimed ones), the fastest counts, 1 to 1000 (default: "
+                                "the fastest of 5 rounds of 0.2 s or one step each)"),
+                       cl::init(0), cl::sub(scaleCmd), cl::cat(category()));
 cl::opt<std::string> svgFile("svg",
                              cl::desc("Draw the quantities against the first varied "
                                       "hyperparameter, log-log, as an SVG"),
@@ -235,7 +236,7 @@ static FailureOr<Variant> costVariant(ArrayRef<Knob> knobs, ArrayRef<int64_t> va
     *layers = report->layers;
   if (libraryLayers)
     for (const nnc::Layer &layer : graph->layers) {
-      if (layer.params.empty())
+      if (layer.params.empty() || layer.inputs.empty())
         continue;
       const nnc::Shape &w = graph->params[layer.params.front()].shape;
       LibraryLayer lib;
@@ -243,18 +244,35 @@ static FailureOr<Variant> costVariant(ArrayRef<Knob> knobs, ArrayRef<int64_t> va
       for (int64_t d : w)
         weightElements *= d;
       lib.weightBytes = 4 * weightElements;
-      if (layer.kind == nnc::LayerKind::Conv2d && w.size() == 4) {
-        // The implicit GEMM's inner size: input channels per group x kernel.
-        lib = {LibraryLayer::Conv, w[1] * w[2] * w[3], w[0], lib.weightBytes};
-      } else if (layer.kind == nnc::LayerKind::Linear && w.size() == 2) {
-        lib = {LibraryLayer::Linear, w[1], w[0], lib.weightBytes};
+      const nnc::Shape &x = graph->values[layer.inputs.front()].shape;
+      const nnc::LayerAttrs &a = layer.attrs;
+      if (layer.kind == nnc::LayerKind::Conv2d && w.size() == 4 && x.size() == 4) {
+        lib.kind = LibraryLayer::Conv;
+        lib.c = x[1], lib.h = x[2], lib.w = x[3], lib.o = w[0], lib.kh = w[2], lib.kw = w[3];
+        lib.sh = a.stride[0], lib.sw = a.stride[1], lib.ph = a.padding[0], lib.pw = a.padding[1];
+        lib.dh = a.dilation[0], lib.dw = a.dilation[1], lib.groups = a.groups;
+      } else if (layer.kind == nnc::LayerKind::Linear && w.size() == 2 && x.size() >= 2) {
+        lib.kind = LibraryLayer::Linear;
+        for (size_t i = 1; i + 1 < x.size(); ++i)
+          lib.rows *= x[i];
+        lib.in = w[1], lib.out = w[0];
       } else if ((layer.kind == nnc::LayerKind::Lstm || layer.kind == nnc::LayerKind::Gru ||
                   layer.kind == nnc::LayerKind::Rnn) &&
                  w.size() == 2) {
-        lib = {LibraryLayer::Recurrent, w[1] + layer.attrs.hidden, w[0], lib.weightBytes,
-               layer.kind == nnc::LayerKind::Lstm  ? "lstm"
-               : layer.kind == nnc::LayerKind::Gru ? "gru"
-                                                   : "rnn"};
+        lib.kind = LibraryLayer::Recurrent;
+        lib.in = w[1] + a.hidden, lib.out = w[0];
+        lib.op = layer.kind == nnc::LayerKind::Lstm  ? "lstm"
+                 : layer.kind == nnc::LayerKind::Gru ? "gru"
+                                                     : "rnn";
+        lib.steps = x.size() == 3 ? x[1] : 1, lib.features = x.back(), lib.hidden = a.hidden;
+        lib.layers = a.numLayers, lib.bidirectional = a.bidirectional;
+        lib.sequences = a.sequences, lib.nonlinearity = a.nonlinearity;
+        lib.shape =
+            formatv("{0} {1}x{2}x{3} hidden {4}{5}{6}{7}", lib.op, variant.batch, lib.steps,
+                    lib.features, lib.hidden,
+                    lib.layers > 1 ? " layers " + std::to_string(lib.layers) : "",
+                    lib.bidirectional ? " bidirectional" : "", lib.sequences ? " sequence" : "")
+                .str();
       } else {
         continue;
       }
@@ -297,9 +315,11 @@ static std::string labelOf(ArrayRef<Knob> knobs, const Variant &v) {
 //===----------------------------------------------------------------------===//
 
 /// Builds the variant's training artifact (the defines of the last
-/// costVariant call), runs 2 untimed and --steps timed training steps on
-/// synthetic data and returns the fastest one's milliseconds on
-/// clockSeconds, and in `wallMs` the median wall time; negative after
+/// costVariant call), runs 2 untimed training steps on synthetic data, then
+/// times it as the calibration times a library call: 5 rounds of enough
+/// steps to take 0.2 s (at least one), the fastest round's mean step in
+/// milliseconds on clockSeconds; with --steps K, the fastest of K single
+/// steps. In `wallMs` the median wall time of a round's step. Negative after
 /// reporting.
 static double measureVariant(int64_t batch, StringRef label, size_t index, size_t count,
                              double &wallMs) {
@@ -315,51 +335,72 @@ static double measureVariant(int64_t batch, StringRef label, size_t index, size_
   nnc::rt::Model &m = *loaded->model;
   m.initialize(1);
   nnc::rt::fillSyntheticInputs(m);
-  const int64_t warmup = 2;
-  std::vector<double> times, walls;
-  for (int64_t i = 0; i < warmup + steps; ++i) {
-    if (interrupted())
+  nnc::rt::Model *mp = &m;
+  auto step = [&]() -> bool {
+    if (auto st = mp->run("train_step"); st.failed()) {
+      fail(st.message());
+      return false;
+    }
+    return true;
+  };
+  // The untimed steps; the second one's time sizes the rounds.
+  double first = 0;
+  for (int i = 0; i < 2; ++i) {
+    errs() << formatv("\r[{0}/{1}] {2}: step {3}          ", index + 1, count, label, i + 1);
+    double start = clockSeconds();
+    if (interrupted() || !step())
       return -1;
-    errs() << formatv("\r[{0}/{1}] {2}: step {3}/{4}          ", index + 1, count, label, i + 1,
-                      warmup + steps);
+    first = clockSeconds() - start;
+  }
+  const bool fixed = steps.getNumOccurrences() > 0;
+  const int64_t rounds = fixed ? int64_t(steps) : 5;
+  const int64_t perRound =
+      fixed ? 1 : std::max<int64_t>(1, int64_t(std::ceil(0.2 / std::max(first, 1e-7))));
+  std::vector<double> times, walls;
+  for (int64_t r = 0; r < rounds; ++r) {
+    errs() << formatv("\r[{0}/{1}] {2}: round {3}/{4} of {5} step(s)          ", index + 1, count,
+                      label, r + 1, rounds, perRound);
     double start = clockSeconds();
     auto wallStart = std::chrono::steady_clock::now();
-    if (auto st = m.run("train_step"); st.failed()) {
-      fail(st.message());
-      return -1;
-    }
-    if (i >= warmup) {
-      times.push_back(1000 * (clockSeconds() - start));
-      walls.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wallStart)
-              .count());
-    }
+    for (int64_t i = 0; i < perRound; ++i)
+      if (interrupted() || !step())
+        return -1;
+    times.push_back(1000 * (clockSeconds() - start) / double(perRound));
+    walls.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wallStart)
+            .count() /
+        double(perRound));
   }
   std::sort(walls.begin(), walls.end());
   wallMs = walls[walls.size() / 2];
-  // The fastest step, as the calibration keeps the fastest of its rounds:
+  // The fastest round, as the calibration keeps the fastest of its rounds:
   // both estimate the time without interference from other processes
   // (which on a shared machine slows even the CPU time: caches, a sibling
   // hyperthread).
   return *std::min_element(times.begin(), times.end());
 }
 
-/// Calibrates the recurrent layer kind `op` (lstm, gru, rnn): builds a
-/// model of one such layer (batch 64, 32 steps of 64 features, hidden 128)
-/// and a linear classifier, predicts its training step with the GEMM table
-/// and measures it; stores the recurrent part's measured over predicted
-/// time in the machine. Failure after reporting.
-static LogicalResult calibrateRecurrent(Machine &machine, StringRef op) {
+/// Calibrates the recurrent layer `l` at its shape: builds a model of one
+/// such layer (the variant's batch, steps, features, hidden size, layers and
+/// directions) and a linear layer on its output, predicts its training step
+/// from its timestep GEMMs and measures it; stores the recurrent part's
+/// measured over predicted time in the machine under `l.shape`. Failure
+/// after reporting.
+static LogicalResult calibrateRecurrent(Machine &machine, const LibraryLayer &l, int64_t batch) {
   SmallString<128> path;
   int fd = -1;
   if (std::error_code ec = sys::fs::createTemporaryFile("nnc-calibrate", "nn", fd, path))
     return fail("cannot create a temporary file: " + ec.message()), failure();
   {
     raw_fd_ostream os(fd, /*shouldClose=*/true);
-    os << "model calibrate(hidden = 128) {\n  input x: f32[N, 32, 64]\n  h = " << op
-       << "(x, hidden)\n  output logits = linear(h, 10)\n"
-          "  train { loss = cross_entropy; optimizer = sgd; lr = 0.01; batch = 64; epochs = 1 "
-          "}\n}\n";
+    os << formatv("model calibrate {{\n  input x: f32[N, {0}, {1}]\n  h = {2}(x, {3}, layers={4}, "
+                  "bidirectional={5}, sequence={6}{7})\n  output y = linear(h, 10)\n"
+                  "  train {{ loss = mse; optimizer = sgd; lr = 0.01; batch = {8}; epochs = 1 "
+                  "}\n}\n",
+                  l.steps, l.features, l.op, l.hidden, l.layers, l.bidirectional ? "true" : "false",
+                  l.sequences ? "true" : "false",
+                  l.op == "rnn" ? ", nonlinearity=\"" + l.nonlinearity + "\"" : std::string(),
+                  batch);
   }
   ModelFileOverride file(model, path);
   std::vector<std::string> oldBase = baseDefines;
@@ -368,18 +409,18 @@ static LogicalResult calibrateRecurrent(Machine &machine, StringRef op) {
   std::vector<nnc::EntryKernels> kernels;
   std::vector<nnc::LayerReport> layers;
   LibraryLayers library;
-  FailureOr<Variant> v = costVariant({}, {}, 64, &kernels, &layers, 0, &library);
+  FailureOr<Variant> v = costVariant({}, {}, batch, &kernels, &layers, 0, &library);
   if (failed(v))
     return failure();
-  machine.recurrentFactor.erase(op.str());
+  machine.recurrentFactor.erase(l.shape);
   double recurrent = 0;
-  double predicted = predictSeconds(machine, kernels, layers, library, "", &recurrent);
+  double predicted = predictSeconds(machine, kernels, layers, library, "", batch, &recurrent);
   double wall = 0;
-  double measured = measureVariant(64, ("calibrating " + op).str(), 0, 1, wall);
+  double measured = measureVariant(batch, "calibrating " + l.op, 0, 1, wall);
   if (measured < 0)
     return failure();
   if (recurrent > 0)
-    machine.recurrentFactor[op.str()] =
+    machine.recurrentFactor[l.shape] =
         std::max(0.1, (measured / 1000 - (predicted - recurrent)) / recurrent);
   return success();
 }
@@ -812,15 +853,11 @@ static int runScale() {
           return fail("--measure: " + labelOf(knobs, *v) + ": " + v->training.unavailable);
         // The recurrent layer kinds of the variant, once each.
         for (auto &[name, lib] : library)
-          if (lib.kind == LibraryLayer::Recurrent && !machine->recurrentFactor.count(lib.op) &&
-              failed(calibrateRecurrent(*machine, lib.op)))
+          if (lib.kind == LibraryLayer::Recurrent && !machine->recurrentFactor.count(lib.shape) &&
+              failed(calibrateRecurrent(*machine, lib, v->batch)))
             return 1;
-        // The rates of the precision the variant computes in.
-        if (v->precision == "bf16" && !machine->bf16)
-          machine->bf16 = calibrateRates(NNC_PRECISION_BF16);
-        if (v->precision == "f16" && !machine->f16)
-          machine->f16 = calibrateRates(NNC_PRECISION_F16);
-        v->predictedMs = 1000 * predictSeconds(*machine, kernels, layers, library, v->precision);
+        v->predictedMs =
+            1000 * predictSeconds(*machine, kernels, layers, library, v->precision, v->batch);
         v->measuredMs = measureVariant(v->batch, labelOf(knobs, *v), i, combos.size(), v->wallMs);
         if (v->measuredMs < 0)
           return interrupted() ? interruptedExitCode : 1;
@@ -916,28 +953,21 @@ static int runScale() {
     if (first)
       root["optimizer"] = first->optimizer;
     if (machine) {
-      auto table = [](const RateTable &t) {
-        json::Array rows;
-        for (size_t i = 0; i < t.ins.size(); ++i)
-          for (size_t j = 0; j < t.outs.size(); ++j)
-            rows.push_back(json::Array{t.ins[i], t.outs[j], t.rates[i * t.outs.size() + j]});
-        return rows;
-      };
       json::Object recurrentFactors;
       for (auto &[op, f] : machine->recurrentFactor)
         recurrentFactors[op] = f;
+      // Each library call timed at its shape.
+      json::Array calls;
+      for (auto &[key, c] : machine->calls)
+        calls.push_back(json::Object{
+            {"call", c.what}, {"seconds", c.seconds}, {"flops_per_s", c.flops / c.seconds}});
       root["machine"] =
           json::Object{{"threads", machine->threads},
-                       {"conv_forward_flops_per_s", table(machine->f32.convFwd)},
-                       {"conv_backward_flops_per_s", table(machine->f32.convBwd)},
-                       {"conv_backward_weights_flops_per_s", table(machine->f32.convBwdWeights)},
-                       {"gemm_forward_flops_per_s", table(machine->f32.gemmFwd)},
-                       {"gemm_backward_flops_per_s", table(machine->f32.gemmBwd)},
+                       {"library_calls", std::move(calls)},
                        {"kernel_bandwidth_bytes_per_s", machine->bandwidth},
+                       {"kernel_cached_bandwidth_bytes_per_s", machine->cachedBandwidth},
                        {"call_overhead_s", machine->callOverhead},
-                       {"recurrent_factor", std::move(recurrentFactors)},
-                       {"bf16_calibrated", machine->bf16.has_value()},
-                       {"f16_calibrated", machine->f16.has_value()}};
+                       {"recurrent_factor", std::move(recurrentFactors)}};
     }
     if (fitLimit)
       root["fit"] =
@@ -967,29 +997,29 @@ static int runScale() {
           sumAbs += e;
           worst = std::max(worst, e);
         }
-        auto range = [](const RateTable &t) {
-          auto [lo, hi] = std::minmax_element(t.rates.begin(), t.rates.end());
-          return formatv("{0:F0}-{1:F0}", *lo * 1e-9, *hi * 1e-9).str();
-        };
-        os << "machine model (" << machine->threads << " thread(s); GFLOP/s over the channel "
-           << "grid): convolution forward " << range(machine->f32.convFwd) << ", backward "
-           << range(machine->f32.convBwd) << ", GEMM forward " << range(machine->f32.gemmFwd)
-           << ", backward " << range(machine->f32.gemmBwd)
-           << formatv("; generated kernels {0:F1} GB/s; {1:F1} us per library call",
-                      machine->bandwidth * 1e-9, machine->callOverhead * 1e6);
+        double lo = INFINITY, hi = 0;
+        for (auto &[key, c] : machine->calls) {
+          lo = std::min(lo, c.flops / c.seconds);
+          hi = std::max(hi, c.flops / c.seconds);
+        }
+        os << "machine model (" << machine->threads << " thread(s)): " << machine->calls.size()
+           << " library call shape(s) timed alone";
+        if (!machine->calls.empty())
+          os << formatv(" ({0:F1}-{1:F1} GFLOP/s)", lo * 1e-9, hi * 1e-9);
+        os << formatv("; generated kernels {0:F1} GB/s (in the caches {1:F1}); {2:F1} us per "
+                      "library call",
+                      machine->bandwidth * 1e-9, machine->cachedBandwidth * 1e-9,
+                      machine->callOverhead * 1e6);
         for (auto &[op, f] : machine->recurrentFactor)
-          os << formatv("; {0} {1:F2}x the GEMM table", op, f);
-        if (machine->bf16)
-          os << "; bf16 convolution forward " << range(machine->bf16->convFwd) << ", GEMM forward "
-             << range(machine->bf16->gemmFwd);
-        if (machine->f16)
-          os << "; f16 convolution forward " << range(machine->f16->convFwd) << ", GEMM forward "
-             << range(machine->f16->gemmFwd);
+          os << formatv("; {0}: {1:F2}x its timestep GEMMs", op, f);
         os << "\n";
         os << formatv(
             "prediction error: mean |error| {0:F1}%, worst {1:F1}% over {2} variant(s) "
-            "(measured: the fastest of {3} timed steps after 2 untimed, {4})\n",
-            100 * sumAbs / double(variants.size()), 100 * worst, variants.size(), int64_t(steps),
+            "(measured after 2 untimed steps: {3}, {4})\n",
+            100 * sumAbs / double(variants.size()), 100 * worst, variants.size(),
+            steps.getNumOccurrences()
+                ? formatv("the fastest of {0} timed steps", int64_t(steps)).str()
+                : std::string("the fastest of 5 rounds' mean step, each round 0.2 s or one step"),
             machine->threads == 1 ? "CPU time of the process with one kernel thread" : "wall time");
       }
       if (first->dataParallel)

@@ -8,6 +8,7 @@
 
 #include "llvm/Support/Debug.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
@@ -57,37 +58,10 @@ double nnc::driver::secondsPerCall(function_ref<void()> fn) {
   return best;
 }
 
-double RateTable::at(int64_t in, int64_t out) const {
-  auto position = [](ArrayRef<int64_t> grid, int64_t v, size_t &i, double &t) {
-    double lv = std::log2(double(std::max<int64_t>(v, 1)));
-    i = 0;
-    t = 0;
-    if (lv <= std::log2(double(grid.front())))
-      return;
-    if (lv >= std::log2(double(grid.back()))) {
-      i = grid.size() - 2;
-      t = 1;
-      return;
-    }
-    while (std::log2(double(grid[i + 1])) < lv)
-      ++i;
-    double a = std::log2(double(grid[i])), b = std::log2(double(grid[i + 1]));
-    t = (lv - a) / (b - a);
-  };
-  size_t i, j;
-  double ti, tj;
-  position(ins, in, i, ti);
-  position(outs, out, j, tj);
-  auto r = [&](size_t a, size_t b) { return std::log(rates[a * outs.size() + b]); };
-  double v = (1 - ti) * ((1 - tj) * r(i, j) + tj * r(i, j + 1)) +
-             ti * ((1 - tj) * r(i + 1, j) + tj * r(i + 1, j + 1));
-  return std::exp(v);
-}
-
 /// The generated-kernel bandwidth: builds a model of one fused relu +
-/// maxpool kernel (64 x 16 x 32 x 32 in, 4 MiB; a quarter of it out) and
-/// times its forward pass; 0 after reporting.
-static double kernelBandwidth(ModelOptions &model) {
+/// maxpool kernel (64 x c x 32 x 32 in, c x 256 KiB; a quarter of it out)
+/// and times its forward pass; 0 after reporting.
+static double kernelBandwidth(ModelOptions &model, int64_t c) {
   SmallString<128> path;
   int fd = -1;
   if (std::error_code ec = sys::fs::createTemporaryFile("nnc-calibrate", "nn", fd, path)) {
@@ -96,7 +70,8 @@ static double kernelBandwidth(ModelOptions &model) {
   }
   {
     raw_fd_ostream os(fd, /*shouldClose=*/true);
-    os << "model calibrate(c = 16) {\n  input x: f32[N, c, 32, 32]\n"
+    os << "model calibrate(c = " << c
+       << ") {\n  input x: f32[N, c, 32, 32]\n"
           "  output y = relu(x) |> maxpool2d(2)\n"
           "  train { loss = mse; optimizer = sgd; lr = 0.1; batch = 64; epochs = 1 }\n}\n";
   }
@@ -111,134 +86,166 @@ static double kernelBandwidth(ModelOptions &model) {
     return 0;
   nnc::rt::fillSyntheticInputs(*loaded->model);
   double seconds = secondsPerCall([&] { (void)loaded->model->run("forward"); });
-  return (4.0 + 1.0) * 1048576.0 / seconds;
+  return 1.25 * double(c) * 262144.0 / seconds;
 }
 
-/// Measures this machine's library and memory throughput at the current
-/// kernel threads: convolutions (3x3, 32 x C x 16 x 16 -> O, forward,
-/// backward, backward of the weights alone) and GEMMs (linear layers 64 x
-/// in -> out, forward and backward) over a grid of channel counts, the
-/// bandwidth of a generated kernel, and a tiny library call. 0 bandwidth
-/// after reporting.
-LibraryRates nnc::driver::calibrateRates(int32_t precision) {
-  LibraryRates rates;
-  // Training changes the weights every step, so the library's copies of
-  // them (reordered, converted to bf16) are remade at every call: each
-  // timed call here changes one weight too.
-  auto touch = [](std::vector<float> &w) { w[0] = w[0] == 0.01f ? 0.02f : 0.01f; };
-  const std::vector<int64_t> convGrid = {1, 4, 16, 64}, gemmGrid = {16, 128, 1024};
-  // Convolutions are read by their implicit GEMM's inner size (C x 3 x 3
-  // here, C x KH x KW for a layer) and output channels.
-  for (RateTable *t : {&rates.convFwd, &rates.convBwd, &rates.convBwdWeights}) {
-    t->outs = convGrid;
-    for (int64_t c : convGrid)
-      t->ins.push_back(9 * c);
-  }
-  for (RateTable *t : {&rates.gemmFwd, &rates.gemmBwd})
-    t->ins = t->outs = gemmGrid;
+// Training changes the weights every step, so the library's copies of them
+// (reordered, converted to bf16) are remade at every call: each timed call
+// here changes one weight too.
+static void touch(std::vector<float> &w) { w[0] = w[0] == 0.01f ? 0.02f : 0.01f; }
+
+namespace {
+enum class Call { Forward, Backward, BackwardWeights };
+} // namespace
+
+static const char *precisionName(int32_t precision) {
+  return precision == NNC_PRECISION_BF16 ? "bf16" : precision == NNC_PRECISION_F16 ? "f16" : "f32";
+}
+
+/// Times one convolution call at its shape in isolation.
+static TimedCall timeConv(const LibraryLayer &l, int64_t N, Call call, int32_t precision) {
   const bool f32 = precision == NNC_PRECISION_F32;
-  for (int64_t C : convGrid)
-    for (int64_t O : convGrid) {
-      const int64_t N = 32, H = 28, W = 28, K = 3;
-      std::vector<float> x(N * C * H * W, 0.5f), w(O * C * K * K, 0.01f), y(N * O * H * W),
-          dx(x.size()), dw(w.size());
-      int64_t fwdScratch =
-          f32 ? nnc_conv2d_fwd_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1)
-              : nnc_conv2d_fwd_mixed_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1,
-                                                   precision);
-      int64_t bwdScratch =
-          f32 ? nnc_conv2d_bwd_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1)
-              : nnc_conv2d_bwd_mixed_scratch_bytes(N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1,
-                                                   precision);
-      std::vector<char> scratch(std::max(fwdScratch, bwdScratch) + 64);
-      auto backward = [&](float *dxOut) {
-        if (f32)
-          nnc_conv2d_bwd(y.data(), x.data(), w.data(), dxOut, dw.data(), nullptr, scratch.data(),
-                         bwdScratch, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1);
-        else
-          nnc_conv2d_bwd_mixed(y.data(), x.data(), w.data(), dxOut, dw.data(), nullptr,
-                               scratch.data(), bwdScratch, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1,
-                               precision);
-      };
-      double flops = 2.0 * N * O * H * W * C * K * K;
-      rates.convFwd.rates.push_back(
-          flops / secondsPerCall([&] {
-            touch(w);
-            if (f32)
-              nnc_conv2d_fwd(x.data(), w.data(), nullptr, y.data(), scratch.data(), fwdScratch, N,
-                             C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, 0);
-            else
-              nnc_conv2d_fwd_mixed(x.data(), w.data(), nullptr, y.data(), scratch.data(),
-                                   fwdScratch, N, C, H, W, O, K, K, 1, 1, 1, 1, 1, 1, 1, 0,
-                                   precision);
-          }));
-      rates.convBwd.rates.push_back(2 * flops / secondsPerCall([&] {
-                                      touch(w);
-                                      backward(dx.data());
-                                    }));
-      rates.convBwdWeights.rates.push_back(flops / secondsPerCall([&] {
-                                             touch(w);
-                                             backward(nullptr);
-                                           }));
+  const int64_t C = l.c, H = l.h, W = l.w, O = l.o, G = l.groups;
+  const int64_t HO = (H + 2 * l.ph - l.dh * (l.kh - 1) - 1) / l.sh + 1;
+  const int64_t WO = (W + 2 * l.pw - l.dw * (l.kw - 1) - 1) / l.sw + 1;
+  std::vector<float> x(N * C * H * W, 0.5f), w(O * (C / G) * l.kh * l.kw, 0.01f),
+      y(N * O * HO * WO, 0.25f), dx(x.size()), dw(w.size());
+  auto scratchBytes = [&](bool forward) {
+    if (forward)
+      return f32 ? nnc_conv2d_fwd_scratch_bytes(N, C, H, W, O, l.kh, l.kw, l.sh, l.sw, l.ph, l.pw,
+                                                l.dh, l.dw, G)
+                 : nnc_conv2d_fwd_mixed_scratch_bytes(N, C, H, W, O, l.kh, l.kw, l.sh, l.sw, l.ph,
+                                                      l.pw, l.dh, l.dw, G, precision);
+    return f32 ? nnc_conv2d_bwd_scratch_bytes(N, C, H, W, O, l.kh, l.kw, l.sh, l.sw, l.ph, l.pw,
+                                              l.dh, l.dw, G)
+               : nnc_conv2d_bwd_mixed_scratch_bytes(N, C, H, W, O, l.kh, l.kw, l.sh, l.sw, l.ph,
+                                                    l.pw, l.dh, l.dw, G, precision);
+  };
+  const int64_t bytes = scratchBytes(call == Call::Forward);
+  std::vector<char> scratch(bytes + 64);
+  const double flops = 2.0 * N * O * HO * WO * (C / G) * l.kh * l.kw;
+  TimedCall t;
+  t.flops = call == Call::Backward ? 2 * flops : flops;
+  t.seconds = secondsPerCall([&] {
+    touch(w);
+    if (call == Call::Forward) {
+      if (f32)
+        nnc_conv2d_fwd(x.data(), w.data(), nullptr, y.data(), scratch.data(), bytes, N, C, H, W, O,
+                       l.kh, l.kw, l.sh, l.sw, l.ph, l.pw, l.dh, l.dw, G, 0);
+      else
+        nnc_conv2d_fwd_mixed(x.data(), w.data(), nullptr, y.data(), scratch.data(), bytes, N, C, H,
+                             W, O, l.kh, l.kw, l.sh, l.sw, l.ph, l.pw, l.dh, l.dw, G, 0, precision);
+      return;
     }
-  for (int64_t in : gemmGrid)
-    for (int64_t out : gemmGrid) {
-      const int64_t M = 64;
-      std::vector<float> x(M * in, 0.5f), w(out * in, 0.01f), b(out, 0.f), y(M * out), dx(M * in),
-          dw(out * in), db(out);
-      int64_t scratchBytes =
-          f32 ? 0
-              : std::max(nnc_linear_fwd_mixed_scratch_bytes(M, in, out, precision),
-                         nnc_linear_bwd_mixed_scratch_bytes(M, in, out, precision));
-      std::vector<char> scratch(scratchBytes + 64);
-      double flops = 2.0 * M * in * out;
-      rates.gemmFwd.rates.push_back(
-          flops / secondsPerCall([&] {
-            touch(w);
-            if (f32)
-              nnc_linear_fwd(x.data(), w.data(), b.data(), y.data(), M, in, out, 0);
-            else
-              nnc_linear_fwd_mixed(x.data(), w.data(), b.data(), y.data(), scratch.data(),
-                                   scratchBytes, M, in, out, 0, precision);
-          }));
-      rates.gemmBwd.rates.push_back(
-          2 * flops / secondsPerCall([&] {
-            touch(w);
-            if (f32)
-              nnc_linear_bwd(y.data(), x.data(), w.data(), dx.data(), dw.data(), db.data(), M, in,
-                             out);
-            else
-              nnc_linear_bwd_mixed(y.data(), x.data(), w.data(), dx.data(), dw.data(), db.data(),
-                                   scratch.data(), scratchBytes, M, in, out, precision);
-          }));
+    float *dxOut = call == Call::Backward ? dx.data() : nullptr;
+    if (f32)
+      nnc_conv2d_bwd(y.data(), x.data(), w.data(), dxOut, dw.data(), nullptr, scratch.data(), bytes,
+                     N, C, H, W, O, l.kh, l.kw, l.sh, l.sw, l.ph, l.pw, l.dh, l.dw, G);
+    else
+      nnc_conv2d_bwd_mixed(y.data(), x.data(), w.data(), dxOut, dw.data(), nullptr, scratch.data(),
+                           bytes, N, C, H, W, O, l.kh, l.kw, l.sh, l.sw, l.ph, l.pw, l.dh, l.dw, G,
+                           precision);
+  });
+  t.what = formatv("conv2d {0} {1}x{2}x{3}x{4} -> {5}, {6}x{7} stride {8}, {9}",
+                   call == Call::Forward    ? "forward"
+                   : call == Call::Backward ? "backward"
+                                            : "backward (weights)",
+                   N, C, H, W, O, l.kh, l.kw, l.sh, precisionName(precision))
+               .str();
+  return t;
+}
+
+/// Times one GEMM call (a linear layer M x in -> out) in isolation.
+static TimedCall timeGemm(int64_t M, int64_t in, int64_t out, Call call, int32_t precision) {
+  const bool f32 = precision == NNC_PRECISION_F32;
+  std::vector<float> x(M * in, 0.5f), w(out * in, 0.01f), b(out, 0.f), y(M * out, 0.25f),
+      dx(M * in), dw(out * in), db(out);
+  int64_t bytes = f32 ? 0
+                      : std::max(nnc_linear_fwd_mixed_scratch_bytes(M, in, out, precision),
+                                 nnc_linear_bwd_mixed_scratch_bytes(M, in, out, precision));
+  std::vector<char> scratch(bytes + 64);
+  TimedCall t;
+  t.flops = (call == Call::Backward ? 4.0 : 2.0) * M * in * out;
+  float *dxOut = call == Call::Backward ? dx.data() : nullptr;
+  t.seconds = secondsPerCall([&] {
+    touch(w);
+    if (call == Call::Forward) {
+      if (f32)
+        nnc_linear_fwd(x.data(), w.data(), b.data(), y.data(), M, in, out, 0);
+      else
+        nnc_linear_fwd_mixed(x.data(), w.data(), b.data(), y.data(), scratch.data(), bytes, M, in,
+                             out, 0, precision);
+    } else if (f32) {
+      nnc_linear_bwd(y.data(), x.data(), w.data(), dxOut, dw.data(), db.data(), M, in, out);
+    } else {
+      nnc_linear_bwd_mixed(y.data(), x.data(), w.data(), dxOut, dw.data(), db.data(),
+                           scratch.data(), bytes, M, in, out, precision);
     }
-  return rates;
+  });
+  t.what = formatv("gemm {0} {1}x{2} -> {3}, {4}",
+                   call == Call::Forward    ? "forward"
+                   : call == Call::Backward ? "backward"
+                                            : "backward (weights)",
+                   M, in, out, precisionName(precision))
+               .str();
+  return t;
+}
+
+/// The memoized time of a library call.
+static const TimedCall &timedCall(Machine &machine, const LibraryLayer &l, int64_t batch, Call call,
+                                  int32_t precision) {
+  bool conv = l.kind == LibraryLayer::Conv;
+  std::vector<int64_t> key = {precision, int64_t(call), int64_t(conv), batch};
+  if (conv)
+    key.insert(key.end(),
+               {l.c, l.h, l.w, l.o, l.kh, l.kw, l.sh, l.sw, l.ph, l.pw, l.dh, l.dw, l.groups});
+  else
+    key.insert(key.end(), {l.rows, l.in, l.out});
+  auto it = machine.calls.find(key);
+  if (it != machine.calls.end())
+    return it->second;
+  TimedCall t = conv ? timeConv(l, batch, call, precision)
+                     : timeGemm(batch * l.rows, l.in, l.out, call, precision);
+  return machine.calls.emplace(key, std::move(t)).first->second;
 }
 
 Machine nnc::driver::calibrate(ModelOptions &model) {
   Machine machine;
   machine.threads = nnc_get_num_threads();
-  machine.f32 = calibrateRates(NNC_PRECISION_F32);
   std::vector<float> t1(1), t2(1), t3(1);
   machine.callOverhead =
       secondsPerCall([&] { nnc_linear_fwd(t1.data(), t2.data(), nullptr, t3.data(), 1, 1, 1, 0); });
-  machine.bandwidth = kernelBandwidth(model);
+  machine.bandwidth = kernelBandwidth(model, 16);
+  if (machine.bandwidth > 0)
+    machine.cachedBandwidth = kernelBandwidth(model, 1);
   return machine;
 }
 
+double Machine::bandwidthAt(double bytes) const {
+  // The two calibration kernels move 320 KiB and 5 MiB.
+  const double small = 1.25 * 262144, large = 16 * small;
+  if (cachedBandwidth <= 0 || bytes >= large)
+    return bandwidth;
+  if (bytes <= small)
+    return cachedBandwidth;
+  double t = std::log(bytes / small) / std::log(large / small);
+  return std::exp((1 - t) * std::log(cachedBandwidth) + t * std::log(bandwidth));
+}
+
 /// The predicted seconds of one training step: for each step of
-/// @train_step, a library call costs its FLOPs at the calibrated rate of its
-/// kind and channel counts plus the call overhead; a generated kernel (or
-/// runtime op) its bytes read and written at the generated-kernel
-/// bandwidth.
-double nnc::driver::predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKernels> kernels,
+/// @train_step, a library call costs its time at its shape (timed in
+/// isolation) plus the call overhead, a recurrent layer its per-timestep
+/// GEMMs' time times its kind's factor; a generated kernel (or runtime op)
+/// its bytes read and written at the generated-kernel bandwidth.
+double nnc::driver::predictSeconds(Machine &machine, ArrayRef<nnc::EntryKernels> kernels,
                                    ArrayRef<nnc::LayerReport> layers, const LibraryLayers &library,
-                                   StringRef precision, double *recurrentSeconds) {
+                                   StringRef precisionName, int64_t batch,
+                                   double *recurrentSeconds) {
   if (recurrentSeconds)
     *recurrentSeconds = 0;
-  const LibraryRates &rates = precision == "bf16" && machine.bf16 ? *machine.bf16
-                              : precision == "f16" && machine.f16 ? *machine.f16
-                                                                  : machine.f32;
+  const int32_t precision = precisionName == "bf16"  ? NNC_PRECISION_BF16
+                            : precisionName == "f16" ? NNC_PRECISION_F16
+                                                     : NNC_PRECISION_F32;
   std::map<std::string, const nnc::LayerReport *> byName;
   for (const nnc::LayerReport &l : layers)
     byName.emplace(l.name, &l);
@@ -249,9 +256,10 @@ double nnc::driver::predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKe
     for (const nnc::KernelStep &step : entry.steps) {
       double bytes = double(step.bytesRead + step.bytesWritten);
       if (step.kind != nnc::KernelStep::Kind::Library) {
-        seconds += bytes / machine.bandwidth;
-        LLVM_DEBUG(dbgs() << step.name << " bytes " << bytes << " ms "
-                          << bytes / machine.bandwidth * 1e3 << "\n");
+        double bandwidth = machine.bandwidthAt(bytes);
+        seconds += bytes / bandwidth;
+        LLVM_DEBUG(dbgs() << step.name << " bytes " << bytes << " ms " << bytes / bandwidth * 1e3
+                          << "\n");
         continue;
       }
       bool backward = StringRef(step.name).contains("backward");
@@ -261,33 +269,31 @@ double nnc::driver::predictSeconds(const Machine &machine, ArrayRef<nnc::EntryKe
         if (it == byName.end() || lib == library.end())
           continue;
         const LibraryLayer &l = lib->second;
-        double flops = double(backward ? it->second->backwardFlops : it->second->forwardFlops);
-        double rate = 0;
-        if (l.kind == LibraryLayer::Conv) {
-          // A backward call writing about the weights alone computes no
-          // input gradient (the first layer): half the FLOPs.
-          bool weightsOnly = backward && step.bytesWritten < 2 * l.weightBytes;
-          if (weightsOnly)
-            flops /= 2;
-          const RateTable &t = !backward     ? rates.convFwd
-                               : weightsOnly ? rates.convBwdWeights
-                                             : rates.convBwd;
-          rate = t.at(l.in, l.out);
-        } else {
-          rate = (backward ? rates.gemmBwd : rates.gemmFwd).at(l.in, l.out);
-        }
+        // A backward call writing less than half of its input's bytes
+        // beyond the weight gradient computes no input gradient (the first
+        // layer).
+        const double inputBytes =
+            4.0 * double(batch) *
+            (l.kind == LibraryLayer::Conv ? double(l.c * l.h * l.w) : double(l.rows * l.in));
+        Call call = !backward ? Call::Forward
+                    : l.kind != LibraryLayer::Recurrent &&
+                            double(step.bytesWritten - l.weightBytes) < inputBytes / 2
+                        ? Call::BackwardWeights
+                        : Call::Backward;
+        const TimedCall &t = timedCall(machine, l, batch, call, precision);
+        double s = t.seconds;
         if (l.kind == LibraryLayer::Recurrent) {
-          auto factor = machine.recurrentFactor.find(l.op);
-          double t = flops / rate * (factor != machine.recurrentFactor.end() ? factor->second : 1);
-          seconds += t;
+          // The layer's FLOPs over one timestep GEMM's: the GEMMs it runs.
+          double flops = double(backward ? it->second->backwardFlops : it->second->forwardFlops);
+          auto factor = machine.recurrentFactor.find(l.shape);
+          s = flops / t.flops * t.seconds *
+              (factor != machine.recurrentFactor.end() ? factor->second : 1);
           if (recurrentSeconds)
-            *recurrentSeconds += t;
-          continue;
+            *recurrentSeconds += s;
         }
-        seconds += flops / rate;
-        LLVM_DEBUG(dbgs() << step.name << " " << name << " in " << l.in << " out " << l.out
-                          << " flops " << flops << " rate " << rate * 1e-9 << " ms "
-                          << flops / rate * 1e3 << "\n");
+        seconds += s;
+        LLVM_DEBUG(dbgs() << step.name << " " << name << " " << t.what << " ms " << s * 1e3
+                          << "\n");
       }
       seconds += machine.callOverhead;
     }
