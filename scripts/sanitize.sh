@@ -3,7 +3,10 @@
 # Configures build-asan/ with -DNNC_SANITIZE=ON (clang-22: -fsanitize=address,
 # undefined -fno-omit-frame-pointer -fno-sanitize-recover=all; vptr off because
 # LLVM/MLIR have no RTTI), builds everything and runs ctest (lit + GoogleTest).
-# Only nnc's own code is instrumented; the MLIR/LLVM dylibs are not.
+# Only nnc's own code is instrumented; the MLIR/LLVM dylibs are not. The
+# libFuzzer targets are built here too (coverage on the code they fuzz alone),
+# so that CI fuzzes with this build (NNC_FUZZ_BUILD=build-asan scripts/fuzz.sh)
+# instead of compiling nnc a third time.
 # Usage: scripts/sanitize.sh [build-dir] [ctest args...]  (default: ./build-asan)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,7 +19,7 @@ if [[ ! -f "$build/build.ninja" ]]; then
     -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
     -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit \
-    -DNNC_SANITIZE=ON >/dev/null
+    -DNNC_SANITIZE=ON -DNNC_BUILD_FUZZERS=ON >/dev/null
 fi
 ninja -C "$build"
 # Leak checking is on (ASan's default); a report fails the test that hit it.
