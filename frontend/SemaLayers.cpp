@@ -13,6 +13,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -32,14 +33,15 @@ using llvm::success;
 static const std::vector<LayerSpec> &layerTable() {
   using A = ArgType;
   static const std::vector<ArgSpec> recurrentArgs = {
-      {"hidden", A::Int, true},         {"layers", A::Int, false},
-      {"bidirectional", A::Bool, false}, {"sequence", A::Bool, false},
-      {"bias", A::Bool, false}};
+      {"hidden", A::Int, true},     {"layers", A::Int, false}, {"bidirectional", A::Bool, false},
+      {"sequence", A::Bool, false}, {"bias", A::Bool, false},  {"in", A::Int, false}};
   // rnn's positional order is docs/language.md's (and torch.nn.RNN's):
   // nonlinearity before bias.
   static const std::vector<ArgSpec> rnnArgs = [] {
     std::vector<ArgSpec> args = recurrentArgs;
-    args.insert(args.end() - 1, {"nonlinearity", A::String, false});
+    auto bias = std::find_if(args.begin(), args.end(),
+                             [](const ArgSpec &a) { return StringRef(a.name) == "bias"; });
+    args.insert(bias, {"nonlinearity", A::String, false});
     return args;
   }();
   static const std::vector<ArgSpec> poolArgs = {{"kernel", A::IntPair, true},
@@ -544,6 +546,13 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
       at.nonlinearity = bound->get("nonlinearity").s;
       if (at.nonlinearity != "tanh" && at.nonlinearity != "relu")
         return fail("nonlinearity must be \"tanh\" or \"relu\"");
+    }
+    // A written input size is checked, as linear's in= is.
+    if (in.shape.size() == 3 && bound->has("in") && in.shape[2] != args.getInt("in", 0)) {
+      std::string source = in.origin.empty() ? shape::formatShape(in.shape) : in.origin;
+      return fail("declares input_size=" + llvm::Twine(args.getInt("in", 0)) +
+                  " but its input has " + llvm::Twine(in.shape[2]) + " features per step (" +
+                  source + ")");
     }
     if (!checkOk(shape::inferRecurrent(in.shape, p, err), err))
       return failure();
