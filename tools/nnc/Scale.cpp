@@ -851,7 +851,7 @@ static int runScale() {
       if (measure) {
         if (!v->training.unavailable.empty())
           return fail("--measure: " + labelOf(knobs, *v) + ": " + v->training.unavailable);
-        // The recurrent layer kinds of the variant, once each.
+        // The recurrent layer shapes of the variant, once each.
         for (auto &[name, lib] : library)
           if (lib.kind == LibraryLayer::Recurrent && !machine->recurrentFactor.count(lib.shape) &&
               failed(calibrateRecurrent(*machine, lib, v->batch)))

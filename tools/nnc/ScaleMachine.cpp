@@ -280,7 +280,11 @@ double nnc::driver::predictSeconds(Machine &machine, ArrayRef<nnc::EntryKernels>
                             double(step.bytesWritten - l.weightBytes) < inputBytes / 2
                         ? Call::BackwardWeights
                         : Call::Backward;
-        const TimedCall &t = timedCall(machine, l, batch, call, precision);
+        // Reduced precision applies to convolutions and linear layers; the
+        // recurrent layers compute in f32.
+        const TimedCall &t =
+            timedCall(machine, l, batch, call,
+                      l.kind == LibraryLayer::Recurrent ? NNC_PRECISION_F32 : precision);
         double s = t.seconds;
         if (l.kind == LibraryLayer::Recurrent) {
           // The layer's FLOPs over one timestep GEMM's: the GEMMs it runs.
