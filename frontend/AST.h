@@ -30,7 +30,7 @@ namespace ast {
 /// Base class of expressions (LLVM-style RTTI through getKind()).
 class Expr {
 public:
-  enum class Kind { Int, Float, Bool, String, Ident, List, Unary, Binary, Call };
+  enum class Kind { Int, Float, Bool, String, Ident, List, Unary, Binary, Call, Index };
   Expr(Kind kind, llvm::SMLoc loc) : kind(kind), loc(loc) {}
   virtual ~Expr() = default;
   Kind getKind() const { return kind; }
@@ -112,7 +112,43 @@ private:
   std::vector<ExprPtr> elements;
 };
 
-/// `-x`. The location is that of the operator.
+/// The spelling of a unary or binary operator code: the one-character
+/// operators stand for themselves; `=` is `==`, `!` is `!=` (binary) or `not`
+/// (unary), `l` is `<=`, `g` is `>=`, `&` is `and`, `|` is `or`.
+inline llvm::StringRef opSpelling(char op, bool unary = false) {
+  switch (op) {
+  case '=':
+    return "==";
+  case '!':
+    return unary ? "not" : "!=";
+  case 'l':
+    return "<=";
+  case 'g':
+    return ">=";
+  case '&':
+    return "and";
+  case '|':
+    return "or";
+  case '<':
+    return "<";
+  case '>':
+    return ">";
+  case '+':
+    return "+";
+  case '-':
+    return "-";
+  case '*':
+    return "*";
+  case '/':
+    return "/";
+  case '%':
+    return "%";
+  default:
+    return "?";
+  }
+}
+
+/// `-x` or `not x` (op '!'). The location is that of the operator.
 class UnaryExpr : public Expr {
 public:
   UnaryExpr(llvm::SMLoc loc, char op, ExprPtr operand)
@@ -126,7 +162,8 @@ private:
   ExprPtr operand;
 };
 
-/// `a op b` with op one of + - * / %. The location is that of the operator.
+/// `a op b` with op one of + - * / % and the comparison and boolean codes of
+/// opSpelling(). The location is that of the operator.
 class BinaryExpr : public Expr {
 public:
   BinaryExpr(llvm::SMLoc loc, char op, ExprPtr lhs, ExprPtr rhs)
@@ -139,6 +176,19 @@ public:
 private:
   char op;
   ExprPtr lhs, rhs;
+};
+
+/// `base[index]`. The location is that of the `[`.
+class IndexExpr : public Expr {
+public:
+  IndexExpr(llvm::SMLoc loc, ExprPtr base, ExprPtr index)
+      : Expr(Kind::Index, loc), base(std::move(base)), index(std::move(index)) {}
+  const Expr &getBase() const { return *base; }
+  const Expr &getIndex() const { return *index; }
+  static bool classof(const Expr *e) { return e->getKind() == Kind::Index; }
+
+private:
+  ExprPtr base, index;
 };
 
 /// One call argument: positional when `keyword` is empty.
@@ -183,7 +233,7 @@ private:
 
 class Stmt {
 public:
-  enum class Kind { Input, Assign, Output, Repeat, Train };
+  enum class Kind { Input, Assign, Output, Repeat, For, If, Train };
   Stmt(Kind kind, llvm::SMLoc loc) : kind(kind), loc(loc) {}
   virtual ~Stmt() = default;
   Kind getKind() const { return kind; }
@@ -273,6 +323,43 @@ private:
   llvm::SMLoc indexLoc;
   ExprPtr count;
   std::vector<StmtPtr> body;
+};
+
+/// `for var in list { body }`.
+class ForStmt : public Stmt {
+public:
+  ForStmt(llvm::SMLoc loc, std::string var, llvm::SMLoc varLoc, ExprPtr list,
+          std::vector<StmtPtr> body)
+      : Stmt(Kind::For, loc), var(std::move(var)), varLoc(varLoc), list(std::move(list)),
+        body(std::move(body)) {}
+  llvm::StringRef getVar() const { return var; }
+  llvm::SMLoc getVarLoc() const { return varLoc; }
+  const Expr &getList() const { return *list; }
+  const std::vector<StmtPtr> &getBody() const { return body; }
+  static bool classof(const Stmt *s) { return s->getKind() == Kind::For; }
+
+private:
+  std::string var;
+  llvm::SMLoc varLoc;
+  ExprPtr list;
+  std::vector<StmtPtr> body;
+};
+
+/// One `if cond { body }` arm; `cond` is null for a final `else`.
+struct IfArm {
+  ExprPtr cond;
+  std::vector<StmtPtr> body;
+};
+
+/// `if c1 { ... } else if c2 { ... } else { ... }`.
+class IfStmt : public Stmt {
+public:
+  IfStmt(llvm::SMLoc loc, std::vector<IfArm> arms) : Stmt(Kind::If, loc), arms(std::move(arms)) {}
+  const std::vector<IfArm> &getArms() const { return arms; }
+  static bool classof(const Stmt *s) { return s->getKind() == Kind::If; }
+
+private:
+  std::vector<IfArm> arms;
 };
 
 /// One `key = value` of a train section.

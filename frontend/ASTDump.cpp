@@ -177,6 +177,28 @@ private:
         print(*child, indent + 1);
       return;
     }
+    if (auto *loop = llvm::dyn_cast<ForStmt>(&stmt)) {
+      line(indent) << "For '" << loop->getVar() << "'";
+      printLoc(loop->getVarLoc());
+      os << "\n";
+      print(loop->getList(), indent + 1);
+      for (const StmtPtr &child : loop->getBody())
+        print(*child, indent + 1);
+      return;
+    }
+    if (auto *cond = llvm::dyn_cast<IfStmt>(&stmt)) {
+      line(indent) << "If";
+      printLoc(cond->getLoc());
+      os << "\n";
+      for (const IfArm &arm : cond->getArms()) {
+        line(indent + 1) << (arm.cond ? "Case" : "Else") << "\n";
+        if (arm.cond)
+          print(*arm.cond, indent + 2);
+        for (const StmtPtr &child : arm.body)
+          print(*child, indent + 2);
+      }
+      return;
+    }
     auto &train = llvm::cast<TrainStmt>(stmt);
     line(indent) << "Train";
     printLoc(train.getLoc());
@@ -213,10 +235,13 @@ private:
       os << "List";
       break;
     case Expr::Kind::Unary:
-      os << "Unary '" << llvm::cast<UnaryExpr>(expr).getOp() << "'";
+      os << "Unary '" << opSpelling(llvm::cast<UnaryExpr>(expr).getOp(), /*unary=*/true) << "'";
       break;
     case Expr::Kind::Binary:
-      os << "Binary '" << llvm::cast<BinaryExpr>(expr).getOp() << "'";
+      os << "Binary '" << opSpelling(llvm::cast<BinaryExpr>(expr).getOp()) << "'";
+      break;
+    case Expr::Kind::Index:
+      os << "Index";
       break;
     case Expr::Kind::Call: {
       auto &call = llvm::cast<CallExpr>(expr);
@@ -243,6 +268,9 @@ private:
     } else if (auto *binary = llvm::dyn_cast<BinaryExpr>(&expr)) {
       print(binary->getLHS(), indent + 1);
       print(binary->getRHS(), indent + 1);
+    } else if (auto *index = llvm::dyn_cast<IndexExpr>(&expr)) {
+      print(index->getBase(), indent + 1);
+      print(index->getIndex(), indent + 1);
     } else if (auto *call = llvm::dyn_cast<CallExpr>(&expr)) {
       for (const Arg &arg : call->getArgs()) {
         if (arg.keyword.empty()) {

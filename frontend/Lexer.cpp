@@ -36,6 +36,12 @@ bool Token::isWord() const {
   case Kind::KwAs:
   case Kind::KwTrue:
   case Kind::KwFalse:
+  case Kind::KwFor:
+  case Kind::KwIf:
+  case Kind::KwElse:
+  case Kind::KwAnd:
+  case Kind::KwOr:
+  case Kind::KwNot:
     return true;
   default:
     return false;
@@ -77,6 +83,18 @@ StringRef nnc::getTokenKindSpelling(Token::Kind kind) {
     return "true";
   case K::KwFalse:
     return "false";
+  case K::KwFor:
+    return "for";
+  case K::KwIf:
+    return "if";
+  case K::KwElse:
+    return "else";
+  case K::KwAnd:
+    return "and";
+  case K::KwOr:
+    return "or";
+  case K::KwNot:
+    return "not";
   case K::LParen:
     return "(";
   case K::RParen:
@@ -109,6 +127,18 @@ StringRef nnc::getTokenKindSpelling(Token::Kind kind) {
     return "/";
   case K::Percent:
     return "%";
+  case K::EqualEqual:
+    return "==";
+  case K::NotEqual:
+    return "!=";
+  case K::Less:
+    return "<";
+  case K::LessEqual:
+    return "<=";
+  case K::Greater:
+    return ">";
+  case K::GreaterEqual:
+    return ">=";
   }
   return "token";
 }
@@ -257,7 +287,29 @@ Token Lexer::lex() {
   case ';':
     return makeToken(K::Semicolon, start);
   case '=':
+    if (cur < end && *cur == '=') {
+      ++cur;
+      return makeToken(K::EqualEqual, start);
+    }
     return makeToken(K::Equal, start);
+  case '!':
+    if (cur < end && *cur == '=') {
+      ++cur;
+      return makeToken(K::NotEqual, start);
+    }
+    return error(start, "unexpected character '!' (negation is 'not')");
+  case '<':
+    if (cur < end && *cur == '=') {
+      ++cur;
+      return makeToken(K::LessEqual, start);
+    }
+    return makeToken(K::Less, start);
+  case '>':
+    if (cur < end && *cur == '=') {
+      ++cur;
+      return makeToken(K::GreaterEqual, start);
+    }
+    return makeToken(K::Greater, start);
   case '+':
     return makeToken(K::Plus, start);
   case '-':
@@ -317,6 +369,12 @@ Token Lexer::lexIdentifier(const char *start) {
                .Case("as", K::KwAs)
                .Case("true", K::KwTrue)
                .Case("false", K::KwFalse)
+               .Case("for", K::KwFor)
+               .Case("if", K::KwIf)
+               .Case("else", K::KwElse)
+               .Case("and", K::KwAnd)
+               .Case("or", K::KwOr)
+               .Case("not", K::KwNot)
                .Default(K::Identifier);
   return makeToken(kind, start);
 }

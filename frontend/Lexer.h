@@ -42,6 +42,12 @@ struct Token {
     KwAs,
     KwTrue,
     KwFalse,
+    KwFor,
+    KwIf,
+    KwElse,
+    KwAnd,
+    KwOr,
+    KwNot,
     // Punctuation.
     LParen,
     RParen,
@@ -59,6 +65,12 @@ struct Token {
     Star,
     Slash,
     Percent,
+    EqualEqual,   ///< `==`
+    NotEqual,     ///< `!=`
+    Less,         ///< `<`
+    LessEqual,    ///< `<=`
+    Greater,      ///< `>`
+    GreaterEqual, ///< `>=`
   };
 
   Kind kind = Kind::Eof;

@@ -196,6 +196,10 @@ private:
   StmtPtr parseOutput();
   StmtPtr parseAssign();
   StmtPtr parseRepeat();
+  StmtPtr parseFor();
+  StmtPtr parseIf();
+  /// Parses `'{' stmt* '}'` after a statement head; `what` names the body.
+  LogicalResult parseBlockBody(std::vector<StmtPtr> &body, const Twine &what);
   StmtPtr parseTrain();
 
   //===--------------------------------------------------------------------===//
@@ -207,6 +211,10 @@ private:
   /// operators `ops` of one precedence level.
   ExprPtr parseBinaryChain(unsigned &height, llvm::ArrayRef<K> ops,
                            ExprPtr (Parser::*parseOperand)(unsigned &));
+  ExprPtr parseOr(unsigned &height);
+  ExprPtr parseAnd(unsigned &height);
+  ExprPtr parseNot(unsigned &height);
+  ExprPtr parseComparison(unsigned &height);
   ExprPtr parseAdditive(unsigned &height);
   ExprPtr parseTerm(unsigned &height);
   ExprPtr parseUnary(unsigned &height);
@@ -337,6 +345,10 @@ StmtPtr Parser::parseStmt() {
     return parseOutput();
   case K::KwRepeat:
     return parseRepeat();
+  case K::KwFor:
+    return parseFor();
+  case K::KwIf:
+    return parseIf();
   case K::KwTrain:
     return parseTrain();
   case K::Identifier:
@@ -346,12 +358,12 @@ StmtPtr Parser::parseStmt() {
       std::string name = tok.spelling.str();
       consume();
       emitExpected("'=' after " + quote(name) +
-                   " (a statement is input, output, repeat, train or "
+                   " (a statement is input, output, repeat, for, if, train or "
                    "'name = expression')");
     }
     return nullptr;
   default:
-    emitExpected("a statement (input, output, repeat, train or "
+    emitExpected("a statement (input, output, repeat, for, if, train or "
                  "'name = expression')");
     return nullptr;
   }
@@ -456,6 +468,65 @@ StmtPtr Parser::parseRepeat() {
                                       std::move(count), std::move(body));
 }
 
+LogicalResult Parser::parseBlockBody(std::vector<StmtPtr> &body, const Twine &what) {
+  if (tok.isNot(K::LBrace)) {
+    emitExpected("'{' to begin the " + what);
+    return failure();
+  }
+  openBracket();
+  return parseBody(body);
+}
+
+StmtPtr Parser::parseFor() {
+  SMLoc loc = tok.getLoc();
+  NestingScope scope(*this, loc);
+  if (scope.tooDeep())
+    return nullptr;
+  consume();
+  if (tok.isNot(K::Identifier)) {
+    emitExpected("a loop variable after 'for'");
+    return nullptr;
+  }
+  std::string var = tok.spelling.str();
+  SMLoc varLoc = tok.getLoc();
+  consume();
+  if (failed(expect(K::KwIn, "'in' after the loop variable")))
+    return nullptr;
+  ExprPtr list = parseExpr();
+  if (!list)
+    return nullptr;
+  std::vector<StmtPtr> body;
+  if (failed(parseBlockBody(body, "for body")))
+    return nullptr;
+  return std::make_unique<ForStmt>(loc, std::move(var), varLoc, std::move(list), std::move(body));
+}
+
+StmtPtr Parser::parseIf() {
+  SMLoc loc = tok.getLoc();
+  NestingScope scope(*this, loc);
+  if (scope.tooDeep())
+    return nullptr;
+  std::vector<IfArm> arms;
+  consume(); // 'if'
+  while (true) {
+    IfArm arm;
+    arm.cond = parseExpr();
+    if (!arm.cond || failed(parseBlockBody(arm.body, "if body")))
+      return nullptr;
+    arms.push_back(std::move(arm));
+    if (!consumeIf(K::KwElse))
+      break;
+    if (consumeIf(K::KwIf))
+      continue;
+    IfArm last;
+    if (failed(parseBlockBody(last.body, "else body")))
+      return nullptr;
+    arms.push_back(std::move(last));
+    break;
+  }
+  return std::make_unique<IfStmt>(loc, std::move(arms));
+}
+
 StmtPtr Parser::parseTrain() {
   SMLoc loc = tok.getLoc();
   consume();
@@ -493,7 +564,7 @@ StmtPtr Parser::parseTrain() {
 //===----------------------------------------------------------------------===//
 
 ExprPtr Parser::parseExpr(unsigned &height) {
-  ExprPtr lhs = parseAdditive(height);
+  ExprPtr lhs = parseOr(height);
   while (lhs && tok.is(K::Pipe)) {
     consume();
     if (tok.isNot(K::Identifier)) {
@@ -525,6 +596,18 @@ ExprPtr Parser::parseBinaryChain(unsigned &height, llvm::ArrayRef<K> ops,
   ExprPtr lhs = (this->*parseOperand)(height);
   while (lhs && llvm::any_of(ops, [&](K kind) { return tok.is(kind); })) {
     char op = tok.spelling[0];
+    if (tok.is(K::EqualEqual))
+      op = '=';
+    else if (tok.is(K::NotEqual))
+      op = '!';
+    else if (tok.is(K::LessEqual))
+      op = 'l';
+    else if (tok.is(K::GreaterEqual))
+      op = 'g';
+    else if (tok.is(K::KwAnd))
+      op = '&';
+    else if (tok.is(K::KwOr))
+      op = '|';
     SMLoc opLoc = tok.getLoc();
     consume();
     unsigned rhsHeight = 0;
@@ -538,6 +621,37 @@ ExprPtr Parser::parseBinaryChain(unsigned &height, llvm::ArrayRef<K> ops,
         std::make_unique<BinaryExpr>(opLoc, op, std::move(lhs), std::move(rhs));
   }
   return lhs;
+}
+
+ExprPtr Parser::parseOr(unsigned &height) {
+  return parseBinaryChain(height, {K::KwOr}, &Parser::parseAnd);
+}
+
+ExprPtr Parser::parseAnd(unsigned &height) {
+  return parseBinaryChain(height, {K::KwAnd}, &Parser::parseNot);
+}
+
+ExprPtr Parser::parseNot(unsigned &height) {
+  if (tok.isNot(K::KwNot))
+    return parseComparison(height);
+  SMLoc loc = tok.getLoc();
+  NestingScope scope(*this, loc);
+  if (scope.tooDeep())
+    return nullptr;
+  consume();
+  ExprPtr operand = parseNot(height);
+  if (!operand)
+    return nullptr;
+  ++height;
+  if (failed(checkHeight(height, loc)))
+    return nullptr;
+  return std::make_unique<UnaryExpr>(loc, '!', std::move(operand));
+}
+
+ExprPtr Parser::parseComparison(unsigned &height) {
+  return parseBinaryChain(
+      height, {K::EqualEqual, K::NotEqual, K::Less, K::LessEqual, K::Greater, K::GreaterEqual},
+      &Parser::parseAdditive);
 }
 
 ExprPtr Parser::parseAdditive(unsigned &height) {
@@ -648,6 +762,22 @@ ExprPtr Parser::parsePrimary(unsigned &height) {
   default:
     emitExpected("an expression");
     return nullptr;
+  }
+  // Postfix indexing: `list[i]`, `cfgs[d][j]`.
+  while (tok.is(K::LSquare)) {
+    SMLoc indexLoc = tok.getLoc();
+    NestingScope scope(*this, indexLoc);
+    if (scope.tooDeep())
+      return nullptr;
+    openBracket();
+    unsigned indexHeight = 0;
+    ExprPtr index = parseExpr(indexHeight);
+    if (!index || failed(closeBracket(K::RSquare, "']' to close the index")))
+      return nullptr;
+    height = std::max(height, indexHeight) + 1;
+    if (failed(checkHeight(height, indexLoc)))
+      return nullptr;
+    result = std::make_unique<IndexExpr>(indexLoc, std::move(result), std::move(index));
   }
   if (failed(rejectStrayAs()))
     return nullptr;

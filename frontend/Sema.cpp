@@ -26,6 +26,7 @@ using llvm::LogicalResult;
 using llvm::SMLoc;
 using llvm::StringRef;
 using llvm::success;
+using llvm::Twine;
 
 //===----------------------------------------------------------------------===//
 // Small helpers
@@ -276,8 +277,12 @@ FailureOr<Val> Evaluator::evalExpr(const ast::Expr &expr) {
     (void)error(loc, msg);
     return failure();
   }
+  case K::Index:
+    return evalIndex(llvm::cast<ast::IndexExpr>(expr));
   case K::Unary: {
     const auto &u = llvm::cast<ast::UnaryExpr>(expr);
+    if (u.getOp() == '!')
+      return evalNot(u);
     FailureOr<Val> v = evalExpr(u.getOperand());
     if (failed(v))
       return failure();
@@ -302,6 +307,10 @@ FailureOr<Val> Evaluator::evalExpr(const ast::Expr &expr) {
 }
 
 FailureOr<Val> Evaluator::evalBinary(const ast::BinaryExpr &expr) {
+  if (expr.getOp() == '&' || expr.getOp() == '|')
+    return evalLogic(expr);
+  if (llvm::is_contained(StringRef("=!<l>g"), expr.getOp()))
+    return evalComparison(expr);
   FailureOr<Val> lhs = evalExpr(expr.getLHS());
   if (failed(lhs))
     return failure();
@@ -401,6 +410,8 @@ FailureOr<Val> Evaluator::evalCall(const ast::CallExpr &call) {
     return evalBlockCall(call, *blockIt->second);
   if (const LayerSpec *spec = lookupLayer(callee))
     return evalLayerCall(call, *spec);
+  if (callee == "len")
+    return evalLen(call);
   if (callee == "cross_entropy" || callee == "mse") {
     (void)error(call.getLoc(), "'" + callee +
                                    "' is a loss; name it in the train section: "
@@ -553,8 +564,9 @@ LogicalResult Evaluator::evalStmts(const std::vector<ast::StmtPtr> &stmts) {
 LogicalResult Evaluator::evalInput(const ast::InputStmt &stmt) {
   StringRef name = stmt.getName();
   if (frame().repeatDepth > 0)
-    return error(stmt.getLoc(), "'input' declarations must be at the top level of a "
-                                "model or block, not inside 'repeat'");
+    return error(stmt.getLoc(), Twine("'input' declarations must be at the top level of a "
+                                      "model or block, not inside '") +
+                                    frame().nestKind + "'");
   if (frame().vars.count(name))
     return error(stmt.getNameLoc(), "input '" + name + "' is already defined");
   if (frame().isBlock()) {
@@ -692,6 +704,8 @@ LogicalResult Evaluator::evalStmt(const ast::Stmt &stmt) {
     if (!var.empty() && (frame().vars.count(var) || frame().constants.count(var)))
       return error(r.getIndexLoc(), "loop index '" + var + "' is already defined");
     ++frame().repeatDepth;
+    const char *outerKind = frame().nestKind;
+    frame().nestKind = "repeat";
     for (int64_t i = 0; i < *count; ++i) {
       if (failed(step(r.getLoc())))
         return failure();
@@ -703,12 +717,17 @@ LogicalResult Evaluator::evalStmt(const ast::Stmt &stmt) {
         return failure();
     }
     --frame().repeatDepth;
+    frame().nestKind = outerKind;
     if (!var.empty()) {
       frame().vars.erase(var);
       frame().constants.erase(var);
     }
     return success();
   }
+  case ast::Stmt::Kind::For:
+    return evalFor(llvm::cast<ast::ForStmt>(stmt));
+  case ast::Stmt::Kind::If:
+    return evalIf(llvm::cast<ast::IfStmt>(stmt));
   case ast::Stmt::Kind::Train: {
     const auto &t = llvm::cast<ast::TrainStmt>(stmt);
     if (frame().isBlock() || frame().repeatDepth > 0)
@@ -856,6 +875,32 @@ LogicalResult Evaluator::evalTrain(const ast::TrainStmt &stmt) {
 // Models
 //===----------------------------------------------------------------------===//
 
+/// `[64, "M", [1, 2]]`: a constant as it would be written.
+static std::string formatConstant(const Val &v) {
+  switch (v.kind) {
+  case Val::Kind::Int:
+    return std::to_string(v.i);
+  case Val::Kind::Float: {
+    std::string text;
+    llvm::raw_string_ostream(text) << llvm::format("%g", v.f);
+    return text;
+  }
+  case Val::Kind::Bool:
+    return v.b ? "true" : "false";
+  case Val::Kind::String:
+    return "\"" + v.s + "\"";
+  case Val::Kind::List: {
+    std::string text = "[";
+    for (size_t i = 0; i < v.list.size(); ++i)
+      text += (i ? ", " : "") + formatConstant(v.list[i]);
+    return text + "]";
+  }
+  case Val::Kind::Tensor:
+    break;
+  }
+  return "tensor";
+}
+
 static HParamValue toHParam(const Val &v) {
   HParamValue h;
   switch (v.kind) {
@@ -870,6 +915,10 @@ static HParamValue toHParam(const Val &v) {
   case Val::Kind::Bool:
     h.kind = HParamValue::Kind::Bool;
     h.b = v.b;
+    break;
+  case Val::Kind::List:
+    h.kind = HParamValue::Kind::String;
+    h.s = formatConstant(v);
     break;
   default:
     h.kind = HParamValue::Kind::String;
@@ -910,11 +959,43 @@ static FailureOr<Val> convertOverride(const Override &ov, const Val &dv,
   case Val::Kind::String:
     v.s = ov.value;
     return v;
-  case Val::Kind::List:
+  case Val::Kind::List: {
+    // A flat list: `[64,M,128]`; each element an integer, a number, a
+    // boolean or else a string.
+    if (!text.consume_front("[") || !text.consume_back("]")) {
+      problem = "'" + ov.value + "' is not a list; write it as [a,b,...]";
+      return failure();
+    }
+    if (text.contains('[') || text.contains(']')) {
+      problem = "nested lists cannot be given with -D";
+      return failure();
+    }
+    v.loc = SMLoc();
+    if (text.trim().empty())
+      return v;
+    llvm::SmallVector<StringRef, 16> parts;
+    text.split(parts, ',');
+    for (StringRef part : parts) {
+      part = part.trim();
+      double e;
+      if (!part.getAsInteger(10, i))
+        v.list.push_back(Val::makeInt(i, SMLoc()));
+      else if (!part.getAsDouble(e) && std::isfinite(e))
+        v.list.push_back(Val::makeFloat(e, SMLoc()));
+      else {
+        Val el;
+        el.kind = part == "true" || part == "false" ? Val::Kind::Bool : Val::Kind::String;
+        el.b = part == "true";
+        el.s = part.str();
+        v.list.push_back(std::move(el));
+      }
+    }
+    return v;
+  }
   case Val::Kind::Tensor:
     break;
   }
-  problem = "a hyperparameter must be a number, boolean or string";
+  problem = "a hyperparameter must be a number, boolean, string or list";
   return failure();
 }
 
@@ -931,6 +1012,8 @@ static std::string describeHParam(const Val &dv) {
   case Val::Kind::Bool:
     return std::string("a boolean hyperparameter (default ") + (dv.b ? "true" : "false") +
            ")";
+  case Val::Kind::List:
+    return "a list hyperparameter (default " + formatConstant(dv) + ")";
   default:
     return "a string hyperparameter";
   }
@@ -952,9 +1035,9 @@ LogicalResult Evaluator::evaluateModel(const ast::Definition &model,
     if (failed(dv))
       return failure();
     Val v = *dv;
-    if (v.kind == Val::Kind::Tensor || v.kind == Val::Kind::List)
+    if (v.kind == Val::Kind::Tensor)
       return error(p.defaultValue->getLoc(),
-                   "a hyperparameter must be a number, boolean or string");
+                   "a hyperparameter must be a number, boolean, string or list");
     for (const Override &ov : overrides) {
       if (ov.name != p.name)
         continue;

@@ -52,7 +52,8 @@ struct Frame {
   llvm::SMLoc outputLoc;
   std::vector<Val> blockInputs; ///< Tensor arguments of a block call.
   unsigned nextInput = 0;       ///< The next block input to bind.
-  unsigned repeatDepth = 0;
+  unsigned repeatDepth = 0;     ///< Nesting in repeat, for and if bodies.
+  const char *nestKind = "repeat"; ///< The innermost of those statements.
   bool isBlock() const { return def && !def->isModel(); }
 };
 
@@ -112,6 +113,19 @@ public:
   llvm::FailureOr<Val> evalBlockCall(const ast::CallExpr &call,
                                      const ast::Definition &block);
   llvm::LogicalResult evalTrain(const ast::TrainStmt &stmt);
+
+  // Compile-time control flow (SemaControl.cpp).
+  llvm::LogicalResult evalFor(const ast::ForStmt &stmt);
+  llvm::LogicalResult evalIf(const ast::IfStmt &stmt);
+  /// Evaluates a boolean expression; `what` names it in the error otherwise.
+  llvm::FailureOr<bool> evalCondition(const ast::Expr &expr, llvm::StringRef what);
+  llvm::FailureOr<Val> evalIndex(const ast::IndexExpr &expr);
+  llvm::FailureOr<Val> evalLen(const ast::CallExpr &call);
+  llvm::FailureOr<Val> evalNot(const ast::UnaryExpr &expr);
+  /// `and`, `or`.
+  llvm::FailureOr<Val> evalLogic(const ast::BinaryExpr &expr);
+  /// `== != < <= > >=`.
+  llvm::FailureOr<Val> evalComparison(const ast::BinaryExpr &expr);
   llvm::LogicalResult evalInput(const ast::InputStmt &stmt);
   llvm::FailureOr<int64_t> evalIntExpr(const ast::Expr &expr, llvm::StringRef what);
 

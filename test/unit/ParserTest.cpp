@@ -466,22 +466,16 @@ TEST(ParserTest, DuplicateParameter) {
 }
 
 TEST(ParserTest, StatementErrors) {
-  expectError(
-      "model m { 3 }",
-      "test.nn:1:11: error: expected a statement (input, output, repeat, "
-      "train or 'name = expression'), found '3'");
-  expectError(
-      "model m { as }",
-      "test.nn:1:11: error: expected a statement (input, output, repeat, "
-      "train or 'name = expression'), found 'as'");
-  expectError(
-      "model m { relu(x) }",
-      "test.nn:1:15: error: expected '=' after 'relu' (a statement is input, "
-      "output, repeat, train or 'name = expression'), found '('");
-  expectError(
-      "model m { x = 1 2 }",
-      "test.nn:1:17: error: expected a statement (input, output, repeat, "
-      "train or 'name = expression'), found '2'");
+  expectError("model m { 3 }", "test.nn:1:11: error: expected a statement (input, output, repeat, "
+                               "for, if, train or 'name = expression'), found '3'");
+  expectError("model m { as }", "test.nn:1:11: error: expected a statement (input, output, repeat, "
+                                "for, if, train or 'name = expression'), found 'as'");
+  expectError("model m { relu(x) }",
+              "test.nn:1:15: error: expected '=' after 'relu' (a statement is input, "
+              "output, repeat, for, if, train or 'name = expression'), found '('");
+  expectError("model m { x = 1 2 }",
+              "test.nn:1:17: error: expected a statement (input, output, repeat, "
+              "for, if, train or 'name = expression'), found '2'");
   expectError("model m { x = }", "test.nn:1:15: error: expected an expression, "
                                  "found '}'");
   expectError("model m { output }",
@@ -551,23 +545,20 @@ TEST(ParserTest, ExpressionErrors) {
               "name after 'as', found '3'");
   expectError("model m { x = 1 + * 2 }", "test.nn:1:19: error: expected an "
                                          "expression, found '*'");
-  expectError(
-      "model m { x = \"s\" \"t\" }",
-      "test.nn:1:19: error: expected a statement (input, output, repeat, "
-      "train or 'name = expression'), found string \"t\"");
+  expectError("model m { x = \"s\" \"t\" }",
+              "test.nn:1:19: error: expected a statement (input, output, repeat, "
+              "for, if, train or 'name = expression'), found string \"t\"");
 }
 
 TEST(ParserTest, LongTokensAreTruncatedInMessages) {
   std::string name(100, 'q');
-  expectError("model m { 3 " + name + " }",
-              "test.nn:1:11: error: expected a statement "
-              "(input, output, repeat, train or 'name = "
-              "expression'), found '3'");
-  expectError(
-      "model m { x = 1 " + name + "(",
-      "test.nn:1:117: error: expected '=' after '" + std::string(32, 'q') +
-          "...' (a statement is input, output, repeat, train or 'name = "
-          "expression'), found '('");
+  expectError("model m { 3 " + name + " }", "test.nn:1:11: error: expected a statement "
+                                            "(input, output, repeat, for, if, train or 'name = "
+                                            "expression'), found '3'");
+  expectError("model m { x = 1 " + name + "(",
+              "test.nn:1:117: error: expected '=' after '" + std::string(32, 'q') +
+                  "...' (a statement is input, output, repeat, for, if, train or 'name = "
+                  "expression'), found '('");
   expectError(
       "model m { x = f(a " + name + ") }",
       "test.nn:1:19: error: expected ')' to close the argument list, found '" +
