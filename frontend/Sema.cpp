@@ -159,7 +159,7 @@ LogicalResult Evaluator::step(SMLoc loc) {
     return success();
   return error(loc, "model '" + graph.name + "' takes more than " +
                         std::to_string(limits.maxSteps) +
-                        " evaluation steps, the limit of nnc (nested repeats?)");
+                        " evaluation steps, the limit of nnc (nested repeat or for loops?)");
 }
 
 LogicalResult Evaluator::addLayer(Layer layer) {
