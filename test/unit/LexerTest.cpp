@@ -126,6 +126,18 @@ TEST(LexerTest, Punctuation) {
                             K::Minus, K::Integer, K::RParen, K::Eof}));
 }
 
+TEST(LexerTest, ControlFlowTokens) {
+  LexResult result = lex("for if else and or not fork iff == != < <= > >= a<=b");
+  EXPECT_EQ(
+      result.kinds(),
+      (std::vector<K>{K::KwFor, K::KwIf, K::KwElse, K::KwAnd, K::KwOr, K::KwNot, K::Identifier,
+                      K::Identifier, K::EqualEqual, K::NotEqual, K::Less, K::LessEqual, K::Greater,
+                      K::GreaterEqual, K::Identifier, K::LessEqual, K::Identifier, K::Eof}));
+  // `= =` is two assignments' worth of `=`, not `==`.
+  EXPECT_EQ(lex("= =").kinds(), (std::vector<K>{K::Equal, K::Equal, K::Eof}));
+  expectError("if !b", "test.nn:1:4: error: unexpected character '!' (negation is 'not')");
+}
+
 TEST(LexerTest, Locations) {
   LexResult result = lex("model m {\n  x = 1\n\t}");
   ASSERT_EQ(result.tokens.size(), 8u);
