@@ -13,8 +13,10 @@
 ///   activations, OIHW conv weights, [out, in] linear weights, batch-first
 ///   sequences [N, T, F]. Integer ids and labels are int64.
 /// - Kernels never allocate from the heap. A kernel that needs scratch takes a
-///   `scratch` pointer of at least `nnc_<kernel>_scratch_bytes(...)` bytes
-///   (64-byte aligned is best; 16 is enough). The compiler calls the same
+///   `scratch` pointer of at least `nnc_<kernel>_scratch_bytes(...)` bytes,
+///   64-byte aligned (the arena aligns every region so): some of oneDNN's
+///   kernels use aligned loads on it, and the f32 conv backward at 128 x 256
+///   x 4 x 4 -> 512 crashed on a 16-byte aligned scratch. The compiler calls the same
 ///   function at compile time to reserve the scratch in the arena. The one
 ///   exception is the oneDNN backend's primitive cache (see nnc_conv2d_fwd
 ///   and the int8 kernels): small objects created at the first call with a

@@ -7,6 +7,7 @@
 #include "runtime/Train.h"
 
 #include "llvm/Support/Debug.h"
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
@@ -92,7 +93,34 @@ static double kernelBandwidth(ModelOptions &model, int64_t c) {
 // Training changes the weights every step, so the library's copies of them
 // (reordered, converted to bf16) are remade at every call: each timed call
 // here changes one weight too.
-static void touch(std::vector<float> &w) { w[0] = w[0] == 0.01f ? 0.02f : 0.01f; }
+namespace {
+/// A buffer aligned to 64 bytes, as the arena aligns every region: some of
+/// oneDNN's kernels use aligned loads on their scratchpad (the f32
+/// convolution backward at 128 x 256 x 4 x 4 -> 512 crashed on a 16-byte
+/// aligned one).
+template <typename T> class Aligned {
+public:
+  explicit Aligned(size_t n, T value = T()) : n(n) {
+    size_t bytes = (std::max<size_t>(n, 1) * sizeof(T) + 63) / 64 * 64;
+    p = static_cast<T *>(std::aligned_alloc(64, bytes));
+    if (!p)
+      report_fatal_error("nnc scale: out of memory timing a library call");
+    std::fill(p, p + n, value);
+  }
+  Aligned(const Aligned &) = delete;
+  Aligned &operator=(const Aligned &) = delete;
+  ~Aligned() { std::free(p); }
+  T *data() { return p; }
+  size_t size() const { return n; }
+  T &operator[](size_t i) { return p[i]; }
+
+private:
+  size_t n;
+  T *p = nullptr;
+};
+} // namespace
+
+static void touch(Aligned<float> &w) { w[0] = w[0] == 0.01f ? 0.02f : 0.01f; }
 
 namespace {
 enum class Call { Forward, Backward, BackwardWeights };
@@ -108,7 +136,7 @@ static TimedCall timeConv(const LibraryLayer &l, int64_t N, Call call, int32_t p
   const int64_t C = l.c, H = l.h, W = l.w, O = l.o, G = l.groups;
   const int64_t HO = (H + 2 * l.ph - l.dh * (l.kh - 1) - 1) / l.sh + 1;
   const int64_t WO = (W + 2 * l.pw - l.dw * (l.kw - 1) - 1) / l.sw + 1;
-  std::vector<float> x(N * C * H * W, 0.5f), w(O * (C / G) * l.kh * l.kw, 0.01f),
+  Aligned<float> x(N * C * H * W, 0.5f), w(O * (C / G) * l.kh * l.kw, 0.01f),
       y(N * O * HO * WO, 0.25f), dx(x.size()), dw(w.size());
   auto scratchBytes = [&](bool forward) {
     if (forward)
@@ -122,7 +150,7 @@ static TimedCall timeConv(const LibraryLayer &l, int64_t N, Call call, int32_t p
                                                     l.pw, l.dh, l.dw, G, precision);
   };
   const int64_t bytes = scratchBytes(call == Call::Forward);
-  std::vector<char> scratch(bytes + 64);
+  Aligned<char> scratch(bytes + 64);
   const double flops = 2.0 * N * O * HO * WO * (C / G) * l.kh * l.kw;
   TimedCall t;
   t.flops = call == Call::Backward ? 2 * flops : flops;
@@ -158,12 +186,12 @@ static TimedCall timeConv(const LibraryLayer &l, int64_t N, Call call, int32_t p
 /// Times one GEMM call (a linear layer M x in -> out) in isolation.
 static TimedCall timeGemm(int64_t M, int64_t in, int64_t out, Call call, int32_t precision) {
   const bool f32 = precision == NNC_PRECISION_F32;
-  std::vector<float> x(M * in, 0.5f), w(out * in, 0.01f), b(out, 0.f), y(M * out, 0.25f),
-      dx(M * in), dw(out * in), db(out);
+  Aligned<float> x(M * in, 0.5f), w(out * in, 0.01f), b(out, 0.f), y(M * out, 0.25f), dx(M * in),
+      dw(out * in), db(out);
   int64_t bytes = f32 ? 0
                       : std::max(nnc_linear_fwd_mixed_scratch_bytes(M, in, out, precision),
                                  nnc_linear_bwd_mixed_scratch_bytes(M, in, out, precision));
-  std::vector<char> scratch(bytes + 64);
+  Aligned<char> scratch(bytes + 64);
   TimedCall t;
   t.flops = (call == Call::Backward ? 4.0 : 2.0) * M * in * out;
   float *dxOut = call == Call::Backward ? dx.data() : nullptr;
