@@ -211,6 +211,10 @@ private:
   /// operators `ops` of one precedence level.
   ExprPtr parseBinaryChain(unsigned &height, llvm::ArrayRef<K> ops,
                            ExprPtr (Parser::*parseOperand)(unsigned &));
+  /// Parses `prefix* operand` for the prefix operator `prefix` (`op` in the
+  /// AST), right-nested, each level counted as the binary ones are.
+  ExprPtr parsePrefix(unsigned &height, K prefix, char op,
+                      ExprPtr (Parser::*parseOperand)(unsigned &));
   ExprPtr parseOr(unsigned &height);
   ExprPtr parseAnd(unsigned &height);
   ExprPtr parseNot(unsigned &height);
@@ -631,21 +635,26 @@ ExprPtr Parser::parseAnd(unsigned &height) {
   return parseBinaryChain(height, {K::KwAnd}, &Parser::parseNot);
 }
 
-ExprPtr Parser::parseNot(unsigned &height) {
-  if (tok.isNot(K::KwNot))
-    return parseComparison(height);
+ExprPtr Parser::parsePrefix(unsigned &height, K prefix, char op,
+                            ExprPtr (Parser::*parseOperand)(unsigned &)) {
+  if (tok.isNot(prefix))
+    return (this->*parseOperand)(height);
   SMLoc loc = tok.getLoc();
   NestingScope scope(*this, loc);
   if (scope.tooDeep())
     return nullptr;
   consume();
-  ExprPtr operand = parseNot(height);
+  ExprPtr operand = parsePrefix(height, prefix, op, parseOperand);
   if (!operand)
     return nullptr;
   ++height;
   if (failed(checkHeight(height, loc)))
     return nullptr;
-  return std::make_unique<UnaryExpr>(loc, '!', std::move(operand));
+  return std::make_unique<UnaryExpr>(loc, op, std::move(operand));
+}
+
+ExprPtr Parser::parseNot(unsigned &height) {
+  return parsePrefix(height, K::KwNot, '!', &Parser::parseComparison);
 }
 
 ExprPtr Parser::parseComparison(unsigned &height) {
@@ -664,20 +673,7 @@ ExprPtr Parser::parseTerm(unsigned &height) {
 }
 
 ExprPtr Parser::parseUnary(unsigned &height) {
-  if (tok.isNot(K::Minus))
-    return parsePrimary(height);
-  SMLoc loc = tok.getLoc();
-  NestingScope scope(*this, loc);
-  if (scope.tooDeep())
-    return nullptr;
-  consume();
-  ExprPtr operand = parseUnary(height);
-  if (!operand)
-    return nullptr;
-  ++height;
-  if (failed(checkHeight(height, loc)))
-    return nullptr;
-  return std::make_unique<UnaryExpr>(loc, '-', std::move(operand));
+  return parsePrefix(height, K::Minus, '-', &Parser::parsePrimary);
 }
 
 ExprPtr Parser::parsePrimary(unsigned &height) {

@@ -59,6 +59,10 @@ double nnc::driver::secondsPerCall(function_ref<void()> fn) {
   return best;
 }
 
+/// Bytes the bandwidth model's relu + maxpool kernel moves per input channel
+/// (64 x 32 x 32 f32 in, a quarter of it out).
+static constexpr double kKernelBytesPerChannel = 1.25 * 262144;
+
 /// The generated-kernel bandwidth: builds a model of one fused relu +
 /// maxpool kernel (64 x c x 32 x 32 in, c x 256 KiB; a quarter of it out)
 /// and times its forward pass; 0 after reporting.
@@ -87,7 +91,7 @@ static double kernelBandwidth(ModelOptions &model, int64_t c) {
     return 0;
   nnc::rt::fillSyntheticInputs(*loaded->model);
   double seconds = secondsPerCall([&] { (void)loaded->model->run("forward"); });
-  return 1.25 * double(c) * 262144.0 / seconds;
+  return kKernelBytesPerChannel * double(c) / seconds;
 }
 
 // Training changes the weights every step, so the library's copies of them
@@ -250,8 +254,8 @@ Machine nnc::driver::calibrate(ModelOptions &model) {
 }
 
 double Machine::bandwidthAt(double bytes) const {
-  // The two calibration kernels move 320 KiB and 5 MiB.
-  const double small = 1.25 * 262144, large = 16 * small;
+  // The two calibration kernels (1 and 16 channels) move 320 KiB and 5 MiB.
+  const double small = kKernelBytesPerChannel, large = 16 * small;
   if (cachedBandwidth <= 0 || bytes >= large)
     return bandwidth;
   if (bytes <= small)
