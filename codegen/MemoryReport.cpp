@@ -73,6 +73,16 @@ nnc::ArenaBreakdown nnc::breakDownArena(const MemoryPlan &plan) {
         r.largestActivationLayer = b.layer;
       }
     }
+    StringMap<size_t> blockIndex;
+    for (const PlannedBuffer &b : largest->buffers) {
+      if (b.kind != "activation")
+        continue;
+      StringRef block = StringRef(b.layer).split('.').first;
+      auto [it, inserted] = blockIndex.try_emplace(block, r.activationsByBlock.size());
+      if (inserted)
+        r.activationsByBlock.push_back({block.str(), 0});
+      r.activationsByBlock[it->second].second += b.bytes;
+    }
   }
   r.fragmentation = r.arena - named;
   return r;

@@ -50,6 +50,10 @@ struct ArenaBreakdown {
   /// (anywhere in it, not only at the peak) and the layer that allocates it.
   int64_t largestScratch = 0, largestActivation = 0;
   std::string largestScratchLayer, largestActivationLayer;
+  /// The entry's saved activations summed by block: the part of each
+  /// producing layer's name before its first '.' (`h3` for `h3.attn1`, a
+  /// layer outside blocks is its own), in order of first appearance.
+  std::vector<std::pair<std::string, int64_t>> activationsByBlock;
   /// Every entry's planned arena, lower bound and naive sum (codegen/MemoryPlan.h).
   struct Entry {
     std::string entry;

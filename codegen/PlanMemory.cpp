@@ -256,27 +256,50 @@ int64_t place(std::vector<Buffer> &buffers, int64_t base, Order order) {
     return std::make_pair(key(a), a - buffers.data()) < std::make_pair(key(b), b - buffers.data());
   });
   int64_t peak = base;
-  std::vector<Buffer *> placed;
+  // The pieces placed so far, by their first byte in the arena: for a
+  // buffer of one piece, the offsets it must avoid then come in ascending
+  // order, so the lowest fitting offset is found in one pass, without
+  // sorting (a model of thousands of layers would sort millions of ranges).
+  struct PlacedPiece {
+    int64_t first, end, start, last; // [first, end) bytes, [start, last] steps
+  };
+  std::vector<PlacedPiece> placed;
+  auto alignUp = [](int64_t x) { return (x + kAlign - 1) / kAlign * kAlign; };
   for (Buffer *buf : sorted) {
-    // The offsets [lo, hi) at which a piece of `buf` would overlap a placed
-    // piece that is live at the same time.
-    std::vector<std::pair<int64_t, int64_t>> busy;
-    for (Buffer *p : placed)
-      for (const Piece &q : p->pieces)
-        for (const Piece &mine : buf->pieces)
-          if (q.start <= mine.end && mine.start <= q.end)
-            busy.push_back({p->offset + q.at - mine.at - mine.bytes + 1,
-                            p->offset + q.at + q.bytes - mine.at});
-    std::sort(busy.begin(), busy.end());
     int64_t offset = base;
-    for (auto [lo, hi] : busy) {
-      if (offset < lo)
-        break;
-      offset = std::max(offset, (hi + kAlign - 1) / kAlign * kAlign);
+    if (buf->pieces.size() == 1) {
+      const Piece &mine = buf->pieces.front();
+      for (const PlacedPiece &q : placed) {
+        if (q.start > mine.end || mine.start > q.last)
+          continue;
+        if (offset < q.first - mine.at - mine.bytes + 1)
+          break;
+        offset = std::max(offset, alignUp(q.end - mine.at));
+      }
+    } else {
+      // The offsets [lo, hi) at which a piece of `buf` would overlap a
+      // placed piece that is live at the same time.
+      std::vector<std::pair<int64_t, int64_t>> busy;
+      for (const PlacedPiece &q : placed)
+        for (const Piece &mine : buf->pieces)
+          if (q.start <= mine.end && mine.start <= q.last)
+            busy.push_back({q.first - mine.at - mine.bytes + 1, q.end - mine.at});
+      std::sort(busy.begin(), busy.end());
+      for (auto [lo, hi] : busy) {
+        if (offset < lo)
+          break;
+        offset = std::max(offset, alignUp(hi));
+      }
     }
     buf->offset = offset;
     peak = std::max(peak, offset + buf->bytes);
-    placed.push_back(buf);
+    for (const Piece &p : buf->pieces) {
+      PlacedPiece q{offset + p.at, offset + p.at + p.bytes, p.start, p.end};
+      auto at =
+          std::upper_bound(placed.begin(), placed.end(), q.first,
+                           [](int64_t first, const PlacedPiece &x) { return first < x.first; });
+      placed.insert(at, q);
+    }
   }
   return peak;
 }

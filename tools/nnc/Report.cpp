@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tools/nnc/Costs.h"
+#include "tools/nnc/ReportTokens.h"
 
 #include "codegen/CPUPipeline.h"
 #include "codegen/KernelReport.h"
@@ -620,6 +621,7 @@ static int printReports(Session &session, raw_ostream &os) {
         return 1;
       dataParallel = *dp;
     }
+    std::optional<TokenReport> tokens = tokenReportOf(specializedModel, *report, costs.training);
     const bool fused = !model.noFuse;
     // The runtime's costs outside the arena: of the training library, or of
     // the inference one when training has no plan.
@@ -646,6 +648,8 @@ static int printReports(Session &session, raw_ostream &os) {
         object["kernels"] = nnc::kernelsToJSON(costs.kernels, fused);
       if (dataParallel)
         object["data_parallel"] = dataParallelToJSON(*dataParallel);
+      if (tokens)
+        object["language_model"] = tokenReportToJSON(*tokens);
       if (recompute)
         object["memory_budget"] = budgetToJSON(*recompute, *report);
       else
@@ -664,6 +668,8 @@ static int printReports(Session &session, raw_ostream &os) {
                               costs.inference, os);
       if (dataParallel)
         printDataParallel(*dataParallel, os);
+      if (tokens)
+        printTokenReport(*tokens, os);
       if (!costs.precision.empty())
         os << "mixed precision " << costs.precision
            << ": the arena holds f32 master weights, gradients, optimizer state and activations; "
