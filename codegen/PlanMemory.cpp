@@ -23,6 +23,7 @@
 #include "llvm/Support/Debug.h"
 
 #include <algorithm>
+#include <optional>
 #include <limits>
 
 #define DEBUG_TYPE "nn-plan-memory"
@@ -277,18 +278,39 @@ int64_t place(std::vector<Buffer> &buffers, int64_t base, Order order) {
         offset = std::max(offset, alignUp(q.end - mine.at));
       }
     } else {
-      // The offsets [lo, hi) at which a piece of `buf` would overlap a
-      // placed piece that is live at the same time.
-      std::vector<std::pair<int64_t, int64_t>> busy;
-      for (const PlacedPiece &q : placed)
-        for (const Piece &mine : buf->pieces)
+      // The same pass for each piece, merged: the offsets [lo, hi) at which
+      // a piece would overlap a placed piece live at the same time, taken in
+      // ascending lo over all pieces (a heap of one cursor per piece).
+      struct Cursor {
+        int64_t lo;
+        size_t at, piece;
+      };
+      auto next = [&](size_t piece, size_t from) -> std::optional<Cursor> {
+        const Piece &mine = buf->pieces[piece];
+        for (size_t i = from; i < placed.size(); ++i) {
+          const PlacedPiece &q = placed[i];
           if (q.start <= mine.end && mine.start <= q.last)
-            busy.push_back({q.first - mine.at - mine.bytes + 1, q.end - mine.at});
-      std::sort(busy.begin(), busy.end());
-      for (auto [lo, hi] : busy) {
-        if (offset < lo)
+            return Cursor{q.first - mine.at - mine.bytes + 1, i, piece};
+        }
+        return std::nullopt;
+      };
+      auto later = [](const Cursor &a, const Cursor &b) { return a.lo > b.lo; };
+      std::vector<Cursor> heap;
+      for (size_t k = 0; k < buf->pieces.size(); ++k)
+        if (std::optional<Cursor> c = next(k, 0))
+          heap.push_back(*c);
+      std::make_heap(heap.begin(), heap.end(), later);
+      while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), later);
+        Cursor c = heap.back();
+        heap.pop_back();
+        if (offset < c.lo)
           break;
-        offset = std::max(offset, alignUp(hi));
+        offset = std::max(offset, alignUp(placed[c.at].end - buf->pieces[c.piece].at));
+        if (std::optional<Cursor> n = next(c.piece, c.at + 1)) {
+          heap.push_back(*n);
+          std::push_heap(heap.begin(), heap.end(), later);
+        }
       }
     }
     buf->offset = offset;
