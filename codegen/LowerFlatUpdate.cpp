@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/DenseSet.h"
 
 using namespace mlir;
 using namespace mlir::nn;
@@ -161,6 +162,18 @@ bool FunctionLowering::lowerFlatUpdate(KernelOp kernel) {
     Value shift = arith::ConstantIndexOp::create(b, loc(), start * elemBytes);
     return memref::ViewOp::create(b, loc(), type, slab, shift, ValueRange{});
   };
+  // The keys that map to each gradient allocation, to repoint them at its
+  // slice (one pass over the mapping, not one per update).
+  DenseMap<Value, SmallVector<Value, 1>> keysOf;
+  {
+    DenseSet<Value> olds;
+    for (memref::AllocOp alloc : allocs)
+      if (alloc)
+        olds.insert(alloc.getResult());
+    for (auto &entry : mapping)
+      if (olds.contains(entry.second))
+        keysOf[entry.second].push_back(entry.first);
+  }
   for (auto [update, alloc, start] : llvm::zip(updates, allocs, starts)) {
     Value grad = lookup(update.getDpsInputs()[0]);
     // Each slice is a gradient of the memory plan, of the layer whose
@@ -188,9 +201,11 @@ bool FunctionLowering::lowerFlatUpdate(KernelOp kernel) {
     Value view = markGradient(slice(start, alloc.getType()), alloc);
     Value old = alloc.getResult();
     old.replaceAllUsesWith(view);
-    for (auto &entry : mapping)
-      if (entry.second == old)
-        entry.second = view;
+    for (Value key : keysOf.lookup(old)) {
+      auto it = mapping.find(key);
+      if (it != mapping.end() && it->second == old)
+        it->second = view;
+    }
     alloc.erase();
   }
 
