@@ -11,7 +11,8 @@ language (docs/language.md) from a seeded generator: a CNN, MLP, sequence
 layer and option (conv2d stride/padding incl. "same"/"valid"/dilation/groups/
 bias, max/avg/global pooling, batchnorm 1d/2d, the activations, softmax/
 log_softmax, dropout, flatten/reshape, linear, add and concat branches,
-embedding, rnn/lstm/gru with layers/bidirectional/sequence/nonlinearity/bias),
+embedding, rnn/lstm/gru with layers/bidirectional/sequence/nonlinearity/bias,
+attention with heads/kv_heads/causal/bias),
 blocks with parameters called under `repeat` (also `repeat i in n`), `as`
 names, a model hyperparameter used as a size, optional `normalize`, random
 small shapes (one model in five wide), batch sizes 1, 2, 3, 5, 1 or 2
@@ -78,7 +79,7 @@ import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from torch_forward_reference import save  # noqa: E402
+from torch_forward_reference import SelfAttention, save  # noqa: E402
 
 CHECKER = os.path.join(ROOT, "test", "difftest", "check_artifact.py")
 REGRESS = os.path.join(ROOT, "test", "difftest", "regress")
@@ -105,7 +106,8 @@ ILL = object()  # torch_step's answer for an ill-conditioned step
 # Name prefixes of the automatic layer names (docs/language.md, Names).
 PREFIX = {"conv2d": "conv", "linear": "fc", "embedding": "embed", "batchnorm": "bn",
           "batchnorm1d": "bn", "batchnorm2d": "bn", "rnn": "rnn", "lstm": "lstm",
-          "gru": "gru", "maxpool2d": "pool", "avgpool2d": "pool", "dropout": "drop"}
+          "gru": "gru", "maxpool2d": "pool", "avgpool2d": "pool", "dropout": "drop",
+          "attention": "attn"}
 # Positional order of each layer's non-tensor arguments.
 POSITIONAL = {
     "conv2d": ["out", "kernel", "stride", "padding", "dilation", "groups", "bias"],
@@ -117,6 +119,7 @@ POSITIONAL = {
     "rnn": ["hidden", "layers", "bidirectional", "sequence", "nonlinearity", "bias"],
     "lstm": ["hidden", "layers", "bidirectional", "sequence", "bias"],
     "gru": ["hidden", "layers", "bidirectional", "sequence", "bias"],
+    "attention": ["heads", "kv_heads", "causal", "bias"],
 }
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "gelu", "leaky_relu"]
 
@@ -283,6 +286,10 @@ class Net(nn.Module):
             return F.avg_pool2d(x, k, s, a.get("padding", 0), count_include_pad=True)
         if layer == "dropout":
             return F.dropout(x, a.get("p", 0.5), self.training)
+        if layer == "attention":
+            return self.module(name, lambda: SelfAttention(
+                x.shape[-1], a["heads"], a.get("kv_heads"), a.get("causal", False),
+                a.get("bias", True)))(x)
         if layer in ("rnn", "lstm", "gru"):
             kw = dict(input_size=x.shape[-1], hidden_size=a["hidden"],
                       num_layers=a.get("layers", 1), bias=a.get("bias", True),
@@ -688,6 +695,18 @@ class Gen:
             return self.repeat_block(cur, "cnn", v)
         if rank == 2:  # [T, F] or [C, L]
             t, f = shape
+            if choice < 0.4 and family in ("seq", "tokens") and r.random() < 0.3:
+                heads = r.choice([h for h in range(1, min(f, 4) + 1) if f % h == 0])
+                pairs = [("heads", heads)]
+                if r.random() < 0.5:
+                    pairs.append(("kv_heads", r.choice([k for k in range(1, heads + 1)
+                                                        if heads % k == 0])))
+                if r.random() < 0.6:
+                    pairs.append(("causal", r.random() < 0.7))
+                if r.random() < 0.2:
+                    pairs.append(("bias", r.random() < 0.5))
+                return v if self.try_stmt([self.chain(v, cur, [self.op("attention", pairs)])]) \
+                    else None
             if choice < 0.4 and family in ("seq", "tokens"):
                 cell = r.choice(["rnn", "lstm", "gru"])
                 pairs = [("hidden", self.size(1, 6))]
