@@ -55,6 +55,9 @@ struct SampleSpec {
   /// Regression (mse): the float targets per sample (the model's output
   /// width). 0: class labels.
   int64_t targetWidth = 0;
+  /// Class labels per sample: 1 for a classifier (logits [N, C]), T for a
+  /// sequence model (logits [N, T, C], labels [N, T], one per position).
+  int64_t labelsPerSample = 1;
   /// Whether the input is integer token ids (an i64 input).
   bool tokenInputs = false;
   /// Token ids must lie in [0, vocabSize) (the embedding's size; 0: not
@@ -98,8 +101,11 @@ struct Dataset {
   PixelTransform pixelTransform;
   /// Token ids, size() * sampleElements() values (only for tokens).
   std::vector<int64_t> tokens;
-  /// Class labels, one per sample (empty if the targets are floats).
+  /// Class labels, labelWidth per sample (empty if the targets are floats).
   std::vector<int64_t> labels;
+  /// Class labels per sample: 1, or T for per-position labels of a sequence
+  /// (SampleSpec::labelsPerSample).
+  int64_t labelWidth = 1;
   /// Float targets, targetWidth per sample (regression; empty for class
   /// labels).
   std::vector<float> targets;
@@ -256,6 +262,11 @@ Result<Dataset> loadTokens(const std::string &path, const SampleSpec &spec,
 /// prototype drawn from N(0, 1) (the same for both splits of a seed); a
 /// sample is its class prototype plus N(0, noise^2), drawn from a stream
 /// that depends on the split. Labels are uniform. Same seed, same data.
+/// Sequence labels (spec.labelsPerSample = T > 1, labels [T] per sample):
+/// float samples get position t's label from their class's label prototype
+/// (one label per class and position), token samples the label of their
+/// id at position t under a fixed random map from ids to classes; either
+/// is learnable position by position.
 /// Token inputs (spec.tokenInputs): a class prototype is a sequence of ids in
 /// [0, spec.vocabSize), and each id of a sample is replaced by a random one
 /// with probability noise / 2. Regression (spec.targetWidth > 0): the
@@ -375,7 +386,8 @@ inline constexpr int64_t kIgnoreLabel = -100;
 /// Caller-provided batch buffers (views into the arena), each sized for a
 /// full batch. Only the fields the dataset has are written: `inputs` (float
 /// samples) or token ids (`tokens` for an i64 input, else `tokens32` for an
-/// i32 one), and `labels` or `targets` (targetWidth per row).
+/// i32 one), and `labels` (labelWidth per row) or `targets` (targetWidth per
+/// row).
 struct BatchBuffers {
   float *inputs = nullptr;
   int64_t *tokens = nullptr;
@@ -421,8 +433,8 @@ public:
   const std::vector<uint32_t> &order() const { return order_; }
 
   /// Copies batch `index` of the current epoch into `out` and returns its
-  /// true size n. Rows n..batchSize-1 are zero-filled and their labels set
-  /// to kIgnoreLabel; with float targets (mse, which has no ignore value)
+  /// true size n. Rows n..batchSize-1 are zero-filled and their labels (all
+  /// labelWidth of them) set to kIgnoreLabel; with float targets (mse, which has no ignore value)
   /// they repeat the batch's rows 0, 1, ... instead. Returns 0 (and copies
   /// nothing) if index is out of range or a needed buffer is null.
   int64_t copyBatch(int64_t index, const BatchBuffers &out) const;

@@ -147,3 +147,10 @@ func.func @attention(%x: tensor<?x6x8xf32>, %wqkv: tensor<16x8xf32>, %bqkv: tens
   %1 = nn.attention_core %q {heads = 4, kv_heads = 2} : (tensor<?x6x16xf32>) -> tensor<?x6x8xf32>
   return %0, %1 : tensor<?x6x8xf32>, tensor<?x6x8xf32>
 }
+
+// CHECK-LABEL: func.func @sequence_loss
+func.func @sequence_loss(%logits: tensor<?x6x10xf32>, %labels: tensor<?x6xi64>) -> tensor<f32> {
+  // CHECK: nn.cross_entropy %{{.*}}, %{{.*}} {name = "loss"} : tensor<?x6x10xf32>, tensor<?x6xi64>
+  %0 = nn.cross_entropy %logits, %labels {name = "loss"} : tensor<?x6x10xf32>, tensor<?x6xi64>
+  return %0 : tensor<f32>
+}
