@@ -269,15 +269,14 @@ bool gpu::deviceBatchedGemm(const LibraryHandles &h, bool transA, bool transB, i
                             const float *B, float *C) {
   if (batch == 0 || M == 0 || N == 0)
     return true;
-  ColumnMajorGemm g =
-      toColumnMajor(transA, transB, M, N, K, A, transA ? M : K, B, transB ? K : N, C, N);
+  ColumnMajorBatchedGemm b = toColumnMajorBatched(transA, transB, M, N, K, A, B, C);
+  const ColumnMajorGemm &g = b.gemm;
   const float zero = 0.0f;
-  // g.A is the row-major B (K N per entry), g.B the row-major A (M K).
   return checkCublas(h,
-                     h.blas.cublasSgemmStridedBatched(
-                         h.blasHandle, g.transa, g.transb, int(g.m), int(g.n), int(g.k), &alpha,
-                         g.A, int(g.lda), (long long)(K * N), g.B, int(g.ldb), (long long)(M * K),
-                         &zero, g.C, int(g.ldc), (long long)(M * N), int(batch)),
+                     h.blas.cublasSgemmStridedBatched(h.blasHandle, g.transa, g.transb, int(g.m),
+                                                      int(g.n), int(g.k), &alpha, g.A, int(g.lda),
+                                                      b.strideA, g.B, int(g.ldb), b.strideB, &zero,
+                                                      g.C, int(g.ldc), b.strideC, int(batch)),
                      "cublasSgemmStridedBatched");
 }
 

@@ -215,6 +215,21 @@ inline ColumnMajorGemm toColumnMajor(bool transA, bool transB, int64_t M, int64_
           ldc};
 }
 
+/// The arguments of cublasSgemmStridedBatched for nnc_batch_matmul's
+/// row-major C[b] = alpha op(A[b]) op(B[b]) over contiguous matrices: the
+/// column-major call of one entry and the element strides between entries of
+/// its A (the row-major B), B (the row-major A) and C.
+struct ColumnMajorBatchedGemm {
+  ColumnMajorGemm gemm;
+  int64_t strideA, strideB, strideC;
+};
+inline ColumnMajorBatchedGemm toColumnMajorBatched(bool transA, bool transB, int64_t M, int64_t N,
+                                                   int64_t K, const float *A, const float *B,
+                                                   float *C) {
+  return {toColumnMajor(transA, transB, M, N, K, A, transA ? M : K, B, transB ? K : N, C, N), K * N,
+          M * K, M * N};
+}
+
 /// The arguments of the cublasSgeam (C = 1 * op(A) + 0 * op(B), no
 /// transposes) that copies `rows` row-major rows of `cols` floats from `src`
 /// (row stride srcLd) to `dst` (row stride dstLd): column-major, the rows are

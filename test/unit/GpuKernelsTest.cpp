@@ -164,6 +164,27 @@ TEST(GpuKernels, RowMajorGemmMapsToColumnMajorCall) {
       }
 }
 
+/// nnc_batch_matmul's mapping to cublasSgemmStridedBatched: each entry's
+/// column-major call, at the entry's strides, computes what the CPU's
+/// nnc_batch_matmul computes (every transpose combination, alpha 0.5).
+TEST(GpuKernels, BatchedGemmMapsToStridedBatchedCall) {
+  const int64_t batch = 3, M = 7, N = 5, K = 9;
+  for (bool transA : {false, true})
+    for (bool transB : {false, true}) {
+      auto A = randomVec(batch * M * K, 1), B = randomVec(batch * K * N, 2);
+      std::vector<float> want(batch * M * N), got(batch * M * N, NAN);
+      nnc_batch_matmul(transA, transB, batch, M, N, K, 0.5f, A.data(), B.data(), want.data());
+      ColumnMajorBatchedGemm b =
+          toColumnMajorBatched(transA, transB, M, N, K, A.data(), B.data(), got.data());
+      const ColumnMajorGemm &g = b.gemm;
+      for (int64_t i = 0; i < batch; ++i)
+        referenceSgemm(g.transa, g.transb, g.m, g.n, g.k, 0.5f, g.A + i * b.strideA, g.lda,
+                       g.B + i * b.strideB, g.ldb, 0.0f, g.C + i * b.strideC, g.ldc);
+      EXPECT_LT(maxRelErr(got.data(), want.data(), batch * M * N), 1e-5)
+          << "transA " << transA << " transB " << transB;
+    }
+}
+
 /// The strided row copy as cublasSgeam copies exactly the rows' columns.
 TEST(GpuKernels, RowCopyMapsToGeam) {
   const int64_t rows = 4, cols = 3, srcLd = 5, dstLd = 7;
@@ -546,6 +567,23 @@ TEST(GpuKernelsDevice, GemmMatchesCpu) {
       auto got = c.read();
       expectNoKernelError();
       EXPECT_LT(maxRelErr(got.data(), want.data(), M * ldc), 1e-5)
+          << "transA " << transA << " transB " << transB;
+    }
+}
+
+TEST(GpuKernelsDevice, BatchMatmulMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  const int64_t batch = 6, M = 37, N = 29, K = 45;
+  for (int32_t transA : {0, 1})
+    for (int32_t transB : {0, 1}) {
+      auto A = randomVec(batch * M * K, 1), B = randomVec(batch * K * N, 2);
+      std::vector<float> want(batch * M * N);
+      DeviceBuffer a(A), b(B), c(batch * M * N);
+      nnc_batch_matmul(transA, transB, batch, M, N, K, 0.5f, A.data(), B.data(), want.data());
+      nnc_gpu_batch_matmul(transA, transB, batch, M, N, K, 0.5f, a.get(), b.get(), c.get());
+      auto got = c.read();
+      expectNoKernelError();
+      EXPECT_LT(maxRelErr(got.data(), want.data(), batch * M * N), 1e-5)
           << "transA " << transA << " transB " << transB;
     }
 }
