@@ -73,6 +73,18 @@ nnc::ArenaBreakdown nnc::breakDownArena(const MemoryPlan &plan) {
         r.largestActivationLayer = b.layer;
       }
     }
+    std::vector<std::pair<int64_t, int64_t>> events; // (step, +-bytes)
+    for (const PlannedBuffer &b : largest->buffers)
+      if (b.kind != "gradient") {
+        events.push_back({b.first, b.bytes});
+        events.push_back({b.last + 1, -b.bytes});
+      }
+    llvm::sort(events); // at one step, frees (negative) before allocations
+    int64_t live = 0;
+    for (auto [step, bytes] : events) {
+      live += bytes;
+      r.nonGradientPeak = std::max(r.nonGradientPeak, live);
+    }
     StringMap<size_t> blockIndex;
     for (const PlannedBuffer &b : largest->buffers) {
       if (b.kind != "activation")

@@ -54,6 +54,11 @@ struct ArenaBreakdown {
   /// producing layer's name before its first '.' (`h3` for `h3.attn1`, a
   /// layer outside blocks is its own), in order of first appearance.
   std::vector<std::pair<std::string, int64_t>> activationsByBlock;
+  /// The most bytes of the entry's transient buffers other than gradients
+  /// live at one step (each buffer counted whole, in-place sharing not
+  /// subtracted: an upper bound). Sharding the gradients (ZeRO-2/3) cannot
+  /// bring the arena below the persistent regions plus this.
+  int64_t nonGradientPeak = 0;
   /// Every entry's planned arena, lower bound and naive sum (codegen/MemoryPlan.h).
   struct Entry {
     std::string entry;

@@ -131,14 +131,22 @@ std::optional<TokenReport> nnc::driver::tokenReportOf(mlir::ModuleOp model,
   const nnc::ArenaBreakdown &plan = training.breakdown;
   r.activationsByBlock = plan.activationsByBlock;
   r.arena = plan.arena;
+  r.unshardedPeak = plan.nonGradientPeak;
+  r.stateBytes = plan.parameters + plan.optimizerState + 4 * report.trainableParameters;
   int64_t largestLayer = 0;
   for (const nnc::LayerReport &layer : report.layers)
     largestLayer = std::max(largestLayer, 4 * layer.params);
   for (Shard shard : {Shard::None, Shard::Opt, Shard::Grad, Shard::Param}) {
     auto bytesAt = [&](int64_t devices) {
-      return dataParallelMemoryOf(plan, devices, shard, devices * r.batch,
-                                  4 * report.trainableParameters, r.stateColumns, largestLayer)
-          .total;
+      DataParallelMemory dp =
+          dataParallelMemoryOf(plan, devices, shard, devices * r.batch,
+                               4 * report.trainableParameters, r.stateColumns, largestLayer);
+      if (shard != Shard::Grad && shard != Shard::Param)
+        return dp.total;
+      // The plan's peak was where the gradients were; with them sharded,
+      // the activations' peak may be higher.
+      return std::max(dp.total, dp.parameters + dp.optimizerState + plan.io + dp.gradients +
+                                    plan.nonGradientPeak + dp.commBuffer);
     };
     TokenReport::Fit fit{shardName(shard).str(), 0, 0};
     if (shard == Shard::None) {
@@ -224,8 +232,15 @@ void nnc::driver::printTokenReport(const TokenReport &r, raw_ostream &os) {
       if (fit.devices)
         os << formatv("{0} devices ({1} each)", fit.devices, nnc::formatBytes(fit.bytes));
       else
-        os << "never (what is not sharded exceeds a device)";
+        os << "never";
     }
+    if (llvm::none_of(r.fits, [](const TokenReport::Fit &f) { return f.devices > 0; }))
+      os << formatv(". The activations and temporaries the step keeps at once (up to {0}) are not "
+                    "divided by data parallelism and exceed a device: recompute them "
+                    "(--memory-budget) or use a shorter sequence; the parameters, gradients and "
+                    "optimizer state ({1}) alone need at least {2} devices (--shard param)",
+                    nnc::formatBytes(r.unshardedPeak), nnc::formatBytes(r.stateBytes),
+                    (r.stateBytes + kFitDeviceBytes - 1) / kFitDeviceBytes);
   }
   os << "\n";
 }
@@ -253,5 +268,7 @@ json::Value nnc::driver::tokenReportToJSON(const TokenReport &r) {
                       {"plan_unavailable", r.planUnavailable},
                       {"activations_by_block", std::move(blocks)},
                       {"fit_device_bytes", kFitDeviceBytes},
+                      {"unsharded_peak_bytes", r.unshardedPeak},
+                      {"state_bytes", r.stateBytes},
                       {"fits", std::move(fits)}};
 }

@@ -66,6 +66,11 @@ struct TokenReport {
     int64_t devices = 0, bytes = 0;
   };
   std::vector<Fit> fits;
+  /// The transient bytes other than gradients the step keeps at once (an
+  /// upper bound: ArenaBreakdown::nonGradientPeak), which no sharding of
+  /// data parallelism divides; and the bytes of the parameters, gradients
+  /// and optimizer state, which ZeRO-3 divides.
+  int64_t unshardedPeak = 0, stateBytes = 0;
 };
 
 /// The token section of `report` (of `model`, specialized to the report's
