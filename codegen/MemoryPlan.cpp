@@ -56,12 +56,40 @@ int64_t nnc::totalBytes(const llvm::StringMap<int64_t> &bytes) {
 }
 
 int64_t nnc::peakStep(const EntryPlan &entry) {
+  // The sum of the live buffers' bytes at each step (a sweep) bounds the
+  // live bytes from above (buffers that share bytes in place count them
+  // twice); the exact count is taken only at steps whose bound reaches the
+  // best so far, in descending order of the bound.
+  int64_t steps = int64_t(entry.steps.size());
+  if (steps == 0)
+    return 0;
+  std::vector<int64_t> delta(steps + 1, 0);
+  for (const PlannedBuffer &b : entry.buffers) {
+    int64_t first = std::clamp<int64_t>(b.first, 0, steps);
+    int64_t last = std::clamp<int64_t>(b.last + 1, 0, steps);
+    if (first < last) {
+      delta[first] += b.bytes;
+      delta[last] -= b.bytes;
+    }
+  }
+  std::vector<std::pair<int64_t, int64_t>> bound; // (-sum, step)
+  int64_t sum = 0;
+  for (int64_t s = 0; s < steps; ++s) {
+    sum += delta[s];
+    bound.push_back({-sum, s});
+  }
+  llvm::sort(bound);
   int64_t best = 0, bestBytes = -1;
-  for (int64_t s = 0; s < int64_t(entry.steps.size()); ++s)
-    if (int64_t bytes = totalBytes(liveBytesAt(entry, s)); bytes > bestBytes) {
+  for (auto [negSum, s] : bound) {
+    if (-negSum < bestBytes)
+      break;
+    int64_t bytes = totalBytes(liveBytesAt(entry, s));
+    // The first step of the most bytes, as a scan in step order finds it.
+    if (bytes > bestBytes || (bytes == bestBytes && s < best)) {
       best = s;
       bestBytes = bytes;
     }
+  }
   return best;
 }
 

@@ -329,16 +329,28 @@ int64_t place(std::vector<Buffer> &buffers, int64_t base, Order order) {
 /// The largest total of bytes live at one time (each buffer's bytes counted
 /// once however many of its pieces are live): no placement can use less.
 int64_t lowerBound(const std::vector<Buffer> &buffers) {
-  std::vector<int64_t> times;
-  for (const Buffer &b : buffers)
-    for (const Piece &p : b.pieces)
-      times.push_back(p.start);
-  llvm::sort(times);
-  times.erase(std::unique(times.begin(), times.end()), times.end());
-  int64_t best = 0;
-  for (int64_t t : times) {
-    int64_t live = 0;
-    for (const Buffer &b : buffers) {
+  // A sweep over the steps: each buffer adds, at each step where its set
+  // of live pieces changes, the change of their union (whole alignment
+  // units). The total only rises where a piece starts, so its maximum over
+  // the events is the maximum over the steps at which a piece starts.
+  auto alignUp = [](int64_t x) { return (x + kAlign - 1) / kAlign * kAlign; };
+  std::vector<std::pair<int64_t, int64_t>> events; // (step, change)
+  for (const Buffer &b : buffers) {
+    if (b.pieces.size() == 1) {
+      const Piece &p = b.pieces.front();
+      events.push_back({p.start, alignUp(p.bytes)});
+      events.push_back({p.end + 1, -alignUp(p.bytes)});
+      continue;
+    }
+    SmallVector<int64_t> changes;
+    for (const Piece &p : b.pieces) {
+      changes.push_back(p.start);
+      changes.push_back(p.end + 1);
+    }
+    llvm::sort(changes);
+    changes.erase(std::unique(changes.begin(), changes.end()), changes.end());
+    int64_t previous = 0;
+    for (int64_t t : changes) {
       // The union of the byte ranges of b's pieces live at t.
       SmallVector<std::pair<int64_t, int64_t>> ranges;
       for (const Piece &p : b.pieces)
@@ -352,10 +364,19 @@ int64_t lowerBound(const std::vector<Buffer> &buffers) {
           covered += hi - lo;
         reach = std::max(reach, hi);
       }
-      // Allocations are rounded to whole alignment units.
-      live += (covered + kAlign - 1) / kAlign * kAlign;
+      int64_t now = alignUp(covered);
+      if (now != previous)
+        events.push_back({t, now - previous});
+      previous = now;
     }
-    best = std::max(best, live);
+  }
+  llvm::sort(events);
+  int64_t best = 0, live = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    live += events[i].second;
+    // Every change at one step applied before the total is read.
+    if (i + 1 == events.size() || events[i + 1].first != events[i].first)
+      best = std::max(best, live);
   }
   return best;
 }
