@@ -733,6 +733,8 @@ Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
   data.count = count;
   data.tokenInputs = spec.tokenInputs;
   data.targetWidth = regression ? spec.targetWidth : 0;
+  int64_t width = regression ? 1 : std::max<int64_t>(spec.labelsPerSample, 1);
+  data.labelWidth = width;
   int64_t elems = data.sampleElements();
   // Prototypes depend on the seed only, so both splits share them.
   Pcg32 protoRng(seed, 0);
@@ -751,13 +753,22 @@ Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
   if (regression)
     initNormal(targetPrototypes.data(), int64_t(targetPrototypes.size()), 0.0f,
                1.0f, protoRng);
+  // Sequence labels: a label per class and position (float samples) or per
+  // token id (token samples), drawn after every other prototype so that
+  // classifier data is what it was.
+  std::vector<int64_t> labelPrototypes;
+  if (width > 1) {
+    labelPrototypes.resize(size_t(spec.tokenInputs ? spec.vocabSize : classes * width));
+    for (int64_t &l : labelPrototypes)
+      l = protoRng.bounded(static_cast<uint32_t>(classes));
+  }
   Pcg32 rng(seed, split == Split::Train ? 1 : 2);
   if (spec.tokenInputs)
     data.tokens.resize(static_cast<size_t>(count * elems));
   else
     data.inputs.resize(static_cast<size_t>(count * elems));
   if (!regression)
-    data.labels.resize(static_cast<size_t>(count));
+    data.labels.resize(static_cast<size_t>(count * width));
   uint32_t replaceBelow =
       static_cast<uint32_t>(std::min(1.0f, noise / 2) * 1000);
   for (int64_t i = 0; i < count; ++i) {
@@ -767,7 +778,7 @@ Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
                           targetPrototypes.begin() + label * data.targetWidth,
                           targetPrototypes.begin() +
                               (label + 1) * data.targetWidth);
-    else
+    else if (width == 1)
       data.labels[size_t(i)] = label;
     if (spec.tokenInputs) {
       int64_t *dst = data.tokens.data() + i * elems;
@@ -776,8 +787,13 @@ Result<Dataset> makeSynthetic(const SampleSpec &spec, int64_t count,
         dst[k] = rng.bounded(1000) < replaceBelow
                      ? rng.bounded(static_cast<uint32_t>(spec.vocabSize))
                      : proto[k];
+      // Position t's label is that of its id (the first `width` ids).
+      for (int64_t t = 0; width > 1 && t < width; ++t)
+        data.labels[size_t(i * width + t)] = labelPrototypes[size_t(dst[t % elems])];
       continue;
     }
+    for (int64_t t = 0; width > 1 && t < width; ++t)
+      data.labels[size_t(i * width + t)] = labelPrototypes[size_t(label * width + t)];
     float *dst = data.inputs.data() + i * elems;
     const float *proto = prototypes.data() + label * elems;
     for (int64_t k = 0; k < elems; ++k)
@@ -801,6 +817,8 @@ Result<Dataset> loadDataset(const std::string &name, Split split, const SampleSp
       return files.status();
     return loadIdx(files->first, files->second, spec, norm, limit);
   }
+  if (isTextData(name))
+    return Status::error(name + ": byte-level text is read with its splits (loadSplits)");
   if (name == "synthetic") {
     // Samples are drawn one after another: the first `limit` of a larger
     // set are the same.
@@ -851,7 +869,9 @@ Dataset selectSamples(const Dataset &data,
   out.sampleShape = data.sampleShape;
   out.classNames = data.classNames;
   out.tokenInputs = data.tokenInputs;
+  out.byteText = data.byteText;
   out.targetWidth = data.targetWidth;
+  out.labelWidth = data.labelWidth;
   out.pixelTransform = data.pixelTransform;
   out.count = int64_t(indices.size());
   size_t per = size_t(data.sampleElements()), width = size_t(data.targetWidth);
@@ -866,7 +886,8 @@ Dataset selectSamples(const Dataset &data,
       out.tokens.insert(out.tokens.end(), data.tokens.begin() + i * per,
                         data.tokens.begin() + (i + 1) * per);
     if (!data.labels.empty())
-      out.labels.push_back(data.labels[i]);
+      out.labels.insert(out.labels.end(), data.labels.begin() + i * data.labelWidth,
+                        data.labels.begin() + (i + 1) * data.labelWidth);
     if (!data.targets.empty())
       out.targets.insert(out.targets.end(), data.targets.begin() + i * width,
                          data.targets.begin() + (i + 1) * width);
@@ -893,7 +914,7 @@ void truncateDataset(Dataset &data, int64_t limit) {
     data.tokens.shrink_to_fit();
   }
   if (!data.labels.empty()) {
-    data.labels.resize(n);
+    data.labels.resize(n * size_t(data.labelWidth));
     data.labels.shrink_to_fit();
   }
   if (!data.targets.empty()) {
@@ -909,6 +930,8 @@ Result<DataSplits> loadSplits(const DataOptions &options,
     return loadDataset(name, split, spec, norm, options.seed, options.syntheticCount, options.image,
                        options.csv, limit);
   };
+  if (isTextData(options.data))
+    return loadTextSplits(options, spec);
   if (!options.csv.targetColumns.empty() && !endsWith(options.data, ".csv") &&
       !endsWith(options.testData, ".csv"))
     return Status::error("--target: " + options.data +
@@ -1057,7 +1080,11 @@ int64_t Batcher::copyBatch(int64_t index, const BatchBuffers &out) const {
         std::fill_n(dst, elems, 0.0f);
     }
     if (useLabels) {
-      out.labels[r] = real ? d.labels[s] : kIgnoreLabel;
+      size_t lw = size_t(d.labelWidth);
+      if (real)
+        std::copy_n(d.labels.data() + s * lw, lw, out.labels + r * lw);
+      else
+        std::fill_n(out.labels + r * lw, lw, kIgnoreLabel);
       continue;
     }
     size_t width = size_t(std::max<int64_t>(d.targetWidth, 1));
@@ -1082,7 +1109,8 @@ DataMemory dataMemory(const Dataset &train, const Dataset &test, int64_t batch,
   // Batcher::order_ of the train and the test batcher; evaluate's label and
   // target rows (runtime/Train.cpp).
   uint64_t rows = uint64_t(std::max<int64_t>(batch, 0));
-  m.staging = uint64_t(train.size() + test.size()) * sizeof(uint32_t) + rows * sizeof(int64_t) +
+  m.staging = uint64_t(train.size() + test.size()) * sizeof(uint32_t) +
+              rows * uint64_t(std::max<int64_t>(train.labelWidth, 1)) * sizeof(int64_t) +
               rows * uint64_t(std::max<int64_t>(outputWidth, 1)) * sizeof(float);
   return m;
 }

@@ -55,6 +55,9 @@ struct SampleSpec {
   /// Regression (mse): the float targets per sample (the model's output
   /// width). 0: class labels.
   int64_t targetWidth = 0;
+  /// Class labels per sample: 1 for a classifier (logits [N, C]), T for a
+  /// sequence model (logits [N, T, C], labels [N, T], one per position).
+  int64_t labelsPerSample = 1;
   /// Whether the input is integer token ids (an i64 input).
   bool tokenInputs = false;
   /// Token ids must lie in [0, vocabSize) (the embedding's size; 0: not
@@ -98,13 +101,19 @@ struct Dataset {
   PixelTransform pixelTransform;
   /// Token ids, size() * sampleElements() values (only for tokens).
   std::vector<int64_t> tokens;
-  /// Class labels, one per sample (empty if the targets are floats).
+  /// Class labels, labelWidth per sample (empty if the targets are floats).
   std::vector<int64_t> labels;
+  /// Class labels per sample: 1, or T for per-position labels of a sequence
+  /// (SampleSpec::labelsPerSample).
+  int64_t labelWidth = 1;
   /// Float targets, targetWidth per sample (regression; empty for class
   /// labels).
   std::vector<float> targets;
   /// Float targets per sample (0 for class labels).
   int64_t targetWidth = 0;
+  /// Byte-level text (`text:PATH`): token ids are bytes, so a loss in nats
+  /// per token is also given in bits per character (loss / ln 2).
+  bool byteText = false;
   /// Class names, index = label (image folders; empty otherwise).
   std::vector<std::string> classNames;
 
@@ -256,6 +265,11 @@ Result<Dataset> loadTokens(const std::string &path, const SampleSpec &spec,
 /// prototype drawn from N(0, 1) (the same for both splits of a seed); a
 /// sample is its class prototype plus N(0, noise^2), drawn from a stream
 /// that depends on the split. Labels are uniform. Same seed, same data.
+/// Sequence labels (spec.labelsPerSample = T > 1, labels [T] per sample):
+/// float samples get position t's label from their class's label prototype
+/// (one label per class and position), token samples the label of their
+/// id at position t under a fixed random map from ids to classes; either
+/// is learnable position by position.
 /// Token inputs (spec.tokenInputs): a class prototype is a sequence of ids in
 /// [0, spec.vocabSize), and each id of a sample is replaced by a random one
 /// with probability noise / 2. Regression (spec.targetWidth > 0): the
@@ -365,6 +379,33 @@ DataMemory dataMemory(const Dataset &train, const Dataset &test, int64_t batch,
 std::string describeDataMemory(const DataMemory &memory, const Dataset &train, const Dataset &test);
 
 //===----------------------------------------------------------------------===//
+// Byte-level text (runtime/TextData.cpp)
+//===----------------------------------------------------------------------===//
+
+/// `--data text:PATH`: raw text for a byte-level language model.
+inline constexpr const char *kTextPrefix = "text:";
+
+/// Whether `name` names byte-level text (`text:PATH`).
+bool isTextData(const std::string &name);
+
+/// The bytes of a text file, or of a directory's regular files (not ending
+/// in .dat or .u8, not hidden; symbolic links and folders are skipped)
+/// concatenated in bytewise name order. Empty text is an error.
+Result<std::string> readTextCorpus(const std::string &path);
+
+/// The entropy of the byte frequencies of `text`, in bits per byte.
+double unigramEntropyBits(const std::string &text);
+
+/// The train and test splits of `text:PATH` (options.data) for a language
+/// model with token ids [N, T] in and sequence logits [N, T, V >= 256] out:
+/// windows of T bytes at stride T (inputs bytes [s, s + T), labels the
+/// bytes [s + 1, s + T + 1)). The test split is the last options.holdout
+/// (0.1) of the text, contiguous, so no window holds bytes of both splits,
+/// or options.testData (`text:PATH` too). The notes say so and give the
+/// training text's unigram entropy in bits per byte.
+Result<DataSplits> loadTextSplits(const DataOptions &options, const SampleSpec &spec);
+
+//===----------------------------------------------------------------------===//
 // Batching
 //===----------------------------------------------------------------------===//
 
@@ -375,7 +416,8 @@ inline constexpr int64_t kIgnoreLabel = -100;
 /// Caller-provided batch buffers (views into the arena), each sized for a
 /// full batch. Only the fields the dataset has are written: `inputs` (float
 /// samples) or token ids (`tokens` for an i64 input, else `tokens32` for an
-/// i32 one), and `labels` or `targets` (targetWidth per row).
+/// i32 one), and `labels` (labelWidth per row) or `targets` (targetWidth per
+/// row).
 struct BatchBuffers {
   float *inputs = nullptr;
   int64_t *tokens = nullptr;
@@ -421,8 +463,8 @@ public:
   const std::vector<uint32_t> &order() const { return order_; }
 
   /// Copies batch `index` of the current epoch into `out` and returns its
-  /// true size n. Rows n..batchSize-1 are zero-filled and their labels set
-  /// to kIgnoreLabel; with float targets (mse, which has no ignore value)
+  /// true size n. Rows n..batchSize-1 are zero-filled and their labels (all
+  /// labelWidth of them) set to kIgnoreLabel; with float targets (mse, which has no ignore value)
   /// they repeat the batch's rows 0, 1, ... instead. Returns 0 (and copies
   /// nothing) if index is out of range or a needed buffer is null.
   int64_t copyBatch(int64_t index, const BatchBuffers &out) const;
