@@ -1,9 +1,10 @@
 //===- LinalgLosses.cpp - Losses and the correct-prediction count ---------===//
 //
 // cross_entropy, count_correct, mse and the distillation loss with their
-// backward ops as linalg on tensors. The losses reduce in a fixed order
-// (row-major loops, f64 accumulators where the loss is a mean), so a step's
-// loss does not depend on threads or tiling.
+// backward ops as linalg on tensors. Sequence logits [N, T, C] (labels
+// [N, T]) are collapsed to rows [N * T, C]: every position is a row. The losses reduce in a fixed
+// order (row-major loops, f64 accumulators where the loss is a mean), so a step's loss does not
+// depend on threads or tiling.
 //
 // Labels outside [0, C) - the padding rows of a partial batch carry -100 -
 // are ignored like PyTorch's ignore_index: they add nothing to the loss, the
@@ -413,23 +414,48 @@ Value mseBackward(LinalgBuilder &lb, Value seed, Value pred, Value target) {
   });
 }
 
+/// Sequence logits [N, T, C] as rows [N * T, C] and their labels [N, T] as
+/// [N * T] (tensor.collapse_shape); [N, C] and [N] as they are.
+std::pair<Value, Value> asRows(LinalgBuilder &lb, Value logits, Value labels) {
+  if (cast<RankedTensorType>(logits.getType()).getRank() != 3)
+    return {logits, labels};
+  SmallVector<ReassociationIndices> rows = {{0, 1}, {2}}, labelRows = {{0, 1}};
+  return {tensor::CollapseShapeOp::create(lb.b, lb.loc(), logits, rows),
+          tensor::CollapseShapeOp::create(lb.b, lb.loc(), labels, labelRows)};
+}
+
+/// A gradient of rows [N * T, C] back in the shape of `logits`.
+Value fromRows(LinalgBuilder &lb, Value grad, Value logits) {
+  auto type = cast<RankedTensorType>(logits.getType());
+  if (type.getRank() != 3)
+    return grad;
+  SmallVector<ReassociationIndices> rows = {{0, 1}, {2}};
+  return tensor::ExpandShapeOp::create(lb.b, lb.loc(), type, grad, rows);
+}
+
 } // namespace
 
 FailureOr<bool> nnc::codegen::lowerLossesToLinalg(LinalgBuilder &lb, Operation *op) {
   auto replace = [&](Value v) { return replaceOp(op, v); };
   return llvm::TypeSwitch<Operation *, FailureOr<bool>>(op)
       .Case<CrossEntropyOp>([&](CrossEntropyOp ce) {
-        auto [loss, correct] = crossEntropy(lb, ce.getLogits(), ce.getLabels());
+        auto [logits, labels] = asRows(lb, ce.getLogits(), ce.getLabels());
+        auto [loss, correct] = crossEntropy(lb, logits, labels);
         // The training step's count_correct of the same rows reuses the count.
         lb.correctCounts[{ce.getLogits(), ce.getLabels()}] = correct;
         return replace(loss);
       })
       .Case<CountCorrectOp>([&](CountCorrectOp c) {
         Value known = lb.correctCounts.lookup({c.getLogits(), c.getLabels()});
-        return replace(known ? known : countCorrect(lb, c.getLogits(), c.getLabels()));
+        if (known)
+          return replace(known);
+        auto [logits, labels] = asRows(lb, c.getLogits(), c.getLabels());
+        return replace(countCorrect(lb, logits, labels));
       })
       .Case<CrossEntropyBackwardOp>([&](CrossEntropyBackwardOp ce) {
-        return replace(crossEntropyBackward(lb, ce.getGrad(), ce.getLogits(), ce.getLabels()));
+        auto [logits, labels] = asRows(lb, ce.getLogits(), ce.getLabels());
+        return replace(
+            fromRows(lb, crossEntropyBackward(lb, ce.getGrad(), logits, labels), ce.getLogits()));
       })
       .Case<DistillLossOp>([&](DistillLossOp d) { return replace(distillLoss(lb, d)); })
       .Case<DistillLossBackwardOp>(

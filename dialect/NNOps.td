@@ -404,7 +404,10 @@ def NN_CrossEntropyOp : NN_LayerOp<"cross_entropy", (ins
     NN_FloatTensor:$logits, NN_IntTensor:$labels), ["getSavedForBackward"]> {
   let summary = "mean softmax cross entropy: logits [N, C], labels [N]";
   let description = [{
-    Result `tensor<f32>`. FLOPs: 5*N*C. Backward keeps logits and labels.
+    Result `tensor<f32>`. Sequence logits [N, T, C] with labels [N, T] are
+    N * T rows, the mean over all of them (PyTorch's
+    `F.cross_entropy(logits.reshape(-1, C), labels.reshape(-1))`). FLOPs:
+    5*N*C per row. Backward keeps logits and labels.
   }];
   let assemblyFormat =
       "$logits `,` $labels attr-dict `:` type($logits) `,` type($labels)";

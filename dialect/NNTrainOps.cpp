@@ -136,7 +136,8 @@ FailureOr<RankedTensorType> inferDistill(const InferCtx &ctx, Value logits, Valu
   if (failed(s) || failed(l))
     return failure();
   std::string err;
-  if (failed(shape::inferCrossEntropy(s->getShape(), l->getShape(), err)))
+  if (failed(shape::inferCrossEntropy(s->getShape(), l->getShape(), err,
+                                      /*allowSequence=*/false)))
     return ctx.fail(err);
   if (failed(ctx.expectShape(teacher, s->getShape(), "teacher logits")) ||
       failed(ctx.sameElementType(s->getElementType(), teacher)))

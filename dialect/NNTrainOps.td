@@ -502,7 +502,8 @@ def NN_CrossEntropyBackwardOp : NN_TrainOp<"cross_entropy_backward", (ins
   let summary = "cross_entropy backward, softmax folded in";
   let description = [{
     dL/dlogits = grad * (softmax(logits) - onehot(labels)) / N, where `grad`
-    is dL/dloss (1 for the loss itself). FLOPs: 5*N*C.
+    is dL/dloss (1 for the loss itself). Sequence logits [N, T, C] with
+    labels [N, T]: every position is a row (N * T of them). FLOPs: 5*N*C.
 
     ```mlir
     %dlogits = nn.cross_entropy_backward %one, %logits, %labels : (tensor<f32>, tensor<?x10xf32>, tensor<?xi64>) -> tensor<?x10xf32>
@@ -574,7 +575,8 @@ def NN_CountCorrectOp : NN_TrainOp<"count_correct", (ins
   let summary = "number of rows whose argmax equals the label";
   let description = [{
     logits [N, C], labels [N] -> `tensor<i64>`; ties go to the first
-    maximum (as torch.argmax). Not differentiated. FLOPs: N*C.
+    maximum (as torch.argmax). Sequence logits [N, T, C] with labels [N, T]
+    count every correct position. Not differentiated. FLOPs: N*C.
 
     ```mlir
     %correct = nn.count_correct %logits, %labels : tensor<?x10xf32>, tensor<?xi64>

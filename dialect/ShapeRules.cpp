@@ -583,15 +583,20 @@ nnc::shape::recurrentSavedStateShape(ArrayRef<int64_t> input,
 // Losses
 //===----------------------------------------------------------------------===//
 
-FailureOr<Shape> nnc::shape::inferCrossEntropy(ArrayRef<int64_t> logits,
-                                               ArrayRef<int64_t> labels,
-                                               std::string &err) {
-  if (failed(expectRank(logits, 2, "[N, C]", "logits tensor", err)) ||
-      failed(expectRank(labels, 1, "[N]", "labels tensor", err)))
+FailureOr<Shape> nnc::shape::inferCrossEntropy(ArrayRef<int64_t> logits, ArrayRef<int64_t> labels,
+                                               std::string &err, bool allowSequence) {
+  if (!allowSequence || logits.size() < 3) {
+    if (failed(expectRank(logits, 2, "[N, C]", "logits tensor", err)) ||
+        failed(expectRank(labels, 1, "[N]", "labels tensor", err)))
+      return failure();
+  } else if (failed(expectRank(logits, 3, "[N, T, C]", "logits tensor", err)) ||
+             failed(expectRank(labels, 2, "[N, T]", "labels tensor", err))) {
     return failure();
-  if (!mergeDim(logits[0], labels[0]))
-    return fail(err, "expects as many labels as logits rows, got logits ",
-                formatShape(logits), " and labels ", formatShape(labels));
+  }
+  for (size_t d = 0; d < labels.size(); ++d)
+    if (!mergeDim(logits[d], labels[d]))
+      return fail(err, "expects as many labels as logits rows, got logits ", formatShape(logits),
+                  " and labels ", formatShape(labels));
   return Shape{};
 }
 

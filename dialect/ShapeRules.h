@@ -220,10 +220,12 @@ llvm::FailureOr<Shape> recurrentSavedStateShape(llvm::ArrayRef<int64_t> input,
 // Losses
 //===----------------------------------------------------------------------===//
 
-/// cross_entropy: logits [N, C], labels [N] -> [] (scalar mean).
+/// cross_entropy: logits [N, C], labels [N] -> [] (scalar mean); with
+/// `allowSequence` also logits [N, T, C], labels [N, T] (the mean over all
+/// N * T positions).
 llvm::FailureOr<Shape> inferCrossEntropy(llvm::ArrayRef<int64_t> logits,
-                                         llvm::ArrayRef<int64_t> labels,
-                                         std::string &err);
+                                         llvm::ArrayRef<int64_t> labels, std::string &err,
+                                         bool allowSequence = true);
 
 /// mse: prediction and target of equal shape -> [] (scalar mean).
 llvm::FailureOr<Shape> inferMse(llvm::ArrayRef<int64_t> pred,

@@ -601,15 +601,17 @@ LogicalResult Evaluator::buildLoss() {
   DType labelType = DType::I64;
   if (cfg.loss == "cross_entropy") {
     loss.kind = LayerKind::CrossEntropy;
-    labelShape = {value.shape[0]};
-    if (failed(shape::inferCrossEntropy(value.shape, labelShape, err)) ||
+    // Logits [N, C] take labels [N]; sequence logits [N, T, C] labels [N, T].
+    if (value.shape.size() >= 2)
+      labelShape.assign(value.shape.begin(), value.shape.end() - 1);
+    if (value.shape.size() < 2 || failed(shape::inferCrossEntropy(value.shape, labelShape, err)) ||
         !isFloat(value.dtype)) {
       if (!cfg.lossExplicit)
         return success(); // The default loss does not apply: no @loss.
       return error(loc, "cross_entropy needs the first output '" + out.name +
-                            "' to be floating-point logits [N, classes], but it is " +
-                            dtypeName(value.dtype).str() + " " +
-                            shape::formatShape(value.shape));
+                            "' to be floating-point logits [N, classes] or [N, T, classes], "
+                            "but it is " +
+                            dtypeName(value.dtype).str() + " " + shape::formatShape(value.shape));
     }
   } else {
     loss.kind = LayerKind::Mse;

@@ -396,6 +396,9 @@ FailureOr<Value> TrainStepBuilder::distillLoss(Value loss, Value teacherLogits) 
   if (!ce)
     return emitError(loss.getLoc(), "nn-autodiff: distillation needs a "
                                     "cross_entropy loss (the student's @loss)");
+  if (cast<RankedTensorType>(ce.getLogits().getType()).getRank() != 2)
+    return emitError(loss.getLoc(), "nn-autodiff: distillation needs classifier logits "
+                                    "[N, classes], not sequence logits");
   SmallVector<NamedAttribute> attrs{
       b.getNamedAttr("temperature", b.getF64FloatAttr(distill.temperature)),
       b.getNamedAttr("alpha", b.getF64FloatAttr(distill.alpha))};

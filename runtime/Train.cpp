@@ -510,9 +510,17 @@ Status nnc::rt::checkBatchRegions(const Dataset &data, const Region &input,
   if (!labels)
     return Status::success();
   bool classes = !data.labels.empty();
+  // A sequence model's labels are [N, T]: T per sample.
+  if (classes && labels->dtype == "i64" && batch > 0 && labels->numElements() % batch == 0 &&
+      labels->numElements() != batch * data.labelWidth)
+    return Status::error(
+        "'" + labels->name + "' takes " + std::to_string(labels->numElements() / batch) +
+        " class labels per sample, but " + data.source + " has " + std::to_string(data.labelWidth) +
+        " (a model with sequence logits [N, T, classes] needs T per sample)");
   return checkRegion(*labels, classes ? "i64" : "f32",
-                     classes ? batch : batch * std::max<int64_t>(data.targetWidth, 1), data,
-                     classes ? "class labels" : "targets");
+                     classes ? batch * data.labelWidth
+                             : batch * std::max<int64_t>(data.targetWidth, 1),
+                     data, classes ? "class labels" : "targets");
 }
 
 int64_t nnc::rt::dropoutSeedForStep(uint64_t seed, int64_t step) {
@@ -540,6 +548,10 @@ Result<SampleSpec> nnc::rt::sampleSpecOf(const Model &model) {
       spec.targetWidth *= out.shape[d];
   } else if (out.shape.size() == 2) {
     spec.numClasses = out.shape[1];
+  } else if (out.shape.size() == 3) {
+    // Sequence logits [N, T, C]: T labels per sample.
+    spec.numClasses = out.shape[2];
+    spec.labelsPerSample = out.shape[1];
   }
   return spec;
 }
@@ -583,9 +595,15 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data, Communic
   EvalResult result;
   result.byteText = data.byteText;
   result.regression = data.targetWidth > 0;
-  if (result.regression ? width != data.targetWidth : out.shape.size() != 2 || data.labels.empty())
+  // Sequence logits [N, T, classes]: T labels per sample, each position
+  // scored like a classifier's row.
+  int64_t positions = out.shape.size() == 3 ? out.shape[1] : 1;
+  if (result.regression ? width != data.targetWidth
+                        : (out.shape.size() != 2 && out.shape.size() != 3) || data.labels.empty() ||
+                              data.labelWidth != positions)
     return Status::error(data.source + ": evaluation needs a classifier ([N, classes] "
-                                       "output) and labelled data, or a regression "
+                                       "output, or [N, T, classes] with T labels per "
+                                       "sample) and labelled data, or a regression "
                                        "model (loss = mse) with one target per output");
   if (Status st = checkLastBatch(model, data, batch, /*training=*/false, ranks); st.failed())
     return st;
@@ -594,7 +612,7 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data, Communic
     return batcher.status();
   batcher->setShard(rank, ranks);
   batcher->beginEpoch(0);
-  std::vector<int64_t> labels(batch);
+  std::vector<int64_t> labels(batch * positions);
   if (out.dtype != "f32")
     return Status::error("model '" + model.name() + "': '" + out.name + "' has type " +
                          out.dtype + "; evaluation reads f32 outputs only");
@@ -618,8 +636,8 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data, Communic
       result.samples += n;
       continue;
     }
-    int64_t classes = width;
-    for (int64_t r = 0; r < n; ++r) {
+    int64_t classes = width / positions;
+    for (int64_t r = 0; r < n * positions; ++r) {
       const float *row = y + r * classes;
       int64_t best = 0;
       double maxv = row[0];
@@ -631,20 +649,24 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data, Communic
       double sum = 0;
       for (int64_t c = 0; c < classes; ++c)
         sum += std::exp(double(row[c]) - maxv);
-      if (labels[r] >= 0 && labels[r] < classes)
+      // Labels outside [0, classes) (ignored positions) count nowhere.
+      if (labels[r] >= 0 && labels[r] < classes) {
         lossSum += std::log(sum) + maxv - row[labels[r]];
+        ++result.positions;
+      }
       correct += best == labels[r];
     }
     result.samples += n;
   }
   if (ranks > 1) {
     // Every rank's sums: the figures of the whole test set.
-    double sums[3] = {lossSum, double(correct), double(result.samples)};
-    if (Status st = comm->allReduceSumHost(sums, 3); st.failed())
+    double sums[4] = {lossSum, double(correct), double(result.samples), double(result.positions)};
+    if (Status st = comm->allReduceSumHost(sums, 4); st.failed())
       return st;
     lossSum = sums[0];
     correct = int64_t(sums[1]);
     result.samples = int64_t(sums[2]);
+    result.positions = int64_t(sums[3]);
   }
   if (result.regression) {
     double count = double(result.samples * width);
@@ -652,8 +674,8 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data, Communic
     result.rmse = std::sqrt(result.loss);
     return result;
   }
-  result.accuracy = result.samples ? double(correct) / double(result.samples) : 0;
-  result.loss = result.samples ? lossSum / double(result.samples) : 0;
+  result.accuracy = result.positions ? double(correct) / double(result.positions) : 0;
+  result.loss = result.positions ? lossSum / double(result.positions) : 0;
   return result;
 }
 
@@ -875,6 +897,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
   bool stopAgreed = false;
   int64_t lastEpoch = options.stopAfter > 0 ? std::min(options.stopAfter, options.epochs)
                                             : options.epochs;
+  // Sequence labels: the accuracy is over every position.
+  int64_t labelWidth = std::max<int64_t>(trainData->labelWidth, 1);
   for (int64_t epoch = startEpoch; epoch < lastEpoch; ++epoch) {
     batcher->beginEpoch(epoch);
     if (bar)
@@ -1001,7 +1025,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       }
       if (bar)
         bar->update(i + 1, seen, lossSum / double(seen),
-                    regression ? -1.0 : double(correct) / double(seen));
+                    regression ? -1.0 : double(correct) / double(seen * labelWidth));
       if (nextStaged.failed())
         return nextStaged;
       if (i + 1 < stepsPerEpoch) {
@@ -1016,7 +1040,7 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
       bar->endEpoch();
     result.steps = globalStep;
     result.lastEpochLoss = seen ? lossSum / double(seen) : std::numeric_limits<double>::quiet_NaN();
-    result.trainAccuracy = seen ? double(correct) / double(seen) : 0.0;
+    result.trainAccuracy = seen ? double(correct) / double(seen * labelWidth) : 0.0;
     if (scaler.enabled()) {
       result.skippedSteps = scaler.skippedSteps();
       result.lossScale = scaler.lossScale();

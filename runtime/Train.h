@@ -98,6 +98,10 @@ struct TrainOptions {
 
 struct EvalResult {
   int64_t samples = 0;
+  /// The labels scored (classifiers: one per sample; sequence logits
+  /// [N, T, classes]: the positions with a label in [0, classes)). Accuracy
+  /// and loss are means over them.
+  int64_t positions = 0;
   double accuracy = 0;
   double loss = 0;
   /// Regression (mse): accuracy is meaningless; rmse is the root of loss.

@@ -93,6 +93,17 @@ run("nesterov", torch.optim.SGD, lr=0.1, momentum=0.9, nesterov=True, weight_dec
 run("momentum", torch.optim.SGD, lr=0.1, momentum=0.8, dampening=0.1)
 run("sgd", torch.optim.SGD, lr=0.05, weight_decay=0.02)
 
+# Sequence cross entropy: logits [N, T, C], labels [N, T] (one ignored),
+# the mean over the positions as F.cross_entropy of the flattened rows.
+# Drawn last, so the references above keep their values.
+logits = rnd(2, 3, 5).requires_grad_(); labels = torch.tensor([[1, 4, -100], [0, 2, 3]])
+loss = F.cross_entropy(logits.reshape(-1, 5), labels.reshape(-1))
+loss.backward()
+emit("kSeqCeLogits", logits); emit("kSeqCeLabels", labels, "int64_t")
+emit("kSeqCeLoss", loss.reshape(1)); emit("kSeqCeGrad", logits.grad)
+out.append("static const int64_t kSeqCeCorrect = %d;"
+           % int((logits.argmax(2) == labels).sum()))
+
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "unit", "Inputs",
                     "kernel_reference.inc")
 with open(path, "w") as f:

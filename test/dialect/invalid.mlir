@@ -433,6 +433,22 @@ func.func @f(%logits: tensor<8x10xf32>, %labels: tensor<4xi64>) {
 
 // -----
 
+func.func @f(%logits: tensor<8x6x10xf32>, %labels: tensor<8xi64>) {
+  // expected-error @+1 {{expects a 2-d labels tensor [N, T], got [8]}}
+  %0 = nn.cross_entropy %logits, %labels : tensor<8x6x10xf32>, tensor<8xi64>
+  return
+}
+
+// -----
+
+func.func @f(%logits: tensor<8x2x6x10xf32>, %labels: tensor<8x2x6xi64>) {
+  // expected-error @+1 {{expects a 3-d logits tensor [N, T, C], got [8, 2, 6, 10]}}
+  %0 = nn.cross_entropy %logits, %labels : tensor<8x2x6x10xf32>, tensor<8x2x6xi64>
+  return
+}
+
+// -----
+
 func.func @f(%logits: tensor<?x10xf32>, %labels: tensor<?xf32>) {
   // expected-error @+1 {{operand #1 must be ranked tensor of signless integer values}}
   %0 = "nn.cross_entropy"(%logits, %labels) : (tensor<?x10xf32>, tensor<?xf32>) -> tensor<f32>

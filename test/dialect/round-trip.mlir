@@ -135,3 +135,10 @@ func.func @losses(%logits: tensor<?x10xf32>, %labels: tensor<?xi64>,
   %1 = nn.mse %pred, %target : tensor<?x3xf32>
   return %0, %1 : tensor<f32>, tensor<f32>
 }
+
+// CHECK-LABEL: func.func @sequence_loss
+func.func @sequence_loss(%logits: tensor<?x6x10xf32>, %labels: tensor<?x6xi64>) -> tensor<f32> {
+  // CHECK: nn.cross_entropy %{{.*}}, %{{.*}} {name = "loss"} : tensor<?x6x10xf32>, tensor<?x6xi64>
+  %0 = nn.cross_entropy %logits, %labels {name = "loss"} : tensor<?x6x10xf32>, tensor<?x6xi64>
+  return %0 : tensor<f32>
+}

@@ -327,8 +327,24 @@ func.func @f(%one: tensor<f32>, %p: tensor<?x3xf32>, %t: tensor<?x4xf32>) {
 // -----
 
 func.func @f(%logits: tensor<?x10x2xf32>, %labels: tensor<?xi64>) {
-  // expected-error @+1 {{'nn.count_correct' op expects a 2-d logits tensor [N, C], got [N, 10, 2]}}
+  // expected-error @+1 {{'nn.count_correct' op expects a 2-d labels tensor [N, T], got [N]}}
   %0 = nn.count_correct %logits, %labels : tensor<?x10x2xf32>, tensor<?xi64>
+  return
+}
+
+// -----
+
+func.func @f(%one: tensor<f32>, %logits: tensor<4x6x10xf32>, %labels: tensor<4x5xi64>) {
+  // expected-error @+1 {{'nn.cross_entropy_backward' op expects as many labels as logits rows, got logits [4, 6, 10] and labels [4, 5]}}
+  %0 = nn.cross_entropy_backward %one, %logits, %labels : (tensor<f32>, tensor<4x6x10xf32>, tensor<4x5xi64>) -> tensor<4x6x10xf32>
+  return
+}
+
+// -----
+
+func.func @f(%s: tensor<4x6x10xf32>, %t: tensor<4x6x10xf32>, %labels: tensor<4x6xi64>) {
+  // expected-error @+1 {{'nn.distill_loss' op expects a 2-d logits tensor [N, C], got [4, 6, 10]}}
+  %0 = nn.distill_loss %s, %t, %labels {alpha = 0.5 : f64, temperature = 2.0 : f64} : (tensor<4x6x10xf32>, tensor<4x6x10xf32>, tensor<4x6xi64>) -> tensor<f32>
   return
 }
 

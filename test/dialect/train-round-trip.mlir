@@ -124,6 +124,15 @@ func.func @losses(%one: tensor<f32>, %logits: tensor<?x10xf32>,
   return
 }
 
+// CHECK-LABEL: func.func @sequence_losses
+func.func @sequence_losses(%one: tensor<f32>, %logits: tensor<?x6x10xf32>, %labels: tensor<?x6xi64>) {
+  // CHECK: nn.cross_entropy_backward {{.*}} : (tensor<f32>, tensor<?x6x10xf32>, tensor<?x6xi64>) -> tensor<?x6x10xf32>
+  %0 = nn.cross_entropy_backward %one, %logits, %labels : (tensor<f32>, tensor<?x6x10xf32>, tensor<?x6xi64>) -> tensor<?x6x10xf32>
+  // CHECK: nn.count_correct %{{.*}}, %{{.*}} : tensor<?x6x10xf32>, tensor<?x6xi64>
+  %1 = nn.count_correct %logits, %labels : tensor<?x6x10xf32>, tensor<?x6xi64>
+  return
+}
+
 // CHECK-LABEL: func.func @updates
 func.func @updates(%p: tensor<10x84xf32>, %g: tensor<10x84xf32>,
                    %s: tensor<10x84xf32>, %lr: tensor<f32>,

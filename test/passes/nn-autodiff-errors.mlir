@@ -78,3 +78,20 @@ module @regression attributes {nn.model} {
     return %0 : tensor<f32>
   }
 }
+
+// -----
+
+// Distillation needs classifier logits [N, C], not sequence logits.
+module @sequence attributes {nn.model} {
+  nn.param @w : tensor<5x4xf32> init zeros
+  func.func @forward(%x: tensor<?x6x4xf32>) -> tensor<?x6x5xf32> {
+    %w = nn.param_ref @w : tensor<5x4xf32>
+    %0 = nn.linear %x, %w : (tensor<?x6x4xf32>, tensor<5x4xf32>) -> tensor<?x6x5xf32>
+    return %0 : tensor<?x6x5xf32>
+  }
+  func.func @loss(%y: tensor<?x6x5xf32>, %l: tensor<?x6xi64>) -> tensor<f32> {
+    // DISTILL: nn-autodiff-errors.mlir:[[# @LINE + 1]]:10: error: nn-autodiff: distillation needs classifier logits [N, classes], not sequence logits
+    %0 = nn.cross_entropy %y, %l : tensor<?x6x5xf32>, tensor<?x6xi64>
+    return %0 : tensor<f32>
+  }
+}

@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <numeric>
 #include <set>
 
@@ -698,6 +699,56 @@ TEST(DataTest, Tokens) {
   writeFile(path, "1 2 3\n");
   EXPECT_TRUE(failsWith(loadTokens(path, spec).status(),
                         path + ":1: label 3 is out of range"));
+}
+
+TEST(DataTest, SyntheticSequenceLabels) {
+  // A sequence model (logits [N, 6, 4]): 6 labels per sample, each a
+  // function of the token id at its position, so the data is learnable.
+  SampleSpec tokens{{6}, 4};
+  tokens.tokenInputs = true;
+  tokens.vocabSize = 50;
+  tokens.labelsPerSample = 6;
+  Result<Dataset> t = makeSynthetic(tokens, 40, 3);
+  ASSERT_TRUE(t) << t.message();
+  EXPECT_EQ(t->labelWidth, 6);
+  ASSERT_EQ(t->labels.size(), 240u);
+  std::map<int64_t, int64_t> labelOf;
+  std::set<int64_t> seen;
+  for (size_t k = 0; k < t->labels.size(); ++k) {
+    int64_t l = t->labels[k];
+    EXPECT_TRUE(l >= 0 && l < 4) << l;
+    seen.insert(l);
+    auto [it, fresh] = labelOf.emplace(t->tokens[k], l);
+    EXPECT_EQ(it->second, l) << "token " << t->tokens[k] << " has two labels";
+  }
+  EXPECT_GT(seen.size(), 1u);
+  // Float samples [6, 3]: position t's label depends on the class and t.
+  SampleSpec floats{{6, 3}, 4};
+  floats.labelsPerSample = 6;
+  Result<Dataset> f = makeSynthetic(floats, 10, 3);
+  ASSERT_TRUE(f) << f.message();
+  ASSERT_EQ(f->labels.size(), 60u);
+  // A partial batch pads every position of its padding rows.
+  Result<Batcher> b = Batcher::create(*t, 3, false, 1);
+  ASSERT_TRUE(b);
+  b->beginEpoch(0);
+  std::vector<int64_t> ids(18), labels(18);
+  BatchBuffers out;
+  out.tokens = ids.data();
+  out.labels = labels.data();
+  int64_t last = b->numBatches() - 1;
+  ASSERT_EQ(b->copyBatch(last, out), 1); // 40 = 13 * 3 + 1
+  EXPECT_TRUE(std::equal(labels.begin(), labels.begin() + 6, t->labels.begin() + 39 * 6));
+  for (size_t k = 6; k < 18; ++k)
+    EXPECT_EQ(labels[k], kIgnoreLabel);
+  // Selecting and truncating keep whole label rows.
+  Dataset part = selectSamples(*t, {39, 0});
+  EXPECT_EQ(part.labelWidth, 6);
+  EXPECT_TRUE(std::equal(part.labels.begin(), part.labels.begin() + 6, t->labels.begin() + 39 * 6));
+  EXPECT_TRUE(std::equal(part.labels.begin() + 6, part.labels.end(), t->labels.begin()));
+  Dataset cut = *t;
+  truncateDataset(cut, 5);
+  EXPECT_EQ(cut.labels.size(), 30u);
 }
 
 TEST(DataTest, SyntheticIsSeeded) {

@@ -190,10 +190,14 @@ TEST(GeneratedKernel, SoftmaxMatchesTorch) {
 }
 
 /// A training-style module computing cross entropy, the correct count and
-/// the gradient of logits [N, C] against labels [N] (scaled by `seed`).
-std::string crossEntropyModel(int64_t n, int64_t c) {
-  std::string x = "tensor<" + std::to_string(n) + "x" + std::to_string(c) + "xf32>";
-  std::string l = "tensor<" + std::to_string(n) + "xi64>";
+/// the gradient of logits `rows` x [C] against labels `rows` (scaled by
+/// `seed`): rows {N} for a classifier, {N, T} for a sequence.
+std::string crossEntropyModel(std::vector<int64_t> rows, int64_t c) {
+  std::string dims;
+  for (int64_t d : rows)
+    dims += std::to_string(d) + "x";
+  std::string x = "tensor<" + dims + std::to_string(c) + "xf32>";
+  std::string l = "tensor<" + dims + "i64>";
   return "module @m attributes {nn.model} {\n"
          "  func.func @ce(%x: " +
          x + " {nn.name = \"x\"}, %l: " + l +
@@ -220,6 +224,9 @@ std::string crossEntropyModel(int64_t n, int64_t c) {
          x + ", " + l +
          "\n"
          "    return %c : tensor<i64>\n  }\n}\n";
+}
+std::string crossEntropyModel(int64_t n, int64_t c) {
+  return crossEntropyModel(std::vector<int64_t>{n}, c);
 }
 
 /// Runs the cross-entropy module: loss, correct count, dlogits.
@@ -293,6 +300,22 @@ TEST(GeneratedKernel, CrossEntropyIgnoresOutOfRangeLabels) {
   EXPECT_EQ(none.correct, 0);
   for (float g : none.grad)
     EXPECT_EQ(g, 0.0f);
+}
+
+TEST(GeneratedKernel, SequenceCrossEntropyMatchesTorch) {
+  // Logits [2, 3, 5], labels [2, 3] with one ignored position: PyTorch's
+  // F.cross_entropy of the flattened rows, its gradient, and the correct
+  // positions (ignored ones never count).
+  Compiled m(crossEntropyModel({2, 3}, 5));
+  ASSERT_TRUE(m.ok());
+  CrossEntropyResult r =
+      crossEntropy(m, vec(kSeqCeLogits), {std::begin(kSeqCeLabels), std::end(kSeqCeLabels)});
+  EXPECT_NEAR(r.loss, kSeqCeLoss[0], 1e-5);
+  EXPECT_EQ(r.correct, kSeqCeCorrect);
+  EXPECT_EQ(r.countAlone, kSeqCeCorrect);
+  ASSERT_EQ(r.grad.size(), std::size(kSeqCeGrad));
+  for (size_t i = 0; i < r.grad.size(); ++i)
+    EXPECT_NEAR(r.grad[i], kSeqCeGrad[i], 1e-6) << "element " << i;
 }
 
 TEST(GeneratedKernel, MseAndGradient) {

@@ -336,8 +336,17 @@ TEST(ShapeRulesLoss, CrossEntropyAndMse) {
   expectShape(inferCrossEntropy({8, 10}, {N}, err), Shape{}, err);
   expectError(inferCrossEntropy({8, 10}, {4}, err), err,
               "expects as many labels as logits rows");
+  // Sequence logits [N, T, C] take labels [N, T].
+  expectShape(inferCrossEntropy({N, 6, 10}, {N, 6}, err), Shape{}, err);
+  expectShape(inferCrossEntropy({4, 6, 10}, {N, 6}, err), Shape{}, err);
   expectError(inferCrossEntropy({N, 10, 2}, {N}, err), err,
-              "expects a 2-d logits tensor [N, C], got [N, 10, 2]");
+              "expects a 2-d labels tensor [N, T], got [N]");
+  expectError(inferCrossEntropy({4, 6, 10}, {4, 5}, err), err,
+              "expects as many labels as logits rows, got logits [4, 6, 10] and labels [4, 5]");
+  expectError(inferCrossEntropy({N, 6, 10}, {N, 6}, err, /*allowSequence=*/false), err,
+              "expects a 2-d logits tensor [N, C], got [N, 6, 10]");
+  expectError(inferCrossEntropy({N, 2, 6, 10}, {N, 2, 6}, err), err,
+              "expects a 3-d logits tensor [N, T, C], got [N, 2, 6, 10]");
   expectError(inferCrossEntropy({N, 10}, {N, 1}, err), err,
               "expects a 1-d labels tensor [N]");
   expectShape(inferMse({N, 3}, {N, 3}, err), Shape{}, err);

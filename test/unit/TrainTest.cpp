@@ -75,9 +75,17 @@ TEST(CheckBatchRegions, RefusesWrongSizesAndLabelTypes) {
   Region i32Labels = region("train_step.labels", "i32", {4});
   EXPECT_TRUE(failsWith(checkBatchRegions(data, input, &i32Labels),
                         "has type i32, but synthetic(seed=1) provides i64 class labels"));
+  Region odd = region("train_step.labels", "i64", {3});
+  EXPECT_TRUE(failsWith(checkBatchRegions(data, input, &odd),
+                        "holds 3 values per batch, but synthetic(seed=1) provides 4"));
+  // Labels [N, T] of a sequence model need T labels per sample.
   Region wide = region("train_step.labels", "i64", {4, 2});
   EXPECT_TRUE(failsWith(checkBatchRegions(data, input, &wide),
-                        "holds 8 values per batch, but synthetic(seed=1) provides 4"));
+                        "'train_step.labels' takes 2 class labels per sample, but "
+                        "synthetic(seed=1) has 1"));
+  data.labelWidth = 2;
+  data.labels.resize(data.labels.size() * 2);
+  EXPECT_TRUE(checkBatchRegions(data, input, &wide).ok());
 }
 
 TEST(CheckBatchRegions, TokensNeedIntegerInputs) {

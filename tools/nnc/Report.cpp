@@ -326,6 +326,11 @@ static FailureOr<std::optional<DataPipeline>> dataPipelineOf(const nnc::ModelGra
     spec.targetWidth = outputWidth;
   else if (out.shape.size() == 2)
     spec.numClasses = out.shape[1];
+  else if (out.shape.size() == 3 && graph.loss) {
+    // Sequence logits [N, T, C]: T labels per sample.
+    spec.numClasses = out.shape[2];
+    spec.labelsPerSample = out.shape[1];
+  }
   auto splits = nnc::rt::loadSplits(options, spec);
   if (!splits) {
     fail(splits.message());
