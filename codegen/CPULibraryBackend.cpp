@@ -254,6 +254,19 @@ LogicalResult LibraryLowering::lower(Operation *op) {
         return setResult(out);
       })
       .Case<QConv2dOp, QLinearOp>([&](Operation *) { return lowerInt8(op); })
+      .Case<BatchMatmulOp>([&](BatchMatmulOp m) -> LogicalResult {
+        if (!m.getType().getElementType().isF32())
+          return m.emitError("attention's batched products are implemented for f32 only, got ")
+                 << m.getType().getElementType();
+        auto r = shapeOf(m.getResult());
+        int64_t k = shapeOf(m.getLhs())[m.getTransposeLhs() ? 1 : 2];
+        Value out = alloc(toMemRef(m.getType()));
+        call(name("batch_matmul"),
+             {i32(m.getTransposeLhs()), i32(m.getTransposeRhs()), i64(r[0]), i64(r[1]), i64(r[2]),
+              i64(k), f32(m.getAlpha().convertToDouble()), ptr(lookup(m.getLhs())),
+              ptr(lookup(m.getRhs())), ptr(out)});
+        return setResult(out);
+      })
       .Case<LSTMOp>([&](LSTMOp r) {
         return setResult(lowerRecurrent(
             op, "lstm", r.getInput(), r.getWeights(), r.getHiddenSize(),

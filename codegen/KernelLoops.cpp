@@ -158,6 +158,9 @@ linalg::LinalgOp collapseContiguousDims(RewriterBase &rewriter, linalg::LinalgOp
       }))
     return op;
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  // Maps with sums of dims (attention's head packing) are not collapsible.
+  if (!llvm::all_of(maps, [](AffineMap m) { return m.isProjectedPermutation(); }))
+    return op;
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
   SmallVector<ReassociationIndices> groups;
   ReassociationIndices run;

@@ -177,6 +177,14 @@ void dropoutTrain(LinalgBuilder &lb, DropoutTrainOp d) {
 
 } // namespace
 
+Value nnc::codegen::buildSoftmax(LinalgBuilder &lb, Value x, int64_t dim) {
+  return softmax(lb, x, dim, /*log=*/false);
+}
+
+Value nnc::codegen::buildSoftmaxBackward(LinalgBuilder &lb, Value dy, Value y, int64_t dim) {
+  return softmaxBackward(lb, dy, y, dim, /*log=*/false);
+}
+
 FailureOr<bool> nnc::codegen::lowerActivationsToLinalg(LinalgBuilder &lb, Operation *op) {
   auto replace = [&](Value v) { return replaceOp(op, v); };
   auto resultType = [&] { return cast<RankedTensorType>(op->getResult(0).getType()); };

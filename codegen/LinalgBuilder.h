@@ -154,6 +154,15 @@ Value expandSpatial(LinalgBuilder &lb, Value x, RankedTensorType type);
 /// backward, any dimension) and training-mode dropout with its backward
 /// (LinalgActivations.cpp).
 FailureOr<bool> lowerActivationsToLinalg(LinalgBuilder &lb, Operation *op);
+/// Softmax of `x` along `dim`, and its gradient from dL/dy `dy` and the
+/// softmax `y` (LinalgActivations.cpp; used by attention).
+Value buildSoftmax(LinalgBuilder &lb, Value x, int64_t dim);
+Value buildSoftmaxBackward(LinalgBuilder &lb, Value dy, Value y, int64_t dim);
+/// attention (as nn.linear, the attention core and nn.linear),
+/// attention_core and its backward: head (un)packing, causal mask and
+/// softmax as generics, the batched products as nn.batch_matmul
+/// (LinalgAttention.cpp).
+FailureOr<bool> lowerAttentionToLinalg(LinalgBuilder &lb, Operation *op);
 /// cross_entropy, count_correct and mse, forward and backward
 /// (LinalgLosses.cpp).
 FailureOr<bool> lowerLossesToLinalg(LinalgBuilder &lb, Operation *op);

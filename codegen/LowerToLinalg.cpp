@@ -165,10 +165,10 @@ struct NNLowerToLinalgPass : public nnc::impl::NNLowerToLinalgBase<NNLowerToLina
             continue;
         }
         // Each op family's lowering, in turn (codegen/Linalg*.cpp).
-        for (auto lower :
-             {lowerElementwiseToLinalg, lowerOptimizersToLinalg, lowerEmbeddingToLinalg,
-              lowerPoolingToLinalg, lowerNormToLinalg, lowerActivationsToLinalg,
-              lowerLossesToLinalg, lowerTensorsToLinalg, lowerQuantToLinalg}) {
+        for (auto lower : {lowerElementwiseToLinalg, lowerOptimizersToLinalg,
+                           lowerEmbeddingToLinalg, lowerPoolingToLinalg, lowerNormToLinalg,
+                           lowerActivationsToLinalg, lowerLossesToLinalg, lowerTensorsToLinalg,
+                           lowerQuantToLinalg, lowerAttentionToLinalg}) {
           FailureOr<bool> done = lower(lb, &op);
           if (failed(done))
             return signalPassFailure();

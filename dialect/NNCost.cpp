@@ -216,3 +216,73 @@ std::optional<int64_t> MseOp::getForwardFlops() {
 SmallVector<Value> MseOp::getSavedForBackward() {
   return {getPred(), getTarget()};
 }
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+/// FLOPs of one of attention's batched products (QK^T or AV) for qkv
+/// [N, T, (H + 2 K) hd]: 2 N H T T hd, the whole T x T square.
+static std::optional<int64_t> attentionProductFlops(Value qkv, int64_t heads, int64_t kvHeads) {
+  std::optional<int64_t> n = dim(qkv, 0), t = dim(qkv, 1), c = dim(qkv, 2);
+  if (!c)
+    return std::nullopt;
+  return product({2, n, heads, t, t, *c / (heads + 2 * kvHeads)});
+}
+
+/// The projections' FLOPs of nn.attention (multiply-adds and bias adds).
+static std::optional<int64_t> attentionProjectionFlops(AttentionOp op) {
+  std::optional<int64_t> n = dim(op.getInput(), 0), t = dim(op.getInput(), 1),
+                         d = dim(op.getInput(), 2);
+  if (!d)
+    return std::nullopt;
+  int64_t rows = shape::attentionQkvRows(*d, op.getHeads(), op.getKvHeads());
+  std::optional<int64_t> macs = product({2, n, t, *d, sum({rows, *d})});
+  std::optional<int64_t> biases =
+      op.getHasBias() ? product({n, t, sum({rows, *d})}) : std::optional<int64_t>(0);
+  return sum({macs, biases});
+}
+
+/// nn.attention's qkv projection [N, T, (H + 2 K) hd] as a value-less
+/// shape: attentionProductFlops needs qkv's dims, which are the input's but
+/// the last.
+static std::optional<int64_t> attentionCoreFlops(AttentionOp op) {
+  std::optional<int64_t> n = dim(op.getInput(), 0), t = dim(op.getInput(), 1),
+                         d = dim(op.getInput(), 2);
+  if (!d)
+    return std::nullopt;
+  return product({2, n, op.getHeads(), t, t, *d / op.getHeads()});
+}
+
+std::optional<int64_t> AttentionOp::getForwardFlops() {
+  std::optional<int64_t> core = attentionCoreFlops(*this);
+  return sum({attentionProjectionFlops(*this), product({2, core})});
+}
+std::optional<int64_t> AttentionOp::getBackwardFlops() {
+  std::optional<int64_t> core = attentionCoreFlops(*this);
+  return sum({product({2, attentionProjectionFlops(*this)}), product({5, core})});
+}
+bool AttentionOp::hasTrainableWeights() { return true; }
+SmallVector<Value> AttentionOp::getSavedForBackward() { return {getInput()}; }
+std::optional<int64_t> AttentionOp::getExtraSavedBytes() {
+  RankedTensorType t = staticType(getInput());
+  if (!t)
+    return std::nullopt;
+  int64_t d = t.getDimSize(2);
+  int64_t bytes = (t.getElementTypeBitWidth() + 7) / 8;
+  return product({t.getDimSize(0), t.getDimSize(1),
+                  sum({shape::attentionQkvRows(d, getHeads(), getKvHeads()), d}), bytes});
+}
+
+std::optional<int64_t> AttentionCoreOp::getForwardFlops() {
+  return product({2, attentionProductFlops(getQkv(), getHeads(), getKvHeads())});
+}
+SmallVector<Value> AttentionCoreOp::getSavedForBackward() { return {getQkv()}; }
+std::optional<int64_t> AttentionCoreBackwardOp::getForwardFlops() {
+  return product({5, attentionProductFlops(getQkv(), getHeads(), getKvHeads())});
+}
+std::optional<int64_t> BatchMatmulOp::getForwardFlops() {
+  std::optional<int64_t> b = dim(getResult(), 0), m = dim(getResult(), 1), n = dim(getResult(), 2);
+  std::optional<int64_t> k = dim(getLhs(), getTransposeLhs() ? 1 : 2);
+  return product({2, b, m, n, k});
+}

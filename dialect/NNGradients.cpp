@@ -402,3 +402,52 @@ Grads MseOp::buildGradient(OpBuilder &b, ArrayRef<Value> resultGrads,
     r.grads[0] = r.create<MseBackwardOp>({r.dy(), getPred(), getTarget()});
   return r.done();
 }
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+Grads AttentionOp::buildGradient(OpBuilder &b, ArrayRef<Value> resultGrads, ArrayRef<bool> need) {
+  // Recomputes the forward as its parts (-nn-autodiff decomposes the op in
+  // the forward already, so this runs only for a lone nn.attention) and
+  // differentiates them in reverse.
+  Rule r(*this, b, resultGrads, need);
+  if (!r.dy())
+    return r.done();
+  Value y = decompose(b);
+  auto out = y.getDefiningOp<LinearOp>();
+  auto core = out.getInput().getDefiningOp<AttentionCoreOp>();
+  auto qkv = core.getQkv().getDefiningOp<LinearOp>();
+  SmallVector<bool> all(3, true);
+  FailureOr<SmallVector<Value>> outGrads =
+      out.buildGradient(b, {r.dy()}, ArrayRef<bool>(all).take_front(out->getNumOperands()));
+  if (failed(outGrads))
+    return failure();
+  FailureOr<SmallVector<Value>> coreGrads = core.buildGradient(b, {(*outGrads)[0]}, {true});
+  if (failed(coreGrads))
+    return failure();
+  SmallVector<bool> qkvNeed = {r.needs(0), true, true};
+  FailureOr<SmallVector<Value>> qkvGrads = qkv.buildGradient(
+      b, {(*coreGrads)[0]}, ArrayRef<bool>(qkvNeed).take_front(qkv->getNumOperands()));
+  if (failed(qkvGrads))
+    return failure();
+  r.grads[0] = (*qkvGrads)[0];
+  r.grads[1] = (*qkvGrads)[1];
+  unsigned i = 2;
+  if (getHasBias())
+    r.grads[i++] = (*qkvGrads)[2];
+  r.grads[i++] = (*outGrads)[1];
+  if (getHasBias())
+    r.grads[i++] = (*outGrads)[2];
+  return r.done();
+}
+
+Grads AttentionCoreOp::buildGradient(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                     ArrayRef<bool> need) {
+  Rule r(*this, b, resultGrads, need);
+  if (r.dy())
+    r.grads[0] = r.create<AttentionCoreBackwardOp>(
+        {r.dy(), getQkv()}, {r.attr("heads", getHeadsAttr()), r.attr("kv_heads", getKvHeadsAttr()),
+                             r.attr("causal", getCausalAttr())});
+  return r.done();
+}

@@ -10,6 +10,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/STLExtras.h"
 
 using namespace mlir;
@@ -481,3 +482,149 @@ bool LinearOp::acceptsEpilogue(StringRef kind) { return kind == "relu"; }
 
 #define GET_OP_CLASSES
 #include "dialect/NNOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+/// The shape of attention's input [N, T, d] checked for `heads`/`kvHeads`.
+static FailureOr<shape::Shape> attentionShape(const InferCtx &ctx, Value input, int64_t heads,
+                                              int64_t kvHeads) {
+  FailureOr<RankedTensorType> in = ctx.tensor(input, "input");
+  if (failed(in))
+    return failure();
+  std::string err;
+  FailureOr<shape::Shape> out = shape::inferAttention(in->getShape(), heads, kvHeads, err);
+  if (failed(out))
+    (void)ctx.fail(err);
+  return out;
+}
+
+LogicalResult AttentionOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                            Adaptor adaptor, SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<AttentionOp>(loc, adaptor);
+  int64_t heads = adaptor.getHeadsAttr() ? adaptor.getHeads() : 0;
+  int64_t kvHeads = adaptor.getKvHeadsAttr() ? adaptor.getKvHeads() : 0;
+  FailureOr<shape::Shape> out = attentionShape(ctx, adaptor.getInput(), heads, kvHeads);
+  if (failed(out))
+    return failure();
+  ValueRange weights = adaptor.getWeights();
+  size_t expected = adaptor.getHasBias() ? 4 : 2;
+  if (weights.size() != expected)
+    return ctx.fail(Twine("expects ") + Twine(expected) + " weights (" +
+                    (adaptor.getHasBias() ? "qkv.weight, qkv.bias, out.weight, out.bias"
+                                          : "qkv.weight, out.weight") +
+                    "), got " + Twine(weights.size()));
+  int64_t d = (*out)[2];
+  if (d != ShapedType::kDynamic) {
+    int64_t rows = shape::attentionQkvRows(d, heads, kvHeads);
+    unsigned i = 0;
+    if (failed(ctx.expectShape(weights[i++], {rows, d}, "qkv.weight")) ||
+        (adaptor.getHasBias() && failed(ctx.expectShape(weights[i++], {rows}, "qkv.bias"))) ||
+        failed(ctx.expectShape(weights[i++], {d, d}, "out.weight")) ||
+        (adaptor.getHasBias() && failed(ctx.expectShape(weights[i++], {d}, "out.bias"))))
+      return failure();
+  }
+  Type elem = cast<RankedTensorType>(adaptor.getInput().getType()).getElementType();
+  if (failed(ctx.sameElementType(elem, adaptor.getOperands())))
+    return failure();
+  types.push_back(RankedTensorType::get(*out, elem));
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  if (getInput().getType().getDimSize(2) == ShapedType::kDynamic)
+    return emitOpError("expects a static model dimension (input dimension 2)");
+  return success();
+}
+
+Value AttentionOp::decompose(OpBuilder &b) {
+  Location loc = getLoc();
+  SmallVector<NamedAttribute> named;
+  if (auto name = getNameAttr())
+    named.push_back(b.getNamedAttr("name", name));
+  SmallVector<Value> qkvOperands = {getInput(), getQkvWeight()};
+  if (Value bias = getQkvBias())
+    qkvOperands.push_back(bias);
+  Value qkv = LinearOp::create(b, loc, qkvOperands, named).getResult();
+  SmallVector<NamedAttribute> coreAttrs(named);
+  coreAttrs.push_back(b.getNamedAttr("heads", getHeadsAttr()));
+  coreAttrs.push_back(b.getNamedAttr("kv_heads", getKvHeadsAttr()));
+  coreAttrs.push_back(b.getNamedAttr("causal", getCausalAttr()));
+  Value core = AttentionCoreOp::create(b, loc, ValueRange{qkv}, coreAttrs).getResult();
+  SmallVector<Value> outOperands = {core, getOutWeight()};
+  if (Value bias = getOutBias())
+    outOperands.push_back(bias);
+  return LinearOp::create(b, loc, outOperands, named).getResult();
+}
+
+/// The result of attention_core for qkv [N, T, (H + 2 K) hd]: [N, T, H hd].
+static LogicalResult inferAttentionCore(const InferCtx &ctx, Value qkv, int64_t heads,
+                                        int64_t kvHeads, SmallVectorImpl<Type> &types) {
+  FailureOr<RankedTensorType> t = ctx.tensor(qkv, "qkv");
+  if (failed(t))
+    return failure();
+  if (t->getRank() != 3)
+    return ctx.fail("expects qkv of rank 3 [N, T, (heads + 2 kv_heads) hd], got " +
+                    shape::formatShape(t->getShape()));
+  if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
+    return ctx.fail(Twine("expects heads (") + Twine(heads) +
+                    ") to be a positive multiple of kv_heads (" + Twine(kvHeads) + ")");
+  int64_t c = t->getDimSize(2), parts = heads + 2 * kvHeads;
+  if (c == ShapedType::kDynamic || c % parts != 0)
+    return ctx.fail(Twine("expects qkv's last dimension to be a multiple of heads + 2 "
+                          "kv_heads (") +
+                    Twine(parts) + "), got " + shape::formatShape(t->getShape()));
+  shape::Shape out(t->getShape());
+  out[2] = c / parts * heads;
+  types.push_back(RankedTensorType::get(out, t->getElementType()));
+  return success();
+}
+
+LogicalResult AttentionCoreOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                                Adaptor adaptor, SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<AttentionCoreOp>(loc, adaptor);
+  return inferAttentionCore(ctx, adaptor.getQkv(), adaptor.getHeadsAttr() ? adaptor.getHeads() : 0,
+                            adaptor.getKvHeadsAttr() ? adaptor.getKvHeads() : 0, types);
+}
+
+LogicalResult AttentionCoreBackwardOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                                        Adaptor adaptor,
+                                                        SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<AttentionCoreBackwardOp>(loc, adaptor);
+  SmallVector<Type> forward;
+  if (failed(inferAttentionCore(ctx, adaptor.getQkv(),
+                                adaptor.getHeadsAttr() ? adaptor.getHeads() : 0,
+                                adaptor.getKvHeadsAttr() ? adaptor.getKvHeads() : 0, forward)))
+    return failure();
+  auto grad = dyn_cast<RankedTensorType>(adaptor.getGrad().getType());
+  if (!grad || failed(verifyCompatibleShape(grad, forward.front())))
+    return ctx.fail("expects grad of the forward result's shape " +
+                    shape::formatShape(cast<RankedTensorType>(forward.front()).getShape()));
+  types.push_back(adaptor.getQkv().getType());
+  return success();
+}
+
+LogicalResult BatchMatmulOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                              Adaptor adaptor, SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<BatchMatmulOp>(loc, adaptor);
+  FailureOr<RankedTensorType> lhs = ctx.tensor(adaptor.getLhs(), "lhs");
+  FailureOr<RankedTensorType> rhs = ctx.tensor(adaptor.getRhs(), "rhs");
+  if (failed(lhs) || failed(rhs))
+    return failure();
+  if (lhs->getRank() != 3 || rhs->getRank() != 3)
+    return ctx.fail("expects lhs and rhs of rank 3 [B, rows, cols], got " +
+                    shape::formatShape(lhs->getShape()) + " and " +
+                    shape::formatShape(rhs->getShape()));
+  bool ta = adaptor.getTransposeLhs(), tb = adaptor.getTransposeRhs();
+  int64_t m = lhs->getDimSize(ta ? 2 : 1), k = lhs->getDimSize(ta ? 1 : 2);
+  int64_t k2 = rhs->getDimSize(tb ? 2 : 1), n = rhs->getDimSize(tb ? 1 : 2);
+  if (lhs->getDimSize(0) != rhs->getDimSize(0) || k != k2)
+    return ctx.fail("expects equal batch and contraction sizes, got " +
+                    shape::formatShape(lhs->getShape()) + " and " +
+                    shape::formatShape(rhs->getShape()));
+  if (failed(ctx.sameElementType(lhs->getElementType(), adaptor.getRhs())))
+    return failure();
+  types.push_back(RankedTensorType::get({lhs->getDimSize(0), m, n}, lhs->getElementType()));
+  return success();
+}

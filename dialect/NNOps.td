@@ -240,6 +240,73 @@ def NN_LinearOp : NN_MultiOperandOp<"linear", (ins NN_FloatTensor:$input,
   }];
 }
 
+/// The attributes of multi-head self-attention, shared by nn.attention and
+/// nn.attention_core.
+defvar NN_AttentionAttrs = (ins ConfinedAttr<I64Attr, [IntPositive]>:$heads,
+    ConfinedAttr<I64Attr, [IntPositive]>:$kv_heads,
+    DefaultValuedAttr<BoolAttr, "false">:$causal);
+
+def NN_AttentionOp : NN_MultiOperandOp<"attention", !con((ins NN_FloatTensor:$input,
+    Variadic<NN_FloatTensor>:$weights), NN_AttentionAttrs,
+    (ins DefaultValuedAttr<BoolAttr, "true">:$has_bias)),
+    ["hasTrainableWeights", "getBackwardFlops", "getSavedForBackward",
+     "getExtraSavedBytes"]> {
+  let summary = "multi-head self-attention (GPT-2's c_attn + c_proj)";
+  let description = [{
+    input [N, T, d] -> [N, T, d]; weights `qkv.weight [(H + 2 K) hd, d]`,
+    `qkv.bias [(H + 2 K) hd]`, `out.weight [d, d]`, `out.bias [d]` (biases
+    absent without `has_bias`), H = `heads`, K = `kv_heads` (H % K == 0; each
+    group of H / K query heads shares one key/value head), hd = d / H. The
+    qkv rows are the H hd query rows (head-major), then the K hd key rows,
+    then the value rows. Scores are scaled by 1/sqrt(hd); with `causal`,
+    position i attends to positions j <= i.
+
+    FLOPs: the projections, 2 N T d (H + 2 K) hd + 2 N T d d plus one per
+    bias element, and the two batched products QK^T and AV, 2 N H T T hd
+    each, counted in full with `causal` too (the GEMMs compute the whole
+    T x T scores; the mask is applied after). Scale, mask and softmax are
+    not counted. Backward: twice the projections, and 5 products of the
+    QK^T size (the scores recomputed, dP, dV, dQ, dK).
+
+    Saved for backward: the input; extra bytes: the qkv projection
+    [N, T, (H + 2 K) hd] and the attention output [N, T, d] (the inputs of
+    the backward of nn.attention_core and of the output projection).
+    -nn-autodiff replaces the op by nn.linear, nn.attention_core and
+    nn.linear (AttentionOp::decompose), and so does -nn-lower-to-linalg.
+  }];
+  let extraClassDeclaration = [{
+    /// The qkv weight, qkv bias (or null), out weight, out bias (or null).
+    ::mlir::Value getQkvWeight() { return getWeights()[0]; }
+    ::mlir::Value getQkvBias() { return getHasBias() ? getWeights()[1] : ::mlir::Value(); }
+    ::mlir::Value getOutWeight() { return getWeights()[getHasBias() ? 2 : 1]; }
+    ::mlir::Value getOutBias() { return getHasBias() ? getWeights()[3] : ::mlir::Value(); }
+    /// Builds nn.linear (qkv), nn.attention_core and nn.linear (out) at
+    /// `b`'s insertion point; returns the result (the op stays).
+    ::mlir::Value decompose(::mlir::OpBuilder &b);
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_AttentionCoreOp : NN_MultiOperandOp<"attention_core", !con(
+    (ins NN_FloatTensor:$qkv), NN_AttentionAttrs), ["getSavedForBackward"]> {
+  let summary = "scaled dot-product attention of packed qkv projections";
+  let description = [{
+    qkv [N, T, (H + 2 K) hd] (nn.attention's projection; H = `heads`,
+    K = `kv_heads`) -> [N, T, H hd]: per sample and query head h, softmax(Q_h
+    K_g^T / sqrt(hd), causally masked with `causal`) V_g with g = h / (H / K);
+    the heads concatenated along the last dimension.
+
+    FLOPs: 2 N H T T hd for each of QK^T and AV (in full with `causal`).
+    Backward keeps qkv (and recomputes the scores).
+  }];
+  let extraClassDeclaration = [{
+    /// The head dimension hd.
+    int64_t getHeadDim() {
+      return getQkv().getType().getDimSize(2) / (getHeads() + 2 * getKvHeads());
+    }
+  }];
+}
+
 def NN_EmbeddingOp : NN_MultiOperandOp<"embedding", (ins NN_IntTensor:$ids,
     NN_FloatTensor:$table),
     ["hasTrainableWeights", "getSavedForBackward"]> {

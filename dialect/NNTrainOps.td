@@ -329,6 +329,33 @@ def NN_LinearBackwardOp : NN_TrainOp<"linear_backward", (ins
   }];
 }
 
+def NN_AttentionCoreBackwardOp : NN_TrainOp<"attention_core_backward", (ins
+    NN_FloatTensor:$grad, NN_FloatTensor:$qkv,
+    ConfinedAttr<I64Attr, [IntPositive]>:$heads,
+    ConfinedAttr<I64Attr, [IntPositive]>:$kv_heads,
+    DefaultValuedAttr<BoolAttr, "false">:$causal),
+    (outs NN_FloatTensor:$result)> {
+  let summary = "attention_core backward: (dL/dy, qkv) -> dL/dqkv";
+  let description = [{
+    `grad` [N, T, H hd], qkv [N, T, (H + 2 K) hd] -> dqkv of qkv's type. The
+    scores are recomputed from qkv. FLOPs: 5 products of 2 N H T T hd
+    (scores, dP, dV, dQ, dK).
+  }];
+}
+
+def NN_BatchMatmulOp : NN_TrainOp<"batch_matmul", (ins NN_FloatTensor:$lhs,
+    NN_FloatTensor:$rhs, UnitAttr:$transpose_lhs, UnitAttr:$transpose_rhs,
+    DefaultValuedAttr<F64Attr, "1.0">:$alpha),
+    (outs NN_FloatTensor:$result), [], [Pure, NN_LibraryOpInterface]> {
+  let summary = "batched matrix product: alpha op(lhs) op(rhs) per batch entry";
+  let description = [{
+    lhs [B, M, K] (or [B, K, M] with `transpose_lhs`), rhs [B, K, N] (or
+    [B, N, K] with `transpose_rhs`) -> [B, M, N]. A library op (oneDNN on
+    the CPU, cuBLAS strided-batched GEMM on the GPU), built by the lowering
+    of attention. FLOPs: 2 B M N K.
+  }];
+}
+
 def NN_EmbeddingBackwardOp : NN_TrainOp<"embedding_backward", (ins
     NN_FloatTensor:$grad, NN_IntTensor:$ids,
     ConfinedAttr<I64Attr, [IntPositive]>:$num_embeddings),

@@ -326,6 +326,29 @@ FailureOr<Shape> nnc::shape::inferLinear(ArrayRef<int64_t> input,
   return result;
 }
 
+FailureOr<Shape> nnc::shape::inferAttention(ArrayRef<int64_t> input, int64_t heads, int64_t kvHeads,
+                                            std::string &err) {
+  if (input.size() != 3)
+    return fail(err, "expects an input of rank 3 [N, T, d] (a sequence [T, d] per sample), got ",
+                formatShape(input));
+  if (failed(checkShape(input, err)))
+    return failure();
+  if (heads <= 0)
+    return fail(err, "heads must be positive, got ", heads);
+  if (kvHeads <= 0)
+    return fail(err, "kv_heads must be positive, got ", kvHeads);
+  if (heads % kvHeads != 0)
+    return fail(err, "heads (", heads, ") must be a multiple of kv_heads (", kvHeads, ")");
+  int64_t d = input[2];
+  if (!isDynamic(d) && d % heads != 0)
+    return fail(err, "model dimension ", d, " must be a multiple of heads (", heads, ")");
+  return Shape(input.begin(), input.end());
+}
+
+int64_t nnc::shape::attentionQkvRows(int64_t dModel, int64_t heads, int64_t kvHeads) {
+  return (heads + 2 * kvHeads) * (dModel / heads);
+}
+
 FailureOr<Shape> nnc::shape::inferEmbedding(ArrayRef<int64_t> ids,
                                             int64_t numEmbeddings,
                                             int64_t embeddingDim,

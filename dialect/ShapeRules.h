@@ -121,6 +121,14 @@ llvm::FailureOr<Shape> inferLinear(llvm::ArrayRef<int64_t> input,
                                    std::optional<int64_t> inFeatures,
                                    int64_t outFeatures, std::string &err);
 
+/// attention: input [N, T, d] -> [N, T, d]; `heads` > 0 divides d and
+/// `kvHeads` > 0 divides `heads` (grouped-query attention when smaller).
+llvm::FailureOr<Shape> inferAttention(llvm::ArrayRef<int64_t> input, int64_t heads, int64_t kvHeads,
+                                      std::string &err);
+
+/// The rows of attention's qkv projection: (heads + 2 kvHeads) * d / heads.
+int64_t attentionQkvRows(int64_t dModel, int64_t heads, int64_t kvHeads);
+
 /// embedding: ids [N, ...] -> [N, ..., D]; `numEmbeddings` and
 /// `embeddingDim` must be positive.
 llvm::FailureOr<Shape> inferEmbedding(llvm::ArrayRef<int64_t> ids,

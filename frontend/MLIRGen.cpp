@@ -220,6 +220,13 @@ void ModelBuilder::emitLayer(const Layer &layer) {
     recurrentAttrs();
     op = GRUOp::create(builder, l, operands, attrs);
     break;
+  case LayerKind::Attention:
+    attrs.push_back(attr("heads", i64(a.heads)));
+    attrs.push_back(attr("kv_heads", i64(a.kvHeads)));
+    attrs.push_back(attr("causal", builder.getBoolAttr(a.causal)));
+    attrs.push_back(attr("has_bias", builder.getBoolAttr(a.hasBias)));
+    op = AttentionOp::create(builder, l, operands, attrs);
+    break;
   case LayerKind::CrossEntropy:
     op = CrossEntropyOp::create(builder, l, operands, attrs);
     break;

@@ -50,7 +50,7 @@ struct ParamInfo {
 enum class LayerKind {
   Conv2d, Linear, Embedding, Relu, LeakyRelu, Sigmoid, Tanh, Gelu, Softmax,
   LogSoftmax, MaxPool2d, AvgPool2d, GlobalAvgPool, BatchNorm, Dropout, Flatten,
-  Reshape, Add, Concat, Rnn, Lstm, Gru, CrossEntropy, Mse
+  Reshape, Add, Concat, Rnn, Lstm, Gru, CrossEntropy, Mse, Attention
 };
 /// The language's name of a layer kind ("conv2d").
 llvm::StringRef layerKindName(LayerKind kind);
@@ -68,6 +68,8 @@ struct LayerAttrs {
   int64_t hidden = 0, numLayers = 1; ///< recurrent
   bool bidirectional = false, sequences = false, hasBias = true;
   std::string nonlinearity = "tanh"; ///< rnn
+  int64_t heads = 1, kvHeads = 1;    ///< attention
+  bool causal = false;               ///< attention
 };
 
 /// One layer in program order.

@@ -50,7 +50,10 @@ static const std::vector<LayerSpec> &layerTable() {
   static const std::vector<ArgSpec> bnArgs = {{"eps", A::Float, false},
                                               {"momentum", A::Float, false}};
   static const std::vector<LayerSpec> table = {
-      {"conv2d", LayerKind::Conv2d, 1, "conv",
+      {"conv2d",
+       LayerKind::Conv2d,
+       1,
+       "conv",
        {{"out", A::Int, true},
         {"kernel", A::IntPair, true},
         {"stride", A::IntPair, false},
@@ -59,9 +62,15 @@ static const std::vector<LayerSpec> &layerTable() {
         {"groups", A::Int, false},
         {"bias", A::Bool, false},
         {"in", A::Int, false}}},
-      {"linear", LayerKind::Linear, 1, "fc",
+      {"linear",
+       LayerKind::Linear,
+       1,
+       "fc",
        {{"out", A::Int, true}, {"bias", A::Bool, false}, {"in", A::Int, false}}},
-      {"embedding", LayerKind::Embedding, 1, "embed",
+      {"embedding",
+       LayerKind::Embedding,
+       1,
+       "embed",
        {{"num", A::Int, true}, {"dim", A::Int, true}}},
       {"relu", LayerKind::Relu, 1, "relu", {}},
       {"sigmoid", LayerKind::Sigmoid, 1, "sigmoid", {}},
@@ -84,6 +93,15 @@ static const std::vector<LayerSpec> &layerTable() {
       {"rnn", LayerKind::Rnn, 1, "rnn", rnnArgs},
       {"lstm", LayerKind::Lstm, 1, "lstm", recurrentArgs},
       {"gru", LayerKind::Gru, 1, "gru", recurrentArgs},
+      {"attention",
+       LayerKind::Attention,
+       1,
+       "attn",
+       {{"heads", A::Int, true},
+        {"kv_heads", A::Int, false},
+        {"causal", A::Bool, false},
+        {"bias", A::Bool, false},
+        {"in", A::Int, false}}},
   };
   return table;
 }
@@ -568,6 +586,31 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
                                      p.bidirectional, p.hasBias))
       layer.params.push_back(
           addParam(*name, suffix, pshape, Init::Uniform, bnd, false, pdt));
+    break;
+  }
+  case LayerKind::Attention: {
+    at.heads = args.getInt("heads", 0);
+    at.kvHeads = bound->has("kv_heads") ? args.getInt("kv_heads", 0) : at.heads;
+    at.causal = args.getBool("causal", false);
+    at.hasBias = args.getBool("bias", true);
+    if (in.shape.size() == 3 && bound->has("in") && in.shape[2] != args.getInt("in", 0)) {
+      std::string source = in.origin.empty() ? shape::formatShape(in.shape) : in.origin;
+      return fail("declares in=" + llvm::Twine(args.getInt("in", 0)) + " but its input has " +
+                  llvm::Twine(in.shape[2]) + " features per position (" + source + ")");
+    }
+    if (!checkOk(shape::inferAttention(in.shape, at.heads, at.kvHeads, err), err))
+      return failure();
+    out = in.shape;
+    int64_t d = in.shape[2];
+    double bnd = fanInBound(d);
+    int64_t rows = shape::attentionQkvRows(d, at.heads, at.kvHeads);
+    layer.params.push_back(
+        addParam(*name, "qkv.weight", {rows, d}, Init::Uniform, bnd, false, pdt));
+    if (at.hasBias)
+      layer.params.push_back(addParam(*name, "qkv.bias", {rows}, Init::Uniform, bnd, false, pdt));
+    layer.params.push_back(addParam(*name, "out.weight", {d, d}, Init::Uniform, bnd, false, pdt));
+    if (at.hasBias)
+      layer.params.push_back(addParam(*name, "out.bias", {d}, Init::Uniform, bnd, false, pdt));
     break;
   }
   case LayerKind::CrossEntropy:

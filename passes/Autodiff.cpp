@@ -142,6 +142,14 @@ Operation *TrainStepBuilder::cloneInTrainingMode(Operation &op, IRMapping &map,
     train = LSTMTrainOp::create(b, loc, operands, attrs);
   } else if (isa<GRUOp>(op)) {
     train = GRUTrainOp::create(b, loc, operands, attrs);
+  } else if (isa<AttentionOp>(op)) {
+    // Its parts (linear, attention_core, linear), each differentiated on its
+    // own: the backward keeps their inputs instead of recomputing them.
+    auto clone = cast<AttentionOp>(b.clone(op, map));
+    Value result = clone.decompose(b);
+    clone->erase();
+    map.map(op.getResult(0), result);
+    return result.getDefiningOp();
   } else {
     return b.clone(op, map);
   }

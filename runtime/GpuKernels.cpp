@@ -116,6 +116,12 @@ void nnc_gpu_gemm(int32_t transA, int32_t transB, int64_t M, int64_t N, int64_t 
     deviceGemm(*h, transA != 0, transB != 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+void nnc_gpu_batch_matmul(int32_t transA, int32_t transB, int64_t batch, int64_t M, int64_t N,
+                          int64_t K, float alpha, const float *A, const float *B, float *C) {
+  if (const LibraryHandles *h = libraryHandles())
+    deviceBatchedGemm(*h, transA != 0, transB != 0, batch, M, N, K, alpha, A, B, C);
+}
+
 void nnc_gpu_linear_fwd(const float *x, const float *w, const float *b, float *y, int64_t M,
                         int64_t in, int64_t out, int32_t epilogue) {
   const LibraryHandles *h = libraryHandles();

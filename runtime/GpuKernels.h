@@ -95,6 +95,9 @@ int64_t nnc_gpu_conv2d_bwd_scratch_bytes(int64_t N, int64_t C, int64_t H, int64_
 void nnc_gpu_gemm(int32_t transA, int32_t transB, int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                   int64_t ldc);
+/// nnc_batch_matmul on the device: one cublasSgemmStridedBatched.
+void nnc_gpu_batch_matmul(int32_t transA, int32_t transB, int64_t batch, int64_t M, int64_t N,
+                          int64_t K, float alpha, const float *A, const float *B, float *C);
 /// nnc_linear_fwd: cublasSgemm, then the bias broadcast over the rows with
 /// cudnnAddTensor ([1,out,1,1] into [M,out,1,1]) and the relu epilogue with
 /// cudnnActivationForward in place (NaN propagates).

@@ -93,6 +93,7 @@ bool gpu::loadCublas(void *library, Cublas &t, std::string &error) {
   NNC_RESOLVE(t, cublasSetMathMode);
   NNC_RESOLVE(t, cublasGetStatusString);
   NNC_RESOLVE(t, cublasSgemm_v2);
+  NNC_RESOLVE(t, cublasSgemmStridedBatched);
   NNC_RESOLVE(t, cublasSgeam);
   return ok;
 }
@@ -261,6 +262,23 @@ bool gpu::deviceGemm(const LibraryHandles &h, bool transA, bool transB, int64_t 
                                            int(g.k), &alpha, g.A, int(g.lda), g.B, int(g.ldb),
                                            &beta, g.C, int(g.ldc)),
                      "cublasSgemm");
+}
+
+bool gpu::deviceBatchedGemm(const LibraryHandles &h, bool transA, bool transB, int64_t batch,
+                            int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                            const float *B, float *C) {
+  if (batch == 0 || M == 0 || N == 0)
+    return true;
+  ColumnMajorGemm g =
+      toColumnMajor(transA, transB, M, N, K, A, transA ? M : K, B, transB ? K : N, C, N);
+  const float zero = 0.0f;
+  // g.A is the row-major B (K N per entry), g.B the row-major A (M K).
+  return checkCublas(h,
+                     h.blas.cublasSgemmStridedBatched(
+                         h.blasHandle, g.transa, g.transb, int(g.m), int(g.n), int(g.k), &alpha,
+                         g.A, int(g.lda), (long long)(K * N), g.B, int(g.ldb), (long long)(M * K),
+                         &zero, g.C, int(g.ldc), (long long)(M * N), int(batch)),
+                     "cublasSgemmStridedBatched");
 }
 
 bool gpu::deviceFill(float *p, int64_t n, float value) {

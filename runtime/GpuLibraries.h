@@ -162,6 +162,11 @@ struct Cublas {
   cublasStatus_t (*cublasSgemm_v2)(cublasHandle_t, int transa, int transb, int m, int n, int k,
                                    const float *alpha, const float *A, int lda, const float *B,
                                    int ldb, const float *beta, float *C, int ldc);
+  cublasStatus_t (*cublasSgemmStridedBatched)(cublasHandle_t, int transa, int transb, int m, int n,
+                                              int k, const float *alpha, const float *A, int lda,
+                                              long long strideA, const float *B, int ldb,
+                                              long long strideB, const float *beta, float *C,
+                                              int ldc, long long strideC, int batchCount);
   cublasStatus_t (*cublasSgeam)(cublasHandle_t, int transa, int transb, int m, int n,
                                 const float *alpha, const float *A, int lda, const float *beta,
                                 const float *B, int ldb, float *C, int ldc);
@@ -291,6 +296,10 @@ bool checkCublas(const LibraryHandles &h, cublasStatus_t status, const char *wha
 bool deviceGemm(const LibraryHandles &h, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                 float *C, int64_t ldc);
+/// Row-major C[b] = alpha op(A[b]) op(B[b]) for b < batch, contiguous
+/// matrices (nnc_batch_matmul's arguments): one cublasSgemmStridedBatched.
+bool deviceBatchedGemm(const LibraryHandles &h, bool transA, bool transB, int64_t batch, int64_t M,
+                       int64_t N, int64_t K, float alpha, const float *A, const float *B, float *C);
 /// Sets `n` floats at device address `p` to `value` on the stream.
 bool deviceFill(float *p, int64_t n, float value);
 /// Copies `rows` rows of `cols` floats from `src` (row stride srcLd) to

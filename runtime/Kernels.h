@@ -82,6 +82,11 @@ void nnc_gemm(int32_t transA, int32_t transB, int64_t M, int64_t N, int64_t K,
 /// 1 relu (y = max(y, 0); NaN stays NaN). `b` may be null.
 void nnc_linear_fwd(const float *x, const float *w, const float *b, float *y,
                     int64_t M, int64_t in, int64_t out, int32_t epilogue);
+/// Batched row-major C[b] = alpha op(A[b]) op(B[b]) for b < batch; each
+/// matrix contiguous: A [M,K] ([K,M] with transA), B [K,N] ([N,K] with
+/// transB), C [M,N] overwritten (nn.batch_matmul: attention's products).
+void nnc_batch_matmul(int32_t transA, int32_t transB, int64_t batch, int64_t M, int64_t N,
+                      int64_t K, float alpha, const float *A, const float *B, float *C);
 /// dx[M,in] = dy * w; dw[out,in] = dy^T * x; db[out] = sum over rows of dy.
 /// dx, dw and db may each be null; dw and db are overwritten.
 void nnc_linear_bwd(const float *dy, const float *x, const float *w, float *dx,

@@ -334,6 +334,26 @@ void nnc_linear_fwd(const float *x, const float *w, const float *b, float *y,
   }
 }
 
+void nnc_batch_matmul(int32_t transA, int32_t transB, int64_t batch, int64_t M, int64_t N,
+                      int64_t K, float alpha, const float *A, const float *B, float *C) {
+  nnc::rt::LibraryTimer timer;
+  const int64_t lda = transA ? M : K, ldb = transB ? K : N;
+  auto one = [&](int64_t i) {
+    nnc::kernels::gemm(transA != 0, transB != 0, M, N, K, alpha, A + i * M * K, lda, B + i * K * N,
+                       ldb, 0.0f, C + i * M * N, N);
+  };
+  // Small products (attention's heads): one single-threaded GEMM per batch
+  // entry on each thread; large ones: the GEMM's own threads.
+  if (batch >= nnc_get_num_threads() && M * N * K < (int64_t(1) << 22)) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < batch; ++i)
+      one(i);
+    return;
+  }
+  for (int64_t i = 0; i < batch; ++i)
+    one(i);
+}
+
 void nnc_linear_bwd(const float *dy, const float *x, const float *w, float *dx,
                     float *dw, float *db, int64_t M, int64_t in, int64_t out) {
   nnc::rt::LibraryTimer timer;

@@ -229,6 +229,46 @@ class EmbeddingI32(nn.Module):  # test/layers/Inputs/embedding_i32.nn
         return self.fc1(self.embed1(t).flatten(1))
 
 
+class SelfAttention(nn.Module):
+    """nnc's attention(x, heads, kv_heads, causal, bias): torch 1.13 has no
+    scaled_dot_product_attention, so written out (GPT-2's c_attn + c_proj,
+    grouped-query when kv_heads < heads)."""
+
+    def __init__(self, d, heads, kv_heads=None, causal=False, bias=True):
+        super().__init__()
+        self.heads, self.kv_heads = heads, kv_heads or heads
+        self.hd, self.causal = d // heads, causal
+        self.qkv = nn.Linear(d, (self.heads + 2 * self.kv_heads) * self.hd, bias=bias)
+        self.out = nn.Linear(d, d, bias=bias)
+
+    def forward(self, x):
+        n, t, d = x.shape
+        h, k, hd = self.heads, self.kv_heads, self.hd
+        q, key, v = self.qkv(x).split([h * hd, k * hd, k * hd], dim=-1)
+        q = q.view(n, t, h, hd).transpose(1, 2)                  # [n, h, t, hd]
+        key = key.view(n, t, k, hd).transpose(1, 2).repeat_interleave(h // k, dim=1)
+        v = v.view(n, t, k, hd).transpose(1, 2).repeat_interleave(h // k, dim=1)
+        s = q @ key.transpose(-1, -2) / hd ** 0.5
+        if self.causal:
+            s = s.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
+        y = s.softmax(-1) @ v                                     # [n, h, t, hd]
+        return self.out(y.transpose(1, 2).reshape(n, t, d))
+
+
+class AttentionMix(nn.Module):  # test/layers/Inputs/attention_mix.nn
+    def __init__(self):
+        super().__init__()
+        self.embed1 = nn.Embedding(20, 8)
+        self.attn1 = SelfAttention(8, 2)
+        self.attn2 = SelfAttention(8, 4, kv_heads=2, causal=True)
+        self.attn3 = SelfAttention(8, 2, kv_heads=1, causal=True, bias=False)
+        self.fc1 = nn.Linear(48, 4)
+
+    def forward(self, t):
+        x = self.attn3(self.attn2(self.attn1(self.embed1(t))))
+        return self.fc1(x.flatten(1))
+
+
 class SoftmaxDims(nn.Module):  # test/layers/Inputs/softmax_dims.nn
     def __init__(self):
         super().__init__()
@@ -295,7 +335,8 @@ def main():
     regression_cases = [("embedding_i32", EmbeddingI32,
                          lambda: torch.randint(0, 20, (2, 6), dtype=torch.int32)),
                         ("softmax_dims", SoftmaxDims, lambda: torch.randn(3, 3, 4, 5)),
-                        ("recurrent_configs", RecurrentConfigs, lambda: torch.randn(2, 5, 3))]
+                        ("recurrent_configs", RecurrentConfigs, lambda: torch.randn(2, 5, 3)),
+                        ("attention_mix", AttentionMix, lambda: torch.randint(0, 20, (2, 6)))]
     for seed, (name, make, x) in enumerate(regression_cases):
         if not chosen or name in chosen:
             torch.manual_seed(8000 + seed)

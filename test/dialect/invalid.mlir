@@ -462,3 +462,55 @@ func.func @f(%a: tensor<?x3xf32>, %b: tensor<?x4xf32>) {
   %0 = "nn.mse"(%a, %b) : (tensor<?x3xf32>, tensor<?x4xf32>) -> tensor<f32>
   return
 }
+
+//===----------------------------------------------------------------------===//
+// nn.attention, nn.attention_core
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @f(%x: tensor<?x6x8xf32>, %w: tensor<24x8xf32>, %wo: tensor<8x8xf32>) {
+  // expected-error @+1 {{'nn.attention' op layer "attn1": model dimension 8 must be a multiple of heads (3)}}
+  %0 = nn.attention %x, %w, %wo {heads = 3, kv_heads = 3, has_bias = false, name = "attn1"} : (tensor<?x6x8xf32>, tensor<24x8xf32>, tensor<8x8xf32>) -> tensor<?x6x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x6x8xf32>, %w: tensor<24x8xf32>, %wo: tensor<8x8xf32>) {
+  // expected-error @+1 {{heads (4) must be a multiple of kv_heads (3)}}
+  %0 = nn.attention %x, %w, %wo {heads = 4, kv_heads = 3, has_bias = false} : (tensor<?x6x8xf32>, tensor<24x8xf32>, tensor<8x8xf32>) -> tensor<?x6x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x6x8xf32>, %w: tensor<24x8xf32>, %wo: tensor<8x8xf32>) {
+  // expected-error @+1 {{expects 4 weights (qkv.weight, qkv.bias, out.weight, out.bias), got 2}}
+  %0 = nn.attention %x, %w, %wo {heads = 2, kv_heads = 2} : (tensor<?x6x8xf32>, tensor<24x8xf32>, tensor<8x8xf32>) -> tensor<?x6x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x6x8xf32>, %w: tensor<24x8xf32>, %wo: tensor<8x8xf32>) {
+  // expected-error @+1 {{expects qkv.weight of shape [16, 8], got [24, 8]}}
+  %0 = nn.attention %x, %w, %wo {heads = 2, kv_heads = 1, has_bias = false} : (tensor<?x6x8xf32>, tensor<24x8xf32>, tensor<8x8xf32>) -> tensor<?x6x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<?x8xf32>, %w: tensor<24x8xf32>, %wo: tensor<8x8xf32>) {
+  // expected-error @+1 {{expects an input of rank 3 [N, T, d] (a sequence [T, d] per sample), got [N, 8]}}
+  %0 = nn.attention %x, %w, %wo {heads = 2, kv_heads = 2, has_bias = false} : (tensor<?x8xf32>, tensor<24x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<?x6x14xf32>) {
+  // expected-error @+1 {{expects qkv's last dimension to be a multiple of heads + 2 kv_heads (8), got [N, 6, 14]}}
+  %0 = nn.attention_core %q {heads = 4, kv_heads = 2} : (tensor<?x6x14xf32>) -> tensor<?x6x8xf32>
+  return
+}

@@ -142,3 +142,15 @@ func.func @sequence_loss(%logits: tensor<?x6x10xf32>, %labels: tensor<?x6xi64>) 
   %0 = nn.cross_entropy %logits, %labels {name = "loss"} : tensor<?x6x10xf32>, tensor<?x6xi64>
   return %0 : tensor<f32>
 }
+
+// CHECK-LABEL: func.func @attention
+func.func @attention(%x: tensor<?x6x8xf32>, %wqkv: tensor<16x8xf32>, %bqkv: tensor<16xf32>,
+                     %wo: tensor<8x8xf32>, %bo: tensor<8xf32>)
+    -> (tensor<?x6x8xf32>, tensor<?x6x8xf32>) {
+  // CHECK: nn.attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {causal = true, heads = 4 : i64, kv_heads = 2 : i64, name = "attn1"} : (tensor<?x6x8xf32>, tensor<16x8xf32>, tensor<16xf32>, tensor<8x8xf32>, tensor<8xf32>) -> tensor<?x6x8xf32>
+  %0 = nn.attention %x, %wqkv, %bqkv, %wo, %bo {heads = 4, kv_heads = 2, causal = true, name = "attn1"} : (tensor<?x6x8xf32>, tensor<16x8xf32>, tensor<16xf32>, tensor<8x8xf32>, tensor<8xf32>) -> tensor<?x6x8xf32>
+  // CHECK: nn.attention_core %{{.*}} {heads = 4 : i64, kv_heads = 2 : i64} : (tensor<?x6x16xf32>) -> tensor<?x6x8xf32>
+  %q = nn.linear %x, %wqkv : (tensor<?x6x8xf32>, tensor<16x8xf32>) -> tensor<?x6x16xf32>
+  %1 = nn.attention_core %q {heads = 4, kv_heads = 2} : (tensor<?x6x16xf32>) -> tensor<?x6x8xf32>
+  return %0, %1 : tensor<?x6x8xf32>, tensor<?x6x8xf32>
+}

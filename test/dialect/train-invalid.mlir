@@ -407,3 +407,19 @@ func.func @f(%p: tensor<4xf32>, %g: tensor<4xf32>, %m: tensor<3xf32>, %lr: tenso
   %0:3 = "nn.adam_update"(%p, %g, %m, %g, %lr, %step) : (tensor<4xf32>, tensor<4xf32>, tensor<3xf32>, tensor<4xf32>, tensor<f32>, tensor<i64>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
   return
 }
+
+// -----
+
+func.func @f(%dy: tensor<2x6x4xf32>, %qkv: tensor<2x6x16xf32>) {
+  // expected-error @+1 {{expects grad of the forward result's shape [2, 6, 8]}}
+  %0 = nn.attention_core_backward %dy, %qkv {heads = 4, kv_heads = 2} : (tensor<2x6x4xf32>, tensor<2x6x16xf32>) -> tensor<2x6x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<4x6x2xf32>, %b: tensor<4x3x6xf32>) {
+  // expected-error @+1 {{expects equal batch and contraction sizes, got [4, 6, 2] and [4, 3, 6]}}
+  %0 = nn.batch_matmul %a, %b : (tensor<4x6x2xf32>, tensor<4x3x6xf32>) -> tensor<4x6x6xf32>
+  return
+}

@@ -147,3 +147,15 @@ func.func @updates(%p: tensor<10x84xf32>, %g: tensor<10x84xf32>,
   %3:3 = nn.adam_update %p, %g, %s, %s, %lr, %step {beta1 = 0.8, eps = 1.0e-3} : tensor<10x84xf32>
   return
 }
+
+// CHECK-LABEL: func.func @attention
+func.func @attention(%dy: tensor<2x6x8xf32>, %qkv: tensor<2x6x16xf32>, %a: tensor<4x6x2xf32>)
+    -> (tensor<2x6x16xf32>, tensor<4x6x6xf32>, tensor<4x2x2xf32>) {
+  // CHECK: nn.attention_core_backward %{{.*}}, %{{.*}} {causal = true, heads = 4 : i64, kv_heads = 2 : i64} : (tensor<2x6x8xf32>, tensor<2x6x16xf32>) -> tensor<2x6x16xf32>
+  %0 = nn.attention_core_backward %dy, %qkv {heads = 4, kv_heads = 2, causal = true} : (tensor<2x6x8xf32>, tensor<2x6x16xf32>) -> tensor<2x6x16xf32>
+  // CHECK: nn.batch_matmul %{{.*}}, %{{.*}} {alpha = 5.000000e-01 : f64, transpose_rhs} : (tensor<4x6x2xf32>, tensor<4x6x2xf32>) -> tensor<4x6x6xf32>
+  %1 = nn.batch_matmul %a, %a {alpha = 0.5, transpose_rhs} : (tensor<4x6x2xf32>, tensor<4x6x2xf32>) -> tensor<4x6x6xf32>
+  // CHECK: nn.batch_matmul %{{.*}}, %{{.*}} {transpose_lhs} : (tensor<4x6x2xf32>, tensor<4x6x2xf32>) -> tensor<4x2x2xf32>
+  %2 = nn.batch_matmul %a, %a {transpose_lhs} : (tensor<4x6x2xf32>, tensor<4x6x2xf32>) -> tensor<4x2x2xf32>
+  return %0, %1, %2 : tensor<2x6x16xf32>, tensor<4x6x6xf32>, tensor<4x2x2xf32>
+}

@@ -108,3 +108,37 @@ TEST_F(NNCostTest, DynamicShapesHaveNoCount) {
 }
 
 } // namespace
+
+TEST(NNCostAttentionTest, ProjectionsProductsAndSavedBytes) {
+  // N = 2, T = 6, d = 8, H = 4, K = 2, hd = 2: qkv rows (4 + 2*2) * 2 = 16.
+  constexpr const char *kAttention = R"mlir(
+func.func @f(%x: tensor<2x6x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32>,
+             %wo: tensor<8x8xf32>, %bo: tensor<8xf32>, %q: tensor<2x6x16xf32>,
+             %dy: tensor<2x6x8xf32>) {
+  %0 = nn.attention %x, %w, %b, %wo, %bo {heads = 4, kv_heads = 2, causal = true} : (tensor<2x6x8xf32>, tensor<16x8xf32>, tensor<16xf32>, tensor<8x8xf32>, tensor<8xf32>) -> tensor<2x6x8xf32>
+  %1 = nn.attention_core %q {heads = 4, kv_heads = 2} : (tensor<2x6x16xf32>) -> tensor<2x6x8xf32>
+  %2 = nn.attention_core_backward %dy, %q {heads = 4, kv_heads = 2} : (tensor<2x6x8xf32>, tensor<2x6x16xf32>) -> tensor<2x6x16xf32>
+  return
+}
+)mlir";
+  MLIRContext context;
+  context.loadDialect<nn::NNDialect, func::FuncDialect>();
+  OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(kAttention, &context);
+  ASSERT_TRUE(module);
+  SmallVector<nn::CostOpInterface> ops;
+  module->walk([&](nn::CostOpInterface op) { ops.push_back(op); });
+  ASSERT_EQ(ops.size(), 3u);
+  // Projections: 2*N*T*d*(16 + 8) multiply-adds + N*T*(16 + 8) bias adds.
+  int64_t projections = 2 * 2 * 6 * 8 * 24 + 2 * 6 * 24;
+  // QK^T and AV: 2*N*H*T*T*hd each, the whole square although causal.
+  int64_t product = 2 * 2 * 4 * 6 * 6 * 2;
+  EXPECT_EQ(ops[0].getForwardFlops(), projections + 2 * product);
+  EXPECT_EQ(ops[0].getBackwardFlops(), 2 * projections + 5 * product);
+  EXPECT_TRUE(ops[0].hasTrainableWeights());
+  // Kept: the input, plus qkv [2, 6, 16] and the core's output [2, 6, 8].
+  ASSERT_EQ(ops[0].getSavedForBackward().size(), 1u);
+  EXPECT_EQ(ops[0].getSavedForBackward()[0], ops[0]->getOperand(0));
+  EXPECT_EQ(ops[0].getExtraSavedBytes(), 2 * 6 * (16 + 8) * 4);
+  EXPECT_EQ(ops[1].getForwardFlops(), 2 * product);
+  EXPECT_EQ(ops[2].getForwardFlops(), 5 * product);
+}
