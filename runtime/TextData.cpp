@@ -143,15 +143,15 @@ Result<DataSplits> loadTextSplits(const DataOptions &options, const SampleSpec &
   if (!text)
     return text.status();
   auto tooShort = [&](const std::string &what, uint64_t bytes) {
-    return Status::error(what + " has " + groupDigits(bytes) +
-                         " bytes; the model's context of " + std::to_string(window) +
-                         " needs at least " + std::to_string(window + 1) +
+    return Status::error(what + " has " + groupDigits(bytes) + " bytes; the model's context of " +
+                         std::to_string(window) + " needs at least " + std::to_string(window + 1) +
                          " (a window and the byte after it)");
   };
   DataSplits splits;
   std::string trainText, testText;
   if (!options.testData.empty()) {
-    Result<std::string> other = readTextCorpus(options.testData.substr(std::string(kTextPrefix).size()));
+    Result<std::string> other =
+        readTextCorpus(options.testData.substr(std::string(kTextPrefix).size()));
     if (!other)
       return other.status();
     trainText = std::move(*text);

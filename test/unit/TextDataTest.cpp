@@ -143,8 +143,9 @@ TEST(TextDataTest, Errors) {
                        "none.txt: no such file or directory"));
   EXPECT_TRUE(contains(error(textOptions(dir.file("short.txt")), lmSpec(16)),
                        "short.txt has 20 bytes; a train and a test split of at least 17 each"));
-  EXPECT_TRUE(contains(error(textOptions(dir.file("t.txt")), lmSpec(4, 100)),
-                       "the vocabulary is the 256 byte values; the model's embedding has 100 rows"));
+  EXPECT_TRUE(
+      contains(error(textOptions(dir.file("t.txt")), lmSpec(4, 100)),
+               "the vocabulary is the 256 byte values; the model's embedding has 100 rows"));
   SampleSpec classifier;
   classifier.shape = {4};
   classifier.numClasses = 256;
