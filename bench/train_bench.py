@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from torch_reference import LeNet, LSTMRows, ResNet  # noqa: E402
+from torch_reference import CharGPT, LeNet, LSTMRows, ResNet  # noqa: E402
 
 THREADS = (1, 2)
 
@@ -51,15 +51,25 @@ class Case:
     batch of its train-step line and the share of --iters its lines run
     (the ResNet step at batch 128 takes about a second)."""
 
-    def __init__(self, name, path, cls, sample, optimizer, step_batch, scale=1.0):
+    def __init__(self, name, path, cls, sample, optimizer, step_batch, scale=1.0, vocab=0,
+                 inference=(64, 1)):
         self.name, self.path, self.cls, self.sample = name, path, cls, sample
         self.optimizer, self.step_batch, self.scale = optimizer, step_batch, scale
+        # A language model (vocab > 0): token ids in, a label per position.
+        self.vocab, self.inference = vocab, inference
 
     def lines(self):
         """(key, label, entry, batch) of each line."""
-        return [("step", f"train step b{self.step_batch}", "train_step", self.step_batch),
-                ("b64", "inference b64", "forward", 64),
-                ("b1", "inference b1", "forward", 1)]
+        return ([("step", f"train step b{self.step_batch}", "train_step", self.step_batch)] +
+                [(f"b{b}", f"inference b{b}", "forward", b) for b in self.inference])
+
+    def batch(self, batch):
+        """A random input batch and its labels (10 classes, or for a language
+        model a token id per position)."""
+        if self.vocab:
+            return (torch.randint(0, self.vocab, (batch, *self.sample)),
+                    torch.randint(0, self.vocab, (batch, *self.sample)))
+        return torch.rand(batch, *self.sample), torch.randint(0, 10, (batch,))
 
     def iterations(self, key, iters):
         # Batch 1 inference is cheap everywhere: full --iters.
@@ -71,6 +81,11 @@ CASES = [
     Case("LSTM(28->128)", "examples/lstm_rows.nn", LSTMRows, (1, 28, 28), "adam", 64),
     Case("ResNet 32x32", "examples/resnet.nn", ResNet, (3, 32, 32), "momentum", 128,
          scale=0.1),
+    # The interim examples/chargpt.nn (no layernorm, pos_embedding or tied head yet):
+    # CharGPT(full=False) is the same model.
+    Case("char GPT (4x128, T=128)", "examples/chargpt.nn", lambda: CharGPT(full=False), (128,),
+         "adamw", 32,
+         scale=0.3, vocab=256, inference=(1,)),
 ]
 
 
@@ -96,18 +111,21 @@ def torch_times(case, threads, iters):
     m = case.cls()
     if case.optimizer == "adam":
         opt = torch.optim.Adam(m.parameters(), lr=1e-6)
+    elif case.optimizer == "adamw":
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-6)
     else:
         opt = torch.optim.SGD(m.parameters(), lr=1e-6, momentum=0.9)
     out = {}
     for key, _, entry, batch in case.lines():
         n = case.iterations(key, iters)
-        x = torch.rand(batch, *case.sample)
+        x, y = case.batch(batch)
         if entry == "train_step":
-            y = torch.randint(0, 10, (batch,))
             m.train()
 
             def step():
-                loss = F.cross_entropy(m(x), y)
+                logits = m(x)
+                # A language model's logits [N, T, V]: every position is a row.
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -225,7 +243,7 @@ def main():
           + f"; torch {torch.__version__}; {os.cpu_count()} cores; {args.rounds} "
           f"alternating rounds at {' and '.join(map(str, THREADS))} thread(s); "
           f"median of {args.iters} iterations (ResNet step and b64: "
-          f"{CASES[-1].iterations('step', args.iters)})")
+          f"{CASES[2].iterations('step', args.iters)})")
     sgemm = sgemm_rate(args.nnc)
     if sgemm:
         print(f"the machine's SGEMM rate, 1024^3 through nnc_gemm (bench/sgemm_rate.py): "

@@ -817,6 +817,8 @@ Result<Dataset> loadDataset(const std::string &name, Split split, const SampleSp
       return files.status();
     return loadIdx(files->first, files->second, spec, norm, limit);
   }
+  if (isTextData(name))
+    return Status::error(name + ": byte-level text is read with its splits (loadSplits)");
   if (name == "synthetic") {
     // Samples are drawn one after another: the first `limit` of a larger
     // set are the same.
@@ -867,6 +869,7 @@ Dataset selectSamples(const Dataset &data,
   out.sampleShape = data.sampleShape;
   out.classNames = data.classNames;
   out.tokenInputs = data.tokenInputs;
+  out.byteText = data.byteText;
   out.targetWidth = data.targetWidth;
   out.labelWidth = data.labelWidth;
   out.pixelTransform = data.pixelTransform;
@@ -927,6 +930,8 @@ Result<DataSplits> loadSplits(const DataOptions &options,
     return loadDataset(name, split, spec, norm, options.seed, options.syntheticCount, options.image,
                        options.csv, limit);
   };
+  if (isTextData(options.data))
+    return loadTextSplits(options, spec);
   if (!options.csv.targetColumns.empty() && !endsWith(options.data, ".csv") &&
       !endsWith(options.testData, ".csv"))
     return Status::error("--target: " + options.data +

@@ -111,6 +111,9 @@ struct Dataset {
   std::vector<float> targets;
   /// Float targets per sample (0 for class labels).
   int64_t targetWidth = 0;
+  /// Byte-level text (`text:PATH`): token ids are bytes, so a loss in nats
+  /// per token is also given in bits per character (loss / ln 2).
+  bool byteText = false;
   /// Class names, index = label (image folders; empty otherwise).
   std::vector<std::string> classNames;
 
@@ -374,6 +377,33 @@ DataMemory dataMemory(const Dataset &train, const Dataset &test, int64_t batch,
 /// `memory` as one line: "data 47,990,000 B (train 47,040,000 B u8 +
 /// 480,000 B labels, test ..., staging ...)".
 std::string describeDataMemory(const DataMemory &memory, const Dataset &train, const Dataset &test);
+
+//===----------------------------------------------------------------------===//
+// Byte-level text (runtime/TextData.cpp)
+//===----------------------------------------------------------------------===//
+
+/// `--data text:PATH`: raw text for a byte-level language model.
+inline constexpr const char *kTextPrefix = "text:";
+
+/// Whether `name` names byte-level text (`text:PATH`).
+bool isTextData(const std::string &name);
+
+/// The bytes of a text file, or of a directory's regular files (not ending
+/// in .dat or .u8, not hidden; symbolic links and folders are skipped)
+/// concatenated in bytewise name order. Empty text is an error.
+Result<std::string> readTextCorpus(const std::string &path);
+
+/// The entropy of the byte frequencies of `text`, in bits per byte.
+double unigramEntropyBits(const std::string &text);
+
+/// The train and test splits of `text:PATH` (options.data) for a language
+/// model with token ids [N, T] in and sequence logits [N, T, V >= 256] out:
+/// windows of T bytes at stride T (inputs bytes [s, s + T), labels the
+/// bytes [s + 1, s + T + 1)). The test split is the last options.holdout
+/// (0.1) of the text, contiguous, so no window holds bytes of both splits,
+/// or options.testData (`text:PATH` too). The notes say so and give the
+/// training text's unigram entropy in bits per byte.
+Result<DataSplits> loadTextSplits(const DataOptions &options, const SampleSpec &spec);
 
 //===----------------------------------------------------------------------===//
 // Batching

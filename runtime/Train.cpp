@@ -575,6 +575,9 @@ std::string nnc::rt::formatTestFigures(const EvalResult &test) {
   char buf[128];
   if (test.regression)
     std::snprintf(buf, sizeof(buf), "test loss (mse) %.4f  rmse %.4f", test.loss, test.rmse);
+  else if (test.byteText)
+    std::snprintf(buf, sizeof(buf), "test accuracy %.1f%%  loss %.4f (%.3f bits/char)",
+                  100 * test.accuracy, test.loss, test.bitsPerChar());
   else
     std::snprintf(buf, sizeof(buf), "test accuracy %.1f%%  loss %.4f", 100 * test.accuracy,
                   test.loss);
@@ -590,6 +593,7 @@ Result<EvalResult> nnc::rt::evaluate(Model &model, const Dataset &data, Communic
   int64_t batch = io->input->shape[0];
   int64_t width = batch ? out.numElements() / batch : 0;
   EvalResult result;
+  result.byteText = data.byteText;
   result.regression = data.targetWidth > 0;
   // Sequence logits [N, T, classes]: T labels per sample, each position
   // scored like a classifier's row.
@@ -1065,6 +1069,14 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
                    "ms/step\n",
                    (long long)(epoch + 1), (long long)options.epochs, result.lastEpochLoss,
                    formatTestFigures(*eval).c_str(), result.samplesPerSecond, result.stepMs);
+    else if (progress && eval->byteText)
+      std::fprintf(progress,
+                   "epoch %lld/%lld: train loss %.4f (%.3f bits/char) acc %.1f%%  test loss "
+                   "%.4f (%.3f bits/char) acc %.1f%%  %.0f samples/s  %.2f ms/step\n",
+                   (long long)(epoch + 1), (long long)options.epochs, result.lastEpochLoss,
+                   result.lastEpochLoss / std::log(2.0), 100 * result.trainAccuracy, eval->loss,
+                   eval->bitsPerChar(), 100 * eval->accuracy, result.samplesPerSecond,
+                   result.stepMs);
     else if (progress)
       std::fprintf(progress,
                    "epoch %lld/%lld: train loss %.4f acc %.1f%%  test loss %.4f acc "
@@ -1087,6 +1099,8 @@ Result<TrainResult> nnc::rt::train(Model &model, const TrainOptions &options) {
         record.add("train_accuracy", result.trainAccuracy)
             .add("test_loss", eval->loss)
             .add("test_accuracy", eval->accuracy);
+      if (eval->byteText)
+        record.add("test_bits_per_char", eval->bitsPerChar());
       record.add("samples_per_second", result.samplesPerSecond).add("step_ms", result.stepMs);
       if (scaler.enabled())
         record.add("loss_scale", scaler.lossScale()).add("skipped_steps", scaler.skippedSteps());

@@ -14,6 +14,7 @@
 #include "runtime/Model.h"
 #include "runtime/Status.h"
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -106,10 +107,15 @@ struct EvalResult {
   /// Regression (mse): accuracy is meaningless; rmse is the root of loss.
   bool regression = false;
   double rmse = 0;
+  /// Byte-level text (Dataset::byteText): the loss is also given in bits
+  /// per character, loss / ln 2.
+  bool byteText = false;
+  double bitsPerChar() const { return loss / std::log(2.0); }
 };
 
-/// The test figures as one line: "test accuracy 85.1%  loss 0.4123" or, for
-/// regression, "test loss (mse) 0.0123  rmse 0.1109".
+/// The test figures as one line: "test accuracy 85.1%  loss 0.4123" (byte
+/// text: "loss 1.2345 (1.781 bits/char)") or, for regression, "test loss
+/// (mse) 0.0123  rmse 0.1109".
 std::string formatTestFigures(const EvalResult &test);
 
 struct TrainResult {

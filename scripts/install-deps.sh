@@ -8,7 +8,7 @@ pkgs=(cmake ninja-build ccache g++ pkg-config python3 zlib1g-dev libpng-dev nloh
       libopenblas-dev libdnnl-dev libomp-22-dev
       llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22
       libclang-rt-22-dev googletest libgtest-dev dataset-fashion-mnist
-      libopenmpi-dev openmpi-bin)
+      libopenmpi-dev openmpi-bin fortunes)
 if [[ "${1:-}" == "--with-torch" ]]; then
   pkgs+=(python3-torch python3-numpy)
 fi

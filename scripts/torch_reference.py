@@ -17,6 +17,7 @@
 # ===----------------------------------------------------------------------===#
 
 import json
+import math
 import struct
 import sys
 from collections import OrderedDict
@@ -134,6 +135,78 @@ class GRUText(nn.Module):
 
     def example_input(self):
         return torch.zeros(BATCH, self.length, dtype=torch.int64)
+
+
+class CausalSelfAttention(nn.Module):
+    """attention(x, heads, causal=true): GPT-2's c_attn (query, key and value
+    rows, head-major) and c_proj, written by hand (torch 1.13 has no
+    scaled_dot_product_attention)."""
+
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x):
+        n, t, d = x.shape
+        hd = d // self.heads
+        q, k, v = self.qkv(x).split(d, dim=2)
+        q, k, v = (z.view(n, t, self.heads, hd).transpose(1, 2) for z in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+        mask = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
+        att = att.masked_fill(mask, float("-inf")).softmax(dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(n, t, d)
+        return self.out(y)
+
+
+class GPTBlock(nn.Module):
+    """One pre-LN block of examples/chargpt.nn."""
+
+    def __init__(self, d, heads, full=True):
+        super().__init__()
+        # full=False: the interim examples/chargpt.nn, without layernorms.
+        self.ln1 = nn.LayerNorm(d) if full else nn.Identity()
+        self.attn = CausalSelfAttention(d, heads)
+        self.ln2 = nn.LayerNorm(d) if full else nn.Identity()
+        self.fc1 = nn.Linear(d, 4 * d)
+        self.fc2 = nn.Linear(4 * d, d)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.fc2(nn.functional.gelu(self.fc1(self.ln2(x))))
+
+
+class CharGPT(nn.Module):
+    """examples/chargpt.nn: token and learned position embeddings, pre-LN
+    blocks, a final layernorm and the head tied to the token embedding.
+    full=False: the interim examples/chargpt.nn (no position embedding, no
+    layernorms, an untied head) until layernorm, pos_embedding and tie land."""
+
+    def __init__(self, layers=4, d_model=128, heads=4, context=128, vocab=256, full=True):
+        super().__init__()
+        self.context, self.full = context, full
+        self.wte = nn.Embedding(vocab, d_model)
+        self.blocks = nn.ModuleList(GPTBlock(d_model, heads, full) for _ in range(layers))
+        if full:
+            self.pos = nn.Embedding(context, d_model)
+            self.ln_f = nn.LayerNorm(d_model)
+        else:
+            self.head = nn.Linear(d_model, vocab, bias=False)
+
+    def forward(self, ids):
+        x = self.wte(ids)
+        if self.full:
+            x = x + self.pos.weight[: ids.shape[1]]
+        for block in self.blocks:
+            x = block(x)
+        if not self.full:
+            return self.head(x)
+        # Tied head: linear(x, vocab, bias=false, tie=wte).
+        return self.ln_f(x) @ self.wte.weight.t()
+
+    def example_input(self):
+        return torch.zeros(BATCH, self.context, dtype=torch.int64)
 
 
 class Basic(nn.Module):

@@ -179,7 +179,8 @@ bool OptimizerOptions::check() const {
 DataFlags::DataFlags(cl::SubCommand &sub)
     : data("data",
            cl::desc("Dataset: fashion-mnist, synthetic, an IDX or image-folder directory, a "
-                    "CSV or token file (docs/data.md)"),
+                    "CSV or token file, or text:PATH (raw text for a byte-level language "
+                    "model) (docs/data.md)"),
            cl::init("fashion-mnist"), cl::sub(sub), cl::cat(category())),
       testData("test-data", cl::desc("A separate test set (same formats as --data)"),
                cl::value_desc("path"), cl::sub(sub), cl::cat(category())),

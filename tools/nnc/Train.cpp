@@ -346,6 +346,9 @@ static int runTrain() {
   }
   if (result->test.regression)
     outs() << formatv("test loss (mse) {0:F4}  rmse {1:F4}", result->test.loss, result->test.rmse);
+  else if (result->test.byteText)
+    outs() << formatv("test loss {0:F4} ({1:F3} bits/char)", result->test.loss,
+                      result->test.bitsPerChar());
   else
     outs() << formatv("test accuracy {0:F1}%", 100 * result->testAccuracy);
   uint64_t size = 0;

@@ -141,5 +141,5 @@ int main(int argc, char **argv) {
   }
   return fail(
       "expected a command: compile, report, memplan, build, train, distill, eval, predict, run, "
-      "bench or plot (see nnc help)");
+      "bench, plot or generate (see nnc help)");
 }
