@@ -462,3 +462,35 @@ func.func @f(%a: tensor<?x3xf32>, %b: tensor<?x4xf32>) {
   %0 = "nn.mse"(%a, %b) : (tensor<?x3xf32>, tensor<?x4xf32>) -> tensor<f32>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<4x8xf32>, %w: tensor<6xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{'nn.layernorm' op expects weight of shape [8], got [6]}}
+  %0 = nn.layernorm %x, %w, %b : (tensor<4x8xf32>, tensor<6xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4x8xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{'nn.layernorm' op expects no affine operands or two (weight, bias), got 1}}
+  %0 = nn.layernorm %x, %w : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'nn.layernorm' op expects an input of rank >= 2 [N, ..., features], got [4]}}
+  %0 = nn.layernorm %x : (tensor<4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{'nn.layernorm' op eps must be positive, got 0}}
+  %0 = nn.layernorm %x {eps = 0.0 : f64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return
+}

@@ -407,3 +407,11 @@ func.func @f(%p: tensor<4xf32>, %g: tensor<4xf32>, %m: tensor<3xf32>, %lr: tenso
   %0:3 = "nn.adam_update"(%p, %g, %m, %g, %lr, %step) : (tensor<4xf32>, tensor<4xf32>, tensor<3xf32>, tensor<4xf32>, tensor<f32>, tensor<i64>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
   return
 }
+
+// -----
+
+func.func @f(%dy: tensor<4x6xf32>, %x: tensor<4x8xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{'nn.layernorm_backward' op expects grad of shape [4, 8], got [4, 6]}}
+  %0:3 = nn.layernorm_backward %dy, %x, %w : (tensor<4x6xf32>, tensor<4x8xf32>, tensor<8xf32>) -> (tensor<4x8xf32>, tensor<8xf32>, tensor<8xf32>)
+  return
+}

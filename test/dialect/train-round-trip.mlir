@@ -147,3 +147,12 @@ func.func @updates(%p: tensor<10x84xf32>, %g: tensor<10x84xf32>,
   %3:3 = nn.adam_update %p, %g, %s, %s, %lr, %step {beta1 = 0.8, eps = 1.0e-3} : tensor<10x84xf32>
   return
 }
+
+// CHECK-LABEL: func.func @layernorm_backward
+func.func @layernorm_backward(%dy: tensor<?x6x8xf32>, %x: tensor<?x6x8xf32>, %w: tensor<8xf32>) {
+  // CHECK: nn.layernorm_backward {{.*}} : (tensor<?x6x8xf32>, tensor<?x6x8xf32>, tensor<8xf32>) -> (tensor<?x6x8xf32>, tensor<8xf32>, tensor<8xf32>)
+  %0:3 = nn.layernorm_backward %dy, %x, %w : (tensor<?x6x8xf32>, tensor<?x6x8xf32>, tensor<8xf32>) -> (tensor<?x6x8xf32>, tensor<8xf32>, tensor<8xf32>)
+  // CHECK: nn.layernorm_backward {{.*}} {eps = 1.000000e-03 : f64} : (tensor<?x6x8xf32>, tensor<?x6x8xf32>) -> tensor<?x6x8xf32>
+  %1 = nn.layernorm_backward %dy, %x {eps = 1.0e-3 : f64} : (tensor<?x6x8xf32>, tensor<?x6x8xf32>) -> tensor<?x6x8xf32>
+  return
+}
