@@ -140,7 +140,8 @@ FailureOr<bool> lowerEmbeddingToLinalg(LinalgBuilder &lb, Operation *op);
 /// Max/average/global average pooling, forward and backward
 /// (LinalgPooling.cpp).
 FailureOr<bool> lowerPoolingToLinalg(LinalgBuilder &lb, Operation *op);
-/// Batch normalization: inference, training forward, backward
+/// Batch normalization (inference, training forward, backward) and layer
+/// normalization (forward, backward)
 /// (LinalgNorm.cpp).
 FailureOr<bool> lowerNormToLinalg(LinalgBuilder &lb, Operation *op);
 

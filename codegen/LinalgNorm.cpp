@@ -1,4 +1,4 @@
-//===- LinalgNorm.cpp - Batch normalization as linalg ---------------------===//
+//===- LinalgNorm.cpp - Batch and layer normalization as linalg -----------===//
 //
 // Batch normalization over dimension 1 of a rank-2..4 input, in inference,
 // training (batch statistics) and backward form, as linalg.generic on
@@ -9,6 +9,13 @@
 // them into the values that the elementwise normalization reads. The
 // running statistics are the inits of the per-channel generic that reads
 // them, so they are updated in place in their arena regions.
+//
+// Layer normalization over the last dimension, forward and backward, views
+// its input as rows [M, D]: per-row statistics (f64 sums in order: the sum,
+// then the squared deviations), an elementwise normalization, and for the
+// backward two per-row sums and, for the affine parameters, per-column sums
+// that iterate column-outermost like batchnorm's per-channel sums. The
+// backward recomputes the row statistics from the saved input.
 //
 //===----------------------------------------------------------------------===//
 
@@ -134,6 +141,162 @@ struct Arith {
 
 /// A double the way the runtime kernels received it: rounded to f32.
 double asF32(APFloat v) { return double(float(v.convertToDouble())); }
+
+/// Builds the generics of one layernorm op (forward or backward) over its
+/// input viewed as rows [M, D] (the leading dimensions collapsed). Every row
+/// is normalized on its own; its statistics accumulate in f64 in order.
+class RowNormBuilder {
+public:
+  RowNormBuilder(LinalgBuilder &lb, Value input, double eps)
+      : lb(lb), b(lb.b), xType(cast<RankedTensorType>(input.getType())), eps(eps),
+        f64(b.getF64Type()) {
+    f32 = xType.getElementType();
+    int64_t rank = xType.getRank();
+    ReassociationIndices leading;
+    for (int64_t i = 0; i + 1 < rank; ++i)
+      leading.push_back(i);
+    groups = {leading, {rank - 1}};
+    rows = xType.getNumElements() / xType.getShape().back();
+    width = xType.getShape().back();
+    rowsType = RankedTensorType::get({rows, width}, f32);
+    MLIRContext *ctx = b.getContext();
+    AffineExpr i = b.getAffineDimExpr(0), j = b.getAffineDimExpr(1);
+    elem = AffineMap::get(2, 0, {i, j}, ctx);
+    row = AffineMap::get(2, 0, i, ctx);
+    col = AffineMap::get(2, 0, j, ctx);
+  }
+
+  /// `v` (of the input's shape) as rows [M, D], and back.
+  Value toRows(Value v) {
+    if (xType.getRank() == 2)
+      return v;
+    return tensor::CollapseShapeOp::create(b, lb.loc(), v, groups);
+  }
+  Value fromRows(Value v) {
+    if (xType.getRank() == 2)
+      return v;
+    return tensor::ExpandShapeOp::create(b, lb.loc(), xType, v, groups);
+  }
+
+  /// Each row's mean and 1 / sqrt(var + eps) (f32 [M]) of rows `x`: the sum,
+  /// then the squared deviations from the mean, in f64.
+  std::pair<Value, Value> statistics(Value x) {
+    Value sum = reduceRows({x}, {}, 1, [](OpBuilder &nb, Location l, ValueRange a) {
+      return SmallVector<Value>{Arith{nb, l}.ext(a[0])};
+    })[0];
+    Value squares = reduceRows({x}, {sum}, 1, [&](OpBuilder &nb, Location l, ValueRange a) {
+      Arith m{nb, l};
+      Value d = m.sub(m.ext(a[0]), m.div(a[1], m.c(f64, double(width))));
+      return SmallVector<Value>{m.mul(d, d)};
+    })[0];
+    SmallVector<Value> stats =
+        perRow({sum, squares}, 2, [&](OpBuilder &nb, Location l, ValueRange a) {
+          Arith m{nb, l};
+          Value n = m.c(f64, double(width));
+          return SmallVector<Value>{m.trunc(f32, m.div(a[0], n)),
+                                    m.trunc(f32, m.invSqrt(m.div(a[1], n), eps))};
+        });
+    return {stats[0], stats[1]};
+  }
+
+  /// Per-row f64 sums over the columns of `body`'s values: `full` are read
+  /// per element ([M, D]), `perRow` per row ([M]), `perColumn` per column
+  /// ([D]).
+  SmallVector<Value> reduceRows(ValueRange full, ValueRange perRowIn, unsigned numSums,
+                                MultiBodyFn body, ValueRange perColumn = {}) {
+    SmallVector<Value> inputs(full), inits;
+    inputs.append(perRowIn.begin(), perRowIn.end());
+    inputs.append(perColumn.begin(), perColumn.end());
+    SmallVector<AffineMap> maps(full.size(), elem);
+    maps.append(perRowIn.size(), row);
+    maps.append(perColumn.size(), col);
+    maps.append(numSums, row);
+    for (unsigned k = 0; k < numSums; ++k)
+      inits.push_back(lb.filled(RankedTensorType::get({rows}, f64), 0.0));
+    return accumulate(inputs, inits, maps, {IteratorType::parallel, IteratorType::reduction}, body);
+  }
+
+  /// Per-column f64 sums over the rows (iterating column-major: the column
+  /// outermost, as batchnorm's per-channel sums).
+  SmallVector<Value> reduceColumns(ValueRange full, ValueRange perRowIn, unsigned numSums,
+                                   MultiBodyFn body) {
+    MLIRContext *ctx = b.getContext();
+    AffineExpr j = b.getAffineDimExpr(0), i = b.getAffineDimExpr(1);
+    AffineMap e = AffineMap::get(2, 0, {i, j}, ctx), r = AffineMap::get(2, 0, i, ctx),
+              c = AffineMap::get(2, 0, j, ctx);
+    SmallVector<Value> inputs(full), inits;
+    inputs.append(perRowIn.begin(), perRowIn.end());
+    SmallVector<AffineMap> maps(full.size(), e);
+    maps.append(perRowIn.size(), r);
+    maps.append(numSums, c);
+    for (unsigned k = 0; k < numSums; ++k)
+      inits.push_back(lb.filled(RankedTensorType::get({width}, f64), 0.0));
+    return accumulate(inputs, inits, maps, {IteratorType::parallel, IteratorType::reduction}, body);
+  }
+
+  /// A parallel generic over a 1-d range: `inputs` and `numResults` f32
+  /// results of `inputs[0]`'s length.
+  SmallVector<Value> perRow(ValueRange inputs, unsigned numResults, MultiBodyFn body) {
+    int64_t n = cast<RankedTensorType>(inputs[0].getType()).getDimSize(0);
+    SmallVector<Value> inits;
+    for (unsigned k = 0; k < numResults; ++k)
+      inits.push_back(lb.empty(RankedTensorType::get({n}, f32)));
+    SmallVector<AffineMap> maps(inputs.size() + numResults, b.getMultiDimIdentityMap(1));
+    return build(inputs, inits, maps, {IteratorType::parallel}, body);
+  }
+
+  /// An elementwise generic over the rows: `full` per element, `perRowIn`
+  /// per row, `perColumn` per column.
+  Value elementwise(ValueRange full, ValueRange perRowIn, ValueRange perColumn,
+                    LinalgBuilder::BodyFn body) {
+    SmallVector<Value> inputs(full);
+    inputs.append(perRowIn.begin(), perRowIn.end());
+    inputs.append(perColumn.begin(), perColumn.end());
+    SmallVector<AffineMap> maps(full.size(), elem);
+    maps.append(perRowIn.size(), row);
+    maps.append(perColumn.size(), col);
+    maps.push_back(elem);
+    return lb.generic(
+        inputs, maps, {IteratorType::parallel, IteratorType::parallel}, rowsType,
+        [&](OpBuilder &nb, Location l, ValueRange args) { return body(nb, l, args.drop_back()); });
+  }
+
+  LinalgBuilder &lb;
+  OpBuilder &b;
+  RankedTensorType xType, rowsType;
+  double eps;
+  Type f32, f64;
+  int64_t rows = 0, width = 0;
+  SmallVector<ReassociationIndices> groups;
+  AffineMap elem, row, col;
+
+private:
+  /// A generic whose outputs accumulate: the body gets the inputs' values
+  /// and returns one term per output, added to it.
+  SmallVector<Value> accumulate(ValueRange inputs, ValueRange inits, ArrayRef<AffineMap> maps,
+                                ArrayRef<IteratorType> iters, MultiBodyFn body) {
+    unsigned numSums = inits.size();
+    return build(inputs, inits, maps, iters, [&](OpBuilder &nb, Location l, ValueRange args) {
+      ValueRange sums = args.take_back(numSums);
+      SmallVector<Value> terms = body(nb, l, args.drop_back(numSums));
+      SmallVector<Value> next;
+      for (auto [s, t] : llvm::zip(sums, terms))
+        next.push_back(arith::AddFOp::create(nb, l, s, t));
+      return next;
+    });
+  }
+  SmallVector<Value> build(ValueRange inputs, ValueRange inits, ArrayRef<AffineMap> maps,
+                           ArrayRef<IteratorType> iters, MultiBodyFn body) {
+    SmallVector<Type> types;
+    for (Value v : inits)
+      types.push_back(v.getType());
+    auto op = linalg::GenericOp::create(b, lb.loc(), types, inputs, inits, maps, iters,
+                                        [&](OpBuilder &nb, Location l, ValueRange args) {
+                                          linalg::YieldOp::create(nb, l, body(nb, l, args));
+                                        });
+    return SmallVector<Value>(op.getResults());
+  }
+};
 
 } // namespace
 
@@ -290,6 +453,79 @@ FailureOr<bool> nnc::codegen::lowerNormToLinalg(LinalgBuilder &lb, Operation *op
         bn.getWeightGrad().replaceAllUsesWith(perChannel[1]);
         bn.getBiasGrad().replaceAllUsesWith(perChannel[0]);
         bn.erase();
+        return true;
+      })
+      .Case<LayerNormOp>([&](LayerNormOp ln) {
+        // y = (x - mean) * rstd [* weight + bias], per row of D values.
+        RowNormBuilder rn(lb, ln.getInput(), asF32(ln.getEps()));
+        Value x = rn.toRows(ln.getInput());
+        auto [mean, rstd] = rn.statistics(x);
+        SmallVector<Value> affine(ln.getAffine());
+        Value y = rn.elementwise(x, {mean, rstd}, affine, [&](B &nb, Location l, ValueRange a) {
+          Arith m{nb, l};
+          Value v = m.mul(m.sub(a[0], a[1]), a[2]);
+          return affine.empty() ? v : m.add(m.mul(v, a[3]), a[4]);
+        });
+        ln.getResult().replaceAllUsesWith(rn.fromRows(y));
+        ln.erase();
+        return true;
+      })
+      .Case<LayerNormBackwardOp>([&](LayerNormBackwardOp ln) {
+        // With xhat = (x - mean) * rstd and g = dy * weight: dx = rstd * (g -
+        // mean(g) - xhat * mean(g * xhat)) per row; dweight = sum(dy * xhat)
+        // and dbias = sum(dy) per column.
+        RowNormBuilder rn(lb, ln.getInput(), asF32(ln.getEps()));
+        Value x = rn.toRows(ln.getInput()), dy = rn.toRows(ln.getGrad());
+        auto [mean, rstd] = rn.statistics(x);
+        SmallVector<Value> weight(ln.getWeight());
+        bool affine = !weight.empty();
+        Type f32 = rn.f32;
+        // a: dy, x, mean, rstd[, weight] -> (g, xhat).
+        auto gradAndXhat = [&](Arith &m, ValueRange a) -> std::pair<Value, Value> {
+          Value xhat = m.mul(m.sub(a[1], a[2]), a[3]);
+          return {affine ? m.mul(a[0], a[4]) : a[0], xhat};
+        };
+        SmallVector<Value> sums = rn.reduceRows(
+            {dy, x}, {mean, rstd}, 2,
+            [&](B &nb, Location l, ValueRange a) {
+              Arith m{nb, l};
+              auto [g, xhat] = gradAndXhat(m, a);
+              return SmallVector<Value>{m.ext(g), m.ext(m.mul(g, xhat))};
+            },
+            weight);
+        SmallVector<Value> means =
+            rn.perRow({sums[0], sums[1]}, 2, [&](B &nb, Location l, ValueRange a) {
+              Arith m{nb, l};
+              Value n = m.c(rn.f64, double(rn.width));
+              return SmallVector<Value>{m.trunc(f32, m.div(a[0], n)), m.trunc(f32, m.div(a[1], n))};
+            });
+        // dx reads dy, x, mean, rstd, mean(g), mean(g * xhat)[, weight].
+        Value dx = rn.elementwise({dy, x}, {mean, rstd, means[0], means[1]}, weight,
+                                  [&](B &nb, Location l, ValueRange a) {
+                                    Arith m{nb, l};
+                                    SmallVector<Value> ops = {a[0], a[1], a[2], a[3]};
+                                    if (affine)
+                                      ops.push_back(a[6]);
+                                    auto [g, xhat] = gradAndXhat(m, ops);
+                                    return m.mul(a[3], m.sub(m.sub(g, a[4]), m.mul(xhat, a[5])));
+                                  });
+        SmallVector<Value> results = {rn.fromRows(dx)};
+        if (affine) {
+          SmallVector<Value> cols =
+              rn.reduceColumns({dy, x}, {mean, rstd}, 2, [&](B &nb, Location l, ValueRange a) {
+                Arith m{nb, l};
+                Value xhat = m.mul(m.sub(a[1], a[2]), a[3]);
+                return SmallVector<Value>{m.ext(m.mul(a[0], xhat)), m.ext(a[0])};
+              });
+          SmallVector<Value> wb = rn.perRow(cols, 2, [&](B &nb, Location l, ValueRange a) {
+            Arith m{nb, l};
+            return SmallVector<Value>{m.trunc(f32, a[0]), m.trunc(f32, a[1])};
+          });
+          results.append(wb);
+        }
+        for (auto [from, to] : llvm::zip(ln.getGrads(), results))
+          from.replaceAllUsesWith(to);
+        ln.erase();
         return true;
       })
       .Default([](Operation *) { return false; });

@@ -179,6 +179,12 @@ std::optional<int64_t> BatchNormOp::getForwardFlops() {
   return nn::detail::flopsPerElement(getResult(), 4);
 }
 bool BatchNormOp::hasTrainableWeights() { return true; }
+
+std::optional<int64_t> LayerNormOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getInput(), 5);
+}
+bool LayerNormOp::hasTrainableWeights() { return !getAffine().empty(); }
+SmallVector<Value> LayerNormOp::getSavedForBackward() { return {getInput()}; }
 SmallVector<Value> BatchNormOp::getSavedForBackward() { return {getInput()}; }
 
 //===----------------------------------------------------------------------===//

@@ -201,6 +201,22 @@ Grads BatchNormTrainOp::buildGradient(OpBuilder &b, ArrayRef<Value> resultGrads,
   return r.done();
 }
 
+Grads LayerNormOp::buildGradient(OpBuilder &b, ArrayRef<Value> resultGrads, ArrayRef<bool> need) {
+  Rule r(*this, b, resultGrads, need);
+  if (!r.dy())
+    return r.done();
+  SmallVector<Value> operands = {r.dy(), getInput()};
+  if (Value w = getWeight())
+    operands.push_back(w);
+  auto backward = r.create<LayerNormBackwardOp>(operands, {r.attr("eps", getEpsAttr())});
+  r.grads[0] = backward.getGrads()[0];
+  if (getWeight()) {
+    r.grads[1] = backward.getGrads()[1];
+    r.grads[2] = backward.getGrads()[2];
+  }
+  return r.done();
+}
+
 //===----------------------------------------------------------------------===//
 // Elementwise
 //===----------------------------------------------------------------------===//

@@ -300,6 +300,36 @@ LogicalResult BatchNormOp::verify() {
   return success();
 }
 
+LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                            Adaptor adaptor, SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<LayerNormOp>(loc, adaptor);
+  FailureOr<RankedTensorType> in = ctx.tensor(adaptor.getInput(), "input");
+  if (failed(in))
+    return failure();
+  std::string err;
+  FailureOr<shape::Shape> out = shape::inferLayerNorm(in->getShape(), err);
+  if (failed(out))
+    return ctx.fail(err);
+  ValueRange affine = adaptor.getAffine();
+  if (!affine.empty() && affine.size() != 2)
+    return ctx.fail("expects no affine operands or two (weight, bias), got " +
+                    std::to_string(affine.size()));
+  int64_t d = in->getShape().back();
+  if (!affine.empty() && (failed(ctx.expectShape(affine[0], {d}, "weight")) ||
+                          failed(ctx.expectShape(affine[1], {d}, "bias"))))
+    return failure();
+  if (failed(ctx.sameElementType(in->getElementType(), adaptor.getOperands())))
+    return failure();
+  return ctx.result(out, err, in->getElementType(), types);
+}
+
+LogicalResult LayerNormOp::verify() {
+  double eps = getEps().convertToDouble();
+  if (!(eps > 0.0 && std::isfinite(eps)))
+    return emitOpError("eps must be positive, got ") << eps;
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Elementwise
 //===----------------------------------------------------------------------===//

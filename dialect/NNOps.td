@@ -335,6 +335,34 @@ def NN_BatchNormOp : NN_MultiOperandOp<"batchnorm", (ins
   let hasVerifier = 1;
 }
 
+def NN_LayerNormOp : NN_MultiOperandOp<"layernorm", (ins
+    NN_FloatTensor:$input, Variadic<NN_FloatTensor>:$affine,
+    DefaultValuedAttr<F64Attr, "1.0e-5">:$eps),
+    ["hasTrainableWeights", "getSavedForBackward"]> {
+  let summary = "layer normalization over the last dimension (LayerNorm)";
+  let description = [{
+    input [N, ..., D] (rank >= 2), each row of D values normalized by its
+    own mean and (biased) variance: `(x - mean) / sqrt(var + eps)`, then,
+    with `affine` = (weight, bias) both [D], `* weight + bias`; without
+    `affine` nothing more (torch.nn.LayerNorm(D, elementwise_affine=False)).
+    Result: the input's type. `eps` > 0.
+
+    FLOPs: 5 per element (statistics, normalization, affine). Backward keeps
+    the input (the statistics are recomputed).
+
+    ```mlir
+    %y = nn.layernorm %x, %w, %b {eps = 1.0e-05 : f64} : (tensor<?x8x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<?x8x16xf32>
+    ```
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The weight [D], or null without an affine transform.
+    ::mlir::Value getWeight() { return getAffine().empty() ? ::mlir::Value() : getAffine()[0]; }
+    /// The bias [D], or null without an affine transform.
+    ::mlir::Value getBias() { return getAffine().empty() ? ::mlir::Value() : getAffine()[1]; }
+  }];
+}
+
 //===----------------------------------------------------------------------===//
 // Elementwise
 //===----------------------------------------------------------------------===//

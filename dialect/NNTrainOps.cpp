@@ -426,6 +426,42 @@ std::optional<int64_t> EmbeddingBackwardOp::getForwardFlops() {
   return nn::detail::flopsPerElement(getGrad(), 1);
 }
 
+LogicalResult LayerNormBackwardOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                                    Adaptor adaptor, SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<LayerNormBackwardOp>(loc, adaptor);
+  FailureOr<RankedTensorType> in = ctx.tensor(adaptor.getInput(), "input");
+  if (failed(in))
+    return failure();
+  std::string err;
+  if (failed(shape::inferLayerNorm(in->getShape(), err)))
+    return ctx.fail(err);
+  if (failed(ctx.expectShape(adaptor.getGrad(), in->getShape(), "grad")))
+    return failure();
+  ValueRange weight = adaptor.getWeight();
+  if (weight.size() > 1)
+    return ctx.fail("expects at most one weight, got " + std::to_string(weight.size()));
+  int64_t d = in->getShape().back();
+  if (!weight.empty() && failed(ctx.expectShape(weight[0], {d}, "weight")))
+    return failure();
+  if (failed(ctx.sameElementType(in->getElementType(), adaptor.getOperands())))
+    return failure();
+  types.push_back(*in);
+  if (!weight.empty())
+    types.append(2, weight[0].getType());
+  return success();
+}
+
+LogicalResult LayerNormBackwardOp::verify() {
+  double eps = getEps().convertToDouble();
+  if (!(eps > 0.0 && std::isfinite(eps)))
+    return emitOpError("eps must be positive, got ") << eps;
+  return success();
+}
+
+std::optional<int64_t> LayerNormBackwardOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getInput(), 10);
+}
+
 LogicalResult BatchNormBackwardOp::inferReturnTypes(
     MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
     SmallVectorImpl<Type> &types) {

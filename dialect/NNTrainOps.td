@@ -391,6 +391,27 @@ def NN_BatchNormBackwardOp : NN_TrainOp<"batchnorm_backward", (ins
   }];
 }
 
+def NN_LayerNormBackwardOp : NN_TrainOp<"layernorm_backward", (ins
+    NN_FloatTensor:$grad, NN_FloatTensor:$input,
+    Variadic<NN_FloatTensor>:$weight,
+    DefaultValuedAttr<F64Attr, "1.0e-5">:$eps),
+    (outs Variadic<NN_FloatTensor>:$grads)> {
+  let summary = "layernorm backward: (dL/dy, x, weight?) -> (dx, dweight?, "
+                "dbias?)";
+  let description = [{
+    Per row of D values, with the row's statistics recomputed from x,
+    xhat = (x - mean) * rstd and g = dy * weight (dy without weight):
+    `dx = rstd * (g - mean(g) - xhat * mean(g * xhat))`; with a weight
+    also `dweight = sum over rows of dy * xhat`, `dbias = sum of dy`.
+    FLOPs: 10 per element.
+
+    ```mlir
+    %dx, %dw, %db = nn.layernorm_backward %dy, %x, %w {eps = 1.0e-05 : f64} : (tensor<?x8x16xf32>, tensor<?x8x16xf32>, tensor<16xf32>) -> (tensor<?x8x16xf32>, tensor<16xf32>, tensor<16xf32>)
+    ```
+  }];
+  let hasVerifier = 1;
+}
+
 def NN_RNNBackwardOp : NN_RecurrentBackwardOp<"rnn_backward", "RNN",
     (ins DefaultValuedAttr<StrAttr, "\"tanh\"">:$nonlinearity)> {
   let summary = "Elman RNN backward (BPTT)";

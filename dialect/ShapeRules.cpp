@@ -386,6 +386,14 @@ FailureOr<Shape> nnc::shape::inferBatchNorm(ArrayRef<int64_t> input,
   return Shape(input.begin(), input.end());
 }
 
+FailureOr<Shape> nnc::shape::inferLayerNorm(ArrayRef<int64_t> input, std::string &err) {
+  if (input.size() < 2)
+    return fail(err, "expects an input of rank >= 2 [N, ..., features], got ", formatShape(input));
+  if (failed(checkShape(input, err)))
+    return failure();
+  return Shape(input.begin(), input.end());
+}
+
 //===----------------------------------------------------------------------===//
 // Shape manipulation
 //===----------------------------------------------------------------------===//

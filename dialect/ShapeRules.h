@@ -135,6 +135,10 @@ llvm::FailureOr<Shape> inferEmbedding(llvm::ArrayRef<int64_t> ids,
                                       int64_t numEmbeddings,
                                       int64_t embeddingDim, std::string &err);
 
+/// layernorm: input [N, ..., D] (rank >= 2), normalized over D -> the same
+/// shape.
+llvm::FailureOr<Shape> inferLayerNorm(llvm::ArrayRef<int64_t> input, std::string &err);
+
 /// batchnorm: input of rank in [minRank, maxRank] (channels = dim 1) -> the
 /// same shape. batchnorm1d uses [2, 3], batchnorm2d [4, 4], batchnorm [2, 4].
 llvm::FailureOr<Shape> inferBatchNorm(llvm::ArrayRef<int64_t> input,

@@ -193,6 +193,10 @@ void ModelBuilder::emitLayer(const Layer &layer) {
     attrs.push_back(attr("momentum", f64(a.momentum)));
     op = BatchNormOp::create(builder, l, operands, attrs);
     break;
+  case LayerKind::LayerNorm:
+    attrs.push_back(attr("eps", f64(a.eps)));
+    op = LayerNormOp::create(builder, l, operands, attrs);
+    break;
   case LayerKind::Flatten:
     op = FlattenOp::create(builder, l, operands, attrs);
     break;

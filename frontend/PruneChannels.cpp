@@ -124,6 +124,10 @@ llvm::Error Planner::propagate(const Layer &layer) {
       fix(in.space);
     out = in;
     return llvm::Error::success();
+  case LayerKind::LayerNorm:
+    // Normalizes over the last dimension: its features stay as they are.
+    fix(in.space);
+    return llvm::Error::success();
   case LayerKind::Relu:
   case LayerKind::LeakyRelu:
   case LayerKind::Sigmoid:
@@ -286,6 +290,9 @@ void Planner::emitLayer(llvm::raw_ostream &os, const Layer &layer) {
     break;
   case LayerKind::BatchNorm:
     os << ", eps=" << realText(a.eps) << ", momentum=" << realText(a.momentum);
+    break;
+  case LayerKind::LayerNorm:
+    os << ", eps=" << realText(a.eps) << ", affine=" << (a.affine ? "true" : "false");
     break;
   case LayerKind::Dropout:
     os << ", p=" << realText(a.p);

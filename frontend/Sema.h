@@ -50,7 +50,7 @@ struct ParamInfo {
 enum class LayerKind {
   Conv2d, Linear, Embedding, Relu, LeakyRelu, Sigmoid, Tanh, Gelu, Softmax,
   LogSoftmax, MaxPool2d, AvgPool2d, GlobalAvgPool, BatchNorm, Dropout, Flatten,
-  Reshape, Add, Concat, Rnn, Lstm, Gru, CrossEntropy, Mse, Attention
+  Reshape, Add, Concat, Rnn, Lstm, Gru, LayerNorm, CrossEntropy, Mse, Attention
 };
 /// The language's name of a layer kind ("conv2d").
 llvm::StringRef layerKindName(LayerKind kind);
@@ -63,7 +63,8 @@ struct LayerAttrs {
   int64_t dim = 1;          ///< softmax / log_softmax / concat (non-negative)
   double slope = 0.01;      ///< leaky_relu
   double p = 0.5;           ///< dropout
-  double eps = 1e-5, momentum = 0.1; ///< batchnorm
+  double eps = 1e-5, momentum = 0.1; ///< batchnorm (eps: layernorm too)
+  bool affine = true;                ///< layernorm: with weight and bias
   Shape shape;              ///< reshape target, without the batch dimension
   int64_t hidden = 0, numLayers = 1; ///< recurrent
   bool bidirectional = false, sequences = false, hasBias = true;

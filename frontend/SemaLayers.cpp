@@ -85,6 +85,11 @@ static const std::vector<LayerSpec> &layerTable() {
       {"batchnorm", LayerKind::BatchNorm, 1, "bn", bnArgs},
       {"batchnorm1d", LayerKind::BatchNorm, 1, "bn", bnArgs},
       {"batchnorm2d", LayerKind::BatchNorm, 1, "bn", bnArgs},
+      {"layernorm",
+       LayerKind::LayerNorm,
+       1,
+       "ln",
+       {{"eps", A::Float, false}, {"affine", A::Bool, false}}},
       {"dropout", LayerKind::Dropout, 1, "drop", {{"p", A::Float, false}}},
       {"flatten", LayerKind::Flatten, 1, "flatten", {}},
       {"reshape", LayerKind::Reshape, 1, "reshape", {{"shape", A::IntList, true}}},
@@ -501,6 +506,22 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
         addParam(*name, "running_var", {c}, Init::Ones, 0, true, pdt));
     // Part of PyTorch's state_dict, not an operand of the op.
     addParam(*name, "num_batches_tracked", {}, Init::Zeros, 0, true, DType::I64);
+    break;
+  }
+  case LayerKind::LayerNorm: {
+    // torch.nn.LayerNorm(d): over the last dimension, weight and bias [d].
+    if (!checkOk(shape::inferLayerNorm(in.shape, err), err))
+      return failure();
+    out = in.shape;
+    at.eps = args.getFloat("eps", 1e-5);
+    at.affine = args.getBool("affine", true);
+    if (!(at.eps > 0) || !std::isfinite(at.eps))
+      return fail("needs eps > 0");
+    int64_t d = in.shape.back();
+    if (at.affine) {
+      layer.params.push_back(addParam(*name, "weight", {d}, Init::Ones, 0, false, pdt));
+      layer.params.push_back(addParam(*name, "bias", {d}, Init::Zeros, 0, false, pdt));
+    }
     break;
   }
   case LayerKind::Flatten:

@@ -9,7 +9,7 @@
 language (docs/language.md) from a seeded generator: a CNN, MLP, sequence
 (f32 steps or i64 tokens through an embedding) model, with every documented
 layer and option (conv2d stride/padding incl. "same"/"valid"/dilation/groups/
-bias, max/avg/global pooling, batchnorm 1d/2d, the activations, softmax/
+bias, max/avg/global pooling, batchnorm 1d/2d, layernorm, the activations, softmax/
 log_softmax, dropout, flatten/reshape, linear, add and concat branches,
 embedding, rnn/lstm/gru with layers/bidirectional/sequence/nonlinearity/bias,
 attention with heads/kv_heads/causal/bias),
@@ -107,7 +107,7 @@ ILL = object()  # torch_step's answer for an ill-conditioned step
 PREFIX = {"conv2d": "conv", "linear": "fc", "embedding": "embed", "batchnorm": "bn",
           "batchnorm1d": "bn", "batchnorm2d": "bn", "rnn": "rnn", "lstm": "lstm",
           "gru": "gru", "maxpool2d": "pool", "avgpool2d": "pool", "dropout": "drop",
-          "attention": "attn"}
+          "attention": "attn", "layernorm": "ln"}
 # Positional order of each layer's non-tensor arguments.
 POSITIONAL = {
     "conv2d": ["out", "kernel", "stride", "padding", "dilation", "groups", "bias"],
@@ -115,7 +115,7 @@ POSITIONAL = {
     "softmax": ["dim"], "log_softmax": ["dim"], "maxpool2d": ["kernel", "stride", "padding"],
     "avgpool2d": ["kernel", "stride", "padding"], "batchnorm": ["eps", "momentum"],
     "batchnorm1d": ["eps", "momentum"], "batchnorm2d": ["eps", "momentum"],
-    "dropout": ["p"], "reshape": ["shape"],
+    "dropout": ["p"], "reshape": ["shape"], "layernorm": ["eps", "affine"],
     "rnn": ["hidden", "layers", "bidirectional", "sequence", "nonlinearity", "bias"],
     "lstm": ["hidden", "layers", "bidirectional", "sequence", "bias"],
     "gru": ["hidden", "layers", "bidirectional", "sequence", "bias"],
@@ -274,6 +274,9 @@ class Net(nn.Module):
                                                        a.get("bias", True)))(x)
         if layer == "embedding":
             return self.module(name, lambda: nn.Embedding(a["num"], a["dim"]))(x)
+        if layer == "layernorm":
+            return self.module(name, lambda: nn.LayerNorm(
+                x.shape[-1], a.get("eps", 1e-5), a.get("affine", True)))(x)
         if layer.startswith("batchnorm"):
             cls = nn.BatchNorm2d if x.dim() == 4 else nn.BatchNorm1d
             return self.module(name, lambda: cls(x.shape[1], a.get("eps", 1e-5),
@@ -507,6 +510,15 @@ class Gen:
             pairs.insert(0, ("eps", 1e-5))
         return self.op(name, pairs)
 
+    def layernorm(self):
+        r = self.rng
+        pairs = []
+        if r.random() < 0.3:
+            pairs.append(("eps", r.choice([1e-5, 1e-3, 0.01])))
+        if r.random() < 0.3:
+            pairs.append(("affine", r.random() < 0.5))
+        return self.op("layernorm", pairs)
+
     def conv(self, cin, h, w, out=None, same=False):
         r = self.rng
         out = out or self.size(1, 8)
@@ -728,7 +740,8 @@ class Gen:
                     ops.append(self.activation())
                 return v if self.try_stmt([self.chain(v, cur, ops)]) else None
             if choice < 0.6:
-                return v if self.try_stmt([self.chain(v, cur, [self.batchnorm(3)])]) else None
+                norm = self.layernorm() if r.random() < 0.4 else self.batchnorm(3)
+                return v if self.try_stmt([self.chain(v, cur, [norm])]) else None
             if choice < 0.7:
                 return v if self.try_stmt([self.chain(v, cur, [self.activation()])]) else None
             if choice < 0.8:
@@ -752,7 +765,7 @@ class Gen:
                                       ("bias", None if r.random() < 0.8 else False),
                                       ("in", f if r.random() < 0.1 else None)])]
             if r.random() < 0.4:
-                ops.append(self.batchnorm(2))
+                ops.append(self.layernorm() if r.random() < 0.3 else self.batchnorm(2))
             if r.random() < 0.7:
                 ops.append(self.activation())
             if r.random() < 0.2:

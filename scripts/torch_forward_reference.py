@@ -304,6 +304,24 @@ class RecurrentConfigs(nn.Module):  # test/layers/Inputs/recurrent_configs.nn
         return self.fc2(torch.cat([ha[-2], ha[-1], hc[-1], hd[-1], e.flatten(1)], 1))
 
 
+class LayerNormSeq(nn.Module):  # test/layers/Inputs/layernorm_seq.nn
+    def __init__(self):
+        super().__init__()
+        self.embed1, self.ln1 = nn.Embedding(20, 8), nn.LayerNorm(8)
+        self.fc1 = nn.Linear(8, 12)
+        self.ln2 = nn.LayerNorm(12, eps=1e-3, elementwise_affine=False)
+        self.ln3, self.fc2 = nn.LayerNorm(72), nn.Linear(72, 4)
+        # Weights and biases other than ones and zeros, so that they count.
+        with torch.no_grad():
+            for ln in (self.ln1, self.ln3):
+                ln.weight.uniform_(0.5, 1.5)
+                ln.bias.uniform_(-0.5, 0.5)
+
+    def forward(self, t):
+        h = F.gelu(self.fc1(self.ln1(self.embed1(t))))
+        return self.fc2(self.ln3(self.ln2(h).flatten(1)))
+
+
 def main():
     torch.manual_seed(1234)
     os.makedirs(OUT, exist_ok=True)
@@ -335,11 +353,18 @@ def main():
     regression_cases = [("embedding_i32", EmbeddingI32,
                          lambda: torch.randint(0, 20, (2, 6), dtype=torch.int32)),
                         ("softmax_dims", SoftmaxDims, lambda: torch.randn(3, 3, 4, 5)),
-                        ("recurrent_configs", RecurrentConfigs, lambda: torch.randn(2, 5, 3)),
-                        ("attention_mix", AttentionMix, lambda: torch.randint(0, 20, (2, 6)))]
+                        ("recurrent_configs", RecurrentConfigs, lambda: torch.randn(2, 5, 3))]
+    # Transformer layers (issue 14): seed 9000 each (they were added on
+    # separate branches, each as the first after the three above).
+    transformer_cases = [("attention_mix", AttentionMix, lambda: torch.randint(0, 20, (2, 6))),
+                         ("layernorm_seq", LayerNormSeq, lambda: torch.randint(0, 20, (2, 6)))]
     for seed, (name, make, x) in enumerate(regression_cases):
         if not chosen or name in chosen:
             torch.manual_seed(8000 + seed)
+            write(LAYERS_OUT, name, make(), x(), None)
+    for name, make, x in transformer_cases:
+        if not chosen or name in chosen:
+            torch.manual_seed(9000)
             write(LAYERS_OUT, name, make(), x(), None)
 
 

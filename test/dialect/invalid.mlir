@@ -477,6 +477,14 @@ func.func @f(%x: tensor<?x6x8xf32>, %w: tensor<24x8xf32>, %wo: tensor<8x8xf32>) 
 
 // -----
 
+func.func @f(%x: tensor<4x8xf32>, %w: tensor<6xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{'nn.layernorm' op expects weight of shape [8], got [6]}}
+  %0 = nn.layernorm %x, %w, %b : (tensor<4x8xf32>, tensor<6xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
 func.func @f(%x: tensor<?x6x8xf32>, %w: tensor<24x8xf32>, %wo: tensor<8x8xf32>) {
   // expected-error @+1 {{heads (4) must be a multiple of kv_heads (3)}}
   %0 = nn.attention %x, %w, %wo {heads = 4, kv_heads = 3, has_bias = false} : (tensor<?x6x8xf32>, tensor<24x8xf32>, tensor<8x8xf32>) -> tensor<?x6x8xf32>
@@ -485,9 +493,25 @@ func.func @f(%x: tensor<?x6x8xf32>, %w: tensor<24x8xf32>, %wo: tensor<8x8xf32>) 
 
 // -----
 
+func.func @f(%x: tensor<4x8xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{'nn.layernorm' op expects no affine operands or two (weight, bias), got 1}}
+  %0 = nn.layernorm %x, %w : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
 func.func @f(%x: tensor<?x6x8xf32>, %w: tensor<24x8xf32>, %wo: tensor<8x8xf32>) {
   // expected-error @+1 {{expects 4 weights (qkv.weight, qkv.bias, out.weight, out.bias), got 2}}
   %0 = nn.attention %x, %w, %wo {heads = 2, kv_heads = 2} : (tensor<?x6x8xf32>, tensor<24x8xf32>, tensor<8x8xf32>) -> tensor<?x6x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'nn.layernorm' op expects an input of rank >= 2 [N, ..., features], got [4]}}
+  %0 = nn.layernorm %x : (tensor<4xf32>) -> tensor<4xf32>
   return
 }
 
@@ -512,5 +536,13 @@ func.func @f(%x: tensor<?x8xf32>, %w: tensor<24x8xf32>, %wo: tensor<8x8xf32>) {
 func.func @f(%q: tensor<?x6x14xf32>) {
   // expected-error @+1 {{expects qkv's last dimension to be a multiple of heads + 2 kv_heads (8), got [N, 6, 14]}}
   %0 = nn.attention_core %q {heads = 4, kv_heads = 2} : (tensor<?x6x14xf32>) -> tensor<?x6x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{'nn.layernorm' op eps must be positive, got 0}}
+  %0 = nn.layernorm %x {eps = 0.0 : f64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
   return
 }

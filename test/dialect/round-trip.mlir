@@ -154,3 +154,13 @@ func.func @sequence_loss(%logits: tensor<?x6x10xf32>, %labels: tensor<?x6xi64>) 
   %0 = nn.cross_entropy %logits, %labels {name = "loss"} : tensor<?x6x10xf32>, tensor<?x6xi64>
   return %0 : tensor<f32>
 }
+
+// CHECK-LABEL: func.func @layernorm
+func.func @layernorm(%x: tensor<?x6x8xf32>, %w: tensor<8xf32>, %b: tensor<8xf32>)
+    -> (tensor<?x6x8xf32>, tensor<?x6x8xf32>) {
+  // CHECK: nn.layernorm %{{.*}}, %{{.*}}, %{{.*}} {name = "ln1"} : (tensor<?x6x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x6x8xf32>
+  %0 = nn.layernorm %x, %w, %b {name = "ln1"} : (tensor<?x6x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x6x8xf32>
+  // CHECK: nn.layernorm %{{.*}} {eps = 1.000000e-03 : f64} : (tensor<?x6x8xf32>) -> tensor<?x6x8xf32>
+  %1 = nn.layernorm %x {eps = 1.0e-3 : f64} : (tensor<?x6x8xf32>) -> tensor<?x6x8xf32>
+  return %0, %1 : tensor<?x6x8xf32>, tensor<?x6x8xf32>
+}

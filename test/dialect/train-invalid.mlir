@@ -423,3 +423,11 @@ func.func @f(%a: tensor<4x6x2xf32>, %b: tensor<4x3x6xf32>) {
   %0 = nn.batch_matmul %a, %b : (tensor<4x6x2xf32>, tensor<4x3x6xf32>) -> tensor<4x6x6xf32>
   return
 }
+
+// -----
+
+func.func @f(%dy: tensor<4x6xf32>, %x: tensor<4x8xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{'nn.layernorm_backward' op expects grad of shape [4, 8], got [4, 6]}}
+  %0:3 = nn.layernorm_backward %dy, %x, %w : (tensor<4x6xf32>, tensor<4x8xf32>, tensor<8xf32>) -> (tensor<4x8xf32>, tensor<8xf32>, tensor<8xf32>)
+  return
+}

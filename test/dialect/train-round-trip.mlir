@@ -159,3 +159,12 @@ func.func @attention(%dy: tensor<2x6x8xf32>, %qkv: tensor<2x6x16xf32>, %a: tenso
   %2 = nn.batch_matmul %a, %a {transpose_lhs} : (tensor<4x6x2xf32>, tensor<4x6x2xf32>) -> tensor<4x2x2xf32>
   return %0, %1, %2 : tensor<2x6x16xf32>, tensor<4x6x6xf32>, tensor<4x2x2xf32>
 }
+
+// CHECK-LABEL: func.func @layernorm_backward
+func.func @layernorm_backward(%dy: tensor<?x6x8xf32>, %x: tensor<?x6x8xf32>, %w: tensor<8xf32>) {
+  // CHECK: nn.layernorm_backward {{.*}} : (tensor<?x6x8xf32>, tensor<?x6x8xf32>, tensor<8xf32>) -> (tensor<?x6x8xf32>, tensor<8xf32>, tensor<8xf32>)
+  %0:3 = nn.layernorm_backward %dy, %x, %w : (tensor<?x6x8xf32>, tensor<?x6x8xf32>, tensor<8xf32>) -> (tensor<?x6x8xf32>, tensor<8xf32>, tensor<8xf32>)
+  // CHECK: nn.layernorm_backward {{.*}} {eps = 1.000000e-03 : f64} : (tensor<?x6x8xf32>, tensor<?x6x8xf32>) -> tensor<?x6x8xf32>
+  %1 = nn.layernorm_backward %dy, %x {eps = 1.0e-3 : f64} : (tensor<?x6x8xf32>, tensor<?x6x8xf32>) -> tensor<?x6x8xf32>
+  return
+}

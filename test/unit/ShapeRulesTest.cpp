@@ -330,6 +330,14 @@ TEST(ShapeRulesRecurrent, GateCountsAndNoBias) {
   EXPECT_EQ(gru[1].second, Shape({48, 16}));
 }
 
+TEST(ShapeRulesNorm, LayerNorm) {
+  std::string err;
+  expectShape(inferLayerNorm({N, 6, 8}, err), Shape({N, 6, 8}), err);
+  expectShape(inferLayerNorm({N, 72}, err), Shape({N, 72}), err);
+  expectError(inferLayerNorm({N}, err), err,
+              "expects an input of rank >= 2 [N, ..., features], got [N]");
+}
+
 TEST(ShapeRulesLoss, CrossEntropyAndMse) {
   std::string err;
   expectShape(inferCrossEntropy({N, 10}, {N}, err), Shape{}, err);
