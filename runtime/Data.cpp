@@ -453,6 +453,12 @@ namespace {
 Status readText(const std::string &path, std::string &text) {
   if (isDirectory(path))
     return Status::error(path + ": is a directory");
+  return appendFileBytes(path, text);
+}
+
+} // namespace
+
+Status appendFileBytes(const std::string &path, std::string &text) {
   FILE *f = std::fopen(path.c_str(), "rb");
   if (!f)
     return Status::error(path + ": cannot open: " + errnoText(errno));
@@ -466,6 +472,8 @@ Status readText(const std::string &path, std::string &text) {
     return Status::error(path + ": read error");
   return Status::success();
 }
+
+namespace {
 
 /// Splits `text` into lines (without '\n' or a trailing '\r').
 std::vector<std::string> splitLines(const std::string &text) {

@@ -385,6 +385,9 @@ std::string describeDataMemory(const DataMemory &memory, const Dataset &train, c
 /// `--data text:PATH`: raw text for a byte-level language model.
 inline constexpr const char *kTextPrefix = "text:";
 
+/// Appends the bytes of the file `path` to `text`.
+Status appendFileBytes(const std::string &path, std::string &text);
+
 /// Whether `name` names byte-level text (`text:PATH`).
 bool isTextData(const std::string &name);
 

@@ -26,22 +26,6 @@ bool endsWith(const std::string &s, const std::string &suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-/// Appends the bytes of the file `path` to `text`.
-Status appendFile(const std::string &path, std::string &text) {
-  FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f)
-    return Status::error(path + ": cannot open: " + errnoText(errno));
-  char buf[1 << 16];
-  size_t r;
-  while ((r = std::fread(buf, 1, sizeof(buf), f)) > 0)
-    text.append(buf, r);
-  bool bad = std::ferror(f);
-  std::fclose(f);
-  if (bad)
-    return Status::error(path + ": read error");
-  return Status::success();
-}
-
 /// The windows [s, s + T) of `text` with s = 0, T, 2T, ... (the labels of a
 /// window are the bytes [s + 1, s + T + 1), so the last window ends a byte
 /// before the text does).
@@ -73,7 +57,7 @@ Result<std::string> readTextCorpus(const std::string &path) {
     return Status::error(path + ": no such file or directory");
   std::string text;
   if (!S_ISDIR(st.st_mode)) {
-    if (Status s = appendFile(path, text); s.failed())
+    if (Status s = appendFileBytes(path, text); s.failed())
       return s;
     if (text.empty())
       return Status::error(path + ": the text is empty");
@@ -98,7 +82,7 @@ Result<std::string> readTextCorpus(const std::string &path) {
   if (names.empty())
     return Status::error(path + ": has no text files (regular files not ending in .dat or .u8)");
   for (const std::string &name : names)
-    if (Status s = appendFile(path + "/" + name, text); s.failed())
+    if (Status s = appendFileBytes(path + "/" + name, text); s.failed())
       return s;
   if (text.empty())
     return Status::error(path + ": the text is empty (" + std::to_string(names.size()) +
