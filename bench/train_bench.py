@@ -81,10 +81,8 @@ CASES = [
     Case("LSTM(28->128)", "examples/lstm_rows.nn", LSTMRows, (1, 28, 28), "adam", 64),
     Case("ResNet 32x32", "examples/resnet.nn", ResNet, (3, 32, 32), "momentum", 128,
          scale=0.1),
-    # The interim examples/chargpt.nn (no layernorm, pos_embedding or tied head yet):
-    # CharGPT(full=False) is the same model.
-    Case("char GPT (4x128, T=128)", "examples/chargpt.nn", lambda: CharGPT(full=False), (128,),
-         "adamw", 32,
+    # examples/chargpt.nn: CharGPT() is the same model (layernorms, positions, tied head).
+    Case("char GPT (4x128, T=128)", "examples/chargpt.nn", CharGPT, (128,), "adamw", 32,
          scale=0.3, vocab=256, inference=(1,)),
 ]
 

@@ -237,6 +237,12 @@ llvm::json::Object batchLimits(ModuleOp model) {
         !limits.get("batch_coupled"))
       limits["batch_coupled"] = layerName(op);
   });
+  // The token vocabulary: the rows of the embedding that reads a model
+  // input (the data readers check token ids against it).
+  model.walk([&](nn::EmbeddingOp e) {
+    if (isa<BlockArgument>(e.getIds()) && !limits.get("vocab"))
+      limits["vocab"] = e.getTable().getType().getDimSize(0);
+  });
   return limits;
 }
 

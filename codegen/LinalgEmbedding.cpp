@@ -13,6 +13,12 @@
 // costs O(T*D) after the O(V*D) fill, as the C++ kernel did. The tokens are
 // summed in index order, so the result is deterministic.
 //
+// nn.pos_embedding adds rows 0..T-1 of its table (a tensor.extract_slice
+// when the table has more rows than the sequence) to every sample, one
+// elementwise generic; its backward sums dL/dy over the batch (a generic
+// reducing dimension 0, in batch order) into those rows of a zero-filled
+// table gradient.
+//
 // Token ids outside [0, V) are clamped into it, so the generated code never
 // reads or writes outside the table; nnc's data readers and `nnc run` refuse
 // such ids with an error before they reach the model.
@@ -119,6 +125,48 @@ bool lowerEmbeddingBackward(LinalgBuilder &lb, EmbeddingBackwardOp e) {
   return true;
 }
 
+/// Rows [0, rows) of the 2-d `table` (the table itself if it has `rows`).
+Value leadingRows(LinalgBuilder &lb, Value table, int64_t rows) {
+  auto type = cast<RankedTensorType>(table.getType());
+  if (type.getDimSize(0) == rows)
+    return table;
+  auto sliceType = RankedTensorType::get({rows, type.getDimSize(1)}, type.getElementType());
+  SmallVector<OpFoldResult> offsets(2, lb.b.getIndexAttr(0)), strides(2, lb.b.getIndexAttr(1));
+  SmallVector<OpFoldResult> sizes = {lb.b.getIndexAttr(rows),
+                                     lb.b.getIndexAttr(type.getDimSize(1))};
+  return tensor::ExtractSliceOp::create(lb.b, lb.loc(), sliceType, table, offsets, sizes, strides);
+}
+
+/// y[n, t, d] = x[n, t, d] + table[t, d].
+bool lowerPosEmbedding(LinalgBuilder &lb, PosEmbeddingOp p) {
+  auto type = cast<RankedTensorType>(p.getType());
+  Value rows = leadingRows(lb, p.getTable(), type.getDimSize(1));
+  Value out = lb.broadcastAlong({p.getInput(), rows}, type, 0,
+                                [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                                  return arith::AddFOp::create(b, l, a[0], a[1]);
+                                });
+  return replaceOp(p, out);
+}
+
+/// dtable[t, d] = sum over n of dy[n, t, d] for t < T, zero below.
+bool lowerPosEmbeddingBackward(LinalgBuilder &lb, PosEmbeddingBackwardOp p) {
+  auto tableType = cast<RankedTensorType>(p.getType());
+  auto gradType = cast<RankedTensorType>(p.getGrad().getType());
+  int64_t steps = gradType.getDimSize(1), features = gradType.getDimSize(2);
+  auto rowsType = RankedTensorType::get({steps, features}, gradType.getElementType());
+  Value sums = lb.reduceAlong(p.getGrad(), lb.filled(rowsType, 0.0), gradType, 0,
+                              [](OpBuilder &b, Location l, ValueRange a) -> SmallVector<Value> {
+                                return {arith::AddFOp::create(b, l, a[1], a[0])};
+                              })[0];
+  if (steps == tableType.getDimSize(0))
+    return replaceOp(p, sums);
+  SmallVector<OpFoldResult> offsets(2, lb.b.getIndexAttr(0)), strides(2, lb.b.getIndexAttr(1));
+  SmallVector<OpFoldResult> sizes = {lb.b.getIndexAttr(steps), lb.b.getIndexAttr(features)};
+  Value full = tensor::InsertSliceOp::create(lb.b, lb.loc(), sums, lb.filled(tableType, 0.0),
+                                             offsets, sizes, strides);
+  return replaceOp(p, full);
+}
+
 } // namespace
 
 FailureOr<bool> nnc::codegen::lowerEmbeddingToLinalg(LinalgBuilder &lb, Operation *op) {
@@ -126,5 +174,8 @@ FailureOr<bool> nnc::codegen::lowerEmbeddingToLinalg(LinalgBuilder &lb, Operatio
       .Case<EmbeddingOp>([&](EmbeddingOp e) { return lowerEmbedding(lb, e); })
       .Case<EmbeddingBackwardOp>(
           [&](EmbeddingBackwardOp e) { return lowerEmbeddingBackward(lb, e); })
+      .Case<PosEmbeddingOp>([&](PosEmbeddingOp p) { return lowerPosEmbedding(lb, p); })
+      .Case<PosEmbeddingBackwardOp>(
+          [&](PosEmbeddingBackwardOp p) { return lowerPosEmbeddingBackward(lb, p); })
       .Default([](Operation *) { return false; });
 }

@@ -172,6 +172,13 @@ std::optional<int64_t> DequantizeOp::getForwardFlops() {
 }
 
 std::optional<int64_t> EmbeddingOp::getForwardFlops() { return 0; }
+std::optional<int64_t> PosEmbeddingOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getResult(), 1);
+}
+bool PosEmbeddingOp::hasTrainableWeights() { return true; }
+std::optional<int64_t> PosEmbeddingOp::getBackwardFlops() {
+  return nn::detail::flopsPerElement(getResult(), 1);
+}
 bool EmbeddingOp::hasTrainableWeights() { return true; }
 SmallVector<Value> EmbeddingOp::getSavedForBackward() { return {getIds()}; }
 

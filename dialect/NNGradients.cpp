@@ -183,6 +183,18 @@ Grads EmbeddingOp::buildGradient(OpBuilder &b, ArrayRef<Value> resultGrads,
   return r.done();
 }
 
+Grads PosEmbeddingOp::buildGradient(OpBuilder &b, ArrayRef<Value> resultGrads,
+                                    ArrayRef<bool> need) {
+  Rule r(*this, b, resultGrads, need);
+  if (!r.dy())
+    return r.done();
+  r.grads[0] = r.needs(0) ? r.dy() : Value();
+  if (r.needs(1))
+    r.grads[1] = r.create<PosEmbeddingBackwardOp>(
+        {r.dy()}, {r.i64("num_positions", getTable().getType().getDimSize(0))});
+  return r.done();
+}
+
 Grads BatchNormOp::buildGradient(OpBuilder &, ArrayRef<Value>, ArrayRef<bool>) {
   return emitOpError("has no gradient in inference mode (running "
                      "statistics); differentiate nn.batchnorm_train");

@@ -268,6 +268,24 @@ LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *,
                     err, table->getElementType(), types);
 }
 
+LogicalResult PosEmbeddingOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                               Adaptor adaptor, SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<PosEmbeddingOp>(loc, adaptor);
+  FailureOr<RankedTensorType> in = ctx.tensor(adaptor.getInput(), "input");
+  FailureOr<RankedTensorType> table = ctx.tensor(adaptor.getTable(), "table");
+  if (failed(in) || failed(table))
+    return failure();
+  if (table->getRank() != 2)
+    return ctx.fail("expects a 2-d table [positions, dim], got " +
+                    shape::formatShape(table->getShape()));
+  if (failed(ctx.sameElementType(in->getElementType(), adaptor.getOperands())))
+    return failure();
+  std::string err;
+  return ctx.result(
+      shape::inferPosEmbedding(in->getShape(), table->getDimSize(0), table->getDimSize(1), err),
+      err, in->getElementType(), types);
+}
+
 LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,

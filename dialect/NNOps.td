@@ -317,6 +317,23 @@ def NN_EmbeddingOp : NN_MultiOperandOp<"embedding", (ins NN_IntTensor:$ids,
   }];
 }
 
+def NN_PosEmbeddingOp : NN_MultiOperandOp<"pos_embedding", (ins
+    NN_FloatTensor:$input, NN_FloatTensor:$table),
+    ["hasTrainableWeights", "getBackwardFlops"]> {
+  let summary = "learned positional embedding added to a sequence";
+  let description = [{
+    input [N, T, D], table [P, D] with T <= P -> [N, T, D]:
+    `y[n, t, :] = x[n, t, :] + table[t, :]` (GPT-2's wpe, BERT's position
+    embeddings: the table row of each position, added). FLOPs: 1 per
+    element forward; backward 1 per element (dL/dx is dL/dy; dL/dtable sums
+    dL/dy over the batch).
+
+    ```mlir
+    %y = nn.pos_embedding %x, %wpe : (tensor<?x8x16xf32>, tensor<32x16xf32>) -> tensor<?x8x16xf32>
+    ```
+  }];
+}
+
 def NN_BatchNormOp : NN_MultiOperandOp<"batchnorm", (ins
     NN_FloatTensor:$input, NN_FloatTensor:$weight, NN_FloatTensor:$bias,
     NN_FloatTensor:$running_mean, NN_FloatTensor:$running_var,

@@ -426,6 +426,27 @@ std::optional<int64_t> EmbeddingBackwardOp::getForwardFlops() {
   return nn::detail::flopsPerElement(getGrad(), 1);
 }
 
+LogicalResult PosEmbeddingBackwardOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                                       Adaptor adaptor,
+                                                       SmallVectorImpl<Type> &types) {
+  InferCtx ctx = ctxFor<PosEmbeddingBackwardOp>(loc, adaptor);
+  FailureOr<RankedTensorType> grad = ctx.tensor(adaptor.getGrad(), "grad");
+  if (failed(grad))
+    return failure();
+  int64_t num =
+      adaptor.getNumPositionsAttr() ? adaptor.getNumPositionsAttr().getValue().getSExtValue() : 0;
+  int64_t dimSize = grad->getRank() ? grad->getShape().back() : 0;
+  std::string err;
+  if (failed(shape::inferPosEmbedding(grad->getShape(), num, dimSize, err)))
+    return ctx.fail(err);
+  types.push_back(RankedTensorType::get({num, dimSize}, grad->getElementType()));
+  return success();
+}
+
+std::optional<int64_t> PosEmbeddingBackwardOp::getForwardFlops() {
+  return nn::detail::flopsPerElement(getGrad(), 1);
+}
+
 LogicalResult LayerNormBackwardOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
                                                     Adaptor adaptor, SmallVectorImpl<Type> &types) {
   InferCtx ctx = ctxFor<LayerNormBackwardOp>(loc, adaptor);

@@ -372,6 +372,22 @@ def NN_EmbeddingBackwardOp : NN_TrainOp<"embedding_backward", (ins
   }];
 }
 
+def NN_PosEmbeddingBackwardOp : NN_TrainOp<"pos_embedding_backward", (ins
+    NN_FloatTensor:$grad, ConfinedAttr<I64Attr, [IntPositive]>:$num_positions),
+    (outs NN_FloatTensor:$result)> {
+  let summary = "pos_embedding backward: dL/dy summed over the batch into "
+                "the position table's gradient";
+  let description = [{
+    grad [N, T, D] -> dL/dtable [num_positions, D]: row t < T is the sum
+    over the batch of dL/dy[:, t, :]; rows t >= T are zero. FLOPs: 1 per
+    element of `grad`.
+
+    ```mlir
+    %dtable = nn.pos_embedding_backward %dy {num_positions = 32 : i64} : (tensor<?x8x16xf32>) -> tensor<32x16xf32>
+    ```
+  }];
+}
+
 def NN_BatchNormBackwardOp : NN_TrainOp<"batchnorm_backward", (ins
     NN_FloatTensor:$grad, NN_FloatTensor:$input, NN_FloatTensor:$weight,
     NN_FloatTensor:$batch_mean, NN_FloatTensor:$batch_invstd),

@@ -386,6 +386,25 @@ FailureOr<Shape> nnc::shape::inferBatchNorm(ArrayRef<int64_t> input,
   return Shape(input.begin(), input.end());
 }
 
+FailureOr<Shape> nnc::shape::inferPosEmbedding(ArrayRef<int64_t> input, int64_t num, int64_t dim,
+                                               std::string &err) {
+  if (input.size() != 3)
+    return fail(err, "expects an input [N, T, features] (rank 3), got ", formatShape(input));
+  if (failed(checkShape(input, err)))
+    return failure();
+  if (num <= 0)
+    return fail(err, "needs a positive number of positions, got ", num);
+  if (!mul(num, dim))
+    return fail(err, "position table ", num, "x", dim, " has too many elements (overflows int64)");
+  if (!isDynamic(input[2]) && input[2] != dim)
+    return fail(err, "has a table of ", dim, " features per position, but its input has ", input[2],
+                " (", formatShape(input), ")");
+  if (!isDynamic(input[1]) && input[1] > num)
+    return fail(err, "has ", num, " positions, fewer than the input's sequence length ", input[1],
+                " (", formatShape(input), ")");
+  return Shape(input.begin(), input.end());
+}
+
 FailureOr<Shape> nnc::shape::inferLayerNorm(ArrayRef<int64_t> input, std::string &err) {
   if (input.size() < 2)
     return fail(err, "expects an input of rank >= 2 [N, ..., features], got ", formatShape(input));

@@ -135,6 +135,11 @@ llvm::FailureOr<Shape> inferEmbedding(llvm::ArrayRef<int64_t> ids,
                                       int64_t numEmbeddings,
                                       int64_t embeddingDim, std::string &err);
 
+/// pos_embedding: input [N, T, D] plus rows 0..T-1 of a learned table
+/// [num, D] -> the input's shape; T <= num.
+llvm::FailureOr<Shape> inferPosEmbedding(llvm::ArrayRef<int64_t> input, int64_t num, int64_t dim,
+                                         std::string &err);
+
 /// layernorm: input [N, ..., D] (rank >= 2), normalized over D -> the same
 /// shape.
 llvm::FailureOr<Shape> inferLayerNorm(llvm::ArrayRef<int64_t> input, std::string &err);

@@ -193,6 +193,9 @@ void ModelBuilder::emitLayer(const Layer &layer) {
     attrs.push_back(attr("momentum", f64(a.momentum)));
     op = BatchNormOp::create(builder, l, operands, attrs);
     break;
+  case LayerKind::PosEmbedding:
+    op = PosEmbeddingOp::create(builder, l, operands, attrs);
+    break;
   case LayerKind::LayerNorm:
     attrs.push_back(attr("eps", f64(a.eps)));
     op = LayerNormOp::create(builder, l, operands, attrs);
@@ -284,9 +287,14 @@ void ModelBuilder::build() {
 
   // Parameters, located at the layer that owns them.
   std::vector<llvm::SMLoc> paramLocs(graph.params.size(), graph.loc);
+  // A tied weight (linear's `tie=`) stays at the layer that made it.
+  std::vector<bool> located(graph.params.size(), false);
   for (const Layer &layer : graph.layers)
     for (unsigned p : layer.params)
-      paramLocs[p] = layer.loc;
+      if (!located[p]) {
+        paramLocs[p] = layer.loc;
+        located[p] = true;
+      }
   for (size_t i = 0; i < graph.params.size(); ++i) {
     const nnc::ParamInfo &p = graph.params[i];
     if (i > 0 && paramLocs[i] == graph.loc)

@@ -113,7 +113,8 @@ llvm::Error Planner::propagate(const Layer &layer) {
     out.space = newSpace(outShape[1], unsigned(&layer - graph.layers.data()));
     return llvm::Error::success();
   case LayerKind::Linear:
-    if (inShape.size() != 2) {
+    // A tied weight is another layer's too: its rows stay.
+    if (inShape.size() != 2 || !layer.attrs.tie.empty()) {
       fix(in.space);
       return llvm::Error::success();
     }
@@ -274,6 +275,8 @@ void Planner::emitLayer(llvm::raw_ostream &os, const Layer &layer) {
     break;
   case LayerKind::Linear:
     os << ", out=" << outChannels << ", bias=" << (bias ? "true" : "false");
+    if (!a.tie.empty())
+      os << ", tie=\"" << a.tie << "\"";
     break;
   case LayerKind::LeakyRelu:
     os << ", slope=" << realText(a.slope);

@@ -154,6 +154,39 @@ unsigned Evaluator::addParam(StringRef layer, StringRef suffix, Shape shape,
   return graph.params.size() - 1;
 }
 
+FailureOr<unsigned> Evaluator::tiedWeight(const Val &tie, StringRef what, const Shape &shape,
+                                          DType dtype) {
+  std::string layer;
+  for (const std::string &candidate : {frame().prefix + tie.s, tie.s})
+    if (layer.empty() && layerNames.count(candidate))
+      layer = candidate;
+  if (layer.empty()) {
+    (void)error(tie.loc, what + " ties its weight to '" + tie.s +
+                             "', but no layer of that name comes before it");
+    return failure();
+  }
+  std::string weight = layer + ".weight";
+  for (size_t i = graph.params.size(); i-- > 0;) {
+    const ParamInfo &p = graph.params[i];
+    if (p.name != weight || p.buffer)
+      continue;
+    if (p.shape != shape) {
+      (void)error(tie.loc, what + " ties its weight to '" + weight + "' " +
+                               shape::formatShape(p.shape) +
+                               ", but needs [out, in] = " + shape::formatShape(shape));
+      return failure();
+    }
+    if (p.dtype != dtype) {
+      (void)error(tie.loc, what + " ties its weight to '" + weight + "' of type " +
+                               dtypeName(p.dtype) + ", but its input is " + dtypeName(dtype));
+      return failure();
+    }
+    return unsigned(i);
+  }
+  (void)error(tie.loc, what + " ties its weight to layer '" + layer + "', which has no weight");
+  return failure();
+}
+
 LogicalResult Evaluator::step(SMLoc loc) {
   if (++steps <= limits.maxSteps)
     return success();

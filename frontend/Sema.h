@@ -48,9 +48,33 @@ struct ParamInfo {
 };
 
 enum class LayerKind {
-  Conv2d, Linear, Embedding, Relu, LeakyRelu, Sigmoid, Tanh, Gelu, Softmax,
-  LogSoftmax, MaxPool2d, AvgPool2d, GlobalAvgPool, BatchNorm, Dropout, Flatten,
-  Reshape, Add, Concat, Rnn, Lstm, Gru, LayerNorm, CrossEntropy, Mse, Attention
+  Conv2d,
+  Linear,
+  Embedding,
+  Relu,
+  LeakyRelu,
+  Sigmoid,
+  Tanh,
+  Gelu,
+  Softmax,
+  LogSoftmax,
+  MaxPool2d,
+  AvgPool2d,
+  GlobalAvgPool,
+  BatchNorm,
+  Dropout,
+  Flatten,
+  Reshape,
+  Add,
+  Concat,
+  Rnn,
+  Lstm,
+  Gru,
+  LayerNorm,
+  CrossEntropy,
+  Mse,
+  Attention,
+  PosEmbedding
 };
 /// The language's name of a layer kind ("conv2d").
 llvm::StringRef layerKindName(LayerKind kind);
@@ -71,6 +95,8 @@ struct LayerAttrs {
   std::string nonlinearity = "tanh"; ///< rnn
   int64_t heads = 1, kvHeads = 1;    ///< attention
   bool causal = false;               ///< attention
+  /// linear: the layer whose weight it shares (`tie=`, as written), or empty.
+  std::string tie;
 };
 
 /// One layer in program order.

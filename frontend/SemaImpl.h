@@ -149,6 +149,11 @@ public:
                     Init init, double scale, bool buffer = false,
                     DType dtype = DType::F32);
   llvm::LogicalResult addLayer(Layer layer);
+  /// The parameter a `tie=` argument names: the weight of an earlier layer
+  /// (looked up in the current block, then in the model), which must have
+  /// `shape` and `dtype`; `what` names the tying layer in errors.
+  llvm::FailureOr<unsigned> tiedWeight(const Val &tie, llvm::StringRef what, const Shape &shape,
+                                       DType dtype);
 
   /// Counts one evaluation step; fails (reporting at `loc`) past the limit.
   llvm::LogicalResult step(llvm::SMLoc loc);

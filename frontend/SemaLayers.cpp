@@ -66,12 +66,20 @@ static const std::vector<LayerSpec> &layerTable() {
        LayerKind::Linear,
        1,
        "fc",
-       {{"out", A::Int, true}, {"bias", A::Bool, false}, {"in", A::Int, false}}},
+       {{"out", A::Int, true},
+        {"bias", A::Bool, false},
+        {"in", A::Int, false},
+        {"tie", A::String, false}}},
       {"embedding",
        LayerKind::Embedding,
        1,
        "embed",
-       {{"num", A::Int, true}, {"dim", A::Int, true}}},
+       {{"num", A::Int, true}, {"dim", A::Int, true}, {"std", A::Float, false}}},
+      {"pos_embedding",
+       LayerKind::PosEmbedding,
+       1,
+       "pos",
+       {{"num", A::Int, true}, {"std", A::Float, false}}},
       {"relu", LayerKind::Relu, 1, "relu", {}},
       {"sigmoid", LayerKind::Sigmoid, 1, "sigmoid", {}},
       {"tanh", LayerKind::Tanh, 1, "tanh", {}},
@@ -419,8 +427,16 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
     at.hasBias = args.getBool("bias", true);
     int64_t inF = in.shape.back();
     double bnd = fanInBound(inF);
-    layer.params.push_back(
-        addParam(*name, "weight", {outF, inF}, Init::Uniform, bnd, false, pdt));
+    if (bound->has("tie")) {
+      FailureOr<unsigned> shared = tiedWeight(bound->get("tie"), what, {outF, inF}, pdt);
+      if (failed(shared))
+        return failure();
+      at.tie = bound->get("tie").s;
+      layer.params.push_back(*shared);
+    } else {
+      layer.params.push_back(
+          addParam(*name, "weight", {outF, inF}, Init::Uniform, bnd, false, pdt));
+    }
     if (at.hasBias)
       layer.params.push_back(
           addParam(*name, "bias", {outF}, Init::Uniform, bnd, false, pdt));
@@ -435,7 +451,23 @@ FailureOr<Val> Evaluator::evalLayerCall(const ast::CallExpr &call,
       return failure();
     out = *shape::inferEmbedding(in.shape, num, dim, err);
     dtype = DType::F32;
-    layer.params.push_back(addParam(*name, "weight", {num, dim}, Init::Normal, 1.0));
+    double stdDev = args.getFloat("std", 1.0);
+    if (!(stdDev > 0) || !std::isfinite(stdDev))
+      return fail("needs std > 0 (the initial weights' standard deviation)");
+    layer.params.push_back(addParam(*name, "weight", {num, dim}, Init::Normal, stdDev));
+    break;
+  }
+  case LayerKind::PosEmbedding: {
+    // x + table[0:T]: GPT-2's wpe, BERT's position embeddings.
+    int64_t num = args.getInt("num", 0);
+    int64_t dim = in.shape.empty() ? 0 : in.shape.back();
+    if (!checkOk(shape::inferPosEmbedding(in.shape, num, dim, err), err))
+      return failure();
+    out = in.shape;
+    double stdDev = args.getFloat("std", 1.0);
+    if (!(stdDev > 0) || !std::isfinite(stdDev))
+      return fail("needs std > 0 (the initial weights' standard deviation)");
+    layer.params.push_back(addParam(*name, "weight", {num, dim}, Init::Normal, stdDev, false, pdt));
     break;
   }
   case LayerKind::Relu:

@@ -356,16 +356,12 @@ Status checkLastBatch(const Model &model, const Dataset &data, int64_t batch, bo
   return Status::success();
 }
 
-/// The vocabulary of the model's embedding: the rows of its embedding
-/// weights (2-D parameters initialized N(0, 1), as PyTorch's nn.Embedding);
-/// the smallest if there are several. 0 if there is none.
+/// The vocabulary of the model's token input: the rows of the embedding
+/// that reads it (`vocab` in the model info, docs/abi.md); 0 if there is none.
 int64_t vocabularyOf(const Model &model) {
-  int64_t vocab = 0;
-  for (const Region &r : model.regions())
-    if (r.kind == "param" && r.init == "normal" && r.scale == 1.0 && r.shape.size() == 2 &&
-        (vocab == 0 || r.shape[0] < vocab))
-      vocab = r.shape[0];
-  return vocab;
+  std::string error;
+  std::optional<uint64_t> vocab = jsonUInt64(jsonMember(parseJson(model.info(), error), "vocab"));
+  return vocab && *vocab <= uint64_t(INT64_MAX) ? int64_t(*vocab) : 0;
 }
 
 /// Where in training something happened, for messages.

@@ -12,7 +12,8 @@ layer and option (conv2d stride/padding incl. "same"/"valid"/dilation/groups/
 bias, max/avg/global pooling, batchnorm 1d/2d, layernorm, the activations, softmax/
 log_softmax, dropout, flatten/reshape, linear, add and concat branches,
 embedding, rnn/lstm/gru with layers/bidirectional/sequence/nonlinearity/bias,
-attention with heads/kv_heads/causal/bias),
+attention with heads/kv_heads/causal/bias, pos_embedding, linear tied to the
+embedding with tie=),
 blocks with parameters called under `repeat` (also `repeat i in n`), `as`
 names, a model hyperparameter used as a size, optional `normalize`, random
 small shapes (one model in five wide), batch sizes 1, 2, 3, 5, 1 or 2
@@ -107,7 +108,7 @@ ILL = object()  # torch_step's answer for an ill-conditioned step
 PREFIX = {"conv2d": "conv", "linear": "fc", "embedding": "embed", "batchnorm": "bn",
           "batchnorm1d": "bn", "batchnorm2d": "bn", "rnn": "rnn", "lstm": "lstm",
           "gru": "gru", "maxpool2d": "pool", "avgpool2d": "pool", "dropout": "drop",
-          "attention": "attn", "layernorm": "ln"}
+          "attention": "attn", "layernorm": "ln", "pos_embedding": "pos"}
 # Positional order of each layer's non-tensor arguments.
 POSITIONAL = {
     "conv2d": ["out", "kernel", "stride", "padding", "dilation", "groups", "bias"],
@@ -120,6 +121,7 @@ POSITIONAL = {
     "lstm": ["hidden", "layers", "bidirectional", "sequence", "bias"],
     "gru": ["hidden", "layers", "bidirectional", "sequence", "bias"],
     "attention": ["heads", "kv_heads", "causal", "bias"],
+    "pos_embedding": ["num"],
 }
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "gelu", "leaky_relu"]
 
@@ -270,8 +272,13 @@ class Net(nn.Module):
                 a.get("dilation", 1), a.get("groups", 1), a.get("bias", True)))
             return mod(x)
         if layer == "linear":
-            return self.module(name, lambda: nn.Linear(x.shape[-1], a["out"],
-                                                       a.get("bias", True)))(x)
+            mod = self.module(name, lambda: nn.Linear(x.shape[-1], a["out"], a.get("bias", True)))
+            if "tie" in a:  # the embedding's weight, one parameter (docs/language.md)
+                mod.weight = self.made[a["tie"]].weight
+            return mod(x)
+        if layer == "pos_embedding":
+            return x + self.module(name, lambda: nn.Embedding(a["num"], x.shape[-1])).weight[
+                :x.shape[1]]
         if layer == "embedding":
             return self.module(name, lambda: nn.Embedding(a["num"], a["dim"]))(x)
         if layer == "layernorm":
@@ -645,8 +652,11 @@ class Gen:
         if family == "tokens":
             v = self.fresh()
             pairs = [("num", vocab), ("dim", self.size(1, 6))]
-            ok = self.try_stmt([self.chain(v, cur, [self.op("embedding", pairs)])])
+            op = self.op("embedding", pairs)
+            ok = self.try_stmt([self.chain(v, cur, [op])])
             assert ok
+            # (name, rows, dim) for linear's tie=.
+            self.embedding = (alias(op) or "embed1", vocab, pairs[1][1])
             cur = v
         steps = r.randint(1, 5)
         for _ in range(steps * 3):
@@ -707,6 +717,14 @@ class Gen:
             return self.repeat_block(cur, "cnn", v)
         if rank == 2:  # [T, F] or [C, L]
             t, f = shape
+            if family in ("seq", "tokens") and choice < 0.1:
+                op = self.op("pos_embedding", [("num", t + r.choice([0, 0, 1, 3]))])
+                return v if self.try_stmt([self.chain(v, cur, [op])]) else None
+            emb = getattr(self, "embedding", None)
+            if family == "tokens" and emb and emb[2] == f and choice < 0.2:
+                pairs = [("out", emb[1]), ("bias", r.random() < 0.5), ("tie", emb[0])]
+                return v if self.try_stmt([self.chain(v, cur, [self.op("linear", pairs)])]) \
+                    else None
             if choice < 0.4 and family in ("seq", "tokens") and r.random() < 0.3:
                 heads = r.choice([h for h in range(1, min(f, 4) + 1) if f % h == 0])
                 pairs = [("heads", heads)]
@@ -971,8 +989,12 @@ def make_reference(spec, seed):
             elif bname.endswith("num_batches_tracked"):
                 buf.fill_(rng.randint(0, 5))
         y = net(x)
-    tensors = {}
-    for k, v in net.state_dict().items():
+    tensors, seen = {}, set()
+    for k, v in net.state_dict(keep_vars=True).items():
+        if id(v) in seen:  # a tied weight: stored once, under its first name
+            continue
+        seen.add(id(v))
+        v = v.detach()
         tensors[k] = v.float() if v.is_floating_point() else v
     tensors["__input"] = x.float() if x.is_floating_point() else \
         x.int() if dtype == "i32" else x.long()

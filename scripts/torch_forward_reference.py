@@ -322,6 +322,27 @@ class LayerNormSeq(nn.Module):  # test/layers/Inputs/layernorm_seq.nn
         return self.fc2(self.ln3(self.ln2(h).flatten(1)))
 
 
+
+class GptTied(nn.Module):  # test/layers/Inputs/gpt_tied.nn
+    def __init__(self):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(20, 8), nn.Embedding(10, 8)
+        self.ln1, self.lnf = nn.LayerNorm(8), nn.LayerNorm(8)
+        self.attn = SelfAttention(8, 2, causal=True)
+        self.head = nn.Linear(8, 20, bias=False)
+        self.head.weight = self.wte.weight  # tied: one parameter
+        self.fc = nn.Linear(120, 4)
+        with torch.no_grad():
+            for ln in (self.ln1, self.lnf):
+                ln.weight.uniform_(0.5, 1.5)
+                ln.bias.uniform_(-0.5, 0.5)
+
+    def forward(self, t):
+        x = self.wte(t) + self.wpe.weight[: t.shape[1]]
+        x = x + self.attn(self.ln1(x))
+        return self.fc(self.head(self.lnf(x)).flatten(1))
+
+
 def main():
     torch.manual_seed(1234)
     os.makedirs(OUT, exist_ok=True)
@@ -357,7 +378,8 @@ def main():
     # Transformer layers (issue 14): seed 9000 each (they were added on
     # separate branches, each as the first after the three above).
     transformer_cases = [("attention_mix", AttentionMix, lambda: torch.randint(0, 20, (2, 6))),
-                         ("layernorm_seq", LayerNormSeq, lambda: torch.randint(0, 20, (2, 6)))]
+                         ("layernorm_seq", LayerNormSeq, lambda: torch.randint(0, 20, (2, 6))),
+                         ("gpt_tied", GptTied, lambda: torch.randint(0, 20, (2, 6)))]
     for seed, (name, make, x) in enumerate(regression_cases):
         if not chosen or name in chosen:
             torch.manual_seed(8000 + seed)
@@ -379,7 +401,12 @@ def write(out_dir, name, model, x, warm):
     model.eval()
     with torch.no_grad():
         y = model(x)
-    tensors = dict(model.state_dict())
+    # A tied weight is one parameter: keep it under its first name only.
+    tensors, seen = {}, set()
+    for key, value in model.state_dict(keep_vars=True).items():
+        if id(value) not in seen:
+            seen.add(id(value))
+            tensors[key] = value.detach()
     tensors["__input"], tensors["__output"] = x, y
     save(os.path.join(out_dir, name + ".safetensors"), tensors)
     print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters, "

@@ -163,12 +163,11 @@ class CausalSelfAttention(nn.Module):
 class GPTBlock(nn.Module):
     """One pre-LN block of examples/chargpt.nn."""
 
-    def __init__(self, d, heads, full=True):
+    def __init__(self, d, heads):
         super().__init__()
-        # full=False: the interim examples/chargpt.nn, without layernorms.
-        self.ln1 = nn.LayerNorm(d) if full else nn.Identity()
+        self.ln1 = nn.LayerNorm(d)
         self.attn = CausalSelfAttention(d, heads)
-        self.ln2 = nn.LayerNorm(d) if full else nn.Identity()
+        self.ln2 = nn.LayerNorm(d)
         self.fc1 = nn.Linear(d, 4 * d)
         self.fc2 = nn.Linear(4 * d, d)
 
@@ -179,30 +178,21 @@ class GPTBlock(nn.Module):
 
 class CharGPT(nn.Module):
     """examples/chargpt.nn: token and learned position embeddings, pre-LN
-    blocks, a final layernorm and the head tied to the token embedding.
-    full=False: the interim examples/chargpt.nn (no position embedding, no
-    layernorms, an untied head) until layernorm, pos_embedding and tie land."""
+    blocks, a final layernorm and the head tied to the token embedding."""
 
-    def __init__(self, layers=4, d_model=128, heads=4, context=128, vocab=256, full=True):
+    def __init__(self, layers=4, d_model=128, heads=4, context=128, vocab=256):
         super().__init__()
-        self.context, self.full = context, full
+        self.context = context
         self.wte = nn.Embedding(vocab, d_model)
-        self.blocks = nn.ModuleList(GPTBlock(d_model, heads, full) for _ in range(layers))
-        if full:
-            self.pos = nn.Embedding(context, d_model)
-            self.ln_f = nn.LayerNorm(d_model)
-        else:
-            self.head = nn.Linear(d_model, vocab, bias=False)
+        self.pos = nn.Embedding(context, d_model)
+        self.blocks = nn.ModuleList(GPTBlock(d_model, heads) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(d_model)
 
     def forward(self, ids):
-        x = self.wte(ids)
-        if self.full:
-            x = x + self.pos.weight[: ids.shape[1]]
+        x = self.wte(ids) + self.pos.weight[: ids.shape[1]]
         for block in self.blocks:
             x = block(x)
-        if not self.full:
-            return self.head(x)
-        # Tied head: linear(x, vocab, bias=false, tie=wte).
+        # Tied head: linear(x, vocab, bias=false, tie="wte").
         return self.ln_f(x) @ self.wte.weight.t()
 
     def example_input(self):

@@ -546,3 +546,27 @@ func.func @f(%x: tensor<4x8xf32>) {
   %0 = nn.layernorm %x {eps = 0.0 : f64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<4x12x8xf32>, %t: tensor<10x8xf32>) {
+  // expected-error @+1 {{'nn.pos_embedding' op has 10 positions, fewer than the input's sequence length 12 ([4, 12, 8])}}
+  %0 = nn.pos_embedding %x, %t : (tensor<4x12x8xf32>, tensor<10x8xf32>) -> tensor<4x12x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4x6x8xf32>, %t: tensor<10x6xf32>) {
+  // expected-error @+1 {{'nn.pos_embedding' op has a table of 6 features per position, but its input has 8 ([4, 6, 8])}}
+  %0 = nn.pos_embedding %x, %t : (tensor<4x6x8xf32>, tensor<10x6xf32>) -> tensor<4x6x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<4x6x8xf32>, %t: tensor<80xf32>) {
+  // expected-error @+1 {{'nn.pos_embedding' op expects a 2-d table [positions, dim], got [80]}}
+  %0 = nn.pos_embedding %x, %t : (tensor<4x6x8xf32>, tensor<80xf32>) -> tensor<4x6x8xf32>
+  return
+}

@@ -164,3 +164,10 @@ func.func @layernorm(%x: tensor<?x6x8xf32>, %w: tensor<8xf32>, %b: tensor<8xf32>
   %1 = nn.layernorm %x {eps = 1.0e-3 : f64} : (tensor<?x6x8xf32>) -> tensor<?x6x8xf32>
   return %0, %1 : tensor<?x6x8xf32>, tensor<?x6x8xf32>
 }
+
+// CHECK-LABEL: func.func @pos_embedding
+func.func @pos_embedding(%x: tensor<?x6x8xf32>, %table: tensor<10x8xf32>) -> tensor<?x6x8xf32> {
+  // CHECK: nn.pos_embedding %{{.*}}, %{{.*}} {name = "wpe"} : (tensor<?x6x8xf32>, tensor<10x8xf32>) -> tensor<?x6x8xf32>
+  %0 = nn.pos_embedding %x, %table {name = "wpe"} : (tensor<?x6x8xf32>, tensor<10x8xf32>) -> tensor<?x6x8xf32>
+  return %0 : tensor<?x6x8xf32>
+}

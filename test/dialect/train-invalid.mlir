@@ -431,3 +431,11 @@ func.func @f(%dy: tensor<4x6xf32>, %x: tensor<4x8xf32>, %w: tensor<8xf32>) {
   %0:3 = nn.layernorm_backward %dy, %x, %w : (tensor<4x6xf32>, tensor<4x8xf32>, tensor<8xf32>) -> (tensor<4x8xf32>, tensor<8xf32>, tensor<8xf32>)
   return
 }
+
+// -----
+
+func.func @f(%dy: tensor<4x12x8xf32>) {
+  // expected-error @+1 {{'nn.pos_embedding_backward' op has 10 positions, fewer than the input's sequence length 12 ([4, 12, 8])}}
+  %0 = nn.pos_embedding_backward %dy {num_positions = 10 : i64} : (tensor<4x12x8xf32>) -> tensor<10x8xf32>
+  return
+}

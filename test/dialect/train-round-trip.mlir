@@ -168,3 +168,10 @@ func.func @layernorm_backward(%dy: tensor<?x6x8xf32>, %x: tensor<?x6x8xf32>, %w:
   %1 = nn.layernorm_backward %dy, %x {eps = 1.0e-3 : f64} : (tensor<?x6x8xf32>, tensor<?x6x8xf32>) -> tensor<?x6x8xf32>
   return
 }
+
+// CHECK-LABEL: func.func @pos_embedding_backward
+func.func @pos_embedding_backward(%dy: tensor<?x6x8xf32>) -> tensor<10x8xf32> {
+  // CHECK: nn.pos_embedding_backward %{{.*}} {num_positions = 10 : i64} : (tensor<?x6x8xf32>) -> tensor<10x8xf32>
+  %0 = nn.pos_embedding_backward %dy {num_positions = 10 : i64} : (tensor<?x6x8xf32>) -> tensor<10x8xf32>
+  return %0 : tensor<10x8xf32>
+}

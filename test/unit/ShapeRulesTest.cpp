@@ -338,6 +338,20 @@ TEST(ShapeRulesNorm, LayerNorm) {
               "expects an input of rank >= 2 [N, ..., features], got [N]");
 }
 
+TEST(ShapeRulesEmbedding, PosEmbedding) {
+  std::string err;
+  expectShape(inferPosEmbedding({N, 6, 8}, 6, 8, err), Shape({N, 6, 8}), err);
+  expectShape(inferPosEmbedding({N, 6, 8}, 10, 8, err), Shape({N, 6, 8}), err);
+  expectError(inferPosEmbedding({N, 12, 8}, 10, 8, err), err,
+              "has 10 positions, fewer than the input's sequence length 12 ([N, 12, 8])");
+  expectError(inferPosEmbedding({N, 6, 8}, 10, 4, err), err,
+              "has a table of 4 features per position, but its input has 8 ([N, 6, 8])");
+  expectError(inferPosEmbedding({N, 8}, 10, 8, err), err,
+              "expects an input [N, T, features] (rank 3), got [N, 8]");
+  expectError(inferPosEmbedding({N, 6, 8}, 0, 8, err), err,
+              "needs a positive number of positions, got 0");
+}
+
 TEST(ShapeRulesLoss, CrossEntropyAndMse) {
   std::string err;
   expectShape(inferCrossEntropy({N, 10}, {N}, err), Shape{}, err);
