@@ -392,8 +392,8 @@ FailureOr<nnc::MemoryPlan> nnc::planLinalgMemory(ModuleOp model, bool gpuTarget,
 }
 
 FailureOr<nnc::ArenaSize> nnc::planArena(ModuleOp model, bool checkNumerics, bool fuse,
-                                         bool gpuTarget) {
-  auto planned = plannedCopy(model, checkNumerics, fuse, gpuTarget);
+                                         bool gpuTarget, bool verify) {
+  auto planned = plannedCopy(model, checkNumerics, fuse, gpuTarget, verify);
   if (failed(planned))
     return failure();
   auto arena = (**planned)->getAttrOfType<IntegerAttr>("nn.arena_bytes");

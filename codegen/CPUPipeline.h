@@ -61,9 +61,10 @@ struct ArenaSize {
 
 /// Plans the memory of a copy of `model` (static shapes) as
 /// lowerModelToLLVM does, without the later stages, and returns the arena
-/// size. Errors are emitted at their locations.
+/// size. Errors are emitted at their locations. Without `verify`, the IR is
+/// not verified after each pass (the trial plans of planMemoryBudget).
 mlir::FailureOr<ArenaSize> planArena(mlir::ModuleOp model, bool checkNumerics = false,
-                                     bool fuse = true, bool gpuTarget = false);
+                                     bool fuse = true, bool gpuTarget = false, bool verify = true);
 
 /// Where the artifact is linked.
 struct ArtifactOptions {
