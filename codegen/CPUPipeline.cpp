@@ -341,41 +341,65 @@ void nnc::addLinalgStages(OpPassManager &pm, bool fuse) {
   pm.addPass(nnc::createNNFuse(fuseOptions));
 }
 
-/// Adds the stages up to the planned kernel IR: linalg, fusion, buffers and
-/// the memory plan.
-static void addBufferStages(OpPassManager &pm, bool checkNumerics, bool fuse,
-                            bool gpuTarget = false) {
+/// Adds the stages after the linalg ones up to the planned kernel IR:
+/// buffers and the memory plan.
+static void addPlanStages(OpPassManager &pm, bool checkNumerics, bool gpuTarget) {
   nnc::NNLowerToBuffersOptions bufferOptions;
   bufferOptions.checkNumerics = checkNumerics;
   bufferOptions.target = gpuTarget ? "gpu" : "cpu";
-  // Checking numerics needs every layer's output, and a library's relu
-  // epilogue turns a NaN into 0: no fusion then.
-  nnc::addLinalgStages(pm, fuse && !checkNumerics);
   pm.addPass(nnc::createNNLowerToBuffers(bufferOptions));
   pm.addPass(nnc::createNNPlanMemory());
 }
 
+/// Adds the stages up to the planned kernel IR: linalg, fusion, buffers and
+/// the memory plan.
+static void addBufferStages(OpPassManager &pm, bool checkNumerics, bool fuse,
+                            bool gpuTarget = false) {
+  // Checking numerics needs every layer's output, and a library's relu
+  // epilogue turns a NaN into 0: no fusion then.
+  nnc::addLinalgStages(pm, fuse && !checkNumerics);
+  addPlanStages(pm, checkNumerics, gpuTarget);
+}
+
 /// A copy of `model` lowered up to the planned kernel IR.
-static FailureOr<OwningOpRef<ModuleOp>> plannedCopy(ModuleOp model, bool checkNumerics,
-                                                    bool fuse, bool gpuTarget) {
+static FailureOr<OwningOpRef<ModuleOp>> plannedCopy(ModuleOp model, bool checkNumerics, bool fuse,
+                                                    bool gpuTarget, bool verify = true) {
   OwningOpRef<ModuleOp> standalone(cast<ModuleOp>(model->clone()));
   PassManager pm(model.getContext(), ModuleOp::getOperationName());
+  pm.enableVerifier(verify);
   addBufferStages(pm, checkNumerics, fuse, gpuTarget);
   if (failed(pm.run(*standalone)))
     return failure();
   return standalone;
 }
 
-FailureOr<nnc::MemoryPlan> nnc::planModelMemory(ModuleOp model, bool fuse, bool gpuTarget) {
-  auto planned = plannedCopy(model, /*checkNumerics=*/false, fuse, gpuTarget);
+FailureOr<nnc::MemoryPlan> nnc::planModelMemory(ModuleOp model, bool fuse, bool gpuTarget,
+                                                bool verify) {
+  auto planned = plannedCopy(model, /*checkNumerics=*/false, fuse, gpuTarget, verify);
   if (failed(planned))
     return failure();
   return readMemoryPlan(**planned);
 }
 
+LogicalResult nnc::lowerToLinalg(ModuleOp model, bool fuse, bool verify) {
+  PassManager pm(model.getContext(), ModuleOp::getOperationName());
+  pm.enableVerifier(verify);
+  addLinalgStages(pm, fuse);
+  return pm.run(model);
+}
+
+FailureOr<nnc::MemoryPlan> nnc::planLinalgMemory(ModuleOp model, bool gpuTarget, bool verify) {
+  PassManager pm(model.getContext(), ModuleOp::getOperationName());
+  pm.enableVerifier(verify);
+  addPlanStages(pm, /*checkNumerics=*/false, gpuTarget);
+  if (failed(pm.run(model)))
+    return failure();
+  return readMemoryPlan(model);
+}
+
 FailureOr<nnc::ArenaSize> nnc::planArena(ModuleOp model, bool checkNumerics, bool fuse,
-                                         bool gpuTarget) {
-  auto planned = plannedCopy(model, checkNumerics, fuse, gpuTarget);
+                                         bool gpuTarget, bool verify) {
+  auto planned = plannedCopy(model, checkNumerics, fuse, gpuTarget, verify);
   if (failed(planned))
     return failure();
   auto arena = (**planned)->getAttrOfType<IntegerAttr>("nn.arena_bytes");

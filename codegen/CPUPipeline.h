@@ -33,8 +33,23 @@ void addLinalgStages(mlir::OpPassManager &pm, bool fuse);
 /// arena the artifact allocates. Errors are emitted at their locations.
 /// With `gpuTarget`, the plan of the GPU artifact (its library calls' cuDNN
 /// workspaces; nnc build --device gpu).
+/// Without `verify`, the IR is not verified after each pass (nnc report,
+/// which compiles large models only to read their plans).
 mlir::FailureOr<MemoryPlan> planModelMemory(mlir::ModuleOp model, bool fuse = true,
-                                            bool gpuTarget = false);
+                                            bool gpuTarget = false, bool verify = true);
+
+/// Lowers the model module `model` in place through the linalg stages
+/// (addLinalgStages), verifying after each pass if `verify`. Errors are
+/// emitted at their locations.
+mlir::LogicalResult lowerToLinalg(mlir::ModuleOp model, bool fuse = true, bool verify = true);
+
+/// The memory plan of `model` lowered by lowerToLinalg, itself lowered in
+/// place through the rest of the stages planModelMemory runs: the plan
+/// planModelMemory gives of the model before lowerToLinalg. For a caller
+/// that also reads the linalg IR (nnc report's kernel list) and so lowers
+/// to linalg once.
+mlir::FailureOr<MemoryPlan> planLinalgMemory(mlir::ModuleOp model, bool gpuTarget = false,
+                                             bool verify = true);
 
 /// The size of a model's planned arena (-nn-plan-memory): `arena` bytes in
 /// all (nn.arena_bytes), of which `persistent` hold the parameters, state and
@@ -46,9 +61,10 @@ struct ArenaSize {
 
 /// Plans the memory of a copy of `model` (static shapes) as
 /// lowerModelToLLVM does, without the later stages, and returns the arena
-/// size. Errors are emitted at their locations.
+/// size. Errors are emitted at their locations. Without `verify`, the IR is
+/// not verified after each pass (the trial plans of planMemoryBudget).
 mlir::FailureOr<ArenaSize> planArena(mlir::ModuleOp model, bool checkNumerics = false,
-                                     bool fuse = true, bool gpuTarget = false);
+                                     bool fuse = true, bool gpuTarget = false, bool verify = true);
 
 /// Where the artifact is linked.
 struct ArtifactOptions {

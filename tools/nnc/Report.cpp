@@ -166,7 +166,10 @@ CompiledCosts nnc::driver::compiledCostsOf(Session &session, mlir::ModuleOp mode
     why = unlessCompiles(session, [&] {
       if (failed(session.specializeBatch(inferenceModel, graph)))
         return mlir::failure();
-      plan = nnc::planModelMemory(inferenceModel, fuse, gpu);
+      // Planned in place, the copy being the report's own.
+      if (failed(nnc::lowerToLinalg(inferenceModel, fuse, /*verify=*/false)))
+        return mlir::failure();
+      plan = nnc::planLinalgMemory(inferenceModel, gpu, /*verify=*/false);
       return mlir::LogicalResult(plan);
     });
     result.inference = memoryOf(why, plan);
@@ -191,25 +194,26 @@ CompiledCosts nnc::driver::compiledCostsOf(Session &session, mlir::ModuleOp mode
   // -nn-autodiff ran -nn-autocast on the copy.
   if (auto precision = copy->getAttrOfType<mlir::StringAttr>("nn.precision"))
     result.precision = precision.getValue().str();
+  // The training step lowered to linalg once, in place: its kernels are
+  // read from that IR, which is then planned.
   plan = failure();
+  why = unlessCompiles(session, [&] { return nnc::lowerToLinalg(copy, fuse, /*verify=*/false); });
+  if (!why.empty()) {
+    result.training.unavailable = why;
+    result.kernelsUnavailable = kernels ? why : "not listed";
+    return result;
+  }
+  if (kernels)
+    result.kernels = nnc::analyzeKernels(copy);
+  else
+    result.kernelsUnavailable = "not listed";
   why = unlessCompiles(session, [&] {
-    plan = nnc::planModelMemory(copy, fuse, gpu);
+    plan = nnc::planLinalgMemory(copy, gpu, /*verify=*/false);
     return mlir::LogicalResult(plan);
   });
   result.training = memoryOf(why, plan);
   if (why.empty())
     result.trainingStagingSlot = stagingSlotOf(plan);
-  if (!kernels) {
-    result.kernelsUnavailable = "not listed";
-    return result;
-  }
-  result.kernelsUnavailable = unlessCompiles(session, [&] {
-    mlir::PassManager lower(&session.context(), mlir::ModuleOp::getOperationName());
-    nnc::addLinalgStages(lower, fuse);
-    return lower.run(*top);
-  });
-  if (result.kernelsUnavailable.empty())
-    result.kernels = nnc::analyzeKernels(copy);
   return result;
 }
 
