@@ -279,8 +279,11 @@ private:
 
 /// Places the buffers one by one in `order`, each at the lowest offset where
 /// no piece of it overlaps a piece of a placed buffer that is live at the
-/// same time. Sets each buffer's offset and returns the peak.
-int64_t place(std::vector<Buffer> &buffers, int64_t base, Order order) {
+/// same time. Sets each buffer's offset and returns the peak; stops early,
+/// returning a peak above `abortAbove` (the offsets then unusable), once the
+/// peak exceeds it: the peak only grows, so such an order cannot be chosen.
+int64_t place(std::vector<Buffer> &buffers, int64_t base, Order order,
+              int64_t abortAbove = INT64_MAX) {
   std::vector<Buffer *> sorted;
   for (Buffer &b : buffers)
     sorted.push_back(&b);
@@ -341,6 +344,8 @@ int64_t place(std::vector<Buffer> &buffers, int64_t base, Order order) {
     }
     buf->offset = offset;
     peak = std::max(peak, offset + buf->bytes);
+    if (peak > abortAbove)
+      return peak;
     for (const Piece &p : buf->pieces)
       placed.insert(offset + p.at, offset + p.at + p.bytes, p.start, p.end);
   }
@@ -552,7 +557,8 @@ struct NNPlanMemoryPass : public nnc::impl::NNPlanMemoryBase<NNPlanMemoryPass> {
         Order order = Order::Size;
         std::vector<int64_t> offsets;
       };
-      auto placeAll = [&](bool inPlace) {
+      // `atMost`: only a placement whose peak is at most this can be used.
+      auto placeAll = [&](bool inPlace, int64_t atMost) {
         std::vector<Buffer> units;
         std::vector<size_t> unitOf(buffers.size());
         for (size_t i = 0; i < buffers.size(); ++i) {
@@ -570,7 +576,9 @@ struct NNPlanMemoryPass : public nnc::impl::NNPlanMemoryBase<NNPlanMemoryPass> {
         }
         Placement result;
         for (Order order : {Order::Size, Order::Duration, Order::Area, Order::Start, Order::End}) {
-          int64_t p = place(units, base, order);
+          // An order must beat the best so far (the first wins a tie).
+          int64_t bound = result.peak < 0 ? atMost : std::min(atMost, result.peak - 1);
+          int64_t p = place(units, base, order, bound);
           LLVM_DEBUG(llvm::dbgs() << fn.getSymName() << (inPlace ? " (in place): " : ": ")
                                   << orderName(order) << " " << p - base << " B\n");
           if (result.peak < 0 || p < result.peak) {
@@ -584,11 +592,11 @@ struct NNPlanMemoryPass : public nnc::impl::NNPlanMemoryBase<NNPlanMemoryPass> {
         result.lowerBound = lowerBound(units);
         return result;
       };
-      Placement chosen = placeAll(/*inPlace=*/false);
+      Placement chosen = placeAll(/*inPlace=*/false, INT64_MAX);
       // In place only where the arena gets no larger.
       bool inPlace = llvm::any_of(source, [](int64_t s) { return s >= 0; });
       if (inPlace) {
-        Placement shared = placeAll(/*inPlace=*/true);
+        Placement shared = placeAll(/*inPlace=*/true, chosen.peak);
         inPlace = shared.peak <= chosen.peak;
         if (inPlace)
           chosen = std::move(shared);
