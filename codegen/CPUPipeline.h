@@ -1,7 +1,7 @@
 //===- CPUPipeline.h - From a static nn model to a native artifact -*- C++ -*-===//
 //
 // The CPU back end: -nn-lower-to-linalg, -nn-fuse, -nn-lower-to-buffers,
-// -nn-plan-memory, the upstream conversions to the LLVM dialect, LLVM -O3 for
+// -nn-plan-memory, the upstream conversions to the LLVM dialect, LLVM -O2 for
 // the host CPU, an object file and a shared library that depends only on
 // libnnc_runtime.so.
 //
@@ -83,8 +83,9 @@ struct ArtifactOptions {
   /// With gpuEmulate: -nn-gpu-map's block reductions (false: nnc
   /// --gpu-serial-reductions).
   bool gpuBlockReductions = true;
-  /// The LLVM optimization level of the host code (0 to 3).
-  unsigned optLevel = 3;
+  /// The LLVM optimization level of the host code (0 to 3). 2, not 3: see
+  /// emitObjectFile.
+  unsigned optLevel = 2;
 };
 
 /// A standalone copy of a model module lowered to the kernel IR, and its
@@ -127,9 +128,17 @@ lowerModelToLLVM(mlir::ModuleOp model, bool checkNumerics = false, bool fuse = t
                  bool gpuEmulate = false, bool blockReductions = true);
 
 /// Translates an LLVM-dialect module, optimizes it at -O`optLevel` for the
-/// host CPU and writes an object file.
+/// host CPU and writes an object file. Any level above 0 generates machine
+/// code at LLVM's aggressive level. The default is 2: LLVM's -O3 differs
+/// from -O2 on nnc's modules mainly in its full-unrolling threshold (300
+/// instead of 150), which unrolls the kernels' short inner loops before the
+/// loop vectorizer, whose dependence checks then grow with the square of the
+/// unrolled body; the machine scheduler then meets large blocks. LLVM took 2
+/// to 3 times as long at -O3 (`nnc build --train examples/chargpt.nn` 10 s
+/// instead of 4 s) for no measured gain in speed (docs/design.md, "Compile
+/// time").
 mlir::LogicalResult emitObjectFile(mlir::ModuleOp llvmModule, llvm::StringRef path,
-                                   unsigned optLevel = 3);
+                                   unsigned optLevel = 2);
 
 /// Links `objectPath` into the shared library `outputPath` against the
 /// runtime.
