@@ -461,6 +461,9 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model, bool chec
     if (failed(pm.run(*standalone)))
       return failure();
   }
+  // One function per distinct kernel (docs/design.md, "Compile time").
+  if (failed(runPipeline(*standalone, "nn-outline-kernels")))
+    return failure();
   if (failed(mapKernelsToCPU(*standalone)))
     return failure();
   if (failed(runPipeline(*standalone, kToOpenMPPipeline)))
@@ -471,6 +474,7 @@ FailureOr<OwningOpRef<ModuleOp>> nnc::lowerModelToLLVM(ModuleOp model, bool chec
   if (failed(runPipeline(*standalone, kToLLVMPipeline)))
     return failure();
   attachLoopAnnotations(*standalone);
+  nnc::markNoAliasArguments(*standalone);
   addModelTable(*standalone, std::move(kernelIR->info));
   return standalone;
 }

@@ -29,6 +29,11 @@ namespace nnc {
 #define GEN_PASS_REGISTRATION
 #include "codegen/Passes.h.inc"
 
+/// After -nn-outline-kernels and the conversion to the LLVM dialect: marks
+/// `llvm.noalias` the pointers of the buffers that a kernel function's
+/// other arguments do not overlap (OutlineKernels.cpp).
+void markNoAliasArguments(mlir::ModuleOp module);
+
 } // namespace nnc
 
 #endif // NNC_CODEGEN_PASSES_H

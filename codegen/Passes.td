@@ -386,4 +386,23 @@ def NNGPULaunchToLoops : Pass<"nn-gpu-launch-to-loops", "::mlir::ModuleOp"> {
   ];
 }
 
+def NNOutlineKernels : Pass<"nn-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "One function per distinct kernel nest of the CPU kernel IR";
+  let description = [{
+    Compile time of the CPU back end (docs/design.md, "Compile time"): each
+    top-level `scf.parallel` of a function (a kernel nest of -nn-kernel-loops)
+    becomes a call of a private function `<function>_<kernel>` (internal
+    linkage, `noinline`) that holds the nest. The buffers it reads and writes
+    (views of the arena) are the function's arguments; the constants and
+    index arithmetic it uses are copied into it. So the kernels of repeated
+    layers (the blocks of a transformer, a ResNet stage) are the same
+    function up to their `nn.kernel`/`nn.layer` names, which the copy drops:
+    such functions are made once and called once per layer. LLVM then
+    optimizes one function per distinct kernel instead of one function with
+    every kernel of the step, whose loop analyses grow faster than linearly
+    with its size.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // NNC_CODEGEN_PASSES_TD
