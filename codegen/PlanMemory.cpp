@@ -24,8 +24,10 @@
 #include "llvm/Support/Debug.h"
 
 #include <algorithm>
-#include <optional>
+#include <atomic>
 #include <limits>
+#include <optional>
+#include <thread>
 
 #define DEBUG_TYPE "nn-plan-memory"
 
@@ -574,21 +576,47 @@ struct NNPlanMemoryPass : public nnc::impl::NNPlanMemoryBase<NNPlanMemoryPass> {
             llvm::append_range(units[unitOf[i]].pieces, buffers[i].pieces);
           }
         }
-        Placement result;
-        for (Order order : {Order::Size, Order::Duration, Order::Area, Order::Start, Order::End}) {
-          // An order must beat the best so far (the first wins a tie).
-          int64_t bound = result.peak < 0 ? atMost : std::min(atMost, result.peak - 1);
-          int64_t p = place(units, base, order, bound);
-          LLVM_DEBUG(llvm::dbgs() << fn.getSymName() << (inPlace ? " (in place): " : ": ")
-                                  << orderName(order) << " " << p - base << " B\n");
-          if (result.peak < 0 || p < result.peak) {
-            result.peak = p;
-            result.order = order;
-            result.offsets.clear();
-            for (size_t i = 0; i < buffers.size(); ++i)
-              result.offsets.push_back(units[unitOf[i]].offset);
+        // The orders on 2 threads, each placing its own copy of the units:
+        // even ones here, odd ones on the other. An order stops once its peak
+        // exceeds `best`, the smallest peak either thread has completed (it
+        // cannot be chosen then); the choice is the smallest peak, the first
+        // order on a tie, whichever thread finishes first.
+        static constexpr Order kOrders[] = {Order::Size, Order::Duration, Order::Area, Order::Start,
+                                            Order::End};
+        std::atomic<int64_t> best{atMost};
+        struct Local {
+          Placement placement;
+          size_t index = 0;
+        };
+        auto run = [&](size_t first, std::vector<Buffer> &mine, Local &local) {
+          for (size_t k = first; k < std::size(kOrders); k += 2) {
+            Placement &r = local.placement;
+            int64_t bound = std::min(best.load(), r.peak < 0 ? atMost : r.peak - 1);
+            int64_t p = place(mine, base, kOrders[k], bound);
+            LLVM_DEBUG(llvm::dbgs() << fn.getSymName() << (inPlace ? " (in place): " : ": ")
+                                    << orderName(kOrders[k]) << " " << p - base << " B\n");
+            if (p <= bound)
+              for (int64_t seen = best.load(); p < seen && !best.compare_exchange_weak(seen, p);) {
+              }
+            if (r.peak < 0 || p < r.peak) {
+              r.peak = p;
+              r.order = kOrders[k];
+              local.index = k;
+              r.offsets.clear();
+              for (size_t i = 0; i < buffers.size(); ++i)
+                r.offsets.push_back(mine[unitOf[i]].offset);
+            }
           }
-        }
+        };
+        Local even, odd;
+        std::vector<Buffer> copy = units;
+        std::thread other([&] { run(1, copy, odd); });
+        run(0, units, even);
+        other.join();
+        bool oddWins = odd.placement.peak >= 0 &&
+                       (odd.placement.peak < even.placement.peak ||
+                        (odd.placement.peak == even.placement.peak && odd.index < even.index));
+        Placement result = std::move(oddWins ? odd.placement : even.placement);
         result.lowerBound = lowerBound(units);
         return result;
       };
