@@ -188,6 +188,9 @@ public:
   Value arena;
   const llvm::StringMap<int64_t> &paramOffsets;
   DenseMap<Value, Value> mapping;
+  /// The library functions declared so far (call): a module lookup scans
+  /// every symbol, parameters included.
+  llvm::StringMap<func::FuncOp> declared;
   /// Arena offsets of the parameter views handed out by param_ref.
   DenseMap<Value, int64_t> paramViewOffset;
   Location currentLoc = UnknownLoc::get(model.getContext());

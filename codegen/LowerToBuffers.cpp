@@ -153,7 +153,9 @@ Value FunctionLowering::call(StringRef name, ArrayRef<Value> args, Type result) 
   if (result)
     results.push_back(result);
   auto fnType = b.getFunctionType(argTypes, results);
-  auto fn = model.lookupSymbol<func::FuncOp>(name);
+  func::FuncOp &fn = declared[name];
+  if (!fn)
+    fn = model.lookupSymbol<func::FuncOp>(name);
   if (!fn) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(model.getBody());
@@ -722,6 +724,10 @@ struct NNLowerToBuffersPass
         dp->groups.push_back(std::move(group));
       }
     }
+    // The parameters by name: a module lookup scans every symbol.
+    llvm::StringMap<ParamOp> paramsByName;
+    for (auto param : model.getOps<ParamOp>())
+      paramsByName[param.getSymName()] = param;
     auto placeGroup = [&](unsigned g) {
       const FlatUpdateColumns &columns = groups[g];
       for (auto [k, column] : llvm::enumerate(columns)) {
@@ -749,7 +755,7 @@ struct NNLowerToBuffersPass
         }
         SmallVector<int64_t> bytes;
         for (StringRef sym : column)
-          bytes.push_back(byteSize(cast<ShapedType>(model.lookupSymbol<ParamOp>(sym).getType())));
+          bytes.push_back(byteSize(cast<ShapedType>(paramsByName.lookup(sym).getType())));
         int64_t columnBytes = std::accumulate(bytes.begin(), bytes.end(), int64_t(0));
         if (dp && k == 0)
           columnBytes = std::max(columnBytes, dp->groups[g].count * 4); // padding
