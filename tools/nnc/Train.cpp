@@ -26,6 +26,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
+#include <vector>
 
 using namespace llvm;
 using namespace nnc::driver;
@@ -157,6 +158,23 @@ struct Ranks {
       nnc::rt::abandonMpi(*mpi);
     return 1;
   }
+  /// Collective: whether every rank's `ok` is true; `failedRank` is the
+  /// lowest rank whose `ok` was false (-1: none). False only if MPI failed.
+  bool agreeAllOk(bool ok, int64_t &failedRank) {
+    failedRank = ok ? -1 : rank();
+    if (!mpi || size() == 1)
+      return true;
+    // One slot per rank, 1 where that rank failed; summed over the ranks.
+    std::vector<double> failed(size_t(size()), 0.0);
+    failed[size_t(rank())] = ok ? 0.0 : 1.0;
+    if (!mpi->allReduceSumHost(failed.data(), size()).ok())
+      return false;
+    failedRank = -1;
+    for (int64_t r = 0; r < size() && failedRank < 0; ++r)
+      if (failed[size_t(r)] != 0.0)
+        failedRank = r;
+    return true;
+  }
   /// An error on this rank: "nnc: error: rank R: ..." (exit status 1), and
   /// MPI is left unfinalized so that mpirun ends the other ranks.
   int fail(const std::string &message) {
@@ -275,8 +293,18 @@ static int runTrain() {
     QuietStderr quiet(ranks.rank() != 0);
     loaded = loadModel(request, threads.value());
   }
-  if (!loaded)
-    return ranks.rank() == 0 ? ranks.abandon() : ranks.fail("the build failed (rank 0 prints why)");
+  // Every rank learns whether every build succeeded before any rank exits:
+  // a rank that failed and exited at once would have mpirun end rank 0
+  // before it printed why.
+  int64_t failedRank = -1;
+  if (!ranks.agreeAllOk(loaded != nullptr, failedRank))
+    return ranks.fail("cannot agree on the build with the other ranks: MPI failed");
+  if (failedRank >= 0) {
+    if (ranks.rank() == 0)
+      return loaded ? ranks.fail("the build failed on rank " + std::to_string(failedRank))
+                    : ranks.abandon();
+    return ranks.fail("the build failed (rank 0 prints why)");
+  }
   // A CUDA graph would replay the hooks' calls with the batch-rows scale of
   // the step it captured, wrong for a partial last batch: data-parallel GPU
   // steps run without graphs.
