@@ -397,6 +397,17 @@ FailureOr<nnc::MemoryPlan> nnc::planLinalgMemory(ModuleOp model, bool gpuTarget,
   return readMemoryPlan(model);
 }
 
+void nnc::loadLinalgPlanDialects(MLIRContext *context, bool fuse, bool gpuTarget) {
+  PassManager pm(context, ModuleOp::getOperationName());
+  addLinalgStages(pm, fuse);
+  addPlanStages(pm, /*checkNumerics=*/false, gpuTarget);
+  DialectRegistry registry;
+  pm.getDependentDialects(registry);
+  context->appendDialectRegistry(registry);
+  for (StringRef name : registry.getDialectNames())
+    context->getOrLoadDialect(name);
+}
+
 FailureOr<nnc::ArenaSize> nnc::planArena(ModuleOp model, bool checkNumerics, bool fuse,
                                          bool gpuTarget, bool verify) {
   auto planned = plannedCopy(model, checkNumerics, fuse, gpuTarget, verify);

@@ -51,6 +51,12 @@ mlir::LogicalResult lowerToLinalg(mlir::ModuleOp model, bool fuse = true, bool v
 mlir::FailureOr<MemoryPlan> planLinalgMemory(mlir::ModuleOp model, bool gpuTarget = false,
                                              bool verify = true);
 
+/// Loads into `context` every dialect the passes of lowerToLinalg and
+/// planLinalgMemory depend on. A pass manager loads them when it starts,
+/// which is not thread-safe: threads that run those two on modules of one
+/// context call this first.
+void loadLinalgPlanDialects(mlir::MLIRContext *context, bool fuse, bool gpuTarget);
+
 /// The size of a model's planned arena (-nn-plan-memory): `arena` bytes in
 /// all (nn.arena_bytes), of which `persistent` hold the parameters, state and
 /// inputs/outputs (nn.persistent_bytes).

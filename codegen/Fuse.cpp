@@ -731,27 +731,43 @@ LogicalResult formKernels(ModuleOp module, RewriterBase &rewriter) {
       return;
     roots.push_back(op);
   });
-  // Ops of one group (the batchnorm fold) share a kernel when the results of
-  // the earlier ones are used only after the last one.
+  // Ops of one group (the batchnorm fold, an optimizer's flat update) share
+  // a kernel when the results of the earlier ones are used only after the
+  // last one: after it, that is, the earliest use of the kernel's ops so far
+  // (their users' ancestors in the block; none outside it) comes after it.
   SmallVector<SmallVector<linalg::LinalgOp, 2>> kernels;
+  // Of the last kernel: its earliest use, and whether a use is outside its
+  // block.
+  Operation *earliestUse = nullptr;
+  bool usedOutside = false;
+  auto addUses = [&](linalg::LinalgOp op) {
+    Block *block = op->getBlock();
+    for (Operation *user : op->getUsers()) {
+      Operation *ancestor = block->findAncestorOpInBlock(*user);
+      if (!ancestor)
+        usedOutside = true;
+      else if (!earliestUse || ancestor->isBeforeInBlock(earliestUse))
+        earliestUse = ancestor;
+    }
+  };
   for (linalg::LinalgOp root : roots) {
     auto group = root->getAttrOfType<IntegerAttr>(kGroupAttr);
     if (!kernels.empty() && group) {
       linalg::LinalgOp previous = kernels.back().back();
       bool sameGroup = previous->getAttr(kGroupAttr) == group &&
                        previous->getBlock() == root->getBlock();
-      bool usedAfter = llvm::all_of(kernels.back(), [&](linalg::LinalgOp op) {
-        return llvm::all_of(op->getUsers(), [&](Operation *user) {
-          Operation *ancestor = root->getBlock()->findAncestorOpInBlock(*user);
-          return ancestor && root->isBeforeInBlock(ancestor);
-        });
-      });
-      if (sameGroup && usedAfter) {
+      if (sameGroup && !usedOutside &&
+          (!earliestUse ||
+           (earliestUse != root.getOperation() && root->isBeforeInBlock(earliestUse)))) {
         kernels.back().push_back(root);
+        addUses(root);
         continue;
       }
     }
     kernels.push_back({root});
+    earliestUse = nullptr;
+    usedOutside = false;
+    addUses(root);
   }
   KernelWrapper wrapper(rewriter);
   for (ArrayRef<linalg::LinalgOp> group : kernels)

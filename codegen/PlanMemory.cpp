@@ -552,83 +552,114 @@ struct NNPlanMemoryPass : public nnc::impl::NNPlanMemoryBase<NNPlanMemoryPass> {
           taken[s] = true;
         }
       }
-      // Places the buffers, with or without the in-place chains, in the
-      // order that gives the smallest peak (the first on a tie).
-      struct Placement {
-        int64_t peak = -1, lowerBound = 0;
-        Order order = Order::Size;
-        std::vector<int64_t> offsets;
-      };
-      // `atMost`: only a placement whose peak is at most this can be used.
-      auto placeAll = [&](bool inPlace, int64_t atMost) {
+      // The buffers are placed as units: each buffer alone (variant 0) and,
+      // if any buffer can take over its source's memory, each in-place chain
+      // as one unit (variant 1). Each variant is placed in every order; the
+      // plan is the in-place one if its smallest peak is at most the other's,
+      // in its order of smallest peak (the first order on a tie).
+      struct Variant {
         std::vector<Buffer> units;
-        std::vector<size_t> unitOf(buffers.size());
+        std::vector<size_t> unitOf;
+      };
+      auto unitsOf = [&](bool inPlace) {
+        Variant v;
+        v.unitOf.resize(buffers.size());
         for (size_t i = 0; i < buffers.size(); ++i) {
           size_t root = i;
           while (inPlace && source[root] >= 0)
             root = size_t(source[root]);
           if (root == i) {
-            unitOf[i] = units.size();
-            units.push_back(buffers[i]);
+            v.unitOf[i] = v.units.size();
+            v.units.push_back(buffers[i]);
           } else {
             // Sources come before their buffers: the root's unit exists.
-            unitOf[i] = unitOf[root];
-            llvm::append_range(units[unitOf[i]].pieces, buffers[i].pieces);
+            v.unitOf[i] = v.unitOf[root];
+            llvm::append_range(v.units[v.unitOf[i]].pieces, buffers[i].pieces);
           }
         }
-        // The orders on 2 threads, each placing its own copy of the units:
-        // even ones here, odd ones on the other. An order stops once its peak
-        // exceeds `best`, the smallest peak either thread has completed (it
-        // cannot be chosen then); the choice is the smallest peak, the first
-        // order on a tie, whichever thread finishes first.
-        static constexpr Order kOrders[] = {Order::Size, Order::Duration, Order::Area, Order::Start,
-                                            Order::End};
-        std::atomic<int64_t> best{atMost};
-        struct Local {
-          Placement placement;
-          size_t index = 0;
-        };
-        auto run = [&](size_t first, std::vector<Buffer> &mine, Local &local) {
-          for (size_t k = first; k < std::size(kOrders); k += 2) {
-            Placement &r = local.placement;
-            int64_t bound = std::min(best.load(), r.peak < 0 ? atMost : r.peak - 1);
-            int64_t p = place(mine, base, kOrders[k], bound);
-            LLVM_DEBUG(llvm::dbgs() << fn.getSymName() << (inPlace ? " (in place): " : ": ")
-                                    << orderName(kOrders[k]) << " " << p - base << " B\n");
-            if (p <= bound)
-              for (int64_t seen = best.load(); p < seen && !best.compare_exchange_weak(seen, p);) {
-              }
-            if (r.peak < 0 || p < r.peak) {
-              r.peak = p;
-              r.order = kOrders[k];
-              local.index = k;
-              r.offsets.clear();
-              for (size_t i = 0; i < buffers.size(); ++i)
-                r.offsets.push_back(mine[unitOf[i]].offset);
-            }
-          }
-        };
-        Local even, odd;
-        std::vector<Buffer> copy = units;
-        std::thread other([&] { run(1, copy, odd); });
-        run(0, units, even);
-        other.join();
-        bool oddWins = odd.placement.peak >= 0 &&
-                       (odd.placement.peak < even.placement.peak ||
-                        (odd.placement.peak == even.placement.peak && odd.index < even.index));
-        Placement result = std::move(oddWins ? odd.placement : even.placement);
-        result.lowerBound = lowerBound(units);
-        return result;
+        return v;
       };
-      Placement chosen = placeAll(/*inPlace=*/false, INT64_MAX);
-      // In place only where the arena gets no larger.
-      bool inPlace = llvm::any_of(source, [](int64_t s) { return s >= 0; });
-      if (inPlace) {
-        Placement shared = placeAll(/*inPlace=*/true, chosen.peak);
-        inPlace = shared.peak <= chosen.peak;
-        if (inPlace)
-          chosen = std::move(shared);
-      }
+      bool anyInPlace = llvm::any_of(source, [](int64_t s) { return s >= 0; });
+      SmallVector<Variant, 2> variants;
+      variants.push_back(unitsOf(false));
+      if (anyInPlace)
+        variants.push_back(unitsOf(true));
+      static constexpr Order kOrders[] = {Order::Size, Order::Duration, Order::Area, Order::Start,
+                                          Order::End};
+      constexpr size_t kNumOrders = std::size(kOrders);
+      // The order in which the orders are tried (indices into kOrders).
+      static constexpr size_t kFirst[] = {2, 4, 0, 1, 3};
+      // The placements as tasks taken by 2 threads in turn, the in-place
+      // variant's first (it usually wins, and its peak bounds the others),
+      // each thread placing its own copy of a variant's units. A placement
+      // stops once its peak exceeds the bound past which it cannot be
+      // chosen: the smallest completed peak of its variant (a tie is kept:
+      // the order decides it), and of the other variant (the in-place one
+      // wins a tie). So the choice does not depend on which thread placed
+      // what when.
+      struct Result {
+        int64_t peak = -1; // -1: stopped early.
+        std::vector<int64_t> offsets;
+      };
+      std::vector<Result> results(variants.size() * kNumOrders);
+      std::atomic<int64_t> bestPeak[2] = {INT64_MAX, INT64_MAX};
+      std::atomic<size_t> nextTask{0};
+      auto work = [&] {
+        std::optional<std::vector<Buffer>> mine[2];
+        for (size_t t; (t = nextTask.fetch_add(1)) < results.size();) {
+          size_t v = variants.size() - 1 - t / kNumOrders, k = kFirst[t % kNumOrders];
+          const Variant &variant = variants[v];
+          if (!mine[v])
+            mine[v] = variant.units;
+          int64_t bound = bestPeak[v].load();
+          if (variants.size() == 2) {
+            int64_t other = bestPeak[1 - v].load();
+            bound = std::min(bound, v == 0 ? (other == INT64_MAX ? other : other - 1) : other);
+          }
+          int64_t p = place(*mine[v], base, kOrders[k], bound);
+          LLVM_DEBUG(llvm::dbgs() << fn.getSymName() << (v ? " (in place): " : ": ")
+                                  << orderName(kOrders[k]) << " " << p - base << " B\n");
+          if (p > bound)
+            continue;
+          for (int64_t seen = bestPeak[v].load();
+               p < seen && !bestPeak[v].compare_exchange_weak(seen, p);) {
+          }
+          Result &r = results[v * kNumOrders + k];
+          r.peak = p;
+          r.offsets.reserve(buffers.size());
+          for (size_t i = 0; i < buffers.size(); ++i)
+            r.offsets.push_back((*mine[v])[variant.unitOf[i]].offset);
+        }
+      };
+      std::thread other(work);
+      work();
+      other.join();
+      // Each variant's choice: its smallest peak, the first order on a tie.
+      auto choose = [&](size_t v) -> std::optional<size_t> {
+        std::optional<size_t> chosen;
+        for (size_t k = 0; k < kNumOrders; ++k) {
+          const Result &r = results[v * kNumOrders + k];
+          if (r.peak >= 0 && (!chosen || r.peak < results[v * kNumOrders + *chosen].peak))
+            chosen = k;
+        }
+        return chosen;
+      };
+      std::optional<size_t> plainOrder = choose(0);
+      std::optional<size_t> sharedOrder = anyInPlace ? choose(1) : std::nullopt;
+      bool inPlace = sharedOrder && (!plainOrder || results[kNumOrders + *sharedOrder].peak <=
+                                                        results[*plainOrder].peak);
+      size_t chosenVariant = inPlace ? 1 : 0;
+      size_t chosenOrder = inPlace ? *sharedOrder : *plainOrder;
+      struct Placement {
+        int64_t peak = -1, lowerBound = 0;
+        Order order = Order::Size;
+        std::vector<int64_t> offsets;
+      } chosen;
+      Result &winner = results[chosenVariant * kNumOrders + chosenOrder];
+      chosen.peak = winner.peak;
+      chosen.order = kOrders[chosenOrder];
+      chosen.offsets = std::move(winner.offsets);
+      chosen.lowerBound = lowerBound(variants[chosenVariant].units);
       for (auto [i, buf] : llvm::enumerate(buffers)) {
         buf.offset = chosen.offsets[i];
         buf.inPlaceOf = inPlace ? source[i] : -1;

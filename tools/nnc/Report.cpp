@@ -29,6 +29,8 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 
+#include <thread>
+
 using namespace llvm;
 using namespace nnc::driver;
 
@@ -94,9 +96,15 @@ mlir::ModuleOp nnc::driver::trainingCopy(Session &session, mlir::ModuleOp model,
 /// Runs `compile`, whose errors are the report section's, not the report's:
 /// returns empty on success, else the reason the section gives (the first
 /// error).
+/// Only the diagnostics of the calling thread: a context's handlers see
+/// every thread's, and the report compiles the inference and training
+/// artifacts on two threads at once (compiledCostsOf).
 static std::string unlessCompiles(Session &session, function_ref<mlir::LogicalResult()> compile) {
   std::string firstError;
+  const std::thread::id owner = std::this_thread::get_id();
   mlir::ScopedDiagnosticHandler capture(&session.context(), [&](mlir::Diagnostic &d) {
+    if (std::this_thread::get_id() != owner)
+      return mlir::failure(); // Another thread's: to the handler before this one.
     if (d.getSeverity() == mlir::DiagnosticSeverity::Error && firstError.empty())
       firstError = d.str();
     return mlir::success();
@@ -149,71 +157,88 @@ static nnc::MemorySection memoryOf(const std::string &why, const FailureOr<nnc::
 /// to linalg for its kernels and planned for its arena, and the model
 /// without it (`nnc build`) planned; fused unless --no-fuse; with
 /// `recompute` (--memory-budget), the training step recomputes what it
-/// chose. A model nnc
-/// cannot compile (an f16 model, a training step that cannot be built) is
-/// still reported: each section says why.
+/// chose. A model nnc cannot compile (an f16 model, a training step that
+/// cannot be built) is still reported: each section says why.
 CompiledCosts nnc::driver::compiledCostsOf(Session &session, mlir::ModuleOp model,
                                            const nnc::ModelGraph &graph, StringRef optimizer,
                                            bool fuse, const nnc::RecomputePlan *recompute, bool gpu,
                                            bool kernels, bool inference) {
   CompiledCosts result;
   // The inference artifact: the model at the batch.
-  FailureOr<nnc::MemoryPlan> plan = failure();
-  std::string why;
+  mlir::OwningOpRef<mlir::ModuleOp> inferenceTop;
+  mlir::ModuleOp inferenceModel;
+  std::string inferenceWhy = "not planned";
   if (inference) {
-    mlir::OwningOpRef<mlir::ModuleOp> inferenceTop = copyOf(model);
-    auto inferenceModel = cast<mlir::ModuleOp>(inferenceTop->getBody()->front());
-    why = unlessCompiles(session, [&] {
-      if (failed(session.specializeBatch(inferenceModel, graph)))
-        return mlir::failure();
-      // Planned in place, the copy being the report's own.
-      if (failed(nnc::lowerToLinalg(inferenceModel, fuse, /*verify=*/false)))
-        return mlir::failure();
-      plan = nnc::planLinalgMemory(inferenceModel, gpu, /*verify=*/false);
-      return mlir::LogicalResult(plan);
-    });
-    result.inference = memoryOf(why, plan);
-    if (why.empty())
-      result.inferenceStagingSlot = stagingSlotOf(plan);
-  } else {
-    result.inference.unavailable = "not planned";
+    inferenceTop = copyOf(model);
+    inferenceModel = cast<mlir::ModuleOp>(inferenceTop->getBody()->front());
+    inferenceWhy =
+        unlessCompiles(session, [&] { return session.specializeBatch(inferenceModel, graph); });
   }
-
   // The training artifact: the training step first, then the batch, then
   // what --memory-budget recomputes.
   mlir::OwningOpRef<mlir::ModuleOp> top;
   mlir::ModuleOp copy;
-  why = unlessCompiles(session, [&] {
+  std::string why = unlessCompiles(session, [&] {
     copy = trainingCopy(session, model, graph, optimizer, top);
     return mlir::success(copy && (!recompute || succeeded(nnc::applyRecomputePlan(copy, *recompute))));
   });
-  if (!why.empty()) {
-    result.kernelsUnavailable = result.training.unavailable = why;
-    return result;
+  // Both are lowered to linalg and planned, the inference artifact on a
+  // second thread while this one lowers the training one: two modules of
+  // one context, whose uniquing is thread-safe. Loading a dialect is not,
+  // so the passes' dialects are loaded first.
+  FailureOr<nnc::MemoryPlan> inferencePlan = failure();
+  std::thread inferenceThread;
+  if (inference && inferenceWhy.empty()) {
+    nnc::loadLinalgPlanDialects(&session.context(), fuse, gpu);
+    inferenceThread = std::thread([&] {
+      inferenceWhy = unlessCompiles(session, [&] {
+        // Planned in place, the copy being the report's own.
+        if (failed(nnc::lowerToLinalg(inferenceModel, fuse, /*verify=*/false)))
+          return mlir::failure();
+        inferencePlan = nnc::planLinalgMemory(inferenceModel, gpu, /*verify=*/false);
+        return mlir::LogicalResult(inferencePlan);
+      });
+      inferenceTop = nullptr;
+    });
   }
-  // -nn-autodiff ran -nn-autocast on the copy.
-  if (auto precision = copy->getAttrOfType<mlir::StringAttr>("nn.precision"))
-    result.precision = precision.getValue().str();
-  // The training step lowered to linalg once, in place: its kernels are
-  // read from that IR, which is then planned.
-  plan = failure();
-  why = unlessCompiles(session, [&] { return nnc::lowerToLinalg(copy, fuse, /*verify=*/false); });
-  if (!why.empty()) {
-    result.training.unavailable = why;
-    result.kernelsUnavailable = kernels ? why : "not listed";
-    return result;
+  [&] {
+    if (!why.empty()) {
+      result.kernelsUnavailable = result.training.unavailable = why;
+      return;
+    }
+    // -nn-autodiff ran -nn-autocast on the copy.
+    if (auto precision = copy->getAttrOfType<mlir::StringAttr>("nn.precision"))
+      result.precision = precision.getValue().str();
+    // The training step lowered to linalg once, in place: its kernels are
+    // read from that IR, which is then planned.
+    why = unlessCompiles(session, [&] { return nnc::lowerToLinalg(copy, fuse, /*verify=*/false); });
+    if (!why.empty()) {
+      result.training.unavailable = why;
+      result.kernelsUnavailable = kernels ? why : "not listed";
+      return;
+    }
+    if (kernels)
+      result.kernels = nnc::analyzeKernels(copy);
+    else
+      result.kernelsUnavailable = "not listed";
+    FailureOr<nnc::MemoryPlan> plan = failure();
+    why = unlessCompiles(session, [&] {
+      plan = nnc::planLinalgMemory(copy, gpu, /*verify=*/false);
+      return mlir::LogicalResult(plan);
+    });
+    result.training = memoryOf(why, plan);
+    if (why.empty())
+      result.trainingStagingSlot = stagingSlotOf(plan);
+  }();
+  if (inferenceThread.joinable())
+    inferenceThread.join();
+  if (inference) {
+    result.inference = memoryOf(inferenceWhy, inferencePlan);
+    if (inferenceWhy.empty())
+      result.inferenceStagingSlot = stagingSlotOf(inferencePlan);
+  } else {
+    result.inference.unavailable = inferenceWhy;
   }
-  if (kernels)
-    result.kernels = nnc::analyzeKernels(copy);
-  else
-    result.kernelsUnavailable = "not listed";
-  why = unlessCompiles(session, [&] {
-    plan = nnc::planLinalgMemory(copy, gpu, /*verify=*/false);
-    return mlir::LogicalResult(plan);
-  });
-  result.training = memoryOf(why, plan);
-  if (why.empty())
-    result.trainingStagingSlot = stagingSlotOf(plan);
   return result;
 }
 
