@@ -1,14 +1,14 @@
 // A library op with `nn.epilogue = "relu"` (set by -nn-fuse) passes epilogue 1
 // to its runtime call (nnc_conv2d_fwd: a oneDNN post-op; nnc_linear_fwd: one
 // bias+relu pass after the GEMM); without the attribute it passes 0. Built
-// into a shared library and run from Python, the results match numpy: relu of
+// into a shared library and run from Python, the results match a plain-Python reference: relu of
 // the op with the epilogue, negative values kept without it.
 // RUN: nn-opt %s -nn-lower-to-buffers -nn-plan-memory > %t.mlir
 // RUN: FileCheck %s < %t.mlir
 // RUN: nn-opt %t.mlir --pass-pipeline="builtin.module(canonicalize,func.func(convert-linalg-to-loops),convert-scf-to-cf,expand-strided-metadata,finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts)" -o %t.llvm.mlir
 // RUN: mlir-translate --mlir-to-llvmir %t.llvm.mlir -o %t.ll
 // RUN: clang-22 -Wno-override-module -shared %t.ll -o %t.so -L%nnc_libdir -lnnc_runtime -Wl,-rpath,%nnc_libdir
-// RUN: %python-model %S/Inputs/check_epilogue.py %t.mlir %t.so | FileCheck %s --check-prefix=NUMPY
+// RUN: %python-model %S/Inputs/check_epilogue.py %t.mlir %t.so | FileCheck %s --check-prefix=REF
 // RUN: not nn-opt %S/Inputs/bad-epilogue.mlir -nn-lower-to-buffers 2>&1 | FileCheck %s --check-prefix=BAD
 
 // CHECK-LABEL: func.func @nnc_forward(
@@ -21,8 +21,8 @@
 // CHECK:         [[RELU2:%.*]] = arith.constant 1 : i32
 // CHECK-NEXT:    call @nnc_linear_fwd({{.*}}, [[RELU2]]) :
 
-// NUMPY: conv: keeps {{[1-9][0-9]*}} negative values, matches the reference: yes; relu epilogue matches relu(reference): yes, negative values 0
-// NUMPY: fc: keeps {{[1-9][0-9]*}} negative values, matches the reference: yes; relu epilogue matches relu(reference): yes, negative values 0
+// REF: conv: keeps {{[1-9][0-9]*}} negative values, matches the reference: yes; relu epilogue matches relu(reference): yes, negative values 0
+// REF: fc: keeps {{[1-9][0-9]*}} negative values, matches the reference: yes; relu epilogue matches relu(reference): yes, negative values 0
 
 // BAD: error: 'nn.linear' op has an unsupported nn.epilogue "gelu" (supported: "relu")
 
