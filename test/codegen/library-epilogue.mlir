@@ -1,8 +1,8 @@
 // A library op with `nn.epilogue = "relu"` (set by -nn-fuse) passes epilogue 1
 // to its runtime call (nnc_conv2d_fwd: a oneDNN post-op; nnc_linear_fwd: one
 // bias+relu pass after the GEMM); without the attribute it passes 0. Built
-// into a shared library and run from Python, the results match a plain-Python reference: relu of
-// the op with the epilogue, negative values kept without it.
+// into a shared library and run from Python, the results match a plain-Python
+// reference: relu of the op with the epilogue, negative values kept without it.
 // RUN: nn-opt %s -nn-lower-to-buffers -nn-plan-memory > %t.mlir
 // RUN: FileCheck %s < %t.mlir
 // RUN: nn-opt %t.mlir --pass-pipeline="builtin.module(canonicalize,func.func(convert-linalg-to-loops),convert-scf-to-cf,expand-strided-metadata,finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts)" -o %t.llvm.mlir

@@ -6,8 +6,9 @@ linear without an epilogue keep their negative values, with
 Usage: check_epilogue.py buffers.mlir model.so (the arena layout is read from
 the nn.layout attribute of the buffers IR)."""
 import ctypes
-import re
+import math
 import random
+import re
 import sys
 
 
@@ -32,13 +33,6 @@ def layout(buffers_ir):
                       .group(1).split(","))
         regions[name] = (offset, shape)
     return regions, arena
-
-
-def count(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def conv2d(x, w, b, xs, ws, pad):
@@ -72,7 +66,7 @@ def main():
 
     def view(name):
         offset, shape = regions[name]
-        return (ctypes.c_float * count(shape)).from_address(base + offset)
+        return (ctypes.c_float * math.prod(shape)).from_address(base + offset)
 
     rng = random.Random(7)
     for name in ["conv1.weight", "conv1.bias", "fc1.weight", "fc1.bias", "forward.x"]:
